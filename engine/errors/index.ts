@@ -1,0 +1,156 @@
+// Typed errors of the engine: one class per failure kind, each with a stable `code` and a remedy.
+
+/** Stable machine-readable codes; never renamed once released. */
+export type SieveErrorCode =
+  | 'NO_WEBGPU'
+  | 'MISSING_FEATURE'
+  | 'BUFFER_LIMIT'
+  | 'BAD_MODEL_FILE'
+  | 'MISSING_TENSOR'
+  | 'UNSUPPORTED_DTYPE'
+  | 'UNSUPPORTED_ARCHITECTURE'
+  | 'MODEL_FETCH_FAILED'
+  | 'CONTEXT_FULL'
+  | 'OUT_OF_KV_MEMORY'
+  | 'ABORTED'
+  | 'DEVICE_LOST'
+  | 'INVALID_ARGUMENT'
+  | 'NOT_LOADED';
+
+export interface SieveErrorJSON {
+  name: string;
+  code: SieveErrorCode;
+  message: string;
+  remedy: string;
+  details?: Record<string, unknown>;
+}
+
+/** Base of every error the engine throws on purpose. `remedy` says what the user can do. */
+export class SieveError extends Error {
+  readonly code: SieveErrorCode;
+  readonly remedy: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: SieveErrorCode, message: string, remedy: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.remedy = remedy;
+    this.details = details;
+  }
+
+  toJSON(): SieveErrorJSON {
+    return { name: this.name, code: this.code, message: this.message, remedy: this.remedy, details: this.details };
+  }
+}
+
+export class NoWebGPUError extends SieveError {
+  constructor(message = 'WebGPU is not available in this browser or worker.') {
+    super('NO_WEBGPU', message, 'Use a browser with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).');
+  }
+}
+
+export class MissingFeatureError extends SieveError {
+  constructor(feature: string, need: string) {
+    super('MISSING_FEATURE', `The GPU adapter lacks the feature "${feature}", needed for ${need}.`, 'Choose an f32 model variant or a device that supports this feature.', { feature });
+  }
+}
+
+/** A model or buffer larger than what the adapter allows. */
+export class BufferLimitError extends SieveError {
+  constructor(what: string, bytes: number, limit: number, limitName: string) {
+    super(
+      'BUFFER_LIMIT',
+      `${what} needs ${bytes} bytes but the adapter's ${limitName} is ${limit}.`,
+      'Use a smaller or quantized model, a smaller KV budget, or a device with larger limits.',
+      { what, bytes, limit, limitName },
+    );
+  }
+}
+
+/** A model file that cannot be parsed: names the file and the field that is wrong. */
+export class BadModelFileError extends SieveError {
+  constructor(file: string, field: string, problem: string) {
+    super('BAD_MODEL_FILE', `${file}: ${field}: ${problem}`, 'Re-download or re-export the model file; it is truncated or malformed.', { file, field });
+  }
+}
+
+export class MissingTensorError extends SieveError {
+  constructor(file: string, tensor: string) {
+    super('MISSING_TENSOR', `${file}: tensor "${tensor}" is missing.`, 'Check that the checkpoint is complete and matches its config.json.', { file, field: tensor });
+  }
+}
+
+export class UnsupportedDtypeError extends SieveError {
+  constructor(file: string, tensor: string, dtype: string, supported: string[]) {
+    super(
+      'UNSUPPORTED_DTYPE',
+      `${file}: tensor "${tensor}" has dtype ${dtype}; supported: ${supported.join(', ')}.`,
+      'Convert the checkpoint to one of the supported dtypes.',
+      { file, field: tensor, dtype, supported },
+    );
+  }
+}
+
+export class UnsupportedArchitectureError extends SieveError {
+  constructor(file: string, architecture: string, supported: string[]) {
+    super(
+      'UNSUPPORTED_ARCHITECTURE',
+      `${file}: model_type "${architecture}" is not supported; supported: ${supported.join(', ')}.`,
+      'Pick a model of a supported architecture.',
+      { file, field: 'model_type', architecture, supported },
+    );
+  }
+}
+
+export class ModelFetchError extends SieveError {
+  constructor(url: string, status: number | string) {
+    super('MODEL_FETCH_FAILED', `Could not fetch ${url}: ${status}.`, 'Check the model URL or folder and your network connection.', { url, status });
+  }
+}
+
+export class ContextFullError extends SieveError {
+  constructor(needed: number, limit: number) {
+    super(
+      'CONTEXT_FULL',
+      `The sequence needs ${needed} positions but the model's context is ${limit}.`,
+      'Shorten the prompt, lower max_tokens, or use an evicting attention policy (streaming, h2o, a2sf).',
+      { needed, limit },
+    );
+  }
+}
+
+export class OutOfKVMemoryError extends SieveError {
+  constructor(neededPages: number, freePages: number) {
+    super(
+      'OUT_OF_KV_MEMORY',
+      `The KV cache needs ${neededPages} more pages but only ${freePages} are free.`,
+      'Raise the KV memory budget, shorten the conversation, or use an evicting attention policy.',
+      { neededPages, freePages },
+    );
+  }
+}
+
+export class AbortedError extends SieveError {
+  constructor(message = 'The request was aborted.') {
+    super('ABORTED', message, 'Nothing to do; the engine is ready for the next request.');
+  }
+}
+
+export class DeviceLostError extends SieveError {
+  constructor(reason: string) {
+    super('DEVICE_LOST', `The GPU device was lost: ${reason}`, 'Reload the model; if it repeats, close other GPU-heavy tabs.', { reason });
+  }
+}
+
+export class InvalidArgumentError extends SieveError {
+  constructor(param: string, problem: string) {
+    super('INVALID_ARGUMENT', `${param}: ${problem}`, `Fix the value of "${param}".`, { param });
+  }
+}
+
+export class NotLoadedError extends SieveError {
+  constructor() {
+    super('NOT_LOADED', 'No model is loaded.', 'Call load(model) first.');
+  }
+}

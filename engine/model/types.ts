@@ -1,0 +1,116 @@
+// The engine's view of a model: a normalized config and named f32 weights, whatever the file format.
+
+export type Architecture = 'llama' | 'qwen2' | 'qwen3';
+export const SUPPORTED_ARCHITECTURES: Architecture[] = ['llama', 'qwen2', 'qwen3'];
+
+/**
+ * How RoPE pairs dimensions. Hugging Face checkpoints rotate dim j with j + d/2 ("half");
+ * GGUF files converted from llama2.c rotate adjacent pairs (2i, 2i+1) ("interleaved").
+ */
+export type RopeLayout = 'half' | 'interleaved';
+
+export interface Llama3RopeScaling {
+  type: 'llama3';
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPositionEmbeddings: number;
+}
+
+export interface ModelConfig {
+  architecture: Architecture;
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  /** Per-head dimension; may differ from hiddenSize / numHeads (qwen3, explicit head_dim). */
+  headDim: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  ropeScaling: Llama3RopeScaling | null;
+  ropeLayout: RopeLayout;
+  maxPositionEmbeddings: number;
+  tieWordEmbeddings: boolean;
+  /** Q/K/V projections carry a bias (qwen2). */
+  attentionBias: boolean;
+  /** Per-head RMSNorm on q and k before RoPE (qwen3). */
+  qkNorm: boolean;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+}
+
+/** One weight tensor, always held as f32 after loading (f16, bf16 and q8_0 are converted). */
+export interface Tensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/**
+ * Weights under Hugging Face names:
+ *   model.embed_tokens.weight [vocab, hidden]
+ *   model.layers.{i}.input_layernorm.weight [hidden]
+ *   model.layers.{i}.self_attn.{q,k,v,o}_proj.weight [out, in]   (row-major, as HF stores them)
+ *   model.layers.{i}.self_attn.{q,k,v}_proj.bias (qwen2)
+ *   model.layers.{i}.self_attn.{q,k}_norm.weight [headDim] (qwen3)
+ *   model.layers.{i}.post_attention_layernorm.weight [hidden]
+ *   model.layers.{i}.mlp.{gate,up,down}_proj.weight [out, in]
+ *   model.norm.weight [hidden]
+ *   lm_head.weight [vocab, hidden] (absent when tied: use model.embed_tokens.weight)
+ */
+export interface WeightStore {
+  has(name: string): boolean;
+  /** Throws MissingTensorError naming the source file when absent. */
+  get(name: string): Tensor;
+  names(): string[];
+}
+
+/** A vocabulary carried inside a GGUF file (tokenizer.ggml.*). */
+export interface GgufVocabulary {
+  model: string;
+  tokens: string[];
+  scores: number[] | null;
+  tokenTypes: number[] | null;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+  addBosToken: boolean;
+}
+
+/** Tokenizer files found beside a Hugging Face checkpoint, as raw JSON (null when absent). */
+export interface TokenizerFiles {
+  tokenizerJson: unknown | null;
+  tokenizerConfig: Record<string, unknown> | null;
+  generationConfig: Record<string, unknown> | null;
+}
+
+export interface LoadedModel {
+  /** Where it came from (folder, URL or file), for messages. */
+  source: string;
+  format: 'safetensors' | 'gguf';
+  config: ModelConfig;
+  weights: WeightStore;
+  tokenizerFiles: TokenizerFiles;
+  ggufVocabulary: GgufVocabulary | null;
+}
+
+export interface LoadProgress {
+  phase: 'fetch' | 'parse' | 'upload' | 'compile';
+  loadedBytes: number;
+  totalBytes: number;
+  file?: string;
+}
+
+export type ProgressCallback = (p: LoadProgress) => void;
+
+/** Where model bytes come from: a folder on disk (Node) or a base URL (browser and Node). */
+export interface FileSource {
+  readonly description: string;
+  /** Whole file, or null when it does not exist (404 / ENOENT). Throws ModelFetchError on other failures. */
+  read(path: string, onBytes?: (loaded: number, total: number) => void): Promise<Uint8Array | null>;
+}
+
+/** The name of a layer weight. */
+export function layerWeight(layer: number, suffix: string): string {
+  return `model.layers.${layer}.${suffix}`;
+}
