@@ -1,0 +1,28 @@
+// Test helper: a WebGPU device in Node through Dawn (`webgpu` package) on the SwiftShader Vulkan driver
+// that Debian's chromium ships, so WGSL kernels can be unit-tested without a browser.
+import { create, globals } from 'webgpu';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+let devicePromise: Promise<GPUDevice> | null = null;
+
+export function nodeGpuDevice(): Promise<GPUDevice> {
+  if (!devicePromise) {
+    devicePromise = (async () => {
+      process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
+      Object.assign(globalThis, globals);
+      const gpu = create([]);
+      const adapter = await gpu.requestAdapter();
+      if (!adapter) throw new Error(`No WebGPU adapter in Node: is libvulkan1 installed and ${SWIFTSHADER_ICD} present?`);
+      return adapter.requestDevice({
+        requiredLimits: {
+          maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+          maxBufferSize: adapter.limits.maxBufferSize,
+          maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+          maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+          maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
+        },
+      });
+    })();
+  }
+  return devicePromise;
+}
