@@ -1,0 +1,3 @@
+// GPU module face: the engine's device and small buffer helpers.
+export { createEngineDevice, readBuffer } from './device.ts';
+export type { EngineDevice } from './device.ts';

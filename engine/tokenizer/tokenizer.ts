@@ -1,0 +1,29 @@
+// Wraps @huggingface/tokenizers behind the small interface the engine needs; BOS is added as the model's config says.
+import { Tokenizer } from '@huggingface/tokenizers';
+import { InvalidArgumentError } from '../errors/index.ts';
+import type { LoadedModel } from '../model/index.ts';
+
+export interface TextTokenizer {
+  /** Raw text to ids, with BOS first when the tokenizer config asks for it. */
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+}
+
+export function loadTokenizer(model: Pick<LoadedModel, 'tokenizerFiles' | 'config' | 'source'>): TextTokenizer | null {
+  const { tokenizerJson, tokenizerConfig } = model.tokenizerFiles;
+  if (!tokenizerJson) return null;
+  const tokenizer = new Tokenizer(tokenizerJson as object, (tokenizerConfig ?? {}) as object);
+  // Llama-style configs say add_bos_token; post-processors (TemplateProcessing) may add it themselves.
+  const addBos = tokenizerConfig?.add_bos_token === true && model.config.bosTokenId !== null;
+  return {
+    encode(text: string) {
+      if (typeof text !== 'string') throw new InvalidArgumentError('prompt', 'must be a string');
+      const ids = tokenizer.encode(text).ids as number[];
+      if (addBos && ids[0] !== model.config.bosTokenId) ids.unshift(model.config.bosTokenId as number);
+      return ids;
+    },
+    decode(ids: number[]) {
+      return tokenizer.decode(ids, { skip_special_tokens: false });
+    },
+  };
+}
