@@ -1,3 +1,13 @@
-// Tokenizer module face: text <-> ids for a loaded model (tokenizer.json through @huggingface/tokenizers).
-export { loadTokenizer } from './tokenizer.ts';
+// Tokenizer module face: text <-> ids for a loaded model (tokenizer.json, or the vocabulary inside a GGUF file).
+import type { LoadedModel } from '../model/index.ts';
+import { ggufTokenizer } from './gguf-vocab.ts';
+import { loadTokenizer as loadHfTokenizer, type TextTokenizer } from './tokenizer.ts';
+
 export type { TextTokenizer } from './tokenizer.ts';
+export { ggufTokenizer } from './gguf-vocab.ts';
+
+/** The model's tokenizer, or null when the model has no tokenizer files (ids only). */
+export function loadTokenizer(model: Pick<LoadedModel, 'tokenizerFiles' | 'config' | 'source' | 'ggufVocabulary'>): TextTokenizer | null {
+  if (model.ggufVocabulary) return ggufTokenizer(model.ggufVocabulary);
+  return loadHfTokenizer(model);
+}

@@ -1,0 +1,103 @@
+// Command-line grammar of `sieve logits` / `sieve generate`: parsed and validated into typed options.
+import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from '../errors/index.ts';
+
+export type Backend = 'webgpu' | 'reference';
+
+export interface CommonOptions {
+  model: string;
+  backend: Backend;
+  attention: string | undefined;
+}
+
+export interface LogitsOptions extends CommonOptions {
+  command: 'logits';
+  ids: number[];
+  out: string;
+  decode: boolean;
+}
+
+export interface GenerateOptions extends CommonOptions {
+  command: 'generate';
+  prompt: string | undefined;
+  ids: number[] | undefined;
+  maxTokens: number;
+  temperature: number;
+  json: boolean;
+  ignoreEos: boolean;
+}
+
+export type CliOptions = LogitsOptions | GenerateOptions;
+
+export function parseIdList(value: string, param = '--ids'): number[] {
+  const parts = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (parts.length === 0) throw new InvalidArgumentError(param, 'must be a comma-separated list of token ids');
+  return parts.map((p) => {
+    if (!/^\d+$/.test(p)) throw new InvalidArgumentError(param, `"${p}" is not a non-negative integer`);
+    return Number(p);
+  });
+}
+
+function parseNumber(value: string | undefined, param: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(param, `"${value}" is not a number`);
+  return n;
+}
+
+export const USAGE = `Usage:
+  sieve logits   --model <folder|file.gguf|url> --ids 1,5,9 --out FILE [--decode] [--attention SPEC] [--backend webgpu|reference]
+  sieve generate --model <folder|file.gguf|url> (--prompt TEXT | --ids 1,2,3) --max-tokens N [--temperature 0] [--json]
+                 [--ignore-eos] [--attention SPEC] [--backend webgpu|reference]
+
+  logits writes little-endian f32 logits of shape [number of ids, vocab].
+  --backend webgpu (default) runs the engine in headless Chromium; reference runs the CPU reference in Node.`;
+
+export function parseCli(argv: string[]): CliOptions {
+  const [command, ...rest] = argv;
+  if (command !== 'logits' && command !== 'generate') {
+    throw new InvalidArgumentError('command', `expected "logits" or "generate", got ${command === undefined ? 'nothing' : `"${command}"`}`);
+  }
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: {
+      model: { type: 'string' },
+      ids: { type: 'string' },
+      out: { type: 'string' },
+      decode: { type: 'boolean', default: false },
+      attention: { type: 'string' },
+      backend: { type: 'string', default: 'webgpu' },
+      prompt: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      temperature: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'ignore-eos': { type: 'boolean', default: false },
+    },
+  });
+  if (!values.model) throw new InvalidArgumentError('--model', 'is required (a model folder, a .gguf file or a URL)');
+  if (values.backend !== 'webgpu' && values.backend !== 'reference') {
+    throw new InvalidArgumentError('--backend', `must be "webgpu" or "reference", got "${values.backend}"`);
+  }
+  const common: CommonOptions = { model: values.model, backend: values.backend, attention: values.attention };
+  if (command === 'logits') {
+    if (!values.ids) throw new InvalidArgumentError('--ids', 'is required');
+    if (!values.out) throw new InvalidArgumentError('--out', 'is required');
+    return { ...common, command, ids: parseIdList(values.ids), out: values.out, decode: values.decode ?? false };
+  }
+  if ((values.prompt === undefined) === (values.ids === undefined)) throw new InvalidArgumentError('--prompt', 'give exactly one of --prompt or --ids');
+  const maxTokens = parseNumber(values['max-tokens'], '--max-tokens', 16);
+  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new InvalidArgumentError('--max-tokens', 'must be a non-negative integer');
+  const temperature = parseNumber(values.temperature, '--temperature', 0);
+  if (temperature !== 0) throw new InvalidArgumentError('--temperature', 'only greedy decoding (0) is available in this version');
+  return {
+    ...common,
+    command,
+    prompt: values.prompt,
+    ids: values.ids === undefined ? undefined : parseIdList(values.ids),
+    maxTokens,
+    temperature,
+    json: values.json ?? false,
+    ignoreEos: values['ignore-eos'] ?? false,
+  };
+}

@@ -1,0 +1,86 @@
+// `sieve` CLI entry: `logits` and `generate`, on the WebGPU engine in headless Chromium or on the CPU reference.
+import { writeFile } from 'node:fs/promises';
+import { SieveError } from '../errors/index.ts';
+import { parseCli, USAGE, type CliOptions, type GenerateOptions, type LogitsOptions } from './args.ts';
+import { openBrowserHost, raisePageError } from './browser-host.ts';
+import { openReferenceRunner } from './reference-runner.ts';
+
+export interface GenerateOutput {
+  ids: number[];
+  text: string;
+  finish_reason: string;
+  usage: Record<string, number>;
+}
+
+/** What both backends offer the CLI. */
+export interface CliRunner {
+  logits(opts: LogitsOptions): Promise<Float32Array>;
+  generate(opts: GenerateOptions): Promise<GenerateOutput>;
+  close(): Promise<void>;
+}
+
+type HostWindow = { sieveHost: Record<string, (arg?: unknown) => Promise<Record<string, unknown>>> };
+
+async function openWebGpuRunner(model: string): Promise<CliRunner> {
+  const host = await openBrowserHost(model);
+  const call = async (method: string, arg?: unknown) => {
+    const r = await host.page.evaluate(([m, a]) => (window as unknown as HostWindow).sieveHost[m as string](a), [method, arg] as const);
+    if (r.error) raisePageError(r.error as Record<string, unknown>);
+    return r;
+  };
+  try {
+    await call('load', host.modelUrl);
+  } catch (e) {
+    await host.close();
+    throw e;
+  }
+  return {
+    async logits(opts) {
+      const r = await call('logits', { ids: opts.ids, mode: opts.decode ? 'decode' : 'prefill', attention: opts.attention });
+      const bytes = Buffer.from(r.base64 as string, 'base64');
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    },
+    async generate(opts) {
+      const r = await call('generate', {
+        prompt: opts.prompt, ids: opts.ids, maxTokens: opts.maxTokens, temperature: opts.temperature,
+        ignoreEos: opts.ignoreEos, attention: opts.attention,
+      });
+      return r.result as GenerateOutput;
+    },
+    close: () => host.close(),
+  };
+}
+
+async function run(opts: CliOptions): Promise<void> {
+  const runner = opts.backend === 'reference' ? await openReferenceRunner(opts.model) : await openWebGpuRunner(opts.model);
+  try {
+    if (opts.command === 'logits') {
+      const logits = await runner.logits(opts);
+      await writeFile(opts.out, new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+      process.stderr.write(`wrote ${opts.ids.length} x ${logits.length / opts.ids.length} f32 logits to ${opts.out}\n`);
+    } else {
+      const result = await runner.generate(opts);
+      if (opts.json) process.stdout.write(JSON.stringify({ ids: result.ids, text: result.text, usage: result.usage }) + '\n');
+      else process.stdout.write(`${result.text}\n\n${JSON.stringify(result.usage)}\n`);
+    }
+  } finally {
+    await runner.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
+    process.stdout.write(USAGE + '\n');
+    return argv.length === 0 ? 2 : 0;
+  }
+  try {
+    await run(parseCli(argv));
+    return 0;
+  } catch (e) {
+    const error = e instanceof SieveError
+      ? e.toJSON()
+      : { name: (e as Error)?.name ?? 'Error', code: (e as { code?: string })?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'INVALID_ARGUMENT' : 'INTERNAL', message: (e as Error)?.message ?? String(e) };
+    process.stderr.write(JSON.stringify({ error }) + '\n');
+    return error.code === 'INVALID_ARGUMENT' ? 2 : 1;
+  }
+}

@@ -1,0 +1,58 @@
+// The CLI's `--backend reference`: the plain CPU forward in Node, behind the same generation code as the engine.
+import { InvalidArgumentError } from '../errors/index.ts';
+import { generateGreedy, sequenceLogits, type ForwardBackend } from '../generation/index.ts';
+import type { LoadedModel } from '../model/index.ts';
+import { loadModelFromPath } from '../model/node.ts';
+import { ReferenceModel } from '../reference/index.ts';
+import { loadTokenizer } from '../tokenizer/index.ts';
+import type { CliRunner } from './main.ts';
+
+/** Only dense attention exists in the reference until the policies land; anything else is refused clearly. */
+function checkAttention(spec: string | undefined): void {
+  if (spec === undefined || spec === 'dense') return;
+  throw new InvalidArgumentError('--attention', `unknown policy "${spec}"; valid: dense`);
+}
+
+export class ReferenceBackend implements ForwardBackend {
+  private readonly model: ReferenceModel;
+  constructor(readonly loaded: LoadedModel) {
+    this.model = new ReferenceModel(loaded.config, loaded.weights);
+  }
+  get config() { return this.loaded.config; }
+  async prefill(ids: number[], rows: 'all' | 'last') {
+    const logits = this.model.prefill(ids);
+    return rows === 'all' ? logits : logits.slice((ids.length - 1) * this.config.vocabSize);
+  }
+  async decode(id: number) { return this.model.decode(id); }
+  async reset() { this.model.reset(); }
+  cacheUsage() {
+    const c = this.config;
+    const tokens = this.model.position;
+    return { tokensInCache: tokens, kvBytes: tokens * c.numLayers * c.numKvHeads * c.headDim * 2 * 4 };
+  }
+}
+
+export async function openReferenceRunner(modelPath: string): Promise<CliRunner> {
+  const loaded = await loadModelFromPath(modelPath);
+  const backend = new ReferenceBackend(loaded);
+  const tokenizer = loadTokenizer(loaded);
+  return {
+    async logits(opts) {
+      checkAttention(opts.attention);
+      return sequenceLogits(backend, opts.ids, opts.decode ? 'decode' : 'prefill');
+    },
+    async generate(opts) {
+      checkAttention(opts.attention);
+      let ids = opts.ids;
+      if (opts.prompt !== undefined) {
+        if (!tokenizer) throw new InvalidArgumentError('--prompt', `${loaded.source} has no tokenizer files; pass --ids instead`);
+        ids = tokenizer.encode(opts.prompt);
+      }
+      const r = await generateGreedy(backend, {
+        ids: ids as number[], maxTokens: opts.maxTokens, eosTokenIds: loaded.config.eosTokenIds, ignoreEos: opts.ignoreEos,
+      });
+      return { ids: r.ids, text: tokenizer ? tokenizer.decode(r.ids) : '', finish_reason: r.finishReason, usage: { ...r.usage } };
+    },
+    async close() {},
+  };
+}

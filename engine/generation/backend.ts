@@ -1,0 +1,20 @@
+// What generation needs from a forward pass, whatever runs it (the WebGPU engine or the CPU reference).
+import type { ModelConfig } from '../model/index.ts';
+
+export interface CacheUsage {
+  /** Bytes of KV pages this sequence holds now (not the pool). */
+  kvBytes: number;
+  /** Tokens the cache holds now (less than tokens seen once a policy evicts). */
+  tokensInCache: number;
+}
+
+export interface ForwardBackend {
+  readonly config: ModelConfig;
+  /** Feeds `ids` after what is cached; returns logits of every row ([n, vocab]) or of the last row only ([vocab]). */
+  prefill(ids: number[], rows: 'all' | 'last'): Promise<Float32Array>;
+  /** Feeds one id; returns its logits [vocab]. */
+  decode(id: number): Promise<Float32Array>;
+  /** Forgets the sequence (frees its cache). */
+  reset(): Promise<void>;
+  cacheUsage(): CacheUsage;
+}

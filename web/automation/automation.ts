@@ -1,0 +1,45 @@
+// Engine host page for automation (the `sieve` CLI and e2e tests): starts the engine worker and exposes a
+// JSON-friendly handle on window.sieveHost that Playwright calls with page.evaluate.
+import * as Comlink from 'comlink';
+import type { SieveEngine, EngineGenerateRequest, EngineLogitsRequest } from '../../engine/index.ts';
+
+function toBase64(bytes: Uint8Array): string {
+  let s = '';
+  const CHUNK = 0x8000;
+  for (let i = 0; i < bytes.length; i += CHUNK) s += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
+  return btoa(s);
+}
+
+/** Errors cross page.evaluate as plain objects; keep the typed fields. */
+function plainError(e: unknown): { error: Record<string, unknown> } {
+  const err = e as { name?: string; code?: string; message?: string; remedy?: string; details?: unknown };
+  return { error: { name: err?.name ?? 'Error', code: err?.code ?? 'INTERNAL', message: err?.message ?? String(e), remedy: err?.remedy, details: err?.details } };
+}
+
+const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module' });
+const engine = Comlink.wrap<SieveEngine>(worker);
+
+const host = {
+  async load(url: string) {
+    try {
+      return { info: await engine.load(url) };
+    } catch (e) { return plainError(e); }
+  },
+  async logits(req: EngineLogitsRequest) {
+    try {
+      const logits = await engine.logits(req);
+      return { base64: toBase64(new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength)), length: logits.length };
+    } catch (e) { return plainError(e); }
+  },
+  async generate(req: EngineGenerateRequest) {
+    try {
+      return { result: await engine.generate(req) };
+    } catch (e) { return plainError(e); }
+  },
+  async unload() {
+    await engine.unload();
+  },
+};
+
+(window as unknown as { sieveHost: typeof host }).sieveHost = host;
+(window as unknown as { sieveHostReady: boolean }).sieveHostReady = true;
