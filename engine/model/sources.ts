@@ -1,0 +1,109 @@
+// Browser-safe model file sources over fetch: a base URL (Hugging Face `resolve` layout or any folder URL) or one file URL.
+import { ModelFetchError } from '../errors/index.ts';
+import type { FileSource } from './types.ts';
+
+/** A source that holds exactly one model file (a .gguf); `file` is its name, the only path `read` knows. */
+export interface SingleFileSource extends FileSource {
+  readonly file: string;
+}
+
+export function isSingleFileSource(source: FileSource): source is SingleFileSource {
+  return typeof (source as Partial<SingleFileSource>).file === 'string';
+}
+
+/**
+ * Files under a base URL: `read('config.json')` fetches `<baseUrl>/config.json`. For the hub, pass
+ * `https://huggingface.co/<org>/<repo>/resolve/<revision>`. Relative base URLs work in a page.
+ * A 404 reads as null (absent optional file); any other failure throws ModelFetchError.
+ */
+export function urlSource(baseUrl: string): FileSource {
+  const base = baseUrl.replace(/\/+$/, '');
+  return {
+    description: base,
+    read(path, onBytes) {
+      const encoded = path.split('/').map(encodeURIComponent).join('/');
+      return fetchBytes(`${base}/${encoded}`, onBytes);
+    },
+  };
+}
+
+/** One file at a URL (e.g. `https://huggingface.co/<org>/<repo>/resolve/main/model.Q8_0.gguf`). */
+export function urlFileSource(url: string): SingleFileSource {
+  const file = fileNameOfUrl(url);
+  return {
+    description: url,
+    file,
+    read(path, onBytes) {
+      return path === file ? fetchBytes(url, onBytes) : Promise.resolve(null);
+    },
+  };
+}
+
+/** The last path segment of a URL, without query or fragment, decoded. */
+export function fileNameOfUrl(url: string): string {
+  const path = url.replace(/[?#].*$/, '');
+  return decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
+}
+
+/**
+ * Fetches a whole body, reporting bytes as they stream in. `total` is the content-length, or 0 when the
+ * server sends none or compresses the body (then content-length counts compressed bytes, not the ones we see).
+ */
+export async function fetchBytes(url: string, onBytes?: (loaded: number, total: number) => void): Promise<Uint8Array | null> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new ModelFetchError(url, (e as Error).message);
+  }
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return null;
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new ModelFetchError(url, `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+  }
+  const encoding = response.headers.get('content-encoding');
+  const lengthHeader = response.headers.get('content-length');
+  const declared = lengthHeader !== null && (!encoding || encoding === 'identity') ? Number(lengthHeader) : NaN;
+  const total = Number.isSafeInteger(declared) && declared >= 0 ? declared : 0;
+  onBytes?.(0, total);
+  if (!response.body) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    onBytes?.(bytes.byteLength, Math.max(total, bytes.byteLength));
+    return bytes;
+  }
+
+  // With a known length, write into one buffer of that size: model files are large and two copies may not fit.
+  const reader = response.body.getReader();
+  let buffer = new Uint8Array(total);
+  const extraChunks: Uint8Array[] = [];
+  let loaded = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const fit = Math.max(0, Math.min(value.byteLength, buffer.byteLength - loaded));
+      if (fit > 0) buffer.set(fit === value.byteLength ? value : value.subarray(0, fit), loaded);
+      if (fit < value.byteLength) extraChunks.push(value.subarray(fit));
+      loaded += value.byteLength;
+      onBytes?.(loaded, Math.max(total, loaded));
+    }
+  } catch (e) {
+    throw new ModelFetchError(url, `the download broke off after ${loaded} bytes: ${(e as Error).message}`);
+  }
+  if (total > 0 && loaded < total) throw new ModelFetchError(url, `the download ended after ${loaded} of ${total} bytes`);
+  if (extraChunks.length > 0) {
+    const filled = Math.min(total, loaded);
+    const whole = new Uint8Array(loaded);
+    whole.set(buffer.subarray(0, filled));
+    let at = filled;
+    for (const chunk of extraChunks) {
+      whole.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    buffer = whole;
+  }
+  return buffer;
+}
