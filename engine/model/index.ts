@@ -1,0 +1,11 @@
+// The model module's face (browser-safe): types, HF config and safetensors parsing, URL sources, loadModel.
+// Node-only sources (local folders and files) are in the second face, ./node.ts, so page bundles never see node:fs.
+export * from './types.ts';
+export { ropeInverseFrequencies, ropeTable, ropePair, applyRope } from './rope.ts';
+export { parseHfConfig, UnsupportedConfigError } from './config.ts';
+export { parseSafetensors, parseSafetensorsFile, readSafetensorsHeader, SUPPORTED_SAFETENSORS_DTYPES, type SafetensorsFile } from './safetensors.ts';
+export { urlSource, urlFileSource, isSingleFileSource, type SingleFileSource } from './sources.ts';
+export {
+  loadModel, loadFromSource, expectedTensorShapes, checkWeights, TensorMapWeightStore,
+  type LoadOptions, type ExpectedTensors,
+} from './load.ts';

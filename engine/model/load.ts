@@ -1,0 +1,270 @@
+// loadModel: a Hugging Face checkpoint (config.json + safetensors, sharded or not) or a GGUF file -> LoadedModel, checked at load.
+import { BadModelFileError, InvalidArgumentError, MissingTensorError, ModelFetchError } from '../errors/index.ts';
+import { parseHfConfig, tokenId, tokenIds } from './config.ts';
+import { parseSafetensors } from './safetensors.ts';
+import { isSingleFileSource, urlFileSource, urlSource } from './sources.ts';
+import {
+  layerWeight, type FileSource, type LoadedModel, type ModelConfig, type ProgressCallback, type Tensor,
+  type TokenizerFiles, type WeightStore,
+} from './types.ts';
+
+export interface LoadOptions {
+  /** Called per file as bytes arrive ('fetch') and around each file's parse ('parse'). */
+  onProgress?: ProgressCallback;
+}
+
+const CONFIG_FILE = 'config.json';
+const SINGLE_WEIGHTS_FILE = 'model.safetensors';
+const SHARD_INDEX_FILE = 'model.safetensors.index.json';
+const TOKENIZER_FILE = 'tokenizer.json';
+const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
+const GENERATION_CONFIG_FILE = 'generation_config.json';
+const GGUF_EXTENSION = '.gguf';
+
+/**
+ * Loads a model. Browser-safe: `source` is a FileSource (urlSource, urlFileSource, or Node's folderSource) or an
+ * http(s) URL string: a base URL of a Hugging Face checkpoint, or a URL of one .gguf file.
+ * Local paths are Node-only: use `loadModelFromPath` from engine/model/node.ts, so that bundles for the page
+ * never pull in node:fs.
+ */
+export function loadModel(source: FileSource | string, options: LoadOptions = {}): Promise<LoadedModel> {
+  if (typeof source === 'string') {
+    if (!/^https?:\/\//i.test(source)) {
+      return Promise.reject(new InvalidArgumentError('source', `"${source}" is not an http(s) URL; for a local path use loadModelFromPath from engine/model/node.ts (Node only)`));
+    }
+    source = isGgufName(source.replace(/[?#].*$/, '')) ? urlFileSource(source) : urlSource(source);
+  }
+  return loadFromSource(source, options);
+}
+
+/** The shared path once a source exists: a single .gguf file, or a Hugging Face folder layout. */
+export async function loadFromSource(source: FileSource, options: LoadOptions = {}): Promise<LoadedModel> {
+  if (isSingleFileSource(source)) {
+    if (!isGgufName(source.file)) {
+      throw new InvalidArgumentError('source', `"${source.file}" is a single file but not a .gguf; a safetensors checkpoint is loaded from its folder or base URL`);
+    }
+    return loadGguf(source, source.file, options);
+  }
+  return loadHfCheckpoint(source, options);
+}
+
+function isGgufName(name: string): boolean {
+  return name.toLowerCase().endsWith(GGUF_EXTENSION);
+}
+
+async function loadGguf(source: FileSource, file: string, options: LoadOptions): Promise<LoadedModel> {
+  // Loaded on demand: pages that only ever load safetensors checkpoints do not carry the GGUF parser.
+  // @ts-ignore gguf.ts is written concurrently by another engineer; remove this line once it is committed.
+  const { parseGguf } = await import('./gguf.ts');
+  const bytes = await readRequired(source, file, options);
+  reportParse(options, file, bytes.byteLength, 0);
+  const { config, weights, vocabulary } = parseGguf(bytes, file);
+  checkWeights(config, weights, () => file);
+  reportParse(options, file, bytes.byteLength, bytes.byteLength);
+  return {
+    source: source.description,
+    format: 'gguf',
+    config,
+    weights,
+    tokenizerFiles: { tokenizerJson: null, tokenizerConfig: null, generationConfig: null },
+    ggufVocabulary: vocabulary,
+  };
+}
+
+async function loadHfCheckpoint(source: FileSource, options: LoadOptions): Promise<LoadedModel> {
+  // The config comes first and is checked before any weight byte is fetched: a wrong model fails in milliseconds.
+  const baseConfig = parseHfConfig(parseJson(await readRequired(source, CONFIG_FILE, options), CONFIG_FILE), CONFIG_FILE);
+  const tokenizerFiles: TokenizerFiles = {
+    tokenizerJson: await readOptionalJson(source, TOKENIZER_FILE, options),
+    tokenizerConfig: asObjectOrNull(await readOptionalJson(source, TOKENIZER_CONFIG_FILE, options), TOKENIZER_CONFIG_FILE),
+    generationConfig: asObjectOrNull(await readOptionalJson(source, GENERATION_CONFIG_FILE, options), GENERATION_CONFIG_FILE),
+  };
+  const config = withGenerationTokens(baseConfig, tokenizerFiles.generationConfig);
+  const expected = expectedTensorShapes(config);
+
+  const single = await readOptional(source, SINGLE_WEIGHTS_FILE, options);
+  let tensors: Map<string, Tensor>;
+  let fileOf: (name: string) => string;
+  if (single) {
+    tensors = parseWeightsFile(single, SINGLE_WEIGHTS_FILE, expected, options);
+    fileOf = () => SINGLE_WEIGHTS_FILE;
+  } else {
+    const indexBytes = await readOptional(source, SHARD_INDEX_FILE, options);
+    if (!indexBytes) {
+      throw new ModelFetchError(`${source.description}/${SINGLE_WEIGHTS_FILE}`, `not found, and neither is ${SHARD_INDEX_FILE}`);
+    }
+    const weightMap = parseShardIndex(parseJson(indexBytes, SHARD_INDEX_FILE));
+    // Every required tensor must be listed before we download gigabytes of shards.
+    for (const name of expected.required.keys()) {
+      if (!weightMap.has(name)) throw new MissingTensorError(SHARD_INDEX_FILE, name);
+    }
+    tensors = new Map();
+    const shards = [...new Set(weightMap.values())];
+    for (const shard of shards) {
+      const parsed = parseWeightsFile(await readRequired(source, shard, options), shard, expected, options);
+      for (const [name, tensor] of parsed) {
+        if (tensors.has(name)) throw new BadModelFileError(shard, `tensor "${name}"`, `also appears in ${weightMap.get(name) ?? 'an earlier shard'}`);
+        tensors.set(name, tensor);
+      }
+      for (const [name, where] of weightMap) {
+        if (where === shard && !parsed.has(name)) throw new MissingTensorError(shard, name);
+      }
+    }
+    fileOf = (name) => weightMap.get(name) ?? SHARD_INDEX_FILE;
+  }
+  const weights = new TensorMapWeightStore(tensors, fileOf);
+  checkWeights(config, weights, fileOf);
+  return { source: source.description, format: 'safetensors', config, weights, tokenizerFiles, ggufVocabulary: null };
+}
+
+/** generation_config.json's token ids win over config.json's: it is what transformers' generate() reads. */
+function withGenerationTokens(config: ModelConfig, generation: Record<string, unknown> | null): ModelConfig {
+  if (!generation) return config;
+  const out = { ...config };
+  if (generation.eos_token_id !== undefined && generation.eos_token_id !== null) {
+    out.eosTokenIds = tokenIds(generation.eos_token_id, 'eos_token_id', GENERATION_CONFIG_FILE);
+  }
+  if (generation.bos_token_id !== undefined && generation.bos_token_id !== null) {
+    out.bosTokenId = tokenId(generation.bos_token_id, 'bos_token_id', GENERATION_CONFIG_FILE);
+  }
+  return out;
+}
+
+export interface ExpectedTensors {
+  /** Tensors the architecture needs, with their shapes. */
+  required: Map<string, number[]>;
+  /** Tensors that may be present and then must have this shape (lm_head when tied). */
+  optional: Map<string, number[]>;
+}
+
+/** The weights a config implies, under the Hugging Face names of WeightStore. */
+export function expectedTensorShapes(config: ModelConfig): ExpectedTensors {
+  const { hiddenSize: h, intermediateSize: m, vocabSize: v, headDim: d, numHeads, numKvHeads } = config;
+  const q = numHeads * d;
+  const kv = numKvHeads * d;
+  const required = new Map<string, number[]>([['model.embed_tokens.weight', [v, h]], ['model.norm.weight', [h]]]);
+  const optional = new Map<string, number[]>();
+  (config.tieWordEmbeddings ? optional : required).set('lm_head.weight', [v, h]);
+  // o_proj's bias follows attention_bias in Llama and Qwen3; Qwen2 biases q/k/v only (see parseHfConfig).
+  const outputBias = config.attentionBias && config.architecture !== 'qwen2';
+  for (let i = 0; i < config.numLayers; i++) {
+    const add = (suffix: string, shape: number[]) => required.set(layerWeight(i, suffix), shape);
+    add('input_layernorm.weight', [h]);
+    add('self_attn.q_proj.weight', [q, h]);
+    add('self_attn.k_proj.weight', [kv, h]);
+    add('self_attn.v_proj.weight', [kv, h]);
+    add('self_attn.o_proj.weight', [h, q]);
+    if (config.attentionBias) {
+      add('self_attn.q_proj.bias', [q]);
+      add('self_attn.k_proj.bias', [kv]);
+      add('self_attn.v_proj.bias', [kv]);
+    }
+    if (outputBias) add('self_attn.o_proj.bias', [h]);
+    if (config.qkNorm) {
+      add('self_attn.q_norm.weight', [d]);
+      add('self_attn.k_norm.weight', [d]);
+    }
+    add('post_attention_layernorm.weight', [h]);
+    add('mlp.gate_proj.weight', [m, h]);
+    add('mlp.up_proj.weight', [m, h]);
+    add('mlp.down_proj.weight', [h, m]);
+  }
+  return { required, optional };
+}
+
+/** Every required tensor present, every known tensor of the right shape; throws naming the file and tensor. */
+export function checkWeights(config: ModelConfig, weights: WeightStore, fileOf: (name: string) => string): void {
+  const { required, optional } = expectedTensorShapes(config);
+  for (const [name, shape] of required) {
+    if (!weights.has(name)) throw new MissingTensorError(fileOf(name), name);
+    checkShape(weights.get(name), name, shape, fileOf(name));
+  }
+  for (const [name, shape] of optional) {
+    if (weights.has(name)) checkShape(weights.get(name), name, shape, fileOf(name));
+  }
+}
+
+function checkShape(tensor: Tensor, name: string, shape: number[], file: string): void {
+  if (tensor.shape.length !== shape.length || tensor.shape.some((n, i) => n !== shape[i])) {
+    throw new BadModelFileError(file, `tensor "${name}" shape`, `is [${tensor.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`);
+  }
+}
+
+/** Parses one safetensors file, failing on a known tensor of the wrong shape before the next shard is fetched. */
+function parseWeightsFile(bytes: Uint8Array, file: string, expected: ExpectedTensors, options: LoadOptions): Map<string, Tensor> {
+  reportParse(options, file, bytes.byteLength, 0);
+  const tensors = parseSafetensors(bytes, file);
+  for (const [name, tensor] of tensors) {
+    const shape = expected.required.get(name) ?? expected.optional.get(name);
+    if (shape) checkShape(tensor, name, shape, file);
+  }
+  reportParse(options, file, bytes.byteLength, bytes.byteLength);
+  return tensors;
+}
+
+function parseShardIndex(json: unknown): Map<string, string> {
+  if (!isObject(json) || !isObject(json.weight_map)) throw new BadModelFileError(SHARD_INDEX_FILE, 'weight_map', 'is missing or not an object');
+  const map = new Map<string, string>();
+  for (const [tensor, shard] of Object.entries(json.weight_map)) {
+    // Shard names come from the file: only plain names in the same folder, never a path that walks out of it.
+    if (typeof shard !== 'string' || !/^[^/\\]+\.safetensors$/.test(shard) || shard.startsWith('.')) {
+      throw new BadModelFileError(SHARD_INDEX_FILE, `weight_map["${tensor}"]`, `${JSON.stringify(shard)} is not a .safetensors file name in the model folder`);
+    }
+    map.set(tensor, shard);
+  }
+  return map;
+}
+
+/** A WeightStore over parsed tensors; a missing name throws naming the file it should have come from. */
+export class TensorMapWeightStore implements WeightStore {
+  constructor(private readonly tensors: Map<string, Tensor>, private readonly fileOf: (name: string) => string) {}
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+  get(name: string): Tensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new MissingTensorError(this.fileOf(name), name);
+    return t;
+  }
+  names(): string[] {
+    return [...this.tensors.keys()];
+  }
+}
+
+async function readOptional(source: FileSource, file: string, options: LoadOptions): Promise<Uint8Array | null> {
+  const onProgress = options.onProgress;
+  return source.read(file, onProgress && ((loadedBytes, totalBytes) => onProgress({ phase: 'fetch', loadedBytes, totalBytes, file })));
+}
+
+async function readRequired(source: FileSource, file: string, options: LoadOptions): Promise<Uint8Array> {
+  const bytes = await readOptional(source, file, options);
+  if (!bytes) throw new ModelFetchError(`${source.description}/${file}`, 'not found');
+  return bytes;
+}
+
+async function readOptionalJson(source: FileSource, file: string, options: LoadOptions): Promise<unknown | null> {
+  const bytes = await readOptional(source, file, options);
+  return bytes ? parseJson(bytes, file) : null;
+}
+
+function parseJson(bytes: Uint8Array, file: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new BadModelFileError(file, '(root)', `is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function asObjectOrNull(json: unknown, file: string): Record<string, unknown> | null {
+  if (json === null) return null;
+  if (!isObject(json)) throw new BadModelFileError(file, '(root)', 'is not a JSON object');
+  return json;
+}
+
+function reportParse(options: LoadOptions, file: string, totalBytes: number, loadedBytes: number): void {
+  options.onProgress?.({ phase: 'parse', loadedBytes, totalBytes, file });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
