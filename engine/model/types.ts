@@ -33,7 +33,11 @@ export interface ModelConfig {
   ropeLayout: RopeLayout;
   maxPositionEmbeddings: number;
   tieWordEmbeddings: boolean;
-  /** Q/K/V projections carry a bias (qwen2). */
+  /**
+   * Q/K/V projections carry a bias (qwen2 always; llama and qwen3 when config.json's attention_bias is true).
+   * Whether o_proj also has one is told by the weights (`weights.has(layerWeight(i, 'self_attn.o_proj.bias'))`):
+   * llama/qwen3 with attention_bias have it, qwen2 never does. The loader checks both at load (load.ts).
+   */
   attentionBias: boolean;
   /** Per-head RMSNorm on q and k before RoPE (qwen3). */
   qkNorm: boolean;
@@ -52,7 +56,8 @@ export interface Tensor {
  *   model.embed_tokens.weight [vocab, hidden]
  *   model.layers.{i}.input_layernorm.weight [hidden]
  *   model.layers.{i}.self_attn.{q,k,v,o}_proj.weight [out, in]   (row-major, as HF stores them)
- *   model.layers.{i}.self_attn.{q,k,v}_proj.bias (qwen2)
+ *   model.layers.{i}.self_attn.{q,k,v}_proj.bias (config.attentionBias)
+ *   model.layers.{i}.self_attn.o_proj.bias [hidden] (llama/qwen3 with attention_bias; test with has())
  *   model.layers.{i}.self_attn.{q,k}_norm.weight [headDim] (qwen3)
  *   model.layers.{i}.post_attention_layernorm.weight [hidden]
  *   model.layers.{i}.mlp.{gate,up,down}_proj.weight [out, in]
