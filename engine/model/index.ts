@@ -4,7 +4,7 @@ export * from './types.ts';
 export { ropeInverseFrequencies, ropeTable, ropePair, applyRope } from './rope.ts';
 export { parseHfConfig, UnsupportedConfigError } from './config.ts';
 export { parseSafetensors, parseSafetensorsFile, readSafetensorsHeader, SUPPORTED_SAFETENSORS_DTYPES, type SafetensorsFile } from './safetensors.ts';
-export { urlSource, urlFileSource, isSingleFileSource, type SingleFileSource } from './sources.ts';
+export { urlSource, urlFileSource, huggingFaceSource, HUGGING_FACE_ORIGIN, isSingleFileSource, type SingleFileSource } from './sources.ts';
 export {
   loadModel, loadFromSource, expectedTensorShapes, checkWeights, TensorMapWeightStore,
   type LoadOptions, type ExpectedTensors,

@@ -1,5 +1,5 @@
 // Browser-safe model file sources over fetch: a base URL (Hugging Face `resolve` layout or any folder URL) or one file URL.
-import { ModelFetchError } from '../errors/index.ts';
+import { InvalidArgumentError, ModelFetchError } from '../errors/index.ts';
 import type { FileSource } from './types.ts';
 
 /** A source that holds exactly one model file (a .gguf); `file` is its name, the only path `read` knows. */
@@ -25,6 +25,15 @@ export function urlSource(baseUrl: string): FileSource {
       return fetchBytes(`${base}/${encoded}`, onBytes);
     },
   };
+}
+
+/** The hub's file URLs: https://huggingface.co/<org>/<repo>/resolve/<revision>/<file>. */
+export const HUGGING_FACE_ORIGIN = 'https://huggingface.co';
+
+/** A hub repository at a revision (branch, tag or commit), e.g. huggingFaceSource('Qwen/Qwen3-0.6B'). */
+export function huggingFaceSource(repo: string, revision = 'main', origin = HUGGING_FACE_ORIGIN): FileSource {
+  if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) throw new InvalidArgumentError('repo', `"${repo}" is not of the form <org>/<name>`);
+  return urlSource(`${origin}/${repo}/resolve/${encodeURIComponent(revision)}`);
 }
 
 /** One file at a URL (e.g. `https://huggingface.co/<org>/<repo>/resolve/main/model.Q8_0.gguf`). */
