@@ -1,11 +1,12 @@
 // Tests of loadModel on small checkpoints written by the test: folders, shards, dtypes, tying, and what must fail early.
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BadModelFileError, InvalidArgumentError, MissingTensorError, ModelFetchError } from '../errors/index.ts';
 import { safetensorsBytes, TINY, tinyConfig, tinyTensors, writeCheckpoint, type TensorSpec } from './checkpoint.test-helper.ts';
 import { loadModel, type LoadProgress } from './index.ts';
-import { folderSource, loadModelFromPath } from './node.ts';
+import { folderSource, loadModelFromPath, pathFileSource } from './node.ts';
 
 const made: string[] = [];
 async function checkpoint(files: Parameters<typeof writeCheckpoint>[0]): Promise<string> {
@@ -184,5 +185,34 @@ describe('loadModel from a Hugging Face folder', () => {
     const e = await rejection(loadModel('/some/folder'));
     expect(e).toBeInstanceOf(InvalidArgumentError);
     expect(e.message).toContain('loadModelFromPath');
+  });
+});
+
+describe('loadModel from a GGUF file', () => {
+  // The shared fixture: llama2.c's stories260K (see its README for the numbers asserted here).
+  const gguf = fileURLToPath(new URL('../../../shared/models/stories260K/stories260K.gguf', import.meta.url));
+
+  it('loads stories260K.gguf from a path, with its vocabulary and no HF tokenizer files', async () => {
+    const events: LoadProgress[] = [];
+    const m = await loadModelFromPath(gguf, { onProgress: (p) => events.push(p) });
+    expect(m.format).toBe('gguf');
+    expect(m.source).toBe(gguf);
+    expect(m.config).toMatchObject({
+      architecture: 'llama', vocabSize: 512, hiddenSize: 64, intermediateSize: 172, numLayers: 5, numHeads: 8,
+      numKvHeads: 4, headDim: 8, ropeLayout: 'interleaved', tieWordEmbeddings: true, bosTokenId: 1, eosTokenIds: [2],
+    });
+    expect(m.ggufVocabulary?.tokens.length).toBe(512);
+    expect(m.tokenizerFiles).toEqual({ tokenizerJson: null, tokenizerConfig: null, generationConfig: null });
+    expect(m.weights.get('model.layers.4.mlp.down_proj.weight').shape).toEqual([64, 172]);
+    const fetched = events.filter((p) => p.phase === 'fetch');
+    expect(fetched.at(-1)).toEqual({ phase: 'fetch', loadedBytes: 1185376, totalBytes: 1185376, file: 'stories260K.gguf' });
+    expect(events.filter((p) => p.phase === 'parse').length).toBe(2);
+  });
+
+  it('refuses a single file that is not a .gguf', async () => {
+    const dir = await checkpoint({ config: tinyConfig('llama'), tensors: tinyTensors('llama') });
+    const e = await rejection(loadModel(pathFileSource(join(dir, 'model.safetensors'))));
+    expect(e).toBeInstanceOf(InvalidArgumentError);
+    expect(e.message).toMatch(/"model\.safetensors" is a single file but not a \.gguf/);
   });
 });

@@ -54,7 +54,6 @@ function isGgufName(name: string): boolean {
 
 async function loadGguf(source: FileSource, file: string, options: LoadOptions): Promise<LoadedModel> {
   // Loaded on demand: pages that only ever load safetensors checkpoints do not carry the GGUF parser.
-  // @ts-ignore gguf.ts is written concurrently by another engineer; remove this line once it is committed.
   const { parseGguf } = await import('./gguf.ts');
   const bytes = await readRequired(source, file, options);
   reportParse(options, file, bytes.byteLength, 0);

@@ -3,10 +3,11 @@ import { createServer, type Server } from 'node:http';
 import { readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelFetchError } from '../errors/index.ts';
 import { tinyConfig, tinyTensors, writeCheckpoint } from './checkpoint.test-helper.ts';
-import { loadModel, urlFileSource, urlSource, type LoadProgress } from './index.ts';
+import { huggingFaceSource, loadModel, urlFileSource, urlSource, type LoadProgress } from './index.ts';
 import { fileNameOfUrl } from './sources.ts';
 
 let server: Server;
@@ -14,6 +15,7 @@ let origin = '';
 let folder = '';
 const requests: string[] = [];
 const tensors = tinyTensors('qwen3', { dtype: 'BF16' });
+const STORIES_GGUF = fileURLToPath(new URL('../../../shared/models/stories260K/stories260K.gguf', import.meta.url));
 
 beforeAll(async () => {
   folder = await writeCheckpoint({
@@ -34,6 +36,11 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-length': '1000' });
       res.write('{"model_ty');
       setTimeout(() => res.socket?.destroy(), 20);
+      return;
+    }
+    if (path === '/org/stories/resolve/main/stories260K.gguf') {
+      const body = await readFile(STORIES_GGUF);
+      res.writeHead(200, { 'content-length': String(body.byteLength) }).end(body);
       return;
     }
     const match = /^\/org\/tiny\/resolve\/main\/([^/]+)$/.exec(path);
@@ -119,5 +126,22 @@ describe('urlSource', () => {
     expect(fileNameOfUrl('https://h/o/r/resolve/main/stories%20260K.gguf#x')).toBe('stories 260K.gguf');
     expect(await single.read('tokenizer.json')).toBeNull();
     expect((await single.read('config.json'))!.byteLength).toBeGreaterThan(0);
+  });
+
+  it('loads a single .gguf by URL', async () => {
+    const url = `${origin}/org/stories/resolve/main/stories260K.gguf`;
+    const m = await loadModel(url);
+    expect(m.format).toBe('gguf');
+    expect(m.source).toBe(url);
+    expect(m.config.numLayers).toBe(5);
+    expect(m.ggufVocabulary?.tokens.length).toBe(512);
+  });
+
+  it('huggingFaceSource reads <origin>/<org>/<repo>/resolve/<revision>/<file>', async () => {
+    const hub = huggingFaceSource('org/tiny', 'main', origin);
+    expect(hub.description).toBe(`${origin}/org/tiny/resolve/main`);
+    expect(huggingFaceSource('Qwen/Qwen3-0.6B').description).toBe('https://huggingface.co/Qwen/Qwen3-0.6B/resolve/main');
+    expect(JSON.parse(new TextDecoder().decode((await hub.read('config.json'))!)).model_type).toBe('qwen3');
+    expect(() => huggingFaceSource('not a repo')).toThrow(/<org>\/<name>/);
   });
 });
