@@ -22,19 +22,32 @@ const GENERATION_CONFIG_FILE = 'generation_config.json';
 const GGUF_EXTENSION = '.gguf';
 
 /**
- * Loads a model. Browser-safe: `source` is a FileSource (urlSource, urlFileSource, or Node's folderSource) or an
- * http(s) URL string: a base URL of a Hugging Face checkpoint, or a URL of one .gguf file.
+ * Loads a model. Browser-safe: `source` is a FileSource (urlSource, urlFileSource, huggingFaceSource, or Node's
+ * folderSource) or a URL string: a base URL of a Hugging Face checkpoint, or a URL of one .gguf file; in a page or
+ * worker, relative URLs resolve against its location.
  * Local paths are Node-only: use `loadModelFromPath` from engine/model/node.ts, so that bundles for the page
  * never pull in node:fs.
  */
 export function loadModel(source: FileSource | string, options: LoadOptions = {}): Promise<LoadedModel> {
   if (typeof source === 'string') {
-    if (!/^https?:\/\//i.test(source)) {
+    const url = absoluteUrl(source);
+    if (url === null) {
       return Promise.reject(new InvalidArgumentError('source', `"${source}" is not an http(s) URL; for a local path use loadModelFromPath from engine/model/node.ts (Node only)`));
     }
-    source = isGgufName(source.replace(/[?#].*$/, '')) ? urlFileSource(source) : urlSource(source);
+    source = isGgufName(new URL(url).pathname) ? urlFileSource(url) : urlSource(url);
   }
   return loadFromSource(source, options);
+}
+
+/**
+ * An http(s) URL as given, or a relative one (e.g. '/models/x/') resolved against the page or worker location,
+ * which only a browser has; in Node a relative string is a path and belongs to loadModelFromPath.
+ */
+function absoluteUrl(source: string): string | null {
+  if (/^https?:\/\//i.test(source)) return source;
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  if (typeof base !== 'string' || !/^https?:\/\//i.test(base)) return null;
+  return new URL(source, base).href;
 }
 
 /** The shared path once a source exists: a single .gguf file, or a Hugging Face folder layout. */

@@ -144,4 +144,17 @@ describe('urlSource', () => {
     expect(JSON.parse(new TextDecoder().decode((await hub.read('config.json'))!)).model_type).toBe('qwen3');
     expect(() => huggingFaceSource('not a repo')).toThrow(/<org>\/<name>/);
   });
+
+  it('resolves relative URL strings against the location, as a page or worker does', async () => {
+    const g = globalThis as { location?: unknown };
+    expect(g.location).toBeUndefined();
+    g.location = new URL(`${origin}/org/chat/index.html`);
+    try {
+      const m = await loadModel('../stories/resolve/main/stories260K.gguf');
+      expect(m.source).toBe(`${origin}/org/stories/resolve/main/stories260K.gguf`);
+      expect((await loadModel('/org/tiny/resolve/main')).config.architecture).toBe('qwen3');
+    } finally {
+      delete g.location;
+    }
+  });
 });
