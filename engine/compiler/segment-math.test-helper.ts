@@ -95,7 +95,7 @@ export function layerMath(config: ModelConfig, get: WeightGetter, has: (n: strin
 export function headMath(config: ModelConfig, get: WeightGetter, has: (n: string) => boolean, hidden: Float32Array, attn: Float32Array, n: number): Float32Array {
   const h2 = finishLayerMath(config, get, has, config.numLayers - 1, hidden, attn, n);
   const x = rmsNorm(h2, config.hiddenSize, get('model.norm.weight'), config.rmsNormEps);
-  const head = config.tieWordEmbeddings || !has('lm_head.weight') ? get('model.embed_tokens.weight') : get('lm_head.weight');
+  const head = config.tieWordEmbeddings ? get('model.embed_tokens.weight') : get('lm_head.weight');
   return linear(x, n, head, null);
 }
 

@@ -239,6 +239,9 @@ describe('segment structure', () => {
   it('fails with MissingTensorError when the config promises weights the checkpoint lacks', () => {
     const noNorm = (name: string) => !name.includes('q_norm') && presence(qwen3)(name);
     expect(() => buildSegment(qwen3.config, 'embed', { tokens: 1 }, noNorm)).toThrow(MissingTensorError);
+    const noHead = (name: string) => name !== 'lm_head.weight' && presence(llama)(name);
+    expect(() => buildSegment(llama.config, 'head', { tokens: 1 }, noHead)).toThrow(MissingTensorError);
+    expect(() => buildSegment(llama.config, 'layer', { tokens: 1 }, noHead)).not.toThrow();
     const noBias = (name: string) => !name.endsWith('k_proj.bias') && presence(qwen2)(name);
     expect(() => buildSegment(qwen2.config, 'layer', { tokens: 1 }, noBias)).toThrow(MissingTensorError);
   });

@@ -110,7 +110,9 @@ export function buildSegment(config: ModelConfig, kind: SegmentKind, shape: Segm
   const kvDim = config.numKvHeads * config.headDim;
   const n: Dim = shape.tokens === 'dynamic' ? DYNAMIC_TOKENS_DIM : shape.tokens;
   const eps = config.rmsNormEps;
-  const tiedHead = config.tieWordEmbeddings || !weightNames('lm_head.weight');
+  // transformers ties lm_head to embed_tokens after loading when tie_word_embeddings is set, whatever the file holds.
+  const tiedHead = config.tieWordEmbeddings;
+  if (kind === 'head' && !tiedHead && !weightNames('lm_head.weight')) throw new MissingTensorError('checkpoint (untied embeddings)', 'lm_head.weight');
 
   const g = new GraphBuilder(`sieve_${config.architecture}_${kind}_${shape.tokens}${shape.lastOnly ? '_last' : ''}`);
   const tensors: Record<string, SegmentTensorInfo> = {};
