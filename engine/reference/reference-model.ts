@@ -4,6 +4,8 @@ import { applyRope, layerWeight, ropeInverseFrequencies, ropeTable, type ModelCo
 
 /** First KV cache allocation, in positions; it doubles as needed (a 32K-context config must not cost 32K up front). */
 const INITIAL_KV_CAPACITY = 64;
+/** Rows of x per matmul block: 16 rows of a 4096-wide x are 256 KiB, about an L2's worth (measured on this host). */
+const MATMUL_ROW_BLOCK = 16;
 
 interface Linear {
   /** Row-major [out, in], as HF stores it. */
@@ -228,23 +230,36 @@ export function referenceLogits(config: ModelConfig, weights: WeightStore, ids: 
 }
 
 /**
- * y = x W^T + b for n rows: x [n, in], W [out, in] -> [n, out]. Each weight row is read once and reused for all n
- * rows (the weights dominate memory traffic); dot products accumulate in f64 and round to f32 once.
+ * y = x W^T + b for n rows: x [n, in], W [out, in] -> [n, out]. Rows of x go in blocks that stay in cache while every
+ * weight row passes over them once. Each dot product has one fixed summation order (dot(), in f64) whatever n is,
+ * so a prefill row and the decode of the same token agree bit for bit.
  */
 function matmul(x: Float32Array, n: number, layer: Linear): Float32Array {
   const { weight, bias, inFeatures: k, outFeatures: m } = layer;
   const y = new Float32Array(n * m);
-  for (let o = 0; o < m; o++) {
-    const wOff = o * k;
-    const b = bias ? bias[o] : 0;
-    for (let t = 0; t < n; t++) {
-      const xOff = t * k;
-      let s = 0;
-      for (let i = 0; i < k; i++) s += x[xOff + i] * weight[wOff + i];
-      y[t * m + o] = s + b;
+  for (let t0 = 0; t0 < n; t0 += MATMUL_ROW_BLOCK) {
+    const t1 = Math.min(n, t0 + MATMUL_ROW_BLOCK);
+    for (let o = 0; o < m; o++) {
+      const wOff = o * k;
+      const b = bias ? bias[o] : 0;
+      for (let t = t0; t < t1; t++) y[t * m + o] = dot(x, t * k, weight, wOff, k) + b;
     }
   }
   return y;
+}
+
+/** Sum of a[i] * b[i] in four interleaved f64 lanes: independent add chains run in parallel on the CPU. */
+function dot(a: Float32Array, aOff: number, b: Float32Array, bOff: number, k: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let i = 0;
+  for (; i + 4 <= k; i += 4) {
+    s0 += a[aOff + i] * b[bOff + i];
+    s1 += a[aOff + i + 1] * b[bOff + i + 1];
+    s2 += a[aOff + i + 2] * b[bOff + i + 2];
+    s3 += a[aOff + i + 3] * b[bOff + i + 3];
+  }
+  for (; i < k; i++) s0 += a[aOff + i] * b[bOff + i];
+  return (s0 + s1) + (s2 + s3);
 }
 
 /** HF's LlamaRMSNorm on each row: w * (x * rsqrt(mean(x^2) + eps)), the normalized x rounded to f32 before the scale. */
