@@ -357,6 +357,12 @@ describe('parseGguf on bad files', () => {
     expectBad(patched(good, keyAt, (v) => v.setBigUint64(0, 1n << 33n, true)), 'metadata key #0');
   });
 
+  it('arrays nested absurdly deep are refused, not a stack overflow', () => {
+    let deep: MetaValue = strings(['x']);
+    for (let i = 0; i < 1000; i++) deep = { type: 'array', itemType: 'array', items: [deep] };
+    expectBad(tinyModel('llama', [['t.deep', deep]]), 'metadata t.deep');
+  });
+
   it('a tensor whose data offset or size runs past the end names the tensor', () => {
     const offsetAt = tensorFieldOffset(good, 'blk.0.ffn_down.weight', 'offset');
     expectBad(patched(good, offsetAt, (v) => v.setBigUint64(0, 1n << 32n, true)), 'tensor blk.0.ffn_down.weight data offset');

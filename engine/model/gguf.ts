@@ -14,6 +14,8 @@ const SUPPORTED_VERSIONS = [2, 3];
 const DEFAULT_ALIGNMENT = 32;
 /** ggml.h GGML_MAX_DIMS. */
 const MAX_DIMS = 4;
+/** Deepest array-of-array nesting we read; gguf.h allows nesting but no writer we know uses more than one level. */
+const MAX_ARRAY_NESTING = 4;
 /** Default RoPE base when <arch>.rope.freq_base is absent (llama.cpp's default and llama2.c's). */
 const DEFAULT_ROPE_THETA = 10000;
 /** llama.cpp's default when attention.layer_norm_rms_epsilon is absent (llama-hparams f_norm_rms_eps is read as required; 1e-5 is llama2's). */
@@ -345,7 +347,8 @@ class GgufReader {
     return s;
   }
 
-  value(type: number, field: string): unknown {
+  /** One metadata value; `depth` counts enclosing arrays (scalars in arrays keep their raw f32 values: token scores). */
+  value(type: number, field: string, depth = 0): unknown {
     switch (type) {
       case ValueType.U8: this.need(1, field); return this.view.getUint8(this.pos++);
       case ValueType.I8: this.need(1, field); return this.view.getInt8(this.pos++);
@@ -353,7 +356,10 @@ class GgufReader {
       case ValueType.I16: return this.fixed(2, field, (p) => this.view.getInt16(p, true));
       case ValueType.U32: return this.fixed(4, field, (p) => this.view.getUint32(p, true));
       case ValueType.I32: return this.fixed(4, field, (p) => this.view.getInt32(p, true));
-      case ValueType.F32: return this.fixed(4, field, (p) => shortestF32Decimal(this.view.getFloat32(p, true)));
+      case ValueType.F32: return this.fixed(4, field, (p) => {
+        const v = this.view.getFloat32(p, true);
+        return depth === 0 ? shortestF32Decimal(v) : v;
+      });
       case ValueType.F64: return this.fixed(8, field, (p) => this.view.getFloat64(p, true));
       case ValueType.U64: return this.fixed(8, field, (p) => safeNumber(this.view.getBigUint64(p, true)));
       case ValueType.I64: return this.fixed(8, field, (p) => safeNumber(this.view.getBigInt64(p, true)));
@@ -365,12 +371,14 @@ class GgufReader {
       }
       case ValueType.STRING: return this.string(field);
       case ValueType.ARRAY: {
+        // Real files nest at most one level (arrays of strings, of numbers); bound it so a crafted file cannot blow the stack.
+        if (depth >= MAX_ARRAY_NESTING) throw new BadModelFileError(this.file, field, `arrays nest deeper than ${MAX_ARRAY_NESTING}`);
         const itemType = this.u32(`${field} array type`);
         const minBytes = VALUE_SIZE[itemType];
         if (minBytes === undefined) throw new BadModelFileError(this.file, `${field} array type`, `is ${itemType}, not a GGUF value type`);
         const n = this.count(`${field} array length`, minBytes);
         const items = new Array<unknown>(n);
-        for (let i = 0; i < n; i++) items[i] = this.value(itemType, field);
+        for (let i = 0; i < n; i++) items[i] = this.value(itemType, field, depth + 1);
         return items;
       }
       default:
