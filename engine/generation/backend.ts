@@ -17,4 +17,15 @@ export interface ForwardBackend {
   /** Forgets the sequence (frees its cache). */
   reset(): Promise<void>;
   cacheUsage(): CacheUsage;
+  /**
+   * Optional, for multi-turn prefix reuse: how many leading ids of `ids` the current sequence already holds
+   * (the same ids at the same positions, KV still exact: dense attention, or pages not yet evicted).
+   * A backend that keeps no ids history leaves this out, and every request starts from reset().
+   */
+  cachedPrefixLength?(ids: readonly number[]): number;
+  /**
+   * Optional, with cachedPrefixLength: keeps positions [0, n) and drops the rest (freeing or un-sharing their pages),
+   * so the next prefill continues at position n. The generation loop calls it with n <= cachedPrefixLength(ids).
+   */
+  truncate?(n: number): Promise<void>;
 }

@@ -11,3 +11,5 @@ export function loadTokenizer(model: Pick<LoadedModel, 'tokenizerFiles' | 'confi
   if (model.ggufVocabulary) return ggufTokenizer(model.ggufVocabulary);
   return loadHfTokenizer(model);
 }
+export { createChatTemplate, DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE_STOP } from './chat-template.ts';
+export type { ChatMessage, ChatRole, ChatTemplate, ChatTemplateOptions } from './chat-template.ts';

@@ -1,0 +1,176 @@
+// The generation loop: prefill the prompt, then sample -> stop checks -> decode, one token at a time, streaming text.
+import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
+import type { ForwardBackend } from './backend.ts';
+import { validateIds } from './logits.ts';
+import { GREEDY, TokenSampler, tokenLogprob, type SamplingParams, type TokenLogprob } from './sampler.ts';
+import { IncrementalDetokenizer, StopStringFilter } from './stopping.ts';
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface GenerationUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  /** Prompt tokens actually run through prefill (fewer than prompt_tokens when a cached prefix was reused) per second. */
+  prefill_tokens_per_s: number;
+  decode_tokens_per_s: number;
+  /** Bytes of KV pages this sequence holds now (not the pool). */
+  kv_bytes: number;
+  tokens_in_cache: number;
+}
+
+export interface GenerationRequest {
+  /** Prompt ids (BOS included when the model wants it). */
+  ids: number[];
+  /** Most tokens to generate; null = until the context is full. */
+  maxTokens: number | null;
+  sampling?: SamplingParams;
+  /** Ids that end generation (the model's eos_token_id list); the EOS id counts as a completion token, adds no text. */
+  eosTokenIds: readonly number[];
+  ignoreEos?: boolean;
+  /** Stop strings; need `decode`. */
+  stop?: readonly string[];
+  /** ids -> text (the tokenizer's decode); without it steps carry no text. */
+  decode?: (ids: number[]) => string;
+  /** Top alternatives to report per token: null = no logprobs, 0 = the chosen token's only. */
+  logprobs?: number | null;
+  signal?: AbortSignal;
+  /** Positions the sequence may use; default the model's max_position_embeddings. */
+  contextLength?: number;
+}
+
+/** One generated token (null for the final release of held-back text) and the text this step releases. */
+export interface GenerationStep {
+  token: { id: number; logprob: TokenLogprob | null } | null;
+  text: string;
+}
+
+export interface GenerationResult {
+  /** Generated ids; an EOS that ended generation, or the token that completed a stop string, is included. */
+  ids: number[];
+  text: string;
+  finishReason: FinishReason;
+  usage: GenerationUsage;
+  logprobs: TokenLogprob[] | null;
+  /** Prompt ids served from the backend's cache instead of prefilled. */
+  reusedPrefix: number;
+}
+
+const now = () => globalThis.performance?.now() ?? Date.now();
+
+/**
+ * Starts the sequence for `ids`: continues a cached prefix when the backend can tell one (always leaving at least
+ * the last prompt id to prefill, whose logits pick the first token), else starts from an empty cache.
+ * Returns how many leading ids are reused.
+ */
+async function startSequence(backend: ForwardBackend, ids: number[]): Promise<number> {
+  if (backend.cachedPrefixLength && backend.truncate) {
+    const reuse = Math.min(backend.cachedPrefixLength(ids), ids.length - 1);
+    if (reuse > 0) {
+      await backend.truncate(reuse);
+      return reuse;
+    }
+  }
+  await backend.reset();
+  return 0;
+}
+
+/**
+ * Generates tokens for one request, yielding a step per token (plus a last text-only step when held-back text is
+ * released at the end). The generator's return value is the whole result. On an error the backend is reset before
+ * the error propagates, so the next request starts clean; an abort ends the run with finish_reason "abort".
+ */
+export async function* generate(backend: ForwardBackend, req: GenerationRequest): AsyncGenerator<GenerationStep, GenerationResult, undefined> {
+  const config = backend.config;
+  validateIds(req.ids, config.vocabSize);
+  if (req.maxTokens !== null && (!Number.isInteger(req.maxTokens) || req.maxTokens < 0)) {
+    throw new InvalidArgumentError('max_tokens', 'must be a non-negative integer');
+  }
+  const stops = req.stop ?? [];
+  if (stops.length > 0 && !req.decode) throw new InvalidArgumentError('stop', 'stop strings need a tokenizer; this model has none');
+  const context = req.contextLength ?? config.maxPositionEmbeddings;
+  // Every generated token but the last is fed back, so a prompt of n ids leaves room for context - n new ones.
+  if (req.ids.length >= context) throw new ContextFullError(req.ids.length + 1, context);
+  const room = context - req.ids.length;
+  const maxTokens = req.maxTokens === null ? room : Math.min(req.maxTokens, room);
+
+  const sampler = new TokenSampler(req.sampling ?? GREEDY, req.ids);
+  const detokenizer = req.decode ? new IncrementalDetokenizer(req.decode, req.ids) : null;
+  const stopFilter = new StopStringFilter(stops);
+  const eos = new Set(req.ignoreEos ? [] : req.eosTokenIds);
+  const logprobTop = req.logprobs ?? null;
+  const out: number[] = [];
+  const logprobs: TokenLogprob[] = [];
+  let text = '';
+  let finishReason: FinishReason = 'length';
+  let reusedPrefix = 0;
+  let prefillMs = 0;
+  let decodeStart = 0;
+
+  try {
+    if (req.signal?.aborted) {
+      finishReason = 'abort';
+    } else if (maxTokens > 0) {
+      const t0 = now();
+      reusedPrefix = await startSequence(backend, req.ids);
+      let logits = await backend.prefill(req.ids.slice(reusedPrefix), 'last');
+      prefillMs = now() - t0;
+      decodeStart = now();
+      for (;;) {
+        if (req.signal?.aborted) { finishReason = 'abort'; break; }
+        const id = sampler.next(logits);
+        out.push(id);
+        const logprob = logprobTop === null ? null : tokenLogprob(logits, id, logprobTop);
+        if (logprob) logprobs.push(logprob);
+        const isEos = eos.has(id);
+        const check = stopFilter.push(detokenizer && !isEos ? detokenizer.push(id) : '');
+        let finished: FinishReason | null = null;
+        if (check.stopped || isEos) finished = 'stop';
+        else if (out.length >= maxTokens) finished = 'length';
+        // A finishing step also releases what was held back (an incomplete character, a partial stop string).
+        const released = finished !== null && !check.stopped ? check.text + stopFilter.push(detokenizer?.flush() ?? '').text + stopFilter.flush() : check.text;
+        text += released;
+        yield { token: { id, logprob }, text: released };
+        if (finished !== null) { finishReason = finished; break; }
+        logits = await backend.decode(id);
+      }
+    }
+  } catch (e) {
+    await backend.reset().catch(() => undefined);
+    throw e;
+  }
+  if (finishReason === 'abort') {
+    // Stopped between tokens: release the held-back text (it is not a stop string, or it would have been cut).
+    const tail = stopFilter.push(detokenizer?.flush() ?? '').text + stopFilter.flush();
+    if (tail) {
+      text += tail;
+      yield { token: null, text: tail };
+    }
+  }
+  const decodeMs = now() - decodeStart;
+  const decoded = Math.max(0, out.length - 1); // the first token comes from the prefill's logits
+  const cache = backend.cacheUsage();
+  return {
+    ids: out,
+    text,
+    finishReason,
+    logprobs: logprobTop === null ? null : logprobs,
+    reusedPrefix,
+    usage: {
+      prompt_tokens: req.ids.length,
+      completion_tokens: out.length,
+      prefill_tokens_per_s: prefillMs === 0 ? 0 : (req.ids.length - reusedPrefix) / (prefillMs / 1000),
+      decode_tokens_per_s: decoded === 0 || decodeMs <= 0 ? 0 : decoded / (decodeMs / 1000),
+      kv_bytes: cache.kvBytes,
+      tokens_in_cache: cache.tokensInCache,
+    },
+  };
+}
+
+/** Runs `generate` to the end and returns its result. */
+export async function generateAll(backend: ForwardBackend, req: GenerationRequest): Promise<GenerationResult> {
+  const steps = generate(backend, req);
+  for (;;) {
+    const r = await steps.next();
+    if (r.done) return r.value;
+  }
+}

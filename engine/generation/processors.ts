@@ -1,0 +1,129 @@
+// Logits processors: small, composable steps that reshape one row of logits in place before a token is picked.
+// Removed tokens are set to -Infinity, so every later step (and the sampler) simply skips them.
+
+/** What the processors may look at: the prompt and the tokens generated so far. */
+export class TokenHistory {
+  readonly generated: number[] = [];
+  /** Occurrences of each id among the generated tokens (presence and frequency penalties, as OpenAI defines them). */
+  readonly generatedCounts = new Map<number, number>();
+  /** Every id seen in prompt or output (repetition penalty, as CTRL / transformers define it). */
+  readonly seen: Set<number>;
+
+  constructor(readonly prompt: readonly number[]) {
+    this.seen = new Set(prompt);
+  }
+
+  push(id: number): void {
+    this.generated.push(id);
+    this.generatedCounts.set(id, (this.generatedCounts.get(id) ?? 0) + 1);
+    this.seen.add(id);
+  }
+}
+
+export interface LogitsProcessor {
+  /** Changes `logits` (one row, [vocab]) in place. */
+  apply(logits: Float32Array, history: TokenHistory): void;
+}
+
+/** OpenAI's logit_bias: adds a fixed bias per token id (-100 effectively bans, +100 effectively forces). */
+export class LogitBiasProcessor implements LogitsProcessor {
+  constructor(private readonly bias: ReadonlyMap<number, number>) {}
+  apply(logits: Float32Array): void {
+    for (const [id, b] of this.bias) if (id < logits.length) logits[id] += b;
+  }
+}
+
+/**
+ * CTRL's repetition penalty (Keskar et al. 2019, as in transformers): every token already in the prompt or the
+ * output has its logit divided by `penalty` when positive and multiplied by it when negative.
+ */
+export class RepetitionPenaltyProcessor implements LogitsProcessor {
+  constructor(private readonly penalty: number) {}
+  apply(logits: Float32Array, history: TokenHistory): void {
+    for (const id of history.seen) {
+      const x = logits[id];
+      logits[id] = x > 0 ? x / this.penalty : x * this.penalty;
+    }
+  }
+}
+
+/** OpenAI's presence_penalty: subtracts `penalty` once from every token that appeared in the output so far. */
+export class PresencePenaltyProcessor implements LogitsProcessor {
+  constructor(private readonly penalty: number) {}
+  apply(logits: Float32Array, history: TokenHistory): void {
+    for (const id of history.generatedCounts.keys()) logits[id] -= this.penalty;
+  }
+}
+
+/** OpenAI's frequency_penalty: subtracts `penalty` times the number of times a token appeared in the output. */
+export class FrequencyPenaltyProcessor implements LogitsProcessor {
+  constructor(private readonly penalty: number) {}
+  apply(logits: Float32Array, history: TokenHistory): void {
+    for (const [id, count] of history.generatedCounts) logits[id] -= this.penalty * count;
+  }
+}
+
+/** Divides logits by the temperature (> 0; temperature 0 is greedy and never reaches a processor). */
+export class TemperatureProcessor implements LogitsProcessor {
+  constructor(private readonly temperature: number) {}
+  apply(logits: Float32Array): void {
+    const inv = 1 / this.temperature;
+    for (let i = 0; i < logits.length; i++) logits[i] *= inv;
+  }
+}
+
+/** Finite logits sorted from the largest down (a typed-array sort: native and fast even for 150K-token vocabularies). */
+function sortedDescending(logits: Float32Array): Float32Array {
+  let n = 0;
+  const values = new Float32Array(logits.length);
+  for (let i = 0; i < logits.length; i++) if (logits[i] > -Infinity) values[n++] = logits[i];
+  return values.subarray(0, n).sort().reverse();
+}
+
+function maskBelow(logits: Float32Array, threshold: number): void {
+  for (let i = 0; i < logits.length; i++) if (logits[i] < threshold) logits[i] = -Infinity;
+}
+
+/** Keeps the k largest logits. Ties with the k-th value are all kept (as transformers' TopKLogitsWarper does). */
+export class TopKProcessor implements LogitsProcessor {
+  constructor(private readonly k: number) {}
+  apply(logits: Float32Array): void {
+    const sorted = sortedDescending(logits);
+    if (this.k >= sorted.length) return;
+    maskBelow(logits, sorted[this.k - 1]);
+  }
+}
+
+/**
+ * Nucleus sampling (Holtzman et al. 2019): keeps the smallest set of most likely tokens whose probability mass
+ * reaches `p` (at least one token; ties with the last kept value are kept too).
+ */
+export class TopPProcessor implements LogitsProcessor {
+  constructor(private readonly p: number) {}
+  apply(logits: Float32Array): void {
+    const sorted = sortedDescending(logits);
+    if (sorted.length === 0) return;
+    const max = sorted[0];
+    let total = 0;
+    for (let i = 0; i < sorted.length; i++) total += Math.exp(sorted[i] - max);
+    let mass = 0;
+    for (let i = 0; i < sorted.length; i++) {
+      mass += Math.exp(sorted[i] - max) / total;
+      if (mass >= this.p) { maskBelow(logits, sorted[i]); return; }
+    }
+  }
+}
+
+/**
+ * min-p sampling (Nguyen et al. 2024): drops tokens whose probability is below `minP` times the most likely
+ * token's probability; in logits that is x < max + ln(minP).
+ */
+export class MinPProcessor implements LogitsProcessor {
+  constructor(private readonly minP: number) {}
+  apply(logits: Float32Array): void {
+    let max = -Infinity;
+    for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+    if (max === -Infinity) return;
+    maskBelow(logits, max + Math.log(this.minP));
+  }
+}

@@ -1,0 +1,145 @@
+// Token selection: the sampling parameters, the processor chain they build, greedy / seeded multinomial picking, logprobs.
+import { SeededRandom } from './random.ts';
+import {
+  FrequencyPenaltyProcessor, LogitBiasProcessor, MinPProcessor, PresencePenaltyProcessor, RepetitionPenaltyProcessor,
+  TemperatureProcessor, TokenHistory, TopKProcessor, TopPProcessor, type LogitsProcessor,
+} from './processors.ts';
+
+/** Sampling parameters, already validated (engine/api checks types and ranges). Neutral values switch a step off. */
+export interface SamplingParams {
+  /** 0 = greedy (argmax after bias and penalties). */
+  temperature: number;
+  /** 0 = off. */
+  topK: number;
+  /** 1 = off. */
+  topP: number;
+  /** 0 = off. */
+  minP: number;
+  /** 1 = off. */
+  repetitionPenalty: number;
+  /** 0 = off. */
+  presencePenalty: number;
+  /** 0 = off. */
+  frequencyPenalty: number;
+  /** Token id -> bias added to its logit. */
+  logitBias: ReadonlyMap<number, number>;
+  /** null = a fresh random seed per request. */
+  seed: number | null;
+}
+
+export const GREEDY: SamplingParams = {
+  temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0,
+  logitBias: new Map(), seed: null,
+};
+
+export interface TopLogprob {
+  id: number;
+  logprob: number;
+}
+
+/** The chosen token's log-probability and the most likely alternatives, under the model's own distribution. */
+export interface TokenLogprob extends TopLogprob {
+  top: TopLogprob[];
+}
+
+export interface Sampler {
+  pick(logits: Float32Array): number;
+}
+
+export class GreedySampler implements Sampler {
+  pick(logits: Float32Array): number {
+    return argmax(logits);
+  }
+}
+
+/** Draws from softmax(logits) with a seeded generator; -Infinity entries (removed by processors) never win. */
+export class MultinomialSampler implements Sampler {
+  constructor(private readonly random: SeededRandom) {}
+  pick(logits: Float32Array): number {
+    const max = logits[argmax(logits)];
+    let total = 0;
+    for (let i = 0; i < logits.length; i++) total += Math.exp(logits[i] - max);
+    let u = this.random.next() * total;
+    let last = 0;
+    for (let i = 0; i < logits.length; i++) {
+      if (logits[i] === -Infinity) continue;
+      last = i;
+      u -= Math.exp(logits[i] - max);
+      if (u < 0) return i;
+    }
+    return last; // rounding left a sliver of mass: the last kept token takes it
+  }
+}
+
+export function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/** log_softmax(logits)[id] and the `top` most likely ids (ties to the lower id), in f64. */
+export function tokenLogprob(logits: Float32Array, id: number, top: number): TokenLogprob {
+  const max = logits[argmax(logits)];
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) total += Math.exp(logits[i] - max);
+  const logTotal = max + Math.log(total);
+  const best: number[] = []; // ids, kept sorted by logit descending; top <= 20 so insertion is cheap
+  if (top > 0) {
+    for (let i = 0; i < logits.length; i++) {
+      if (best.length === top && logits[i] <= logits[best[top - 1]]) continue;
+      let at = best.length;
+      while (at > 0 && logits[best[at - 1]] < logits[i]) at--;
+      best.splice(at, 0, i);
+      if (best.length > top) best.pop();
+    }
+  }
+  return {
+    id,
+    logprob: logits[id] - logTotal,
+    top: best.map((t) => ({ id: t, logprob: logits[t] - logTotal })),
+  };
+}
+
+/** The processor chain for `params`, in the order vLLM and transformers apply them. */
+export function buildProcessors(params: SamplingParams): LogitsProcessor[] {
+  const chain: LogitsProcessor[] = [];
+  if (params.logitBias.size > 0) chain.push(new LogitBiasProcessor(params.logitBias));
+  if (params.repetitionPenalty !== 1) chain.push(new RepetitionPenaltyProcessor(params.repetitionPenalty));
+  if (params.presencePenalty !== 0) chain.push(new PresencePenaltyProcessor(params.presencePenalty));
+  if (params.frequencyPenalty !== 0) chain.push(new FrequencyPenaltyProcessor(params.frequencyPenalty));
+  if (params.temperature === 0) return chain; // greedy: truncation and temperature cannot change the argmax
+  if (params.temperature !== 1) chain.push(new TemperatureProcessor(params.temperature));
+  if (params.topK > 0) chain.push(new TopKProcessor(params.topK));
+  if (params.topP < 1) chain.push(new TopPProcessor(params.topP));
+  if (params.minP > 0) chain.push(new MinPProcessor(params.minP));
+  return chain;
+}
+
+/**
+ * Picks one token per step: copies the raw row, runs the processor chain on the copy, then picks. Logprobs are
+ * those of the raw model distribution (before bias, penalties and temperature), as vLLM reports by default.
+ */
+export class TokenSampler {
+  readonly history: TokenHistory;
+  private readonly processors: LogitsProcessor[];
+  private readonly sampler: Sampler;
+  private work = new Float32Array(0);
+
+  constructor(params: SamplingParams, prompt: readonly number[]) {
+    this.history = new TokenHistory(prompt);
+    this.processors = buildProcessors(params);
+    this.sampler = params.temperature === 0
+      ? new GreedySampler()
+      : new MultinomialSampler(new SeededRandom(params.seed ?? SeededRandom.randomSeed()));
+  }
+
+  /** Picks the next id from `logits` ([vocab], left untouched) and records it in the history. */
+  next(logits: Float32Array): number {
+    if (this.work.length !== logits.length) this.work = new Float32Array(logits.length);
+    this.work.set(logits);
+    for (const p of this.processors) p.apply(this.work, this.history);
+    const id = this.sampler.pick(this.work);
+    this.history.push(id);
+    return id;
+  }
+}
