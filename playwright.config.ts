@@ -7,14 +7,14 @@ export default defineConfig({
   testMatch: '**/*.spec.ts',
   timeout: 300_000,
   workers: 1,
-  reporter: [['list'], ['json']],
+  reporter: [['list'], ['json', { outputFile: '.playwright-results.json' }]],
   use: {
     baseURL: 'http://127.0.0.1:5173',
     launchOptions: { executablePath: CHROMIUM_PATH, args: chromiumArgs() },
   },
   webServer: {
-    command: 'npx vite --port 5173 --strictPort',
-    url: 'http://127.0.0.1:5173/e2e/harness/index.html',
+    command: 'SIEVE_NO_HMR=1 npx vite --port 5173 --strictPort',
+    url: 'http://127.0.0.1:5173/web/automation/index.html',
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,
   },

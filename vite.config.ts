@@ -9,11 +9,22 @@ const sharedModels = fileURLToPath(new URL('../shared/models/', import.meta.url)
 
 export default defineConfig({
   root,
-  server: { host: '127.0.0.1', strictPort: false, fs: { allow: [root] } },
+  server: {
+    host: '127.0.0.1',
+    strictPort: false,
+    fs: { allow: [root] },
+    // Tests and the CLI drive long-running pages: a reload on a file change would kill them mid-run.
+    hmr: process.env.SIEVE_NO_HMR ? false : undefined,
+  },
   preview: { host: '127.0.0.1' },
   worker: { format: 'es' },
   // ORT ships its own wasm loader that resolves files relative to import.meta.url: pre-bundling breaks that.
-  optimizeDeps: { exclude: ['onnxruntime-web'] },
+  optimizeDeps: {
+    exclude: ['onnxruntime-web'],
+    // Found up front, so the dev server never re-optimizes (and reloads the page) in the middle of a run.
+    entries: ['index.html', 'web/**/*.html', 'workers/*.ts'],
+    include: ['comlink', '@huggingface/tokenizers', '@huggingface/jinja'],
+  },
   plugins: [
     serveFolders({
       // The project's own models (models/<name>/) and, where present, the shared test models.
@@ -26,7 +37,7 @@ export default defineConfig({
     rollupOptions: {
       input: {
         main: fileURLToPath(new URL('./index.html', import.meta.url)),
-        harness: fileURLToPath(new URL('./e2e/harness/index.html', import.meta.url)),
+        automation: fileURLToPath(new URL('./web/automation/index.html', import.meta.url)),
       },
     },
   },

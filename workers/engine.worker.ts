@@ -1,5 +1,6 @@
 // The dedicated Web Worker that owns the engine: the GPU device, the model and the decode loop. Exposed with comlink.
 import * as Comlink from 'comlink';
-import { SieveEngine } from '../engine/index.ts';
+import { installSieveErrorTransfer, SieveEngine } from '../engine/index.ts';
 
+installSieveErrorTransfer();
 Comlink.expose(new SieveEngine());

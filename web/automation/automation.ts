@@ -1,7 +1,7 @@
 // Engine host page for automation (the `sieve` CLI and e2e tests): starts the engine worker and exposes a
 // JSON-friendly handle on window.sieveHost that Playwright calls with page.evaluate.
 import * as Comlink from 'comlink';
-import type { SieveEngine, EngineGenerateRequest, EngineLogitsRequest } from '../../engine/index.ts';
+import { installSieveErrorTransfer, type SieveEngine, type EngineGenerateRequest, type EngineLogitsRequest } from '../../engine/protocol.ts';
 
 function toBase64(bytes: Uint8Array): string {
   let s = '';
@@ -16,6 +16,7 @@ function plainError(e: unknown): { error: Record<string, unknown> } {
   return { error: { name: err?.name ?? 'Error', code: err?.code ?? 'INTERNAL', message: err?.message ?? String(e), remedy: err?.remedy, details: err?.details } };
 }
 
+installSieveErrorTransfer();
 const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module' });
 const engine = Comlink.wrap<SieveEngine>(worker);
 

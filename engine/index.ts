@@ -1,0 +1,5 @@
+// The engine's public face: what the worker, the pages and the CLI may import.
+export { SieveEngine } from './engine.ts';
+export type { EngineGenerateRequest, EngineGenerateResult, EngineLogitsRequest, ModelInfo } from './engine.ts';
+export * from './errors/index.ts';
+export { installSieveErrorTransfer } from './worker-errors.ts';

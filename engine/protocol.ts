@@ -1,0 +1,5 @@
+// The engine's light face for pages: request/response types, typed errors and the worker error transfer,
+// without pulling the engine itself (ORT, kernels) into the page bundle.
+export type { EngineGenerateRequest, EngineGenerateResult, EngineLogitsRequest, ModelInfo, SieveEngine } from './engine.ts';
+export * from './errors/index.ts';
+export { installSieveErrorTransfer } from './worker-errors.ts';

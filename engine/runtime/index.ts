@@ -1,0 +1,3 @@
+// Runtime module face: the GPU forward of a loaded model (ORT segments + our attention kernels).
+export { GpuModel, MAX_PREFILL_CHUNK } from './gpu-model.ts';
+export { GpuWeights } from './weights.ts';
