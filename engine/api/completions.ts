@@ -1,0 +1,217 @@
+// createChatCompletion / createCompletion: validate, render and tokenize, generate, and shape OpenAI objects or chunks.
+import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
+import { generate, type ForwardBackend, type GenerationRequest, type GenerationResult, type TokenLogprob } from '../generation/index.ts';
+import { DEFAULT_TEMPLATE_STOP, type ChatTemplate, type TextTokenizer } from '../tokenizer/index.ts';
+import type {
+  ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatTokenLogprob, Completion, CompletionChunk,
+  CompletionLogprobs, CompletionRequest, CompletionUsage,
+} from './types.ts';
+import { validateChatCompletionRequest, validateCompletionRequest, type SamplingDefaults, type ValidatedParams } from './validate.ts';
+
+export interface CompletionOptions {
+  /** Aborts generation: the completion ends with finish_reason "abort" and the text so far. */
+  signal?: AbortSignal;
+  /** The `model` field of responses when the request names none. */
+  modelName?: string;
+  /** EOS ids; default the backend config's eosTokenIds (config.json / generation_config.json). */
+  eosTokenIds?: readonly number[];
+  /** Positions a sequence may use; default the model's max_position_embeddings. */
+  contextLength?: number;
+  /** Sampling defaults from generation_config.json (see samplingDefaultsFromGenerationConfig). */
+  defaults?: SamplingDefaults;
+}
+
+const DEFAULT_MODEL_NAME = 'sieve';
+
+function responseId(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 2 ** 32).toString(36)}`;
+}
+
+function usageOf(r: GenerationResult): CompletionUsage {
+  return { ...r.usage, total_tokens: r.usage.prompt_tokens + r.usage.completion_tokens };
+}
+
+/** Fails before any generation (so a stream's promise rejects) when the prompt leaves no room for one token. */
+function checkContext(backend: ForwardBackend, ids: number[], options: CompletionOptions): void {
+  const context = options.contextLength ?? backend.config.maxPositionEmbeddings;
+  if (ids.length >= context) throw new ContextFullError(ids.length + 1, context);
+}
+
+function generationRequest(backend: ForwardBackend, tokenizer: TextTokenizer | null, ids: number[], params: ValidatedParams, options: CompletionOptions, extraStops: string[] = []): GenerationRequest {
+  if (params.stop.length > 0 && !tokenizer) throw new InvalidArgumentError('stop', 'stop strings need a tokenizer; this model has none');
+  checkContext(backend, ids, options);
+  return {
+    ids,
+    maxTokens: params.maxTokens,
+    sampling: params.sampling,
+    eosTokenIds: options.eosTokenIds ?? backend.config.eosTokenIds,
+    ignoreEos: params.ignoreEos,
+    stop: [...params.stop, ...extraStops],
+    decode: tokenizer ? (x) => tokenizer.decode(x) : undefined,
+    logprobs: params.logprobs,
+    signal: options.signal,
+    contextLength: options.contextLength,
+  };
+}
+
+/** A token's text for logprobs: the tokenizer's decode of that id alone. */
+function tokenText(tokenizer: TextTokenizer | null, id: number): string {
+  return tokenizer ? tokenizer.decode([id]) : `<${id}>`;
+}
+
+function chatLogprobs(tokenizer: TextTokenizer | null, entries: TokenLogprob[]): ChatTokenLogprob[] {
+  const encoder = new TextEncoder();
+  const entry = (id: number, logprob: number) => {
+    const token = tokenText(tokenizer, id);
+    return { token, logprob, bytes: [...encoder.encode(token)] };
+  };
+  return entries.map((e) => ({ ...entry(e.id, e.logprob), top_logprobs: e.top.map((t) => entry(t.id, t.logprob)) }));
+}
+
+function completionLogprobs(tokenizer: TextTokenizer | null, entries: TokenLogprob[], startOffset: number): CompletionLogprobs {
+  const out: CompletionLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+  let offset = startOffset;
+  for (const e of entries) {
+    const token = tokenText(tokenizer, e.id);
+    out.tokens.push(token);
+    out.token_logprobs.push(e.logprob);
+    out.top_logprobs.push(Object.fromEntries(e.top.map((t) => [tokenText(tokenizer, t.id), t.logprob])));
+    out.text_offset.push(offset);
+    offset += token.length;
+  }
+  return out;
+}
+
+/** Renders the conversation and tokenizes it; a BOS the template printed and the tokenizer added again is kept once. */
+function chatPromptIds(backend: ForwardBackend, tokenizer: TextTokenizer, template: ChatTemplate, params: ReturnType<typeof validateChatCompletionRequest>): number[] {
+  const text = template.render(params.messages, { addGenerationPrompt: true });
+  const ids = tokenizer.encode(text);
+  const bos = backend.config.bosTokenId;
+  if (bos !== null && ids.length >= 2 && ids[0] === bos && ids[1] === bos) ids.shift();
+  return ids;
+}
+
+export function createChatCompletion(backend: ForwardBackend, tokenizer: TextTokenizer, chatTemplate: ChatTemplate, request: ChatCompletionRequest & { stream: true }, options?: CompletionOptions): Promise<AsyncIterable<ChatCompletionChunk>>;
+export function createChatCompletion(backend: ForwardBackend, tokenizer: TextTokenizer, chatTemplate: ChatTemplate, request: ChatCompletionRequest & { stream?: false | null }, options?: CompletionOptions): Promise<ChatCompletion>;
+export function createChatCompletion(backend: ForwardBackend, tokenizer: TextTokenizer, chatTemplate: ChatTemplate, request: ChatCompletionRequest, options?: CompletionOptions): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
+/**
+ * OpenAI's chat.completions.create on one backend. Validation, templating, tokenizing and the context check happen
+ * before the promise resolves (so they reject it, streaming or not); generation runs as the stream is read.
+ * Under the default template (models without one), "\nUser:" is an extra stop string so the reply ends at its turn.
+ */
+export async function createChatCompletion(backend: ForwardBackend, tokenizer: TextTokenizer, chatTemplate: ChatTemplate, request: ChatCompletionRequest, options: CompletionOptions = {}): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
+  const params = validateChatCompletionRequest(request, backend.config.vocabSize, options.defaults);
+  const ids = chatPromptIds(backend, tokenizer, chatTemplate, params);
+  const req = generationRequest(backend, tokenizer, ids, params, options, chatTemplate.isDefault ? [DEFAULT_TEMPLATE_STOP] : []);
+  const id = responseId('chatcmpl');
+  const created = Math.floor(Date.now() / 1000);
+  const model = params.model ?? options.modelName ?? DEFAULT_MODEL_NAME;
+  const wantLogprobs = params.logprobs !== null;
+
+  if (!params.stream) {
+    const gen = generate(backend, req);
+    let r = await gen.next();
+    while (!r.done) r = await gen.next();
+    const result = r.value;
+    return {
+      id, object: 'chat.completion', created, model,
+      choices: [{
+        index: 0,
+        message: { role: 'assistant', content: result.text },
+        logprobs: wantLogprobs ? { content: chatLogprobs(tokenizer, result.logprobs ?? []) } : null,
+        finish_reason: result.finishReason,
+      }],
+      usage: usageOf(result),
+    };
+  }
+
+  const chunk = (choice: ChatCompletionChunk['choices'][number] | null, usage: CompletionUsage | null = null): ChatCompletionChunk => ({
+    id, object: 'chat.completion.chunk', created, model, choices: choice ? [choice] : [], usage,
+  });
+  return (async function* chatChunks(): AsyncGenerator<ChatCompletionChunk> {
+    yield chunk({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
+    const gen = generate(backend, req);
+    let pending: TokenLogprob[] = [];
+    for (;;) {
+      const r = await gen.next();
+      if (r.done) {
+        const logprobs = wantLogprobs && pending.length > 0 ? { content: chatLogprobs(tokenizer, pending) } : null;
+        yield chunk({ index: 0, delta: {}, logprobs, finish_reason: r.value.finishReason });
+        yield chunk(null, usageOf(r.value));
+        return;
+      }
+      if (r.value.token?.logprob) pending.push(r.value.token.logprob);
+      if (r.value.text === '') continue;
+      const logprobs = wantLogprobs ? { content: chatLogprobs(tokenizer, pending) } : null;
+      pending = [];
+      yield chunk({ index: 0, delta: { content: r.value.text }, logprobs, finish_reason: null });
+    }
+  })();
+}
+
+export function createCompletion(backend: ForwardBackend, tokenizer: TextTokenizer | null, request: CompletionRequest & { stream: true }, options?: CompletionOptions): Promise<AsyncIterable<CompletionChunk>>;
+export function createCompletion(backend: ForwardBackend, tokenizer: TextTokenizer | null, request: CompletionRequest & { stream?: false | null }, options?: CompletionOptions): Promise<Completion>;
+export function createCompletion(backend: ForwardBackend, tokenizer: TextTokenizer | null, request: CompletionRequest, options?: CompletionOptions): Promise<Completion | AsyncIterable<CompletionChunk>>;
+/**
+ * OpenAI's (legacy) completions.create: a raw prompt (text, or token ids) continued without a chat template.
+ * The tokenizer may be null for id-only models: the prompt must then be ids, and texts are empty.
+ */
+export async function createCompletion(backend: ForwardBackend, tokenizer: TextTokenizer | null, request: CompletionRequest, options: CompletionOptions = {}): Promise<Completion | AsyncIterable<CompletionChunk>> {
+  const params = validateCompletionRequest(request, backend.config.vocabSize, options.defaults);
+  let ids: number[];
+  if (typeof params.prompt === 'string') {
+    if (!tokenizer) throw new InvalidArgumentError('prompt', 'this model has no tokenizer; pass the prompt as token ids');
+    ids = tokenizer.encode(params.prompt);
+    if (ids.length === 0) throw new InvalidArgumentError('prompt', 'encodes to no tokens');
+  } else {
+    ids = params.prompt;
+  }
+  const req = generationRequest(backend, tokenizer, ids, params, options);
+  const id = responseId('cmpl');
+  const created = Math.floor(Date.now() / 1000);
+  const model = params.model ?? options.modelName ?? DEFAULT_MODEL_NAME;
+  const wantLogprobs = params.logprobs !== null;
+
+  if (!params.stream) {
+    const gen = generate(backend, req);
+    let r = await gen.next();
+    while (!r.done) r = await gen.next();
+    const result = r.value;
+    return {
+      id, object: 'text_completion', created, model,
+      choices: [{
+        index: 0, text: result.text, finish_reason: result.finishReason,
+        logprobs: wantLogprobs ? completionLogprobs(tokenizer, result.logprobs ?? [], 0) : null,
+      }],
+      usage: usageOf(result),
+    };
+  }
+
+  const chunk = (choice: CompletionChunk['choices'][number] | null, usage: CompletionUsage | null = null): CompletionChunk => ({
+    id, object: 'text_completion', created, model, choices: choice ? [choice] : [], usage,
+  });
+  return (async function* completionChunks(): AsyncGenerator<CompletionChunk> {
+    const gen = generate(backend, req);
+    let pending: TokenLogprob[] = [];
+    let offset = 0;
+    const flushLogprobs = () => {
+      if (!wantLogprobs || pending.length === 0) return null;
+      const lp = completionLogprobs(tokenizer, pending, offset);
+      pending = [];
+      return lp;
+    };
+    for (;;) {
+      const r = await gen.next();
+      if (r.done) {
+        yield chunk({ index: 0, text: '', logprobs: flushLogprobs(), finish_reason: r.value.finishReason });
+        yield chunk(null, usageOf(r.value));
+        return;
+      }
+      if (r.value.token?.logprob) pending.push(r.value.token.logprob);
+      if (r.value.text === '') continue;
+      const logprobs = flushLogprobs();
+      yield chunk({ index: 0, text: r.value.text, logprobs, finish_reason: null });
+      offset += r.value.text.length;
+    }
+  })();
+}

@@ -1,0 +1,256 @@
+// Request validation: every parameter's type and range, each failure an InvalidArgumentError naming the parameter.
+import { InvalidArgumentError } from '../errors/index.ts';
+import { validateIds, type SamplingParams } from '../generation/index.ts';
+import type { ChatMessage } from '../tokenizer/index.ts';
+import type { AttentionRequest } from './types.ts';
+
+/** More stop strings than this is surely a mistake (OpenAI allows 4; vLLM any number). */
+export const MAX_STOP_STRINGS = 16;
+/** OpenAI's limits: logit_bias values in [-100, 100], top_logprobs at most 20. */
+export const LOGIT_BIAS_LIMIT = 100;
+export const MAX_TOP_LOGPROBS = 20;
+/** Upper bound on repetition_penalty: beyond it every seen token is effectively banned (transformers suggests ~1.2). */
+export const MAX_REPETITION_PENALTY = 10;
+
+/** Defaults a model may set in generation_config.json, in the request's names. */
+export interface SamplingDefaults {
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  min_p?: number;
+  repetition_penalty?: number;
+}
+
+export interface ValidatedParams {
+  model: string | undefined;
+  stream: boolean;
+  /** null = until EOS, a stop string or the context's end. */
+  maxTokens: number | null;
+  sampling: SamplingParams;
+  stop: string[];
+  ignoreEos: boolean;
+  /** Top alternatives per token; null = no logprobs. */
+  logprobs: number | null;
+  attention: AttentionRequest | undefined;
+}
+
+export interface ValidatedChatRequest extends ValidatedParams {
+  messages: ChatMessage[];
+}
+
+export interface ValidatedCompletionRequest extends ValidatedParams {
+  prompt: string | number[];
+}
+
+const SHARED_KEYS = [
+  'model', 'stream', 'stream_options', 'max_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'repetition_penalty',
+  'presence_penalty', 'frequency_penalty', 'seed', 'stop', 'logit_bias', 'ignore_eos', 'n', 'user', 'attention',
+];
+const CHAT_KEYS = new Set([...SHARED_KEYS, 'messages', 'max_completion_tokens', 'logprobs', 'top_logprobs']);
+const COMPLETION_KEYS = new Set([...SHARED_KEYS, 'prompt', 'logprobs', 'echo']);
+const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
+
+type Fields = Record<string, unknown>;
+
+const isSet = (v: unknown) => v !== undefined && v !== null;
+
+function isObject(v: unknown): v is Fields {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+interface NumberRule {
+  min?: number;
+  max?: number;
+  /** The bound itself is not allowed. */
+  minExclusive?: boolean;
+  integer?: boolean;
+}
+
+function describeRange(rule: NumberRule): string {
+  const kind = rule.integer ? 'an integer' : 'a number';
+  if (rule.min !== undefined && rule.max !== undefined) return `${kind} in ${rule.minExclusive ? '(' : '['}${rule.min}, ${rule.max}]`;
+  if (rule.min !== undefined) return `${kind} ${rule.minExclusive ? '>' : '>='} ${rule.min}`;
+  return kind;
+}
+
+function number(req: Fields, name: string, rule: NumberRule): number | undefined {
+  const v = req[name];
+  if (!isSet(v)) return undefined;
+  const ok = typeof v === 'number' && Number.isFinite(v)
+    && (!rule.integer || Number.isSafeInteger(v))
+    && (rule.min === undefined || (rule.minExclusive ? v > rule.min : v >= rule.min))
+    && (rule.max === undefined || v <= rule.max);
+  if (!ok) throw new InvalidArgumentError(name, `must be ${describeRange(rule)}, got ${JSON.stringify(v) ?? String(v)}`);
+  return v as number;
+}
+
+function boolean(req: Fields, name: string): boolean | undefined {
+  const v = req[name];
+  if (!isSet(v)) return undefined;
+  if (typeof v !== 'boolean') throw new InvalidArgumentError(name, `must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function optionalString(req: Fields, name: string): string | undefined {
+  const v = req[name];
+  if (!isSet(v)) return undefined;
+  if (typeof v !== 'string') throw new InvalidArgumentError(name, 'must be a string');
+  return v;
+}
+
+function stopStrings(req: Fields): string[] {
+  const v = req.stop;
+  if (!isSet(v)) return [];
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length > MAX_STOP_STRINGS || list.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new InvalidArgumentError('stop', `must be a non-empty string or a list of at most ${MAX_STOP_STRINGS} non-empty strings`);
+  }
+  return list as string[];
+}
+
+function logitBias(req: Fields, vocabSize: number): Map<number, number> {
+  const v = req.logit_bias;
+  const bias = new Map<number, number>();
+  if (!isSet(v)) return bias;
+  if (!isObject(v)) throw new InvalidArgumentError('logit_bias', 'must be an object mapping token ids to biases');
+  for (const [key, value] of Object.entries(v)) {
+    const id = /^\d+$/.test(key) ? Number(key) : NaN;
+    if (!Number.isSafeInteger(id) || id >= vocabSize) throw new InvalidArgumentError('logit_bias', `key "${key}" is not a token id in [0, ${vocabSize})`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || Math.abs(value) > LOGIT_BIAS_LIMIT) {
+      throw new InvalidArgumentError('logit_bias', `bias of token ${key} must be a number in [-${LOGIT_BIAS_LIMIT}, ${LOGIT_BIAS_LIMIT}]`);
+    }
+    bias.set(id, value);
+  }
+  return bias;
+}
+
+function attention(req: Fields): AttentionRequest | undefined {
+  const v = req.attention;
+  if (!isSet(v)) return undefined;
+  if (typeof v === 'string' && v.length > 0) return v;
+  if (isObject(v) && typeof v.policy === 'string' && v.policy.length > 0) {
+    if (v.budget !== undefined && !(Number.isSafeInteger(v.budget) && (v.budget as number) > 0)) {
+      throw new InvalidArgumentError('attention.budget', 'must be a positive integer (tokens kept per layer and KV head)');
+    }
+    return v as AttentionRequest;
+  }
+  throw new InvalidArgumentError('attention', 'must be a policy spec string or {policy: string, budget?: number}');
+}
+
+function checkKeys(req: Fields, allowed: Set<string>): void {
+  for (const key of Object.keys(req)) {
+    if (!allowed.has(key)) throw new InvalidArgumentError(key, 'is not a supported parameter');
+  }
+}
+
+/** The parameters both endpoints share; `maxTokensName` is the field that held max_tokens, for messages. */
+function sharedParams(req: Fields, vocabSize: number, defaults: SamplingDefaults, maxTokens: number | undefined): ValidatedParams {
+  const model = optionalString(req, 'model');
+  optionalString(req, 'user');
+  const stream = boolean(req, 'stream') ?? false;
+  if (isSet(req.stream_options)) {
+    if (!isObject(req.stream_options)) throw new InvalidArgumentError('stream_options', 'must be an object');
+    for (const key of Object.keys(req.stream_options)) {
+      if (key !== 'include_usage') throw new InvalidArgumentError(`stream_options.${key}`, 'is not a supported parameter');
+    }
+    boolean(req.stream_options, 'include_usage');
+  }
+  const n = number(req, 'n', { integer: true, min: 1 });
+  if (n !== undefined && n !== 1) throw new InvalidArgumentError('n', 'only n = 1 is supported');
+  const topK = number(req, 'top_k', { integer: true, min: -1 }) ?? defaults.top_k ?? 0;
+  const seed = number(req, 'seed', { integer: true, min: Number.MIN_SAFE_INTEGER });
+  return {
+    model,
+    stream,
+    maxTokens: maxTokens ?? null,
+    sampling: {
+      temperature: number(req, 'temperature', { min: 0, max: 2 }) ?? defaults.temperature ?? 1,
+      topP: number(req, 'top_p', { min: 0, max: 1, minExclusive: true }) ?? defaults.top_p ?? 1,
+      topK: topK === -1 ? 0 : topK,
+      minP: number(req, 'min_p', { min: 0, max: 1 }) ?? defaults.min_p ?? 0,
+      repetitionPenalty: number(req, 'repetition_penalty', { min: 0, max: MAX_REPETITION_PENALTY, minExclusive: true }) ?? defaults.repetition_penalty ?? 1,
+      presencePenalty: number(req, 'presence_penalty', { min: -2, max: 2 }) ?? 0,
+      frequencyPenalty: number(req, 'frequency_penalty', { min: -2, max: 2 }) ?? 0,
+      logitBias: logitBias(req, vocabSize),
+      seed: seed ?? null,
+    },
+    stop: stopStrings(req),
+    ignoreEos: boolean(req, 'ignore_eos') ?? false,
+    logprobs: null,
+    attention: attention(req),
+  };
+}
+
+function messageContent(content: unknown, at: string): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content.map((part, j) => {
+      if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string') {
+        throw new InvalidArgumentError(`${at}.content[${j}]`, 'only {type: "text", text: string} parts are supported');
+      }
+      return part.text;
+    }).join('');
+  }
+  throw new InvalidArgumentError(`${at}.content`, 'must be a string or a list of text parts');
+}
+
+function chatMessages(v: unknown): ChatMessage[] {
+  if (!Array.isArray(v) || v.length === 0) throw new InvalidArgumentError('messages', 'must be a non-empty list of {role, content}');
+  return v.map((m, i) => {
+    const at = `messages[${i}]`;
+    if (!isObject(m)) throw new InvalidArgumentError(at, 'must be an object {role, content}');
+    if (typeof m.role !== 'string' || !ROLES.has(m.role)) throw new InvalidArgumentError(`${at}.role`, `must be one of ${[...ROLES].join(', ')}`);
+    if (m.name !== undefined && typeof m.name !== 'string') throw new InvalidArgumentError(`${at}.name`, 'must be a string');
+    return { role: m.role as ChatMessage['role'], content: messageContent(m.content, at) };
+  });
+}
+
+function requestObject(request: unknown): Fields {
+  if (!isObject(request)) throw new InvalidArgumentError('request', 'must be an object');
+  return request;
+}
+
+export function validateChatCompletionRequest(request: unknown, vocabSize: number, defaults: SamplingDefaults = {}): ValidatedChatRequest {
+  const req = requestObject(request);
+  checkKeys(req, CHAT_KEYS);
+  const messages = chatMessages(req.messages);
+  const maxTokens = number(req, 'max_completion_tokens', { integer: true, min: 1 }) ?? number(req, 'max_tokens', { integer: true, min: 1 });
+  const params = sharedParams(req, vocabSize, defaults, maxTokens);
+  const logprobs = boolean(req, 'logprobs') ?? false;
+  const top = number(req, 'top_logprobs', { integer: true, min: 0, max: MAX_TOP_LOGPROBS });
+  if (top !== undefined && !logprobs) throw new InvalidArgumentError('top_logprobs', 'needs logprobs: true');
+  return { ...params, messages, logprobs: logprobs ? top ?? 0 : null };
+}
+
+export function validateCompletionRequest(request: unknown, vocabSize: number, defaults: SamplingDefaults = {}): ValidatedCompletionRequest {
+  const req = requestObject(request);
+  checkKeys(req, COMPLETION_KEYS);
+  let prompt: string | number[];
+  if (typeof req.prompt === 'string') prompt = req.prompt;
+  else if (Array.isArray(req.prompt)) prompt = validateIds(req.prompt, vocabSize, 'prompt');
+  else throw new InvalidArgumentError('prompt', 'must be a string or a non-empty list of token ids');
+  if (boolean(req, 'echo')) throw new InvalidArgumentError('echo', 'echo: true is not supported');
+  const params = sharedParams(req, vocabSize, defaults, number(req, 'max_tokens', { integer: true, min: 1 }));
+  const logprobs = number(req, 'logprobs', { integer: true, min: 0, max: MAX_TOP_LOGPROBS });
+  return { ...params, prompt, logprobs: logprobs ?? null };
+}
+
+/**
+ * Defaults from a model's generation_config.json (temperature, top_p, top_k, min_p, repetition_penalty); do_sample:
+ * false means greedy. Values out of range are ignored rather than failing every request.
+ */
+export function samplingDefaultsFromGenerationConfig(config: Record<string, unknown> | null): SamplingDefaults {
+  if (!config) return {};
+  const pick = (name: keyof SamplingDefaults, ok: (v: number) => boolean) => {
+    const v = config[name];
+    return typeof v === 'number' && Number.isFinite(v) && ok(v) ? { [name]: v } : {};
+  };
+  return {
+    ...pick('temperature', (v) => v >= 0 && v <= 2),
+    ...pick('top_p', (v) => v > 0 && v <= 1),
+    ...pick('top_k', (v) => Number.isSafeInteger(v) && v >= 0),
+    ...pick('min_p', (v) => v >= 0 && v <= 1),
+    ...pick('repetition_penalty', (v) => v > 0 && v <= MAX_REPETITION_PENALTY),
+    ...(config.do_sample === false ? { temperature: 0 } : {}),
+  };
+}
