@@ -84,10 +84,11 @@ function number(req: Fields, name: string, rule: NumberRule): number | undefined
   return v as number;
 }
 
-function boolean(req: Fields, name: string): boolean | undefined {
+/** `label`: the name in errors when it differs from the field (nested fields). */
+function boolean(req: Fields, name: string, label = name): boolean | undefined {
   const v = req[name];
   if (!isSet(v)) return undefined;
-  if (typeof v !== 'boolean') throw new InvalidArgumentError(name, `must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean') throw new InvalidArgumentError(label, `must be true or false, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -143,7 +144,7 @@ function checkKeys(req: Fields, allowed: Set<string>): void {
   }
 }
 
-/** The parameters both endpoints share; `maxTokensName` is the field that held max_tokens, for messages. */
+/** The parameters both endpoints share (max_tokens is read by the caller: chat also has max_completion_tokens). */
 function sharedParams(req: Fields, vocabSize: number, defaults: SamplingDefaults, maxTokens: number | undefined): ValidatedParams {
   const model = optionalString(req, 'model');
   optionalString(req, 'user');
@@ -153,7 +154,7 @@ function sharedParams(req: Fields, vocabSize: number, defaults: SamplingDefaults
     for (const key of Object.keys(req.stream_options)) {
       if (key !== 'include_usage') throw new InvalidArgumentError(`stream_options.${key}`, 'is not a supported parameter');
     }
-    boolean(req.stream_options, 'include_usage');
+    boolean(req.stream_options, 'include_usage', 'stream_options.include_usage');
   }
   const n = number(req, 'n', { integer: true, min: 1 });
   if (n !== undefined && n !== 1) throw new InvalidArgumentError('n', 'only n = 1 is supported');
