@@ -169,6 +169,15 @@ describe.each(CASES)('segments of $name', (c) => {
     }
   });
 
+  it('a static session of n = 4 (a fixed prefill chunk) with lastOnly returns the last row', async () => {
+    const fixed = await compile(c, weights, 'head', { tokens: 4, lastOnly: true });
+    expect(fixed.graph.tensors[SEGMENT_TENSORS.logits].dims).toEqual([1, V]);
+    const hidden = randomArray(rand, 4 * D);
+    const attn = randomArray(rand, 4 * qDim);
+    const want = headMath(cfg, get, has, hidden, attn, 4).subarray(3 * V);
+    expectClose((await runSegment(fixed.session, fixed.graph, cfg.numLayers - 1, get, { hidden, attn }, 4))[SEGMENT_TENSORS.logits], want, 'static n=4 lastOnly');
+  });
+
   it('a static session has its token count fixed in the graph', async () => {
     const fixed = await compile(c, weights, 'layer', { tokens: 1 });
     expect(fixed.graph.tensors[SEGMENT_TENSORS.hiddenIn].dims).toEqual([1, D]);
