@@ -141,3 +141,23 @@ describe('seeded random and sampling', () => {
     expect(tokenLogprob(x, 0, 10).top.map((t) => t.id)).toEqual([0, 2, 1, 3]);
   });
 });
+
+describe('selection helpers on a large vocabulary', () => {
+  it('kthLargest agrees with a full sort, and top_p with a narrow or flat distribution keeps the exact nucleus', async () => {
+    const { kthLargest } = await import('./processors.ts');
+    const r = new SeededRandom(3);
+    const x = Float32Array.from({ length: 20_000 }, () => (r.next() - 0.5) * 40);
+    const sorted = [...x].sort((a, b) => b - a);
+    for (const k of [1, 2, 40, 1000, 20_000]) expect(kthLargest(x, k)).toBe(sorted[k - 1]);
+    expect(kthLargest(x, 20_001)).toBe(-Infinity);
+    for (const p of [0.1, 0.5, 0.9, 0.999]) {
+      // The reference: sort probabilities, keep the smallest prefix reaching p.
+      const probs = softmax(sorted);
+      let mass = 0, keep = 0;
+      while (mass < p) mass += probs[keep++];
+      const y = Float32Array.from(x);
+      new TopPProcessor(p).apply(y);
+      expect(kept(y).length).toBe(keep);
+    }
+  });
+});

@@ -72,11 +72,11 @@ export class TemperatureProcessor implements LogitsProcessor {
   }
 }
 
-/** Finite logits sorted from the largest down (a typed-array sort: native and fast even for 150K-token vocabularies). */
-function sortedDescending(logits: Float32Array): Float32Array {
+/** Logits >= `floor`, sorted from the largest down (a typed-array sort: native, no comparator calls). */
+function sortedDescending(logits: Float32Array, floor = -Infinity): Float32Array {
   let n = 0;
   const values = new Float32Array(logits.length);
-  for (let i = 0; i < logits.length; i++) if (logits[i] > -Infinity) values[n++] = logits[i];
+  for (let i = 0; i < logits.length; i++) if (logits[i] >= floor && logits[i] > -Infinity) values[n++] = logits[i];
   return values.subarray(0, n).sort().reverse();
 }
 
@@ -84,15 +84,49 @@ function maskBelow(logits: Float32Array, threshold: number): void {
   for (let i = 0; i < logits.length; i++) if (logits[i] < threshold) logits[i] = -Infinity;
 }
 
+/** The k-th largest finite value (k >= 1), or -Infinity when there are fewer; a size-k min-heap, O(V log k). */
+export function kthLargest(logits: Float32Array, k: number): number {
+  const heap = new Float32Array(k);
+  let size = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const x = logits[i];
+    if (x === -Infinity) continue;
+    if (size < k) {
+      let at = size++; // sift up
+      while (at > 0 && heap[(at - 1) >> 1] > x) { heap[at] = heap[(at - 1) >> 1]; at = (at - 1) >> 1; }
+      heap[at] = x;
+    } else if (x > heap[0]) {
+      let at = 0; // replace the minimum, sift down
+      for (;;) {
+        const l = 2 * at + 1, r = l + 1;
+        let c = l;
+        if (l >= k) break;
+        if (r < k && heap[r] < heap[l]) c = r;
+        if (heap[c] >= x) break;
+        heap[at] = heap[c];
+        at = c;
+      }
+      heap[at] = x;
+    }
+  }
+  return size < k ? -Infinity : heap[0];
+}
+
 /** Keeps the k largest logits. Ties with the k-th value are all kept (as transformers' TopKLogitsWarper does). */
 export class TopKProcessor implements LogitsProcessor {
   constructor(private readonly k: number) {}
   apply(logits: Float32Array): void {
-    const sorted = sortedDescending(logits);
-    if (this.k >= sorted.length) return;
-    maskBelow(logits, sorted[this.k - 1]);
+    const threshold = kthLargest(logits, this.k);
+    if (threshold > -Infinity) maskBelow(logits, threshold);
   }
 }
+
+/**
+ * Candidates for the nucleus are first looked for among logits within this distance of the maximum (probability
+ * ratio e^-12, about 6e-6): when they already hold mass p, only they need sorting, which on a 150K vocabulary
+ * turns a full sort per token into a small one. Otherwise every finite logit is sorted.
+ */
+const NUCLEUS_CANDIDATE_RANGE = 12;
 
 /**
  * Nucleus sampling (Holtzman et al. 2019): keeps the smallest set of most likely tokens whose probability mass
@@ -101,11 +135,19 @@ export class TopKProcessor implements LogitsProcessor {
 export class TopPProcessor implements LogitsProcessor {
   constructor(private readonly p: number) {}
   apply(logits: Float32Array): void {
-    const sorted = sortedDescending(logits);
-    if (sorted.length === 0) return;
-    const max = sorted[0];
-    let total = 0;
-    for (let i = 0; i < sorted.length; i++) total += Math.exp(sorted[i] - max);
+    let max = -Infinity;
+    for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+    if (max === -Infinity) return;
+    let total = 0, near = 0;
+    const floor = max - NUCLEUS_CANDIDATE_RANGE;
+    for (let i = 0; i < logits.length; i++) {
+      const x = logits[i];
+      if (x === -Infinity) continue;
+      const e = Math.exp(x - max);
+      total += e;
+      if (x >= floor) near += e;
+    }
+    const sorted = sortedDescending(logits, near / total >= this.p ? floor : -Infinity);
     let mass = 0;
     for (let i = 0; i < sorted.length; i++) {
       mass += Math.exp(sorted[i] - max) / total;
