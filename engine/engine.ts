@@ -3,7 +3,7 @@ import { AbortedError, InvalidArgumentError, NotLoadedError } from './errors/ind
 import { generateGreedy, sequenceLogits, type GenerationUsage, type LogitsMode } from './generation/index.ts';
 import { createEngineDevice, type EngineDevice } from './gpu/index.ts';
 import { loadModel, type LoadedModel, type ProgressCallback } from './model/index.ts';
-import { GpuModel } from './runtime/index.ts';
+import { GpuModel, type DecodeProfile } from './runtime/index.ts';
 import { loadTokenizer, type TextTokenizer } from './tokenizer/index.ts';
 import { createPolicy, type AttentionPolicy, type AttentionSpec } from './attention/index.ts';
 
@@ -122,6 +122,11 @@ export class SieveEngine {
       }));
       return { ids: r.ids, text: this.tokenizer ? this.tokenizer.decode(r.ids) : '', finish_reason: r.finishReason, usage: r.usage };
     });
+  }
+
+  /** Decode timings since the last call (bench/decode). */
+  takeDecodeProfile(): Promise<DecodeProfile> {
+    return this.serialize(async () => this.requireModel().takeProfile());
   }
 
   unload(): Promise<void> {

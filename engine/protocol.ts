@@ -3,3 +3,4 @@
 export type { EngineGenerateRequest, EngineGenerateResult, EngineLogitsRequest, ModelInfo, SieveEngine } from './engine.ts';
 export * from './errors/index.ts';
 export { installSieveErrorTransfer } from './worker-errors.ts';
+export type { DecodeProfile } from './runtime/index.ts';

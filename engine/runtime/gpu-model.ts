@@ -1,10 +1,15 @@
 // The GPU forward of one model: ORT segment sessions for the dense parts, our paged attention kernels between
 // them, on the engine's one device. Implements the generation backend (prefill / decode / reset).
+//
+// Two session sets share the same weight buffers (uploaded once, bound as graph inputs):
+//  - prefill: one dynamic-length session per segment kind serves every layer (ORT allocates its outputs);
+//  - decode: static n=1 sessions, one per layer junction, each with fixed input/output buffers allocated here
+//    once, so a decode step allocates no GPU buffer and ORT can replay a captured graph (enableGraphCapture).
 import { PagedAttention, type AttentionPolicy } from '../attention/index.ts';
-import { buildSegment, segmentFeedNames, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind } from '../compiler/index.ts';
+import { buildSegment, segmentFeedNames, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind, type SegmentShape } from '../compiler/index.ts';
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
 import type { CacheUsage, ForwardBackend } from '../generation/index.ts';
-import { readBuffer, type EngineDevice } from '../gpu/index.ts';
+import type { EngineDevice } from '../gpu/index.ts';
 import { PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
 import { createGpuSession, gpuTensor, ort } from './ort.ts';
@@ -17,6 +22,24 @@ export const MAX_KV_POOL_BYTES = 512 * 1024 * 1024;
 
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
+export interface GpuModelOptions {
+  /**
+   * Replay decode sessions from ORT graph capture. Default true; the engine falls back to plain static runs
+   * if capture fails on the adapter.
+   */
+  graphCapture?: boolean;
+}
+
+/** Host-side time spent per phase since the last reset of the profile (ms), for bench/decode. */
+export interface DecodeProfile {
+  steps: number;
+  segmentMs: number;
+  attentionMs: number;
+  readbackMs: number;
+  totalMs: number;
+  graphCapture: boolean;
+}
+
 interface Segment {
   graph: SegmentGraph;
   session: ort.InferenceSession;
@@ -24,56 +47,131 @@ interface Segment {
   weightFeeds: Map<number, Record<string, ort.Tensor>>;
 }
 
+/** The decode path's fixed buffers and one session per layer junction. */
+interface DecodePath {
+  embed: ort.InferenceSession;
+  layers: ort.InferenceSession[];
+  head: ort.InferenceSession;
+  feeds: Record<string, ort.Tensor>[]; // per session index: 0 embed, 1..L-1 layers, L head
+  fetches: Record<string, ort.Tensor>[];
+  buffers: GPUBuffer[];
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  attn: GPUBuffer;
+  logits: GPUBuffer;
+  staging: GPUBuffer;
+  graphCapture: boolean;
+}
+
+const now = () => performance.now();
+
 export class GpuModel implements ForwardBackend {
   private policy: AttentionPolicy | null = null;
   private seq: SequenceHandle;
   private position = 0;
+  private profileData: DecodeProfile;
 
   private constructor(
     private readonly engine: EngineDevice,
     readonly config: ModelConfig,
     private readonly weights: GpuWeights,
-    private readonly segments: Record<'embed' | 'layer' | 'head' | 'headLast', Segment>,
+    private readonly prefillSegments: Record<'embed' | 'layer' | 'head' | 'headLast', Segment>,
+    private readonly decodePath: DecodePath,
     private readonly cache: PagedKVCache,
     private readonly attention: PagedAttention,
     private readonly inverseFrequencies: Float64Array,
-    /** int32 ids of the current chunk. */
+    /** int32 ids of the current prefill chunk. */
     private readonly idsBuffer: GPUBuffer,
-    /** f32 [chunk, H*d] attention output, read by the next segment. */
+    /** f32 [chunk, H*d] attention output of a prefill chunk, read by the next segment. */
     private readonly attnBuffer: GPUBuffer,
+    /** Prefill logits readback (grows on demand: prefill may allocate, decode never does). */
+    private prefillStaging: GPUBuffer | null = null,
   ) {
     this.seq = cache.createSequence();
+    this.profileData = emptyProfile(decodePath.graphCapture);
   }
 
-  static async create(engine: EngineDevice, loaded: LoadedModel, onProgress?: ProgressCallback): Promise<GpuModel> {
+  static async create(engine: EngineDevice, loaded: LoadedModel, onProgress?: ProgressCallback, options: GpuModelOptions = {}): Promise<GpuModel> {
     const { device } = engine;
     const config = loaded.config;
+    const c = config;
     const weights = GpuWeights.upload(device, loaded, onProgress);
+    const owned: GPUBuffer[] = [];
+    const alloc = (label: string, bytes: number) => {
+      const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: STORAGE });
+      owned.push(b);
+      return b;
+    };
     try {
       const has = (name: string) => loaded.weights.has(name);
-      const build = async (kind: SegmentKind, lastOnly = false): Promise<Segment> => {
-        const graph = buildSegment(config, kind, { tokens: 'dynamic', lastOnly }, has);
-        onProgress?.({ phase: 'compile', loadedBytes: 0, totalBytes: 0, file: `${kind}${lastOnly ? ' (last row)' : ''}` });
-        const session = await createGpuSession(graph.bytes, device);
-        const layers = kind === 'embed' ? [0] : kind === 'head' ? [config.numLayers - 1] : range(config.numLayers - 1);
-        const weightFeeds = new Map<number, Record<string, ort.Tensor>>();
-        for (const layer of layers) {
-          const feeds: Record<string, ort.Tensor> = {};
-          for (const [input, name] of Object.entries(segmentFeedNames(graph, layer))) {
-            const w = weights.get(name);
-            feeds[input] = gpuTensor(w.buffer, w.shape);
-          }
-          weightFeeds.set(layer, feeds);
+      const feedsFor = (graph: SegmentGraph, layer: number) => {
+        const feeds: Record<string, ort.Tensor> = {};
+        for (const [input, name] of Object.entries(segmentFeedNames(graph, layer))) {
+          const w = weights.get(name);
+          feeds[input] = gpuTensor(w.buffer, w.shape);
         }
-        return { graph, session, weightFeeds };
+        return feeds;
       };
-      const segments = {
-        embed: await build('embed'),
-        layer: await build('layer'),
-        head: await build('head'),
-        headLast: await build('head', true),
+      const compile = async (kind: SegmentKind, shape: SegmentShape, graphCapture = false) => {
+        const graph = buildSegment(config, kind, shape, has);
+        onProgress?.({ phase: 'compile', loadedBytes: 0, totalBytes: 0, file: `${kind} (${shape.tokens} tokens)` });
+        return { graph, session: await createGpuSession(graph.bytes, device, { graphCapture }) };
       };
-      const c = config;
+      const prefillSegment = async (kind: SegmentKind, lastOnly = false): Promise<Segment> => {
+        const { graph, session } = await compile(kind, { tokens: 'dynamic', lastOnly });
+        const layers = kind === 'embed' ? [0] : kind === 'head' ? [c.numLayers - 1] : range(c.numLayers - 1);
+        return { graph, session, weightFeeds: new Map(layers.map((l) => [l, feedsFor(graph, l)])) };
+      };
+      const prefillSegments = {
+        embed: await prefillSegment('embed'),
+        layer: await prefillSegment('layer'),
+        head: await prefillSegment('head'),
+        headLast: await prefillSegment('head', true),
+      };
+
+      // Decode path: fixed buffers. hidden ping-pongs between two buffers; q/k/v/attn are shared by all layers
+      // (layer i's attention consumes them before layer i+1's segment overwrites them: queue order).
+      const D = c.hiddenSize;
+      const hidden = [alloc('decode hidden 0', D * 4), alloc('decode hidden 1', D * 4)];
+      const q = alloc('decode q', c.numHeads * c.headDim * 4);
+      const k = alloc('decode k', c.numKvHeads * c.headDim * 4);
+      const v = alloc('decode v', c.numKvHeads * c.headDim * 4);
+      const attn = alloc('decode attn', c.numHeads * c.headDim * 4);
+      const logits = alloc('decode logits', c.vocabSize * 4);
+      const ids = alloc('decode id', 4);
+      const staging = device.createBuffer({ label: 'decode logits staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      owned.push(staging);
+      const t = (b: GPUBuffer, dims: number[], type: 'float32' | 'int32' = 'float32') => gpuTensor(b, dims, type);
+      const qkvFetches = { [SEGMENT_TENSORS.q]: t(q, [1, c.numHeads * c.headDim]), [SEGMENT_TENSORS.k]: t(k, [1, c.numKvHeads * c.headDim]), [SEGMENT_TENSORS.v]: t(v, [1, c.numKvHeads * c.headDim]) };
+      const hiddenT = (i: number) => t(hidden[i % 2], [1, D]);
+
+      const build = async (graphCapture: boolean): Promise<DecodePath> => {
+        const sessions: ort.InferenceSession[] = [];
+        const feeds: Record<string, ort.Tensor>[] = [];
+        const fetches: Record<string, ort.Tensor>[] = [];
+        const embed = await compile('embed', { tokens: 1 }, graphCapture);
+        sessions.push(embed.session);
+        feeds.push({ [SEGMENT_TENSORS.ids]: t(ids, [1], 'int32'), ...feedsFor(embed.graph, 0) });
+        fetches.push({ [SEGMENT_TENSORS.hiddenOut]: hiddenT(0), ...qkvFetches });
+        // Session i (layer junction i-1 -> i) reads hidden[(i-1)%2] and writes hidden[i%2].
+        for (let layer = 0; layer < c.numLayers - 1; layer++) {
+          const s = await compile('layer', { tokens: 1 }, graphCapture);
+          sessions.push(s.session);
+          feeds.push({ [SEGMENT_TENSORS.hiddenIn]: hiddenT(layer), [SEGMENT_TENSORS.attn]: t(attn, [1, c.numHeads * c.headDim]), ...feedsFor(s.graph, layer) });
+          fetches.push({ [SEGMENT_TENSORS.hiddenOut]: hiddenT(layer + 1), ...qkvFetches });
+        }
+        const head = await compile('head', { tokens: 1, lastOnly: true }, graphCapture);
+        sessions.push(head.session);
+        feeds.push({ [SEGMENT_TENSORS.hiddenIn]: hiddenT(c.numLayers - 1), [SEGMENT_TENSORS.attn]: t(attn, [1, c.numHeads * c.headDim]), ...feedsFor(head.graph, c.numLayers - 1) });
+        fetches.push({ [SEGMENT_TENSORS.logits]: t(logits, [1, c.vocabSize]) });
+        return {
+          embed: sessions[0], layers: sessions.slice(1, -1), head: sessions[sessions.length - 1], feeds, fetches,
+          buffers: owned, q, k, v, attn, logits, staging, graphCapture,
+        };
+      };
+      const decodePath = await build(options.graphCapture ?? false);
+
       const bytesPerToken = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
       const cache = new PagedKVCache(device, {
         numLayers: c.numLayers,
@@ -85,11 +183,12 @@ export class GpuModel implements ForwardBackend {
       const attention = new PagedAttention(device, cache, {
         numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: MAX_PREFILL_CHUNK,
       });
-      const idsBuffer = device.createBuffer({ label: 'ids', size: MAX_PREFILL_CHUNK * 4, usage: STORAGE });
-      const attnBuffer = device.createBuffer({ label: 'attn', size: MAX_PREFILL_CHUNK * c.numHeads * c.headDim * 4, usage: STORAGE });
-      return new GpuModel(engine, config, weights, segments, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer);
+      const idsBuffer = alloc('prefill ids', MAX_PREFILL_CHUNK * 4);
+      const attnBuffer = alloc('prefill attn', MAX_PREFILL_CHUNK * c.numHeads * c.headDim * 4);
+      return new GpuModel(engine, config, weights, prefillSegments, decodePath, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer);
     } catch (e) {
       weights.destroy();
+      for (const b of owned) b.destroy();
       throw e;
     }
   }
@@ -102,14 +201,22 @@ export class GpuModel implements ForwardBackend {
     this.policy = policy;
   }
 
+  /** Decode timings accumulated since the last call; resets them. */
+  takeProfile(): DecodeProfile {
+    const p = this.profileData;
+    this.profileData = emptyProfile(this.decodePath.graphCapture);
+    return p;
+  }
+
   async prefill(ids: number[], rows: 'all' | 'last'): Promise<Float32Array> {
     const vocab = this.config.vocabSize;
+    this.checkTokens(ids);
     const out = rows === 'all' ? new Float32Array(ids.length * vocab) : null;
     let last: Float32Array | null = null;
     for (let start = 0; start < ids.length; start += MAX_PREFILL_CHUNK) {
       const chunk = ids.slice(start, start + MAX_PREFILL_CHUNK);
       const isLastChunk = start + chunk.length === ids.length;
-      const logits = await this.forward(chunk, rows === 'all' ? 'all' : isLastChunk ? 'last' : 'none');
+      const logits = await this.prefillChunk(chunk, rows === 'all' ? 'all' : isLastChunk ? 'last' : 'none');
       if (out && logits) out.set(logits, start * vocab);
       if (isLastChunk) last = logits;
     }
@@ -117,8 +224,10 @@ export class GpuModel implements ForwardBackend {
   }
 
   async decode(id: number): Promise<Float32Array> {
-    const logits = await this.forward([id], 'last');
-    return logits as Float32Array;
+    this.checkTokens([id]);
+    // The first token of a sequence has nothing cached: the prefill kernels handle it.
+    if (this.position === 0) return (await this.prefillChunk([id], 'last')) as Float32Array;
+    return this.decodeStep(id);
   }
 
   async reset(): Promise<void> {
@@ -132,56 +241,95 @@ export class GpuModel implements ForwardBackend {
   }
 
   destroy(): void {
-    for (const s of Object.values(this.segments)) void s.session.release();
-    // TODO(kv owner): PagedAttention/PagedKVCache destroy()
+    for (const s of Object.values(this.prefillSegments)) void s.session.release();
+    const d = this.decodePath;
+    for (const s of [d.embed, ...d.layers, d.head]) void s.release();
+    for (const b of d.buffers) b.destroy();
+    this.prefillStaging?.destroy();
     (this.attention as unknown as { destroy?: () => void }).destroy?.();
     (this.cache as unknown as { destroy?: () => void }).destroy?.();
     this.weights.destroy();
-    this.idsBuffer.destroy();
-    this.attnBuffer.destroy();
   }
 
-  /** One chunk through every layer. Logits rows: all, the last only, or none (a middle prefill chunk). */
-  private async forward(ids: number[], rows: 'all' | 'last' | 'none'): Promise<Float32Array | null> {
-    const { device } = this.engine;
+  private checkTokens(ids: number[]): void {
+    const c = this.config;
     if (this.engine.lost) throw this.engine.lost;
+    if (this.position + ids.length > c.maxPositionEmbeddings) throw new ContextFullError(this.position + ids.length, c.maxPositionEmbeddings);
+    for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new InvalidArgumentError('ids', `token id ${id} is not an integer in [0, ${c.vocabSize})`);
+  }
+
+  /** One decode step: static sessions and fixed buffers; the only wait on the GPU is the logits readback. */
+  private async decodeStep(id: number): Promise<Float32Array> {
+    const { device } = this.engine;
+    const c = this.config;
+    const d = this.decodePath;
+    const p = this.profileData;
+    const t0 = now();
+    let segmentMs = 0;
+    let attentionMs = 0;
+    device.queue.writeBuffer(d.feeds[0][SEGMENT_TENSORS.ids].gpuBuffer as GPUBuffer, 0, new Int32Array([id]));
+    const { cos, sin } = ropeTable(this.inverseFrequencies, this.position, 1);
+    this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: 1, cos, sin });
+    const sessions = [d.embed, ...d.layers, d.head];
+    for (let i = 0; i < sessions.length; i++) {
+      let t = now();
+      await sessions[i].run(d.feeds[i], d.fetches[i]);
+      segmentMs += now() - t;
+      if (i === sessions.length - 1) break;
+      t = now();
+      const encoder = device.createCommandEncoder();
+      this.attention.encodeLayer(encoder, { layer: i, q: d.q, k: d.k, v: d.v, out: d.attn, numTokens: 1, policy: this.policy ?? undefined });
+      device.queue.submit([encoder.finish()]);
+      attentionMs += now() - t;
+    }
+    const t1 = now();
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(d.logits, 0, d.staging, 0, c.vocabSize * 4);
+    device.queue.submit([encoder.finish()]);
+    await d.staging.mapAsync(GPUMapMode.READ);
+    const logits = new Float32Array(d.staging.getMappedRange().slice(0));
+    d.staging.unmap();
+    this.position += 1;
+    p.steps += 1;
+    p.segmentMs += segmentMs;
+    p.attentionMs += attentionMs;
+    p.readbackMs += now() - t1;
+    p.totalMs += now() - t0;
+    return logits;
+  }
+
+  /** One prefill chunk through every layer. Logits rows: all, the last only, or none (a middle chunk). */
+  private async prefillChunk(ids: number[], rows: 'all' | 'last' | 'none'): Promise<Float32Array | null> {
+    const { device } = this.engine;
     const c = this.config;
     const n = ids.length;
-    if (this.position + n > c.maxPositionEmbeddings) throw new ContextFullError(this.position + n, c.maxPositionEmbeddings);
-    for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new InvalidArgumentError('ids', `token id ${id} is not in [0, ${c.vocabSize})`);
-
+    const seg = this.prefillSegments;
     device.queue.writeBuffer(this.idsBuffer, 0, new Int32Array(ids));
     const { cos, sin } = ropeTable(this.inverseFrequencies, this.position, n);
     this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: n, cos, sin });
     const attnTensor = gpuTensor(this.attnBuffer, [n, c.numHeads * c.headDim]);
 
-    let outs = await this.segments.embed.session.run({
-      [SEGMENT_TENSORS.ids]: gpuTensor(this.idsBuffer, [n], 'int32'),
-      ...this.segments.embed.weightFeeds.get(0),
-    });
+    let outs = await seg.embed.session.run({ [SEGMENT_TENSORS.ids]: gpuTensor(this.idsBuffer, [n], 'int32'), ...seg.embed.weightFeeds.get(0) });
     let logits: Float32Array | null = null;
     for (let layer = 0; layer < c.numLayers; layer++) {
-      const encoder = device.createCommandEncoder({ label: `attention ${layer}` });
+      const encoder = device.createCommandEncoder({ label: `prefill attention ${layer}` });
       this.attention.encodeLayer(encoder, {
-        layer, policy: this.policy ?? undefined,
+        layer, policy: this.policy ?? undefined, numTokens: n, out: this.attnBuffer,
         q: bufferOf(outs[SEGMENT_TENSORS.q]), k: bufferOf(outs[SEGMENT_TENSORS.k]), v: bufferOf(outs[SEGMENT_TENSORS.v]),
-        out: this.attnBuffer, numTokens: n,
       });
       device.queue.submit([encoder.finish()]);
-      const hidden = outs[SEGMENT_TENSORS.hiddenOut];
       const isLast = layer === c.numLayers - 1;
       if (isLast && rows === 'none') { disposeAll(outs); break; }
-      const segment = isLast ? (rows === 'all' ? this.segments.head : this.segments.headLast) : this.segments.layer;
+      const segment = isLast ? (rows === 'all' ? seg.head : seg.headLast) : seg.layer;
       const next = await segment.session.run({
-        [SEGMENT_TENSORS.hiddenIn]: hidden,
+        [SEGMENT_TENSORS.hiddenIn]: outs[SEGMENT_TENSORS.hiddenOut],
         [SEGMENT_TENSORS.attn]: attnTensor,
         ...segment.weightFeeds.get(layer),
       });
       disposeAll(outs);
       if (isLast) {
         const t = next[SEGMENT_TENSORS.logits];
-        const count = (rows === 'all' ? n : 1) * c.vocabSize;
-        logits = await readBuffer(device, bufferOf(t), 0, count * 4);
+        logits = await this.readPrefillLogits(bufferOf(t), (rows === 'all' ? n : 1) * c.vocabSize * 4);
         t.dispose();
       } else {
         outs = next;
@@ -190,6 +338,25 @@ export class GpuModel implements ForwardBackend {
     this.position += n;
     return logits;
   }
+
+  private async readPrefillLogits(buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
+    const { device } = this.engine;
+    if (!this.prefillStaging || this.prefillStaging.size < bytes) {
+      this.prefillStaging?.destroy();
+      this.prefillStaging = device.createBuffer({ label: 'prefill logits staging', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    }
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(buffer, 0, this.prefillStaging, 0, bytes);
+    device.queue.submit([encoder.finish()]);
+    await this.prefillStaging.mapAsync(GPUMapMode.READ, 0, bytes);
+    const out = new Float32Array(this.prefillStaging.getMappedRange(0, bytes).slice(0));
+    this.prefillStaging.unmap();
+    return out;
+  }
+}
+
+function emptyProfile(graphCapture: boolean): DecodeProfile {
+  return { steps: 0, segmentMs: 0, attentionMs: 0, readbackMs: 0, totalMs: 0, graphCapture };
 }
 
 function bufferOf(t: ort.Tensor): GPUBuffer {

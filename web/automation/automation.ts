@@ -37,6 +37,11 @@ const host = {
       return { result: await engine.generate(req) };
     } catch (e) { return plainError(e); }
   },
+  async profile() {
+    try {
+      return { profile: await engine.takeDecodeProfile() };
+    } catch (e) { return plainError(e); }
+  },
   async unload() {
     await engine.unload();
   },
