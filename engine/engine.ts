@@ -4,7 +4,13 @@ import { generateGreedy, sequenceLogits, type GenerationUsage, type LogitsMode }
 import { createEngineDevice, type EngineDevice } from './gpu/index.ts';
 import { loadModel, type LoadedModel, type ProgressCallback } from './model/index.ts';
 import { GpuModel, type DecodeProfile } from './runtime/index.ts';
-import { loadTokenizer, type TextTokenizer } from './tokenizer/index.ts';
+import { createChatTemplate, loadTokenizer, type ChatTemplate, type TextTokenizer } from './tokenizer/index.ts';
+import {
+  createChatCompletion, createCompletion, samplingDefaultsFromGenerationConfig, validateChatCompletionRequest,
+  validateCompletionRequest, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type Completion,
+  type CompletionChunk, type CompletionOptions, type CompletionRequest, type SamplingDefaults,
+} from './api/index.ts';
+import { listPolicies } from './attention/index.ts';
 import { createPolicy, type AttentionPolicy, type AttentionSpec } from './attention/index.ts';
 
 export interface ModelInfo {
@@ -62,11 +68,19 @@ export function parseAttentionSpec(text: string): AttentionSpec {
   return spec;
 }
 
+function isAsyncIterable<T>(x: unknown): x is AsyncIterable<T> {
+  return typeof x === 'object' && x !== null && Symbol.asyncIterator in x;
+}
+
 export class SieveEngine {
   private device: EngineDevice | null = null;
   private loaded: LoadedModel | null = null;
   private model: GpuModel | null = null;
   private tokenizer: TextTokenizer | null = null;
+  private chatTemplate: ChatTemplate | null = null;
+  private samplingDefaults: SamplingDefaults = {};
+  /** Aborts the request in flight (interrupt()). */
+  private inFlight: AbortController | null = null;
   /** Requests run one after another, never interleaved on the one KV sequence. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -87,6 +101,8 @@ export class SieveEngine {
       this.loaded = loaded;
       this.model = model;
       this.tokenizer = loadTokenizer(loaded);
+      this.chatTemplate = createChatTemplate(loaded.tokenizerFiles.tokenizerConfig);
+      this.samplingDefaults = samplingDefaultsFromGenerationConfig(loaded.tokenizerFiles.generationConfig);
       const c = loaded.config;
       return {
         source: loaded.source, format: loaded.format, architecture: c.architecture, vocabSize: c.vocabSize,
@@ -124,6 +140,62 @@ export class SieveEngine {
     });
   }
 
+  /**
+   * OpenAI's chat.completions.create. With `stream: true`, chunks go to `onChunk` (a comlink-proxied callback
+   * across the worker boundary, awaited for back-pressure) and the promise resolves with null once the last one
+   * (carrying usage) was delivered; otherwise it resolves with the completion object.
+   */
+  chatCompletion(request: ChatCompletionRequest, onChunk?: (chunk: ChatCompletionChunk) => unknown): Promise<ChatCompletion | null> {
+    return this.serialize(async () => {
+      const model = this.requireModel();
+      if (!this.tokenizer || !this.chatTemplate) throw new InvalidArgumentError('messages', `${this.loaded?.source} has no tokenizer; use completions with token ids`);
+      const params = validateChatCompletionRequest(request, model.config.vocabSize, this.samplingDefaults);
+      model.setPolicy(this.policyFor(params.attention));
+      if (params.stream && !onChunk) throw new InvalidArgumentError('stream', 'streaming needs a chunk callback');
+      return this.runRequest((options) => createChatCompletion(model, this.tokenizer as TextTokenizer, this.chatTemplate as ChatTemplate, request, options), onChunk);
+    });
+  }
+
+  /** OpenAI's completions.create for raw prompts (text, or token ids for models without a tokenizer). */
+  completion(request: CompletionRequest, onChunk?: (chunk: CompletionChunk) => unknown): Promise<Completion | null> {
+    return this.serialize(async () => {
+      const model = this.requireModel();
+      const params = validateCompletionRequest(request, model.config.vocabSize, this.samplingDefaults);
+      model.setPolicy(this.policyFor(params.attention));
+      if (params.stream && !onChunk) throw new InvalidArgumentError('stream', 'streaming needs a chunk callback');
+      return this.runRequest((options) => createCompletion(model, this.tokenizer, request, options), onChunk);
+    });
+  }
+
+  /** Stops the request in flight; it ends with finish_reason "abort" and the text so far. */
+  interrupt(): void {
+    this.inFlight?.abort();
+  }
+
+  /** Names of the registered attention policies (the chat page's picker). */
+  listPolicies(): string[] {
+    return listPolicies();
+  }
+
+  private async runRequest<R, C>(
+    start: (options: CompletionOptions) => Promise<R | AsyncIterable<C>>,
+    onChunk: ((chunk: C) => unknown) | undefined,
+  ): Promise<R | null> {
+    const controller = new AbortController();
+    this.inFlight = controller;
+    try {
+      const result = await this.guard(async () => {
+        const r = await start({ signal: controller.signal, modelName: this.loaded?.source, defaults: this.samplingDefaults });
+        if (!isAsyncIterable<C>(r)) return r;
+        for await (const chunk of r) await onChunk?.(chunk);
+        return null;
+      });
+      return result;
+    } finally {
+      if (this.inFlight === controller) this.inFlight = null;
+    }
+  }
+
   /** Decode timings since the last call (bench/decode). */
   takeDecodeProfile(): Promise<DecodeProfile> {
     return this.serialize(async () => this.requireModel().takeProfile());
@@ -133,7 +205,7 @@ export class SieveEngine {
     return this.serialize(async () => this.disposeModel());
   }
 
-  private policyFor(spec: string | AttentionSpec | undefined): AttentionPolicy {
+  private policyFor(spec: string | { policy: string; [k: string]: unknown } | undefined): AttentionPolicy {
     return createPolicy(typeof spec === 'string' || spec === undefined ? parseAttentionSpec(spec ?? 'dense') : spec);
   }
 
@@ -160,5 +232,7 @@ export class SieveEngine {
     this.model = null;
     this.loaded = null;
     this.tokenizer = null;
+    this.chatTemplate = null;
+    this.samplingDefaults = {};
   }
 }

@@ -24,8 +24,10 @@ const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsag
 
 export interface GpuModelOptions {
   /**
-   * Replay decode sessions from ORT graph capture. Default true; the engine falls back to plain static runs
-   * if capture fails on the adapter.
+   * Replay decode sessions from ORT graph capture. Off by default: with onnxruntime-web 1.30 in Chromium, a
+   * captured session given our pre-allocated GPU-buffer fetches fails on its run with "Cannot set properties
+   * of undefined (setting 'Symbol(gpuBufferMetadata)')" (measured 2026-11-28, SwiftShader adapter). The static
+   * sessions with fixed buffers below are what a capture would replay, so turning it on needs no other change.
    */
   graphCapture?: boolean;
 }
@@ -70,6 +72,8 @@ export class GpuModel implements ForwardBackend {
   private policy: AttentionPolicy | null = null;
   private seq: SequenceHandle;
   private position = 0;
+  /** The ids the sequence holds, position by position (multi-turn prefix reuse compares against them). */
+  private heldIds: number[] = [];
   private profileData: DecodeProfile;
 
   private constructor(
@@ -234,6 +238,23 @@ export class GpuModel implements ForwardBackend {
     this.cache.release(this.seq);
     this.seq = this.cache.createSequence();
     this.position = 0;
+    this.heldIds = [];
+  }
+
+  /** How many leading ids of `ids` the sequence already holds (a conversation's earlier turns). */
+  cachedPrefixLength(ids: readonly number[]): number {
+    let n = 0;
+    while (n < ids.length && n < this.heldIds.length && ids[n] === this.heldIds[n]) n++;
+    return n;
+  }
+
+  /** Keeps positions [0, n): the next prefill continues at n, reusing the kept pages (dense attention). */
+  async truncate(n: number): Promise<void> {
+    if (!Number.isInteger(n) || n < 0 || n > this.position) throw new InvalidArgumentError('truncate', `must be in [0, ${this.position}], got ${n}`);
+    if (n === 0) return this.reset();
+    this.cache.truncate(this.seq, n);
+    this.position = n;
+    this.heldIds.length = n;
   }
 
   cacheUsage(): CacheUsage {
@@ -290,6 +311,7 @@ export class GpuModel implements ForwardBackend {
     const logits = new Float32Array(d.staging.getMappedRange().slice(0));
     d.staging.unmap();
     this.position += 1;
+    this.heldIds.push(id);
     p.steps += 1;
     p.segmentMs += segmentMs;
     p.attentionMs += attentionMs;
@@ -336,6 +358,7 @@ export class GpuModel implements ForwardBackend {
       }
     }
     this.position += n;
+    this.heldIds.push(...ids);
     return logits;
   }
 
