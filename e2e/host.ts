@@ -2,6 +2,7 @@
 import { expect, type Page } from '@playwright/test';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 
 type HostCall = (arg?: unknown) => Promise<Record<string, unknown>>;
 
@@ -51,4 +52,43 @@ export function storiesKnownIds(): number[] {
   const readme = readFileSync(`${SHARED_MODELS}stories260K/README.md`, 'utf8');
   const section = readme.slice(readme.indexOf('## Known output'));
   return section.slice(section.indexOf('Token ids:') + 'Token ids:'.length, section.indexOf('Text (')).trim().split(/\s+/).map(Number);
+}
+
+// ---- Helpers for the reference, CLI and bad-input specs (appended). ----
+
+export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** A golden case's 300 token ids. */
+export function goldenIds(name: string): number[] {
+  return JSON.parse(readFileSync(`${GOLDEN_DIR}${name}/ids.json`, 'utf8')) as number[];
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/sieve.js <args>` from the repository root, as a user would, and waits for it. */
+export function runSieve(args: string[], timeoutMs = 240_000): CliResult {
+  const r = spawnSync(process.execPath, ['bin/sieve.js', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The `{"error": {...}}` object that the CLI prints as its last stderr line on failure. */
+export function cliError(stderr: string): Record<string, unknown> {
+  const last = stderr.trim().split('\n').pop() ?? '';
+  const parsed = JSON.parse(last) as { error?: Record<string, unknown> };
+  expect(parsed.error, `stderr was: ${stderr}`).toBeDefined();
+  return parsed.error as Record<string, unknown>;
+}
+
+/** Max |a - b| over rows [0, rows) of two [n, vocab] row-major logit arrays. */
+export function maxAbsDiffRows(a: Float32Array, b: Float32Array, rows: number, vocab: number): number {
+  expect(a.length).toBeGreaterThanOrEqual(rows * vocab);
+  expect(b.length).toBeGreaterThanOrEqual(rows * vocab);
+  let m = 0;
+  for (let i = 0; i < rows * vocab; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
 }
