@@ -1,0 +1,153 @@
+// SieveClient: the page-side handle on the engine worker, shaped like OpenAI's JS client (and WebLLM's).
+import * as Comlink from 'comlink';
+import { AbortedError, installSieveErrorTransfer, type SieveEngine } from '../../engine/protocol.ts';
+import { ChunkChannel } from './chunk-channel.ts';
+import type {
+  ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest,
+  LoadOptions, ModelInfo, RequestOptions,
+} from './types.ts';
+
+export interface CreateEngineOptions {
+  /** A worker already running workers/engine.worker.ts; by default createEngine starts one. */
+  worker?: Worker;
+}
+
+type RemoteEngine = Comlink.Remote<SieveEngine>;
+
+interface QueuedTask {
+  run: () => Promise<void>;
+}
+
+/**
+ * The client runs one worker call at a time in its own queue (the engine also serializes, but only the client
+ * knows which request a signal belongs to): `interrupt()` on the worker then always hits the request the
+ * aborted signal belongs to, and a request aborted while queued ends with finish_reason "abort" without generating.
+ */
+export class SieveClient {
+  readonly chat: { completions: { create: SieveClient['createChatCompletion'] } };
+  readonly completions: { create: SieveClient['createCompletion'] };
+  private readonly remote: RemoteEngine;
+  private readonly tasks: QueuedTask[] = [];
+  private running = false;
+  /** Set while a generation request is in the worker: the abort hook of the request running now. */
+  private current: { interrupt: () => void } | null = null;
+  private terminated = false;
+
+  constructor(private readonly worker: Worker) {
+    installSieveErrorTransfer();
+    this.remote = Comlink.wrap<SieveEngine>(worker);
+    this.chat = { completions: { create: this.createChatCompletion.bind(this) as SieveClient['createChatCompletion'] } };
+    this.completions = { create: this.createCompletion.bind(this) as SieveClient['createCompletion'] };
+  }
+
+  /** Loads a model from a folder URL, a .gguf URL or a Hugging Face resolve URL (see resolveModelUrl). */
+  load(url: string, options: LoadOptions = {}): Promise<ModelInfo> {
+    const onProgress = options.onProgress;
+    return this.enqueue(() => this.remote.load(url, onProgress ? Comlink.proxy(onProgress) : undefined));
+  }
+
+  unload(): Promise<void> {
+    return this.enqueue(() => this.remote.unload());
+  }
+
+  /** Names of the attention policies the engine registered ('dense' and whatever else this build has). */
+  listPolicies(): Promise<string[]> {
+    return this.remote.listPolicies();
+  }
+
+  /** Stops the request that is generating now (it ends with finish_reason "abort"); queued ones still run. */
+  interrupt(): void {
+    this.current?.interrupt();
+  }
+
+  /** Stops the worker (and frees its GPU device). The client is unusable afterwards. */
+  terminate(): void {
+    this.terminated = true;
+    this.worker.terminate();
+    for (const t of this.tasks.splice(0)) void t.run();
+  }
+
+  createChatCompletion(request: ChatCompletionRequest & { stream: true }, options?: RequestOptions): Promise<AsyncIterable<ChatCompletionChunk>>;
+  createChatCompletion(request: ChatCompletionRequest & { stream?: false | null }, options?: RequestOptions): Promise<ChatCompletion>;
+  createChatCompletion(request: ChatCompletionRequest, options?: RequestOptions): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
+  createChatCompletion(request: ChatCompletionRequest, options: RequestOptions = {}): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
+    return this.request<ChatCompletion, ChatCompletionChunk>(request.stream === true, options.signal,
+      (onChunk) => this.remote.chatCompletion(request, onChunk) as Promise<ChatCompletion | null>);
+  }
+
+  createCompletion(request: CompletionRequest & { stream: true }, options?: RequestOptions): Promise<AsyncIterable<CompletionChunk>>;
+  createCompletion(request: CompletionRequest & { stream?: false | null }, options?: RequestOptions): Promise<Completion>;
+  createCompletion(request: CompletionRequest, options?: RequestOptions): Promise<Completion | AsyncIterable<CompletionChunk>>;
+  createCompletion(request: CompletionRequest, options: RequestOptions = {}): Promise<Completion | AsyncIterable<CompletionChunk>> {
+    return this.request<Completion, CompletionChunk>(request.stream === true, options.signal,
+      (onChunk) => this.remote.completion(request, onChunk) as Promise<Completion | null>);
+  }
+
+  /**
+   * One generation request. Streaming: resolves with the chunk iterable once the engine sent its first chunk (so
+   * validation errors reject this promise, as in OpenAI's client); errors after that are thrown by the iterator.
+   */
+  private request<R, C>(stream: boolean, signal: AbortSignal | undefined, call: (onChunk: ((c: C) => void) | undefined) => Promise<R | null>): Promise<R | AsyncIterable<C>> {
+    if (!stream) {
+      return this.enqueue(() => this.runInterruptible(signal, () => call(undefined))).then((r) => r as R);
+    }
+    return new Promise<AsyncIterable<C>>((resolve, reject) => {
+      let started = false;
+      const running = { interrupt: () => void this.remote.interrupt() };
+      // A reader that stops early (break in for-await) stops the generation too.
+      const channel = new ChunkChannel<C>(() => { if (this.current === running) running.interrupt(); });
+      const onChunk = Comlink.proxy((chunk: C) => {
+        channel.push(chunk);
+        if (!started) { started = true; resolve(channel); }
+      });
+      this.enqueue(() => this.runInterruptible(signal, () => call(onChunk), running)).then(
+        () => { channel.close(); if (!started) resolve(channel); },
+        (e: unknown) => { if (started) channel.fail(e); else reject(e); },
+      );
+    });
+  }
+
+  /** Runs a request with `signal` wired to the worker's interrupt() for exactly as long as it is in the worker. */
+  private async runInterruptible<T>(signal: AbortSignal | undefined, call: () => Promise<T>, hook: { interrupt: () => void } = { interrupt: () => void this.remote.interrupt() }): Promise<T> {
+    this.current = hook;
+    const onAbort = () => { if (this.current === hook) hook.interrupt(); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const pending = call();
+      // Aborted while queued: the engine sees the interrupt right after it starts the request, before any token.
+      if (signal?.aborted) onAbort();
+      return await pending;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (this.current === hook) this.current = null;
+    }
+  }
+
+  private enqueue<T>(call: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.tasks.push({
+        run: async () => {
+          if (this.terminated) { reject(new AbortedError('The engine was terminated.')); return; }
+          try { resolve(await call()); } catch (e) { reject(e); }
+        },
+      });
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let t = this.tasks.shift(); t; t = this.tasks.shift()) await t.run();
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+/** Starts the engine's Web Worker and returns the client that talks to it. */
+export function createEngine(options: CreateEngineOptions = {}): SieveClient {
+  const worker = options.worker ?? new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module' });
+  return new SieveClient(worker);
+}

@@ -1,0 +1,40 @@
+// The client's types, derived from the worker engine's signatures so the page needs only engine/protocol.ts.
+import type { SieveEngine } from '../../engine/protocol.ts';
+
+export type { ModelInfo } from '../../engine/protocol.ts';
+
+type ChatCompletionMethod = SieveEngine['chatCompletion'];
+type CompletionMethod = SieveEngine['completion'];
+
+/** OpenAI's chat.completions request, plus Sieve's `attention` and sampling extensions. */
+export type ChatCompletionRequest = Parameters<ChatCompletionMethod>[0];
+export type ChatCompletionChunk = Parameters<NonNullable<Parameters<ChatCompletionMethod>[1]>>[0];
+export type ChatCompletion = NonNullable<Awaited<ReturnType<ChatCompletionMethod>>>;
+export type ChatCompletionMessageParam = ChatCompletionRequest['messages'][number];
+
+/** OpenAI's (legacy) completions request: a raw prompt, text or token ids. */
+export type CompletionRequest = Parameters<CompletionMethod>[0];
+export type CompletionChunk = Parameters<NonNullable<Parameters<CompletionMethod>[1]>>[0];
+export type Completion = NonNullable<Awaited<ReturnType<CompletionMethod>>>;
+
+/** prompt/completion tokens plus prefill and decode tokens/s, kv_bytes and tokens_in_cache. */
+export type CompletionUsage = NonNullable<ChatCompletionChunk['usage']>;
+export type FinishReason = NonNullable<ChatCompletionChunk['choices'][number]['finish_reason']>;
+/** "dense", "tidal:256" or {policy, budget, ...}. */
+export type AttentionRequest = NonNullable<ChatCompletionRequest['attention']>;
+
+/** What load() reports: the engine's phase ('fetch' | 'parse' | 'upload' | 'compile') and bytes. */
+export type LoadProgress = Parameters<NonNullable<Parameters<SieveEngine['load']>[1]>>[0];
+
+/** Per-call options, as in OpenAI's client. */
+export interface RequestOptions {
+  /**
+   * Ends the request with finish_reason "abort" and the text so far (a stream then ends normally), whether it was
+   * running or still queued behind another request.
+   */
+  signal?: AbortSignal;
+}
+
+export interface LoadOptions {
+  onProgress?: (p: LoadProgress) => void;
+}
