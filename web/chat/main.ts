@@ -1,0 +1,414 @@
+// The chat page: loads a model into the engine worker, streams replies, and keeps conversations in IndexedDB.
+import { createEngine, resolveModelUrl, type AttentionRequest, type CompletionUsage, type LoadProgress, type SieveClient } from '../client/index.ts';
+import { ConversationStore, newConversation, titleOf, toApiMessages, type Conversation, type StoredMessage } from './conversation-store.ts';
+import { formatBytes, formatDuration, formatRate, timeLeftMs } from './format.ts';
+import { FALLBACK_MODEL_URL, PROJECT_MODEL_URL, findDefaultModel } from './model-defaults.ts';
+
+/** The policy that reads every cached token: it takes no budget. */
+const DENSE_POLICY = 'dense';
+/** Progress text refreshes at most this often; the worker reports every network chunk. */
+const PROGRESS_REFRESH_MS = 100;
+
+const PHASE_LABELS: Record<LoadProgress['phase'], string> = {
+  fetch: 'Downloading',
+  parse: 'Reading the model',
+  upload: 'Uploading weights to the GPU',
+  compile: 'Compiling the model',
+};
+
+function element<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`The page lacks #${id}.`);
+  return el as T;
+}
+
+const ui = {
+  newChat: element<HTMLButtonElement>('new-chat'),
+  conversationList: element<HTMLUListElement>('conversation-list'),
+  modelForm: element<HTMLFormElement>('model-form'),
+  modelInput: element<HTMLInputElement>('model-input'),
+  modelSuggestions: element<HTMLDataListElement>('model-suggestions'),
+  loadButton: element<HTMLButtonElement>('load-button'),
+  loadPanel: element<HTMLDivElement>('load-panel'),
+  loadProgress: element<HTMLProgressElement>('load-progress'),
+  loadText: element<HTMLParagraphElement>('load-text'),
+  policySelect: element<HTMLSelectElement>('policy-select'),
+  budgetInput: element<HTMLInputElement>('budget-input'),
+  maxTokensInput: element<HTMLInputElement>('max-tokens-input'),
+  temperatureInput: element<HTMLInputElement>('temperature-input'),
+  notice: element<HTMLParagraphElement>('notice'),
+  messages: element<HTMLElement>('messages'),
+  composer: element<HTMLFormElement>('composer'),
+  prompt: element<HTMLTextAreaElement>('prompt'),
+  sendButton: element<HTMLButtonElement>('send-button'),
+  stopButton: element<HTMLButtonElement>('stop-button'),
+  statPrefill: element<HTMLElement>('stat-prefill'),
+  statDecode: element<HTMLElement>('stat-decode'),
+  statContext: element<HTMLElement>('stat-context'),
+  statKv: element<HTMLElement>('stat-kv'),
+};
+
+const engine: SieveClient = createEngine();
+let store: ConversationStore | null = null;
+let conversations: Conversation[] = [];
+let current: Conversation = newConversation();
+let loadedModel: string | null = null;
+let loading = false;
+let generation: AbortController | null = null;
+
+// ---- Notices and errors ----
+
+function showNotice(text: string, kind: 'error' | 'info' = 'error'): void {
+  ui.notice.textContent = text;
+  ui.notice.dataset.kind = kind;
+  ui.notice.hidden = false;
+}
+
+function clearNotice(): void {
+  ui.notice.hidden = true;
+  ui.notice.textContent = '';
+}
+
+/** Engine errors carry a remedy: show both. */
+function describeError(e: unknown): string {
+  const err = e as { message?: string; remedy?: string };
+  const message = err?.message ?? String(e);
+  return err?.remedy ? `${message} ${err.remedy}` : message;
+}
+
+function howToLoadAModel(): string {
+  return `No default model is served here (looked for ${PROJECT_MODEL_URL}config.json and ${FALLBACK_MODEL_URL}). `
+    + 'Enter a model above and press Load: a folder URL with config.json, *.safetensors and tokenizer.json, a .gguf URL, '
+    + 'or a Hugging Face repo id such as HuggingFaceTB/SmolLM2-135M-Instruct.';
+}
+
+// ---- Statistics ----
+
+function showUsage(usage: CompletionUsage | undefined): void {
+  ui.statPrefill.textContent = usage ? formatRate(usage.prefill_tokens_per_s) : '–';
+  ui.statDecode.textContent = usage ? formatRate(usage.decode_tokens_per_s) : '–';
+  ui.statContext.textContent = usage ? String(usage.tokens_in_cache) : '–';
+  ui.statKv.textContent = usage ? formatBytes(usage.kv_bytes) : '–';
+}
+
+// ---- Messages ----
+
+function renderMessage(message: StoredMessage): HTMLElement {
+  const article = document.createElement('article');
+  article.className = `message ${message.role}`;
+  article.dataset.role = message.role;
+  const who = document.createElement('p');
+  who.className = 'message-role';
+  who.textContent = message.role === 'user' ? 'You' : 'Sieve';
+  const content = document.createElement('div');
+  content.className = 'message-content';
+  content.textContent = message.content;
+  article.append(who, content);
+  markFinish(article, message);
+  ui.messages.append(article);
+  return article;
+}
+
+function markFinish(article: HTMLElement, message: StoredMessage): void {
+  article.querySelector('.message-note')?.remove();
+  if (!message.finishReason) return;
+  article.dataset.finish = message.finishReason;
+  const notes: Record<string, string> = { abort: 'Stopped', length: 'Reached the token limit' };
+  const text = notes[message.finishReason];
+  if (!text) return;
+  const note = document.createElement('p');
+  note.className = 'message-note';
+  note.textContent = text;
+  article.append(note);
+}
+
+function scrollToEnd(): void {
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+function renderConversation(): void {
+  ui.messages.replaceChildren();
+  for (const m of current.messages) renderMessage(m);
+  const lastUsage = [...current.messages].reverse().find((m) => m.usage)?.usage;
+  showUsage(lastUsage);
+  scrollToEnd();
+}
+
+// ---- Conversation list ----
+
+function renderConversationList(): void {
+  const items = conversations.map((c) => {
+    const li = document.createElement('li');
+    li.className = 'conversation-item';
+    const open = document.createElement('button');
+    open.type = 'button';
+    open.className = 'conversation-open';
+    open.textContent = c.title;
+    open.title = c.title;
+    if (c.id === current.id) open.setAttribute('aria-current', 'true');
+    open.addEventListener('click', () => void switchTo(c.id));
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'conversation-delete';
+    remove.textContent = '×';
+    remove.setAttribute('aria-label', `Delete conversation "${c.title}"`);
+    remove.addEventListener('click', () => void deleteConversation(c.id));
+    li.append(open, remove);
+    return li;
+  });
+  ui.conversationList.replaceChildren(...items);
+}
+
+async function save(conversation: Conversation): Promise<void> {
+  conversation.updatedAt = Date.now();
+  if (!conversations.includes(conversation)) conversations.unshift(conversation);
+  conversations.sort((a, b) => b.updatedAt - a.updatedAt);
+  renderConversationList();
+  try {
+    await store?.put(structuredClone(conversation));
+  } catch (e) {
+    showNotice(`Could not save the conversation: ${describeError(e)}`);
+  }
+}
+
+async function switchTo(id: string): Promise<void> {
+  generation?.abort();
+  const found = conversations.find((c) => c.id === id);
+  if (!found || found === current) return;
+  current = found;
+  renderConversationList();
+  renderConversation();
+  ui.prompt.focus();
+}
+
+function startNewConversation(): void {
+  generation?.abort();
+  current = newConversation();
+  renderConversationList();
+  renderConversation();
+  ui.prompt.focus();
+}
+
+async function deleteConversation(id: string): Promise<void> {
+  if (id === current.id) generation?.abort();
+  conversations = conversations.filter((c) => c.id !== id);
+  await store?.delete(id).catch((e: unknown) => showNotice(`Could not delete the conversation: ${describeError(e)}`));
+  if (id === current.id) current = conversations[0] ?? newConversation();
+  renderConversationList();
+  renderConversation();
+}
+
+// ---- Model loading ----
+
+function updateControls(): void {
+  const busy = generation !== null;
+  ui.sendButton.hidden = busy;
+  ui.stopButton.hidden = !busy;
+  ui.sendButton.disabled = loading || loadedModel === null;
+  ui.loadButton.disabled = loading || busy;
+  ui.modelInput.disabled = loading;
+  ui.budgetInput.disabled = ui.policySelect.value === DENSE_POLICY;
+}
+
+async function loadModel(input: string): Promise<void> {
+  let url: string;
+  try {
+    url = resolveModelUrl(input, location.href);
+  } catch (e) {
+    showNotice(describeError(e));
+    return;
+  }
+  clearNotice();
+  loading = true;
+  updateControls();
+  ui.loadPanel.hidden = false;
+  ui.loadProgress.removeAttribute('value');
+  ui.loadText.textContent = `Loading ${input}…`;
+  const started = performance.now();
+  let phaseStarted = started;
+  let phase: LoadProgress['phase'] | null = null;
+  let lastPaint = 0;
+  const onProgress = (p: LoadProgress) => {
+    const t = performance.now();
+    if (p.phase !== phase) { phase = p.phase; phaseStarted = t; lastPaint = 0; }
+    const done = p.totalBytes > 0 && p.loadedBytes >= p.totalBytes;
+    if (!done && t - lastPaint < PROGRESS_REFRESH_MS) return;
+    lastPaint = t;
+    if (p.totalBytes > 0) {
+      ui.loadProgress.max = p.totalBytes;
+      ui.loadProgress.value = Math.min(p.loadedBytes, p.totalBytes);
+    } else {
+      ui.loadProgress.removeAttribute('value');
+    }
+    const parts = [PHASE_LABELS[p.phase] ?? p.phase];
+    if (p.file) parts[0] += ` ${p.file}`;
+    parts.push(p.totalBytes > 0 ? `${formatBytes(p.loadedBytes)} of ${formatBytes(p.totalBytes)}` : formatBytes(p.loadedBytes));
+    const left = timeLeftMs(p.loadedBytes, p.totalBytes, t - phaseStarted);
+    if (left !== null && !done) parts.push(`about ${formatDuration(left)} left`);
+    ui.loadText.textContent = parts.join(' · ');
+  };
+  try {
+    const info = await engine.load(url, { onProgress });
+    loadedModel = url;
+    ui.loadProgress.max = 1;
+    ui.loadProgress.value = 1;
+    ui.loadText.textContent = `Loaded ${info.source} (${info.architecture}, ${info.numLayers} layers, ${formatBytes(info.weightBytes)} of weights`
+      + `${info.adapter ? ` on ${info.adapter}` : ''}) in ${formatDuration(performance.now() - started)}.`;
+    document.body.dataset.model = url;
+  } catch (e) {
+    ui.loadText.textContent = 'Loading failed.';
+    showNotice(`Could not load ${input}: ${describeError(e)}`);
+  } finally {
+    loading = false;
+    updateControls();
+  }
+}
+
+// ---- Generation ----
+
+function attentionRequest(): AttentionRequest {
+  const policy = ui.policySelect.value || DENSE_POLICY;
+  if (policy === DENSE_POLICY) return DENSE_POLICY;
+  return { policy, budget: Number(ui.budgetInput.value) };
+}
+
+/** An empty number field means "the engine's default". */
+function numberField(input: HTMLInputElement): number | undefined {
+  return input.value.trim() === '' ? undefined : Number(input.value);
+}
+
+async function send(text: string): Promise<void> {
+  if (generation || loading) return;
+  if (!loadedModel) {
+    showNotice('Load a model first (see Model and settings).');
+    return;
+  }
+  clearNotice();
+  const conversation = current;
+  const user: StoredMessage = { role: 'user', content: text };
+  conversation.messages.push(user);
+  if (conversation.messages.filter((m) => m.role === 'user').length === 1) conversation.title = titleOf(text);
+  renderMessage(user);
+  ui.prompt.value = '';
+  const request = {
+    messages: toApiMessages(conversation.messages),
+    stream: true as const,
+    max_tokens: numberField(ui.maxTokensInput),
+    temperature: numberField(ui.temperatureInput),
+    attention: attentionRequest(),
+  };
+  conversation.model = loadedModel;
+  await save(conversation);
+
+  const reply: StoredMessage = { role: 'assistant', content: '' };
+  const article = renderMessage(reply);
+  article.setAttribute('aria-busy', 'true');
+  const content = article.querySelector('.message-content') as HTMLElement;
+  const controller = new AbortController();
+  generation = controller;
+  updateControls();
+  scrollToEnd();
+  let firstTokenAt = 0;
+  let pieces = 0;
+  try {
+    const stream = await engine.chat.completions.create(request, { signal: controller.signal });
+    for await (const chunk of stream) {
+      const choice = chunk.choices[0];
+      const delta = choice?.delta.content;
+      if (delta) {
+        reply.content += delta;
+        if (current === conversation) content.textContent = reply.content;
+        pieces += 1;
+        const t = performance.now();
+        if (firstTokenAt === 0) firstTokenAt = t;
+        // Until the engine's usage arrives, show the rate the text arrives at (text pieces, roughly tokens).
+        else ui.statDecode.textContent = `≈ ${formatRate(((pieces - 1) * 1000) / (t - firstTokenAt))}`;
+        scrollToEnd();
+      }
+      if (choice?.finish_reason) reply.finishReason = choice.finish_reason;
+      if (chunk.usage) {
+        reply.usage = chunk.usage;
+        if (current === conversation) showUsage(chunk.usage);
+      }
+    }
+    conversation.messages.push(reply);
+  } catch (e) {
+    showNotice(describeError(e));
+    // A reply that failed before its first word is not kept.
+    if (reply.content.length > 0) {
+      reply.finishReason = 'abort';
+      conversation.messages.push(reply);
+    } else {
+      article.remove();
+    }
+  } finally {
+    article.removeAttribute('aria-busy');
+    markFinish(article, reply);
+    generation = null;
+    updateControls();
+    await save(conversation);
+  }
+}
+
+// ---- Wiring ----
+
+async function fillPolicies(): Promise<void> {
+  let names: string[];
+  try {
+    names = await engine.listPolicies();
+  } catch (e) {
+    showNotice(`The engine did not start: ${describeError(e)}`);
+    names = [];
+  }
+  ui.policySelect.replaceChildren(...names.map((name) => new Option(name, name, name === DENSE_POLICY, name === DENSE_POLICY)));
+  updateControls();
+}
+
+function wireEvents(): void {
+  ui.modelForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (!loading) void loadModel(ui.modelInput.value);
+  });
+  ui.composer.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const text = ui.prompt.value.trim();
+    if (text.length > 0) void send(text);
+  });
+  ui.prompt.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      ui.composer.requestSubmit();
+    }
+  });
+  ui.stopButton.addEventListener('click', () => generation?.abort());
+  ui.newChat.addEventListener('click', startNewConversation);
+  ui.policySelect.addEventListener('change', updateControls);
+}
+
+async function start(): Promise<void> {
+  wireEvents();
+  updateControls();
+  const policies = fillPolicies();
+  try {
+    store = await ConversationStore.open();
+    conversations = await store.list();
+  } catch (e) {
+    showNotice(`Conversations cannot be saved in this browser (${describeError(e)}); they last until the page closes.`, 'info');
+  }
+  current = conversations[0] ?? newConversation();
+  renderConversationList();
+  renderConversation();
+  await policies;
+
+  const defaultModel = await findDefaultModel();
+  for (const url of [PROJECT_MODEL_URL, FALLBACK_MODEL_URL]) ui.modelSuggestions.append(new Option(url));
+  document.body.dataset.ready = 'true';
+  if (defaultModel) {
+    ui.modelInput.value = defaultModel;
+    await loadModel(defaultModel);
+  } else {
+    showNotice(howToLoadAModel(), 'info');
+  }
+}
+
+void start();
