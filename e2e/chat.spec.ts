@@ -57,7 +57,7 @@ test('chat page: streaming reply, stop, second message, history after reload', a
   // Reload: the conversation comes back from IndexedDB, in order, with the stopped reply marked.
   await page.reload();
   await expect(page.locator('body')).toHaveAttribute('data-ready', 'true');
-  await expect(page.getByRole('button', { name: 'Tell me a story about a cat.' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Tell me a story about a cat.', exact: true })).toBeVisible();
   const messages = page.locator('#messages .message');
   await expect(messages).toHaveCount(4);
   await expect(messages.nth(0)).toHaveText(/Tell me a story about a cat\./);
@@ -69,6 +69,6 @@ test('chat page: streaming reply, stop, second message, history after reload', a
   // A new conversation starts empty; the old one stays listed.
   await page.getByRole('button', { name: 'New chat' }).click();
   await expect(messages).toHaveCount(0);
-  await page.getByRole('button', { name: 'Tell me a story about a cat.' }).click();
+  await page.getByRole('button', { name: 'Tell me a story about a cat.', exact: true }).click();
   await expect(messages).toHaveCount(4);
 });
