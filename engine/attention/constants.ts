@@ -1,0 +1,22 @@
+// Numbers of the paged attention kernels; each must match the constant of the same name in its .wgsl file.
+
+/** Threads per workgroup of every kernel: a multiple of 32 (NVIDIA warps) and 64 (AMD wavefronts). */
+export const WORKGROUP_SIZE = 64;
+
+/** Slots per split of the decode kernel (CHUNK in decode-attention.wgsl): one slot per thread. */
+export const DECODE_CHUNK = 64;
+
+/** Largest head dim: the per-thread query and accumulator arrays of prefill-attention.wgsl (MAX_D). */
+export const MAX_HEAD_DIM = 256;
+
+/** Floats of K (and of V) per prefill key tile (TILE_FLOATS): 2 x 4 KiB, far under WebGPU's 16 KiB default. */
+export const PREFILL_TILE_FLOATS = 1024;
+
+/** Most keys per prefill tile (MAX_TILE_KEYS): bounds the per-thread score array. */
+export const PREFILL_MAX_TILE_KEYS = 32;
+
+/** Stride of the per-layer uniforms: WebGPU's default minUniformBufferOffsetAlignment. */
+export const LAYER_UNIFORM_STRIDE = 256;
+
+/** Bytes of the step header (seq slot, start position, n, padding) before the RoPE table. */
+export const STEP_HEADER_BYTES = 16;

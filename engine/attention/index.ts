@@ -1,0 +1,11 @@
+// The attention module's face: the policy interface and registry, the dense policy, the paged attention kernels
+// and the CPU reference they are tested against.
+export type {
+  AttentionPolicy, AttentionPlan, AttentionSpec, AttentionStatistic, AttentionStatistics, AttentionPhase, EvictionResult,
+  KVMetadataKind, PolicyFactory, PolicyGranularity, PolicyNeeds, PolicyStepContext,
+} from './policy.ts';
+export { registerPolicy, createPolicy, listPolicies } from './registry.ts';
+export { DensePolicy } from './dense/policy.ts';
+export { ReferenceKVCache, referenceAttention, type ReferenceAttentionShape, type ReferenceStepInput } from './dense/reference.ts';
+export { PagedAttention, type PagedAttentionOptions, type AttentionStepParams, type AttentionLayerInputs } from './paged-attention.ts';
+export { DECODE_CHUNK, MAX_HEAD_DIM } from './constants.ts';

@@ -1,0 +1,248 @@
+// Paged attention kernels on Dawn/SwiftShader against the CPU reference: prefill, decode, continuation, GQA, arenas, fork.
+import { describe, expect, it } from 'vitest';
+import { readBuffer } from '../gpu/index.ts';
+import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
+import { PagedKVCache, type PagedKVCacheOptions, type SequenceHandle } from '../kv/index.ts';
+import { ropeInverseFrequencies, ropeTable, type RopeLayout } from '../model/index.ts';
+import {
+  createPolicy, listPolicies, PagedAttention, ReferenceKVCache, referenceAttention, registerPolicy, type AttentionPolicy,
+} from './index.ts';
+
+/**
+ * Max abs error allowed against the f64-summed reference. Outputs are convex combinations of values in [-1, 1];
+ * f32 rounding of the RoPE products, dot products and exp (WGSL allows 3 + 2|x| ULP) stays near 1e-6 here.
+ */
+const TOLERANCE = 1e-5;
+/** The usages ORT gives its GPU tensors (a function: the GPUBufferUsage global appears with the device). */
+const ortUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+const ROPE_THETA = 10000;
+const MAX_TOKENS = 256;
+
+interface Shape {
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  ropeLayout: RopeLayout;
+  numLayers: number;
+}
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randoms(next: () => number, count: number, amplitude: number): Float32Array<ArrayBuffer> {
+  const a = new Float32Array(count);
+  for (let i = 0; i < count; i++) a[i] = (next() * 2 - 1) * amplitude;
+  return a;
+}
+
+function budgetFor(shape: Shape, sequences: number): number {
+  const bytesPerPage = (2 * 16 * shape.headDim + 16) * 4;
+  return sequences * shape.numLayers * shape.numKvHeads * Math.ceil(MAX_TOKENS / 16) * bytesPerPage;
+}
+
+class Harness {
+  readonly cache: PagedKVCache;
+  readonly attention: PagedAttention;
+  private readonly io: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; out: GPUBuffer }[] = [];
+  private readonly inv: Float64Array;
+
+  constructor(readonly device: GPUDevice, readonly shape: Shape, maxPrefillTokens: number, cacheOptions: Partial<PagedKVCacheOptions> = {}) {
+    const { numHeads: H, numKvHeads: G, headDim: d, numLayers: L } = shape;
+    this.cache = new PagedKVCache(device, {
+      numLayers: L, numKvHeads: G, headDim: d, memoryBudgetBytes: budgetFor(shape, 2), maxTokensPerSequence: MAX_TOKENS, ...cacheOptions,
+    });
+    this.attention = new PagedAttention(device, this.cache, { numHeads: H, numKvHeads: G, headDim: d, ropeLayout: shape.ropeLayout, maxPrefillTokens });
+    // One set per layer, like the segments' outputs.
+    for (let l = 0; l < L; l++) {
+      const make = (floats: number) => device.createBuffer({ size: maxPrefillTokens * floats * 4, usage: ortUsage() });
+      this.io.push({ q: make(H * d), k: make(G * d), v: make(G * d), out: make(H * d) });
+    }
+    this.inv = ropeInverseFrequencies({ headDim: d, ropeTheta: ROPE_THETA, ropeScaling: null });
+  }
+
+  /** Runs one step on the GPU and the reference; returns the max abs error over all layers. */
+  async step(seq: SequenceHandle, ref: ReferenceKVCache, startPosition: number, n: number, next: () => number, policy?: AttentionPolicy): Promise<{ error: number; outputs: Float32Array[] }> {
+    const { numHeads: H, numKvHeads: G, headDim: d, numLayers: L } = this.shape;
+    const { cos, sin } = ropeTable(this.inv, startPosition, n);
+    this.attention.beginStep(seq, { startPosition, numTokens: n, cos, sin });
+    const encoder = this.device.createCommandEncoder();
+    const inputs = [];
+    for (let l = 0; l < L; l++) {
+      const q = randoms(next, n * H * d, 2);
+      const k = randoms(next, n * G * d, 1);
+      const v = randoms(next, n * G * d, 1);
+      const io = this.io[l];
+      this.device.queue.writeBuffer(io.q, 0, q);
+      this.device.queue.writeBuffer(io.k, 0, k);
+      this.device.queue.writeBuffer(io.v, 0, v);
+      this.attention.encodeLayer(encoder, { layer: l, ...io, numTokens: n, policy });
+      inputs.push({ q, k, v });
+    }
+    this.device.queue.submit([encoder.finish()]);
+    let error = 0;
+    const outputs: Float32Array[] = [];
+    for (let l = 0; l < L; l++) {
+      const got = await readBuffer(this.device, this.io[l].out, 0, n * H * d * 4);
+      const want = referenceAttention(ref, l, this.shape, { ...inputs[l], numTokens: n, startPosition, cos, sin });
+      for (let i = 0; i < got.length; i++) error = Math.max(error, Math.abs(got[i] - want[i]));
+      outputs.push(got);
+    }
+    return { error, outputs };
+  }
+}
+
+/** Prefill 37 (3 pages, the last partial), 5 decode steps, a 9-token continuation chunk, 2 more decode steps. */
+async function conversation(h: Harness, seed: number): Promise<{ errors: number[]; outputs: Float32Array[][] }> {
+  const next = rng(seed);
+  const seq = h.cache.createSequence();
+  const ref = new ReferenceKVCache(h.shape.numLayers, h.shape.numKvHeads);
+  const plan: [number, number][] = [[0, 37], [37, 1], [38, 1], [39, 1], [40, 1], [41, 1], [42, 9], [51, 1], [52, 1]];
+  const errors: number[] = [];
+  const outputs: Float32Array[][] = [];
+  for (const [start, n] of plan) {
+    const r = await h.step(seq, ref, start, n, next);
+    errors.push(r.error);
+    outputs.push(r.outputs);
+  }
+  expect(h.cache.tokensHeld(seq)).toBe(53);
+  h.cache.release(seq);
+  return { errors, outputs };
+}
+
+const CASES: Shape[] = [
+  { numHeads: 4, numKvHeads: 2, headDim: 8, ropeLayout: 'half', numLayers: 2 },
+  { numHeads: 8, numKvHeads: 2, headDim: 8, ropeLayout: 'interleaved', numLayers: 2 },
+  { numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'half', numLayers: 2 },
+  { numHeads: 4, numKvHeads: 2, headDim: 16, ropeLayout: 'interleaved', numLayers: 2 },
+  { numHeads: 4, numKvHeads: 2, headDim: 64, ropeLayout: 'half', numLayers: 2 },
+  { numHeads: 8, numKvHeads: 2, headDim: 64, ropeLayout: 'interleaved', numLayers: 2 },
+];
+
+describe('PagedAttention (dense) against the CPU reference', () => {
+  for (const shape of CASES) {
+    const name = `H=${shape.numHeads} G=${shape.numKvHeads} d=${shape.headDim} ${shape.ropeLayout}`;
+    it(`${name}: prefill 37, decode, continuation chunk, decode`, async () => {
+      const device = await nodeGpuDevice();
+      const h = new Harness(device, shape, 40);
+      const { errors } = await conversation(h, 1234 + shape.headDim);
+      console.log(`${name}: max abs error per step ${errors.map((e) => e.toExponential(1)).join(' ')}`);
+      for (const e of errors) expect(e).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+
+  it('a long prefill (several workgroups and tiles) and decode over several splits', async () => {
+    const device = await nodeGpuDevice();
+    const shape: Shape = { numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'half', numLayers: 1 };
+    const h = new Harness(device, shape, 150);
+    const next = rng(7);
+    const seq = h.cache.createSequence();
+    const ref = new ReferenceKVCache(1, 2);
+    const errors = [(await h.step(seq, ref, 0, 150, next)).error];
+    for (let p = 150; p < 155; p++) errors.push((await h.step(seq, ref, p, 1, next)).error);
+    console.log(`long: max abs error per step ${errors.map((e) => e.toExponential(1)).join(' ')}`);
+    for (const e of errors) expect(e).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('gives identical results when a tiny binding limit splits the pool into one arena per layer', async () => {
+    const device = await nodeGpuDevice();
+    const shape: Shape = { numHeads: 4, numKvHeads: 2, headDim: 16, ropeLayout: 'half', numLayers: 3 };
+    const whole = new Harness(device, shape, 40);
+    expect(whole.cache.arenas.length).toBe(1);
+    const layerBytes = whole.cache.pagesPerLayer * 2 * 16 * shape.headDim * 4;
+    const split = new Harness(device, shape, 40, { maxBindingBytes: layerBytes + 100 });
+    expect(split.cache.arenas.map((a) => a.firstLayer)).toEqual([0, 1, 2]);
+    const a = await conversation(whole, 99);
+    const b = await conversation(split, 99);
+    for (const e of [...a.errors, ...b.errors]) expect(e).toBeLessThanOrEqual(TOLERANCE);
+    for (let s = 0; s < a.outputs.length; s++) {
+      for (let l = 0; l < shape.numLayers; l++) expect(b.outputs[s][l]).toEqual(a.outputs[s][l]);
+    }
+  });
+
+  it('a fork shares the prefix and copies the shared last page on write; both branches stay exact', async () => {
+    const device = await nodeGpuDevice();
+    const shape: Shape = { numHeads: 4, numKvHeads: 2, headDim: 16, ropeLayout: 'interleaved', numLayers: 2 };
+    const h = new Harness(device, shape, 40);
+    const next = rng(5);
+    const a = h.cache.createSequence();
+    const refA = new ReferenceKVCache(2, 2);
+    expect((await h.step(a, refA, 0, 37, next)).error).toBeLessThanOrEqual(TOLERANCE);
+    const b = h.cache.fork(a);
+    const refB = refA.fork();
+    const lastPage = h.cache.pageId(a, 2, 1, 1);
+    expect(h.cache.arenaOf(1).allocator.refCount(lastPage)).toBe(2);
+    // Interleave the branches so each write would clobber the other's page without copy on write.
+    for (let p = 37; p < 41; p++) {
+      expect((await h.step(a, refA, p, 1, next)).error).toBeLessThanOrEqual(TOLERANCE);
+      expect((await h.step(b, refB, p, 1, next)).error).toBeLessThanOrEqual(TOLERANCE);
+    }
+    expect(h.cache.pageId(a, 0, 0, 0)).toBe(h.cache.pageId(b, 0, 0, 0));
+    expect(h.cache.pageId(a, 2, 1, 1)).not.toBe(h.cache.pageId(b, 2, 1, 1));
+    h.cache.release(a);
+    expect((await h.step(b, refB, 41, 3, next)).error).toBeLessThanOrEqual(TOLERANCE);
+    h.cache.release(b);
+    expect(h.cache.freePages).toBe(h.cache.totalPages);
+  });
+
+  it('truncating a sequence rewinds it: the next chunk attends to the kept prefix only', async () => {
+    const device = await nodeGpuDevice();
+    const shape: Shape = { numHeads: 4, numKvHeads: 2, headDim: 8, ropeLayout: 'half', numLayers: 2 };
+    const h = new Harness(device, shape, 40);
+    const next = rng(11);
+    const seq = h.cache.createSequence();
+    const ref = new ReferenceKVCache(2, 2);
+    await h.step(seq, ref, 0, 20, next);
+    h.cache.truncate(seq, 0);
+    // A fresh reference: the truncated tokens must be invisible.
+    const fresh = new ReferenceKVCache(2, 2);
+    expect((await h.step(seq, fresh, 0, 33, next)).error).toBeLessThanOrEqual(TOLERANCE);
+    expect((await h.step(seq, fresh, 33, 1, next)).error).toBeLessThanOrEqual(TOLERANCE);
+  });
+});
+
+describe('attention policies', () => {
+  it('has dense registered, creates it from a spec and rejects unknown names and parameters', () => {
+    expect(listPolicies()).toContain('dense');
+    const dense = createPolicy({ policy: 'dense', budget: 256 });
+    expect(dense.needs.evicts).toBe(false);
+    expect(dense.plan(null as unknown as GPUCommandEncoder, null as never)).toEqual({ kind: 'dense' });
+    expect(() => createPolicy({ policy: 'nope' })).toThrow(/unknown policy "nope"; available: .*dense/);
+    expect(() => createPolicy({ policy: 'dense', window: 4 })).toThrow(/takes no parameters/);
+    expect(() => registerPolicy('dense', () => dense)).toThrow(/already registered/);
+  });
+
+  it('calls the policy hooks in order and honours its dense layers', async () => {
+    const device = await nodeGpuDevice();
+    const shape: Shape = { numHeads: 4, numKvHeads: 2, headDim: 8, ropeLayout: 'half', numLayers: 2 };
+    const h = new Harness(device, shape, 40);
+    const calls: string[] = [];
+    const policy: AttentionPolicy = {
+      name: 'probe',
+      needs: { denseLayers: [0], granularity: 'token', statistics: () => 'none', metadata: [], evicts: false, calibration: null },
+      onAppend: (_e, c) => void calls.push(`append ${c.phase} ${c.layer}`),
+      plan: (_e, c) => (calls.push(`plan ${c.layer} step ${c.step}`), { kind: 'dense' }),
+      afterPrefill: (_e, c) => void calls.push(`prefill ${c.layer}`),
+      afterAttention: (_e, c) => void calls.push(`attention ${c.layer}`),
+    };
+    const next = rng(3);
+    const seq = h.cache.createSequence();
+    const ref = new ReferenceKVCache(2, 2);
+    await h.step(seq, ref, 0, 5, next, policy);
+    await h.step(seq, ref, 5, 1, next, policy);
+    const r = await h.step(seq, ref, 6, 1, next, policy);
+    expect(r.error).toBeLessThanOrEqual(TOLERANCE);
+    expect(calls).toEqual([
+      'append prefill 0', 'prefill 0', 'append prefill 1', 'prefill 1',
+      'append decode 0', 'attention 0', 'append decode 1', 'plan 1 step 0', 'attention 1',
+      'append decode 0', 'attention 0', 'append decode 1', 'plan 1 step 1', 'attention 1',
+    ]);
+  });
+});

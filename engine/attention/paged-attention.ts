@@ -1,0 +1,277 @@
+// Dispatches one layer of attention on the paged KV cache: RoPE, K/V append, then causal prefill attention or
+// split-K decode attention over the slots the policy plans, writing [n][H*d] for the next ORT segment.
+import { BufferLimitError, InvalidArgumentError } from '../errors/index.ts';
+import type { PagedKVCache, SequenceHandle } from '../kv/index.ts';
+import type { RopeLayout } from '../model/index.ts';
+import appendSource from './append.wgsl?raw';
+import {
+  DECODE_CHUNK, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_MAX_TILE_KEYS, PREFILL_TILE_FLOATS, STEP_HEADER_BYTES, WORKGROUP_SIZE,
+} from './constants.ts';
+import decodeSource from './decode-attention.wgsl?raw';
+import { DensePolicy } from './dense/policy.ts';
+import type { AttentionPhase, AttentionPolicy, AttentionStatistics, PolicyStepContext } from './policy.ts';
+import prefillSource from './prefill-attention.wgsl?raw';
+
+export interface PagedAttentionOptions {
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  ropeLayout: RopeLayout;
+  /** Largest prefill chunk; sizes the step buffer (RoPE table) once. */
+  maxPrefillTokens: number;
+}
+
+export interface AttentionStepParams {
+  startPosition: number;
+  numTokens: number;
+  /** RoPE rows for positions startPosition .. startPosition + numTokens - 1, [numTokens][headDim / 2] each. */
+  cos: Float32Array;
+  sin: Float32Array;
+}
+
+export interface AttentionLayerInputs {
+  layer: number;
+  /** [n][numHeads * headDim] f32, not rotated. */
+  q: GPUBuffer;
+  /** [n][numKvHeads * headDim] f32, not rotated. */
+  k: GPUBuffer;
+  v: GPUBuffer;
+  /** [n][numHeads * headDim] f32, written. */
+  out: GPUBuffer;
+  /** Must equal the step's numTokens when given (a guard against mixing up steps). */
+  numTokens?: number;
+  /** Defaults to dense. */
+  policy?: AttentionPolicy;
+}
+
+interface CurrentStep {
+  seq: SequenceHandle;
+  startPosition: number;
+  numTokens: number;
+  /** Slots the CPU reserved per (layer, KV head), this step's tokens included: sizes the decode grid. */
+  tokensHeld: number;
+  step: number;
+}
+
+const NO_STATISTICS: AttentionStatistics = { kind: 'none', buffer: null };
+/** Bind groups of the segments' buffers kept at most; ORT's buffer pool cycles through a few per step. */
+const MAX_IO_BIND_GROUPS = 256;
+
+/**
+ * Usage per step: cache-independent setup once, then
+ *   attention.beginStep(seq, { startPosition, numTokens, cos, sin });   // reserves pages, one writeBuffer
+ *   for each layer: ...ORT segment...; attention.encodeLayer(encoder, { layer, q, k, v, out, policy });
+ *   device.queue.submit([encoder.finish()]);
+ * The step buffer is shared by all steps: submit a step's commands before the next beginStep.
+ */
+export class PagedAttention {
+  readonly device: GPUDevice;
+  readonly cache: PagedKVCache;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly ropeLayout: RopeLayout;
+  readonly maxPrefillTokens: number;
+
+  private readonly stepBuffer: GPUBuffer;
+  private readonly stepData: ArrayBuffer;
+  private readonly layerUniforms: GPUBuffer;
+  private readonly partials: GPUBuffer;
+  private readonly pipelines: Record<'append' | 'commit' | 'prefill' | 'split' | 'reduce', GPUComputePipeline>;
+  private readonly staticGroups: Record<'append' | 'commit' | 'prefill' | 'split' | 'reduce', GPUBindGroup[]>;
+  private readonly ioGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private readonly decodeSteps = new Map<number, number>();
+  private readonly dense = new DensePolicy();
+  private current: CurrentStep | null = null;
+
+  constructor(device: GPUDevice, cache: PagedKVCache, options: PagedAttentionOptions) {
+    const { numHeads: H, numKvHeads: G, headDim: d, ropeLayout, maxPrefillTokens } = options;
+    if (G !== cache.numKvHeads || d !== cache.headDim) throw new InvalidArgumentError('numKvHeads/headDim', `the cache holds ${cache.numKvHeads} KV heads of dim ${cache.headDim}`);
+    if (!Number.isInteger(H / G)) throw new InvalidArgumentError('numHeads', `${H} query heads do not divide into ${G} KV heads`);
+    if (d % 2 !== 0 || d > MAX_HEAD_DIM) throw new InvalidArgumentError('headDim', `must be even and at most ${MAX_HEAD_DIM}, got ${d}`);
+    if (!Number.isInteger(maxPrefillTokens) || maxPrefillTokens < 1) throw new InvalidArgumentError('maxPrefillTokens', `must be a positive integer, got ${maxPrefillTokens}`);
+    const group = H / G;
+    if (group > WORKGROUP_SIZE) throw new InvalidArgumentError('numHeads', `GQA groups above ${WORKGROUP_SIZE} query heads per KV head are not supported`);
+    const decodeShared = (group * d + group * DECODE_CHUNK + DECODE_CHUNK + WORKGROUP_SIZE) * 4;
+    if (decodeShared > device.limits.maxComputeWorkgroupStorageSize) {
+      throw new BufferLimitError('The decode attention workgroup', decodeShared, device.limits.maxComputeWorkgroupStorageSize, 'maxComputeWorkgroupStorageSize');
+    }
+    this.device = device;
+    this.cache = cache;
+    this.numHeads = H;
+    this.numKvHeads = G;
+    this.headDim = d;
+    this.ropeLayout = ropeLayout;
+    this.maxPrefillTokens = maxPrefillTokens;
+
+    const L = cache.numLayers;
+    const maxSplits = Math.ceil(cache.maxTokensPerSequence / DECODE_CHUNK);
+    this.stepData = new ArrayBuffer(STEP_HEADER_BYTES + maxPrefillTokens * d * 4);
+    this.stepBuffer = device.createBuffer({ label: 'attention-step', size: this.stepData.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    this.layerUniforms = device.createBuffer({ label: 'attention-layers', size: L * LAYER_UNIFORM_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const layerData = new Uint32Array(L * LAYER_UNIFORM_STRIDE / 4);
+    for (let l = 0; l < L; l++) layerData[l * LAYER_UNIFORM_STRIDE / 4] = l;
+    device.queue.writeBuffer(this.layerUniforms, 0, layerData);
+    this.partials = device.createBuffer({ label: 'attention-decode-partials', size: H * maxSplits * (d + 2) * 4, usage: GPUBufferUsage.STORAGE });
+
+    const shape = { D: d, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence, INTERLEAVED: ropeLayout === 'interleaved' ? 1 : 0 };
+    const scale = 1 / Math.sqrt(d);
+    const make = (code: string, entryPoint: string, constants: Record<string, number>): GPUComputePipeline =>
+      device.createComputePipeline({ label: `attention-${entryPoint}`, layout: 'auto', compute: { module: device.createShaderModule({ label: entryPoint, code }), entryPoint, constants } });
+    this.pipelines = {
+      append: make(appendSource, 'append', shape),
+      commit: make(appendSource, 'commit', shape),
+      prefill: make(prefillSource, 'prefill', {
+        ...shape, NUM_HEADS: H, SCALE: scale, TILE_KEYS: Math.min(PREFILL_MAX_TILE_KEYS, Math.floor(PREFILL_TILE_FLOATS / d)),
+      }),
+      split: make(decodeSource, 'split', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
+      reduce: make(decodeSource, 'reduce', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
+    };
+
+    const resources = (l: number): Record<number, GPUBindingResource> => {
+      const arena = cache.arenaOf(l);
+      return {
+        0: { buffer: this.stepBuffer },
+        1: { buffer: this.layerUniforms, offset: l * LAYER_UNIFORM_STRIDE, size: 16 },
+        2: { buffer: arena.pages },
+        3: { buffer: arena.positions },
+        4: { buffer: cache.blockTables },
+        5: { buffer: cache.counts },
+        6: { buffer: this.partials },
+      };
+    };
+    const bindings: Record<keyof typeof this.pipelines, number[]> = {
+      append: [0, 1, 2, 3, 4, 5],
+      commit: [0, 1, 5],
+      prefill: [0, 1, 2, 3, 4, 5],
+      split: [0, 1, 2, 4, 5, 6],
+      reduce: [0, 1, 5, 6],
+    };
+    this.staticGroups = { append: [], commit: [], prefill: [], split: [], reduce: [] };
+    for (let l = 0; l < L; l++) {
+      const r = resources(l);
+      for (const kind of Object.keys(bindings) as (keyof typeof bindings)[]) {
+        this.staticGroups[kind].push(device.createBindGroup({
+          label: `attention-${kind}-layer-${l}`,
+          layout: this.pipelines[kind].getBindGroupLayout(0),
+          entries: bindings[kind].map((binding) => ({ binding, resource: r[binding] })),
+        }));
+      }
+    }
+  }
+
+  /**
+   * Starts a step of `seq`: reserves pages for its tokens in every (layer, KV head) and writes the step
+   * parameters and RoPE table with one writeBuffer. Throws OutOfKVMemoryError / ContextFullError before any work.
+   */
+  beginStep(seq: SequenceHandle, params: AttentionStepParams): void {
+    const { startPosition, numTokens: n, cos, sin } = params;
+    if (!Number.isInteger(n) || n < 1 || n > this.maxPrefillTokens) throw new InvalidArgumentError('numTokens', `must be in [1, ${this.maxPrefillTokens}], got ${n}`);
+    if (!Number.isInteger(startPosition) || startPosition < 0) throw new InvalidArgumentError('startPosition', `must be a non-negative integer, got ${startPosition}`);
+    const half = this.headDim / 2;
+    if (cos.length < n * half || sin.length < n * half) throw new InvalidArgumentError('cos/sin', `need ${n} rows of ${half}, got ${cos.length} and ${sin.length} values`);
+    this.cache.reserve(seq, n);
+    const header = new Uint32Array(this.stepData, 0, 4);
+    header[0] = seq.slot;
+    header[1] = startPosition;
+    header[2] = n;
+    const table = new Float32Array(this.stepData, STEP_HEADER_BYTES, 2 * n * half);
+    table.set(cos.subarray(0, n * half), 0);
+    table.set(sin.subarray(0, n * half), n * half);
+    this.device.queue.writeBuffer(this.stepBuffer, 0, this.stepData, 0, STEP_HEADER_BYTES + 2 * n * half * 4);
+    const decoded = this.decodeSteps.get(seq.id) ?? 0;
+    if (n === 1) this.decodeSteps.set(seq.id, decoded + 1);
+    this.current = { seq, startPosition, numTokens: n, tokensHeld: this.cache.tokensHeld(seq), step: decoded };
+  }
+
+  /** Encodes RoPE + append + attention + count commit of one layer for the current step. */
+  encodeLayer(encoder: GPUCommandEncoder, inputs: AttentionLayerInputs): void {
+    const st = this.current;
+    if (!st) throw new InvalidArgumentError('encodeLayer', 'call beginStep first');
+    const { layer, q, k, v, out } = inputs;
+    const n = st.numTokens;
+    if (inputs.numTokens !== undefined && inputs.numTokens !== n) throw new InvalidArgumentError('numTokens', `the step has ${n} tokens, got ${inputs.numTokens}`);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.cache.numLayers) throw new InvalidArgumentError('layer', `must be in [0, ${this.cache.numLayers}), got ${layer}`);
+    const H = this.numHeads;
+    const G = this.numKvHeads;
+    const d = this.headDim;
+    const qBytes = n * H * d * 4;
+    const kvBytes = n * G * d * 4;
+    if (q.size < qBytes || out.size < qBytes) throw new InvalidArgumentError('q/out', `need ${qBytes} bytes, got ${q.size} and ${out.size}`);
+    if (k.size < kvBytes || v.size < kvBytes) throw new InvalidArgumentError('k/v', `need ${kvBytes} bytes, got ${k.size} and ${v.size}`);
+
+    const policy: AttentionPolicy = inputs.policy ?? this.dense;
+    const phase: AttentionPhase = n > 1 ? 'prefill' : 'decode';
+    const ctx: PolicyStepContext = {
+      device: this.device, cache: this.cache, seq: st.seq, layer, phase, step: st.step, startPosition: st.startPosition, numTokens: n,
+    };
+    const statistic = policy.needs.statistics(layer, phase, st.step);
+    if (statistic !== 'none') throw new InvalidArgumentError('policy', `${policy.name} asks for ${statistic}, which the paged attention kernels do not emit yet`);
+
+    let pass = encoder.beginComputePass({ label: `attention-append-${layer}` });
+    pass.setPipeline(this.pipelines.append);
+    pass.setBindGroup(0, this.staticGroups.append[layer]);
+    pass.setBindGroup(1, this.ioGroup('append', [k, v]));
+    pass.dispatchWorkgroups(Math.ceil(G * d / 2 / WORKGROUP_SIZE), n);
+    pass.end();
+    policy.onAppend?.(encoder, ctx);
+
+    // Prefill always reads everything; decode reads what the policy plans, except on its dense layers.
+    const denseLayer = phase === 'prefill' || policy.needs.denseLayers === 'all' || policy.needs.denseLayers.includes(layer);
+    const plan = denseLayer ? { kind: 'dense' as const } : policy.plan(encoder, ctx);
+    if (plan.kind !== 'dense') throw new InvalidArgumentError('policy', `${policy.name} planned a ${plan.kind} list, which the paged attention kernels do not read yet`);
+
+    pass = encoder.beginComputePass({ label: `attention-${phase}-${layer}` });
+    if (phase === 'prefill') {
+      pass.setPipeline(this.pipelines.prefill);
+      pass.setBindGroup(0, this.staticGroups.prefill[layer]);
+      pass.setBindGroup(1, this.ioGroup('prefill', [q, out]));
+      pass.dispatchWorkgroups(Math.ceil(n * (H / G) / WORKGROUP_SIZE), G);
+    } else {
+      pass.setPipeline(this.pipelines.split);
+      pass.setBindGroup(0, this.staticGroups.split[layer]);
+      pass.setBindGroup(1, this.ioGroup('split', [q]));
+      pass.dispatchWorkgroups(Math.ceil(st.tokensHeld / DECODE_CHUNK), G);
+      pass.setPipeline(this.pipelines.reduce);
+      pass.setBindGroup(0, this.staticGroups.reduce[layer]);
+      pass.setBindGroup(1, this.ioGroup('reduce', [out]));
+      pass.dispatchWorkgroups(H);
+    }
+    pass.setPipeline(this.pipelines.commit);
+    pass.setBindGroup(0, this.staticGroups.commit[layer]);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+
+    if (phase === 'prefill') policy.afterPrefill?.(encoder, ctx, NO_STATISTICS);
+    else policy.afterAttention?.(encoder, ctx, NO_STATISTICS);
+  }
+
+  /** Bind group 1 of a kernel over the segment's buffers, cached by buffer identity. */
+  private ioGroup(kind: 'append' | 'prefill' | 'split' | 'reduce', buffers: GPUBuffer[]): GPUBindGroup {
+    const key = kind + buffers.map((b) => ':' + this.bufferId(b)).join('');
+    let group = this.ioGroups.get(key);
+    if (!group) {
+      if (this.ioGroups.size >= MAX_IO_BIND_GROUPS) this.ioGroups.clear();
+      // append binds (k, v) at 0, 1; prefill (q, out) at 0, 1; split q at 0; reduce out at 1.
+      const first = kind === 'reduce' ? 1 : 0;
+      group = this.device.createBindGroup({
+        label: `attention-${kind}-io`,
+        layout: this.pipelines[kind].getBindGroupLayout(1),
+        entries: buffers.map((buffer, i) => ({ binding: first + i, resource: { buffer } })),
+      });
+      this.ioGroups.set(key, group);
+    }
+    return group;
+  }
+
+  private bufferId(buffer: GPUBuffer): number {
+    let id = this.bufferIds.get(buffer);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(buffer, id);
+    }
+    return id;
+  }
+}

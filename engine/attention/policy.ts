@@ -1,0 +1,98 @@
+// The attention-policy interface: what a policy needs from the engine, and the hooks the decode loop calls.
+import type { PagedKVCache, SequenceHandle } from '../kv/index.ts';
+
+/*
+ * Shaped after vLLM's attention backends: the decode loop knows only this interface; each policy lives in its own
+ * folder (engine/attention/<policy>/) with its kernels and its CPU reference selection. All hooks encode GPU work
+ * into the given command encoder (outside any open pass) and never read the GPU back.
+ *
+ * GQA: policies select per KV head (summing probabilities, or taking the max of estimates, over the query heads of
+ * the group) so one list serves the whole group.
+ */
+
+/** Whether a policy selects single tokens or whole pages. */
+export type PolicyGranularity = 'token' | 'page';
+
+/** What the attention kernel must emit for the policy at a layer and step. */
+export type AttentionStatistic = 'none' | 'logits' | 'probability-column-sums';
+
+/** Metadata the cache keeps for the policy beside the pages. */
+export type KVMetadataKind = 'page-key-min-max' | 'token-label-channels' | 'token-scores';
+
+export type AttentionPhase = 'prefill' | 'decode';
+
+export interface PolicyNeeds {
+  /** Layers always attended densely (TidalDecode, Quest, Double Sparsity: 0 and 1), or all of them. */
+  readonly denseLayers: 'all' | readonly number[];
+  readonly granularity: PolicyGranularity;
+  /** Statistics the attention kernel must emit at this layer, phase and decode step. */
+  statistics(layer: number, phase: AttentionPhase, step: number): AttentionStatistic;
+  readonly metadata: readonly KVMetadataKind[];
+  /** Evicting policies free pages (bounded memory); selecting ones only read less. */
+  readonly evicts: boolean;
+  /** Kind of the per-model calibration artifact the policy needs (Double Sparsity, FASA), or null. */
+  readonly calibration: string | null;
+}
+
+/** Where the hooks run: one layer of one step of one sequence. */
+export interface PolicyStepContext {
+  readonly device: GPUDevice;
+  readonly cache: PagedKVCache;
+  readonly seq: SequenceHandle;
+  readonly layer: number;
+  readonly phase: AttentionPhase;
+  /** Decode steps this sequence took before this one (0 during prefill and on the first decode step). */
+  readonly step: number;
+  /** True position of the first token of this step (the logical counter, not the number of cached slots). */
+  readonly startPosition: number;
+  readonly numTokens: number;
+}
+
+/**
+ * What one layer of a decode step reads. Lists are GPU buffers the policy fills on the GPU:
+ * `indices` [numKvHeads][maxPerHead] u32 cache slots (tokens) or block-table page indices (pages),
+ * `lengths` [numKvHeads] u32 valid entries per KV head.
+ */
+export type AttentionPlan =
+  | { readonly kind: 'dense' }
+  | { readonly kind: 'tokens' | 'pages'; readonly indices: GPUBuffer; readonly lengths: GPUBuffer; readonly maxPerHead: number };
+
+/** Statistics the attention kernel emitted for the policy (the buffer is null when it asked for none). */
+export interface AttentionStatistics {
+  readonly kind: AttentionStatistic;
+  readonly buffer: GPUBuffer | null;
+}
+
+/** Result of an eviction: the slots each (layer, KV head) holds after the policy compacted them to the front. */
+export interface EvictionResult {
+  readonly tokensHeld: number;
+}
+
+export interface AttentionPolicy {
+  readonly name: string;
+  readonly needs: PolicyNeeds;
+  /** After a prefill chunk's attention at `layer`, with the statistics asked for (H2O's column sums). */
+  afterPrefill?(encoder: GPUCommandEncoder, ctx: PolicyStepContext, stats: AttentionStatistics): void;
+  /** After this step's K/V were appended at `layer` (Quest's page min/max, Double Sparsity's label cache). */
+  onAppend?(encoder: GPUCommandEncoder, ctx: PolicyStepContext): void;
+  /** Which slots a decode step reads at `layer`; may encode the policy's estimator kernel first. */
+  plan(encoder: GPUCommandEncoder, ctx: PolicyStepContext): AttentionPlan;
+  /** After a decode step's attention at `layer`, with the statistics asked for. */
+  afterAttention?(encoder: GPUCommandEncoder, ctx: PolicyStepContext, stats: AttentionStatistics): void;
+  /**
+   * After all layers of a step: compacts the kept slots to the front of every (layer, KV head) on the GPU and sets
+   * the GPU counts; returns how many each holds (the same for all, so the CPU can free the tail pages without a
+   * readback), or null when nothing was evicted.
+   */
+  evict?(encoder: GPUCommandEncoder, ctx: PolicyStepContext): EvictionResult | null;
+}
+
+/** The request's `attention` option: a policy name and its parameters. */
+export interface AttentionSpec {
+  policy: string;
+  /** Tokens a policy may read (selecting) or keep (evicting) per step. */
+  budget?: number;
+  [param: string]: unknown;
+}
+
+export type PolicyFactory = (spec: AttentionSpec) => AttentionPolicy;

@@ -1,0 +1,23 @@
+// The attention-policy registry: policies by name, created from the request's `attention` spec.
+import { InvalidArgumentError } from '../errors/index.ts';
+import { createDensePolicy } from './dense/policy.ts';
+import type { AttentionPolicy, AttentionSpec, PolicyFactory } from './policy.ts';
+
+const factories = new Map<string, PolicyFactory>();
+
+export function registerPolicy(name: string, factory: PolicyFactory): void {
+  if (factories.has(name)) throw new InvalidArgumentError('policy', `an attention policy named "${name}" is already registered`);
+  factories.set(name, factory);
+}
+
+export function createPolicy(spec: AttentionSpec): AttentionPolicy {
+  const factory = factories.get(spec.policy);
+  if (!factory) throw new InvalidArgumentError('attention.policy', `unknown policy "${spec.policy}"; available: ${listPolicies().join(', ')}`);
+  return factory(spec);
+}
+
+export function listPolicies(): string[] {
+  return [...factories.keys()];
+}
+
+registerPolicy('dense', createDensePolicy);

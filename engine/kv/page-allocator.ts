@@ -1,0 +1,68 @@
+// CPU-side page allocator of one KV arena: a free list plus reference counts (pages shared by forks).
+import { InvalidArgumentError, OutOfKVMemoryError } from '../errors/index.ts';
+
+/**
+ * Hands out page ids in [0, capacity). A page is free exactly when its reference count is 0.
+ * The free list is a LIFO stack so a just-released page is reused first (it is likely still in cache).
+ */
+export class PageAllocator {
+  readonly capacity: number;
+  private readonly free: Uint32Array;
+  private freeTop: number;
+  private readonly refs: Uint32Array;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 0) throw new InvalidArgumentError('capacity', `must be a non-negative integer, got ${capacity}`);
+    this.capacity = capacity;
+    this.free = new Uint32Array(capacity);
+    this.refs = new Uint32Array(capacity);
+    // Lowest ids on top of the stack, so a fresh allocator hands out 0, 1, 2, ...
+    for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i;
+    this.freeTop = capacity;
+  }
+
+  get freeCount(): number {
+    return this.freeTop;
+  }
+
+  get usedCount(): number {
+    return this.capacity - this.freeTop;
+  }
+
+  /** One page with reference count 1. */
+  allocate(): number {
+    if (this.freeTop === 0) throw new OutOfKVMemoryError(1, 0);
+    const page = this.free[--this.freeTop];
+    this.refs[page] = 1;
+    return page;
+  }
+
+  /** `count` pages, all or none: throws OutOfKVMemoryError before taking any when too few are free. */
+  allocateMany(count: number): number[] {
+    if (count > this.freeTop) throw new OutOfKVMemoryError(count, this.freeTop);
+    const pages: number[] = new Array(count);
+    for (let i = 0; i < count; i++) pages[i] = this.allocate();
+    return pages;
+  }
+
+  /** One more holder of a live page (a forked sequence sharing it). */
+  retain(page: number): void {
+    this.check(page);
+    this.refs[page]++;
+  }
+
+  /** One holder fewer; the page returns to the free list when none is left. */
+  release(page: number): void {
+    this.check(page);
+    if (--this.refs[page] === 0) this.free[this.freeTop++] = page;
+  }
+
+  refCount(page: number): number {
+    if (!Number.isInteger(page) || page < 0 || page >= this.capacity) throw new InvalidArgumentError('page', `no page ${page} in an arena of ${this.capacity}`);
+    return this.refs[page];
+  }
+
+  private check(page: number): void {
+    if (this.refCount(page) === 0) throw new InvalidArgumentError('page', `page ${page} is not allocated`);
+  }
+}

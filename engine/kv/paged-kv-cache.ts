@@ -1,0 +1,343 @@
+// The paged KV cache on the GPU: page arenas, block tables, per-slot positions and per-head token counts.
+import { BufferLimitError, ContextFullError, InvalidArgumentError, OutOfKVMemoryError } from '../errors/index.ts';
+import { BYTES_PER_ELEMENT, DEFAULT_MAX_SEQUENCES, KV_PAGE_SIZE } from './constants.ts';
+import { PageAllocator } from './page-allocator.ts';
+
+/*
+ * Layout (all f32 / u32, little-endian):
+ *
+ * Arenas. The pool is split into arenas, each serving a contiguous range of layers, so a layer's kernels bind
+ * exactly one arena and no binding exceeds maxStorageBufferBindingSize. Page ids are local to their arena and
+ * each arena has its own allocator. A page holds PAGE tokens of one KV head of one layer, K then V:
+ *   arena.pages:     [numPages][2][PAGE][headDim] f32   (K at page*2*PAGE*d, V at page*2*PAGE*d + PAGE*d)
+ *   arena.positions: [numPages][PAGE] u32                (the true position of the token in each slot)
+ * K and V share one buffer (instead of a K arena and a V arena) so a kernel spends one storage binding on the pool:
+ * the append kernel already needs 7 of the 8 that WebGPU guarantees, and policies need room for their metadata.
+ * The budget is split evenly across layers (every layer of a dense model holds the same number of tokens).
+ *
+ * Block tables (one buffer): [maxSequences][maxPagesPerSequence][numLayers][numKvHeads] u32 arena page ids.
+ * Page-major, so appending page i to every (layer, head) of a sequence is ONE contiguous writeBuffer.
+ * Token slot s of (sequence, layer, head) lives in page table[s / PAGE] at offset s % PAGE.
+ *
+ * Counts (one buffer): [maxSequences][numLayers][numKvHeads] u32 cached slots, advanced by the GPU (the attention
+ * commit kernel) so policies that evict can change them without the CPU reading anything back. The CPU keeps its
+ * own `tokensHeld`, which for dense equals every GPU count once a step's layers have run.
+ */
+
+export interface PagedKVCacheOptions {
+  numLayers: number;
+  numKvHeads: number;
+  headDim: number;
+  /** Bytes for pages and their position slots, over all layers. Block tables and counts are extra (small). */
+  memoryBudgetBytes: number;
+  /** Longest sequence the block tables can describe (the model's context, or less). */
+  maxTokensPerSequence: number;
+  maxSequences?: number;
+  pageSize?: number;
+  /** Largest buffer binding to create; defaults to the device's min(maxStorageBufferBindingSize, maxBufferSize). */
+  maxBindingBytes?: number;
+}
+
+export interface KVArena {
+  readonly index: number;
+  readonly firstLayer: number;
+  readonly numLayers: number;
+  readonly numPages: number;
+  /** [numPages][2][pageSize][headDim] f32: K then V of each page. */
+  readonly pages: GPUBuffer;
+  /** [numPages][pageSize] u32 true positions. */
+  readonly positions: GPUBuffer;
+  readonly allocator: PageAllocator;
+}
+
+/** A live sequence of the cache. `slot` is its row in the block tables and counts. */
+export interface SequenceHandle {
+  readonly id: number;
+  readonly slot: number;
+}
+
+interface SequenceState {
+  handle: SequenceHandle;
+  tokens: number;
+  /** Pages per (layer, head): the same for all of them (the CPU allocates only for uniform growth). */
+  pages: number;
+  /** Mirror of this sequence's block-table rows, [maxPages][numLayers][numKvHeads]. */
+  table: Uint32Array<ArrayBuffer>;
+}
+
+export class PagedKVCache {
+  readonly device: GPUDevice;
+  readonly numLayers: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly pageSize: number;
+  readonly maxSequences: number;
+  readonly maxPagesPerSequence: number;
+  readonly maxTokensPerSequence: number;
+  readonly pagesPerLayer: number;
+  /** Bytes one page occupies: K, V and the position slots. */
+  readonly bytesPerPage: number;
+  readonly arenas: readonly KVArena[];
+  readonly blockTables: GPUBuffer;
+  readonly counts: GPUBuffer;
+  private readonly layerArena: Uint32Array;
+  private readonly sequences = new Map<number, SequenceState>();
+  private readonly freeSlots: number[];
+  private nextId = 1;
+  /** Bounce buffer for copy on write and fork: WebGPU forbids copyBufferToBuffer within one buffer. */
+  private readonly staging: GPUBuffer;
+
+  constructor(device: GPUDevice, options: PagedKVCacheOptions) {
+    const { numLayers, numKvHeads, headDim, memoryBudgetBytes, maxTokensPerSequence } = options;
+    for (const [name, v] of Object.entries({ numLayers, numKvHeads, headDim, maxTokensPerSequence })) {
+      if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(name, `must be a positive integer, got ${v}`);
+    }
+    this.device = device;
+    this.numLayers = numLayers;
+    this.numKvHeads = numKvHeads;
+    this.headDim = headDim;
+    this.pageSize = options.pageSize ?? KV_PAGE_SIZE;
+    this.maxSequences = options.maxSequences ?? DEFAULT_MAX_SEQUENCES;
+    this.maxTokensPerSequence = maxTokensPerSequence;
+    this.maxPagesPerSequence = Math.ceil(maxTokensPerSequence / this.pageSize);
+    const pageFloats = 2 * this.pageSize * headDim;
+    this.bytesPerPage = (pageFloats + this.pageSize) * BYTES_PER_ELEMENT;
+
+    this.pagesPerLayer = Math.floor(memoryBudgetBytes / (numLayers * this.bytesPerPage));
+    if (this.pagesPerLayer < numKvHeads) {
+      throw new InvalidArgumentError('memoryBudgetBytes', `${memoryBudgetBytes} bytes cannot hold one ${this.bytesPerPage}-byte page per KV head of ${numLayers} layers`);
+    }
+    // Read at construction: in Node the GPUBufferUsage global exists only once a WebGPU provider is loaded.
+    const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const maxBinding = options.maxBindingBytes ?? Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    const layerBytes = this.pagesPerLayer * pageFloats * BYTES_PER_ELEMENT;
+    const layersPerArena = Math.min(numLayers, Math.floor(maxBinding / layerBytes));
+    if (layersPerArena === 0) throw new BufferLimitError(`The KV pages of one layer (${this.pagesPerLayer} pages)`, layerBytes, maxBinding, 'maxStorageBufferBindingSize');
+
+    // Spread layers evenly over the fewest arenas that fit.
+    const numArenas = Math.ceil(numLayers / layersPerArena);
+    const arenas: KVArena[] = [];
+    this.layerArena = new Uint32Array(numLayers);
+    let first = 0;
+    for (let a = 0; a < numArenas; a++) {
+      const count = Math.floor(numLayers / numArenas) + (a < numLayers % numArenas ? 1 : 0);
+      const numPages = count * this.pagesPerLayer;
+      arenas.push({
+        index: a,
+        firstLayer: first,
+        numLayers: count,
+        numPages,
+        pages: device.createBuffer({ label: `kv-arena-${a}-pages`, size: numPages * pageFloats * BYTES_PER_ELEMENT, usage: STORAGE_USAGE }),
+        positions: device.createBuffer({ label: `kv-arena-${a}-positions`, size: numPages * this.pageSize * BYTES_PER_ELEMENT, usage: STORAGE_USAGE }),
+        allocator: new PageAllocator(numPages),
+      });
+      this.layerArena.fill(a, first, first + count);
+      first += count;
+    }
+    this.arenas = arenas;
+
+    this.blockTables = device.createBuffer({
+      label: 'kv-block-tables',
+      size: this.maxSequences * this.maxPagesPerSequence * numLayers * numKvHeads * BYTES_PER_ELEMENT,
+      usage: STORAGE_USAGE,
+    });
+    this.counts = device.createBuffer({ label: 'kv-counts', size: this.maxSequences * numLayers * numKvHeads * BYTES_PER_ELEMENT, usage: STORAGE_USAGE });
+    this.staging = device.createBuffer({
+      label: 'kv-staging',
+      size: Math.max(pageFloats, numLayers * numKvHeads) * BYTES_PER_ELEMENT,
+      usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    this.freeSlots = [];
+    for (let s = this.maxSequences - 1; s >= 0; s--) this.freeSlots.push(s);
+  }
+
+  /** Entries per sequence in the block-table buffer. */
+  get blockTableStride(): number {
+    return this.maxPagesPerSequence * this.numLayers * this.numKvHeads;
+  }
+
+  /** Index (in u32s) of the block-table entry for page `page` of (sequence slot, layer, KV head). */
+  blockTableIndex(slot: number, page: number, layer: number, kvHead: number): number {
+    return ((slot * this.maxPagesPerSequence + page) * this.numLayers + layer) * this.numKvHeads + kvHead;
+  }
+
+  /** Index (in u32s) of the GPU token count of (sequence slot, layer, KV head). */
+  countIndex(slot: number, layer: number, kvHead: number): number {
+    return (slot * this.numLayers + layer) * this.numKvHeads + kvHead;
+  }
+
+  arenaOf(layer: number): KVArena {
+    return this.arenas[this.layerArena[layer]];
+  }
+
+  get freePages(): number {
+    return this.arenas.reduce((sum, a) => sum + a.allocator.freeCount, 0);
+  }
+
+  get totalPages(): number {
+    return this.arenas.reduce((sum, a) => sum + a.numPages, 0);
+  }
+
+  createSequence(): SequenceHandle {
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) throw new InvalidArgumentError('maxSequences', `all ${this.maxSequences} sequence slots are in use; release a sequence first or raise maxSequences`);
+    const handle: SequenceHandle = { id: this.nextId++, slot };
+    this.sequences.set(handle.id, { handle, tokens: 0, pages: 0, table: new Uint32Array(this.blockTableStride) });
+    this.writeCounts(slot, 0);
+    return handle;
+  }
+
+  tokensHeld(seq: SequenceHandle): number {
+    return this.state(seq).tokens;
+  }
+
+  /** Bytes of the pages this sequence references (a page shared with a fork counts for both). */
+  bytesHeld(seq: SequenceHandle): number {
+    return this.state(seq).pages * this.numLayers * this.numKvHeads * this.bytesPerPage;
+  }
+
+  /** Arena page id of page `page` of (seq, layer, head), from the CPU mirror (for tests and policies' CPU side). */
+  pageId(seq: SequenceHandle, page: number, layer: number, kvHead: number): number {
+    const s = this.state(seq);
+    if (page >= s.pages) throw new InvalidArgumentError('page', `sequence ${seq.id} holds ${s.pages} pages`);
+    return s.table[(page * this.numLayers + layer) * this.numKvHeads + kvHead];
+  }
+
+  /**
+   * Makes room for `numNewTokens` more tokens in every (layer, KV head): allocates pages ahead of the append and
+   * copies a shared, partly filled last page first (copy on write). All or nothing: throws OutOfKVMemoryError or
+   * ContextFullError before changing anything. Writes the block tables only when pages are added.
+   */
+  reserve(seq: SequenceHandle, numNewTokens: number): void {
+    const s = this.state(seq);
+    const total = s.tokens + numNewTokens;
+    if (total > this.maxTokensPerSequence) throw new ContextFullError(total, this.maxTokensPerSequence);
+    const newPages = Math.ceil(total / this.pageSize);
+    const added = newPages - s.pages;
+    const { numLayers: L, numKvHeads: G } = this;
+
+    // A partly filled last page that another sequence also holds must be copied before we write into it.
+    const cow: number[] = []; // (layer * G + head) entries
+    if (numNewTokens > 0 && s.tokens % this.pageSize !== 0) {
+      const last = (s.pages - 1) * L * G;
+      for (let lg = 0; lg < L * G; lg++) {
+        if (this.arenaOf(Math.floor(lg / G)).allocator.refCount(s.table[last + lg]) > 1) cow.push(lg);
+      }
+    }
+    if (added === 0 && cow.length === 0) {
+      s.tokens = total;
+      return;
+    }
+    const need = new Array<number>(this.arenas.length).fill(0);
+    for (const a of this.arenas) need[a.index] = added * a.numLayers * G;
+    for (const lg of cow) need[this.layerArena[Math.floor(lg / G)]]++;
+    for (const a of this.arenas) {
+      if (need[a.index] > a.allocator.freeCount) throw new OutOfKVMemoryError(need[a.index], a.allocator.freeCount);
+    }
+
+    let firstWritten = s.pages;
+    if (cow.length > 0) {
+      firstWritten = s.pages - 1;
+      const encoder = this.device.createCommandEncoder({ label: 'kv-copy-on-write' });
+      const pageBytes = 2 * this.pageSize * this.headDim * BYTES_PER_ELEMENT;
+      const posBytes = this.pageSize * BYTES_PER_ELEMENT;
+      const last = (s.pages - 1) * L * G;
+      for (const lg of cow) {
+        const arena = this.arenaOf(Math.floor(lg / G));
+        const from = s.table[last + lg];
+        const to = arena.allocator.allocate();
+        encoder.copyBufferToBuffer(arena.pages, from * pageBytes, this.staging, 0, pageBytes);
+        encoder.copyBufferToBuffer(this.staging, 0, arena.pages, to * pageBytes, pageBytes);
+        encoder.copyBufferToBuffer(arena.positions, from * posBytes, this.staging, 0, posBytes);
+        encoder.copyBufferToBuffer(this.staging, 0, arena.positions, to * posBytes, posBytes);
+        arena.allocator.release(from);
+        s.table[last + lg] = to;
+      }
+      this.device.queue.submit([encoder.finish()]);
+    }
+    for (let p = s.pages; p < newPages; p++) {
+      for (let l = 0; l < L; l++) {
+        const allocator = this.arenaOf(l).allocator;
+        for (let g = 0; g < G; g++) s.table[(p * L + l) * G + g] = allocator.allocate();
+      }
+    }
+    this.writeTable(s, firstWritten, newPages);
+    s.tokens = total;
+    s.pages = newPages;
+  }
+
+  /**
+   * Shrinks every (layer, head) of the sequence to its first `tokens` slots (regenerating from an earlier
+   * point, or after a policy compacted its kept tokens to the front): releases the pages past them and sets the
+   * GPU counts.
+   */
+  truncate(seq: SequenceHandle, tokens: number): void {
+    const s = this.state(seq);
+    if (!Number.isInteger(tokens) || tokens < 0 || tokens > s.tokens) throw new InvalidArgumentError('tokens', `must be in [0, ${s.tokens}], got ${tokens}`);
+    const keep = Math.ceil(tokens / this.pageSize);
+    this.releasePages(s, keep, s.pages);
+    s.pages = keep;
+    s.tokens = tokens;
+    this.writeCounts(seq.slot, tokens);
+  }
+
+  /** A new sequence sharing all of `seq`'s pages by reference (prefix reuse); appends copy on write. */
+  fork(seq: SequenceHandle): SequenceHandle {
+    const s = this.state(seq);
+    const child = this.createSequence();
+    const c = this.state(child);
+    const { numLayers: L, numKvHeads: G } = this;
+    for (let p = 0; p < s.pages; p++) {
+      for (let l = 0; l < L; l++) {
+        const allocator = this.arenaOf(l).allocator;
+        for (let g = 0; g < G; g++) allocator.retain(s.table[(p * L + l) * G + g]);
+      }
+    }
+    c.table.set(s.table);
+    c.tokens = s.tokens;
+    c.pages = s.pages;
+    this.writeTable(c, 0, c.pages);
+    // Copy the GPU counts rather than the CPU's: after eviction they are the truth.
+    const encoder = this.device.createCommandEncoder({ label: 'kv-fork-counts' });
+    const bytes = L * G * BYTES_PER_ELEMENT;
+    encoder.copyBufferToBuffer(this.counts, seq.slot * bytes, this.staging, 0, bytes);
+    encoder.copyBufferToBuffer(this.staging, 0, this.counts, child.slot * bytes, bytes);
+    this.device.queue.submit([encoder.finish()]);
+    return child;
+  }
+
+  release(seq: SequenceHandle): void {
+    const s = this.state(seq);
+    this.releasePages(s, 0, s.pages);
+    this.sequences.delete(seq.id);
+    this.freeSlots.push(seq.slot);
+  }
+
+  private releasePages(s: SequenceState, from: number, to: number): void {
+    const { numLayers: L, numKvHeads: G } = this;
+    for (let p = from; p < to; p++) {
+      for (let l = 0; l < L; l++) {
+        const allocator = this.arenaOf(l).allocator;
+        for (let g = 0; g < G; g++) allocator.release(s.table[(p * L + l) * G + g]);
+      }
+    }
+  }
+
+  private writeTable(s: SequenceState, fromPage: number, toPage: number): void {
+    if (toPage <= fromPage) return;
+    const per = this.numLayers * this.numKvHeads;
+    const offset = this.blockTableIndex(s.handle.slot, fromPage, 0, 0) * BYTES_PER_ELEMENT;
+    this.device.queue.writeBuffer(this.blockTables, offset, s.table, fromPage * per, (toPage - fromPage) * per);
+  }
+
+  private writeCounts(slot: number, value: number): void {
+    const counts = new Uint32Array(this.numLayers * this.numKvHeads).fill(value);
+    this.device.queue.writeBuffer(this.counts, this.countIndex(slot, 0, 0) * BYTES_PER_ELEMENT, counts);
+  }
+
+  private state(seq: SequenceHandle): SequenceState {
+    const s = this.sequences.get(seq.id);
+    if (!s) throw new InvalidArgumentError('sequence', `sequence ${seq.id} was released or belongs to another cache`);
+    return s;
+  }
+}
