@@ -316,7 +316,9 @@ async function send(text: string): Promise<void> {
       const choice = chunk.choices[0];
       const delta = choice?.delta.content;
       if (delta) {
-        reply.content += delta;
+        // Templates without special tokens (the default "Assistant:") make replies start with a space; dropping it
+        // also lets the next turn's "Assistant: " + reply re-tokenize like the cached tokens, so the prefix is reused.
+        reply.content = (reply.content + delta).trimStart();
         if (current === conversation) content.textContent = reply.content;
         pieces += 1;
         const t = performance.now();
