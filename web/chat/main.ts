@@ -242,7 +242,9 @@ async function loadModel(input: string): Promise<void> {
     }
     const parts = [PHASE_LABELS[p.phase] ?? p.phase];
     if (p.file) parts[0] += ` ${p.file}`;
-    parts.push(p.totalBytes > 0 ? `${formatBytes(p.loadedBytes)} of ${formatBytes(p.totalBytes)}` : formatBytes(p.loadedBytes));
+    // Compiling reports no bytes, only what it compiles.
+    if (p.totalBytes > 0) parts.push(`${formatBytes(p.loadedBytes)} of ${formatBytes(p.totalBytes)}`);
+    else if (p.loadedBytes > 0) parts.push(formatBytes(p.loadedBytes));
     const left = timeLeftMs(p.loadedBytes, p.totalBytes, t - phaseStarted);
     if (left !== null && !done) parts.push(`about ${formatDuration(left)} left`);
     ui.loadText.textContent = parts.join(' · ');
