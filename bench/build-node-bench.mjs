@@ -1,0 +1,31 @@
+// Bundles bench/node-decode.ts into .carry/node-decode.mjs (WGSL `?raw` imports as text, ORT inlined), with
+// ORT's wasm and dawn.node beside it, so the bench runs with a bare `node` on a machine without node_modules.
+import { build } from 'esbuild';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const out = `${root}.carry`;
+mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
+await build({
+  entryPoints: [`${root}bench/node-decode.ts`],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outfile: `${out}/node-decode.mjs`,
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  plugins: [{
+    name: 'raw',
+    setup(b) {
+      b.onResolve({ filter: /\?raw$/ }, (a) => ({ path: new URL(a.path.replace(/\?raw$/, ''), `file://${a.resolveDir}/`).pathname, namespace: 'raw' }));
+      b.onLoad({ filter: /.*/, namespace: 'raw' }, (a) => ({ contents: readFileSync(a.path, 'utf8'), loader: 'text' }));
+    },
+  }],
+  // The `webgpu` package finds dawn.node at dist/<platform>-<arch>/ beside the module: keep that layout.
+  logLevel: 'warning',
+});
+copyFileSync(`${root}node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm`, `${out}/ort-wasm-simd-threaded.asyncify.wasm`);
+copyFileSync(`${root}node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs`, `${out}/ort-wasm-simd-threaded.asyncify.mjs`);
+copyFileSync(`${root}node_modules/webgpu/dist/linux-x64/dawn.node`, `${out}/dist/linux-x64/dawn.node`);
+console.log(`built ${out}/node-decode.mjs`);
