@@ -72,3 +72,95 @@ test('chat page: streaming reply, stop, second message, history after reload', a
   await page.getByRole('button', { name: 'Tell me a story about a cat.', exact: true }).click();
   await expect(messages).toHaveCount(4);
 });
+
+test('chat page without a default model says how to load one', async ({ page }) => {
+  await page.route(/\/(shared-models\/stories260K\/|models\/sieve-tiny\/)/, (route) => route.fulfill({ status: 404, body: 'not found' }));
+  await page.goto('/');
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true');
+  await expect(page.locator('#notice')).toContainText('No default model');
+  await expect(page.locator('#notice')).toContainText('Hugging Face repo id');
+  await expect(page.getByRole('button', { name: 'Send' })).toBeDisabled();
+});
+
+/** The client API itself (createEngine from web/client), driven from its harness page. */
+test('client: OpenAI-shaped results, streamed chunks with usage, abort by signal (running and queued), interrupt', async ({ page }) => {
+  await page.goto('/web/client/harness/index.html');
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true');
+  const r = await page.evaluate(async () => {
+    type Client = typeof import('../web/client/index.ts');
+    const { createEngine } = (window as unknown as { sieveClient: Client }).sieveClient;
+    const engine = createEngine();
+    const policies = await engine.listPolicies();
+    await engine.load(new URL('/shared-models/stories260K/stories260K.gguf', location.href).href);
+    const messages = [{ role: 'user' as const, content: 'Tell me a story.' }];
+
+    const whole = await engine.chat.completions.create({ messages, max_tokens: 6, temperature: 0 });
+
+    const chunks = [];
+    for await (const c of await engine.chat.completions.create({ messages, max_tokens: 6, temperature: 0, stream: true })) chunks.push(c);
+    const streamed = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+
+    // Abort a running stream after its first text, and abort a request still queued behind it.
+    const running = new AbortController();
+    const queued = new AbortController();
+    const first = await engine.chat.completions.create({ messages, max_tokens: 200, stream: true }, { signal: running.signal });
+    const secondPromise = engine.completions.create({ prompt: 'Once upon a time', max_tokens: 50, stream: false }, { signal: queued.signal });
+    queued.abort();
+    let firstFinish: string | null = null;
+    let firstTokens = -1;
+    for await (const c of first) {
+      if (c.choices[0]?.delta.content) running.abort();
+      if (c.choices[0]?.finish_reason) firstFinish = c.choices[0].finish_reason;
+      if (c.usage) firstTokens = c.usage.completion_tokens;
+    }
+    const second = await secondPromise;
+
+    // interrupt() stops what runs now; a reader that breaks early stops generation too.
+    const third = await engine.completions.create({ prompt: 'Once upon a time', max_tokens: 200, stream: true });
+    let thirdFinish: string | null = null;
+    for await (const c of third) {
+      if (c.choices[0]?.text) engine.interrupt();
+      if (c.choices[0]?.finish_reason) thirdFinish = c.choices[0].finish_reason;
+    }
+    const fourth = await engine.completions.create({ prompt: 'Once upon a time', max_tokens: 200, stream: true });
+    for await (const c of fourth) if (c.choices[0]?.text) break;
+    const after = await engine.completions.create({ prompt: 'Once upon a time', max_tokens: 4, temperature: 0 });
+
+    let badParam: unknown = null;
+    try {
+      await engine.chat.completions.create({ messages, max_tokens: 4, temperature: 7, stream: true });
+    } catch (e) {
+      badParam = { code: (e as { code?: string }).code, message: (e as Error).message };
+    }
+    return {
+      policies, whole, streamed, lastChunk: chunks[chunks.length - 1], firstChunk: chunks[0],
+      firstFinish, firstTokens, second, thirdFinish, after, badParam,
+    };
+  });
+
+  expect(r.policies).toContain('dense');
+  expect(r.whole.object).toBe('chat.completion');
+  expect(r.whole.choices[0].finish_reason).toMatch(/^(stop|length)$/);
+  expect(r.whole.usage.completion_tokens).toBeLessThanOrEqual(6);
+  for (const key of ['prompt_tokens', 'prefill_tokens_per_s', 'decode_tokens_per_s', 'kv_bytes', 'tokens_in_cache'] as const) {
+    expect(r.whole.usage[key]).toBeGreaterThan(0);
+  }
+  // Greedy: the stream carries exactly the text of the whole completion, then a usage chunk with no choices.
+  expect(r.streamed).toBe(r.whole.choices[0].message.content);
+  expect(r.firstChunk.object).toBe('chat.completion.chunk');
+  expect(r.firstChunk.choices[0].delta.role).toBe('assistant');
+  expect(r.lastChunk.choices).toEqual([]);
+  expect(r.lastChunk.usage?.completion_tokens).toBe(r.whole.usage.completion_tokens);
+
+  expect(r.firstFinish).toBe('abort');
+  expect(r.firstTokens).toBeGreaterThan(0);
+  expect(r.firstTokens).toBeLessThan(200);
+  expect(r.second.choices[0].finish_reason).toBe('abort');
+  expect(r.second.usage.completion_tokens).toBe(0);
+  expect(r.thirdFinish).toBe('abort');
+  // After aborts and an early break, the next request is answered normally.
+  expect(r.after.choices[0].finish_reason).toMatch(/^(stop|length)$/);
+  expect(r.after.usage.completion_tokens).toBeGreaterThan(0);
+  expect(r.badParam).toMatchObject({ code: 'INVALID_ARGUMENT' });
+  expect((r.badParam as { message: string }).message).toContain('temperature');
+});
