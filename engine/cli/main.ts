@@ -1,6 +1,6 @@
 // `sieve` CLI entry: `logits` and `generate`, on the WebGPU engine in headless Chromium or on the CPU reference.
 import { writeFile } from 'node:fs/promises';
-import { SieveError } from '../errors/index.ts';
+import { InvalidArgumentError, SieveError } from '../errors/index.ts';
 import { parseCli, USAGE, type CliOptions, type GenerateOptions, type LogitsOptions } from './args.ts';
 
 export interface GenerateOutput {
@@ -21,7 +21,7 @@ type HostWindow = { sieveHost: Record<string, (arg?: unknown) => Promise<Record<
 
 // Each backend is imported when chosen: Playwright and Vite alone take ~1.7 s to import (measured here), which a
 // usage error or a reference run should not pay.
-async function openWebGpuRunner(model: string): Promise<CliRunner> {
+async function openWebGpuRunner(model: string, attention: string | undefined): Promise<CliRunner> {
   const { openBrowserHost, raisePageError } = await import('./browser-host.ts');
   const host = await openBrowserHost(model);
   const call = async (method: string, arg?: unknown) => {
@@ -30,6 +30,12 @@ async function openWebGpuRunner(model: string): Promise<CliRunner> {
     return r;
   };
   try {
+    // A mistyped policy should fail before a model of gigabytes is downloaded, not after.
+    if (attention !== undefined) {
+      const policies = (await call('policies')).policies as string[];
+      const name = attention.split(':')[0].trim();
+      if (!policies.includes(name)) throw new InvalidArgumentError('--attention', `unknown policy "${name}"; available: ${policies.join(', ')}`);
+    }
     await call('load', host.modelUrl);
   } catch (e) {
     await host.close();
@@ -55,7 +61,7 @@ async function openWebGpuRunner(model: string): Promise<CliRunner> {
 async function run(opts: CliOptions): Promise<void> {
   const runner = opts.backend === 'reference'
     ? await (await import('./reference-runner.ts')).openReferenceRunner(opts.model)
-    : await openWebGpuRunner(opts.model);
+    : await openWebGpuRunner(opts.model, opts.attention);
   try {
     if (opts.command === 'logits') {
       const logits = await runner.logits(opts);

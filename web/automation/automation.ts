@@ -42,6 +42,12 @@ const host = {
       return { profile: await engine.takeDecodeProfile() };
     } catch (e) { return plainError(e); }
   },
+  /** Registered attention policy names: the CLI checks --attention against them before any model is fetched. */
+  async policies() {
+    try {
+      return { policies: await engine.listPolicies() };
+    } catch (e) { return plainError(e); }
+  },
   async unload() {
     await engine.unload();
   },
