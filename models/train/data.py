@@ -51,11 +51,11 @@ class Tasks:
         return ''.join(str(d) for d in rng.integers(0, 10, size=k))
 
     # ---- tasks: each returns (prompt ids, answer ids) with total length about L ---------------------
-    def passkey(self, rng, L, kind=None, depth=None):
+    def passkey(self, rng, L, kind=None, depth=None, chat=False):
         kind = kind or ('filler' if rng.random() < 0.5 else 'text')
         key = self.digits(rng)
         needle = self.e(' The pass key is ' + key + '. Remember it. ' + key + ' is the pass key.')
-        q = self.e('\nWhat is the pass key? The pass key is')
+        q = self.e('\nWhat is the pass key?\nAssistant: The pass key is' if chat else '\nWhat is the pass key? The pass key is')
         ans = self.e(' ' + key + '.') + [self.eos]
         n = L - len(needle) - len(q) - len(ans) - 1
         h = self.haystack(rng, n, kind)
@@ -63,7 +63,7 @@ class Tasks:
         prompt = np.concatenate([[self.bos], h[:d], needle, h[d:], q])
         return prompt, np.array(ans), key
 
-    def kv(self, rng, L):
+    def kv(self, rng, L, chat=False):
         head = self.e('Here is a list of keys and values. Remember them.\n')
         q_tail_len = 24
         lines, keys, vals, used = [], [], [], len(head) + q_tail_len + 8
@@ -77,7 +77,7 @@ class Tasks:
                 break
             lines.append(ln); keys.append(k); vals.append(v); used += len(ln)
         j = int(rng.integers(0, len(keys)))
-        q = self.e('What is the value of ' + keys[j] + '? The value of ' + keys[j] + ' is')
+        q = self.e('What is the value of ' + keys[j] + ('?\nAssistant: The value of ' if chat else '? The value of ') + keys[j] + ' is')
         ans = self.e(' ' + vals[j] + '.') + [self.eos]
         prompt = np.concatenate([[self.bos], head] + lines + [q])
         return prompt, np.array(ans), vals[j]
@@ -150,8 +150,8 @@ class Tasks:
                 p, a = self.dialogue(rng)
                 if rng.random() < 0.2:
                     L = int(rng.integers(128, 1500))
-                    pp, aa, _ = self.passkey(rng, L) if rng.random() < 0.5 else self.kv(rng, L)
-                    p = np.concatenate([self.e('User: '), pp[1:], self.e('\nAssistant:')])
+                    pp, aa, _ = self.passkey(rng, L, chat=True) if rng.random() < 0.5 else self.kv(rng, L, chat=True)
+                    p = np.concatenate([self.e('User: '), pp[1:]])
                     a = list(aa) + self.e('\n')
                 parts += [np.asarray(p, dtype=np.int64), np.asarray(a, dtype=np.int64)]
                 masks += [np.zeros(len(p), dtype=bool), np.ones(len(a), dtype=bool)]
@@ -168,7 +168,12 @@ class Tasks:
         task = np.concatenate([p, a])[-(SEQ + 1):]
         m = np.zeros(len(task), dtype=bool); m[len(task) - len(a):] = True
         pad = SEQ + 1 - len(task)
-        if pad > 0:
+        if pad > 0 and rng.random() < 0.5:
+            # Task first, natural text after it: questions must be answered at any position, not only at the row's end.
+            start = int(rng.integers(0, len(self.text) - pad - 1))
+            back = self.text[start:start + pad]
+            task = np.concatenate([task, back]); m = np.concatenate([m, np.zeros(pad, dtype=bool)])
+        elif pad > 0:
             start = int(rng.integers(0, len(self.text) - pad - 1))
             front = self.text[start:start + pad]
             task = np.concatenate([front, task]); m = np.concatenate([np.zeros(pad, dtype=bool), m])
