@@ -8,6 +8,8 @@ import { FALLBACK_MODEL_URL, PROJECT_MODEL_URL, findDefaultModel } from './model
 const DENSE_POLICY = 'dense';
 /** Progress text refreshes at most this often; the worker reports every network chunk. */
 const PROGRESS_REFRESH_MS = 100;
+/** A streaming reply is saved this often, so a reload mid-reply loses at most this much of it. */
+const STREAM_SAVE_INTERVAL_MS = 1000;
 
 const PHASE_LABELS: Record<LoadProgress['phase'], string> = {
   fetch: 'Downloading',
@@ -302,7 +304,9 @@ async function send(text: string): Promise<void> {
   conversation.model = loadedModel;
   await save(conversation);
 
+  // The reply is part of the conversation from its first word on, and saved as it grows (a reload keeps it).
   const reply: StoredMessage = { role: 'assistant', content: '' };
+  conversation.messages.push(reply);
   const article = renderMessage(reply);
   article.setAttribute('aria-busy', 'true');
   const content = article.querySelector('.message-content') as HTMLElement;
@@ -312,6 +316,7 @@ async function send(text: string): Promise<void> {
   scrollToEnd();
   let firstTokenAt = 0;
   let pieces = 0;
+  let lastSave = performance.now();
   try {
     const stream = await engine.chat.completions.create(request, { signal: controller.signal });
     for await (const chunk of stream) {
@@ -328,6 +333,7 @@ async function send(text: string): Promise<void> {
         // Until the engine's usage arrives, show the rate the text arrives at (text pieces, roughly tokens).
         else ui.statDecode.textContent = `≈ ${formatRate(((pieces - 1) * 1000) / (t - firstTokenAt))}`;
         scrollToEnd();
+        if (t - lastSave > STREAM_SAVE_INTERVAL_MS) { lastSave = t; void save(conversation); }
       }
       if (choice?.finish_reason) reply.finishReason = choice.finish_reason;
       if (chunk.usage) {
@@ -335,22 +341,22 @@ async function send(text: string): Promise<void> {
         if (current === conversation) showUsage(chunk.usage);
       }
     }
-    conversation.messages.push(reply);
   } catch (e) {
     showNotice(describeError(e));
     // A reply that failed before its first word is not kept.
     if (reply.content.length > 0) {
       reply.finishReason = 'abort';
-      conversation.messages.push(reply);
     } else {
+      conversation.messages.splice(conversation.messages.indexOf(reply), 1);
       article.remove();
     }
   } finally {
+    // Saved before the page shows the reply as finished, so what the page shows done survives a reload.
+    await save(conversation);
     article.removeAttribute('aria-busy');
     markFinish(article, reply);
     generation = null;
     updateControls();
-    await save(conversation);
   }
 }
 
