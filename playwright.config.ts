@@ -2,6 +2,9 @@
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_PATH, chromiumArgs } from './e2e/browser.ts';
 
+/** scripts/test.mjs picks a free port; 5173 when Playwright is run by hand. */
+const PORT = Number(process.env.SIEVE_E2E_PORT ?? 5173);
+
 export default defineConfig({
   testDir: 'e2e',
   testMatch: '**/*.spec.ts',
@@ -9,12 +12,12 @@ export default defineConfig({
   workers: 1,
   reporter: [['list'], ['json', { outputFile: '.playwright-results.json' }]],
   use: {
-    baseURL: 'http://127.0.0.1:5173',
+    baseURL: `http://127.0.0.1:${PORT}`,
     launchOptions: { executablePath: CHROMIUM_PATH, args: chromiumArgs() },
   },
   webServer: {
-    command: 'SIEVE_NO_HMR=1 npx vite --port 5173 --strictPort',
-    url: 'http://127.0.0.1:5173/web/automation/index.html',
+    command: `SIEVE_NO_HMR=1 npx vite --port ${PORT} --strictPort`,
+    url: `http://127.0.0.1:${PORT}/web/automation/index.html`,
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,
   },

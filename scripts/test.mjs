@@ -1,6 +1,7 @@
 // `npm test`: installs what is missing, runs the unit tests (Vitest, Node) and the browser tests
 // (Playwright, Debian chromium with WebGPU), and ends with one plain line CI reads: "N passed, N failed".
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ensureChromium, ensureNodeModules } from './ensure-deps.mjs';
@@ -20,8 +21,13 @@ const extra = process.argv.slice(2);
 const vitest = spawnSync(bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile=${vitestJson}`, ...extra], {
   stdio: 'inherit', cwd: root,
 });
+/** A free port for the browser tests' Vite server, so a dev server on 5173 never collides with a test run. */
+const port = await new Promise((resolve) => {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
+});
 const playwright = spawnSync(bin('playwright'), ['test', ...extra], {
-  stdio: 'inherit', cwd: root, env: { ...process.env, PLAYWRIGHT_JSON_OUTPUT_NAME: playwrightJson },
+  stdio: 'inherit', cwd: root, env: { ...process.env, SIEVE_E2E_PORT: String(port) },
 });
 
 let passed = 0;
@@ -39,6 +45,8 @@ if (existsSync(playwrightJson)) {
   const r = JSON.parse(readFileSync(playwrightJson, 'utf8'));
   passed += r.stats?.expected ?? 0;
   failed += (r.stats?.unexpected ?? 0) + (r.stats?.flaky ?? 0);
+  // Errors outside tests (the web server did not start, a spec failed to load) count as failures.
+  failed += (r.errors ?? []).length;
 } else if (playwright.status !== 0) {
   failed += 1;
 }
