@@ -4,3 +4,5 @@ export type { EngineGenerateRequest, EngineGenerateResult, EngineLogitsRequest, 
 export * from './errors/index.ts';
 export { installSieveErrorTransfer } from './worker-errors.ts';
 export type { DecodeProfile } from './runtime/index.ts';
+export type * from './api/index.ts';
+export type { LoadProgress } from './model/index.ts';
