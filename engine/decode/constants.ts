@@ -1,0 +1,13 @@
+// Numbers of the decode kernels; each must match the constant of the same name in its .wgsl file.
+
+/** Threads per matvec workgroup (WG in matvec.wgsl): WebGPU's default maxComputeInvocationsPerWorkgroup. */
+export const MATVEC_WORKGROUP_SIZE = 256;
+
+/**
+ * Rows per matvec workgroup (ROWS in matvec.wgsl): 64 threads per row keep a row's loads 1 KiB-contiguous per
+ * step, and 4 rows give even a 576-row k/v projection 144 workgroups (an H200 has 132 SMs).
+ */
+export const MATVEC_ROWS = 4;
+
+/** Threads per embedding-gather workgroup (embed.wgsl). */
+export const EMBED_WORKGROUP_SIZE = 256;

@@ -1,0 +1,2 @@
+// The decode module's face: one decode token of the whole model in our own WGSL kernels, one command encoder.
+export { WgslDecoder, type DecoderWeights, type DecodeStepOptions } from './wgsl-decoder.ts';

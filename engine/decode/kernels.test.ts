@@ -1,0 +1,162 @@
+// The decode kernels on Dawn/SwiftShader against plain f64 math: every matvec entry at odd sizes, gather, head norm.
+import { describe, expect, it } from 'vitest';
+import { readBuffer } from '../gpu/index.ts';
+import { decodeTestDevice as nodeGpuDevice } from './gpu-device.test-helper.ts';
+import { MATVEC_ROWS } from './constants.ts';
+import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
+
+/** Max error against f64 sums, relative to the largest expected magnitude (at least 1): f32 sums of <= 300 terms. */
+const TOLERANCE = 1e-5;
+const EPS = 1e-5;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randoms(next: () => number, count: number, amplitude = 1, offset = 0): Float32Array {
+  const a = new Float32Array(count);
+  for (let i = 0; i < count; i++) a[i] = offset + (next() * 2 - 1) * amplitude;
+  return a;
+}
+
+function upload(device: GPUDevice, data: Float32Array | Uint32Array): GPUBuffer {
+  const b = device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength);
+  return b;
+}
+
+function run(device: GPUDevice, ...dispatches: Dispatch[]): void {
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  for (const d of dispatches) encodeDispatch(pass, d);
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+}
+
+function matvec(w: Float32Array, x: ArrayLike<number>, out: number, inFeatures: number, bias: Float32Array | null): Float64Array {
+  const y = new Float64Array(out);
+  for (let r = 0; r < out; r++) {
+    let s = 0;
+    for (let i = 0; i < inFeatures; i++) s += w[r * inFeatures + i] * x[i];
+    y[r] = s + (bias ? bias[r] : 0);
+  }
+  return y;
+}
+
+function rmsNorm(x: Float32Array, w: Float32Array): Float64Array {
+  let ss = 0;
+  for (const v of x) ss += v * v;
+  const inv = 1 / Math.sqrt(ss / x.length + EPS);
+  return Float64Array.from(x, (v, i) => w[i] * v * inv);
+}
+
+/** Max |a - b| over b's length, divided by max(1, max |b|). */
+function maxDiff(a: Float32Array, b: ArrayLike<number>): number {
+  let m = 0;
+  let scale = 1;
+  for (let i = 0; i < b.length; i++) {
+    m = Math.max(m, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return m / scale;
+}
+
+/** [out, in]: odd in (rows start mid-word), out not a multiple of ROWS, and one aligned case; 1 row and 1 column too. */
+const SHAPES: [number, number][] = [[11, 37], [4 * MATVEC_ROWS + 1, 130], [257, 300], [1, 1], [3, 5]];
+
+describe('decode matvec kernels', () => {
+  for (const [out, inFeatures] of SHAPES) {
+    it(`normed, normedPair, normedGated and residual at out ${out}, in ${inFeatures}`, async () => {
+      const device = await nodeGpuDevice();
+      const next = rng(out * 1000 + inFeatures);
+      const kernels = new DecodeKernels(device, EPS);
+      const x = randoms(next, inFeatures, 2);
+      const norm = randoms(next, inFeatures, 0.2, 1);
+      const wa = randoms(next, out * inFeatures);
+      const wb = randoms(next, out * inFeatures);
+      const ba = randoms(next, out);
+      const bb = randoms(next, out);
+      const resid = randoms(next, out, 3);
+      const xBuf = upload(device, x);
+      const mat = (w: Float32Array): MatrixBuffer => ({ buffer: upload(device, w), shape: [out, inFeatures] });
+      const A = mat(wa);
+      const B = mat(wb);
+      const outs = Array.from({ length: 5 }, () => upload(device, new Float32Array(out)));
+      const residBuf = upload(device, resid);
+      const normBuf = upload(device, norm);
+      run(device,
+        kernels.matvec('normed', 'normed', { x: xBuf, norm: normBuf, a: A, biasA: upload(device, ba), outA: outs[0] }),
+        // k/v shape: bias on the second matrix only, to catch a swapped flag.
+        kernels.matvec('pair', 'normedPair', { x: xBuf, norm: normBuf, a: A, b: B, biasB: upload(device, bb), outA: outs[1], outB: outs[2] }),
+        kernels.matvec('gated', 'normedGated', { x: xBuf, norm: normBuf, a: A, b: B, biasA: upload(device, ba), outA: outs[3] }),
+        kernels.matvec('residual', 'residual', { x: xBuf, a: A, biasA: upload(device, ba), outA: residBuf }),
+      );
+      const xn = rmsNorm(x, norm);
+      const expectA = matvec(wa, xn, out, inFeatures, null);
+      const expectB = matvec(wb, xn, out, inFeatures, null);
+      const read = (b: GPUBuffer) => readBuffer(device, b, 0, out * 4);
+      expect(maxDiff(await read(outs[0]), expectA.map((v, i) => v + ba[i]))).toBeLessThan(TOLERANCE);
+      expect(maxDiff(await read(outs[1]), expectA)).toBeLessThan(TOLERANCE);
+      expect(maxDiff(await read(outs[2]), expectB.map((v, i) => v + bb[i]))).toBeLessThan(TOLERANCE);
+      const gated = expectA.map((g, i) => { const gb = g + ba[i]; return (gb / (1 + Math.exp(-gb))) * expectB[i]; });
+      expect(maxDiff(await read(outs[3]), gated)).toBeLessThan(TOLERANCE);
+      const residual = matvec(wa, x, out, inFeatures, ba).map((v, i) => v + resid[i]);
+      expect(maxDiff(await read(residBuf), residual)).toBeLessThan(TOLERANCE);
+      kernels.destroy();
+    });
+  }
+
+  it('folds a grid above the per-dimension limit into two dimensions', async () => {
+    const device = await nodeGpuDevice();
+    // A limit of 5 workgroups per dimension stands in for 65535 (a 262K-row head would take minutes here).
+    const limit = 5;
+    const out = 3 * limit * MATVEC_ROWS + 2 * MATVEC_ROWS + 3;
+    const inFeatures = 9;
+    const next = rng(7);
+    const kernels = new DecodeKernels(device, EPS, limit);
+    const x = randoms(next, inFeatures);
+    const norm = randoms(next, inFeatures, 0.2, 1);
+    const w = randoms(next, out * inFeatures);
+    const y = upload(device, new Float32Array(out));
+    run(device, kernels.matvec('head', 'normed', { x: upload(device, x), norm: upload(device, norm), a: { buffer: upload(device, w), shape: [out, inFeatures] }, outA: y }));
+    expect(maxDiff(await readBuffer(device, y, 0, out * 4), matvec(w, rmsNorm(x, norm), out, inFeatures, null))).toBeLessThan(TOLERANCE);
+    kernels.destroy();
+  });
+
+  it('gathers an embedding row and normalizes q and k per head', async () => {
+    const device = await nodeGpuDevice();
+    const next = rng(3);
+    const kernels = new DecodeKernels(device, EPS);
+    const vocab = 9;
+    const width = 300;
+    const table = randoms(next, vocab * width);
+    const hidden = upload(device, new Float32Array(width));
+    const id = upload(device, new Uint32Array([7]));
+    const shape = { numHeads: 6, numKvHeads: 2, headDim: 24 };
+    const q = randoms(next, 6 * 24, 2);
+    const k = randoms(next, 2 * 24, 2);
+    const qn = randoms(next, 24, 0.2, 1);
+    const kn = randoms(next, 24, 0.2, 1);
+    const qBuf = upload(device, q);
+    const kBuf = upload(device, k);
+    run(device,
+      kernels.embed(id, { buffer: upload(device, table), shape: [vocab, width] }, hidden),
+      kernels.headNorm('qk', shape, qBuf, kBuf, upload(device, qn), upload(device, kn)));
+    expect(maxDiff(await readBuffer(device, hidden, 0, width * 4), table.subarray(7 * width, 8 * width))).toBe(0);
+    const perHead = (v: Float32Array, w: Float32Array, heads: number) => {
+      const outv: number[] = [];
+      for (let h = 0; h < heads; h++) outv.push(...rmsNorm(v.subarray(h * 24, (h + 1) * 24), w));
+      return outv;
+    };
+    expect(maxDiff(await readBuffer(device, qBuf, 0, q.byteLength), perHead(q, qn, 6))).toBeLessThan(TOLERANCE);
+    expect(maxDiff(await readBuffer(device, kBuf, 0, k.byteLength), perHead(k, kn, 2))).toBeLessThan(TOLERANCE);
+    kernels.destroy();
+  });
+});

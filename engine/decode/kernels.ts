@@ -1,0 +1,142 @@
+// The decode kernels as recorded dispatches: pipelines (cached per shape) and bind groups made once, replayed each step.
+import { EMBED_WORKGROUP_SIZE, MATVEC_ROWS } from './constants.ts';
+import embedSource from './embed.wgsl?raw';
+import headNormSource from './head-norm.wgsl?raw';
+import matvecSource from './matvec.wgsl?raw';
+
+/** One dispatch with everything bound; `encodeDispatch` replays it into a pass. */
+export interface Dispatch {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: [number, number];
+}
+
+/** Entry points of matvec.wgsl (see its header for the math of each). */
+export type MatvecEntry = 'normed' | 'normedPair' | 'normedGated' | 'residual';
+
+/** A weight matrix [out, in] f32, row-major. */
+export interface MatrixBuffer {
+  buffer: GPUBuffer;
+  shape: number[];
+}
+
+export interface MatvecIO {
+  /** The input vector [in] (normed entries: the residual stream before RMSNorm). */
+  x: GPUBuffer;
+  /** RMSNorm weight [in] (normed entries). */
+  norm?: GPUBuffer;
+  a: MatrixBuffer;
+  /** Second matrix, same shape as `a` (normedPair, normedGated). */
+  b?: MatrixBuffer;
+  biasA?: GPUBuffer | null;
+  biasB?: GPUBuffer | null;
+  /** [out]; for `residual`, the residual stream that the product is added to. */
+  outA: GPUBuffer;
+  /** [out] (normedPair). */
+  outB?: GPUBuffer;
+}
+
+/** The bindings each matvec entry point declares (matvec.wgsl's layout). */
+const MATVEC_BINDINGS: Record<MatvecEntry, number[]> = {
+  normed: [0, 1, 2, 4, 6],
+  normedPair: [0, 1, 2, 3, 4, 5, 6, 7],
+  normedGated: [0, 1, 2, 3, 4, 5, 6],
+  residual: [0, 2, 4, 6],
+};
+
+/** A 1-D grid of `n` workgroups, folded into two dimensions past the per-dimension limit. */
+function grid(n: number, limit: number): [number, number] {
+  const x = Math.min(n, limit);
+  return [x, Math.ceil(n / x)];
+}
+
+export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
+  pass.setPipeline(d.pipeline);
+  pass.setBindGroup(0, d.bindGroup);
+  pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1]);
+}
+
+export class DecodeKernels {
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly modules = new Map<string, GPUShaderModule>();
+  /** Bound where a matvec has no bias: never read (HAS_BIAS_* false), but the binding must exist. */
+  private readonly placeholder: GPUBuffer;
+
+  /** Workgroups per grid dimension: the device's limit (65535 by default; a test folds smaller grids). */
+  private readonly maxWorkgroupsPerDimension: number;
+
+  constructor(private readonly device: GPUDevice, private readonly rmsNormEps: number, maxWorkgroupsPerDimension = device.limits.maxComputeWorkgroupsPerDimension) {
+    this.maxWorkgroupsPerDimension = maxWorkgroupsPerDimension;
+    this.placeholder = device.createBuffer({ label: 'decode no-bias placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
+  }
+
+  /** A matvec of `entry` over `io`; out/in come from `io.a`'s shape. */
+  matvec(label: string, entry: MatvecEntry, io: MatvecIO): Dispatch {
+    const [out, inFeatures] = io.a.shape;
+    if (io.b && (io.b.shape[0] !== out || io.b.shape[1] !== inFeatures)) {
+      throw new Error(`internal: ${label}: paired matrices differ, [${io.a.shape}] and [${io.b.shape}]`);
+    }
+    const workgroups = grid(Math.ceil(out / MATVEC_ROWS), this.maxWorkgroupsPerDimension);
+    const pipeline = this.pipeline(matvecSource, entry, {
+      IN: inFeatures, OUT: out, EPS: this.rmsNormEps,
+      HAS_BIAS_A: io.biasA ? 1 : 0, HAS_BIAS_B: io.biasB ? 1 : 0, WORKGROUPS_X: workgroups[0],
+    });
+    const resources: (GPUBuffer | undefined)[] = [
+      io.x, io.norm, io.a.buffer, io.b?.buffer, io.biasA ?? this.placeholder, io.biasB ?? this.placeholder, io.outA, io.outB,
+    ];
+    const entries = MATVEC_BINDINGS[entry].map((binding) => {
+      const buffer = resources[binding];
+      if (!buffer) throw new Error(`internal: ${label} (${entry}) has no buffer for binding ${binding}`);
+      return { binding, resource: { buffer } };
+    });
+    const bindGroup = this.device.createBindGroup({ label: `decode ${label}`, layout: pipeline.getBindGroupLayout(0), entries });
+    return { label, pipeline, bindGroup, workgroups };
+  }
+
+  /** hidden = table[id]: the embedding row of the token in `id` (u32). */
+  embed(id: GPUBuffer, table: MatrixBuffer, hidden: GPUBuffer): Dispatch {
+    const width = table.shape[1];
+    const pipeline = this.pipeline(embedSource, 'embed', { HIDDEN: width });
+    const bindGroup = this.device.createBindGroup({
+      label: 'decode embed',
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: id } },
+        { binding: 1, resource: { buffer: table.buffer } },
+        { binding: 2, resource: { buffer: hidden } },
+      ],
+    });
+    return { label: 'embed', pipeline, bindGroup, workgroups: [Math.ceil(width / EMBED_WORKGROUP_SIZE), 1] };
+  }
+
+  /** Per-head RMSNorm of q [numHeads * headDim] and k [numKvHeads * headDim], in place. */
+  headNorm(label: string, shape: { numHeads: number; numKvHeads: number; headDim: number }, q: GPUBuffer, k: GPUBuffer, qNorm: GPUBuffer, kNorm: GPUBuffer): Dispatch {
+    const pipeline = this.pipeline(headNormSource, 'headNorm', { D: shape.headDim, NUM_HEADS: shape.numHeads, EPS: this.rmsNormEps });
+    const bindGroup = this.device.createBindGroup({
+      label: `decode ${label}`,
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [q, k, qNorm, kNorm].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    return { label, pipeline, bindGroup, workgroups: [shape.numHeads + shape.numKvHeads, 1] };
+  }
+
+  destroy(): void {
+    this.placeholder.destroy();
+  }
+
+  private pipeline(source: string, entryPoint: string, constants: Record<string, number>): GPUComputePipeline {
+    const key = `${entryPoint}:${JSON.stringify(constants)}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      let module = this.modules.get(source);
+      if (!module) {
+        module = this.device.createShaderModule({ label: `decode-${entryPoint}`, code: source });
+        this.modules.set(source, module);
+      }
+      p = this.device.createComputePipeline({ label: `decode-${entryPoint}`, layout: 'auto', compute: { module, entryPoint, constants } });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+}
