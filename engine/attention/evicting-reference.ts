@@ -1,0 +1,287 @@
+// CPU reference of the evicting policies: the keep rule they share (sinks + top-scored + recent, ties by position)
+// and a plain f32 forward whose KV cache evicts, so policy logits can be checked against dense and the GPU path.
+import { InvalidArgumentError } from '../errors/index.ts';
+import { applyRope, layerWeight, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
+
+/** The cached tokens of one (layer, KV head): slot order is arbitrary, positions are the true ones. */
+export interface EvictingHead {
+  positions: number[];
+  /** Rotated keys and values, [d] each. */
+  keys: Float32Array[];
+  values: Float32Array[];
+  /** The policy's running score per slot (0 for policies without scores), in f64. */
+  scores: number[];
+}
+
+/** A policy's CPU selection, as the evicting forward calls it. */
+export interface ReferenceEvictionPolicy {
+  readonly name: string;
+  /** Tokens a (layer, KV head) holds at most after each step's eviction. */
+  readonly budget: number;
+  /**
+   * After a step's attention at `layer`: rows[t][slot] is the probability query t of the step gave each slot of
+   * `head` (slot order of head.positions, 0 where causally masked), summed over the query heads of the KV group.
+   */
+  observe(head: EvictingHead, layer: number, rows: readonly Float64Array[]): void;
+  /** Slots to keep, ascending. */
+  keep(head: EvictingHead, layer: number): number[];
+}
+
+/**
+ * The keep rule of StreamingLLM, H2O and A2SF. With more than sinks + top + recent slots, keeps the `sinks` oldest
+ * positions, the `recent` newest, and among the others the `top` with the highest score. Ties of score go to the
+ * OLDER token (smaller position): sort key (score descending, position ascending). The GPU path must use the same key.
+ * Returns the kept slot indices, ascending. `scores` may be null when top is 0.
+ */
+export function selectKeptSlots(
+  positions: ArrayLike<number>, scores: ArrayLike<number> | null, sinks: number, top: number, recent: number,
+): number[] {
+  const n = positions.length;
+  const all = Array.from({ length: n }, (_, i) => i);
+  if (n <= sinks + top + recent) return all;
+  const byPosition = all.sort((a, b) => positions[a] - positions[b]);
+  const kept = [...byPosition.slice(0, sinks), ...byPosition.slice(n - recent)];
+  if (top > 0) {
+    if (!scores) throw new InvalidArgumentError('scores', 'a policy keeping top-scored tokens needs scores');
+    const middle = byPosition.slice(sinks, n - recent);
+    middle.sort((a, b) => (scores[b] - scores[a]) || (positions[a] - positions[b]));
+    kept.push(...middle.slice(0, top));
+  }
+  return kept.sort((a, b) => a - b);
+}
+
+/** Keeps only `slots` (ascending) of a head, in place. */
+export function compactHead(head: EvictingHead, slots: readonly number[]): void {
+  head.positions = slots.map((s) => head.positions[s]);
+  head.keys = slots.map((s) => head.keys[s]);
+  head.values = slots.map((s) => head.values[s]);
+  head.scores = slots.map((s) => head.scores[s]);
+}
+
+interface Linear {
+  weight: Float32Array;
+  bias: Float32Array | null;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+interface Layer {
+  inputNorm: Float32Array;
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  qNorm: Float32Array | null;
+  kNorm: Float32Array | null;
+  postAttentionNorm: Float32Array;
+  gate: Linear;
+  up: Linear;
+  down: Linear;
+}
+
+/**
+ * The reference forward (same architectures and arithmetic as engine/reference's ReferenceModel) over an evicting
+ * cache: each step appends its K/V, attends over the kept slots only, hands the policy the step's probability rows,
+ * then evicts to the policy's budget. Positions keep counting past max_position_embeddings (RoPE is computed for any
+ * position), as the GPU path does for evicting policies.
+ *
+ * Why not ReferenceModel itself: its attention and cache are private with no hook (reported); this duplicates its
+ * few dense pieces (matmul, RMSNorm, SwiGLU) rather than reaching into it.
+ */
+export class EvictingReferenceModel {
+  private readonly layers: Layer[];
+  private readonly heads: EvictingHead[][];
+  private readonly embed: Float32Array;
+  private readonly finalNorm: Float32Array;
+  private readonly lmHead: Linear;
+  private readonly inverseFrequencies: Float64Array;
+  private next = 0;
+
+  constructor(readonly config: ModelConfig, weights: WeightStore, readonly policy: ReferenceEvictionPolicy) {
+    const c = config;
+    const linear = (name: string, inFeatures: number, outFeatures: number): Linear => {
+      const w = weights.get(`${name}.weight`);
+      if (w.data.length !== inFeatures * outFeatures) throw new InvalidArgumentError('weights', `${name}.weight has ${w.data.length} values, expected [${outFeatures}, ${inFeatures}]`);
+      const bias = weights.has(`${name}.bias`) ? weights.get(`${name}.bias`).data : null;
+      return { weight: w.data, bias, inFeatures, outFeatures };
+    };
+    const q = c.numHeads * c.headDim;
+    const kv = c.numKvHeads * c.headDim;
+    this.embed = weights.get('model.embed_tokens.weight').data;
+    this.finalNorm = weights.get('model.norm.weight').data;
+    this.lmHead = c.tieWordEmbeddings && !weights.has('lm_head.weight')
+      ? { weight: this.embed, bias: null, inFeatures: c.hiddenSize, outFeatures: c.vocabSize }
+      : linear('lm_head', c.hiddenSize, c.vocabSize);
+    this.layers = Array.from({ length: c.numLayers }, (_, i) => {
+      const name = (suffix: string) => layerWeight(i, suffix);
+      return {
+        inputNorm: weights.get(name('input_layernorm.weight')).data,
+        q: linear(name('self_attn.q_proj'), c.hiddenSize, q),
+        k: linear(name('self_attn.k_proj'), c.hiddenSize, kv),
+        v: linear(name('self_attn.v_proj'), c.hiddenSize, kv),
+        o: linear(name('self_attn.o_proj'), q, c.hiddenSize),
+        qNorm: c.qkNorm ? weights.get(name('self_attn.q_norm.weight')).data : null,
+        kNorm: c.qkNorm ? weights.get(name('self_attn.k_norm.weight')).data : null,
+        postAttentionNorm: weights.get(name('post_attention_layernorm.weight')).data,
+        gate: linear(name('mlp.gate_proj'), c.hiddenSize, c.intermediateSize),
+        up: linear(name('mlp.up_proj'), c.hiddenSize, c.intermediateSize),
+        down: linear(name('mlp.down_proj'), c.intermediateSize, c.hiddenSize),
+      };
+    });
+    this.heads = Array.from({ length: c.numLayers }, () => Array.from({ length: c.numKvHeads }, () => ({ positions: [], keys: [], values: [], scores: [] })));
+    this.inverseFrequencies = ropeInverseFrequencies(c);
+  }
+
+  /** The position the next token takes (tokens seen so far). */
+  get position(): number {
+    return this.next;
+  }
+
+  /** The state of one (layer, KV head), for tests and for comparing with the GPU path. */
+  head(layer: number, kvHead: number): Readonly<EvictingHead> {
+    return this.heads[layer][kvHead];
+  }
+
+  /** Tokens each (layer, KV head) holds now (the same for all: every head evicts to the same budget). */
+  get tokensInCache(): number {
+    return this.heads[0][0].positions.length;
+  }
+
+  prefill(ids: number[]): Float32Array {
+    return this.forward(ids);
+  }
+
+  decode(id: number): Float32Array {
+    return this.forward([id]);
+  }
+
+  private forward(ids: number[]): Float32Array {
+    const c = this.config;
+    const n = ids.length;
+    if (n === 0) throw new InvalidArgumentError('ids', 'must not be empty');
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new InvalidArgumentError('ids', `token id ${id} is not an integer in [0, ${c.vocabSize})`);
+    }
+    const h = c.hiddenSize;
+    const d = c.headDim;
+    const start = this.next;
+    const { cos, sin } = ropeTable(this.inverseFrequencies, start, n);
+    const x = new Float32Array(n * h);
+    for (let t = 0; t < n; t++) x.set(this.embed.subarray(ids[t] * h, (ids[t] + 1) * h), t * h);
+
+    this.layers.forEach((layer, l) => {
+      const normed = rmsNormRows(x, layer.inputNorm, h, c.rmsNormEps);
+      const q = matmul(normed, n, layer.q);
+      const k = matmul(normed, n, layer.k);
+      const v = matmul(normed, n, layer.v);
+      for (let t = 0; t < n; t++) {
+        for (let head = 0; head < c.numHeads; head++) {
+          const off = (t * c.numHeads + head) * d;
+          if (layer.qNorm) rmsNormInPlace(q, off, d, layer.qNorm, c.rmsNormEps);
+          applyRope(q, off, d, c.ropeLayout, cos, sin, t);
+        }
+        for (let g = 0; g < c.numKvHeads; g++) {
+          const off = (t * c.numKvHeads + g) * d;
+          if (layer.kNorm) rmsNormInPlace(k, off, d, layer.kNorm, c.rmsNormEps);
+          applyRope(k, off, d, c.ropeLayout, cos, sin, t);
+          const cache = this.heads[l][g];
+          cache.positions.push(start + t);
+          cache.keys.push(k.slice(off, off + d));
+          cache.values.push(v.slice(off, off + d));
+          cache.scores.push(0);
+        }
+      }
+      addInPlace(x, matmul(this.attention(l, q, n, start), n, layer.o));
+      const normed2 = rmsNormRows(x, layer.postAttentionNorm, h, c.rmsNormEps);
+      const gate = matmul(normed2, n, layer.gate);
+      const up = matmul(normed2, n, layer.up);
+      for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
+      addInPlace(x, matmul(gate, n, layer.down));
+    });
+    this.next = start + n;
+    // Eviction after all layers of the step, as the GPU path does (layers are independent caches, so the same).
+    for (let l = 0; l < c.numLayers; l++) {
+      for (const head of this.heads[l]) compactHead(head, this.policy.keep(head, l));
+    }
+    return matmul(rmsNormRows(x, this.finalNorm, h, c.rmsNormEps), n, this.lmHead);
+  }
+
+  /** Attention of the step's n queries over the kept slots at `layer`; hands the policy the group-summed rows. */
+  private attention(l: number, q: Float32Array, n: number, start: number): Float32Array {
+    const c = this.config;
+    const d = c.headDim;
+    const group = c.numHeads / c.numKvHeads;
+    const scale = 1 / Math.sqrt(d);
+    const out = new Float32Array(n * c.numHeads * d);
+    for (let g = 0; g < c.numKvHeads; g++) {
+      const cache = this.heads[l][g];
+      const slots = cache.positions.length;
+      const rows = Array.from({ length: n }, () => new Float64Array(slots));
+      const p = new Float64Array(slots);
+      const acc = new Float64Array(d);
+      for (let t = 0; t < n; t++) {
+        const position = start + t;
+        for (let head = g * group; head < (g + 1) * group; head++) {
+          const qOff = (t * c.numHeads + head) * d;
+          let max = -Infinity;
+          for (let j = 0; j < slots; j++) {
+            if (cache.positions[j] > position) { p[j] = -Infinity; continue; }
+            const key = cache.keys[j];
+            let s = 0;
+            for (let i = 0; i < d; i++) s += q[qOff + i] * key[i];
+            p[j] = s * scale;
+            if (p[j] > max) max = p[j];
+          }
+          let sum = 0;
+          for (let j = 0; j < slots; j++) {
+            p[j] = p[j] === -Infinity ? 0 : Math.exp(p[j] - max);
+            sum += p[j];
+          }
+          acc.fill(0);
+          for (let j = 0; j < slots; j++) {
+            if (p[j] === 0) continue;
+            const w = p[j] / sum;
+            rows[t][j] += w;
+            const value = cache.values[j];
+            for (let i = 0; i < d; i++) acc[i] += w * value[i];
+          }
+          for (let i = 0; i < d; i++) out[qOff + i] = acc[i];
+        }
+      }
+      this.policy.observe(cache, l, rows);
+    }
+    return out;
+  }
+}
+
+/** y = x W^T + b for n rows: x [n, in], W [out, in] -> [n, out]; dot products in f64. */
+function matmul(x: Float32Array, n: number, layer: Linear): Float32Array {
+  const { weight, bias, inFeatures: k, outFeatures: m } = layer;
+  const y = new Float32Array(n * m);
+  for (let t = 0; t < n; t++) {
+    for (let o = 0; o < m; o++) {
+      let s = 0;
+      for (let i = 0; i < k; i++) s += x[t * k + i] * weight[o * k + i];
+      y[t * m + o] = s + (bias ? bias[o] : 0);
+    }
+  }
+  return y;
+}
+
+function rmsNormRows(x: Float32Array, w: Float32Array, width: number, eps: number): Float32Array {
+  const out = x.slice();
+  for (let off = 0; off < x.length; off += width) rmsNormInPlace(out, off, width, w, eps);
+  return out;
+}
+
+/** HF's LlamaRMSNorm: w * (x * rsqrt(mean(x^2) + eps)), the normalized x rounded to f32 before the scale. */
+function rmsNormInPlace(v: Float32Array, off: number, width: number, w: Float32Array, eps: number): void {
+  let sumSquares = 0;
+  for (let i = 0; i < width; i++) sumSquares += v[off + i] * v[off + i];
+  const inv = Math.fround(1 / Math.sqrt(Math.fround(sumSquares / width) + eps));
+  for (let i = 0; i < width; i++) v[off + i] = w[i] * Math.fround(v[off + i] * inv);
+}
+
+function addInPlace(x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) x[i] += y[i];
+}
