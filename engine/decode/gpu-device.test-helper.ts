@@ -8,6 +8,9 @@
 import { create, globals } from 'webgpu';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+// At import, not at first use: modules that read GPUBufferUsage at their top level (engine/runtime) import after this.
+Object.assign(globalThis, globals);
+
 let devicePromise: Promise<GPUDevice> | null = null;
 /** The instance must outlive every device made from it. */
 let instance: GPU | null = null;
@@ -16,7 +19,6 @@ export function decodeTestDevice(): Promise<GPUDevice> {
   if (!devicePromise) {
     devicePromise = (async () => {
       process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
-      Object.assign(globalThis, globals);
       instance = create([]);
       const adapter = await instance.requestAdapter();
       if (!adapter) throw new Error(`No WebGPU adapter in Node: is libvulkan1 installed and ${SWIFTSHADER_ICD} present?`);

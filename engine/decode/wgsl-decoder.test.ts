@@ -1,0 +1,218 @@
+// The WGSL decoder token by token from position 0, on Dawn/SwiftShader with the real paged KV cache and attention,
+// against the CPU reference (small random models of each architecture) and transformers' golden logits.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+// First: it installs the WebGPU globals that engine/runtime reads when it loads.
+import { decodeTestDevice } from './gpu-device.test-helper.ts';
+import { PagedAttention } from '../attention/index.ts';
+import { PagedKVCache } from '../kv/index.ts';
+import { layerWeight, ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type Tensor, type WeightStore } from '../model/index.ts';
+import { loadModelFromPath } from '../model/node.ts';
+import { ReferenceModel } from '../reference/index.ts';
+import { GpuWeights } from '../runtime/index.ts';
+import { WgslDecoder } from './index.ts';
+
+/** Max |GPU - CPU reference| per logit: both f32, differing in summation order only (measured below ~1e-5). */
+const REFERENCE_TOLERANCE = 1e-4;
+/** Max |GPU - transformers| per logit, as the reference's own golden test allows (it lands within 4e-6). */
+const GOLDEN_TOLERANCE = 2e-3;
+/** Golden positions decoded: SwiftShader is slow, and 40 positions cross two KV pages and a decode split. */
+const GOLDEN_POSITIONS = 40;
+const GOLDEN_DIR = fileURLToPath(new URL('../../models/golden/', import.meta.url));
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random checkpoint of `config`, initialised like make_golden.py: normal-ish 0.08 weights, norms around 1. */
+function randomModel(config: ModelConfig, seed: number, opts: { oProjBias?: boolean } = {}): LoadedModel {
+  const next = rng(seed);
+  const tensors = new Map<string, Tensor>();
+  const add = (name: string, shape: number[], offset = 0) => {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; i++) data[i] = offset + (next() * 2 - 1) * 0.14;
+    tensors.set(name, { shape, data });
+  };
+  const c = config;
+  const D = c.hiddenSize;
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  add('model.embed_tokens.weight', [c.vocabSize, D]);
+  add('model.norm.weight', [D], 1);
+  if (!c.tieWordEmbeddings) add('lm_head.weight', [c.vocabSize, D]);
+  for (let l = 0; l < c.numLayers; l++) {
+    const w = (suffix: string, shape: number[], offset = 0) => add(layerWeight(l, suffix), shape, offset);
+    w('input_layernorm.weight', [D], 1);
+    w('post_attention_layernorm.weight', [D], 1);
+    w('self_attn.q_proj.weight', [qDim, D]);
+    w('self_attn.k_proj.weight', [kvDim, D]);
+    w('self_attn.v_proj.weight', [kvDim, D]);
+    w('self_attn.o_proj.weight', [D, qDim]);
+    if (c.attentionBias) {
+      w('self_attn.q_proj.bias', [qDim]);
+      w('self_attn.k_proj.bias', [kvDim]);
+      w('self_attn.v_proj.bias', [kvDim]);
+    }
+    if (opts.oProjBias) w('self_attn.o_proj.bias', [D]);
+    if (c.qkNorm) {
+      w('self_attn.q_norm.weight', [c.headDim], 1);
+      w('self_attn.k_norm.weight', [c.headDim], 1);
+    }
+    w('mlp.gate_proj.weight', [c.intermediateSize, D]);
+    w('mlp.up_proj.weight', [c.intermediateSize, D]);
+    w('mlp.down_proj.weight', [D, c.intermediateSize]);
+  }
+  const weights: WeightStore = {
+    has: (name) => tensors.has(name),
+    get: (name) => {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`test model has no ${name}`);
+      return t;
+    },
+    names: () => [...tensors.keys()],
+  };
+  return {
+    source: `random ${c.architecture} (seed ${seed})`, format: 'safetensors', config, weights,
+    tokenizerFiles: { tokenizerJson: null, tokenizerConfig: null, generationConfig: null }, ggufVocabulary: null,
+  };
+}
+
+function baseConfig(overrides: Partial<ModelConfig>): ModelConfig {
+  return {
+    architecture: 'llama', vocabSize: 67, hiddenSize: 48, intermediateSize: 80, numLayers: 2, numHeads: 6, numKvHeads: 2,
+    headDim: 8, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, ropeLayout: 'half', maxPositionEmbeddings: 128,
+    tieWordEmbeddings: false, attentionBias: false, qkNorm: false, bosTokenId: null, eosTokenIds: [], ...overrides,
+  };
+}
+
+/** The GPU side of one sequence: weights, the paged cache, attention and the decoder, decoding from position 0. */
+class GpuDecodeRun {
+  private readonly weights: GpuWeights;
+  private readonly cache: PagedKVCache;
+  private readonly attention: PagedAttention;
+  readonly decoder: WgslDecoder;
+  private readonly staging: GPUBuffer;
+  private readonly inv: Float64Array;
+  private readonly seq;
+  private position = 0;
+
+  constructor(private readonly device: GPUDevice, loaded: LoadedModel, maxTokens: number) {
+    const c = loaded.config;
+    this.weights = GpuWeights.upload(device, loaded);
+    const bytesPerToken = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
+    this.cache = new PagedKVCache(device, {
+      numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: maxTokens,
+      // Positions and page rounding cost extra: twice the K/V bytes is plenty.
+      memoryBudgetBytes: 2 * bytesPerToken * (maxTokens + 64),
+    });
+    this.attention = new PagedAttention(device, this.cache, {
+      numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1,
+    });
+    this.decoder = new WgslDecoder(device, c, this.weights, this.attention);
+    this.staging = device.createBuffer({ size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.inv = ropeInverseFrequencies(c);
+    this.seq = this.cache.createSequence();
+  }
+
+  /** One decode step, exactly as GpuModel.decodeStep does it: beginStep, token, one encoder, one readback. */
+  async step(id: number): Promise<Float32Array> {
+    const { cos, sin } = ropeTable(this.inv, this.position, 1);
+    this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: 1, cos, sin });
+    this.decoder.writeToken(id);
+    const encoder = this.device.createCommandEncoder();
+    this.decoder.encodeStep(encoder);
+    encoder.copyBufferToBuffer(this.decoder.logits, 0, this.staging, 0, this.staging.size);
+    this.device.queue.submit([encoder.finish()]);
+    await this.staging.mapAsync(GPUMapMode.READ);
+    const logits = new Float32Array(this.staging.getMappedRange().slice(0));
+    this.staging.unmap();
+    this.position += 1;
+    return logits;
+  }
+
+  destroy(): void {
+    this.decoder.destroy();
+    this.staging.destroy();
+    this.weights.destroy();
+  }
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array, bOffset = 0): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[bOffset + i]));
+  return m;
+}
+
+/** Decodes `ids` from position 0 on the GPU and the CPU reference; returns the largest difference per step. */
+async function decodeAgainstReference(loaded: LoadedModel, ids: number[], golden?: Float32Array): Promise<{ reference: number; golden: number }> {
+  const device = await decodeTestDevice();
+  const run = new GpuDecodeRun(device, loaded, Math.max(64, ids.length + 16));
+  const ref = new ReferenceModel(loaded.config, loaded.weights);
+  const vocab = loaded.config.vocabSize;
+  let refDiff = 0;
+  let goldenDiff = 0;
+  try {
+    for (let t = 0; t < ids.length; t++) {
+      const got = await run.step(ids[t]);
+      expect(got.length).toBe(vocab);
+      expect(got.every(Number.isFinite)).toBe(true);
+      refDiff = Math.max(refDiff, maxAbsDiff(got, ref.decode(ids[t])));
+      if (golden) goldenDiff = Math.max(goldenDiff, maxAbsDiff(got, golden, t * vocab));
+    }
+  } finally {
+    run.destroy();
+  }
+  return { reference: refDiff, golden: goldenDiff };
+}
+
+const measured: Record<string, string> = {};
+
+describe('WgslDecoder on random models, against the CPU reference', () => {
+  const cases: [string, ModelConfig, { oProjBias?: boolean }][] = [
+    ['llama GQA untied (6 heads over 2)', baseConfig({}), {}],
+    // hidden 42: rows of the q/k/v/gate/up matrices start mid-word (42 % 4 != 0); F = 70 likewise for down_proj.
+    ['qwen2 with q/k/v bias, hidden 42', baseConfig({ architecture: 'qwen2', hiddenSize: 42, intermediateSize: 70, numHeads: 6, numKvHeads: 3, rmsNormEps: 1e-6, ropeTheta: 1e6, attentionBias: true }), {}],
+    ['qwen3 with q/k norm, head_dim 16 != 32/4, tied', baseConfig({ architecture: 'qwen3', hiddenSize: 32, intermediateSize: 64, numHeads: 4, numKvHeads: 2, headDim: 16, rmsNormEps: 1e-6, qkNorm: true, tieWordEmbeddings: true }), {}],
+    ['llama with attention_bias (q/k/v and o_proj bias), interleaved RoPE', baseConfig({ attentionBias: true, ropeLayout: 'interleaved', numLayers: 3 }), { oProjBias: true }],
+  ];
+  for (const [name, config, opts] of cases) {
+    it(`${name}: 24 steps from position 0 match ReferenceModel.decode within ${REFERENCE_TOLERANCE}`, async () => {
+      const loaded = randomModel(config, name.length * 31);
+      const next = rng(name.length);
+      const ids = Array.from({ length: 24 }, () => Math.floor(next() * config.vocabSize));
+      const d = await decodeAgainstReference(loaded, ids);
+      measured[name] = `reference ${d.reference.toExponential(2)}`;
+      expect(d.reference).toBeLessThan(REFERENCE_TOLERANCE);
+    });
+  }
+});
+
+describe('WgslDecoder on the golden checkpoints', () => {
+  for (const name of ['llama-gqa-untied', 'llama3-rope', 'qwen2', 'qwen3', 'llama-legacy-config']) {
+    it(`${name}: ${GOLDEN_POSITIONS} steps match ReferenceModel within ${REFERENCE_TOLERANCE} and transformers within ${GOLDEN_TOLERANCE}`, async () => {
+      const folder = join(GOLDEN_DIR, name);
+      const loaded = await loadModelFromPath(folder);
+      const ids = (JSON.parse(readFileSync(join(folder, 'ids.json'), 'utf8')) as number[]).slice(0, GOLDEN_POSITIONS);
+      const raw = readFileSync(join(folder, 'logits.f32'));
+      const golden = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+      const d = await decodeAgainstReference(loaded, ids, golden);
+      measured[name] = `reference ${d.reference.toExponential(2)}, transformers ${d.golden.toExponential(2)}`;
+      expect(d.reference).toBeLessThan(REFERENCE_TOLERANCE);
+      expect(d.golden).toBeLessThan(GOLDEN_TOLERANCE);
+    });
+  }
+
+  it('reports the measured differences', () => {
+    console.log(Object.entries(measured).map(([n, d]) => `${n}: ${d}`).join('\n'));
+    expect(Object.keys(measured).length).toBe(9);
+  });
+});
