@@ -4,11 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { loadModelFromPath, type ModelConfig, type WeightStore } from '../model/node.ts';
 import { ReferenceModel } from '../reference/index.ts';
-import { A2SFReference } from './a2sf/reference.ts';
 import { EvictingReferenceModel, selectKeptSlots, type ReferenceEvictionPolicy } from './evicting-reference.ts';
-import { H2OReference } from './h2o/reference.ts';
-import { parseAttentionSpec, type A2SFSpec, type H2OSpec, type StreamingSpec } from './spec.ts';
-import { StreamingReference } from './streaming/reference.ts';
+import { createReferenceEvictionPolicy } from './reference-policy.ts';
+import { parseAttentionSpec } from './spec.ts';
 
 /** ATTENTION.md: a policy whose budget covers the sequence must equal dense within 1e-4. */
 const DENSE_TOLERANCE = 1e-4;
@@ -21,11 +19,9 @@ beforeAll(async () => {
 });
 
 function policyFor(text: string, numLayers: number): ReferenceEvictionPolicy {
-  const spec = parseAttentionSpec(text);
-  if (spec.policy === 'streaming') return new StreamingReference(spec as StreamingSpec);
-  if (spec.policy === 'h2o') return new H2OReference(spec as H2OSpec);
-  if (spec.policy === 'a2sf') return new A2SFReference(spec as A2SFSpec, numLayers);
-  throw new Error(`not an evicting policy: ${text}`);
+  const policy = createReferenceEvictionPolicy(parseAttentionSpec(text), numLayers);
+  if (!policy) throw new Error(`not an evicting policy: ${text}`);
+  return policy;
 }
 
 const ids = Array.from({ length: 40 }, (_, i) => 3 + ((i * 131) % 500));
@@ -114,6 +110,12 @@ describe('EvictingReferenceModel', () => {
         expect(h2o.head(l, g).scores[seen - 1]).toBeGreaterThan(0);
       }
     }
+  });
+
+  it('has no evicting reference for dense', () => {
+    expect(createReferenceEvictionPolicy(parseAttentionSpec('dense'), config.numLayers)).toBeNull();
+    expect(policyFor('a2sf:forgetting=0.9/0.9/0.9/0.9/1', config.numLayers).budget).toBe(260);
+    expect(() => policyFor('a2sf:forgetting=0.9/1', config.numLayers)).toThrow(/needs 5 factors/);
   });
 
   it('runs past max_position_embeddings with positions that keep counting', () => {
