@@ -38,6 +38,8 @@ if (existsSync(vitestJson)) {
   failed += (r.numFailedTests ?? 0);
   // A file that failed to load has no tests counted: count it as a failure so it is not missed.
   for (const f of r.testResults ?? []) if (f.status === 'failed' && (f.assertionResults ?? []).length === 0) failed += 1;
+  // A crashed worker or an unhandled error fails the run without failing a test: count it too.
+  if (vitest.status !== 0 && (r.numFailedTests ?? 0) === 0) failed += 1;
 } else if (vitest.status !== 0) {
   failed += 1;
 }

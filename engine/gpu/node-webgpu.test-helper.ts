@@ -4,13 +4,20 @@ import { create, globals } from 'webgpu';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 let devicePromise: Promise<GPUDevice> | null = null;
+/**
+ * The Dawn instance must stay reachable for the life of the process: once garbage-collected, dawn.node's
+ * ProcessEvents locks a freed mutex and aborts the process at random ("std::system_error", "The futex facility
+ * returned an unexpected error code"; seen under gdb).
+ */
+let instance: GPU | null = null;
 
 export function nodeGpuDevice(): Promise<GPUDevice> {
   if (!devicePromise) {
     devicePromise = (async () => {
       process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
       Object.assign(globalThis, globals);
-      const gpu = create([]);
+      const gpu = create([]) as GPU;
+      instance = gpu;
       const adapter = await gpu.requestAdapter();
       if (!adapter) throw new Error(`No WebGPU adapter in Node: is libvulkan1 installed and ${SWIFTSHADER_ICD} present?`);
       return adapter.requestDevice({
