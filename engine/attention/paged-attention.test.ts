@@ -1,18 +1,7 @@
 // Paged attention kernels on Dawn/SwiftShader against the CPU reference: prefill, decode, continuation, GQA, arenas, fork.
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
-import { create, globals } from 'webgpu';
-// A Dawn device held in module scope instead of engine/gpu's nodeGpuDevice(): with that helper the test worker
-// crashed natively ("std::system_error: Invalid argument", futex errors) once GC ran, apparently when its
-// GPU/adapter objects became unreachable; this device (instance, adapter and device kept alive, default limits)
-// passed both full runs here. Switch back once the helper keeps its Dawn objects referenced.
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-Object.assign(globalThis, globals);
-const dawn = create([]);
-const dawnAdapter = (await dawn.requestAdapter())!;
-const dawnDevice = await dawnAdapter.requestDevice();
-(globalThis as Record<string, unknown>).sieveAttentionTestDawn = [dawn, dawnAdapter, dawnDevice];
-const nodeGpuDevice = async () => dawnDevice;
+import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { PagedKVCache, type PagedKVCacheOptions, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type RopeLayout } from '../model/index.ts';
 import {
