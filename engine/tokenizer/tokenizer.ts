@@ -23,6 +23,8 @@ export function loadTokenizer(model: Pick<LoadedModel, 'tokenizerFiles' | 'confi
       return ids;
     },
     decode(ids: number[]) {
+      // @huggingface/tokenizers throws on an empty list; transformers (and every caller here) expects ''.
+      if (ids.length === 0) return '';
       return tokenizer.decode(ids, { skip_special_tokens: false });
     },
   };
