@@ -14,7 +14,7 @@ const tokensArg = process.argv.indexOf('--tokens');
 const TOKENS = tokensArg > 0 ? Number(process.argv[tokensArg + 1]) : 32;
 const STORIES = fileURLToPath(new URL('../../shared/models/stories260K/stories260K.gguf', import.meta.url));
 
-async function measure(label: string, model: string, tokens: number) {
+async function measure(label: string, model: string, tokens: number, decoder: 'wgsl' | 'ort') {
   const host = await openBrowserHost(model);
   try {
     const call = async (m: string, a?: unknown) => {
@@ -23,7 +23,7 @@ async function measure(label: string, model: string, tokens: number) {
       return r;
     };
     const t0 = Date.now();
-    const info = (await call('load', host.modelUrl)).info as Record<string, unknown>;
+    const info = (await call('load', { url: host.modelUrl, decoder })).info as Record<string, unknown>;
     const loadS = (Date.now() - t0) / 1000;
     // Warm-up (shader compilation, ORT's first runs), then the measured run.
     await call('generate', { ids: [1, 2, 3, 4], maxTokens: 4, ignoreEos: true });
@@ -32,12 +32,13 @@ async function measure(label: string, model: string, tokens: number) {
     const p = (await call('profile')).profile as Record<string, number | boolean>;
     const steps = p.steps as number;
     const row = {
-      model: label, adapter: info.adapter, layers: info.numLayers, decodeSteps: steps, loadSeconds: loadS,
+      model: label, decoder, adapter: info.adapter, layers: info.numLayers, decodeSteps: steps, loadSeconds: loadS,
       msPerToken: (p.totalMs as number) / steps,
       segmentRunsMs: (p.segmentMs as number) / steps,
       attentionKernelsMs: (p.attentionMs as number) / steps,
+      encodeMs: (p.encodeMs as number) / steps,
       readbackMs: (p.readbackMs as number) / steps,
-      segmentRunsPerToken: (info.numLayers as number) + 1,
+      segmentRunsPerToken: decoder === 'ort' ? (info.numLayers as number) + 1 : 0,
       graphCapture: p.graphCapture,
       decodeTokensPerS: g.usage.decode_tokens_per_s,
     };
@@ -48,11 +49,22 @@ async function measure(label: string, model: string, tokens: number) {
   }
 }
 
+// Both decode paths on each model, in the same run: the ratio is what the design decision rests on.
 const results = [];
-results.push(await measure('stories260K', STORIES, TOKENS));
 const smol = writeRandomCheckpoint(join(tmpdir(), 'sieve-bench-smollm2-135m-shape'), SMOLLM2_135M_SHAPE);
-results.push(await measure('random SmolLM2-135M shape (30 layers)', smol, Math.min(TOKENS, 16)));
+const models: [string, string, number][] = [
+  ['stories260K', STORIES, TOKENS],
+  ['random SmolLM2-135M shape (30 layers)', smol, Math.min(TOKENS, 8)],
+];
+const ratios: Record<string, number> = {};
+for (const [label, path, tokens] of models) {
+  const wgsl = await measure(label, path, tokens, 'wgsl');
+  const ortRow = await measure(label, path, tokens, 'ort');
+  results.push(wgsl, ortRow);
+  ratios[label] = ortRow.msPerToken / wgsl.msPerToken;
+  console.log(`${label}: ORT decode / WGSL decode ms per token = ${ratios[label].toFixed(2)}`);
+}
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const out = fileURLToPath(new URL('./results/decode.json', import.meta.url));
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), note: 'host-side ms per decode step; the readback absorbs GPU time still in flight', results }, null, 2));
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), note: 'host-side ms per decode step; the readback absorbs GPU time still in flight', ortOverWgsl: ratios, results }, null, 2));
 console.log(`wrote ${out}`);

@@ -3,7 +3,7 @@ import { AbortedError, InvalidArgumentError, NotLoadedError } from './errors/ind
 import { generateGreedy, sequenceLogits, type GenerationUsage, type LogitsMode } from './generation/index.ts';
 import { createEngineDevice, type EngineDevice } from './gpu/index.ts';
 import { loadModel, type LoadedModel, type ProgressCallback } from './model/index.ts';
-import { GpuModel, type DecodeProfile } from './runtime/index.ts';
+import { GpuModel, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
 import { createChatTemplate, loadTokenizer, type ChatTemplate, type TextTokenizer } from './tokenizer/index.ts';
 import {
   createChatCompletion, createCompletion, samplingDefaultsFromGenerationConfig, validateChatCompletionRequest,
@@ -90,13 +90,14 @@ export class SieveEngine {
     return next;
   }
 
-  load(url: string, onProgress?: ProgressCallback): Promise<ModelInfo> {
+  /** `options.decoder` picks who runs decode's dense parts (bench/decode compares both); default our WGSL. */
+  load(url: string, onProgress?: ProgressCallback, options: GpuModelOptions = {}): Promise<ModelInfo> {
     return this.serialize(async () => {
       if (typeof url !== 'string' || url.length === 0) throw new InvalidArgumentError('model', 'must be a URL of a model folder or .gguf file');
       this.device ??= await createEngineDevice();
       if (this.device.lost) throw this.device.lost;
       const loaded = await loadModel(url, { onProgress });
-      const model = await GpuModel.create(this.device, loaded, onProgress);
+      const model = await GpuModel.create(this.device, loaded, onProgress, options);
       this.disposeModel();
       this.loaded = loaded;
       this.model = model;

@@ -1,10 +1,12 @@
 // The GPU forward of one model: ORT segment sessions for the dense parts, our paged attention kernels between
 // them, on the engine's one device. Implements the generation backend (prefill / decode / reset).
 //
-// Two session sets share the same weight buffers (uploaded once, bound as graph inputs):
-//  - prefill: one dynamic-length session per segment kind serves every layer (ORT allocates its outputs);
-//  - decode: static n=1 sessions, one per layer junction, each with fixed input/output buffers allocated here
-//    once, so a decode step allocates no GPU buffer and ORT can replay a captured graph (enableGraphCapture).
+// Prefill runs on ORT: one dynamic-length session per segment kind serves every layer, weights bound as graph
+// inputs (uploaded once). Decode runs, by default, on our own WGSL (engine/decode): the whole token in ONE
+// command encoder. Why: one ORT run() costs ~0.5 ms of host time on a real GPU whatever the graph, so L+1 runs
+// per token cap a 30-layer model near 60 tokens/s, and ORT 1.30's graph capture fails on our sessions (see
+// graphCapture below). The ORT decode path (static n=1 sessions with fixed buffers) stays as `decoder: 'ort'`,
+// so bench/decode measures both in the same run.
 import { PagedAttention, type AttentionPolicy } from '../attention/index.ts';
 import { buildSegment, segmentFeedNames, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind, type SegmentShape } from '../compiler/index.ts';
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
@@ -14,6 +16,7 @@ import { PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
 import { createGpuSession, gpuTensor, ort } from './ort.ts';
 import { GpuWeights } from './weights.ts';
+import { WgslDecoder } from '../decode/index.ts';
 
 /** Largest prefill chunk: longer prompts are prefilled in chunks of this many tokens (bounds activation memory). */
 export const MAX_PREFILL_CHUNK = 512;
@@ -23,6 +26,8 @@ export const MAX_KV_POOL_BYTES = 512 * 1024 * 1024;
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 export interface GpuModelOptions {
+  /** Who runs the dense parts of a decode step: our WGSL kernels (default) or ORT's static sessions. */
+  decoder?: 'wgsl' | 'ort';
   /**
    * Replay decode sessions from ORT graph capture. Off by default: with onnxruntime-web 1.30 in Chromium, a
    * captured session given our pre-allocated GPU-buffer fetches fails on its run with "Cannot set properties
@@ -34,9 +39,15 @@ export interface GpuModelOptions {
 
 /** Host-side time spent per phase since the last reset of the profile (ms), for bench/decode. */
 export interface DecodeProfile {
+  decoder: 'wgsl' | 'ort';
   steps: number;
+  /** ORT decoder: awaited run() calls. */
   segmentMs: number;
+  /** ORT decoder: encoding and submitting our attention kernels between runs. */
   attentionMs: number;
+  /** WGSL decoder: encoding and submitting the whole step. */
+  encodeMs: number;
+  /** Waiting for the logits (absorbs GPU time still in flight). */
   readbackMs: number;
   totalMs: number;
   graphCapture: boolean;
@@ -62,7 +73,6 @@ interface DecodePath {
   v: GPUBuffer;
   attn: GPUBuffer;
   logits: GPUBuffer;
-  staging: GPUBuffer;
   graphCapture: boolean;
 }
 
@@ -81,7 +91,12 @@ export class GpuModel implements ForwardBackend {
     readonly config: ModelConfig,
     private readonly weights: GpuWeights,
     private readonly prefillSegments: Record<'embed' | 'layer' | 'head' | 'headLast', Segment>,
-    private readonly decodePath: DecodePath,
+    /** The ORT decode path (decoder: 'ort'), or null. */
+    private readonly decodePath: DecodePath | null,
+    /** The WGSL decode path (decoder: 'wgsl'), or null. */
+    private readonly decoder: WgslDecoder | null,
+    /** Decode logits readback, allocated once. */
+    private readonly decodeStaging: GPUBuffer,
     private readonly cache: PagedKVCache,
     private readonly attention: PagedAttention,
     private readonly inverseFrequencies: Float64Array,
@@ -89,11 +104,17 @@ export class GpuModel implements ForwardBackend {
     private readonly idsBuffer: GPUBuffer,
     /** f32 [chunk, H*d] attention output of a prefill chunk, read by the next segment. */
     private readonly attnBuffer: GPUBuffer,
+    /** Buffers this model allocated (destroyed with it). */
+    private readonly ownedBuffers: GPUBuffer[],
     /** Prefill logits readback (grows on demand: prefill may allocate, decode never does). */
     private prefillStaging: GPUBuffer | null = null,
   ) {
     this.seq = cache.createSequence();
-    this.profileData = emptyProfile(decodePath.graphCapture);
+    this.profileData = this.newProfile();
+  }
+
+  private newProfile(): DecodeProfile {
+    return emptyProfile(this.decodePath?.graphCapture ?? false, this.decoder ? 'wgsl' : 'ort');
   }
 
   static async create(engine: EngineDevice, loaded: LoadedModel, onProgress?: ProgressCallback, options: GpuModelOptions = {}): Promise<GpuModel> {
@@ -144,8 +165,6 @@ export class GpuModel implements ForwardBackend {
       const attn = alloc('decode attn', c.numHeads * c.headDim * 4);
       const logits = alloc('decode logits', c.vocabSize * 4);
       const ids = alloc('decode id', 4);
-      const staging = device.createBuffer({ label: 'decode logits staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      owned.push(staging);
       const t = (b: GPUBuffer, dims: number[], type: 'float32' | 'int32' = 'float32') => gpuTensor(b, dims, type);
       const qkvFetches = { [SEGMENT_TENSORS.q]: t(q, [1, c.numHeads * c.headDim]), [SEGMENT_TENSORS.k]: t(k, [1, c.numKvHeads * c.headDim]), [SEGMENT_TENSORS.v]: t(v, [1, c.numKvHeads * c.headDim]) };
       const hiddenT = (i: number) => t(hidden[i % 2], [1, D]);
@@ -171,10 +190,11 @@ export class GpuModel implements ForwardBackend {
         fetches.push({ [SEGMENT_TENSORS.logits]: t(logits, [1, c.vocabSize]) });
         return {
           embed: sessions[0], layers: sessions.slice(1, -1), head: sessions[sessions.length - 1], feeds, fetches,
-          buffers: owned, q, k, v, attn, logits, staging, graphCapture,
+          buffers: owned, q, k, v, attn, logits, graphCapture,
         };
       };
-      const decodePath = await build(options.graphCapture ?? false);
+      const useOrtDecoder = options.decoder === 'ort';
+      const decodePath = useOrtDecoder ? await build(options.graphCapture ?? false) : null;
 
       const bytesPerToken = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
       const cache = new PagedKVCache(device, {
@@ -187,9 +207,12 @@ export class GpuModel implements ForwardBackend {
       const attention = new PagedAttention(device, cache, {
         numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: MAX_PREFILL_CHUNK,
       });
+      const decoder = useOrtDecoder ? null : new WgslDecoder(device, config, weights, attention);
+      const decodeStaging = device.createBuffer({ label: 'decode logits staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      owned.push(decodeStaging);
       const idsBuffer = alloc('prefill ids', MAX_PREFILL_CHUNK * 4);
       const attnBuffer = alloc('prefill attn', MAX_PREFILL_CHUNK * c.numHeads * c.headDim * 4);
-      return new GpuModel(engine, config, weights, prefillSegments, decodePath, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer);
+      return new GpuModel(engine, config, weights, prefillSegments, decodePath, decoder, decodeStaging, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned);
     } catch (e) {
       weights.destroy();
       for (const b of owned) b.destroy();
@@ -208,7 +231,7 @@ export class GpuModel implements ForwardBackend {
   /** Decode timings accumulated since the last call; resets them. */
   takeProfile(): DecodeProfile {
     const p = this.profileData;
-    this.profileData = emptyProfile(this.decodePath.graphCapture);
+    this.profileData = this.newProfile();
     return p;
   }
 
@@ -231,7 +254,7 @@ export class GpuModel implements ForwardBackend {
     this.checkTokens([id]);
     // The first token of a sequence has nothing cached: the prefill kernels handle it.
     if (this.position === 0) return (await this.prefillChunk([id], 'last')) as Float32Array;
-    return this.decodeStep(id);
+    return this.decoder ? this.decodeStepWgsl(this.decoder, id) : this.decodeStepOrt(this.decodePath as DecodePath, id);
   }
 
   async reset(): Promise<void> {
@@ -264,8 +287,9 @@ export class GpuModel implements ForwardBackend {
   destroy(): void {
     for (const s of Object.values(this.prefillSegments)) void s.session.release();
     const d = this.decodePath;
-    for (const s of [d.embed, ...d.layers, d.head]) void s.release();
-    for (const b of d.buffers) b.destroy();
+    if (d) for (const s of [d.embed, ...d.layers, d.head]) void s.release();
+    this.decoder?.destroy();
+    for (const b of this.ownedBuffers) b.destroy();
     this.prefillStaging?.destroy();
     (this.attention as unknown as { destroy?: () => void }).destroy?.();
     (this.cache as unknown as { destroy?: () => void }).destroy?.();
@@ -279,11 +303,41 @@ export class GpuModel implements ForwardBackend {
     for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new InvalidArgumentError('ids', `token id ${id} is not an integer in [0, ${c.vocabSize})`);
   }
 
-  /** One decode step: static sessions and fixed buffers; the only wait on the GPU is the logits readback. */
-  private async decodeStep(id: number): Promise<Float32Array> {
+  /** One decode step on our WGSL: every layer in one command encoder; the only wait is the logits readback. */
+  private async decodeStepWgsl(decoder: WgslDecoder, id: number): Promise<Float32Array> {
+    const { device } = this.engine;
+    const p = this.profileData;
+    const t0 = now();
+    const { cos, sin } = ropeTable(this.inverseFrequencies, this.position, 1);
+    // beginStep throws (context full, out of pages) before any GPU work is queued.
+    this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: 1, cos, sin });
+    decoder.writeToken(id);
+    const encoder = device.createCommandEncoder({ label: 'decode step' });
+    decoder.encodeStep(encoder, { policy: this.policy ?? undefined });
+    encoder.copyBufferToBuffer(decoder.logits, 0, this.decodeStaging, 0, this.config.vocabSize * 4);
+    device.queue.submit([encoder.finish()]);
+    const t1 = now();
+    const logits = await this.readDecodeLogits();
+    this.position += 1;
+    this.heldIds.push(id);
+    p.steps += 1;
+    p.encodeMs += t1 - t0;
+    p.readbackMs += now() - t1;
+    p.totalMs += now() - t0;
+    return logits;
+  }
+
+  private async readDecodeLogits(): Promise<Float32Array> {
+    await this.decodeStaging.mapAsync(GPUMapMode.READ);
+    const logits = new Float32Array(this.decodeStaging.getMappedRange().slice(0));
+    this.decodeStaging.unmap();
+    return logits;
+  }
+
+  /** One decode step on ORT's static sessions and fixed buffers (L+1 runs); kept for comparison in bench/decode. */
+  private async decodeStepOrt(d: DecodePath, id: number): Promise<Float32Array> {
     const { device } = this.engine;
     const c = this.config;
-    const d = this.decodePath;
     const p = this.profileData;
     const t0 = now();
     let segmentMs = 0;
@@ -305,11 +359,9 @@ export class GpuModel implements ForwardBackend {
     }
     const t1 = now();
     const encoder = device.createCommandEncoder();
-    encoder.copyBufferToBuffer(d.logits, 0, d.staging, 0, c.vocabSize * 4);
+    encoder.copyBufferToBuffer(d.logits, 0, this.decodeStaging, 0, c.vocabSize * 4);
     device.queue.submit([encoder.finish()]);
-    await d.staging.mapAsync(GPUMapMode.READ);
-    const logits = new Float32Array(d.staging.getMappedRange().slice(0));
-    d.staging.unmap();
+    const logits = await this.readDecodeLogits();
     this.position += 1;
     this.heldIds.push(id);
     p.steps += 1;
@@ -378,8 +430,8 @@ export class GpuModel implements ForwardBackend {
   }
 }
 
-function emptyProfile(graphCapture: boolean): DecodeProfile {
-  return { steps: 0, segmentMs: 0, attentionMs: 0, readbackMs: 0, totalMs: 0, graphCapture };
+function emptyProfile(graphCapture: boolean, decoder: 'wgsl' | 'ort'): DecodeProfile {
+  return { decoder, steps: 0, segmentMs: 0, attentionMs: 0, encodeMs: 0, readbackMs: 0, totalMs: 0, graphCapture };
 }
 
 function bufferOf(t: ort.Tensor): GPUBuffer {

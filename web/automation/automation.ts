@@ -21,9 +21,11 @@ const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.
 const engine = Comlink.wrap<SieveEngine>(worker);
 
 const host = {
-  async load(url: string) {
+  /** A model URL, or {url, decoder} to pick the decode path (bench/decode). */
+  async load(arg: string | { url: string; decoder?: 'wgsl' | 'ort' }) {
     try {
-      return { info: await engine.load(url) };
+      const { url, decoder } = typeof arg === 'string' ? { url: arg, decoder: undefined } : arg;
+      return { info: await engine.load(url, undefined, decoder ? { decoder } : {}) };
     } catch (e) { return plainError(e); }
   },
   async logits(req: EngineLogitsRequest) {
