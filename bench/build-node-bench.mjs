@@ -5,7 +5,8 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const out = `${root}.carry`;
+// Its own folder under the ignored .carry/, so it can be carried alone (the device tool's 64 MiB limit).
+const out = `${root}.carry/node-bench`;
 mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
 await build({
   entryPoints: [`${root}bench/node-decode.ts`],

@@ -49,20 +49,20 @@ async function main() {
     ['random SmolLM2-135M shape (30 layers)', writeRandomCheckpoint(join(tmpdir(), 'sieve-bench-smollm2-135m-shape'), SMOLLM2_135M_SHAPE), TOKENS],
   ];
   const only = arg('--only', '');
-  for (const [label, path, tokens] of models) {
+  for (const [label, path, tokens] of models) for (const decoder of ['wgsl', 'ort'] as const) {
     if (only && !label.startsWith(only)) continue;
     const loaded = await loadModelFromPath(path);
-    const model = await GpuModel.create(engine, loaded);
+    const model = await GpuModel.create(engine, loaded, undefined, { decoder });
     const prompt = [1, 5, 9, 13, 17, 21, 25, 29];
     await generateGreedy(model, { ids: prompt.slice(0, 4), maxTokens: 8, eosTokenIds: [], ignoreEos: true }); // warm-up
     model.takeProfile();
     const r = await generateGreedy(model, { ids: prompt, maxTokens: tokens + 1, eosTokenIds: [], ignoreEos: true });
     const p = model.takeProfile();
     const row = {
-      model: label, adapter, layers: loaded.config.numLayers, decodeSteps: p.steps,
+      model: label, decoder, adapter, layers: loaded.config.numLayers, decodeSteps: p.steps,
       msPerToken: p.totalMs / p.steps, segmentRunsMs: p.segmentMs / p.steps, attentionKernelsMs: p.attentionMs / p.steps,
-      readbackMs: p.readbackMs / p.steps, segmentRunsPerToken: loaded.config.numLayers + 1,
-      hostMsPerSegmentRun: p.segmentMs / p.steps / (loaded.config.numLayers + 1),
+      encodeMs: p.encodeMs / p.steps, readbackMs: p.readbackMs / p.steps,
+      hostMsPerSegmentRun: decoder === 'ort' ? p.segmentMs / p.steps / (loaded.config.numLayers + 1) : 0,
       decodeTokensPerS: r.usage.decode_tokens_per_s, prefillTokensPerS: r.usage.prefill_tokens_per_s,
     };
     console.log(JSON.stringify(row));
