@@ -11,7 +11,7 @@ import {
   type CompletionChunk, type CompletionOptions, type CompletionRequest, type SamplingDefaults,
 } from './api/index.ts';
 import { listPolicies } from './attention/index.ts';
-import { createPolicy, type AttentionPolicy, type AttentionSpec } from './attention/index.ts';
+import { createPolicy, parseAttentionSpec, type AttentionPolicy, type AttentionSpec, type AttentionSpecInput } from './attention/index.ts';
 
 export interface ModelInfo {
   source: string;
@@ -47,25 +47,6 @@ export interface EngineGenerateResult {
   text: string;
   finish_reason: 'stop' | 'length';
   usage: GenerationUsage;
-}
-
-/**
- * The CLI grammar `name[:key=value[,key=value]...]` (kebab-case keys, slash-separated lists) as an API spec
- * (camelCase keys). Values that read as numbers become numbers.
- */
-export function parseAttentionSpec(text: string): AttentionSpec {
-  const [name, params = ''] = text.split(/:(.*)/s, 2);
-  if (!name) throw new InvalidArgumentError('attention', 'expected name[:key=value,...]');
-  const spec: AttentionSpec = { policy: name.trim() };
-  for (const pair of params.split(',').filter((p) => p.trim().length > 0)) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new InvalidArgumentError('attention', `"${pair}" is not key=value`);
-    const key = pair.slice(0, eq).trim().replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    const raw = pair.slice(eq + 1).trim();
-    const one = (v: string) => (v !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
-    spec[key] = raw.includes('/') ? raw.split('/').map(one) : one(raw);
-  }
-  return spec;
 }
 
 function isAsyncIterable<T>(x: unknown): x is AsyncIterable<T> {
@@ -206,8 +187,9 @@ export class SieveEngine {
     return this.serialize(async () => this.disposeModel());
   }
 
-  private policyFor(spec: string | { policy: string; [k: string]: unknown } | undefined): AttentionPolicy {
-    return createPolicy(typeof spec === 'string' || spec === undefined ? parseAttentionSpec(spec ?? 'dense') : spec);
+  /** The request's policy: the CLI grammar or an API object, validated against the policy's parameter table. */
+  private policyFor(spec: AttentionSpecInput | undefined): AttentionPolicy {
+    return createPolicy(parseAttentionSpec(spec ?? 'dense'));
   }
 
   private requireModel(): GpuModel {

@@ -9,3 +9,7 @@ export { DensePolicy } from './dense/policy.ts';
 export { ReferenceKVCache, referenceAttention, type ReferenceAttentionShape, type ReferenceStepInput } from './dense/reference.ts';
 export { PagedAttention, type PagedAttentionOptions, type AttentionStepParams, type AttentionLayerInputs } from './paged-attention.ts';
 export { DECODE_CHUNK, MAX_HEAD_DIM } from './constants.ts';
+export {
+  parseAttentionSpec, createSpecParser, policyParameterTable,
+  type NormalizedSpec, type AttentionSpecInput, type PolicyParameterRow,
+} from './spec.ts';

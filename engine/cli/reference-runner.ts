@@ -1,4 +1,5 @@
 // The CLI's `--backend reference`: the plain CPU forward in Node, behind the same generation code as the engine.
+import { parseAttentionSpec } from '../attention/cpu.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { generateGreedy, sequenceLogits, type ForwardBackend } from '../generation/index.ts';
 import type { LoadedModel } from '../model/index.ts';
@@ -7,10 +8,13 @@ import { ReferenceModel } from '../reference/index.ts';
 import { loadTokenizer } from '../tokenizer/index.ts';
 import type { CliRunner } from './main.ts';
 
-/** Only dense attention exists in the reference until the policies land; anything else is refused clearly. */
+/**
+ * The spec is validated by the engine's own grammar (typed errors list the valid policies and keys); only dense runs
+ * on this backend until the evicting references are wired into it.
+ */
 function checkAttention(spec: string | undefined): void {
-  if (spec === undefined || spec === 'dense') return;
-  throw new InvalidArgumentError('--attention', `unknown policy "${spec}"; valid: dense`);
+  const parsed = parseAttentionSpec(spec ?? 'dense');
+  if (parsed.policy !== 'dense') throw new InvalidArgumentError('--attention', `policy "${parsed.policy}" is not available on the reference backend yet; valid: dense`);
 }
 
 export class ReferenceBackend implements ForwardBackend {
