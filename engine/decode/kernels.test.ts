@@ -1,7 +1,7 @@
 // The decode kernels on Dawn/SwiftShader against plain f64 math: every matvec entry at odd sizes, gather, head norm.
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
-import { decodeTestDevice as nodeGpuDevice } from './gpu-device.test-helper.ts';
+import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { MATVEC_ROWS } from './constants.ts';
 import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
 

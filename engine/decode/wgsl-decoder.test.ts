@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 // First: it installs the WebGPU globals that engine/runtime reads when it loads.
-import { decodeTestDevice } from './gpu-device.test-helper.ts';
+import { nodeGpuDevice as decodeTestDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { PagedAttention } from '../attention/index.ts';
 import { PagedKVCache } from '../kv/index.ts';
 import { layerWeight, ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type Tensor, type WeightStore } from '../model/index.ts';

@@ -3,6 +3,8 @@
 import { create, globals } from 'webgpu';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+// At import, not at first use: modules that read GPUBufferUsage at their top level (engine/runtime) import after this.
+Object.assign(globalThis, globals);
 let devicePromise: Promise<GPUDevice> | null = null;
 /**
  * The Dawn instance must stay reachable for the life of the process: once garbage-collected, dawn.node's
@@ -15,7 +17,6 @@ export function nodeGpuDevice(): Promise<GPUDevice> {
   if (!devicePromise) {
     devicePromise = (async () => {
       process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
-      Object.assign(globalThis, globals);
       const gpu = create([]) as GPU;
       instance = gpu;
       const adapter = await gpu.requestAdapter();
