@@ -1,14 +1,14 @@
 // SieveEngine: what the worker exposes. Owns the device, the loaded model and a queue that runs one request at a time.
 import { AbortedError, InvalidArgumentError, NotLoadedError } from './errors/index.ts';
-import { generateGreedy, sequenceLogits, type GenerationUsage, type LogitsMode } from './generation/index.ts';
+import { sequenceLogits, type LogitsMode } from './generation/index.ts';
 import { createEngineDevice, type EngineDevice } from './gpu/index.ts';
 import { loadModel, type LoadedModel, type ProgressCallback } from './model/index.ts';
 import { GpuModel, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
 import { createChatTemplate, loadTokenizer, type ChatTemplate, type TextTokenizer } from './tokenizer/index.ts';
 import {
-  createChatCompletion, createCompletion, samplingDefaultsFromGenerationConfig, validateChatCompletionRequest,
+  createChatCompletion, createCompletion, generateIds, samplingDefaultsFromGenerationConfig, validateChatCompletionRequest,
   validateCompletionRequest, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type Completion,
-  type CompletionChunk, type CompletionOptions, type CompletionRequest, type SamplingDefaults,
+  type CompletionChunk, type CompletionOptions, type CompletionRequest, type GeneratedIds, type GenerateRequest, completionRequestOf, type SamplingDefaults,
 } from './api/index.ts';
 import { listPolicies } from './attention/index.ts';
 import { createPolicy, parseAttentionSpec, type AttentionPolicy, type AttentionSpec, type AttentionSpecInput } from './attention/index.ts';
@@ -33,21 +33,10 @@ export interface EngineLogitsRequest {
   attention?: string | AttentionSpec;
 }
 
-export interface EngineGenerateRequest {
-  prompt?: string;
-  ids?: number[];
-  maxTokens: number;
-  temperature?: number;
-  ignoreEos?: boolean;
-  attention?: string | AttentionSpec;
-}
+export type EngineGenerateRequest = GenerateRequest;
 
-export interface EngineGenerateResult {
-  ids: number[];
-  text: string;
-  finish_reason: 'stop' | 'length';
-  usage: GenerationUsage;
-}
+export type EngineGenerateResult = GeneratedIds;
+
 
 function isAsyncIterable<T>(x: unknown): x is AsyncIterable<T> {
   return typeof x === 'object' && x !== null && Symbol.asyncIterator in x;
@@ -108,19 +97,12 @@ export class SieveEngine {
     return this.serialize(async () => {
       const model = this.requireModel();
       if ((req.prompt === undefined) === (req.ids === undefined)) throw new InvalidArgumentError('prompt', 'give exactly one of prompt or ids');
-      if (req.temperature !== undefined && req.temperature !== 0) throw new InvalidArgumentError('temperature', 'only greedy decoding (0) is available in this version');
-      let ids = req.ids;
-      if (req.prompt !== undefined) {
-        if (!this.tokenizer) throw new InvalidArgumentError('prompt', `${this.loaded?.source} has no tokenizer files; pass ids instead`);
-        ids = this.tokenizer.encode(req.prompt);
-      }
-      model.setPolicy(this.policyFor(req.attention));
-      const r = await this.guard(() => generateGreedy(model, {
-        ids: ids as number[], maxTokens: req.maxTokens, eosTokenIds: model.config.eosTokenIds, ignoreEos: req.ignoreEos,
-      }));
-      return { ids: r.ids, text: this.tokenizer ? this.tokenizer.decode(r.ids) : '', finish_reason: r.finishReason, usage: r.usage };
+      const request = completionRequestOf(req);
+      model.setPolicy(this.policyFor(validateCompletionRequest(request, model.config.vocabSize).attention));
+      return this.guard(() => generateIds(model, this.tokenizer, this.chatTemplate, request, req.chat ?? false, { defaults: this.samplingDefaults }));
     });
   }
+
 
   /**
    * OpenAI's chat.completions.create. With `stream: true`, chunks go to `onChunk` (a comlink-proxied callback

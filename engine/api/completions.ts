@@ -1,6 +1,6 @@
 // createChatCompletion / createCompletion: validate, render and tokenize, generate, and shape OpenAI objects or chunks.
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
-import { generate, type ForwardBackend, type GenerationRequest, type GenerationResult, type TokenLogprob } from '../generation/index.ts';
+import { generate, generateAll, type ForwardBackend, type GenerationRequest, type GenerationResult, type TokenLogprob } from '../generation/index.ts';
 import { DEFAULT_TEMPLATE_STOP, type ChatTemplate, type TextTokenizer } from '../tokenizer/index.ts';
 import type {
   ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatTokenLogprob, Completion, CompletionChunk,
@@ -214,4 +214,75 @@ export async function createCompletion(backend: ForwardBackend, tokenizer: TextT
       offset += r.value.text.length;
     }
   })();
+}
+
+/** What `sieve generate` prints: generated ids (an EOS that ended generation included), text and usage. */
+export interface GeneratedIds {
+  ids: number[];
+  text: string;
+  finish_reason: GenerationResult['finishReason'];
+  usage: CompletionUsage;
+}
+
+/**
+ * A completion request (raw prompt: text or ids) or, with `chat`, its prompt rendered as one user message through
+ * the chat template, run to the end and returned with the generated ids: the CLI's `generate`, on any backend.
+ * Same validation, sampling, stop strings and defaults as createCompletion / createChatCompletion.
+ */
+export async function generateIds(
+  backend: ForwardBackend, tokenizer: TextTokenizer | null, chatTemplate: ChatTemplate | null,
+  request: CompletionRequest, chat: boolean, options: CompletionOptions = {},
+): Promise<GeneratedIds> {
+  const params = validateCompletionRequest(request, backend.config.vocabSize, options.defaults);
+  let ids: number[];
+  let extraStops: string[] = [];
+  if (chat) {
+    if (!tokenizer || !chatTemplate || typeof params.prompt !== 'string') throw new InvalidArgumentError('prompt', 'chat needs a text prompt and a model with a tokenizer');
+    const { prompt: _prompt, ...rest } = request;
+    const chatParams = validateChatCompletionRequest({ ...rest, messages: [{ role: 'user', content: params.prompt }] }, backend.config.vocabSize, options.defaults);
+    ids = chatPromptIds(backend, tokenizer, chatTemplate, chatParams);
+    if (chatTemplate.isDefault) extraStops = [DEFAULT_TEMPLATE_STOP];
+  } else if (typeof params.prompt === 'string') {
+    if (!tokenizer) throw new InvalidArgumentError('prompt', 'this model has no tokenizer; pass the prompt as token ids');
+    ids = tokenizer.encode(params.prompt);
+    if (ids.length === 0) throw new InvalidArgumentError('prompt', 'encodes to no tokens');
+  } else {
+    ids = params.prompt;
+  }
+  const result = await generateAll(backend, generationRequest(backend, tokenizer, ids, params, options, extraStops));
+  return { ids: result.ids, text: result.text, finish_reason: result.finishReason, usage: usageOf(result) };
+}
+
+/** `sieve generate`'s request: camelCase CLI options, mapped onto an OpenAI completion request. */
+export interface GenerateRequest {
+  prompt?: string;
+  ids?: number[];
+  maxTokens: number;
+  /** Default 0 (greedy), whatever generation_config.json says: the CLI's contract. */
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  seed?: number;
+  stop?: string[];
+  logitBias?: Record<string, number>;
+  ignoreEos?: boolean;
+  /** Render the prompt as one user message through the chat template. */
+  chat?: boolean;
+  attention?: string | { policy: string; [option: string]: unknown };
+}
+
+/** The CLI-shaped request (camelCase) as an OpenAI completion request; unset fields stay unset. */
+export function completionRequestOf(req: GenerateRequest): CompletionRequest {
+  const r: Record<string, unknown> = {
+    prompt: req.prompt ?? req.ids, max_tokens: req.maxTokens, temperature: req.temperature ?? 0,
+    top_p: req.topP, top_k: req.topK, min_p: req.minP, repetition_penalty: req.repetitionPenalty,
+    presence_penalty: req.presencePenalty, frequency_penalty: req.frequencyPenalty, seed: req.seed, stop: req.stop,
+    logit_bias: req.logitBias, ignore_eos: req.ignoreEos, attention: req.attention,
+  };
+  for (const k of Object.keys(r)) if (r[k] === undefined) delete r[k];
+  return r as unknown as CompletionRequest;
 }

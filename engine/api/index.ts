@@ -1,6 +1,6 @@
 // API module face: OpenAI-style chat and completion requests on a forward backend, their validation and types.
-export { createChatCompletion, createCompletion } from './completions.ts';
-export type { CompletionOptions } from './completions.ts';
+export { completionRequestOf, createChatCompletion, createCompletion, generateIds } from './completions.ts';
+export type { CompletionOptions, GeneratedIds, GenerateRequest } from './completions.ts';
 export {
   LOGIT_BIAS_LIMIT, MAX_REPETITION_PENALTY, MAX_STOP_STRINGS, MAX_TOP_LOGPROBS, samplingDefaultsFromGenerationConfig,
   validateChatCompletionRequest, validateCompletionRequest,

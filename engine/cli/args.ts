@@ -1,5 +1,6 @@
 // Command-line grammar of `sieve logits` / `sieve generate`: parsed and validated into typed options.
 import { parseArgs } from 'node:util';
+import type { GenerateRequest } from '../api/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 
 export type Backend = 'webgpu' | 'reference';
@@ -19,12 +20,9 @@ export interface LogitsOptions extends CommonOptions {
 
 export interface GenerateOptions extends CommonOptions {
   command: 'generate';
-  prompt: string | undefined;
-  ids: number[] | undefined;
-  maxTokens: number;
-  temperature: number;
+  /** The engine's generate request (ranges are checked by the engine's API validation, naming the parameter). */
+  request: GenerateRequest;
   json: boolean;
-  ignoreEos: boolean;
 }
 
 export type CliOptions = LogitsOptions | GenerateOptions;
@@ -48,7 +46,9 @@ function parseNumber(value: string | undefined, param: string, fallback: number)
 export const USAGE = `Usage:
   sieve logits   --model <folder|file.gguf|url> --ids 1,5,9 --out FILE [--decode] [--attention SPEC] [--backend webgpu|reference]
   sieve generate --model <folder|file.gguf|url> (--prompt TEXT | --ids 1,2,3) --max-tokens N [--temperature 0] [--json]
-                 [--ignore-eos] [--attention SPEC] [--backend webgpu|reference]
+                 [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--presence-penalty P]
+                 [--frequency-penalty F] [--seed S] [--stop TEXT]... [--logit-bias 13=-100,42=2.5] [--ignore-eos] [--chat]
+                 [--attention SPEC] [--backend webgpu|reference]
 
   logits writes little-endian f32 logits of shape [number of ids, vocab].
   --backend webgpu (default) runs the engine in headless Chromium; reference runs the CPU reference in Node.`;
@@ -73,6 +73,16 @@ export function parseCli(argv: string[]): CliOptions {
       temperature: { type: 'string' },
       json: { type: 'boolean', default: false },
       'ignore-eos': { type: 'boolean', default: false },
+      'top-p': { type: 'string' },
+      'top-k': { type: 'string' },
+      'min-p': { type: 'string' },
+      'repetition-penalty': { type: 'string' },
+      'presence-penalty': { type: 'string' },
+      'frequency-penalty': { type: 'string' },
+      seed: { type: 'string' },
+      stop: { type: 'string', multiple: true },
+      'logit-bias': { type: 'string' },
+      chat: { type: 'boolean', default: false },
     },
   });
   if (!values.model) throw new InvalidArgumentError('--model', 'is required (a model folder, a .gguf file or a URL)');
@@ -88,16 +98,42 @@ export function parseCli(argv: string[]): CliOptions {
   if ((values.prompt === undefined) === (values.ids === undefined)) throw new InvalidArgumentError('--prompt', 'give exactly one of --prompt or --ids');
   const maxTokens = parseNumber(values['max-tokens'], '--max-tokens', 16);
   if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new InvalidArgumentError('--max-tokens', 'must be a non-negative integer');
-  const temperature = parseNumber(values.temperature, '--temperature', 0);
-  if (temperature !== 0) throw new InvalidArgumentError('--temperature', 'only greedy decoding (0) is available in this version');
+  const optional = (flag: string) => {
+    const v = (values as Record<string, unknown>)[flag] as string | undefined;
+    return v === undefined ? undefined : parseNumber(v, `--${flag}`, 0);
+  };
   return {
     ...common,
     command,
-    prompt: values.prompt,
-    ids: values.ids === undefined ? undefined : parseIdList(values.ids),
-    maxTokens,
-    temperature,
     json: values.json ?? false,
-    ignoreEos: values['ignore-eos'] ?? false,
+    request: {
+      prompt: values.prompt,
+      ids: values.ids === undefined ? undefined : parseIdList(values.ids),
+      maxTokens,
+      temperature: parseNumber(values.temperature, '--temperature', 0),
+      topP: optional('top-p'),
+      topK: optional('top-k'),
+      minP: optional('min-p'),
+      repetitionPenalty: optional('repetition-penalty'),
+      presencePenalty: optional('presence-penalty'),
+      frequencyPenalty: optional('frequency-penalty'),
+      seed: optional('seed'),
+      stop: values.stop,
+      logitBias: values['logit-bias'] === undefined ? undefined : parseLogitBias(values['logit-bias']),
+      ignoreEos: values['ignore-eos'] ?? false,
+      chat: values.chat ?? false,
+      attention: common.attention,
+    },
   };
+}
+
+/** `13=-100,42=2.5` -> {"13": -100, "42": 2.5} (OpenAI's logit_bias shape; the engine checks ids and ranges). */
+export function parseLogitBias(value: string): Record<string, number> {
+  const bias: Record<string, number> = {};
+  for (const pair of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+)=(-?\d+(?:\.\d+)?(?:e-?\d+)?)$/i.exec(pair);
+    if (!m) throw new InvalidArgumentError('--logit-bias', `"${pair}" is not id=bias (e.g. 13=-100,42=2.5)`);
+    bias[m[1]] = Number(m[2]);
+  }
+  return bias;
 }

@@ -48,10 +48,7 @@ async function openWebGpuRunner(model: string, attention: string | undefined): P
       return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     },
     async generate(opts) {
-      const r = await call('generate', {
-        prompt: opts.prompt, ids: opts.ids, maxTokens: opts.maxTokens, temperature: opts.temperature,
-        ignoreEos: opts.ignoreEos, attention: opts.attention,
-      });
+      const r = await call('generate', opts.request);
       return r.result as GenerateOutput;
     },
     close: () => host.close(),

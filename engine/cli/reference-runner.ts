@@ -1,11 +1,12 @@
 // The CLI's `--backend reference`: the plain CPU forward in Node, behind the same generation code as the engine.
 import { parseAttentionSpec } from '../attention/cpu.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
-import { generateGreedy, sequenceLogits, type ForwardBackend } from '../generation/index.ts';
+import { sequenceLogits, type ForwardBackend } from '../generation/index.ts';
 import type { LoadedModel } from '../model/index.ts';
 import { loadModelFromPath } from '../model/node.ts';
 import { ReferenceModel } from '../reference/index.ts';
-import { loadTokenizer } from '../tokenizer/index.ts';
+import { createChatTemplate, loadTokenizer } from '../tokenizer/index.ts';
+import { completionRequestOf, generateIds, samplingDefaultsFromGenerationConfig } from '../api/index.ts';
 import type { CliRunner } from './main.ts';
 
 /**
@@ -40,6 +41,7 @@ export async function openReferenceRunner(modelPath: string): Promise<CliRunner>
   const loaded = await loadModelFromPath(modelPath);
   const backend = new ReferenceBackend(loaded);
   const tokenizer = loadTokenizer(loaded);
+  const chatTemplate = createChatTemplate(loaded.tokenizerFiles.tokenizerConfig);
   return {
     async logits(opts) {
       checkAttention(opts.attention);
@@ -47,15 +49,13 @@ export async function openReferenceRunner(modelPath: string): Promise<CliRunner>
     },
     async generate(opts) {
       checkAttention(opts.attention);
-      let ids = opts.ids;
-      if (opts.prompt !== undefined) {
-        if (!tokenizer) throw new InvalidArgumentError('--prompt', `${loaded.source} has no tokenizer files; pass --ids instead`);
-        ids = tokenizer.encode(opts.prompt);
-      }
-      const r = await generateGreedy(backend, {
-        ids: ids as number[], maxTokens: opts.maxTokens, eosTokenIds: loaded.config.eosTokenIds, ignoreEos: opts.ignoreEos,
+      const req = opts.request;
+      if ((req.prompt === undefined) === (req.ids === undefined)) throw new InvalidArgumentError('--prompt', 'give exactly one of --prompt or --ids');
+      if (req.prompt !== undefined && !tokenizer) throw new InvalidArgumentError('--prompt', `${loaded.source} has no tokenizer files; pass --ids instead`);
+      const r = await generateIds(backend, tokenizer, chatTemplate, completionRequestOf(req), req.chat ?? false, {
+        defaults: samplingDefaultsFromGenerationConfig(loaded.tokenizerFiles.generationConfig),
       });
-      return { ids: r.ids, text: tokenizer ? tokenizer.decode(r.ids) : '', finish_reason: r.finishReason, usage: { ...r.usage } };
+      return { ...r, usage: { ...r.usage } };
     },
     async close() {},
   };

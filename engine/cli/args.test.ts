@@ -1,0 +1,23 @@
+// The `sieve generate` grammar of issue 3: every sampling flag in kebab case, --stop repeated, --logit-bias pairs.
+import { describe, expect, it } from 'vitest';
+import { parseCli } from './args.ts';
+
+describe('sieve generate arguments', () => {
+  it('takes every sampling parameter as the issue writes it', () => {
+    const o = parseCli(['generate', '--model', 'm', '--prompt', 'Hi', '--max-tokens', '12', '--temperature', '0.8', '--top-p', '0.9',
+      '--top-k', '40', '--min-p', '0.05', '--seed', '42', '--stop', '.', '--stop', '!', '--logit-bias', '13=-100,42=2.5',
+      '--ignore-eos', '--chat', '--repetition-penalty', '1.1', '--presence-penalty', '0.5', '--frequency-penalty', '0.25']);
+    expect(o.command).toBe('generate');
+    if (o.command !== 'generate') return;
+    expect(o.request).toMatchObject({
+      prompt: 'Hi', maxTokens: 12, temperature: 0.8, topP: 0.9, topK: 40, minP: 0.05, seed: 42, stop: ['.', '!'],
+      logitBias: { 13: -100, 42: 2.5 }, ignoreEos: true, chat: true, repetitionPenalty: 1.1, presencePenalty: 0.5, frequencyPenalty: 0.25,
+    });
+  });
+
+  it('rejects malformed values naming the flag', () => {
+    expect(() => parseCli(['generate', '--model', 'm', '--ids', '1', '--logit-bias', '13:5'])).toThrow(/--logit-bias/);
+    expect(() => parseCli(['generate', '--model', 'm', '--ids', '1', '--top-p', 'x'])).toThrow(/--top-p/);
+    expect(() => parseCli(['generate', '--model', 'm', '--ids', '1,a'])).toThrow(/--ids/);
+  });
+});
