@@ -264,10 +264,7 @@ test('a model larger than the adapter limits, served short: a typed error naming
 });
 
 test('a model larger than the adapter limits gives BUFFER_LIMIT before its weights are downloaded', async () => {
-  // Known gap: loadModel reads and parses the whole safetensors file before GpuWeights.upload compares tensor
-  // sizes with the device limits, so today the only way to reach BUFFER_LIMIT is to serve gigabytes. This
-  // expects the check the engine should make from config.json alone; remove test.fail() when it does.
-  test.fail();
+  // loadModel checks the tensor sizes config.json implies against the device limits before any weight is fetched.
   const limit = await bindingLimit();
   const vocab = Math.floor(limit / ((goodConfig.hidden_size as number) * 4)) + 1;
   const files = hugeCheckpoint(vocab);

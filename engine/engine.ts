@@ -66,7 +66,8 @@ export class SieveEngine {
       if (typeof url !== 'string' || url.length === 0) throw new InvalidArgumentError('model', 'must be a URL of a model folder or .gguf file');
       this.device ??= await createEngineDevice();
       if (this.device.lost) throw this.device.lost;
-      const loaded = await loadModel(url, { onProgress });
+      const { maxStorageBufferBindingSize, maxBufferSize } = this.device.limits;
+      const loaded = await loadModel(url, { onProgress, maxTensorBytes: Math.min(maxStorageBufferBindingSize, maxBufferSize) });
       const model = await GpuModel.create(this.device, loaded, onProgress, options);
       this.disposeModel();
       this.loaded = loaded;

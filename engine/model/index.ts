@@ -6,6 +6,6 @@ export { parseHfConfig, UnsupportedConfigError } from './config.ts';
 export { parseSafetensors, parseSafetensorsFile, readSafetensorsHeader, SUPPORTED_SAFETENSORS_DTYPES, type SafetensorsFile } from './safetensors.ts';
 export { urlSource, urlFileSource, huggingFaceSource, HUGGING_FACE_ORIGIN, isSingleFileSource, type SingleFileSource } from './sources.ts';
 export {
-  loadModel, loadFromSource, expectedTensorShapes, checkWeights, TensorMapWeightStore,
+  loadModel, loadFromSource, expectedTensorShapes, checkWeights, checkTensorLimits, TensorMapWeightStore,
   type LoadOptions, type ExpectedTensors,
 } from './load.ts';

@@ -1,5 +1,5 @@
 // loadModel: a Hugging Face checkpoint (config.json + safetensors, sharded or not) or a GGUF file -> LoadedModel, checked at load.
-import { BadModelFileError, InvalidArgumentError, MissingTensorError, ModelFetchError } from '../errors/index.ts';
+import { BadModelFileError, BufferLimitError, InvalidArgumentError, MissingTensorError, ModelFetchError } from '../errors/index.ts';
 import { parseHfConfig, tokenId, tokenIds } from './config.ts';
 import { parseSafetensors } from './safetensors.ts';
 import { isSingleFileSource, urlFileSource, urlSource } from './sources.ts';
@@ -11,6 +11,21 @@ import {
 export interface LoadOptions {
   /** Called per file as bytes arrive ('fetch') and around each file's parse ('parse'). */
   onProgress?: ProgressCallback;
+  /**
+   * Largest tensor, in bytes as f32, the device can bind (min of maxStorageBufferBindingSize and maxBufferSize).
+   * Checked from config.json before any weight is fetched, so a model too large for the adapter fails at once.
+   */
+  maxTensorBytes?: number;
+}
+
+/** Throws BufferLimitError for the first tensor the config implies that the device could not bind as f32. */
+export function checkTensorLimits(config: ModelConfig, file: string, maxTensorBytes: number | undefined): void {
+  if (maxTensorBytes === undefined) return;
+  const { required, optional } = expectedTensorShapes(config);
+  for (const [name, shape] of [...required, ...optional]) {
+    const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+    if (bytes > maxTensorBytes) throw new BufferLimitError(`${file}: tensor ${name}`, bytes, maxTensorBytes, 'maxStorageBufferBindingSize');
+  }
 }
 
 const CONFIG_FILE = 'config.json';
@@ -92,6 +107,7 @@ async function loadHfCheckpoint(source: FileSource, options: LoadOptions): Promi
     generationConfig: asObjectOrNull(await readOptionalJson(source, GENERATION_CONFIG_FILE, options), GENERATION_CONFIG_FILE),
   };
   const config = withGenerationTokens(baseConfig, tokenizerFiles.generationConfig);
+  checkTensorLimits(config, CONFIG_FILE, options.maxTensorBytes);
   const expected = expectedTensorShapes(config);
 
   const single = await readOptional(source, SINGLE_WEIGHTS_FILE, options);
