@@ -266,7 +266,8 @@ async function readOptional(source: FileSource, file: string, options: LoadOptio
 
 async function readRequired(source: FileSource, file: string, options: LoadOptions): Promise<Uint8Array> {
   const bytes = await readOptional(source, file, options);
-  if (!bytes) throw new ModelFetchError(`${source.description}/${file}`, 'not found');
+  // A single-file source's description is already the file's own URL or path.
+  if (!bytes) throw new ModelFetchError(isSingleFileSource(source) ? source.description : `${source.description}/${file}`, 'not found');
   return bytes;
 }
 
