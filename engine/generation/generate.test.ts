@@ -149,6 +149,8 @@ describe('generation loop on the CPU reference', () => {
     warm.prefilled = [];
     const turn2 = await generateAll(warm, { ...base, ids: turn2Prompt, maxTokens: 20 });
     expect(turn2.reusedPrefix).toBe(20); // BOS + 19 fed-back tokens; the 20th was never fed
+    expect(turn2.usage.prompt_tokens_details.cached_tokens).toBe(20);
+    expect(turn1.usage.prompt_tokens_details.cached_tokens).toBe(0);
     expect(warm.prefilled).toEqual([turn2Prompt.length - 20]);
     const cold = await generateAll(new ReferenceBackend(loaded), { ...base, ids: turn2Prompt, maxTokens: 20 });
     expect(turn2.ids).toEqual(cold.ids);

@@ -16,6 +16,8 @@ export interface GenerationUsage {
   /** Bytes of KV pages this sequence holds now (not the pool). */
   kv_bytes: number;
   tokens_in_cache: number;
+  /** OpenAI's field: cached_tokens = prompt tokens served from the cache (a reused prefix), not prefilled. */
+  prompt_tokens_details: { cached_tokens: number };
 }
 
 export interface GenerationRequest {
@@ -162,6 +164,7 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
       decode_tokens_per_s: decoded === 0 || decodeMs <= 0 ? 0 : decoded / (decodeMs / 1000),
       kv_bytes: cache.kvBytes,
       tokens_in_cache: cache.tokensInCache,
+      prompt_tokens_details: { cached_tokens: reusedPrefix },
     },
   };
 }
