@@ -35,3 +35,16 @@ for (const name of goldenCases()) {
     expect(dDecode).toBeLessThan(TRANSFORMERS_TOLERANCE);
   });
 }
+
+// The default decoder follows the adapter (ORT's kernels on this software adapter): check ours explicitly too.
+test('golden qwen3 through our WGSL decoder: decode logits within 2e-3 of transformers', async ({ page }) => {
+  const name = 'qwen3';
+  await openHost(page);
+  await hostOk(page, 'load', { url: `/models/golden/${name}/`, decoder: 'wgsl' });
+  const ids = (JSON.parse(readFileSync(`${GOLDEN_DIR}${name}/ids.json`, 'utf8')) as number[]).slice(0, 64);
+  const expected = readF32(`${GOLDEN_DIR}${name}/logits.f32`).subarray(0, 64 * 512);
+  const decode = decodeF32((await hostOk(page, 'logits', { ids, mode: 'decode' })).base64 as string);
+  const d = maxAbsDiff(decode, expected);
+  console.log(`${name} (WGSL decoder, 64 positions): GPU vs transformers: decode ${d.toExponential(2)}`);
+  expect(d).toBeLessThan(TRANSFORMERS_TOLERANCE);
+});

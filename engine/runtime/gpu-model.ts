@@ -26,7 +26,11 @@ export const MAX_KV_POOL_BYTES = 512 * 1024 * 1024;
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 export interface GpuModelOptions {
-  /** Who runs the dense parts of a decode step: our WGSL kernels (default) or ORT's static sessions. */
+  /**
+   * Who runs the dense parts of a decode step: our WGSL kernels or ORT's static sessions. Default: ours on a real
+   * GPU (6.4x faster than ORT on an H200, bench/results/node-decode-h200.json), ORT's on a software adapter, where
+   * SwiftShader runs ORT's kernels 3x faster than ours (0.26 vs 0.8 s/token, bench/results/decode.json).
+   */
   decoder?: 'wgsl' | 'ort';
   /**
    * Replay decode sessions from ORT graph capture. Off by default: with onnxruntime-web 1.30 in Chromium, a
@@ -193,7 +197,7 @@ export class GpuModel implements ForwardBackend {
           buffers: owned, q, k, v, attn, logits, graphCapture,
         };
       };
-      const useOrtDecoder = options.decoder === 'ort';
+      const useOrtDecoder = (options.decoder ?? defaultDecoder(engine)) === 'ort';
       const decodePath = useOrtDecoder ? await build(options.graphCapture ?? false) : null;
 
       const bytesPerToken = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
@@ -428,6 +432,14 @@ export class GpuModel implements ForwardBackend {
     this.prefillStaging.unmap();
     return out;
   }
+}
+
+/** CPU implementations of WebGPU (SwiftShader in Chromium, lavapipe/llvmpipe in Mesa). */
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe/i;
+
+export function defaultDecoder(engine: EngineDevice): 'wgsl' | 'ort' {
+  const a = engine.adapterInfo;
+  return SOFTWARE_ADAPTER.test(`${a.vendor} ${a.architecture} ${a.description}`) ? 'ort' : 'wgsl';
 }
 
 function emptyProfile(graphCapture: boolean, decoder: 'wgsl' | 'ort'): DecodeProfile {
