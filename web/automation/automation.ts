@@ -1,7 +1,7 @@
 // Engine host page for automation (the `sieve` CLI and e2e tests): starts the engine worker and exposes a
 // JSON-friendly handle on window.sieveHost that Playwright calls with page.evaluate.
 import * as Comlink from 'comlink';
-import { installSieveErrorTransfer, type SieveEngine, type EngineGenerateRequest, type EngineLogitsRequest } from '../../engine/protocol.ts';
+import { installSieveErrorTransfer, type CompletionRequest, type SieveEngine, type EngineGenerateRequest, type EngineLogitsRequest } from '../../engine/protocol.ts';
 
 function toBase64(bytes: Uint8Array): string {
   let s = '';
@@ -37,6 +37,12 @@ const host = {
   async generate(req: EngineGenerateRequest) {
     try {
       return { result: await engine.generate(req) };
+    } catch (e) { return plainError(e); }
+  },
+  /** OpenAI's completions.create, non-streaming: the completion object (usage with prompt_tokens_details). */
+  async completion(req: CompletionRequest) {
+    try {
+      return { completion: await engine.completion({ ...req, stream: false }) };
     } catch (e) { return plainError(e); }
   },
   async profile() {
