@@ -1,6 +1,6 @@
 // SieveEngine: what the worker exposes. Owns the device, the loaded model and a queue that runs one request at a time.
 import { AbortedError, InvalidArgumentError, NotLoadedError } from './errors/index.ts';
-import { sequenceLogits, type LogitsMode } from './generation/index.ts';
+import { sequenceLogits, validateIds, type LogitsMode } from './generation/index.ts';
 import { createEngineDevice, type EngineDevice } from './gpu/index.ts';
 import { loadModel, type LoadedModel, type ProgressCallback } from './model/index.ts';
 import { GpuModel, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
@@ -98,6 +98,7 @@ export class SieveEngine {
     return this.serialize(async () => {
       const model = this.requireModel();
       if ((req.prompt === undefined) === (req.ids === undefined)) throw new InvalidArgumentError('prompt', 'give exactly one of prompt or ids');
+      if (req.ids !== undefined) validateIds(req.ids, model.config.vocabSize); // errors name `ids`, as the caller wrote it
       const request = completionRequestOf(req);
       model.setPolicy(this.policyFor(validateCompletionRequest(request, model.config.vocabSize).attention));
       return this.guard(() => generateIds(model, this.tokenizer, this.chatTemplate, request, req.chat ?? false, { defaults: this.samplingDefaults }));

@@ -1,14 +1,11 @@
 // `sieve` CLI entry: `logits` and `generate`, on the WebGPU engine in headless Chromium or on the CPU reference.
 import { writeFile } from 'node:fs/promises';
+import type { GeneratedIds } from '../api/index.ts';
 import { InvalidArgumentError, SieveError } from '../errors/index.ts';
 import { parseCli, USAGE, type CliOptions, type GenerateOptions, type LogitsOptions } from './args.ts';
 
-export interface GenerateOutput {
-  ids: number[];
-  text: string;
-  finish_reason: string;
-  usage: Record<string, number>;
-}
+/** What `sieve generate` prints (generated ids, text, usage): the API's GeneratedIds. */
+export type GenerateOutput = GeneratedIds;
 
 /** What both backends offer the CLI. */
 export interface CliRunner {

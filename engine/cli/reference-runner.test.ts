@@ -22,7 +22,7 @@ describe('reference runner generate', () => {
     expect(b.text).toBe(a.text);
     expect(a.text.includes('.')).toBe(false);
     const others = await Promise.all(['8', '9', '10'].map(gen));
-    expect(others.some((o) => o.text !== a.text)).toBe(true);
+    expect(others.some((o: { text: string }) => o.text !== a.text)).toBe(true);
     await runner.close();
   });
 });

@@ -55,7 +55,7 @@ export async function openReferenceRunner(modelPath: string): Promise<CliRunner>
       const r = await generateIds(backend, tokenizer, chatTemplate, completionRequestOf(req), req.chat ?? false, {
         defaults: samplingDefaultsFromGenerationConfig(loaded.tokenizerFiles.generationConfig),
       });
-      return { ...r, usage: { ...r.usage } };
+      return r;
     },
     async close() {},
   };
