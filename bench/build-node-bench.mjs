@@ -8,13 +8,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // Its own folder under the ignored .carry/, so it can be carried alone (the device tool's 64 MiB limit).
 const out = `${root}.carry/node-bench`;
 mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
+// Two benches: the engine's decode (both decoders) and our WGSL decoder alone on real model shapes.
 await build({
-  entryPoints: [`${root}bench/node-decode.ts`],
+  entryPoints: [`${root}bench/node-decode.ts`, `${root}bench/wgsl-decode-shapes.ts`],
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  outfile: `${out}/node-decode.mjs`,
+  outdir: out,
+  outExtension: { '.js': '.mjs' },
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   plugins: [{
     name: 'raw',

@@ -1,6 +1,6 @@
 // Node bench of the WGSL decoder on a real GPU (Dawn, the `webgpu` package): ms/token of whole decode steps on random
 // models of real shapes, host encode time, and the bandwidth one large matvec reaches. Bundle it with esbuild (WGSL
-// `?raw` as text: build-decode-bench.mjs) and run with `node decode-bench.mjs`; the H200 box has no node_modules.
+// `?raw` as text: bench/build-node-bench.mjs) and run with `node wgsl-decode-shapes.mjs`; the H200 box has no node_modules.
 //
 // Measured 2026-11-28, one H200, dawn.node 0.6.2 over Vulkan (NVIDIA 580.159), f32 random weights, 640-token context:
 //   matvec (GB/s of weights read; us per dispatch)     normed        normedGated (2 matrices)  residual
@@ -16,12 +16,12 @@
 // Host encoding in dawn.node (~20 us per dispatch with its passes and attention's bind-group lookups) bounds the
 // small models; Chromium's WebGPU calls are cheaper, so these are upper bounds on host cost.
 import { create, globals } from 'webgpu';
-import { PagedAttention } from '../attention/index.ts';
-import { createEngineDevice } from '../gpu/index.ts';
-import { PagedKVCache } from '../kv/index.ts';
-import { layerWeight, ropeInverseFrequencies, ropeTable, type ModelConfig } from '../model/index.ts';
-import { DecodeKernels, encodeDispatch } from './kernels.ts';
-import { WgslDecoder } from './wgsl-decoder.ts';
+import { PagedAttention } from '../engine/attention/index.ts';
+import { createEngineDevice } from '../engine/gpu/index.ts';
+import { PagedKVCache } from '../engine/kv/index.ts';
+import { layerWeight, ropeInverseFrequencies, ropeTable, type ModelConfig } from '../engine/model/index.ts';
+import { DecodeKernels, encodeDispatch } from '../engine/decode/index.ts';
+import { WgslDecoder } from '../engine/decode/index.ts';
 
 Object.assign(globalThis, globals);
 const gpu = create([]);
