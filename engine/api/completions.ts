@@ -91,6 +91,15 @@ function chatPromptIds(backend: ForwardBackend, tokenizer: TextTokenizer, templa
   return ids;
 }
 
+/** A raw prompt's ids: text through the tokenizer, or the ids as given. */
+function completionPromptIds(tokenizer: TextTokenizer | null, prompt: string | number[]): number[] {
+  if (typeof prompt !== 'string') return prompt;
+  if (!tokenizer) throw new InvalidArgumentError('prompt', 'this model has no tokenizer; pass the prompt as token ids');
+  const ids = tokenizer.encode(prompt);
+  if (ids.length === 0) throw new InvalidArgumentError('prompt', 'encodes to no tokens');
+  return ids;
+}
+
 export function createChatCompletion(backend: ForwardBackend, tokenizer: TextTokenizer, chatTemplate: ChatTemplate, request: ChatCompletionRequest & { stream: true }, options?: CompletionOptions): Promise<AsyncIterable<ChatCompletionChunk>>;
 export function createChatCompletion(backend: ForwardBackend, tokenizer: TextTokenizer, chatTemplate: ChatTemplate, request: ChatCompletionRequest & { stream?: false | null }, options?: CompletionOptions): Promise<ChatCompletion>;
 export function createChatCompletion(backend: ForwardBackend, tokenizer: TextTokenizer, chatTemplate: ChatTemplate, request: ChatCompletionRequest, options?: CompletionOptions): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
@@ -109,10 +118,7 @@ export async function createChatCompletion(backend: ForwardBackend, tokenizer: T
   const wantLogprobs = params.logprobs !== null;
 
   if (!params.stream) {
-    const gen = generate(backend, req);
-    let r = await gen.next();
-    while (!r.done) r = await gen.next();
-    const result = r.value;
+    const result = await generateAll(backend, req);
     return {
       id, object: 'chat.completion', created, model,
       choices: [{
@@ -158,14 +164,7 @@ export function createCompletion(backend: ForwardBackend, tokenizer: TextTokeniz
  */
 export async function createCompletion(backend: ForwardBackend, tokenizer: TextTokenizer | null, request: CompletionRequest, options: CompletionOptions = {}): Promise<Completion | AsyncIterable<CompletionChunk>> {
   const params = validateCompletionRequest(request, backend.config.vocabSize, options.defaults);
-  let ids: number[];
-  if (typeof params.prompt === 'string') {
-    if (!tokenizer) throw new InvalidArgumentError('prompt', 'this model has no tokenizer; pass the prompt as token ids');
-    ids = tokenizer.encode(params.prompt);
-    if (ids.length === 0) throw new InvalidArgumentError('prompt', 'encodes to no tokens');
-  } else {
-    ids = params.prompt;
-  }
+  const ids = completionPromptIds(tokenizer, params.prompt);
   const req = generationRequest(backend, tokenizer, ids, params, options);
   const id = responseId('cmpl');
   const created = Math.floor(Date.now() / 1000);
@@ -173,10 +172,7 @@ export async function createCompletion(backend: ForwardBackend, tokenizer: TextT
   const wantLogprobs = params.logprobs !== null;
 
   if (!params.stream) {
-    const gen = generate(backend, req);
-    let r = await gen.next();
-    while (!r.done) r = await gen.next();
-    const result = r.value;
+    const result = await generateAll(backend, req);
     return {
       id, object: 'text_completion', created, model,
       choices: [{
@@ -242,12 +238,8 @@ export async function generateIds(
     const chatParams = validateChatCompletionRequest({ ...rest, messages: [{ role: 'user', content: params.prompt }] }, backend.config.vocabSize, options.defaults);
     ids = chatPromptIds(backend, tokenizer, chatTemplate, chatParams);
     if (chatTemplate.isDefault) extraStops = [DEFAULT_TEMPLATE_STOP];
-  } else if (typeof params.prompt === 'string') {
-    if (!tokenizer) throw new InvalidArgumentError('prompt', 'this model has no tokenizer; pass the prompt as token ids');
-    ids = tokenizer.encode(params.prompt);
-    if (ids.length === 0) throw new InvalidArgumentError('prompt', 'encodes to no tokens');
   } else {
-    ids = params.prompt;
+    ids = completionPromptIds(tokenizer, params.prompt);
   }
   const result = await generateAll(backend, generationRequest(backend, tokenizer, ids, params, options, extraStops));
   return { ids: result.ids, text: result.text, finish_reason: result.finishReason, usage: usageOf(result) };
