@@ -1,5 +1,5 @@
-// Bundles bench/node-decode.ts into .carry/node-decode.mjs (WGSL `?raw` imports as text, ORT inlined), with
-// ORT's wasm and dawn.node beside it, so the bench runs with a bare `node` on a machine without node_modules.
+// Bundles the Node benches (bench/node-decode.ts, ...) into .carry/node-bench/*.mjs (WGSL `?raw` imports as text,
+// ORT inlined), with ORT's wasm and dawn.node beside them, so they run with a bare `node` on a machine without node_modules.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -8,9 +8,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // Its own folder under the ignored .carry/, so it can be carried alone (the device tool's 64 MiB limit).
 const out = `${root}.carry/node-bench`;
 mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
-// Two benches: the engine's decode (both decoders) and our WGSL decoder alone on real model shapes.
+// The Node benches: the engine's decode (both decoders), our WGSL decoder alone on real model shapes, KV memory
+// under the evicting policies, and decode time against context length under every policy.
 await build({
-  entryPoints: [`${root}bench/node-decode.ts`, `${root}bench/wgsl-decode-shapes.ts`],
+  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode'].map((name) => `${root}bench/${name}.ts`),
   bundle: true,
   platform: 'node',
   format: 'esm',

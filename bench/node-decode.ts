@@ -1,47 +1,21 @@
 // bench/node-decode: the engine's GPU forward in Node on Dawn (the `webgpu` package), for machines without a
 // browser (the H200 box). Same GpuModel as the worker runs; reports decode ms/token and its breakdown.
 // Build: node bench/build-node-bench.mjs (bundles WGSL and ORT); run: node .carry/node-decode.mjs [--tokens N].
-import { nodeGpu } from './node-webgpu-globals.ts';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-web/webgpu';
-import { createEngineDevice } from '../engine/gpu/index.ts';
+import { argOf as arg, openNodeBenchDevice } from './node-harness.ts';
 import { loadModelFromPath } from '../engine/model/node.ts';
 import { GpuModel } from '../engine/runtime/index.ts';
 import { generateGreedy } from '../engine/generation/index.ts';
 import { SMOLLM2_135M_SHAPE, writeRandomCheckpoint } from './random-checkpoint.ts';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
 const TOKENS = Number(arg('--tokens', '64'));
 const OUT = arg('--out', 'bench-node-decode.json');
 const STORIES = arg('--stories', '../shared/models/stories260K/stories260K.gguf');
 
-/** dawn.node rejects writeBuffer from SharedArrayBuffer views (ORT's wasm memory): copy those (DESIGN.md). */
-function patchSharedArrayBufferWrites(device: GPUDevice): void {
-  const queue = device.queue;
-  const write = queue.writeBuffer.bind(queue);
-  queue.writeBuffer = ((buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, dataOffset = 0, size?: number) => {
-    const view = ArrayBuffer.isView(data);
-    const backing = view ? (data as ArrayBufferView).buffer : data;
-    if (!(backing instanceof SharedArrayBuffer)) return write(buffer, offset, data as BufferSource, dataOffset, size);
-    const element = view ? ((data as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1) : 1;
-    const base = view ? (data as ArrayBufferView).byteOffset : 0;
-    const start = dataOffset * element;
-    const length = size !== undefined ? size * element : (data as ArrayBufferView).byteLength - start;
-    return write(buffer, offset, new Uint8Array(backing, base + start, length).slice());
-  }) as GPUQueue['writeBuffer'];
-}
-
 async function main() {
-  const gpu = nodeGpu;
-  ort.env.wasm.numThreads = 1;
-  const engine = await createEngineDevice(gpu as unknown as GPU);
-  patchSharedArrayBufferWrites(engine.device);
-  const adapter = [engine.adapterInfo.vendor, engine.adapterInfo.architecture, engine.adapterInfo.description].filter(Boolean).join(' ');
+  const { engine, adapter } = await openNodeBenchDevice();
   console.log(`adapter: ${adapter}`);
   const rows = [];
   const models: [string, string, number][] = [
