@@ -10,6 +10,9 @@ export type SieveErrorCode =
   | 'UNSUPPORTED_DTYPE'
   | 'UNSUPPORTED_ARCHITECTURE'
   | 'MODEL_FETCH_FAILED'
+  | 'MODEL_ACCESS_DENIED'
+  | 'STORAGE_QUOTA'
+  | 'INTEGRITY_CHECK_FAILED'
   | 'CONTEXT_FULL'
   | 'OUT_OF_KV_MEMORY'
   | 'ABORTED'
@@ -106,6 +109,42 @@ export class UnsupportedArchitectureError extends SieveError {
 export class ModelFetchError extends SieveError {
   constructor(url: string, status: number | string) {
     super('MODEL_FETCH_FAILED', `Could not fetch ${url}: ${status}.`, 'Check the model URL or folder and your network connection.', { url, status });
+  }
+}
+
+/** 401/403 from the hub: a gated or private repository, or a token without access. */
+export class ModelAccessError extends SieveError {
+  constructor(url: string, status: number, hasToken: boolean) {
+    super(
+      'MODEL_ACCESS_DENIED',
+      `${url}: HTTP ${status}, access denied${hasToken ? ' for this access token' : ' (no access token was given)'}.`,
+      'The model is gated or private: accept its license on its Hugging Face page, then load it with an access token (huggingface.co/settings/tokens) that can read it.',
+      { url, status, hasToken },
+    );
+  }
+}
+
+/** Not enough browser storage for a download; says how much is needed and how much is free. */
+export class StorageQuotaError extends SieveError {
+  constructor(what: string, neededBytes: number, availableBytes: number) {
+    super(
+      'STORAGE_QUOTA',
+      `${what} needs ${neededBytes} more bytes of browser storage but only ${Math.max(0, availableBytes)} are available.`,
+      'Free space: remove cached models you no longer use or other sites\' data, or pick a smaller model.',
+      { what, neededBytes, availableBytes },
+    );
+  }
+}
+
+/** A download whose size or hash is not what the server announced; the bad copy is deleted. */
+export class IntegrityError extends SieveError {
+  constructor(url: string, check: 'size' | 'sha256' | 'git-sha1', expected: string | number, actual: string | number) {
+    super(
+      'INTEGRITY_CHECK_FAILED',
+      `${url}: the ${check} of what arrived is ${actual}, expected ${expected}.`,
+      'The corrupted copy was deleted; load the model again. If it repeats, the server or a proxy on the way alters the file.',
+      { url, check, expected, actual },
+    );
   }
 }
 
