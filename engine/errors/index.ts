@@ -18,7 +18,9 @@ export type SieveErrorCode =
   | 'ABORTED'
   | 'DEVICE_LOST'
   | 'INVALID_ARGUMENT'
-  | 'NOT_LOADED';
+  | 'NOT_LOADED'
+  | 'EMBED_ORIGIN_REFUSED'
+  | 'EMBED_FRAME_UNAVAILABLE';
 
 export interface SieveErrorJSON {
   name: string;
@@ -191,5 +193,29 @@ export class InvalidArgumentError extends SieveError {
 export class NotLoadedError extends SieveError {
   constructor() {
     super('NOT_LOADED', 'No model is loaded.', 'Call load(model) first.');
+  }
+}
+
+/** The embed frame (Sieve's origin) refused the page that embeds it: not in its allow list, or not the first origin it served. */
+export class EmbedOriginRefusedError extends SieveError {
+  constructor(origin: string, reason: string) {
+    super(
+      'EMBED_ORIGIN_REFUSED',
+      `Sieve's embed frame refused the page origin ${origin}: ${reason}.`,
+      'Ask the Sieve deployment to allow this origin (VITE_SIEVE_EMBED_ORIGINS at its build), or embed it from an allowed site.',
+      { origin, reason },
+    );
+  }
+}
+
+/** The embed frame never answered: blocked by the page's CSP (frame-src), not served, or too slow to load. */
+export class EmbedFrameUnavailableError extends SieveError {
+  constructor(frameUrl: string, reason: string) {
+    super(
+      'EMBED_FRAME_UNAVAILABLE',
+      `Sieve's embed frame ${frameUrl} is unavailable: ${reason}.`,
+      `Serve Sieve's build at that address and allow it in the page's Content-Security-Policy: frame-src ${new URL(frameUrl).origin}.`,
+      { frameUrl, reason },
+    );
   }
 }

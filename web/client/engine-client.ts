@@ -12,6 +12,14 @@ export interface CreateEngineOptions {
   worker?: Worker;
 }
 
+/**
+ * What the client talks through: the engine's Worker, or any comlink endpoint that reaches one (the embed script's
+ * MessagePort into its cross-origin frame) and can end it.
+ */
+export interface EngineEndpoint extends Comlink.Endpoint {
+  terminate(): void;
+}
+
 type RemoteEngine = Comlink.Remote<SieveEngine>;
 
 interface QueuedTask {
@@ -33,7 +41,7 @@ export class SieveClient {
   private current: { interrupt: () => void } | null = null;
   private terminated = false;
 
-  constructor(private readonly worker: Worker) {
+  constructor(private readonly worker: EngineEndpoint) {
     installSieveErrorTransfer();
     this.remote = Comlink.wrap<SieveEngine>(worker);
     this.chat = { completions: { create: this.createChatCompletion.bind(this) as SieveClient['createChatCompletion'] } };
