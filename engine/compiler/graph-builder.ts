@@ -14,6 +14,24 @@ export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
 export const PRODUCER_NAME = 'sieve-compiler';
 
+/** ONNX Runtime's contrib-op domain (MatMulNBits) and its only opset version (onnxruntime ContribOperators.md). */
+export const MS_DOMAIN = 'com.microsoft';
+const MS_OPSET = 1;
+
+/** MatMulNBits' attributes for one weight [N][K] (see engine/quant for the layout of B, scales, zero points). */
+export interface MatMulNBitsShape {
+  k: number;
+  n: number;
+  bits: number;
+  blockSize: number;
+}
+
+/**
+ * accuracy_level 0: accumulate in A's type (f32). ORT's webgpu EP takes level 4 as leave to quantize A to int8
+ * for its DP4A kernel; that would stack activation error on the weight error the tolerance is measured for.
+ */
+const MATMUL_NBITS_ACCURACY_LEVEL = 0;
+
 /** int64 max: Slice's "to the end" (the ONNX Slice spec clamps it to the dimension). */
 const INT64_MAX = 9223372036854775807n;
 
@@ -24,6 +42,7 @@ export class GraphBuilder {
   private readonly inputs: ValueInfoSpec[] = [];
   private readonly outputs: ValueInfoSpec[] = [];
   private readonly used = new Set<string>();
+  private readonly domains = new Set<string>();
   private counter = 0;
 
   constructor(private readonly name: string) {}
@@ -64,9 +83,10 @@ export class GraphBuilder {
   }
 
   /** Adds a node with one output, named `out` when given (graph outputs need their exact names). */
-  op(opType: string, inputs: string[], out?: string, attributes?: AttributeSpec[]): string {
+  op(opType: string, inputs: string[], out?: string, attributes?: AttributeSpec[], domain?: string): string {
     const output = out === undefined ? this.fresh(opType.toLowerCase()) : this.claim(out);
-    this.nodes.push({ opType, inputs, outputs: [output], name: `${opType}_${this.nodes.length}`, attributes });
+    this.nodes.push({ opType, inputs, outputs: [output], name: `${opType}_${this.nodes.length}`, attributes, domain });
+    if (domain) this.domains.add(domain);
     return output;
   }
 
@@ -76,6 +96,28 @@ export class GraphBuilder {
   /** x @ w^T (+ b): HF stores linear weights [out, in], which is Gemm's B with transB = 1. */
   linear(x: string, w: string, b: string | null, out?: string): string {
     return this.op('Gemm', b ? [x, w, b] : [x, w], out, [{ name: 'transB', type: 'int', value: 1 }]);
+  }
+
+  /**
+   * x @ dequant(B)^T (+ b) for a block-quantized weight: com.microsoft MatMulNBits over B [N][n_blocks][blob],
+   * scales [N * n_blocks] and optional packed zero points. The bias is a separate Add: MatMulNBits' own bias
+   * input came later than its other inputs, and an Add costs nothing next to the product.
+   */
+  matMulNBits(x: string, w: { data: string; scales: string; zeroPoints: string | null }, shape: MatMulNBitsShape, b: string | null, out?: string): string {
+    const inputs = w.zeroPoints ? [x, w.data, w.scales, w.zeroPoints] : [x, w.data, w.scales];
+    const attributes: AttributeSpec[] = [
+      { name: 'K', type: 'int', value: shape.k },
+      { name: 'N', type: 'int', value: shape.n },
+      { name: 'bits', type: 'int', value: shape.bits },
+      { name: 'block_size', type: 'int', value: shape.blockSize },
+      { name: 'accuracy_level', type: 'int', value: MATMUL_NBITS_ACCURACY_LEVEL },
+    ];
+    if (!b) return this.op('MatMulNBits', inputs, out, attributes, MS_DOMAIN);
+    return this.add(this.op('MatMulNBits', inputs, undefined, attributes, MS_DOMAIN), b, out);
+  }
+
+  identity(x: string, out?: string): string {
+    return this.op('Identity', [x], out);
   }
 
   /**
@@ -119,7 +161,7 @@ export class GraphBuilder {
     return encodeModel({
       irVersion: ONNX_IR_VERSION,
       producerName: PRODUCER_NAME,
-      opsetImports: [{ domain: '', version: ONNX_OPSET }],
+      opsetImports: [{ domain: '', version: ONNX_OPSET }, ...[...this.domains].map((domain) => ({ domain, version: MS_OPSET }))],
       graph: {
         name: this.name,
         nodes: this.nodes,

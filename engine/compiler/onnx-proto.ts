@@ -7,6 +7,7 @@
 /** TensorProto.DataType values (onnx.proto). */
 export const OnnxDataType = {
   FLOAT: 1,
+  UINT8: 2,
   INT32: 6,
   INT64: 7,
 } as const;
