@@ -11,3 +11,9 @@ export const MATVEC_ROWS = 4;
 
 /** Threads per embedding-gather workgroup (embed.wgsl). */
 export const EMBED_WORKGROUP_SIZE = 256;
+
+/**
+ * Rows per quantized matvec workgroup (ROWS in matvec-quant.wgsl): 32 threads per row, each whole 32-weight blocks,
+ * so a 576-wide row (18 blocks) still keeps most lanes busy and a 1536-wide one takes 2 blocks per lane.
+ */
+export const QMATVEC_ROWS = 8;

@@ -1,8 +1,10 @@
 // The decode kernels as recorded dispatches: pipelines (cached per shape) and bind groups made once, replayed each step.
-import { EMBED_WORKGROUP_SIZE, MATVEC_ROWS } from './constants.ts';
+import { EMBED_WORKGROUP_SIZE, MATVEC_ROWS, QMATVEC_ROWS } from './constants.ts';
 import embedSource from './embed.wgsl?raw';
+import embedQuantSource from './embed-quant.wgsl?raw';
 import headNormSource from './head-norm.wgsl?raw';
 import matvecSource from './matvec.wgsl?raw';
+import matvecQuantSource from './matvec-quant.wgsl?raw';
 
 /** One dispatch with everything bound; `encodeDispatch` replays it into a pass. */
 export interface Dispatch {
@@ -15,10 +17,38 @@ export interface Dispatch {
 /** Entry points of matvec.wgsl (see its header for the math of each). */
 export type MatvecEntry = 'normed' | 'normedPair' | 'normedGated' | 'residual';
 
-/** A weight matrix [out, in] f32, row-major. */
+/** A weight matrix [out, in]: f32 row-major, or block-quantized (MatMulNBits' layout) when `quantized` is set. */
 export interface MatrixBuffer {
+  /** f32 values, or the quantized codes [out][blocks][blockSize * bits / 8]. */
   buffer: GPUBuffer;
   shape: number[];
+  quantized?: QuantizedMatrixBuffers;
+}
+
+/** The other parts of a block-quantized matrix (engine/quant). */
+export interface QuantizedMatrixBuffers {
+  /** f32 [out * blocksPerRow]. */
+  scales: GPUBuffer;
+  /** Packed u8 zero points [out][ceil(blocksPerRow * bits / 8)], or null (symmetric: 2^(bits-1)). */
+  zeroPoints: GPUBuffer | null;
+  bits: 4 | 8;
+  blockSize: number;
+  blocksPerRow: number;
+}
+
+/** Modes of matvec-quant.wgsl (see its header); numbered as its MODE constant. */
+export type QuantMatvecMode = 'normed' | 'residual' | 'gated';
+const QUANT_MODE: Record<QuantMatvecMode, number> = { normed: 0, residual: 1, gated: 2 };
+
+export interface QuantMatvecIO {
+  x: GPUBuffer;
+  /** RMSNorm weight (normed). */
+  norm?: GPUBuffer;
+  /** The up projection (gated: the input is silu(x) * x2). */
+  x2?: GPUBuffer;
+  a: MatrixBuffer;
+  bias?: GPUBuffer | null;
+  out: GPUBuffer;
 }
 
 export interface MatvecIO {
@@ -94,9 +124,43 @@ export class DecodeKernels {
     return { label, pipeline, bindGroup, workgroups };
   }
 
-  /** hidden = table[id]: the embedding row of the token in `id` (u32). */
-  embed(id: GPUBuffer, table: MatrixBuffer, hidden: GPUBuffer): Dispatch {
+  /** A matvec over a block-quantized matrix (`io.a.quantized`); see matvec-quant.wgsl for the modes. */
+  quantMatvec(label: string, mode: QuantMatvecMode, io: QuantMatvecIO): Dispatch {
+    const q = io.a.quantized;
+    if (!q) throw new Error(`internal: ${label}: quantMatvec needs a quantized matrix`);
+    const [out, inFeatures] = io.a.shape;
+    if ((q.blockSize * q.bits) % 128 !== 0) throw new Error(`internal: ${label}: a block of ${q.blockSize} x ${q.bits} bits is not whole 16-byte words`);
+    if (mode === 'normed' && !io.norm) throw new Error(`internal: ${label}: normed needs a norm weight`);
+    if (mode === 'gated' && !io.x2) throw new Error(`internal: ${label}: gated needs x2`);
+    const workgroups = grid(Math.ceil(out / QMATVEC_ROWS), this.maxWorkgroupsPerDimension);
+    const pipeline = this.pipeline(matvecQuantSource, 'main', {
+      IN: inFeatures, OUT: out, BLOCKS: q.blocksPerRow, BLOCK: q.blockSize, BITS: q.bits, MODE: QUANT_MODE[mode], EPS: this.rmsNormEps,
+      HAS_ZP: q.zeroPoints ? 1 : 0, HAS_BIAS: io.bias ? 1 : 0, WORKGROUPS_X: workgroups[0],
+    });
+    const p = this.placeholder;
+    const buffers = [io.x, io.norm ?? p, io.a.buffer, q.scales, q.zeroPoints ?? p, io.bias ?? p, io.out, io.x2 ?? p];
+    const bindGroup = this.device.createBindGroup({
+      label: `decode ${label}`, layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    return { label, pipeline, bindGroup, workgroups };
+  }
+
+  /**
+   * hidden[t] = table[ids[t]] for t < tokens: the embedding rows of the ids in `id` (u32, or non-negative i32).
+   * A quantized table is dequantized on the way (embed-quant.wgsl).
+   */
+  embed(id: GPUBuffer, table: MatrixBuffer, hidden: GPUBuffer, tokens = 1): Dispatch {
     const width = table.shape[1];
+    const q = table.quantized;
+    if (q) {
+      const pipeline = this.pipeline(embedQuantSource, 'embed', { HIDDEN: width, BLOCKS: q.blocksPerRow, BLOCK: q.blockSize, BITS: q.bits, HAS_ZP: q.zeroPoints ? 1 : 0 });
+      const buffers = [id, table.buffer, q.scales, q.zeroPoints ?? this.placeholder, hidden];
+      const bindGroup = this.device.createBindGroup({
+        label: 'decode embed (quantized)', layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      });
+      return { label: 'embed', pipeline, bindGroup, workgroups: [Math.ceil(width / EMBED_WORKGROUP_SIZE), tokens] };
+    }
+    if (tokens !== 1) throw new Error('internal: the f32 embed kernel gathers one token (prefill gathers in ORT)');
     const pipeline = this.pipeline(embedSource, 'embed', { HIDDEN: width });
     const bindGroup = this.device.createBindGroup({
       label: 'decode embed',
@@ -126,14 +190,15 @@ export class DecodeKernels {
   }
 
   private pipeline(source: string, entryPoint: string, constants: Record<string, number>): GPUComputePipeline {
-    const key = `${entryPoint}:${JSON.stringify(constants)}`;
+    let module = this.modules.get(source);
+    if (!module) {
+      module = this.device.createShaderModule({ label: `decode-${entryPoint}`, code: source });
+      this.modules.set(source, module);
+    }
+    // Two sources share entry point names (embed): the key names the module by its index.
+    const key = `${[...this.modules.keys()].indexOf(source)}:${entryPoint}:${JSON.stringify(constants)}`;
     let p = this.pipelines.get(key);
     if (!p) {
-      let module = this.modules.get(source);
-      if (!module) {
-        module = this.device.createShaderModule({ label: `decode-${entryPoint}`, code: source });
-        this.modules.set(source, module);
-      }
       p = this.device.createComputePipeline({ label: `decode-${entryPoint}`, layout: 'auto', compute: { module, entryPoint, constants } });
       this.pipelines.set(key, p);
     }

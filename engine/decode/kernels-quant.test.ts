@@ -1,0 +1,138 @@
+// The quantized decode kernels on Dawn/SwiftShader against engine/quant's CPU dequantizer: every mode of the
+// quantized matvec and the quantized gather, int4 and int8, symmetric and asymmetric, K not a multiple of 32.
+import { describe, expect, it } from 'vitest';
+import { readBuffer } from '../gpu/index.ts';
+import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
+import { dequantizeMatrix, quantizeMatrix, type QuantizationSpec, type QuantizedMatrix } from '../quant/index.ts';
+import { QMATVEC_ROWS } from './constants.ts';
+import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
+
+/** Max error against f64 sums of the dequantized weights, relative to max(1, largest expected): f32 rounding only. */
+const TOLERANCE = 1e-5;
+const EPS = 1e-5;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randoms(next: () => number, count: number, amplitude = 1, offset = 0): Float32Array {
+  return Float32Array.from({ length: count }, () => offset + (next() * 2 - 1) * amplitude);
+}
+
+function upload(device: GPUDevice, data: Float32Array | Uint32Array | Uint8Array): GPUBuffer {
+  const b = device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  const bytes = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+  bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  device.queue.writeBuffer(b, 0, bytes);
+  return b;
+}
+
+function uploadQuantized(device: GPUDevice, q: QuantizedMatrix): MatrixBuffer {
+  return {
+    buffer: upload(device, q.data), shape: [q.rows, q.cols],
+    quantized: {
+      scales: upload(device, q.scales), zeroPoints: q.zeroPoints ? upload(device, q.zeroPoints) : null,
+      bits: q.spec.bits, blockSize: q.spec.blockSize, blocksPerRow: q.blocksPerRow,
+    },
+  };
+}
+
+function run(device: GPUDevice, ...dispatches: Dispatch[]): void {
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  for (const d of dispatches) encodeDispatch(pass, d);
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+}
+
+function matvec(w: Float32Array, x: ArrayLike<number>, out: number, inFeatures: number): Float64Array {
+  const y = new Float64Array(out);
+  for (let r = 0; r < out; r++) {
+    let s = 0;
+    for (let i = 0; i < inFeatures; i++) s += w[r * inFeatures + i] * x[i];
+    y[r] = s;
+  }
+  return y;
+}
+
+function maxDiff(a: Float32Array, b: ArrayLike<number>): number {
+  let m = 0;
+  let scale = 1;
+  for (let i = 0; i < b.length; i++) {
+    m = Math.max(m, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return m / scale;
+}
+
+const SPECS: [string, QuantizationSpec][] = [
+  ['int4 symmetric', { bits: 4, blockSize: 32, symmetric: true }],
+  ['int4 asymmetric', { bits: 4, blockSize: 32, symmetric: false }],
+  ['int8 symmetric', { bits: 8, blockSize: 32, symmetric: true }],
+  ['int8 asymmetric', { bits: 8, blockSize: 32, symmetric: false }],
+];
+
+/** [out, in]: a short last block (in 100), one block, several rows per lane (in 1088 = 34 blocks > 32 lanes), odd out. */
+const SHAPES: [number, number][] = [[2 * QMATVEC_ROWS + 3, 100], [5, 32], [13, 1088]];
+
+describe.each(SPECS)('quantized decode kernels, %s', (_name, spec) => {
+  for (const [out, inFeatures] of SHAPES) {
+    it(`normed, residual and gated at out ${out}, in ${inFeatures} equal the CPU dequantized matvec`, async () => {
+      const device = await nodeGpuDevice();
+      const next = rng(out * 7919 + inFeatures + spec.bits);
+      const kernels = new DecodeKernels(device, EPS);
+      const x = randoms(next, inFeatures, 2);
+      const up = randoms(next, inFeatures, 2);
+      const norm = randoms(next, inFeatures, 0.2, 1);
+      const bias = randoms(next, out);
+      const resid = randoms(next, out, 3);
+      const q = quantizeMatrix(randoms(next, out * inFeatures, 0.1, spec.symmetric ? 0 : 0.02), out, inFeatures, spec);
+      const w = dequantizeMatrix(q);
+      const A = uploadQuantized(device, q);
+      const xBuf = upload(device, x);
+      const normedOut = upload(device, new Float32Array(out));
+      const residualOut = upload(device, resid);
+      const gatedOut = upload(device, resid);
+      run(device,
+        kernels.quantMatvec('normed', 'normed', { x: xBuf, norm: upload(device, norm), a: A, bias: upload(device, bias), out: normedOut }),
+        kernels.quantMatvec('residual', 'residual', { x: xBuf, a: A, out: residualOut }),
+        kernels.quantMatvec('gated', 'gated', { x: xBuf, x2: upload(device, up), a: A, bias: upload(device, bias), out: gatedOut }),
+      );
+      let ss = 0;
+      for (const v of x) ss += v * v;
+      const inv = 1 / Math.sqrt(ss / inFeatures + EPS);
+      const xn = Array.from(x, (v, i) => norm[i] * v * inv);
+      const act = Array.from(x, (g, i) => (g / (1 + Math.exp(-g))) * up[i]);
+      const read = (b: GPUBuffer) => readBuffer(device, b, 0, out * 4);
+      expect(maxDiff(await read(normedOut), matvec(w, xn, out, inFeatures).map((v, i) => v + bias[i]))).toBeLessThan(TOLERANCE);
+      expect(maxDiff(await read(residualOut), matvec(w, x, out, inFeatures).map((v, i) => v + resid[i]))).toBeLessThan(TOLERANCE);
+      expect(maxDiff(await read(gatedOut), matvec(w, act, out, inFeatures).map((v, i) => v + bias[i] + resid[i]))).toBeLessThan(TOLERANCE);
+      kernels.destroy();
+    });
+  }
+
+  it('gathers the dequantized rows of several ids exactly', async () => {
+    const device = await nodeGpuDevice();
+    const next = rng(spec.bits * 31 + (spec.symmetric ? 1 : 2));
+    const kernels = new DecodeKernels(device, EPS);
+    const vocab = 11;
+    const width = 300; // 10 blocks, the last short; 2 workgroups per row
+    const q = quantizeMatrix(randoms(next, vocab * width), vocab, width, spec);
+    const table = dequantizeMatrix(q);
+    const ids = [7, 0, 10, 7];
+    const hidden = upload(device, new Float32Array(ids.length * width));
+    run(device, kernels.embed(upload(device, new Uint32Array(ids)), uploadQuantized(device, q), hidden, ids.length));
+    const got = await readBuffer(device, hidden, 0, ids.length * width * 4);
+    const want = new Float32Array(ids.length * width);
+    ids.forEach((id, t) => want.set(table.subarray(id * width, (id + 1) * width), t * width));
+    expect(Array.from(got)).toEqual(Array.from(want));
+    kernels.destroy();
+  });
+});
