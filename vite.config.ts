@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import { serveFolders } from './tools/serve-folders.ts';
+import { sieveEmbed } from './web/embed/index.ts';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const sharedModels = fileURLToPath(new URL('../shared/models/', import.meta.url));
@@ -31,6 +32,8 @@ export default defineConfig({
       '/models/': fileURLToPath(new URL('./models/', import.meta.url)),
       ...(existsSync(sharedModels) ? { '/shared-models/': sharedModels } : {}),
     }),
+    // sieve.embed.js beside the build (and in dev), and the embed frame's CSP header.
+    sieveEmbed(),
   ],
   build: {
     target: 'es2022',
@@ -38,6 +41,7 @@ export default defineConfig({
       input: {
         main: fileURLToPath(new URL('./index.html', import.meta.url)),
         automation: fileURLToPath(new URL('./web/automation/index.html', import.meta.url)),
+        embedFrame: fileURLToPath(new URL('./web/embed/frame.html', import.meta.url)),
       },
     },
   },

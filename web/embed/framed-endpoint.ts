@@ -1,0 +1,74 @@
+// A comlink endpoint for SieveClient over a MessagePort into the embed frame, usable before the handshake ends.
+import type { EngineEndpoint } from '../client/index.ts';
+import type { SieveError } from '../../engine/protocol.ts';
+import type { TerminateRequest } from './protocol.ts';
+import type { EmbedFrame } from './embed-frame.ts';
+
+type Listener = EventListenerOrEventListenerObject;
+
+/**
+ * createEngine() must return at once, as web/client's does: calls made before the frame answered wait in the
+ * port (a MessagePort queues messages until its other end is delivered and started). If the frame refuses the
+ * page or never loads, every request, queued or later, fails with that typed error instead of waiting forever:
+ * the endpoint answers it itself, in comlink's reply shape for a thrown value (the SieveError transfer that
+ * SieveClient installs turns it back into the typed error).
+ */
+export class FramedEndpoint implements EngineEndpoint {
+  private readonly channel = new MessageChannel();
+  private readonly listeners = new Set<Listener>();
+  private readonly unanswered = new Set<string>();
+  private failure: SieveError | null = null;
+
+  constructor(frame: EmbedFrame) {
+    this.channel.port1.addEventListener('message', (event) => {
+      const id = (event.data as { id?: unknown })?.id;
+      if (typeof id === 'string') this.unanswered.delete(id);
+      this.emit(event);
+    });
+    this.channel.port1.start();
+    frame.connect(this.channel.port2).catch((e: SieveError) => this.fail(e));
+  }
+
+  postMessage(message: unknown, transfer: Transferable[] = []): void {
+    const id = (message as { id?: unknown })?.id;
+    if (this.failure) {
+      if (typeof id === 'string') this.answerWithFailure(id);
+      return;
+    }
+    if (typeof id === 'string') this.unanswered.add(id);
+    this.channel.port1.postMessage(message, transfer);
+  }
+
+  addEventListener(_type: string, listener: Listener): void {
+    this.listeners.add(listener);
+  }
+
+  removeEventListener(_type: string, listener: Listener): void {
+    this.listeners.delete(listener);
+  }
+
+  terminate(): void {
+    this.channel.port1.postMessage({ sieveEmbedTerminate: true } satisfies TerminateRequest);
+    this.channel.port1.close();
+  }
+
+  private fail(error: SieveError): void {
+    this.failure = error;
+    for (const id of [...this.unanswered]) this.answerWithFailure(id);
+    this.unanswered.clear();
+  }
+
+  private answerWithFailure(id: string): void {
+    const failure = this.failure as SieveError;
+    // comlink's wire reply for a rejected call: a 'throw' handler value, here in installSieveErrorTransfer's form.
+    const data = { id, type: 'HANDLER', name: 'throw', value: { sieve: failure.toJSON() } };
+    queueMicrotask(() => this.emit(new MessageEvent('message', { data })));
+  }
+
+  private emit(event: MessageEvent): void {
+    for (const l of this.listeners) {
+      if (typeof l === 'function') l(event);
+      else l.handleEvent(event);
+    }
+  }
+}
