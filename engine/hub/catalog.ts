@@ -1,0 +1,190 @@
+// The model catalog (models/catalog.json): typed, validated, and turned into URLs, download sizes and GPU needs.
+import { BadModelFileError } from '../errors/index.ts';
+import { expectedTensorShapes, HUGGING_FACE_ORIGIN, parseHfConfig, type ModelConfig } from '../model/index.ts';
+import catalogJson from '../../models/catalog.json';
+
+const CATALOG_FILE = 'models/catalog.json';
+
+/** Weight formats a model can be held in on the GPU; the quantized ones are applied at load. */
+export type WeightFormat = 'f32' | 'int8' | 'int4';
+export const WEIGHT_FORMATS: WeightFormat[] = ['f32', 'int8', 'int4'];
+
+/**
+ * Bytes per weight: f32 4; int8 1 plus one f32 scale per row (ignored here, under 0.1%); int4 in blocks of 32 with one
+ * f16 scale per block (MatMulNBits' layout) = (32 * 4 + 16) / 32 bits = 4.5 bits.
+ */
+export const BYTES_PER_WEIGHT: Record<WeightFormat, number> = { f32: 4, int8: 1, int4: 4.5 / 8 };
+
+/**
+ * Weight bytes a tab can give a model: 1 GiB, the low end of the 1-4 GB per-tab memory caps DESIGN.md names, so the
+ * KV cache, activations and the JS heap still fit beside the weights. A catalog model's `quantization` is the first
+ * format of WEIGHT_FORMATS (least loss first) whose weights fit this budget (checked by catalog.test.ts).
+ */
+export const TAB_WEIGHT_BUDGET_BYTES = 2 ** 30;
+
+export interface CatalogFile {
+  /** Path inside the repository or folder. */
+  path: string;
+  /** Size in bytes: exact when `sha256` is given (measured), else an estimate (see the model's `sources`). */
+  approxBytes: number;
+  /** Stored with Git LFS on the hub (its ETag is then the file's sha256). */
+  lfs: boolean;
+  /** Known sha256 of the file (hex), checked after download when the server sends none. */
+  sha256?: string;
+}
+
+export type CatalogSource =
+  | { kind: 'hub'; repo: string; revision: string }
+  /** A URL relative to the app (the project's own models, served beside the page). */
+  | { kind: 'url'; url: string };
+
+export interface CatalogModel {
+  id: string;
+  name: string;
+  source: CatalogSource;
+  license: string;
+  /** The hub asks for an access token (and an accepted license) before serving the files. */
+  gated: boolean;
+  parameters: number;
+  checkpointDtype: 'f32' | 'f16' | 'bf16';
+  /** The weight format the model needs to fit a browser tab (TAB_WEIGHT_BUDGET_BYTES). */
+  quantization: WeightFormat;
+  /** The fields of the model's config.json that size it (parsed with the engine's own parseHfConfig). */
+  config: Record<string, unknown>;
+  files: CatalogFile[];
+  /** Where each figure comes from, by field name. */
+  sources: Record<string, string>;
+}
+
+export interface Catalog {
+  version: 1;
+  models: CatalogModel[];
+}
+
+/** The catalog shipped with Sieve (models/catalog.json), validated once. */
+let bundled: Catalog | null = null;
+export function modelCatalog(): Catalog {
+  bundled ??= parseCatalog(catalogJson);
+  return bundled;
+}
+
+export function findCatalogModel(id: string, catalog: Catalog = modelCatalog()): CatalogModel | null {
+  return catalog.models.find((m) => m.id === id) ?? null;
+}
+
+/** Validates catalog JSON; throws BadModelFileError naming the model and field that is wrong. */
+export function parseCatalog(json: unknown, file = CATALOG_FILE): Catalog {
+  if (!isObject(json)) throw new BadModelFileError(file, '(root)', 'is not a JSON object');
+  if (json.version !== 1) throw new BadModelFileError(file, 'version', `is ${JSON.stringify(json.version)}, expected 1`);
+  if (!Array.isArray(json.models)) throw new BadModelFileError(file, 'models', 'is not an array');
+  const ids = new Set<string>();
+  const models = json.models.map((m, i): CatalogModel => {
+    const at = (field: string) => `models[${i}]${isObject(m) && typeof m.id === 'string' ? ` (${m.id})` : ''}.${field}`;
+    const fail = (field: string, problem: string): never => { throw new BadModelFileError(file, at(field), problem); };
+    if (!isObject(m)) return fail('', 'is not an object');
+    const str = (field: string): string => (typeof m[field] === 'string' && (m[field] as string).length > 0 ? m[field] as string : fail(field, 'is not a non-empty string'));
+    const id = str('id');
+    if (!/^[\w.-]+$/.test(id)) fail('id', 'may hold only letters, digits, "_", "." and "-"');
+    if (ids.has(id)) fail('id', 'appears twice');
+    ids.add(id);
+    const source = parseSource(m.source, (problem) => fail('source', problem));
+    const parameters = m.parameters;
+    if (typeof parameters !== 'number' || !Number.isSafeInteger(parameters) || parameters <= 0) fail('parameters', 'is not a positive integer');
+    if (!['f32', 'f16', 'bf16'].includes(m.checkpointDtype as string)) fail('checkpointDtype', 'is not one of f32, f16, bf16');
+    if (!WEIGHT_FORMATS.includes(m.quantization as WeightFormat)) fail('quantization', `is not one of ${WEIGHT_FORMATS.join(', ')}`);
+    if (typeof m.gated !== 'boolean') fail('gated', 'is not a boolean');
+    if (m.gated && source.kind !== 'hub') fail('gated', 'only hub models can be gated');
+    if (!isObject(m.config)) fail('config', 'is not an object');
+    try {
+      parseHfConfig(m.config, `${file} ${at('config')}`);
+    } catch (e) {
+      fail('config', (e as Error).message);
+    }
+    if (!Array.isArray(m.files) || m.files.length === 0) fail('files', 'is not a non-empty array');
+    const paths = new Set<string>();
+    const files = (m.files as unknown[]).map((f, j): CatalogFile => {
+      const ff = (problem: string): never => fail(`files[${j}]`, problem);
+      if (!isObject(f)) return ff('is not an object');
+      if (typeof f.path !== 'string' || f.path.length === 0 || f.path.startsWith('/') || f.path.split('/').includes('..')) ff('path is not a relative path inside the model');
+      if (paths.has(f.path as string)) ff(`path ${f.path} appears twice`);
+      paths.add(f.path as string);
+      if (typeof f.approxBytes !== 'number' || !Number.isSafeInteger(f.approxBytes) || f.approxBytes <= 0) ff('approxBytes is not a positive integer');
+      if (typeof f.lfs !== 'boolean') ff('lfs is not a boolean');
+      if (f.sha256 !== undefined && (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256))) ff('sha256 is not 64 lowercase hex digits');
+      return { path: f.path as string, approxBytes: f.approxBytes as number, lfs: f.lfs as boolean, ...(f.sha256 ? { sha256: f.sha256 as string } : {}) };
+    });
+    if (!isObject(m.sources)) fail('sources', 'is not an object');
+    for (const field of ['config', 'parameters', 'approxBytes', 'quantization']) {
+      const s = (m.sources as Record<string, unknown>)[field];
+      if (typeof s !== 'string' || s.length === 0) fail(`sources.${field}`, 'must say where the figure comes from');
+    }
+    return {
+      id, name: str('name'), source, license: str('license'), gated: m.gated as boolean, parameters: parameters as number,
+      checkpointDtype: m.checkpointDtype as CatalogModel['checkpointDtype'], quantization: m.quantization as WeightFormat,
+      config: m.config as Record<string, unknown>, files, sources: m.sources as Record<string, string>,
+    };
+  });
+  return { version: 1, models };
+}
+
+function parseSource(v: unknown, fail: (problem: string) => never): CatalogSource {
+  if (!isObject(v)) return fail('is not an object');
+  if (v.kind === 'hub') {
+    if (typeof v.repo !== 'string' || !/^[\w.-]+\/[\w.-]+$/.test(v.repo)) fail('repo is not of the form <org>/<name>');
+    if (typeof v.revision !== 'string' || v.revision.length === 0 || v.revision.includes('/')) fail('revision is not a branch, tag or commit');
+    return { kind: 'hub', repo: v.repo as string, revision: v.revision as string };
+  }
+  if (v.kind === 'url') {
+    if (typeof v.url !== 'string' || v.url.length === 0) fail('url is not a non-empty string');
+    return { kind: 'url', url: v.url as string };
+  }
+  return fail('kind is neither "hub" nor "url"');
+}
+
+export interface ModelUrlOptions {
+  /** Where hub repositories are served (a mirror, or the test server); default https://huggingface.co. */
+  hubOrigin?: string;
+  /** What `url` sources resolve against (the page's address). */
+  appBase?: string;
+}
+
+/**
+ * The URL the engine loads: `<hubOrigin>/<repo>/resolve/<revision>/` for hub models (with a trailing slash: a base
+ * URL), the `url` (absolute against appBase when given) for the project's own.
+ */
+export function catalogModelUrl(model: CatalogModel, options: ModelUrlOptions = {}): string {
+  if (model.source.kind === 'url') return options.appBase ? new URL(model.source.url, options.appBase).href : model.source.url;
+  const origin = (options.hubOrigin ?? HUGGING_FACE_ORIGIN).replace(/\/+$/, '');
+  return `${origin}/${model.source.repo}/resolve/${encodeURIComponent(model.source.revision)}/`;
+}
+
+/** Bytes to download (the sum of the files' sizes; estimates where the catalog has no exact size). */
+export function downloadBytes(model: CatalogModel): number {
+  return model.files.reduce((a, f) => a + f.approxBytes, 0);
+}
+
+/** The model's config as the engine normalizes it. */
+export function catalogModelConfig(model: CatalogModel): ModelConfig {
+  return parseHfConfig(model.config, `${CATALOG_FILE} ${model.id}.config`);
+}
+
+/** Parameters the config implies (weights the engine would hold; a tied lm_head counted once). */
+export function parameterCount(config: ModelConfig): number {
+  let n = 0;
+  for (const shape of expectedTensorShapes(config).required.values()) n += shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+
+/** Weight bytes held on the GPU in `format`. */
+export function weightBytes(parameters: number, format: WeightFormat): number {
+  return Math.ceil(parameters * BYTES_PER_WEIGHT[format]);
+}
+
+/** The least lossy format whose weights fit TAB_WEIGHT_BUDGET_BYTES (int4 when nothing does). */
+export function formatToFitTab(parameters: number, budget = TAB_WEIGHT_BUDGET_BYTES): WeightFormat {
+  return WEIGHT_FORMATS.find((f) => weightBytes(parameters, f) <= budget) ?? 'int4';
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

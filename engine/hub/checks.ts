@@ -1,0 +1,65 @@
+// Checks made before a download starts: enough browser storage (quota), and an adapter able to run the model.
+import { BufferLimitError, MissingFeatureError, StorageQuotaError } from '../errors/index.ts';
+import { expectedTensorShapes, type ModelConfig } from '../model/index.ts';
+import { BYTES_PER_WEIGHT, type WeightFormat } from './catalog.ts';
+
+/**
+ * Space kept free beyond the download itself: the browser's usage figure lags writes, and a full origin makes every
+ * other write (conversations, metadata) fail. 32 MiB: a few metadata files and a few seconds of writes.
+ */
+export const QUOTA_HEADROOM_BYTES = 32 * 2 ** 20;
+
+/** What navigator.storage.estimate() answers (both fields may be absent in some browsers). */
+export interface StorageEstimateLike {
+  quota?: number;
+  usage?: number;
+}
+
+/** Throws StorageQuotaError when `neededBytes` (plus headroom) exceed quota - usage. Unknown quota passes. */
+export function checkQuota(what: string, neededBytes: number, estimate: StorageEstimateLike, headroom = QUOTA_HEADROOM_BYTES): void {
+  if (neededBytes <= 0 || typeof estimate.quota !== 'number') return;
+  const available = estimate.quota - (estimate.usage ?? 0);
+  if (neededBytes + headroom > available) throw new StorageQuotaError(what, neededBytes + headroom, available);
+}
+
+/** The adapter facts a model is checked against (a GPUDevice's or GPUAdapter's limits and features). */
+export interface AdapterCapabilities {
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  features: ReadonlySet<string> | { has(name: string): boolean };
+}
+
+export interface ModelNeeds {
+  /** Bytes of the largest single weight tensor as held on the GPU (one buffer binding). */
+  largestTensorBytes: number;
+  largestTensor: string;
+  /** WebGPU features the chosen weight format needs. */
+  features: string[];
+}
+
+/**
+ * What a model needs from the adapter, from its config alone (before any weight is fetched). Weights in `format`:
+ * f32 tensors take 4 bytes per element; quantized formats shrink the matrices (norm vectors are tiny either way).
+ * `f16` asks for shader-f16 (a model run with f16 storage); nothing in the f32 and integer paths needs it.
+ */
+export function modelNeeds(config: ModelConfig, format: WeightFormat | 'f16' = 'f32'): ModelNeeds {
+  const bytesPerWeight = format === 'f16' ? 2 : BYTES_PER_WEIGHT[format];
+  let largestTensorBytes = 0;
+  let largestTensor = '';
+  const { required, optional } = expectedTensorShapes(config);
+  for (const [name, shape] of [...required, ...optional]) {
+    const bytes = Math.ceil(shape.reduce((a, b) => a * b, 1) * bytesPerWeight);
+    if (bytes > largestTensorBytes) { largestTensorBytes = bytes; largestTensor = name; }
+  }
+  return { largestTensorBytes, largestTensor, features: format === 'f16' ? ['shader-f16'] : [] };
+}
+
+/** Throws MissingFeatureError or BufferLimitError when the adapter cannot hold the model; names what is short. */
+export function checkCapabilities(model: string, needs: ModelNeeds, adapter: AdapterCapabilities): void {
+  for (const feature of needs.features) {
+    if (!adapter.features.has(feature)) throw new MissingFeatureError(feature, `${model} (its weights in this format)`);
+  }
+  const { maxStorageBufferBindingSize, maxBufferSize } = adapter.limits;
+  const [limit, limitName] = maxStorageBufferBindingSize <= maxBufferSize
+    ? [maxStorageBufferBindingSize, 'maxStorageBufferBindingSize'] : [maxBufferSize, 'maxBufferSize'];
+  if (needs.largestTensorBytes > limit) throw new BufferLimitError(`${model}: tensor ${needs.largestTensor}`, needs.largestTensorBytes, limit, limitName);
+}

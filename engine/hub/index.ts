@@ -1,0 +1,15 @@
+// The hub module's face: the model catalog, cached resumable verified downloads (OPFS), quota and capability checks.
+export {
+  modelCatalog, findCatalogModel, parseCatalog, catalogModelUrl, catalogModelConfig, downloadBytes, parameterCount,
+  weightBytes, formatToFitTab, TAB_WEIGHT_BUDGET_BYTES, BYTES_PER_WEIGHT, WEIGHT_FORMATS,
+  type Catalog, type CatalogModel, type CatalogFile, type CatalogSource, type WeightFormat, type ModelUrlOptions,
+} from './catalog.ts';
+export { checkQuota, checkCapabilities, modelNeeds, QUOTA_HEADROOM_BYTES, type AdapterCapabilities, type ModelNeeds, type StorageEstimateLike } from './checks.ts';
+export { parseEtag, announcedDigest, parseContentRange, isHubLayoutUrl, type ContentDigest, type ParsedEtag } from './etag.ts';
+export { RateMeter, timeLeftMs, RATE_WINDOW_MS, type DownloadProgress } from './progress.ts';
+export { fetchToStore, MAX_ATTEMPTS, type FetchToStoreOptions } from './download.ts';
+export {
+  MemoryModelStorage, OpfsModelStorage, defaultModelStorage, OPFS_ROOT_FOLDER,
+  type ModelStorage, type ModelStore, type StoredFileMeta, type StoredModelManifest,
+} from './store.ts';
+export { openCachedModelSource, deleteCachedModel, isModelCached, type CachedModelSource, type CachedSourceOptions } from './source.ts';
