@@ -2,7 +2,11 @@
 import { AbortedError, InvalidArgumentError, NotLoadedError } from './errors/index.ts';
 import { sequenceLogits, validateIds, type LogitsMode } from './generation/index.ts';
 import { createEngineDevice, type EngineDevice } from './gpu/index.ts';
-import { loadModel, type LoadedModel, type ProgressCallback } from './model/index.ts';
+import { loadModel, type FileSource, type LoadedModel, type LoadProgress, type ProgressCallback } from './model/index.ts';
+import {
+  catalogModelConfig, checkCapabilities, deleteCachedModel, defaultModelStorage, findCatalogModel, modelNeeds, openCachedModelSource,
+  type CachedModelSource,
+} from './hub/index.ts';
 import { GpuModel, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
 import { createChatTemplate, loadTokenizer, type ChatTemplate, type TextTokenizer } from './tokenizer/index.ts';
 import {
@@ -33,6 +37,22 @@ export interface EngineLogitsRequest {
   attention?: string | AttentionSpec;
 }
 
+/** How load() fetches: GpuModelOptions plus the browser model store (engine/hub). */
+export interface EngineLoadOptions extends GpuModelOptions {
+  /**
+   * Keep the model's files in the browser (OPFS): downloads resume after an interruption, are checked for size and
+   * sha256, and a later load reads them with no request at all.
+   */
+  cache?: boolean;
+  /** Hugging Face access token for gated or private repositories (sent as `Authorization: Bearer`); implies cache. */
+  accessToken?: string;
+  /**
+   * A models/catalog.json id: before any download, the adapter is checked against the model's config and the
+   * storage quota against its files' sizes; its known sha256 are verified. Implies cache.
+   */
+  catalogId?: string;
+}
+
 export type EngineGenerateRequest = GenerateRequest;
 
 export type EngineGenerateResult = GeneratedIds;
@@ -61,14 +81,19 @@ export class SieveEngine {
   }
 
   /** `options.decoder` picks who runs decode's dense parts (bench/decode compares both); default our WGSL. */
-  load(url: string, onProgress?: ProgressCallback, options: GpuModelOptions = {}): Promise<ModelInfo> {
+  load(url: string, onProgress?: ProgressCallback, options: EngineLoadOptions = {}): Promise<ModelInfo> {
     return this.serialize(async () => {
       if (typeof url !== 'string' || url.length === 0) throw new InvalidArgumentError('model', 'must be a URL of a model folder or .gguf file');
       this.device ??= await createEngineDevice();
       if (this.device.lost) throw this.device.lost;
       const { maxStorageBufferBindingSize, maxBufferSize } = this.device.limits;
-      const loaded = await loadModel(url, { onProgress, maxTensorBytes: Math.min(maxStorageBufferBindingSize, maxBufferSize) });
+      const cached = await this.cachedSource(url, onProgress, options);
+      const source: FileSource | string = cached ?? url;
+      // A cached source reports its downloads itself (with rate and time left); the loader's own fetch events would repeat them.
+      const loaderProgress = cached && onProgress ? (p: LoadProgress) => { if (p.phase !== 'fetch') void onProgress(p); } : onProgress;
+      const loaded = await loadModel(source, { onProgress: loaderProgress, maxTensorBytes: Math.min(maxStorageBufferBindingSize, maxBufferSize) });
       const model = await GpuModel.create(this.device, loaded, onProgress, options);
+      await cached?.markComplete();
       this.disposeModel();
       this.loaded = loaded;
       this.model = model;
@@ -83,6 +108,39 @@ export class SieveEngine {
         adapter: [this.device.adapterInfo.vendor, this.device.adapterInfo.architecture, this.device.adapterInfo.description].filter(Boolean).join(' '),
       };
     });
+  }
+
+  /**
+   * The model store's source for a load that asks for it (cache, accessToken or catalogId), after the checks made
+   * before any download: the catalog model's largest tensor and features against the adapter, and (in
+   * openCachedModelSource) the storage quota against its files.
+   */
+  private async cachedSource(url: string, onProgress: ProgressCallback | undefined, options: EngineLoadOptions): Promise<CachedModelSource | null> {
+    if (!options.cache && !options.accessToken && !options.catalogId) return null;
+    const entry = options.catalogId ? findCatalogModel(options.catalogId) : null;
+    if (options.catalogId && !entry) throw new InvalidArgumentError('catalogId', `"${options.catalogId}" is not in models/catalog.json`);
+    const device = this.device as EngineDevice;
+    if (entry) checkCapabilities(entry.name, modelNeeds(catalogModelConfig(entry), 'f32'), { limits: device.limits, features: device.device.features });
+    const base = (globalThis as { location?: { href?: string } }).location?.href;
+    const absolute = base ? new URL(url, base).href : url;
+    return openCachedModelSource(absolute, {
+      accessToken: options.accessToken,
+      files: entry?.files,
+      onProgress: onProgress && ((p) => void onProgress({
+        phase: 'fetch', file: p.file, loadedBytes: p.loadedBytes, totalBytes: p.totalBytes, bytesPerSecond: p.bytesPerSecond,
+        timeLeftMs: p.timeLeftMs, fromCache: p.fromCache, resumedFrom: p.resumedFrom,
+      })),
+    });
+  }
+
+  /** URLs of the models kept in this browser's model store. */
+  async listCachedModels(): Promise<string[]> {
+    return (await defaultModelStorage()).list();
+  }
+
+  /** Deletes a model's files from the browser's model store (the URL it was loaded from). */
+  async deleteCachedModel(url: string): Promise<void> {
+    await deleteCachedModel(url);
   }
 
   logits(req: EngineLogitsRequest): Promise<Float32Array> {

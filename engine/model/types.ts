@@ -104,6 +104,14 @@ export interface LoadProgress {
   loadedBytes: number;
   totalBytes: number;
   file?: string;
+  /** Cached downloads (engine/hub): the rate now, in bytes per second. */
+  bytesPerSecond?: number;
+  /** Cached downloads: milliseconds left at that rate (null while unknown). */
+  timeLeftMs?: number | null;
+  /** Cached downloads: read from the browser's model store, with no request. */
+  fromCache?: boolean;
+  /** Cached downloads: bytes kept from an interrupted download that this one continued. */
+  resumedFrom?: number;
 }
 
 export type ProgressCallback = (p: LoadProgress) => void;
