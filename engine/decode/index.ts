@@ -1,3 +1,3 @@
 // The decode module's face: one decode token of the whole model in our own WGSL kernels, one command encoder.
 export { WgslDecoder, type DecoderWeights, type DecodeStepOptions } from './wgsl-decoder.ts';
-export { DecodeKernels, encodeDispatch } from './kernels.ts';
+export { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer, type QuantizedMatrixBuffers } from './kernels.ts';

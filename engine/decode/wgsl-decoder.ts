@@ -12,15 +12,20 @@
 //   logits = lm_head norm(x)
 // Each RMSNorm is fused into the matvecs that read it, so a layer is 5 dispatches of ours (6 with qk norm) plus
 // the attention's, and the whole step is 5L + 2 of ours.
+//
+// Quantized weights (engine/quant; GpuWeights marks them): the same step over matvec-quant.wgsl, which reads the
+// int4/int8 blocks and dequantizes in registers. Two quantized matrices in one dispatch would need more storage
+// bindings than WebGPU's default 8, so q, k, v, gate and up are one dispatch each and down_proj applies the SwiGLU
+// to its input: 7 dispatches a layer.
 import type { AttentionPolicy, PagedAttention } from '../attention/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { layerWeight, type ModelConfig } from '../model/index.ts';
 import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
 
-/** What the decoder needs of the uploaded weights (GpuWeights satisfies it): f32 buffers in HF layout. */
+/** What the decoder needs of the uploaded weights (GpuWeights satisfies it): buffers in HF layout, f32 or quantized. */
 export interface DecoderWeights {
   has(name: string): boolean;
-  get(name: string): { buffer: GPUBuffer; shape: number[] };
+  get(name: string): MatrixBuffer;
 }
 
 export interface DecodeStepOptions {
@@ -48,8 +53,10 @@ export class WgslDecoder {
   private readonly v: GPUBuffer;
   /** Attention output [numHeads * headDim], before o_proj. */
   private readonly attn: GPUBuffer;
-  /** silu(gate) * up [intermediate]. */
+  /** silu(gate) * up [intermediate]; with quantized weights, the gate projection alone. */
   private readonly act: GPUBuffer;
+  /** The up projection [intermediate] (quantized weights only: down_proj applies the SwiGLU). */
+  private readonly up: GPUBuffer | null;
   private readonly owned: GPUBuffer[] = [];
   private readonly idData = new Uint32Array(1);
   private readonly embedDispatch: Dispatch;
@@ -83,6 +90,7 @@ export class WgslDecoder {
     this.v = alloc('v', kvDim);
     this.attn = alloc('attn', qDim);
     this.act = alloc('mlp act', c.intermediateSize);
+    this.up = weights.get(layerWeight(0, 'mlp.up_proj.weight')).quantized ? alloc('mlp up', c.intermediateSize) : null;
     this.logits = alloc('logits', c.vocabSize);
 
     try {
@@ -91,9 +99,11 @@ export class WgslDecoder {
       // transformers ties lm_head to embed_tokens after loading when tie_word_embeddings is set, whatever the
       // file holds (the compiler's head segment does the same).
       const head = c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-      this.headDispatch = this.kernels.matvec('lm_head', 'normed', {
-        x: this.hidden, norm: this.vector('model.norm.weight', c.hiddenSize), a: this.matrix(head, c.vocabSize, c.hiddenSize), outA: this.logits,
-      });
+      const headMatrix = this.matrix(head, c.vocabSize, c.hiddenSize);
+      const finalNorm = this.vector('model.norm.weight', c.hiddenSize);
+      this.headDispatch = headMatrix.quantized
+        ? this.kernels.quantMatvec('lm_head', 'normed', { x: this.hidden, norm: finalNorm, a: headMatrix, out: this.logits })
+        : this.kernels.matvec('lm_head', 'normed', { x: this.hidden, norm: finalNorm, a: headMatrix, outA: this.logits });
     } catch (e) {
       this.destroy();
       throw e;
@@ -143,6 +153,7 @@ export class WgslDecoder {
     const name = (suffix: string) => layerWeight(l, suffix);
     const k = this.kernels;
     const inputNorm = this.vector(name('input_layernorm.weight'), D);
+    if (this.weights.get(name('self_attn.q_proj.weight')).quantized) return this.quantizedLayer(l, inputNorm);
     const attentionInputs: Dispatch[] = [
       k.matvec(`layer ${l} q`, 'normed', {
         x: this.hidden, norm: inputNorm, a: this.matrix(name('self_attn.q_proj.weight'), qDim, D), biasA: this.bias(name('self_attn.q_proj.bias'), qDim), outA: this.q,
@@ -171,6 +182,48 @@ export class WgslDecoder {
       }),
     ];
     return { attentionInputs, attentionOutputs };
+  }
+
+  /** One layer over quantized matrices: 7 dispatches (see the header). */
+  private quantizedLayer(l: number, inputNorm: GPUBuffer): LayerDispatches {
+    const c = this.config;
+    const D = c.hiddenSize;
+    const F = c.intermediateSize;
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
+    const name = (suffix: string) => layerWeight(l, suffix);
+    const k = this.kernels;
+    const normed = (p: 'q' | 'k' | 'v', rows: number, out: GPUBuffer) => k.quantMatvec(`layer ${l} ${p}`, 'normed', {
+      x: this.hidden, norm: inputNorm, a: this.quantizedMatrix(name(`self_attn.${p}_proj.weight`), rows, D), bias: this.bias(name(`self_attn.${p}_proj.bias`), rows), out,
+    });
+    const attentionInputs: Dispatch[] = [normed('q', qDim, this.q), normed('k', kvDim, this.k), normed('v', kvDim, this.v)];
+    if (c.qkNorm) {
+      attentionInputs.push(k.headNorm(`layer ${l} qk norm`, c, this.q, this.k,
+        this.vector(name('self_attn.q_norm.weight'), c.headDim), this.vector(name('self_attn.k_norm.weight'), c.headDim)));
+    }
+    const postNorm = this.vector(name('post_attention_layernorm.weight'), D);
+    const up = this.up as GPUBuffer;
+    const attentionOutputs: Dispatch[] = [
+      k.quantMatvec(`layer ${l} o`, 'residual', {
+        x: this.attn, a: this.quantizedMatrix(name('self_attn.o_proj.weight'), D, qDim), bias: this.bias(name('self_attn.o_proj.bias'), D), out: this.hidden,
+      }),
+      k.quantMatvec(`layer ${l} gate`, 'normed', {
+        x: this.hidden, norm: postNorm, a: this.quantizedMatrix(name('mlp.gate_proj.weight'), F, D), bias: this.bias(name('mlp.gate_proj.bias'), F), out: this.act,
+      }),
+      k.quantMatvec(`layer ${l} up`, 'normed', {
+        x: this.hidden, norm: postNorm, a: this.quantizedMatrix(name('mlp.up_proj.weight'), F, D), bias: this.bias(name('mlp.up_proj.bias'), F), out: up,
+      }),
+      k.quantMatvec(`layer ${l} down`, 'gated', {
+        x: this.act, x2: up, a: this.quantizedMatrix(name('mlp.down_proj.weight'), D, F), bias: this.bias(name('mlp.down_proj.bias'), D), out: this.hidden,
+      }),
+    ];
+    return { attentionInputs, attentionOutputs };
+  }
+
+  private quantizedMatrix(name: string, out: number, inFeatures: number): MatrixBuffer {
+    const m = this.matrix(name, out, inFeatures);
+    if (!m.quantized) throw new InvalidArgumentError('weights', `${name} is f32 while the model's other linear weights are quantized`);
+    return m;
   }
 
   /** A weight, its shape checked against what the config implies. */

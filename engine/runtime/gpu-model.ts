@@ -8,7 +8,7 @@
 // graphCapture below). The ORT decode path (static n=1 sessions with fixed buffers) stays as `decoder: 'ort'`,
 // so bench/decode measures both in the same run.
 import { PagedAttention, type AttentionPolicy } from '../attention/index.ts';
-import { buildSegment, segmentFeedNames, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind, type SegmentShape } from '../compiler/index.ts';
+import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind, type SegmentShape } from '../compiler/index.ts';
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
 import type { CacheUsage, ForwardBackend } from '../generation/index.ts';
 import type { EngineDevice } from '../gpu/index.ts';
@@ -16,7 +16,8 @@ import { PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
 import { createGpuSession, gpuTensor, ort } from './ort.ts';
 import { GpuWeights } from './weights.ts';
-import { WgslDecoder } from '../decode/index.ts';
+import { DecodeKernels, encodeDispatch, WgslDecoder, type Dispatch } from '../decode/index.ts';
+import { parseQuantization, quantizationSpec, type QuantizationMode } from '../quant/index.ts';
 
 /** Largest prefill chunk: longer prompts are prefilled in chunks of this many tokens (bounds activation memory). */
 export const MAX_PREFILL_CHUNK = 512;
@@ -39,6 +40,12 @@ export interface GpuModelOptions {
    * sessions with fixed buffers below are what a capture would replay, so turning it on needs no other change.
    */
   graphCapture?: boolean;
+  /**
+   * Weights quantized at load (engine/quant): 'int4' or 'int8' blocks of 32 in MatMulNBits' layout, run by ORT's
+   * MatMulNBits in prefill and by our quantized matvec kernels in decode; default 'f32'. docs/quantization.md has
+   * the measured logit error against f32 and the memory of each.
+   */
+  quantization?: QuantizationMode;
 }
 
 /** Host-side time spent per phase since the last reset of the profile (ms), for bench/decode. */
@@ -72,12 +79,16 @@ interface DecodePath {
   feeds: Record<string, ort.Tensor>[]; // per session index: 0 embed, 1..L-1 layers, L head
   fetches: Record<string, ort.Tensor>[];
   buffers: GPUBuffer[];
+  /** int32 [1]: the step's token id. */
+  ids: GPUBuffer;
   q: GPUBuffer;
   k: GPUBuffer;
   v: GPUBuffer;
   attn: GPUBuffer;
   logits: GPUBuffer;
   graphCapture: boolean;
+  /** Quantized table: our gather into the embed session's hidden_in, run before it each step. */
+  embedGather: Dispatch | null;
 }
 
 const now = () => performance.now();
@@ -110,6 +121,8 @@ export class GpuModel implements ForwardBackend {
     private readonly attnBuffer: GPUBuffer,
     /** Buffers this model allocated (destroyed with it). */
     private readonly ownedBuffers: GPUBuffer[],
+    /** Quantized embedding table: our gather kernels and the prefill chunk's gathered rows; null with f32 weights. */
+    private readonly quantizedEmbed: { kernels: DecodeKernels; hidden: GPUBuffer } | null,
     /** Prefill logits readback (grows on demand: prefill may allocate, decode never does). */
     private prefillStaging: GPUBuffer | null = null,
   ) {
@@ -125,7 +138,8 @@ export class GpuModel implements ForwardBackend {
     const { device } = engine;
     const config = loaded.config;
     const c = config;
-    const weights = GpuWeights.upload(device, loaded, onProgress);
+    const quantization = quantizationSpec(parseQuantization(options.quantization));
+    const weights = GpuWeights.upload(device, loaded, onProgress, quantization);
     const owned: GPUBuffer[] = [];
     const alloc = (label: string, bytes: number) => {
       const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: STORAGE });
@@ -136,14 +150,17 @@ export class GpuModel implements ForwardBackend {
       const has = (name: string) => loaded.weights.has(name);
       const feedsFor = (graph: SegmentGraph, layer: number) => {
         const feeds: Record<string, ort.Tensor> = {};
-        for (const [input, name] of Object.entries(segmentFeedNames(graph, layer))) {
-          const w = weights.get(name);
-          feeds[input] = gpuTensor(w.buffer, w.shape);
+        for (const { input, weight, part } of segmentWeightFeeds(graph, layer)) {
+          const w = weights.get(weight);
+          const info = graph.tensors[input];
+          const buffer = part === 'data' ? w.buffer : part === 'scales' ? w.quantized?.scales : w.quantized?.zeroPoints;
+          if (!buffer) throw new Error(`internal: ${weight} has no ${part} for input ${input}`);
+          feeds[input] = gpuTensor(buffer, info.dims as number[], info.dataType);
         }
         return feeds;
       };
       const compile = async (kind: SegmentKind, shape: SegmentShape, graphCapture = false) => {
-        const graph = buildSegment(config, kind, shape, has);
+        const graph = buildSegment(config, kind, shape, has, { quantization });
         onProgress?.({ phase: 'compile', loadedBytes: 0, totalBytes: 0, file: `${kind} (${shape.tokens} tokens)` });
         return { graph, session: await createGpuSession(graph.bytes, device, { graphCapture }) };
       };
@@ -169,6 +186,12 @@ export class GpuModel implements ForwardBackend {
       const attn = alloc('decode attn', c.numHeads * c.headDim * 4);
       const logits = alloc('decode logits', c.vocabSize * 4);
       const ids = alloc('decode id', 4);
+      // A quantized table is gathered by our kernel (the compiler's header says why), in prefill and ORT decode.
+      const embedTable = weights.get('model.embed_tokens.weight');
+      const quantizedEmbed = embedTable.quantized
+        ? { kernels: new DecodeKernels(device, c.rmsNormEps), hidden: alloc('prefill embeddings', MAX_PREFILL_CHUNK * D * 4) }
+        : null;
+      const decodeEmbedded = quantizedEmbed ? alloc('decode embedding', D * 4) : null;
       const t = (b: GPUBuffer, dims: number[], type: 'float32' | 'int32' = 'float32') => gpuTensor(b, dims, type);
       const qkvFetches = { [SEGMENT_TENSORS.q]: t(q, [1, c.numHeads * c.headDim]), [SEGMENT_TENSORS.k]: t(k, [1, c.numKvHeads * c.headDim]), [SEGMENT_TENSORS.v]: t(v, [1, c.numKvHeads * c.headDim]) };
       const hiddenT = (i: number) => t(hidden[i % 2], [1, D]);
@@ -179,7 +202,8 @@ export class GpuModel implements ForwardBackend {
         const fetches: Record<string, ort.Tensor>[] = [];
         const embed = await compile('embed', { tokens: 1 }, graphCapture);
         sessions.push(embed.session);
-        feeds.push({ [SEGMENT_TENSORS.ids]: t(ids, [1], 'int32'), ...feedsFor(embed.graph, 0) });
+        const embedInput: Record<string, ort.Tensor> = decodeEmbedded ? { [SEGMENT_TENSORS.hiddenIn]: t(decodeEmbedded, [1, D]) } : { [SEGMENT_TENSORS.ids]: t(ids, [1], 'int32') };
+        feeds.push({ ...embedInput, ...feedsFor(embed.graph, 0) });
         fetches.push({ [SEGMENT_TENSORS.hiddenOut]: hiddenT(0), ...qkvFetches });
         // Session i (layer junction i-1 -> i) reads hidden[(i-1)%2] and writes hidden[i%2].
         for (let layer = 0; layer < c.numLayers - 1; layer++) {
@@ -194,7 +218,8 @@ export class GpuModel implements ForwardBackend {
         fetches.push({ [SEGMENT_TENSORS.logits]: t(logits, [1, c.vocabSize]) });
         return {
           embed: sessions[0], layers: sessions.slice(1, -1), head: sessions[sessions.length - 1], feeds, fetches,
-          buffers: owned, q, k, v, attn, logits, graphCapture,
+          buffers: owned, ids, q, k, v, attn, logits, graphCapture,
+          embedGather: quantizedEmbed && decodeEmbedded ? quantizedEmbed.kernels.embed(ids, embedTable, decodeEmbedded, 1) : null,
         };
       };
       const useOrtDecoder = (options.decoder ?? defaultDecoder(engine)) === 'ort';
@@ -216,7 +241,7 @@ export class GpuModel implements ForwardBackend {
       owned.push(decodeStaging);
       const idsBuffer = alloc('prefill ids', MAX_PREFILL_CHUNK * 4);
       const attnBuffer = alloc('prefill attn', MAX_PREFILL_CHUNK * c.numHeads * c.headDim * 4);
-      return new GpuModel(engine, config, weights, prefillSegments, decodePath, decoder, decodeStaging, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned);
+      return new GpuModel(engine, config, weights, prefillSegments, decodePath, decoder, decodeStaging, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned, quantizedEmbed);
     } catch (e) {
       weights.destroy();
       for (const b of owned) b.destroy();
@@ -226,6 +251,12 @@ export class GpuModel implements ForwardBackend {
 
   get weightBytes(): number {
     return this.weights.bytes;
+  }
+
+  /** How the weights are stored on the GPU. */
+  get quantization(): QuantizationMode {
+    const q = this.weights.quantization;
+    return q === null ? 'f32' : q.bits === 4 ? 'int4' : 'int8';
   }
 
   setPolicy(policy: AttentionPolicy): void {
@@ -293,6 +324,7 @@ export class GpuModel implements ForwardBackend {
     const d = this.decodePath;
     if (d) for (const s of [d.embed, ...d.layers, d.head]) void s.release();
     this.decoder?.destroy();
+    this.quantizedEmbed?.kernels.destroy();
     for (const b of this.ownedBuffers) b.destroy();
     this.prefillStaging?.destroy();
     (this.attention as unknown as { destroy?: () => void }).destroy?.();
@@ -346,7 +378,8 @@ export class GpuModel implements ForwardBackend {
     const t0 = now();
     let segmentMs = 0;
     let attentionMs = 0;
-    device.queue.writeBuffer(d.feeds[0][SEGMENT_TENSORS.ids].gpuBuffer as GPUBuffer, 0, new Int32Array([id]));
+    device.queue.writeBuffer(d.ids, 0, new Int32Array([id]));
+    if (d.embedGather) this.encodeGather(d.embedGather);
     const { cos, sin } = ropeTable(this.inverseFrequencies, this.position, 1);
     this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: 1, cos, sin });
     const sessions = [d.embed, ...d.layers, d.head];
@@ -387,7 +420,15 @@ export class GpuModel implements ForwardBackend {
     this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: n, cos, sin });
     const attnTensor = gpuTensor(this.attnBuffer, [n, c.numHeads * c.headDim]);
 
-    let outs = await seg.embed.session.run({ [SEGMENT_TENSORS.ids]: gpuTensor(this.idsBuffer, [n], 'int32'), ...seg.embed.weightFeeds.get(0) });
+    let embedInput: Record<string, ort.Tensor>;
+    if (this.quantizedEmbed) {
+      const { kernels, hidden } = this.quantizedEmbed;
+      this.encodeGather(kernels.embed(this.idsBuffer, this.weights.get('model.embed_tokens.weight'), hidden, n));
+      embedInput = { [SEGMENT_TENSORS.hiddenIn]: gpuTensor(hidden, [n, c.hiddenSize]) };
+    } else {
+      embedInput = { [SEGMENT_TENSORS.ids]: gpuTensor(this.idsBuffer, [n], 'int32') };
+    }
+    let outs = await seg.embed.session.run({ ...embedInput, ...seg.embed.weightFeeds.get(0) });
     let logits: Float32Array | null = null;
     for (let layer = 0; layer < c.numLayers; layer++) {
       const encoder = device.createCommandEncoder({ label: `prefill attention ${layer}` });
@@ -416,6 +457,15 @@ export class GpuModel implements ForwardBackend {
     this.position += n;
     this.heldIds.push(...ids);
     return logits;
+  }
+
+  /** Submits our quantized embedding gather; queue order puts it before the embed session's run. */
+  private encodeGather(d: Dispatch): void {
+    const encoder = this.engine.device.createCommandEncoder({ label: 'embedding gather' });
+    const pass = encoder.beginComputePass();
+    encodeDispatch(pass, d);
+    pass.end();
+    this.engine.device.queue.submit([encoder.finish()]);
   }
 
   private async readPrefillLogits(buffer: GPUBuffer, bytes: number): Promise<Float32Array> {

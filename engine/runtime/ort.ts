@@ -27,7 +27,7 @@ export async function createGpuSession(bytes: Uint8Array, device: GPUDevice, opt
 }
 
 /** A GPU buffer viewed as an ORT tensor (no copy). */
-export function gpuTensor(buffer: GPUBuffer, dims: number[], dataType: 'float32' | 'int32' = 'float32'): ort.Tensor {
+export function gpuTensor(buffer: GPUBuffer, dims: number[], dataType: 'float32' | 'int32' | 'uint8' = 'float32'): ort.Tensor {
   return ort.Tensor.fromGpuBuffer(buffer, { dataType, dims });
 }
 
