@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { GenerateRequest } from '../api/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
+import { QUANTIZATION_MODES, type QuantizationMode } from '../quant/index.ts';
 
 export type Backend = 'webgpu' | 'reference';
 
@@ -9,6 +10,8 @@ export interface CommonOptions {
   model: string;
   backend: Backend;
   attention: string | undefined;
+  /** Weights quantized at load (webgpu backend): f32 (default), int8 or int4 blocks of 32. */
+  quantization: QuantizationMode;
 }
 
 export interface LogitsOptions extends CommonOptions {
@@ -49,9 +52,11 @@ export const USAGE = `Usage:
                  [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--presence-penalty P]
                  [--frequency-penalty F] [--seed S] [--stop TEXT]... [--logit-bias 13=-100,42=2.5] [--ignore-eos] [--chat]
                  [--attention SPEC] [--backend webgpu|reference]
+  both also take  [--quantization f32|int8|int4]
 
   logits writes little-endian f32 logits of shape [number of ids, vocab].
-  --backend webgpu (default) runs the engine in headless Chromium; reference runs the CPU reference in Node.`;
+  --backend webgpu (default) runs the engine in headless Chromium; reference runs the CPU reference in Node.
+  --quantization int8|int4 quantizes the weights at load (webgpu backend only; docs/quantization.md).`;
 
 export function parseCli(argv: string[]): CliOptions {
   const [command, ...rest] = argv;
@@ -83,13 +88,21 @@ export function parseCli(argv: string[]): CliOptions {
       stop: { type: 'string', multiple: true },
       'logit-bias': { type: 'string' },
       chat: { type: 'boolean', default: false },
+      quantization: { type: 'string', default: 'f32' },
     },
   });
   if (!values.model) throw new InvalidArgumentError('--model', 'is required (a model folder, a .gguf file or a URL)');
   if (values.backend !== 'webgpu' && values.backend !== 'reference') {
     throw new InvalidArgumentError('--backend', `must be "webgpu" or "reference", got "${values.backend}"`);
   }
-  const common: CommonOptions = { model: values.model, backend: values.backend, attention: values.attention };
+  const quantization = values.quantization ?? 'f32';
+  if (!(QUANTIZATION_MODES as readonly string[]).includes(quantization)) {
+    throw new InvalidArgumentError('--quantization', `must be one of ${QUANTIZATION_MODES.join(', ')}, got "${quantization}"`);
+  }
+  if (quantization !== 'f32' && values.backend === 'reference') {
+    throw new InvalidArgumentError('--quantization', 'the reference backend runs f32 weights; quantization needs --backend webgpu');
+  }
+  const common: CommonOptions = { model: values.model, backend: values.backend, attention: values.attention, quantization: quantization as QuantizationMode };
   if (command === 'logits') {
     if (!values.ids) throw new InvalidArgumentError('--ids', 'is required');
     if (!values.out) throw new InvalidArgumentError('--out', 'is required');

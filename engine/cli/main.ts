@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { GeneratedIds } from '../api/index.ts';
 import { InvalidArgumentError, SieveError } from '../errors/index.ts';
+import type { QuantizationMode } from '../quant/index.ts';
 import { parseCli, USAGE, type CliOptions, type GenerateOptions, type LogitsOptions } from './args.ts';
 
 /** What `sieve generate` prints (generated ids, text, usage): the API's GeneratedIds. */
@@ -18,7 +19,7 @@ type HostWindow = { sieveHost: Record<string, (arg?: unknown) => Promise<Record<
 
 // Each backend is imported when chosen: Playwright and Vite alone take ~1.7 s to import (measured here), which a
 // usage error or a reference run should not pay.
-async function openWebGpuRunner(model: string, attention: string | undefined): Promise<CliRunner> {
+async function openWebGpuRunner(model: string, attention: string | undefined, quantization: QuantizationMode): Promise<CliRunner> {
   const { openBrowserHost, raisePageError } = await import('./browser-host.ts');
   const host = await openBrowserHost(model);
   const call = async (method: string, arg?: unknown) => {
@@ -33,7 +34,7 @@ async function openWebGpuRunner(model: string, attention: string | undefined): P
       const name = attention.split(':')[0].trim();
       if (!policies.includes(name)) throw new InvalidArgumentError('--attention', `unknown policy "${name}"; available: ${policies.join(', ')}`);
     }
-    await call('load', host.modelUrl);
+    await call('load', quantization === 'f32' ? host.modelUrl : { url: host.modelUrl, quantization });
   } catch (e) {
     await host.close();
     throw e;
@@ -55,7 +56,7 @@ async function openWebGpuRunner(model: string, attention: string | undefined): P
 async function run(opts: CliOptions): Promise<void> {
   const runner = opts.backend === 'reference'
     ? await (await import('./reference-runner.ts')).openReferenceRunner(opts.model)
-    : await openWebGpuRunner(opts.model, opts.attention);
+    : await openWebGpuRunner(opts.model, opts.attention, opts.quantization);
   try {
     if (opts.command === 'logits') {
       const logits = await runner.logits(opts);
