@@ -18,7 +18,11 @@ export default defineConfig({
     hmr: process.env.SIEVE_NO_HMR ? false : undefined,
   },
   preview: { host: '127.0.0.1' },
-  worker: { format: 'es' },
+  worker: {
+    format: 'es',
+    // Typed errors name themselves (new.target.name); the minifier would rename the classes the page then sees.
+    rollupOptions: { output: { keepNames: true } },
+  },
   // ORT ships its own wasm loader that resolves files relative to import.meta.url: pre-bundling breaks that.
   optimizeDeps: {
     exclude: ['onnxruntime-web'],
