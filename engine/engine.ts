@@ -8,6 +8,7 @@ import {
   type CachedModelSource,
 } from './hub/index.ts';
 import { GpuModel, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
+import { codeBytesPerF32Byte, parseQuantization, type QuantizationMode } from './quant/index.ts';
 import { createChatTemplate, loadTokenizer, type ChatTemplate, type TextTokenizer } from './tokenizer/index.ts';
 import {
   createChatCompletion, createCompletion, generateIds, samplingDefaultsFromGenerationConfig, validateChatCompletionRequest,
@@ -25,7 +26,10 @@ export interface ModelInfo {
   numLayers: number;
   hiddenSize: number;
   maxPositionEmbeddings: number;
+  /** GPU bytes of the weights as stored (quantized codes, scales and zero points included). */
   weightBytes: number;
+  /** How the weights are stored on the GPU: 'f32', or 'int8' / 'int4' blocks (the load option). */
+  quantization: QuantizationMode;
   hasTokenizer: boolean;
   adapter: string;
 }
@@ -84,6 +88,7 @@ export class SieveEngine {
   load(url: string, onProgress?: ProgressCallback, options: EngineLoadOptions = {}): Promise<ModelInfo> {
     return this.serialize(async () => {
       if (typeof url !== 'string' || url.length === 0) throw new InvalidArgumentError('model', 'must be a URL of a model folder or .gguf file');
+      const quantization = parseQuantization(options.quantization); // before any download
       this.device ??= await createEngineDevice();
       if (this.device.lost) throw this.device.lost;
       const { maxStorageBufferBindingSize, maxBufferSize } = this.device.limits;
@@ -91,8 +96,10 @@ export class SieveEngine {
       const source: FileSource | string = cached ?? url;
       // A cached source reports its downloads itself (with rate and time left); the loader's own fetch events would repeat them.
       const loaderProgress = cached && onProgress ? (p: LoadProgress) => { if (p.phase !== 'fetch') void onProgress(p); } : onProgress;
-      const loaded = await loadModel(source, { onProgress: loaderProgress, maxTensorBytes: Math.min(maxStorageBufferBindingSize, maxBufferSize) });
-      const model = await GpuModel.create(this.device, loaded, onProgress, options);
+      // The loader checks f32 tensor sizes; a quantized tensor's largest buffer is its codes, bits/32 of that.
+      const maxTensorBytes = Math.floor(Math.min(maxStorageBufferBindingSize, maxBufferSize) / codeBytesPerF32Byte(quantization));
+      const loaded = await loadModel(source, { onProgress: loaderProgress, maxTensorBytes });
+      const model = await GpuModel.create(this.device, loaded, onProgress, { ...options, quantization });
       await cached?.markComplete();
       this.disposeModel();
       this.loaded = loaded;
@@ -104,7 +111,7 @@ export class SieveEngine {
       return {
         source: loaded.source, format: loaded.format, architecture: c.architecture, vocabSize: c.vocabSize,
         numLayers: c.numLayers, hiddenSize: c.hiddenSize, maxPositionEmbeddings: c.maxPositionEmbeddings,
-        weightBytes: model.weightBytes, hasTokenizer: this.tokenizer !== null,
+        weightBytes: model.weightBytes, quantization: model.quantization, hasTokenizer: this.tokenizer !== null,
         adapter: [this.device.adapterInfo.vendor, this.device.adapterInfo.architecture, this.device.adapterInfo.description].filter(Boolean).join(' '),
       };
     });

@@ -87,6 +87,16 @@ export function quantizedBytes(rows: number, cols: number, spec: QuantizationSpe
   return rows * (blocks * blobBytes(spec) + blocks * 4 + (spec.symmetric ? 0 : zeroPointBytesPerRow(blocks, spec.bits)));
 }
 
+/**
+ * Bytes of a quantized weight's largest buffer (its codes) per f32 byte of the weight: 1/4 (int8), 1/8 (int4), 1
+ * (f32); a K that is not a multiple of the block adds up to one block per row. The loader checks tensor sizes
+ * against the device's binding limit as f32 before any download; with quantization that limit scales by this.
+ */
+export function codeBytesPerF32Byte(mode: QuantizationMode): number {
+  const spec = quantizationSpec(mode);
+  return spec ? spec.bits / 32 : 1;
+}
+
 function checkSpec(spec: QuantizationSpec): void {
   if (spec.bits !== 4 && spec.bits !== 8) throw new InvalidArgumentError('quantization.bits', `must be 4 or 8, got ${spec.bits}`);
   // MatMulNBits: "block_size must be a power of 2 and not smaller than 16"; our kernels read whole 16-byte words.
