@@ -200,8 +200,11 @@ test('widget: a reply streams in under the host CSP; the page CSS and the widget
   const bare = await computed(page, ['body', '#host-title', '#host-text', '#host-button'], 'page');
   const bareSheets = await page.evaluate(() => document.styleSheets.length);
 
+  const workerScript = page.waitForResponse((r) => r.url().startsWith(`${sieve.origin}/assets/engine.worker`));
   await page.goto(`${hostOrigin}/page.html?widget=1`);
   await widgetReady(page);
+  // The frame's engine worker runs under the frame's CSP too: that is where ORT compiles its wasm.
+  expect((await workerScript).headers()['content-security-policy']).toBe(FRAME_CSP);
   expect(await computed(page, ['body', '#host-title', '#host-text', '#host-button'], 'page')).toEqual(bare);
   expect(await page.evaluate(() => ({ sheets: document.styleSheets.length, adopted: document.adoptedStyleSheets.length, styles: document.querySelectorAll('style, [style]').length })))
     .toEqual({ sheets: bareSheets, adopted: 0, styles: 0 });
