@@ -93,7 +93,7 @@ function hostPage(q: URLSearchParams): string {
   const src = `${sieveOrigin}/${EMBED_SCRIPT_NAME}`;
   const tags: string[] = [];
   if (q.get('widget') === '1') {
-    tags.push(`<script src="${src}" data-model="${MODEL}" data-attention="dense" data-max-tokens="${WIDGET_MAX_TOKENS}" data-title="Ask the shop"></script>`);
+    tags.push(`<script src="${src}" data-model="${MODEL}" data-attention="${q.get('attention') ?? 'dense'}" data-max-tokens="${WIDGET_MAX_TOKENS}" data-title="Ask the shop"></script>`);
   }
   if (q.get('app') === '1') tags.push(`<script src="${src}"></script>`, '<output id="app-result" data-state="running"></output>', '<script src="/host-app.js"></script>');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A shop</title>
@@ -282,6 +282,15 @@ test('typed errors: a build that does not allow this site refuses it; a page CSP
   const refused = JSON.parse((await out.textContent()) ?? '');
   expect(refused).toMatchObject({ name: 'EmbedOriginRefusedError', code: 'EMBED_ORIGIN_REFUSED', details: { origin: hostOrigin } });
   expect(refused.details.reason).toContain(OTHER_SITE);
+
+  // data-attention reaches the engine, which names a policy it does not have; the widget shows its typed error.
+  await page.goto(`${hostOrigin}/page.html?widget=1&attention=no-such-policy`);
+  await widgetReady(page);
+  await page.getByRole('textbox', { name: 'Message' }).fill('Hello');
+  await page.locator('sieve-chat button.send').click();
+  await expect(page.locator('sieve-chat .msg.assistant')).toHaveAttribute('data-finish', 'error');
+  await expect(page.locator('sieve-chat .status')).toHaveAttribute('data-kind', 'error');
+  await expect(page.locator('sieve-chat .status')).toContainText('no-such-policy');
 
   await page.goto(`${hostOrigin}/page.html?app=1&noframe=1`);
   await expect(out).toHaveAttribute('data-state', 'error', { timeout: 60_000 });
