@@ -2,40 +2,34 @@
 import type { SieveClient } from '../client/index.ts';
 import { EmbedRuntime } from './embedded-engine.ts';
 import { ChatWidget } from './widget.ts';
-import { readWidgetOptions, type WidgetOptions } from './widget-options.ts';
+import { readWidgetOptions } from './widget-options.ts';
 
 /** What the page sees as window.Sieve. */
 export interface SieveGlobal {
   /** A client with web/client's API (load, chat.completions.create, completions.create, interrupt, unload, terminate). */
   createEngine(): SieveClient;
-  /** Mounts another chat widget into `target` (the script tag's own widget is mounted from its data- attributes). */
-  mountWidget(target: Element, options: Partial<WidgetOptions> & { model: string }): ChatWidget;
 }
 
 // Only readable while this script runs for the first time, never later in a callback.
 const script = document.currentScript as HTMLScriptElement | null;
 
 function install(): void {
-  const existing = (window as { Sieve?: SieveGlobal }).Sieve;
-  if (existing || !script?.src) return; // a second copy of the tag adds nothing; a script without src has no origin to use
-  const runtime = new EmbedRuntime(script.src);
-
-  const mountWidget: SieveGlobal['mountWidget'] = (target, options) => {
-    const full = readWidgetOptions({ model: options.model }) as WidgetOptions;
-    const widget = new ChatWidget(runtime.createEngine(), { ...full, ...options });
-    target.append(widget.host);
-    void widget.start();
-    return widget;
-  };
-  const sieve: SieveGlobal = { createEngine: () => runtime.createEngine(), mountWidget };
-  Object.defineProperty(window, 'Sieve', { value: Object.freeze(sieve), enumerable: true });
+  if (!script?.src) return; // inlined into a page, the script has no origin of its own to load the frame from
+  // A second tag on the page (a second widget) reuses the first one's window.Sieve and so its frame.
+  let sieve = (window as { Sieve?: SieveGlobal }).Sieve;
+  if (!sieve) {
+    const runtime = new EmbedRuntime(script.src);
+    sieve = Object.freeze({ createEngine: () => runtime.createEngine() });
+    Object.defineProperty(window, 'Sieve', { value: sieve, enumerable: true });
+  }
+  const engines = sieve;
 
   const options = readWidgetOptions(script.dataset);
   if (!options) return;
   const mount = () => {
-    const widget = new ChatWidget(runtime.createEngine(), options);
     const target = options.target ? document.querySelector(options.target) : null;
     if (options.target && !target) throw new TypeError(`sieve.embed.js: data-target="${options.target}" matches no element.`);
+    const widget = new ChatWidget(engines.createEngine(), options);
     if (target) target.append(widget.host);
     else if (script.isConnected && script.parentElement && script.parentElement !== document.head) script.after(widget.host);
     else document.body.append(widget.host);
