@@ -297,4 +297,12 @@ test('typed errors: a build that does not allow this site refuses it; a page CSP
   const blocked = JSON.parse((await out.textContent()) ?? '');
   expect(blocked).toMatchObject({ name: 'EmbedFrameUnavailableError', code: 'EMBED_FRAME_UNAVAILABLE' });
   expect(blocked.remedy).toContain(`frame-src ${sieve.origin}`);
+
+  // The frame loads but its engine worker cannot start (here: its script is gone): the calls fail, they do not hang.
+  await page.route((url) => url.href.startsWith(`${sieve.origin}/assets/engine.worker`), (route) => route.fulfill({ status: 404, body: 'gone' }));
+  await page.goto(`${hostOrigin}/page.html?app=1`);
+  await expect(out).toHaveAttribute('data-state', 'error', { timeout: 60_000 });
+  const noWorker = JSON.parse((await out.textContent()) ?? '');
+  expect(noWorker).toMatchObject({ name: 'EmbedFrameUnavailableError', code: 'EMBED_FRAME_UNAVAILABLE' });
+  expect(noWorker.message).toContain('engine worker failed to start');
 });

@@ -1,6 +1,6 @@
 // Sieve's embed frame: admits its parent page's origin, then runs one engine worker per port the page hands over.
 import { OriginGate, parseAllowedOrigins } from './origin-gate.ts';
-import { EMBED_PROTOCOL, isHostMessage, isTerminateRequest, type FrameMessage } from './protocol.ts';
+import { EMBED_PROTOCOL, isHostMessage, isTerminateRequest, type FrameMessage, type WorkerFailed } from './protocol.ts';
 
 const gate = new OriginGate(parseAllowedOrigins(import.meta.env.VITE_SIEVE_EMBED_ORIGINS as string | undefined));
 
@@ -18,7 +18,16 @@ function startEngine(port: MessagePort): void {
     }
     worker.postMessage(event.data, [...event.ports]);
   });
-  worker.addEventListener('message', (event) => port.postMessage(event.data, [...event.ports]));
+  let answered = false;
+  worker.addEventListener('message', (event) => {
+    answered = true;
+    port.postMessage(event.data, [...event.ports]);
+  });
+  // Errors after the first answer belong to a request (comlink answers it); before, the worker never started.
+  worker.addEventListener('error', (event) => {
+    if (answered) return;
+    port.postMessage({ sieveEmbedWorkerFailed: event.message || 'its script could not be loaded' } satisfies WorkerFailed);
+  });
   port.start();
 }
 

@@ -1,7 +1,7 @@
 // A comlink endpoint for SieveClient over a MessagePort into the embed frame, usable before the handshake ends.
 import type { EngineEndpoint } from '../client/index.ts';
-import type { SieveError } from '../../engine/protocol.ts';
-import type { TerminateRequest } from './protocol.ts';
+import { EmbedFrameUnavailableError, type SieveError } from '../../engine/protocol.ts';
+import { isWorkerFailed, type TerminateRequest } from './protocol.ts';
 import type { EmbedFrame } from './embed-frame.ts';
 
 type Listener = EventListenerOrEventListenerObject;
@@ -21,6 +21,10 @@ export class FramedEndpoint implements EngineEndpoint {
 
   constructor(frame: EmbedFrame) {
     this.channel.port1.addEventListener('message', (event) => {
+      if (isWorkerFailed(event.data)) {
+        this.fail(new EmbedFrameUnavailableError(frame.url.href, `its engine worker failed to start: ${event.data.sieveEmbedWorkerFailed}`));
+        return;
+      }
       const id = (event.data as { id?: unknown })?.id;
       if (typeof id === 'string') this.unanswered.delete(id);
       this.emit(event);

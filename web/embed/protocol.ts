@@ -47,3 +47,13 @@ export function isFrameMessage(data: unknown): data is FrameMessage {
 export function isHostMessage(data: unknown): data is HostMessage {
   return isProtocolMessage(data) && data.type === 'connect' && typeof (data as { id?: unknown }).id === 'number';
 }
+
+/**
+ * Sent by the frame over an engine's port when that engine's worker failed before it ever answered (its script did
+ * not load, or threw while starting): the host fails the engine's calls instead of waiting for answers that never come.
+ */
+export interface WorkerFailed { sieveEmbedWorkerFailed: string }
+
+export function isWorkerFailed(data: unknown): data is WorkerFailed {
+  return typeof data === 'object' && data !== null && typeof (data as Partial<WorkerFailed>).sieveEmbedWorkerFailed === 'string';
+}
