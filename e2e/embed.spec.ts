@@ -194,6 +194,8 @@ test('build: sieve.embed.js is one classic script beside the app, the frame and 
 });
 
 test('widget: a reply streams in under the host CSP; the page CSS and the widget CSS do not touch each other', async ({ page }) => {
+  // Three page loads and up to 400 + 400 decoded tokens on a software adapter shared with other work.
+  test.setTimeout(480_000);
   const violations = watchCsp(page);
   // The page alone, then with the widget: the page's own elements look the same.
   await page.goto(`${hostOrigin}/page.html`);
@@ -229,7 +231,7 @@ test('widget: a reply streams in under the host CSP; the page CSS and the widget
   await input.fill('And then?');
   await page.locator('sieve-chat button.send').click();
   const second = page.locator('sieve-chat .msg.assistant').nth(1);
-  await expect(second).toHaveAttribute('data-finish', /^(stop|length)$/, { timeout: 120_000 });
+  await expect(second).toHaveAttribute('data-finish', /^(stop|length)$/, { timeout: 240_000 });
   expect(((await second.locator('.content').textContent()) ?? '').length).toBeGreaterThan(0);
   await expect(page.locator('sieve-chat .msg.user')).toHaveCount(2);
 
