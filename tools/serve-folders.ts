@@ -10,6 +10,8 @@ export type FolderMounts = Record<string, string>;
 export function serveFolders(mounts: FolderMounts): Plugin {
   const entries = Object.entries(mounts).map(([prefix, dir]) => [prefix, resolve(dir)] as const);
   const handler = (req: { url?: string; method?: string }, res: import('node:http').ServerResponse, next: () => void) => {
+    // Module imports of files under a mount (e.g. models/catalog.json imported by the engine, `?import`) are Vite's to transform.
+    if (/[?&]import(&|=|$)/.test(req.url ?? '')) { next(); return; }
     const url = decodeURIComponent((req.url ?? '').split('?')[0]);
     for (const [prefix, dir] of entries) {
       if (!url.startsWith(prefix)) continue;

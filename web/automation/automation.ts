@@ -1,7 +1,10 @@
 // Engine host page for automation (the `sieve` CLI and e2e tests): starts the engine worker and exposes a
 // JSON-friendly handle on window.sieveHost that Playwright calls with page.evaluate.
 import * as Comlink from 'comlink';
-import { installSieveErrorTransfer, type CompletionRequest, type SieveEngine, type EngineGenerateRequest, type EngineLogitsRequest } from '../../engine/protocol.ts';
+import {
+  installSieveErrorTransfer, type CompletionRequest, type SieveEngine, type EngineGenerateRequest, type EngineLoadOptions, type EngineLogitsRequest,
+  type LoadProgress,
+} from '../../engine/protocol.ts';
 
 function toBase64(bytes: Uint8Array): string {
   let s = '';
@@ -21,11 +24,23 @@ const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.
 const engine = Comlink.wrap<SieveEngine>(worker);
 
 const host = {
-  /** A model URL, or {url, decoder} to pick the decode path (bench/decode). */
-  async load(arg: string | { url: string; decoder?: 'wgsl' | 'ort' }) {
+  /**
+   * A model URL, or {url, decoder} to pick the decode path (bench/decode), plus the model store's options (cache,
+   * accessToken, catalogId: e2e/hub.spec.ts); `progress: true` returns the progress events too.
+   */
+  async load(arg: string | ({ url: string; decoder?: 'wgsl' | 'ort'; progress?: boolean } & Pick<EngineLoadOptions, 'cache' | 'accessToken' | 'catalogId'>)) {
+    const events: LoadProgress[] = [];
     try {
-      const { url, decoder } = typeof arg === 'string' ? { url: arg, decoder: undefined } : arg;
-      return { info: await engine.load(url, undefined, decoder ? { decoder } : {}) };
+      const { url, decoder, progress, ...store } = typeof arg === 'string' ? { url: arg } as { url: string; decoder?: 'wgsl' | 'ort'; progress?: boolean } : arg;
+      const onProgress = progress ? Comlink.proxy((p: LoadProgress) => { events.push(p); }) : undefined;
+      const info = await engine.load(url, onProgress, { ...(decoder ? { decoder } : {}), ...store });
+      return progress ? { info, progress: events } : { info };
+    } catch (e) { return { ...plainError(e), ...(events.length > 0 ? { progress: events } : {}) }; }
+  },
+  /** The model store: URLs kept (e2e/hub.spec.ts). */
+  async cachedModels() {
+    try {
+      return { models: await engine.listCachedModels() };
     } catch (e) { return plainError(e); }
   },
   async logits(req: EngineLogitsRequest) {

@@ -1,8 +1,9 @@
 // The chat page: loads a model into the engine worker, streams replies, and keeps conversations in IndexedDB.
-import { createEngine, resolveModelUrl, type AttentionRequest, type CompletionUsage, type LoadProgress, type SieveClient } from '../client/index.ts';
+import { createEngine, type AttentionRequest, type CompletionUsage, type LoadProgress, type SieveClient } from '../client/index.ts';
 import { ConversationStore, newConversation, titleOf, toApiMessages, type Conversation, type StoredMessage } from './conversation-store.ts';
 import { formatBytes, formatDuration, formatRate, timeLeftMs } from './format.ts';
 import { FALLBACK_MODEL_URL, PROJECT_MODEL_URL, findDefaultModel } from './model-defaults.ts';
+import { ModelPicker } from './model-picker.ts';
 
 /** The policy that reads every cached token: it takes no budget. */
 const DENSE_POLICY = 'dense';
@@ -29,6 +30,9 @@ const ui = {
   conversationList: element<HTMLUListElement>('conversation-list'),
   modelForm: element<HTMLFormElement>('model-form'),
   modelInput: element<HTMLInputElement>('model-input'),
+  catalogSelect: element<HTMLSelectElement>('catalog-select'),
+  tokenRow: element<HTMLElement>('token-row'),
+  tokenInput: element<HTMLInputElement>('token-input'),
   modelSuggestions: element<HTMLDataListElement>('model-suggestions'),
   loadButton: element<HTMLButtonElement>('load-button'),
   loadPanel: element<HTMLDivElement>('load-panel'),
@@ -51,6 +55,7 @@ const ui = {
 };
 
 const engine: SieveClient = createEngine();
+const picker = new ModelPicker(ui.catalogSelect, ui.tokenRow, ui.tokenInput, location.href);
 let store: ConversationStore | null = null;
 let conversations: Conversation[] = [];
 let current: Conversation = newConversation();
@@ -209,17 +214,20 @@ function updateControls(): void {
   ui.sendButton.disabled = loading || loadedModel === null;
   ui.loadButton.disabled = loading || busy;
   ui.modelInput.disabled = loading;
+  ui.catalogSelect.disabled = loading;
   ui.budgetInput.disabled = ui.policySelect.value === DENSE_POLICY;
 }
 
 async function loadModel(input: string): Promise<void> {
-  let url: string;
+  let picked: ReturnType<ModelPicker['resolve']>;
   try {
-    url = resolveModelUrl(input, location.href);
+    picked = picker.resolve(input);
   } catch (e) {
     showNotice(describeError(e));
     return;
   }
+  const url = picked.url;
+  picker.reflect(url);
   clearNotice();
   loading = true;
   updateControls();
@@ -247,12 +255,15 @@ async function loadModel(input: string): Promise<void> {
     // Compiling reports no bytes, only what it compiles.
     if (p.totalBytes > 0) parts.push(`${formatBytes(p.loadedBytes)} of ${formatBytes(p.totalBytes)}`);
     else if (p.loadedBytes > 0) parts.push(formatBytes(p.loadedBytes));
-    const left = timeLeftMs(p.loadedBytes, p.totalBytes, t - phaseStarted);
+    // Cached downloads measure their own rate over a recent window (and know about resumed bytes).
+    const left = p.timeLeftMs !== undefined ? p.timeLeftMs : timeLeftMs(p.loadedBytes, p.totalBytes, t - phaseStarted);
     if (left !== null && !done) parts.push(`about ${formatDuration(left)} left`);
+    if (p.fromCache) parts.push('from this device');
+    else if (p.resumedFrom) parts.push(`resumed after ${formatBytes(p.resumedFrom)}`);
     ui.loadText.textContent = parts.join(' · ');
   };
   try {
-    const info = await engine.load(url, { onProgress });
+    const info = await engine.load(url, { onProgress, ...picked.options });
     loadedModel = url;
     ui.loadProgress.max = 1;
     ui.loadProgress.value = 1;
@@ -375,6 +386,11 @@ async function fillPolicies(): Promise<void> {
 }
 
 function wireEvents(): void {
+  // Picking fills the field; the download starts with Load (a catalog model can be gigabytes).
+  picker.fill((url) => {
+    ui.modelInput.value = url;
+    ui.loadButton.focus();
+  });
   ui.modelForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (!loading) void loadModel(ui.modelInput.value);

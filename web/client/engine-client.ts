@@ -50,8 +50,18 @@ export class SieveClient {
 
   /** Loads a model from a folder URL, a .gguf URL or a Hugging Face resolve URL (see resolveModelUrl). */
   load(url: string, options: LoadOptions = {}): Promise<ModelInfo> {
-    const onProgress = options.onProgress;
-    return this.enqueue(() => this.remote.load(url, onProgress ? Comlink.proxy(onProgress) : undefined));
+    const { onProgress, cache, accessToken, catalogId } = options;
+    return this.enqueue(() => this.remote.load(url, onProgress ? Comlink.proxy(onProgress) : undefined, { cache, accessToken, catalogId }));
+  }
+
+  /** URLs of the models kept in this browser's model store (loaded with `cache`, a token or a catalog id). */
+  listCachedModels(): Promise<string[]> {
+    return this.remote.listCachedModels();
+  }
+
+  /** Deletes a model's files from this browser's model store. */
+  deleteCachedModel(url: string): Promise<void> {
+    return this.remote.deleteCachedModel(url);
   }
 
   unload(): Promise<void> {

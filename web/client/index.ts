@@ -3,3 +3,4 @@ export { createEngine, SieveClient, type CreateEngineOptions, type EngineEndpoin
 export { HUGGING_FACE_ORIGIN, isHubRepoId, resolveModelUrl } from './model-url.ts';
 export type * from './types.ts';
 export { AbortedError, SieveError, type SieveErrorCode } from '../../engine/protocol.ts';
+export { modelCatalog, findCatalogModel, catalogModelUrl, downloadBytes, type CatalogModel, type WeightFormat } from '../../engine/protocol.ts';

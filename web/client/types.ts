@@ -37,4 +37,10 @@ export interface RequestOptions {
 
 export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
+  /** Keep the files in this browser (OPFS): resumable, verified, and read with no request on later loads. */
+  cache?: boolean;
+  /** Hugging Face access token for gated repositories (sent as `Authorization: Bearer`); implies cache. */
+  accessToken?: string;
+  /** A models/catalog.json id: adapter and quota are checked before any download; implies cache. */
+  catalogId?: string;
 }

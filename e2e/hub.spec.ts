@@ -1,0 +1,131 @@
+// Hub loading in Chromium against tools/hub-server.ts: progress, 404, a cut download resumed (in one load and after a
+// reload, from the bytes kept in OPFS), a corrupted file caught by its sha256, a second visit with zero requests, the
+// chat page's catalog picker. (The quota check is unit-tested with a forced small quota: Chromium ignores DevTools'
+// quota override in the incognito contexts Playwright opens.)
+import { expect, test, type Page } from '@playwright/test';
+import { fileURLToPath } from 'node:url';
+import { startHubServer, type HubServer } from '../tools/hub-server.ts';
+import { hostCall, openHost } from './host.ts';
+
+const GOLDEN_QWEN2 = fileURLToPath(new URL('../models/golden/qwen2/', import.meta.url));
+const SIEVE_TINY = fileURLToPath(new URL('../models/sieve-tiny/', import.meta.url));
+const REPO = 'sieve-test/qwen2';
+const SHARD = 'model-00001-of-00003.safetensors';
+const SHARD_BYTES = 107688;
+/** engine/hub/download.ts MAX_ATTEMPTS: cutting this many responses in a row fails one load. */
+const MAX_ATTEMPTS = 4;
+/** The catalog's SmolLM2-135M repo, served from sieve-tiny's folder: the picker test loads it through `?hub=`. */
+const PICKER_REPO = 'HuggingFaceTB/SmolLM2-135M-Instruct';
+
+interface Progress { phase: string; file?: string; loadedBytes: number; totalBytes: number; timeLeftMs?: number | null; fromCache?: boolean; resumedFrom?: number }
+interface LoadResult { info?: Record<string, unknown>; error?: { code: string; message: string; details?: Record<string, unknown> }; progress?: Progress[] }
+
+let hub: HubServer;
+test.beforeAll(async () => {
+  hub = await startHubServer({ [REPO]: GOLDEN_QWEN2, [PICKER_REPO]: SIEVE_TINY });
+});
+test.afterAll(async () => { await hub.close(); });
+test.beforeEach(() => hub.reset());
+
+async function load(page: Page, extra: Record<string, unknown> = {}): Promise<LoadResult> {
+  return await hostCall(page, 'load', { url: hub.modelUrl(REPO), cache: true, progress: true, ...extra }) as LoadResult;
+}
+
+const gets = () => hub.requests.filter((r) => r.method === 'GET');
+const cdnGets = (file: string) => gets().filter((r) => r.path.startsWith('/__cdn/') && r.path.endsWith(file));
+
+test('progress while downloading, then a second visit loads from OPFS with zero requests', async ({ page }) => {
+  await openHost(page);
+  hub.switches.bytesPerSecond = 150_000; // the shard takes about 0.7 s: several progress events with a time left
+  const first = await load(page);
+  expect(first.error, JSON.stringify(first.error)).toBeUndefined();
+  expect(first.info?.architecture).toBe('qwen2');
+  const shard = first.progress!.filter((p) => p.phase === 'fetch' && p.file === SHARD);
+  expect(shard.length).toBeGreaterThan(3);
+  expect(shard.at(-1)).toMatchObject({ loadedBytes: SHARD_BYTES, totalBytes: SHARD_BYTES, fromCache: false });
+  for (let i = 1; i < shard.length; i++) expect(shard[i].loadedBytes).toBeGreaterThanOrEqual(shard[i - 1].loadedBytes);
+  expect(shard.some((p) => typeof p.timeLeftMs === 'number' && p.timeLeftMs > 0)).toBe(true);
+  expect(gets().length).toBeGreaterThan(0);
+
+  await page.reload();
+  await openHost(page);
+  hub.reset();
+  const second = await load(page);
+  expect(second.error, JSON.stringify(second.error)).toBeUndefined();
+  expect(hub.requests).toHaveLength(0);
+  expect(second.progress!.filter((p) => p.phase === 'fetch').every((p) => p.fromCache)).toBe(true);
+  expect((await hostCall(page, 'cachedModels')).models).toContain(hub.modelUrl(REPO).replace(/\/$/, ''));
+});
+
+test('a missing file is a typed error naming it', async ({ page }) => {
+  await openHost(page);
+  hub.switches.notFound.add(`${REPO}/config.json`);
+  const r = await load(page);
+  expect(r.error?.code).toBe('MODEL_FETCH_FAILED');
+  expect(r.error?.message).toContain(`${hub.modelUrl(REPO)}config.json`);
+  expect(r.error?.message).toContain('not found');
+});
+
+test('a download cut midway resumes with a Range request and verifies', async ({ page }) => {
+  await openHost(page);
+  hub.switches.truncate.set(`${REPO}/${SHARD}`, { atBytes: 40_000, times: 1 });
+  const r = await load(page);
+  expect(r.error, JSON.stringify(r.error)).toBeUndefined();
+  const shardGets = cdnGets(SHARD);
+  expect(shardGets.map((g) => g.status)).toEqual([200, 206]);
+  expect(shardGets[1].range).toMatch(/^bytes=[1-9]\d*-$/);
+  expect(shardGets[1].ifRange).toMatch(/^"[0-9a-f]{64}"$/);
+});
+
+test('a load that fails after repeated cuts keeps the bytes; the next visit resumes from them', async ({ page }) => {
+  await openHost(page);
+  hub.switches.truncate.set(`${REPO}/${SHARD}`, { atBytes: 25_000, times: MAX_ATTEMPTS });
+  const failed = await load(page);
+  expect(failed.error?.code).toBe('MODEL_FETCH_FAILED');
+  expect(failed.error?.message).toMatch(/loading again resumes/);
+
+  await page.reload();
+  await openHost(page);
+  hub.reset();
+  const r = await load(page);
+  expect(r.error, JSON.stringify(r.error)).toBeUndefined();
+  const resumed = cdnGets(SHARD);
+  expect(resumed).toHaveLength(1);
+  const from = Number(/^bytes=(\d+)-$/.exec(resumed[0].range ?? '')?.[1]);
+  expect(from).toBeGreaterThanOrEqual(25_000 * MAX_ATTEMPTS * 0.5);
+  expect(resumed[0].status).toBe(206);
+  expect(r.progress!.filter((p) => p.phase === 'fetch' && p.file === SHARD).at(-1)).toMatchObject({ loadedBytes: SHARD_BYTES, resumedFrom: from });
+});
+
+test('a corrupted file fails its sha256 check with a typed error; the next load fetches it whole', async ({ page }) => {
+  await openHost(page);
+  hub.switches.corrupt.add(`${REPO}/${SHARD}`);
+  const r = await load(page);
+  expect(r.error?.code).toBe('INTEGRITY_CHECK_FAILED');
+  expect(r.error?.details).toMatchObject({ check: 'sha256' });
+  hub.reset();
+  const again = await load(page);
+  expect(again.error, JSON.stringify(again.error)).toBeUndefined();
+  expect(cdnGets(SHARD).map((g) => g.range)).toEqual([null]); // the bad copy was deleted, not resumed
+});
+
+test('chat page: the catalog picker lists the catalog and loads a hub model with progress', async ({ page }) => {
+  if (process.env.SIEVE_DEBUG) page.on('console', (m) => console.log(`[page] ${m.text()}`));
+  await page.route(/\/(shared-models\/stories260K\/|models\/sieve-tiny\/)/, (route) => route.fulfill({ status: 404, body: 'not found' }));
+  await page.goto(`/?hub=${encodeURIComponent(hub.origin)}`);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 60_000 });
+  const picker = page.getByLabel('Catalog');
+  await expect(picker.locator('option')).toHaveCount(9); // a prompt and the 8 catalog models
+  await expect(picker).toContainText('SmolLM2 135M Instruct');
+  await expect(picker).toContainText('Llama 3.2 1B Instruct (gated)');
+
+  await picker.selectOption('smollm2-135m-instruct');
+  await expect(page.getByLabel('Model', { exact: true })).toHaveValue(hub.modelUrl(PICKER_REPO));
+
+  // The picker's model (sieve-tiny's files under SmolLM2's repo name) downloads slowly: bytes and time left show.
+  hub.switches.bytesPerSecond = 4_000_000;
+  await page.getByRole('button', { name: 'Load' }).click();
+  await expect(page.getByRole('status')).toContainText(/Downloading model\.safetensors · .* of 18\.9 MB · about \d+ s left/, { timeout: 60_000 });
+  await expect(page.getByRole('status')).toContainText('Loaded', { timeout: 120_000 });
+  expect(gets().every((r) => r.path.includes(PICKER_REPO))).toBe(true);
+});
