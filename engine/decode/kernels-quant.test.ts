@@ -79,8 +79,11 @@ const SPECS: [string, QuantizationSpec][] = [
   ['int8 asymmetric', { bits: 8, blockSize: 32, symmetric: false }],
 ];
 
-/** [out, in]: a short last block (in 100), one block, several rows per lane (in 1088 = 34 blocks > 32 lanes), odd out. */
-const SHAPES: [number, number][] = [[2 * QMATVEC_ROWS + 3, 100], [5, 32], [13, 1088]];
+/**
+ * [out, in]: a short last block (in 100), one block, several words per lane (in 1088), and in 4200: three staging
+ * tiles of 2048 (matvec-quant.wgsl's TILE), the last short and ending mid-block; odd out.
+ */
+const SHAPES: [number, number][] = [[2 * QMATVEC_ROWS + 3, 100], [5, 32], [13, 1088], [6, 4200]];
 
 describe.each(SPECS)('quantized decode kernels, %s', (_name, spec) => {
   for (const [out, inFeatures] of SHAPES) {

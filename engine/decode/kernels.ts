@@ -129,7 +129,7 @@ export class DecodeKernels {
     const q = io.a.quantized;
     if (!q) throw new Error(`internal: ${label}: quantMatvec needs a quantized matrix`);
     const [out, inFeatures] = io.a.shape;
-    if ((q.blockSize * q.bits) % 128 !== 0) throw new Error(`internal: ${label}: a block of ${q.blockSize} x ${q.bits} bits is not whole 16-byte words`);
+    if ((q.blockSize * q.bits) % 32 !== 0) throw new Error(`internal: ${label}: a block of ${q.blockSize} x ${q.bits} bits is not whole 32-bit words`);
     if (mode === 'normed' && !io.norm) throw new Error(`internal: ${label}: normed needs a norm weight`);
     if (mode === 'gated' && !io.x2) throw new Error(`internal: ${label}: gated needs x2`);
     const workgroups = grid(Math.ceil(out / QMATVEC_ROWS), this.maxWorkgroupsPerDimension);

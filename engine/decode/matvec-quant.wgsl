@@ -4,7 +4,7 @@
 // Binding layout (@group(0); every mode binds all 8, unused ones get a 16-byte placeholder):
 //   0 x       storage read        [IN] f32   input (normed: the residual stream, RMSNorm'd on the fly; gated: gate)
 //   1 norm    storage read        [IN] f32   RMSNorm weight (MODE normed)
-//   2 codes   storage read        [OUT][BLOCKS][BLOCK * BITS / 8] bytes as vec4<u32>: element j of a block is
+//   2 codes   storage read        [OUT][BLOCKS][BLOCK * BITS / 8] bytes as u32: element j of a block is
 //                                 bits [BITS*(j % (32/BITS)), +BITS) of u32 word j / (32/BITS) (low bits first)
 //   3 scales  storage read        [OUT * BLOCKS] f32
 //   4 zeros   storage read        packed zero points, [OUT][ceil(BLOCKS * BITS / 8)] bytes as u32 (HAS_ZP only)
@@ -20,7 +20,12 @@
 // scales, zero points each), beyond WebGPU's default 8 per stage; the SwiGLU moves into down_proj's input instead.
 //
 // Dispatch: ceil(OUT / ROWS) workgroups, folded into (WORKGROUPS_X, y) past the 65535-per-dimension limit. TPR
-// threads serve a row, each whole blocks (16 or 32 contiguous bytes), so a row's lanes read its blocks in order.
+// threads serve a row, lane l taking the row's u32 code words l, l + TPR, ... (8 int4 or 4 int8 weights each), so
+// the lanes' code loads are contiguous. The input (normalized, or the SwiGLU) is staged in workgroup memory TILE
+// values at a time, computed once for the workgroup's ROWS rows instead of once per row: int4 reads 0.5 byte of
+// code per weight, so per-row input reads (8 bytes per weight when normed) were the bottleneck. Measured on an
+// H200 (4096x4096 int4): whole blocks per lane 154 us (input reads strided 128 bytes across lanes), words per lane
+// 50 us, staged input: see docs/quantization.md; f32's matvec.wgsl takes 40 us.
 
 override IN: u32;
 override OUT: u32;
@@ -39,14 +44,18 @@ const TPR: u32 = WG / ROWS;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm: array<f32>;
-@group(0) @binding(2) var<storage, read> codes: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> codes: array<u32>;
 @group(0) @binding(3) var<storage, read> scales: array<f32>;
 @group(0) @binding(4) var<storage, read> zeros: array<u32>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read> x2: array<f32>;
 
+/** Input values staged per pass (8 KiB; with `part`, 9 KiB of the 16 KiB WebGPU guarantees). */
+const TILE: u32 = 2048u;
+
 var<workgroup> part: array<f32, WG>;
+var<workgroup> staged: array<f32, TILE>;
 
 // 1 / rms(x) for the whole workgroup. Call in uniform control flow.
 fn rmsScale(lid: u32) -> f32 {
@@ -82,10 +91,6 @@ fn inputAt(i: u32, rs: f32) -> f32 {
   return x[i];
 }
 
-fn input4(i: u32, rs: f32) -> vec4<f32> {
-  return vec4<f32>(inputAt(i, rs), inputAt(i + 1u, rs), inputAt(i + 2u, rs), inputAt(i + 3u, rs));
-}
-
 fn zeroPoint(row: u32, b: u32) -> f32 {
   if (!HAS_ZP) {
     return f32(1u << (BITS - 1u));
@@ -99,28 +104,26 @@ fn zeroPoint(row: u32, b: u32) -> f32 {
   return f32(byte);
 }
 
-// scale_b * sum_j (code_j - zp_b) * input_j over block b of `row`.
-fn blockDot(row: u32, b: u32, rs: f32) -> f32 {
-  let vecsPerBlock = BLOCK * BITS / 128u;
-  let perWord = 32u / BITS;
+fn stagedInput4(i: u32) -> vec4<f32> {
+  return vec4<f32>(staged[i], staged[i + 1u], staged[i + 2u], staged[i + 3u]);
+}
+
+// scale * sum_j (code_j - zp) * input_j over the weights of code word w of `row` (its block's scale and zero
+// point); the input comes from `staged`, which holds the row elements from `tileStart` on.
+fn wordDot(row: u32, w: u32, tileStart: u32) -> f32 {
+  let wordsPerBlock = BLOCK * BITS / 32u;
+  let b = w / wordsPerBlock;
+  let e = w * (32u / BITS) - tileStart;
+  let word = codes[row * BLOCKS * wordsPerBlock + w];
   let zp = vec4<f32>(zeroPoint(row, b));
-  let first = (row * BLOCKS + b) * vecsPerBlock;
-  var e = b * BLOCK;
-  var s = 0.0;
-  for (var v = 0u; v < vecsPerBlock; v++) {
-    let words = codes[first + v];
-    for (var c = 0u; c < 4u; c++) {
-      let w = words[c];
-      if (BITS == 4u) {
-        let lo = vec4<f32>((vec4<u32>(w, w >> 4u, w >> 8u, w >> 12u)) & vec4<u32>(0xfu));
-        let hi = vec4<f32>((vec4<u32>(w >> 16u, w >> 20u, w >> 24u, w >> 28u)) & vec4<u32>(0xfu));
-        s += dot(lo - zp, input4(e, rs)) + dot(hi - zp, input4(e + 4u, rs));
-      } else {
-        let q = vec4<f32>((vec4<u32>(w, w >> 8u, w >> 16u, w >> 24u)) & vec4<u32>(0xffu));
-        s += dot(q - zp, input4(e, rs));
-      }
-      e += perWord;
-    }
+  var s: f32;
+  if (BITS == 4u) {
+    let lo = vec4<f32>((vec4<u32>(word, word >> 4u, word >> 8u, word >> 12u)) & vec4<u32>(0xfu));
+    let hi = vec4<f32>((vec4<u32>(word >> 16u, word >> 20u, word >> 24u, word >> 28u)) & vec4<u32>(0xfu));
+    s = dot(lo - zp, stagedInput4(e)) + dot(hi - zp, stagedInput4(e + 4u));
+  } else {
+    let q = vec4<f32>((vec4<u32>(word, word >> 8u, word >> 16u, word >> 24u)) & vec4<u32>(0xffu));
+    s = dot(q - zp, stagedInput4(e));
   }
   return s * scales[row * BLOCKS + b];
 }
@@ -134,10 +137,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = (wid.x + wid.y * WORKGROUPS_X) * ROWS + lid / TPR;
   let lane = lid % TPR;
   var acc = 0.0;
-  if (row < OUT) {
-    for (var b = lane; b < BLOCKS; b += TPR) {
-      acc += blockDot(row, b, rs);
+  let perWord = 32u / BITS;
+  let words = BLOCKS * BLOCK * BITS / 32u;
+  // Uniform loop (the barriers): every thread stages, then the rows' lanes take the tile's code words.
+  for (var tileStart = 0u; tileStart < BLOCKS * BLOCK; tileStart += TILE) {
+    let count = min(TILE, BLOCKS * BLOCK - tileStart);
+    for (var i = lid; i < count; i += WG) {
+      staged[i] = inputAt(tileStart + i, rs);
     }
+    workgroupBarrier();
+    if (row < OUT) {
+      let end = min((tileStart + TILE) / perWord, words);
+      for (var w = tileStart / perWord + lane; w < end; w += TPR) {
+        acc += wordDot(row, w, tileStart);
+      }
+    }
+    workgroupBarrier();
   }
   part[lid] = acc;
   workgroupBarrier();
