@@ -129,3 +129,18 @@ test('chat page: the catalog picker lists the catalog and loads a hub model with
   await expect(page.getByRole('status')).toContainText('Loaded', { timeout: 120_000 });
   expect(gets().every((r) => r.path.includes(PICKER_REPO))).toBe(true);
 });
+
+test('chat page: the default model goes through the model store; a reload reads it from OPFS', async ({ page }) => {
+  const modelGets: string[] = [];
+  page.on('request', (r) => { if (r.method() === 'GET' && r.url().includes('/models/sieve-tiny/')) modelGets.push(r.url()); });
+  await page.goto('/');
+  await expect(page.locator('body')).toHaveAttribute('data-model', /sieve-tiny/, { timeout: 120_000 });
+  await expect(page.getByRole('status')).toContainText('Loaded');
+  expect(modelGets.map((u) => u.split('/').pop()).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+  await expect(page.getByLabel('Catalog')).toHaveValue('sieve-tiny');
+
+  modelGets.length = 0;
+  await page.reload();
+  await expect(page.getByRole('status')).toContainText('Loaded', { timeout: 120_000 });
+  expect(modelGets).toEqual([]); // only the HEAD probe for config.json reached the server
+});
