@@ -195,6 +195,8 @@ export async function fetchToStore(options: FetchToStoreOptions): Promise<Uint8A
       if (total !== null && appender.size < total) throw new Interrupted(`the download ended after ${appender.size} of ${total} bytes`);
     } catch (e) {
       await appender.close();
+      // The bytes kept, exactly (the throttled reports may lag): what the next attempt or load resumes from.
+      report(options, { loadedBytes: appender.size, totalBytes: total ?? 0, resumedFrom, meter });
       if (e instanceof Interrupted) { lastError = e.message; continue; }
       throw e;
     }
