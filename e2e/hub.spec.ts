@@ -3,6 +3,8 @@
 // chat page's catalog picker. (The quota check is unit-tested with a forced small quota: Chromium ignores DevTools'
 // quota override in the incognito contexts Playwright opens.)
 import { expect, test, type Page } from '@playwright/test';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startHubServer, type HubServer } from '../tools/hub-server.ts';
 import { hostCall, openHost } from './host.ts';
@@ -20,9 +22,16 @@ const PICKER_REPO = 'HuggingFaceTB/SmolLM2-135M-Instruct';
 interface Progress { phase: string; file?: string; loadedBytes: number; totalBytes: number; timeLeftMs?: number | null; fromCache?: boolean; resumedFrom?: number }
 interface LoadResult { info?: Record<string, unknown>; error?: { code: string; message: string; details?: Record<string, unknown> }; progress?: Progress[] }
 
+/** sieve-tiny's config with a 2M-token vocabulary: a 2 GB f32 embedding, over the software adapter's 1 GiB binding limit. */
+const TOO_BIG_REPO = 'sieve-test/too-big';
+const TOO_BIG_VOCAB = 2_000_000;
+
 let hub: HubServer;
 test.beforeAll(async () => {
-  hub = await startHubServer({ [REPO]: GOLDEN_QWEN2, [PICKER_REPO]: SIEVE_TINY });
+  const tooBig = mkdtempSync(`${tmpdir()}/sieve-hub-too-big-`);
+  const config = JSON.parse(readFileSync(`${SIEVE_TINY}config.json`, 'utf8')) as Record<string, unknown>;
+  writeFileSync(`${tooBig}/config.json`, JSON.stringify({ ...config, vocab_size: TOO_BIG_VOCAB }));
+  hub = await startHubServer({ [REPO]: GOLDEN_QWEN2, [PICKER_REPO]: SIEVE_TINY, [TOO_BIG_REPO]: tooBig });
 });
 test.afterAll(async () => { await hub.close(); });
 test.beforeEach(() => hub.reset());
@@ -64,6 +73,15 @@ test('a missing file is a typed error naming it', async ({ page }) => {
   expect(r.error?.code).toBe('MODEL_FETCH_FAILED');
   expect(r.error?.message).toContain(`${hub.modelUrl(REPO)}config.json`);
   expect(r.error?.message).toContain('not found');
+});
+
+test('a model too big for the adapter fails with BUFFER_LIMIT before any weight is requested', async ({ page }) => {
+  await openHost(page);
+  const r = await hostCall(page, 'load', { url: hub.modelUrl(TOO_BIG_REPO), cache: true }) as LoadResult;
+  expect(r.error?.code).toBe('BUFFER_LIMIT');
+  expect(r.error?.details).toMatchObject({ bytes: TOO_BIG_VOCAB * 256 * 4 });
+  expect(gets().map((g) => g.path.split('/').pop())).not.toContain('model.safetensors');
+  expect(gets().map((g) => g.path.split('/').pop())).toContain('config.json');
 });
 
 test('a download cut midway resumes with a Range request and verifies', async ({ page }) => {
