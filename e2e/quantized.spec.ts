@@ -1,0 +1,118 @@
+// Quantized weights in the real engine (Chromium, WebGPU, ORT's MatMulNBits in prefill, our int4/int8 kernels in
+// decode) against transformers' f32 logits of the golden checkpoints: the tolerance docs/quantization.md documents.
+import { expect, test } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { decodeF32, GOLDEN_DIR, goldenCases, goldenIds, hostOk, openHost, readF32 } from './host.ts';
+
+type Mode = 'int8' | 'int4';
+
+/**
+ * Max |quantized - f32 transformers| per logit, per mode, over all golden models, prefill and decode: the measured
+ * worst case (docs/quantization.md) with margin. The golden models are tiny random checkpoints (normal(0, 0.08)
+ * weights, no outliers, hidden 64-96), so these are bounds for them, not for a trained model.
+ */
+const LOGIT_TOLERANCE: Record<Mode, number> = { int8: 0.15, int4: 2.5 };
+/** Positions (of 300) where the quantized argmax must equal f32's: the measured worst case (95.3%, 44.7%), less a margin. */
+const MIN_ARGMAX_AGREEMENT: Record<Mode, number> = { int8: 0.9, int4: 0.4 };
+/** A generated token may trail its row's max logit by this much (prefill and decode differ by ~2e-6). */
+const GREEDY_TIE = 1e-3;
+/** Prefill (ORT MatMulNBits) and decode (our kernels or ORT's static sessions) over the same quantized weights. */
+const PATH_TOLERANCE = 1e-3;
+/** Decode positions checked (SwiftShader is slow); 64 cross four KV pages. */
+const DECODE_POSITIONS = 64;
+
+test.describe.configure({ mode: 'serial' });
+
+function compare(got: Float32Array, want: Float32Array, vocab: number): { maxAbs: number; argmaxAgreement: number } {
+  let maxAbs = 0;
+  let agree = 0;
+  const rows = got.length / vocab;
+  for (let r = 0; r < rows; r++) {
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < vocab; i++) {
+      const k = r * vocab + i;
+      maxAbs = Math.max(maxAbs, Math.abs(got[k] - want[k]));
+      if (got[k] > got[r * vocab + a]) a = i;
+      if (want[k] > want[r * vocab + b]) b = i;
+    }
+    if (a === b) agree++;
+  }
+  return { maxAbs, argmaxAgreement: agree / rows };
+}
+
+const measured: string[] = [];
+
+for (const mode of ['int8', 'int4'] as const) {
+  for (const name of goldenCases()) {
+    test(`golden ${name} ${mode}: logits within ${LOGIT_TOLERANCE[mode]} of f32, prefill equals decode, greedy compared`, async ({ page }) => {
+      await openHost(page);
+      const info = (await hostOk(page, 'load', { url: `/models/golden/${name}/`, quantization: mode })).info as { weightBytes: number };
+      const ids = goldenIds(name);
+      const expected = readF32(`${GOLDEN_DIR}${name}/logits.f32`);
+      const vocab = expected.length / ids.length;
+      const prefill = decodeF32((await hostOk(page, 'logits', { ids, mode: 'prefill' })).base64 as string);
+      const decodeIds = ids.slice(0, DECODE_POSITIONS);
+      const decode = decodeF32((await hostOk(page, 'logits', { ids: decodeIds, mode: 'decode' })).base64 as string);
+      const p = compare(prefill, expected, vocab);
+      const d = compare(decode, expected.subarray(0, DECODE_POSITIONS * vocab), vocab);
+      const paths = compare(decode, prefill.subarray(0, DECODE_POSITIONS * vocab), vocab);
+
+      const greedy = JSON.parse(readFileSync(`${GOLDEN_DIR}${name}/greedy.json`, 'utf8')) as { prompt: number[]; continuation: number[] };
+      const r = await hostOk(page, 'generate', { ids: greedy.prompt, maxTokens: greedy.continuation.length, ignoreEos: true, temperature: 0 });
+      const got = (r.result as { ids: number[] }).ids;
+      let same = 0;
+      while (same < got.length && got[same] === greedy.continuation[same]) same++;
+      // Greedy decoding of the quantized model follows its own argmax: every generated token is the top logit of
+      // the quantized model's prefill over prompt + generated ids at its position.
+      expect(got.length).toBe(greedy.continuation.length);
+      const seq = [...greedy.prompt, ...got];
+      const own = decodeF32((await hostOk(page, 'logits', { ids: seq, mode: 'prefill' })).base64 as string);
+      for (let t = 0; t < got.length; t++) {
+        const row = own.subarray((greedy.prompt.length - 1 + t) * vocab, (greedy.prompt.length + t) * vocab);
+        expect(Math.max(...row) - row[got[t]], `greedy token ${t}`).toBeLessThanOrEqual(GREEDY_TIE);
+      }
+
+      const line = `${name} ${mode}: weights ${info.weightBytes} B; prefill max |d| ${p.maxAbs.toExponential(2)}, argmax ${(p.argmaxAgreement * 100).toFixed(1)}%; ` +
+        `decode ${d.maxAbs.toExponential(2)}; prefill vs decode ${paths.maxAbs.toExponential(2)}; greedy ${same}/${greedy.continuation.length} equal to transformers`;
+      measured.push(line);
+      console.log(line);
+      test.info().annotations.push({ type: 'quantized', description: line });
+      expect(p.maxAbs).toBeLessThan(LOGIT_TOLERANCE[mode]);
+      expect(d.maxAbs).toBeLessThan(LOGIT_TOLERANCE[mode]);
+      expect(paths.maxAbs).toBeLessThan(PATH_TOLERANCE);
+      expect(p.argmaxAgreement).toBeGreaterThanOrEqual(MIN_ARGMAX_AGREEMENT[mode]);
+    });
+  }
+}
+
+// The default decoder on this software adapter is ORT's (MatMulNBits in static sessions); check ours explicitly.
+for (const mode of ['int8', 'int4'] as const) {
+  test(`golden qwen3 ${mode} through our WGSL decoder: decode equals prefill within ${PATH_TOLERANCE}`, async ({ page }) => {
+    const name = 'qwen3';
+    await openHost(page);
+    await hostOk(page, 'load', { url: `/models/golden/${name}/`, quantization: mode, decoder: 'wgsl' });
+    const ids = goldenIds(name).slice(0, DECODE_POSITIONS);
+    const expected = readF32(`${GOLDEN_DIR}${name}/logits.f32`).subarray(0, DECODE_POSITIONS * 512);
+    const prefill = decodeF32((await hostOk(page, 'logits', { ids, mode: 'prefill' })).base64 as string);
+    const decode = decodeF32((await hostOk(page, 'logits', { ids, mode: 'decode' })).base64 as string);
+    const paths = compare(decode, prefill, 512);
+    const d = compare(decode, expected, 512);
+    const line = `${name} ${mode} (WGSL decoder): decode vs prefill ${paths.maxAbs.toExponential(2)}, vs f32 ${d.maxAbs.toExponential(2)}`;
+    measured.push(line);
+    console.log(line);
+    expect(paths.maxAbs).toBeLessThan(PATH_TOLERANCE);
+    expect(d.maxAbs).toBeLessThan(LOGIT_TOLERANCE[mode]);
+  });
+}
+
+test('rejects an unknown quantization by name', async ({ page }) => {
+  await openHost(page);
+  const r = await hostOk(page, 'load', { url: '/models/golden/qwen3/', quantization: 'f32' });
+  expect(r.info).toBeDefined();
+  const { hostCall } = await import('./host.ts');
+  const bad = await hostCall(page, 'load', { url: '/models/golden/qwen3/', quantization: 'q4_k' });
+  expect((bad.error as { code: string }).code).toBe('INVALID_ARGUMENT');
+  expect((bad.error as { message: string }).message).toMatch(/quantization: must be one of f32, int8, int4/);
+  console.log(measured.join('\n'));
+});
