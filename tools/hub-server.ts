@@ -43,6 +43,11 @@ export interface HubSwitches {
   redirectLfs: boolean;
   /** Repos that need `Authorization: Bearer <token>` (gated). */
   gated: Map<string, string>;
+  /**
+   * Redirect LFS files to another origin (http://localhost:<port> instead of 127.0.0.1), whose ETag is 64 hex digits
+   * that are NOT the file's sha256, as a CDN's own validator can be (Xet's content hash).
+   */
+  crossOriginCdn: boolean;
 }
 
 export interface HubServer {
@@ -58,7 +63,7 @@ export interface HubServer {
 }
 
 function defaultSwitches(): HubSwitches {
-  return { notFound: new Set(), truncate: new Map(), bytesPerSecond: null, corrupt: new Set(), etags: true, ranges: true, redirectLfs: true, gated: new Map() };
+  return { notFound: new Set(), truncate: new Map(), bytesPerSecond: null, corrupt: new Set(), etags: true, ranges: true, redirectLfs: true, gated: new Map(), crossOriginCdn: false };
 }
 
 interface FileInfo { bytes: Buffer; sha256: string; gitSha1: string; lfs: boolean }
@@ -132,13 +137,15 @@ export async function startHubServer(repos: Record<string, string>, port = 0): P
     if (!exists || state.switches.notFound.has(key)) { end(404, 'Entry not found', { 'X-Error-Code': 'EntryNotFound' }); return; }
     const info = fileInfo(full);
     const size = info.bytes.byteLength;
-    const etag = `"${info.lfs ? info.sha256 : info.gitSha1}"`;
+    const cdnValidator = viaCdn && state.switches.crossOriginCdn ? createHash('sha256').update('cdn:').update(info.sha256).digest('hex') : null;
+    const etag = `"${cdnValidator ?? (info.lfs ? info.sha256 : info.gitSha1)}"`;
     const headers: Record<string, string> = { 'Accept-Ranges': state.switches.ranges ? 'bytes' : 'none', 'Content-Type': 'application/octet-stream', 'X-Repo-Commit': '0'.repeat(40) };
     if (state.switches.etags) headers.ETag = etag;
     if (info.lfs && !viaCdn && state.switches.redirectLfs) {
       // The hub answers an LFS file with a redirect carrying the file's sha256 and size; the CDN serves the bytes.
       if (state.switches.etags) { headers['X-Linked-Etag'] = etag; headers['X-Linked-Size'] = String(size); }
-      end(302, '', { ...headers, Location: `${CDN_PREFIX}${repo}/${file.split('/').map(encodeURIComponent).join('/')}` });
+      const cdnOrigin = state.switches.crossOriginCdn ? `http://localhost:${(req.socket.localPort ?? 0)}` : '';
+      end(302, '', { ...headers, Location: `${cdnOrigin}${CDN_PREFIX}${repo}/${file.split('/').map(encodeURIComponent).join('/')}` });
       return;
     }
 

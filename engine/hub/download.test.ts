@@ -99,6 +99,15 @@ describe('cached hub source', () => {
     expect(gets().filter((r) => r.path.startsWith('/__cdn/')).map((r) => r.status)).toEqual([200, 200]);
   });
 
+  it('does not read a CDN\'s own ETag as the sha256 after a cross-origin redirect (size checked instead)', async () => {
+    hub.switches.crossOriginCdn = true;
+    const store = await new MemoryModelStorage().open('m');
+    const bytes = await fetchToStore({ store, file: SHARD, url: hub.modelUrl(REPO) + SHARD, trustEtag: true, ...FAST });
+    expect(bytes?.byteLength).toBe(SHARD_BYTES);
+    expect((await store.getMeta(SHARD))?.verified).toBe('size');
+    expect(gets().map((r) => r.status)).toEqual([302, 200]);
+  });
+
   it('fails a corrupted file with IntegrityError and deletes the bad copy', async () => {
     hub.switches.corrupt.add(`${REPO}/${SHARD}`);
     const store = await new MemoryModelStorage().open('m');

@@ -125,7 +125,10 @@ export async function fetchToStore(options: FetchToStoreOptions): Promise<Uint8A
       throw new ModelFetchError(url, lastError);
     }
 
-    const announced = announcedDigest(response.headers, options.trustEtag);
+    // A bare ETag is a digest only from the hub's own origin: after a cross-origin redirect (the hub sends LFS files
+    // to a CDN such as cdn-lfs.hf.co or Xet's cas-bridge) it is the CDN's validator, which may be 64 hex digits
+    // that are not the file's sha256 (Xet's content hash). Then only the size, or the catalog's sha256, is checked.
+    const announced = announcedDigest(response.headers, options.trustEtag && sameOrigin(response.url, url));
     const etag = response.headers.get('etag');
     const encoding = response.headers.get('content-encoding');
     const identity = !encoding || encoding === 'identity';
@@ -208,6 +211,14 @@ export async function fetchToStore(options: FetchToStoreOptions): Promise<Uint8A
     return store.readAll(file);
   }
   throw new ModelFetchError(url, `${lastError || 'failed'}; tried ${maxAttempts} times (what arrived is kept: loading again resumes)`);
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return !a || new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }
 
 function sameDigest(a: ContentDigest, b: ContentDigest): boolean {
