@@ -6,7 +6,9 @@ export type {
 } from './policy.ts';
 export { registerPolicy, createPolicy, listPolicies } from './registry.ts';
 export { DensePolicy } from './dense/policy.ts';
-export { ReferenceKVCache, referenceAttention, type ReferenceAttentionShape, type ReferenceStepInput } from './dense/reference.ts';
+export {
+  ReferenceKVCache, referenceAttention, referenceColumnSums, type ReferenceAttentionShape, type ReferenceStepInput,
+} from './dense/reference.ts';
 export { PagedAttention, type PagedAttentionOptions, type AttentionStepParams, type AttentionLayerInputs } from './paged-attention.ts';
 export { DECODE_CHUNK, MAX_HEAD_DIM } from './constants.ts';
 export {

@@ -4,8 +4,10 @@ import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { PagedKVCache, type PagedKVCacheOptions, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type RopeLayout } from '../model/index.ts';
+import type { ReferenceStepInput } from './index.ts';
 import {
-  createPolicy, listPolicies, PagedAttention, ReferenceKVCache, referenceAttention, registerPolicy, type AttentionPolicy,
+  createPolicy, listPolicies, PagedAttention, ReferenceKVCache, referenceAttention, referenceColumnSums, registerPolicy,
+  type AttentionPolicy, type AttentionStatistics, type PolicyStepContext,
 } from './index.ts';
 
 /**
@@ -69,7 +71,7 @@ class Harness {
   }
 
   /** Runs one step on the GPU and the reference; returns the max abs error over all layers. */
-  async step(seq: SequenceHandle, ref: ReferenceKVCache, startPosition: number, n: number, next: () => number, policy?: AttentionPolicy): Promise<{ error: number; outputs: Float32Array[] }> {
+  async step(seq: SequenceHandle, ref: ReferenceKVCache, startPosition: number, n: number, next: () => number, policy?: AttentionPolicy): Promise<StepResult> {
     const { numHeads: H, numKvHeads: G, headDim: d, numLayers: L } = this.shape;
     const { cos, sin } = ropeTable(this.inv, startPosition, n);
     this.attention.beginStep(seq, { startPosition, numTokens: n, cos, sin });
@@ -89,14 +91,24 @@ class Harness {
     this.device.queue.submit([encoder.finish()]);
     let error = 0;
     const outputs: Float32Array[] = [];
+    const steps: ReferenceStepInput[] = [];
     for (let l = 0; l < L; l++) {
       const got = await readBuffer(this.device, this.io[l].out, 0, n * H * d * 4);
-      const want = referenceAttention(ref, l, this.shape, { ...inputs[l], numTokens: n, startPosition, cos, sin });
+      const input = { ...inputs[l], numTokens: n, startPosition, cos, sin };
+      const want = referenceAttention(ref, l, this.shape, input);
       for (let i = 0; i < got.length; i++) error = Math.max(error, Math.abs(got[i] - want[i]));
       outputs.push(got);
+      steps.push(input);
     }
-    return { error, outputs };
+    return { error, outputs, inputs: steps };
   }
+}
+
+interface StepResult {
+  error: number;
+  outputs: Float32Array[];
+  /** Each layer's inputs, for reference statistics of the same step. */
+  inputs: ReferenceStepInput[];
 }
 
 /** Prefill 37 (3 pages, the last partial), 5 decode steps, a 9-token continuation chunk, 2 more decode steps. */
@@ -245,4 +257,81 @@ describe('attention policies', () => {
       'append decode 0', 'attention 0', 'append decode 1', 'plan 1 step 1', 'attention 1',
     ]);
   });
+});
+
+/**
+ * A policy that asks for probability column sums at every layer and copies what the kernels emit into per-layer
+ * capture buffers (the hook must consume the statistics buffer before the next layer reuses it).
+ */
+class StatisticsProbe implements AttentionPolicy {
+  readonly name = 'statistics-probe';
+  readonly needs;
+  readonly captured: GPUBuffer[];
+
+  constructor(readonly device: GPUDevice, layers: number, readonly bytes: number, decay: number) {
+    this.needs = {
+      denseLayers: 'all' as const, granularity: 'token' as const, statistics: () => 'probability-column-sums' as const,
+      metadata: [], evicts: false, calibration: null, prefillRowDecay: () => decay,
+    };
+    this.captured = Array.from({ length: layers }, () => device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC }));
+  }
+
+  plan(): { kind: 'dense' } {
+    return { kind: 'dense' };
+  }
+
+  afterPrefill(encoder: GPUCommandEncoder, ctx: PolicyStepContext, stats: AttentionStatistics): void {
+    this.capture(encoder, ctx, stats);
+  }
+
+  afterAttention(encoder: GPUCommandEncoder, ctx: PolicyStepContext, stats: AttentionStatistics): void {
+    this.capture(encoder, ctx, stats);
+  }
+
+  private capture(encoder: GPUCommandEncoder, ctx: PolicyStepContext, stats: AttentionStatistics): void {
+    expect(stats.kind).toBe('probability-column-sums');
+    encoder.copyBufferToBuffer(stats.buffer as GPUBuffer, 0, this.captured[ctx.layer], 0, this.bytes);
+  }
+}
+
+describe('attention statistics against the CPU reference', () => {
+  /** f32 exp and dot products against f64 sums of up to ~40 rows of probabilities in [0, 1]. */
+  const STATISTICS_TOLERANCE = 2e-5;
+  const cases: [Shape, number][] = [
+    [{ numHeads: 4, numKvHeads: 4, headDim: 16, ropeLayout: 'half', numLayers: 2 }, 1],
+    [{ numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'interleaved', numLayers: 2 }, 1],
+    [{ numHeads: 4, numKvHeads: 2, headDim: 64, ropeLayout: 'half', numLayers: 2 }, 0.9],
+  ];
+  for (const [shape, decay] of cases) {
+    const name = `H=${shape.numHeads} G=${shape.numKvHeads} d=${shape.headDim} ${shape.ropeLayout} a=${decay}`;
+    it(`${name}: prefill column sums (weighted a^(n-1-i)), a continuation chunk, decode probability sums`, async () => {
+      const device = await nodeGpuDevice();
+      const h = new Harness(device, shape, 40);
+      const { numKvHeads: G, numLayers: L } = shape;
+      const probe = new StatisticsProbe(device, L, G * MAX_TOKENS * 4, decay);
+      const next = rng(21 + shape.headDim);
+      const seq = h.cache.createSequence();
+      const ref = new ReferenceKVCache(L, G);
+      const errors: string[] = [];
+      // 37 prompt tokens (3 pages, the last partial), 2 decode steps, a 9-token chunk after the cache, a decode step.
+      for (const [start, n] of [[0, 37], [37, 1], [38, 1], [39, 9], [48, 1]]) {
+        device.pushErrorScope('validation');
+        const r = await h.step(seq, ref, start, n, next, probe);
+        expect((await device.popErrorScope())?.message).toBeUndefined();
+        expect(r.error).toBeLessThanOrEqual(TOLERANCE);
+        let error = 0;
+        for (let l = 0; l < L; l++) {
+          const got = await readBuffer(device, probe.captured[l], 0, G * MAX_TOKENS * 4);
+          const want = referenceColumnSums(ref, l, shape, r.inputs[l], n > 1 ? decay : 1);
+          for (let g = 0; g < G; g++) {
+            expect(want[g].length).toBe(start + n);
+            for (let j = 0; j < want[g].length; j++) error = Math.max(error, Math.abs(got[g * MAX_TOKENS + j] - want[g][j]));
+          }
+        }
+        errors.push(`${start}+${n}: ${error.toExponential(1)}`);
+        expect(error).toBeLessThanOrEqual(STATISTICS_TOLERANCE * n);
+      }
+      console.log(`${name}: statistics max abs error per step ${errors.join(', ')}`);
+    });
+  }
 });

@@ -9,8 +9,9 @@ import {
 } from './constants.ts';
 import decodeSource from './decode-attention.wgsl?raw';
 import { DensePolicy } from './dense/policy.ts';
-import type { AttentionPhase, AttentionPolicy, AttentionStatistics, PolicyStepContext } from './policy.ts';
+import type { AttentionPhase, AttentionPolicy, AttentionStatistics, EvictionResult, PolicyStepContext } from './policy.ts';
 import prefillSource from './prefill-attention.wgsl?raw';
+import statisticsSource from './statistics.wgsl?raw';
 
 export interface PagedAttentionOptions {
   numHeads: number;
@@ -51,9 +52,28 @@ interface CurrentStep {
   /** Slots the CPU reserved per (layer, KV head), this step's tokens included: sizes the decode grid. */
   tokensHeld: number;
   step: number;
+  /** The policy of the step's layers (the last encodeLayer's): endStep asks it to evict. */
+  policy: AttentionPolicy | null;
 }
 
-const NO_STATISTICS: AttentionStatistics = { kind: 'none', buffer: null };
+type StatisticsKernel = 'decodeRows' | 'decodeColumns' | 'prefillRows' | 'prefillColumns';
+
+/** The statistics kernels, built on the first step whose policy asks for statistics (most requests never do). */
+interface StatisticsKernels {
+  pipelines: Record<StatisticsKernel, GPUComputePipeline>;
+  /** Per layer: one group serves the four kernels (they share an explicit layout). */
+  groups: GPUBindGroup[];
+  ioLayout: GPUBindGroupLayout;
+  /** [numKvHeads][stride] f32: what the policy's hook reads. */
+  stats: GPUBuffer;
+  /** (max, sum) per (query head, row). */
+  rows: GPUBuffer;
+  /** [numLayers] f32 prefill row-weight bases, mirrored in `decayValues` so they are written only when they change. */
+  decay: GPUBuffer;
+  decayValues: Float32Array<ArrayBuffer>;
+}
+
+const NO_STATISTICS: AttentionStatistics = { kind: 'none', buffer: null, stride: 0 };
 /** Bind groups of the segments' buffers kept at most; ORT's buffer pool cycles through a few per step. */
 const MAX_IO_BIND_GROUPS = 256;
 
@@ -85,6 +105,8 @@ export class PagedAttention {
   private readonly decodeSteps = new Map<number, number>();
   private readonly dense = new DensePolicy();
   private current: CurrentStep | null = null;
+  private statistics: StatisticsKernels | null = null;
+  private readonly maxSplits: number;
 
   constructor(device: GPUDevice, cache: PagedKVCache, options: PagedAttentionOptions) {
     const { numHeads: H, numKvHeads: G, headDim: d, ropeLayout, maxPrefillTokens } = options;
@@ -108,6 +130,7 @@ export class PagedAttention {
 
     const L = cache.numLayers;
     const maxSplits = Math.ceil(cache.maxTokensPerSequence / DECODE_CHUNK);
+    this.maxSplits = maxSplits;
     this.stepData = new ArrayBuffer(STEP_HEADER_BYTES + maxPrefillTokens * d * 4);
     this.stepBuffer = device.createBuffer({ label: 'attention-step', size: this.stepData.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     this.layerUniforms = device.createBuffer({ label: 'attention-layers', size: L * LAYER_UNIFORM_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
@@ -183,7 +206,7 @@ export class PagedAttention {
     this.device.queue.writeBuffer(this.stepBuffer, 0, this.stepData, 0, STEP_HEADER_BYTES + 2 * n * half * 4);
     const decoded = this.decodeSteps.get(seq.id) ?? 0;
     if (n === 1) this.decodeSteps.set(seq.id, decoded + 1);
-    this.current = { seq, startPosition, numTokens: n, tokensHeld: this.cache.tokensHeld(seq), step: decoded };
+    this.current = { seq, startPosition, numTokens: n, tokensHeld: this.cache.tokensHeld(seq), step: decoded, policy: null };
   }
 
   /** Encodes RoPE + append + attention + count commit of one layer for the current step. */
@@ -203,12 +226,14 @@ export class PagedAttention {
     if (k.size < kvBytes || v.size < kvBytes) throw new InvalidArgumentError('k/v', `need ${kvBytes} bytes, got ${k.size} and ${v.size}`);
 
     const policy: AttentionPolicy = inputs.policy ?? this.dense;
+    st.policy = policy;
     const phase: AttentionPhase = n > 1 ? 'prefill' : 'decode';
     const ctx: PolicyStepContext = {
       device: this.device, cache: this.cache, seq: st.seq, layer, phase, step: st.step, startPosition: st.startPosition, numTokens: n,
+      query: q, scale: 1 / Math.sqrt(d),
     };
     const statistic = policy.needs.statistics(layer, phase, st.step);
-    if (statistic !== 'none') throw new InvalidArgumentError('policy', `${policy.name} asks for ${statistic}, which the paged attention kernels do not emit yet`);
+    if (statistic === 'logits') throw new InvalidArgumentError('policy', `${policy.name} asks for logits, which the paged attention kernels do not emit yet`);
 
     let pass = encoder.beginComputePass({ label: `attention-append-${layer}` });
     pass.setPipeline(this.pipelines.append);
@@ -244,12 +269,110 @@ export class PagedAttention {
     pass.dispatchWorkgroups(1);
     pass.end();
 
-    if (phase === 'prefill') policy.afterPrefill?.(encoder, ctx, NO_STATISTICS);
-    else policy.afterAttention?.(encoder, ctx, NO_STATISTICS);
+    const stats = statistic === 'probability-column-sums' ? this.encodeColumnSums(encoder, layer, phase, q, policy) : NO_STATISTICS;
+    if (phase === 'prefill') policy.afterPrefill?.(encoder, ctx, stats);
+    else policy.afterAttention?.(encoder, ctx, stats);
+  }
+
+  /**
+   * Ends the step after its last layer: an evicting policy compacts every (layer, KV head) on the GPU. When it
+   * evicted, the caller submits and then calls cache.truncate(seq, tokensHeld) so the CPU frees the tail pages.
+   */
+  endStep(encoder: GPUCommandEncoder): EvictionResult | null {
+    const st = this.current;
+    if (!st) throw new InvalidArgumentError('endStep', 'call beginStep first');
+    const policy = st.policy;
+    if (!policy?.evict) return null;
+    return policy.evict(encoder, {
+      device: this.device, cache: this.cache, seq: st.seq, layer: -1, phase: st.numTokens > 1 ? 'prefill' : 'decode', step: st.step,
+      startPosition: st.startPosition, numTokens: st.numTokens, query: null, scale: 1 / Math.sqrt(this.headDim),
+    });
+  }
+
+  /** Encodes the probability column sums of this layer's step (statistics.wgsl) after its attention and commit. */
+  private encodeColumnSums(encoder: GPUCommandEncoder, layer: number, phase: AttentionPhase, q: GPUBuffer, policy: AttentionPolicy): AttentionStatistics {
+    const st = this.current as CurrentStep;
+    const k = this.statisticsKernels();
+    if (phase === 'prefill') {
+      const a = policy.needs.prefillRowDecay?.(layer) ?? 1;
+      if (!(a > 0 && a <= 1)) throw new InvalidArgumentError('policy', `${policy.name}'s prefill row decay at layer ${layer} must be in (0, 1], got ${a}`);
+      // Written only when it changes; queue writes land before the step's commands, and each layer has its entry.
+      if (k.decayValues[layer] !== a) {
+        k.decayValues[layer] = a;
+        this.device.queue.writeBuffer(k.decay, layer * 4, k.decayValues, layer, 1);
+      }
+    }
+    const group = this.numHeads / this.numKvHeads;
+    const io = this.ioGroup('statistics', [q]);
+    const pass = encoder.beginComputePass({ label: `attention-statistics-${layer}` });
+    const dispatch = (kernel: StatisticsKernel, x: number, y: number) => {
+      pass.setPipeline(k.pipelines[kernel]);
+      pass.setBindGroup(0, k.groups[layer]);
+      pass.setBindGroup(1, io);
+      pass.dispatchWorkgroups(x, y);
+    };
+    const slots = Math.ceil(st.tokensHeld / WORKGROUP_SIZE);
+    if (phase === 'prefill') {
+      dispatch('prefillRows', Math.ceil(st.numTokens * group / WORKGROUP_SIZE), this.numKvHeads);
+      dispatch('prefillColumns', slots, this.numKvHeads);
+    } else {
+      dispatch('decodeRows', this.numHeads, 1);
+      dispatch('decodeColumns', slots, this.numKvHeads);
+    }
+    pass.end();
+    return { kind: 'probability-column-sums', buffer: k.stats, stride: this.cache.maxTokensPerSequence };
+  }
+
+  private statisticsKernels(): StatisticsKernels {
+    if (this.statistics) return this.statistics;
+    const { device, cache, numHeads: H, numKvHeads: G, headDim: d } = this;
+    const L = cache.numLayers;
+    const stride = cache.maxTokensPerSequence;
+    // COPY_SRC: a policy may keep a step's statistics by copying them (Recycled Attention's full steps, tests).
+    const stats = device.createBuffer({ label: 'attention-statistics', size: G * stride * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    const rows = device.createBuffer({ label: 'attention-statistics-rows', size: H * this.maxPrefillTokens * 2 * 4, usage: GPUBufferUsage.STORAGE });
+    const decayValues = new Float32Array(L).fill(1);
+    const decay = device.createBuffer({ label: 'attention-statistics-decay', size: L * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(decay, 0, decayValues);
+    const module = device.createShaderModule({ label: 'attention-statistics', code: statisticsSource });
+    const constants = {
+      D: d, NUM_HEADS: H, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence,
+      MAX_SPLITS: this.maxSplits, MAX_ROWS: this.maxPrefillTokens, STRIDE: stride, INTERLEAVED: this.ropeLayout === 'interleaved' ? 1 : 0,
+      SCALE: 1 / Math.sqrt(d), Q_FLOATS: (H / G) * d,
+    };
+    // One explicit layout for the four kernels (an 'auto' layout is private to its pipeline), so a layer's bind
+    // groups serve them all.
+    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
+    const staticLayout = device.createBindGroupLayout({
+      label: 'attention-statistics-static',
+      entries: [
+        entry(0, 'read-only-storage'), entry(1, 'uniform'), ...[2, 3, 4, 5, 6].map((b) => entry(b, 'read-only-storage')),
+        entry(7, 'storage'), entry(8, 'storage'), entry(9, 'read-only-storage'),
+      ],
+    });
+    const ioLayout = device.createBindGroupLayout({ label: 'attention-statistics-io', entries: [entry(0, 'read-only-storage')] });
+    const layout = device.createPipelineLayout({ label: 'attention-statistics', bindGroupLayouts: [staticLayout, ioLayout] });
+    const kernels: StatisticsKernel[] = ['decodeRows', 'decodeColumns', 'prefillRows', 'prefillColumns'];
+    const pipelines = Object.fromEntries(kernels.map((entryPoint) => [entryPoint, device.createComputePipeline({
+      label: `attention-${entryPoint}`, layout, compute: { module, entryPoint, constants },
+    })])) as Record<StatisticsKernel, GPUComputePipeline>;
+    const groups = Array.from({ length: L }, (_, l) => {
+      const arena = cache.arenaOf(l);
+      const resources: GPUBindingResource[] = [
+        { buffer: this.stepBuffer }, { buffer: this.layerUniforms, offset: l * LAYER_UNIFORM_STRIDE, size: 16 },
+        { buffer: arena.pages }, { buffer: arena.positions }, { buffer: cache.blockTables }, { buffer: cache.counts },
+        { buffer: this.partials }, { buffer: stats }, { buffer: rows }, { buffer: decay },
+      ];
+      return device.createBindGroup({
+        label: `attention-statistics-layer-${l}`, layout: staticLayout, entries: resources.map((resource, binding) => ({ binding, resource })),
+      });
+    });
+    this.statistics = { pipelines, groups, ioLayout, stats, rows, decay, decayValues };
+    return this.statistics;
   }
 
   /** Bind group 1 of a kernel over the segment's buffers, cached by buffer identity. */
-  private ioGroup(kind: 'append' | 'prefill' | 'split' | 'reduce', buffers: GPUBuffer[]): GPUBindGroup {
+  private ioGroup(kind: 'append' | 'prefill' | 'split' | 'reduce' | 'statistics', buffers: GPUBuffer[]): GPUBindGroup {
     const key = kind + buffers.map((b) => ':' + this.bufferId(b)).join('');
     let group = this.ioGroups.get(key);
     if (!group) {
@@ -258,7 +381,7 @@ export class PagedAttention {
       const first = kind === 'reduce' ? 1 : 0;
       group = this.device.createBindGroup({
         label: `attention-${kind}-io`,
-        layout: this.pipelines[kind].getBindGroupLayout(1),
+        layout: kind === 'statistics' ? this.statisticsKernels().ioLayout : this.pipelines[kind].getBindGroupLayout(1),
         entries: buffers.map((buffer, i) => ({ binding: first + i, resource: { buffer } })),
       });
       this.ioGroups.set(key, group);

@@ -32,6 +32,11 @@ export interface PolicyNeeds {
   readonly evicts: boolean;
   /** Kind of the per-model calibration artifact the policy needs (Double Sparsity, FASA), or null. */
   readonly calibration: string | null;
+  /**
+   * Base a of the prefill row weights of 'probability-column-sums' at `layer`: row i of an n-row chunk weighs
+   * a^(n-1-i) (A2SF's forgetting factor, so a chunk scores as n single steps would). 1 (plain column sums) when absent.
+   */
+  prefillRowDecay?(layer: number): number;
 }
 
 /** Where the hooks run: one layer of one step of one sequence. */
@@ -46,6 +51,10 @@ export interface PolicyStepContext {
   /** True position of the first token of this step (the logical counter, not the number of cached slots). */
   readonly startPosition: number;
   readonly numTokens: number;
+  /** This step's queries, [numTokens][numHeads * headDim] f32, not rotated (Recycled Attention's similarity test). */
+  readonly query: GPUBuffer | null;
+  /** The softmax scale, 1 / sqrt(headDim). */
+  readonly scale: number;
 }
 
 /**
@@ -57,10 +66,15 @@ export type AttentionPlan =
   | { readonly kind: 'dense' }
   | { readonly kind: 'tokens' | 'pages'; readonly indices: GPUBuffer; readonly lengths: GPUBuffer; readonly maxPerHead: number };
 
-/** Statistics the attention kernel emitted for the policy (the buffer is null when it asked for none). */
+/**
+ * Statistics the attention kernels emitted for the policy (the buffer is null when it asked for none): f32
+ * [numKvHeads][stride] by cache slot of this (layer, KV head), valid for the slots the head holds after this step.
+ * The buffer is reused by the next layer: consume it inside the hook that receives it.
+ */
 export interface AttentionStatistics {
   readonly kind: AttentionStatistic;
   readonly buffer: GPUBuffer | null;
+  readonly stride: number;
 }
 
 /** Result of an eviction: the slots each (layer, KV head) holds after the policy compacted them to the front. */
@@ -80,8 +94,8 @@ export interface AttentionPolicy {
   /** After a decode step's attention at `layer`, with the statistics asked for. */
   afterAttention?(encoder: GPUCommandEncoder, ctx: PolicyStepContext, stats: AttentionStatistics): void;
   /**
-   * After all layers of a step: compacts the kept slots to the front of every (layer, KV head) on the GPU and sets
-   * the GPU counts; returns how many each holds (the same for all, so the CPU can free the tail pages without a
+   * After all layers of a step (PagedAttention.endStep; ctx.layer is -1): compacts the kept slots to the front of
+   * every (layer, KV head) on the GPU and sets the GPU counts; returns how many each holds (the same for all, so the CPU can free the tail pages without a
    * readback), or null when nothing was evicted.
    */
   evict?(encoder: GPUCommandEncoder, ctx: PolicyStepContext): EvictionResult | null;

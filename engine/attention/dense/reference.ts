@@ -58,15 +58,10 @@ export class ReferenceKVCache {
   }
 }
 
-/**
- * Appends the step's rotated keys and values at `layer`, then returns out [n][H*d]: for query token t at position
- * startPosition + t and head h, softmax(q.k / sqrt(d)) over the cached tokens of KV head h / (H/G) whose position is
- * at most its own. Sums in f64.
- */
-export function referenceAttention(cache: ReferenceKVCache, layer: number, shape: ReferenceAttentionShape, input: ReferenceStepInput): Float32Array {
-  const { numHeads: H, numKvHeads: G, headDim: d, ropeLayout } = shape;
+/** Appends the step's rotated keys and values at `layer` to the cache. */
+function appendStep(cache: ReferenceKVCache, layer: number, shape: ReferenceAttentionShape, input: ReferenceStepInput): void {
+  const { numKvHeads: G, headDim: d, ropeLayout } = shape;
   const { numTokens: n, startPosition, cos, sin } = input;
-  const group = H / G;
   for (let t = 0; t < n; t++) {
     for (let g = 0; g < G; g++) {
       const key = input.k.slice(t * G * d + g * d, t * G * d + (g + 1) * d);
@@ -74,36 +69,90 @@ export function referenceAttention(cache: ReferenceKVCache, layer: number, shape
       cache.append(layer, g, key, input.v.slice(t * G * d + g * d, t * G * d + (g + 1) * d), startPosition + t);
     }
   }
-  const out = new Float32Array(n * H * d);
+}
+
+/**
+ * The softmax probabilities of query token t (position startPosition + t) and head h over the cached slots of its
+ * KV head at `layer` (0 where causally masked): [n][H] rows of length slots. Logits scaled by 1/sqrt(d), f64 sums.
+ */
+function stepProbabilities(cache: ReferenceKVCache, layer: number, shape: ReferenceAttentionShape, input: ReferenceStepInput): Float64Array[][] {
+  const { numHeads: H, numKvHeads: G, headDim: d, ropeLayout } = shape;
+  const { numTokens: n, startPosition, cos, sin } = input;
+  const group = H / G;
   const scale = 1 / Math.sqrt(d);
+  const rows: Float64Array[][] = [];
   for (let t = 0; t < n; t++) {
     const position = startPosition + t;
+    const perHead: Float64Array[] = [];
     for (let h = 0; h < H; h++) {
       const q = input.q.slice(t * H * d + h * d, t * H * d + (h + 1) * d);
       applyRope(q, 0, d, ropeLayout, cos, sin, t);
-      const { keys, values, positions } = cache.head(layer, Math.floor(h / group));
-      const scores: number[] = [];
+      const { keys, positions } = cache.head(layer, Math.floor(h / group));
+      const p = new Float64Array(keys.length).fill(-Infinity);
       let max = -Infinity;
       for (let j = 0; j < keys.length; j++) {
-        if (positions[j] > position) {
-          scores.push(-Infinity);
-          continue;
-        }
+        if (positions[j] > position) continue;
         let dot = 0;
         for (let i = 0; i < d; i++) dot += q[i] * keys[j][i];
-        scores.push(dot * scale);
-        max = Math.max(max, dot * scale);
+        p[j] = dot * scale;
+        max = Math.max(max, p[j]);
       }
       let sum = 0;
-      const acc = new Float64Array(d);
       for (let j = 0; j < keys.length; j++) {
-        if (scores[j] === -Infinity) continue;
-        const p = Math.exp(scores[j] - max);
-        sum += p;
-        for (let i = 0; i < d; i++) acc[i] += p * values[j][i];
+        p[j] = p[j] === -Infinity ? 0 : Math.exp(p[j] - max);
+        sum += p[j];
       }
-      for (let i = 0; i < d; i++) out[t * H * d + h * d + i] = acc[i] / sum;
+      for (let j = 0; j < keys.length; j++) p[j] /= sum;
+      perHead.push(p);
+    }
+    rows.push(perHead);
+  }
+  return rows;
+}
+
+/**
+ * Appends the step's rotated keys and values at `layer`, then returns out [n][H*d]: for query token t at position
+ * startPosition + t and head h, softmax(q.k / sqrt(d)) over the cached tokens of KV head h / (H/G) whose position is
+ * at most its own. Sums in f64.
+ */
+export function referenceAttention(cache: ReferenceKVCache, layer: number, shape: ReferenceAttentionShape, input: ReferenceStepInput): Float32Array {
+  const { numHeads: H, numKvHeads: G, headDim: d } = shape;
+  const n = input.numTokens;
+  appendStep(cache, layer, shape, input);
+  const probabilities = stepProbabilities(cache, layer, shape, input);
+  const out = new Float32Array(n * H * d);
+  for (let t = 0; t < n; t++) {
+    for (let h = 0; h < H; h++) {
+      const { values } = cache.head(layer, Math.floor(h / (H / G)));
+      const p = probabilities[t][h];
+      const acc = new Float64Array(d);
+      for (let j = 0; j < values.length; j++) {
+        if (p[j] === 0) continue;
+        for (let i = 0; i < d; i++) acc[i] += p[j] * values[j][i];
+      }
+      for (let i = 0; i < d; i++) out[t * H * d + h * d + i] = acc[i];
     }
   }
   return out;
+}
+
+/**
+ * The 'probability-column-sums' statistic of a step already appended (call after referenceAttention): per KV head g
+ * and cached slot j, sum over the step's rows t weighted decay^(n-1-t) and over the query heads of g of P_h[t][j].
+ */
+export function referenceColumnSums(cache: ReferenceKVCache, layer: number, shape: ReferenceAttentionShape, input: ReferenceStepInput, decay = 1): Float64Array[] {
+  const { numHeads: H, numKvHeads: G } = shape;
+  const n = input.numTokens;
+  const probabilities = stepProbabilities(cache, layer, shape, input);
+  return Array.from({ length: G }, (_, g) => {
+    const sums = new Float64Array(cache.head(layer, g).keys.length);
+    for (let t = 0; t < n; t++) {
+      const w = decay ** (n - 1 - t);
+      for (let h = g * (H / G); h < (g + 1) * (H / G); h++) {
+        const p = probabilities[t][h];
+        for (let j = 0; j < sums.length; j++) sums[j] += w * p[j];
+      }
+    }
+    return sums;
+  });
 }
