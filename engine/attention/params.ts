@@ -107,6 +107,75 @@ export const POLICY_DEFINITIONS: readonly PolicyDefinition[] = [
     ],
     budget: { fixed: 'sinks', parts: ['select', 'recent'] },
   },
+  {
+    name: 'quest',
+    description: 'Quest: per page, the min and max of its keys bound q.k; reads the top pages up to the budget (whole pages), keeps every token.',
+    evicts: false,
+    parameters: [
+      {
+        name: 'budget', type: 'int', default: 512, min: 1, max: MAX_POLICY_TOKENS,
+        source: 'Quest (Tang et al., 2024): budgets of 512 to 4096 tokens; 512 is the smallest it reports near-dense accuracy with',
+        description: 'tokens read per decode step, rounded up to whole pages (the page holding the new token is always read besides)',
+      },
+      {
+        name: 'denseLayers', type: 'int', default: 2, min: 0, max: 1024,
+        source: 'Quest (Tang et al., 2024): layers 0 and 1 attend densely (their attention is not sparse enough to bound)',
+        description: 'the first layers, attended densely',
+      },
+    ],
+    budget: null,
+  },
+  {
+    name: 'tidal',
+    description: 'TidalDecode: dense first layers; a selection layer and a middle re-selection layer attend densely and pick the top tokens by q.k for the layers after them.',
+    evicts: false,
+    parameters: [
+      {
+        name: 'budget', type: 'int', default: 256, min: 1, max: MAX_POLICY_TOKENS,
+        source: 'Sieve: TidalDecode (Yang et al., 2024) uses top-k 128 (needle) to 4096 (LongBench); 256 is issue 5\'s comparison budget',
+        description: 'tokens read per decode step at the layers after a selection layer',
+      },
+      {
+        name: 'selectLayer', type: 'int', default: 2, min: 0, max: 1024,
+        source: 'TidalDecode (Yang et al., 2024): layers 0 and 1 dense, selection at layer 2',
+        description: 'the layer that attends densely and selects; the layers before it attend densely',
+      },
+      {
+        name: 'reselectLayer', type: 'int', default: 0, min: 0, max: 1024,
+        source: 'TidalDecode (Yang et al., 2024): layer 13 of 32 on Llama-3-8B; 0 = the model\'s default, round(13/32 of its layers), at least select-layer + 1',
+        description: 'the middle layer that attends densely and re-selects for the layers after it (0: the model\'s default; past the last layer is an error)',
+      },
+    ],
+    budget: null,
+  },
+  {
+    name: 'recycled',
+    description: 'Recycled Attention: full steps attend densely and record the top tokens by attention mass; the steps between read those plus the tokens generated since.',
+    evicts: false,
+    parameters: [
+      {
+        name: 'budget', type: 'int', default: 256, min: 1, max: MAX_POLICY_TOKENS,
+        source: 'Sieve: Recycled Attention (Xu et al., 2024) uses K = 2048..4096; 256 is issue 5\'s comparison budget',
+        description: 'K: tokens recorded per KV head at a full step (the tokens generated since are read besides)',
+      },
+      {
+        name: 'stride', type: 'int', default: 16, min: 1, max: MAX_POLICY_TOKENS,
+        source: 'Sieve: Recycled Attention (Xu et al., 2024) uses S = 10 (language modelling) and 50 (RULER); 16 is issue 5\'s example',
+        description: 'a full step every `stride` decode steps (ignored when `dynamic` is set)',
+      },
+      {
+        name: 'dynamic', type: 'float', default: 0, min: 0, max: 1,
+        source: 'Recycled Attention (Xu et al., 2024): dynamic schedule with threshold s = 0.8; 0 = off (fixed stride)',
+        description: 'cosine threshold: a full step when the query\'s cosine with the last full step\'s query falls below it (0: fixed stride)',
+      },
+      {
+        name: 'checkEvery', type: 'int', default: 5, min: 1, max: MAX_POLICY_TOKENS,
+        source: 'Recycled Attention (Xu et al., 2024): the query similarity is checked every few steps; 5 is issue 5\'s example',
+        description: 'with `dynamic`, decode steps between similarity checks',
+      },
+    ],
+    budget: null,
+  },
 ];
 
 /** The definition of a policy by name, or undefined. */

@@ -76,6 +76,7 @@ export function policyParameterTable(definitions: readonly PolicyDefinition[] = 
       });
     }
     const b = def.budget;
+    if (def.parameters.some((q) => q.name === BUDGET_KEY)) continue;
     rows.push({
       ...common, name: BUDGET_KEY, cliName: BUDGET_KEY, type: 'int',
       default: b ? [b.fixed, ...b.parts].reduce((sum, name) => sum + paramOf(def, name).default, 0) : null,
@@ -142,7 +143,8 @@ function resolve(def: PolicyDefinition, params: RawParams, form: Form): Resolved
   const given = new Set<string>();
   let budget: number | null = null;
   for (const [key, { written, value }] of params) {
-    if (key === BUDGET_KEY) {
+    // A selecting policy may own `budget` as a plain parameter (tokens read per step).
+    if (key === BUDGET_KEY && !def.parameters.some((q) => q.name === BUDGET_KEY)) {
       budget = parseValue({ name: BUDGET_KEY, type: 'int', min: 1, max: MAX_POLICY_TOKENS }, written, value) as number;
       continue;
     }
