@@ -18,6 +18,9 @@ const SHARD_BYTES = 107688;
 const MAX_ATTEMPTS = 4;
 /** The catalog's SmolLM2-135M repo, served from sieve-tiny's folder: the picker test loads it through `?hub=`. */
 const PICKER_REPO = 'HuggingFaceTB/SmolLM2-135M-Instruct';
+/** The catalog's gated Llama 3.2 repo, also served from sieve-tiny's folder, behind a token. */
+const GATED_REPO = 'meta-llama/Llama-3.2-1B-Instruct';
+const TOKEN = 'hf_test_token';
 
 interface Progress { phase: string; file?: string; loadedBytes: number; totalBytes: number; timeLeftMs?: number | null; fromCache?: boolean; resumedFrom?: number }
 interface LoadResult { info?: Record<string, unknown>; error?: { code: string; message: string; details?: Record<string, unknown> }; progress?: Progress[] }
@@ -31,7 +34,7 @@ test.beforeAll(async () => {
   const tooBig = mkdtempSync(`${tmpdir()}/sieve-hub-too-big-`);
   const config = JSON.parse(readFileSync(`${SIEVE_TINY}config.json`, 'utf8')) as Record<string, unknown>;
   writeFileSync(`${tooBig}/config.json`, JSON.stringify({ ...config, vocab_size: TOO_BIG_VOCAB }));
-  hub = await startHubServer({ [REPO]: GOLDEN_QWEN2, [PICKER_REPO]: SIEVE_TINY, [TOO_BIG_REPO]: tooBig });
+  hub = await startHubServer({ [REPO]: GOLDEN_QWEN2, [PICKER_REPO]: SIEVE_TINY, [GATED_REPO]: SIEVE_TINY, [TOO_BIG_REPO]: tooBig });
 });
 test.afterAll(async () => { await hub.close(); });
 test.beforeEach(() => hub.reset());
@@ -164,4 +167,25 @@ test('chat page: the default model goes through the model store; a reload reads 
   await page.reload();
   await expect(page.getByRole('status')).toContainText('Loaded', { timeout: 120_000 });
   expect(modelGets).toEqual([]); // only the HEAD probe for config.json reached the server
+});
+
+test('chat page: a gated catalog model asks for a token; without it the load says so, with it the model loads', async ({ page }) => {
+  await page.route(/\/(shared-models\/stories260K\/|models\/sieve-tiny\/)/, (route) => route.fulfill({ status: 404, body: 'not found' }));
+  hub.switches.gated.set(GATED_REPO, TOKEN);
+  await page.goto(`/?hub=${encodeURIComponent(hub.origin)}`);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 60_000 });
+  const token = page.getByLabel('Hugging Face access token');
+  await expect(token).toBeHidden();
+  await page.getByLabel('Catalog').selectOption('llama-3.2-1b-instruct');
+  await expect(token).toBeVisible();
+  await page.getByRole('button', { name: 'Load' }).click();
+  await expect(page.locator('#notice')).toContainText('access denied (no access token was given)', { timeout: 60_000 });
+  await expect(page.locator('#notice')).toContainText('accept its license');
+
+  await token.fill(TOKEN);
+  await page.getByRole('button', { name: 'Load' }).click();
+  await expect(page.getByRole('status')).toContainText('Loaded', { timeout: 120_000 });
+  const resolveGets = gets().filter((r) => r.path.includes('/resolve/'));
+  expect(resolveGets.filter((r) => r.status === 401)).toHaveLength(1);
+  expect(resolveGets.filter((r) => r.status !== 401).every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
 });
