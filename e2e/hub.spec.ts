@@ -189,3 +189,14 @@ test('chat page: a gated catalog model asks for a token; without it the load say
   expect(resolveGets.filter((r) => r.status === 401)).toHaveLength(1);
   expect(resolveGets.filter((r) => r.status !== 401).every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
 });
+
+test('a catalog model loads in the weight format its entry needs to fit a tab, unless the caller picks one', async ({ page }) => {
+  await openHost(page);
+  hub.switches.gated.set(GATED_REPO, TOKEN);
+  const url = hub.modelUrl(GATED_REPO);
+  const byCatalog = await hostCall(page, 'load', { url, catalogId: 'llama-3.2-1b-instruct', accessToken: TOKEN }) as LoadResult;
+  expect(byCatalog.error, JSON.stringify(byCatalog.error)).toBeUndefined();
+  expect(byCatalog.info?.quantization).toBe('int4');
+  const chosen = await hostCall(page, 'load', { url, catalogId: 'llama-3.2-1b-instruct', accessToken: TOKEN, quantization: 'f32' }) as LoadResult;
+  expect(chosen.info?.quantization).toBe('f32');
+});

@@ -5,7 +5,7 @@ import { createEngineDevice, type EngineDevice } from './gpu/index.ts';
 import { loadModel, type FileSource, type LoadedModel, type LoadProgress, type ProgressCallback } from './model/index.ts';
 import {
   catalogModelConfig, checkCapabilities, deleteCachedModel, defaultModelStorage, findCatalogModel, modelNeeds, openCachedModelSource,
-  type CachedModelSource,
+  type CachedModelSource, type CatalogModel,
 } from './hub/index.ts';
 import { GpuModel, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
 import { codeBytesPerF32Byte, parseQuantization, type QuantizationMode } from './quant/index.ts';
@@ -88,11 +88,14 @@ export class SieveEngine {
   load(url: string, onProgress?: ProgressCallback, options: EngineLoadOptions = {}): Promise<ModelInfo> {
     return this.serialize(async () => {
       if (typeof url !== 'string' || url.length === 0) throw new InvalidArgumentError('model', 'must be a URL of a model folder or .gguf file');
-      const quantization = parseQuantization(options.quantization); // before any download
+      const entry = options.catalogId ? findCatalogModel(options.catalogId) : null;
+      if (options.catalogId && !entry) throw new InvalidArgumentError('catalogId', `"${options.catalogId}" is not in models/catalog.json`);
+      // A catalog model loads in the format its entry says it needs to fit a tab, unless the caller asks for another.
+      const quantization = parseQuantization(options.quantization ?? entry?.quantization); // before any download
       this.device ??= await createEngineDevice();
       if (this.device.lost) throw this.device.lost;
       const { maxStorageBufferBindingSize, maxBufferSize } = this.device.limits;
-      const cached = await this.cachedSource(url, onProgress, options);
+      const cached = await this.cachedSource(url, onProgress, options, entry, quantization);
       const source: FileSource | string = cached ?? url;
       // A cached source reports its downloads itself (with rate and time left); the loader's own fetch events would repeat them.
       const loaderProgress = cached && onProgress ? (p: LoadProgress) => { if (p.phase !== 'fetch') void onProgress(p); } : onProgress;
@@ -122,12 +125,12 @@ export class SieveEngine {
    * before any download: the catalog model's largest tensor and features against the adapter, and (in
    * openCachedModelSource) the storage quota against its files.
    */
-  private async cachedSource(url: string, onProgress: ProgressCallback | undefined, options: EngineLoadOptions): Promise<CachedModelSource | null> {
-    if (!options.cache && !options.accessToken && !options.catalogId) return null;
-    const entry = options.catalogId ? findCatalogModel(options.catalogId) : null;
-    if (options.catalogId && !entry) throw new InvalidArgumentError('catalogId', `"${options.catalogId}" is not in models/catalog.json`);
+  private async cachedSource(
+    url: string, onProgress: ProgressCallback | undefined, options: EngineLoadOptions, entry: CatalogModel | null, quantization: QuantizationMode,
+  ): Promise<CachedModelSource | null> {
+    if (!options.cache && !options.accessToken && !entry) return null;
     const device = this.device as EngineDevice;
-    if (entry) checkCapabilities(entry.name, modelNeeds(catalogModelConfig(entry), 'f32'), { limits: device.limits, features: device.device.features });
+    if (entry) checkCapabilities(entry.name, modelNeeds(catalogModelConfig(entry), quantization), { limits: device.limits, features: device.device.features });
     const base = (globalThis as { location?: { href?: string } }).location?.href;
     const absolute = base ? new URL(url, base).href : url;
     return openCachedModelSource(absolute, {
