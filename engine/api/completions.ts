@@ -33,7 +33,7 @@ function usageOf(r: GenerationResult): CompletionUsage {
 
 /** Fails before any generation (so a stream's promise rejects) when the prompt leaves no room for one token. */
 function checkContext(backend: ForwardBackend, ids: number[], options: CompletionOptions): void {
-  const context = options.contextLength ?? backend.config.maxPositionEmbeddings;
+  const context = options.contextLength ?? backend.contextLength?.() ?? backend.config.maxPositionEmbeddings;
   if (ids.length >= context) throw new ContextFullError(ids.length + 1, context);
 }
 

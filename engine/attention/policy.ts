@@ -1,5 +1,6 @@
 // The attention-policy interface: what a policy needs from the engine, and the hooks the decode loop calls.
 import type { PagedKVCache, SequenceHandle } from '../kv/index.ts';
+import type { ModelConfig } from '../model/index.ts';
 
 /*
  * Shaped after vLLM's attention backends: the decode loop knows only this interface; each policy lives in its own
@@ -85,6 +86,11 @@ export interface EvictionResult {
 export interface AttentionPolicy {
   readonly name: string;
   readonly needs: PolicyNeeds;
+  /**
+   * Called when the policy is set on a model, before any step: throws a typed error when its parameters do not fit
+   * the model (a per-layer list of the wrong length, a layer past the last), so nothing fails mid-step.
+   */
+  checkModel?(config: ModelConfig): void;
   /** After a prefill chunk's attention at `layer`, with the statistics asked for (H2O's column sums). */
   afterPrefill?(encoder: GPUCommandEncoder, ctx: PolicyStepContext, stats: AttentionStatistics): void;
   /** After this step's K/V were appended at `layer` (Quest's page min/max, Double Sparsity's label cache). */

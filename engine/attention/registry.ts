@@ -1,6 +1,9 @@
 // The attention-policy registry: policies by name, created from the request's `attention` spec.
 import { InvalidArgumentError } from '../errors/index.ts';
+import { createA2SFPolicy } from './a2sf/policy.ts';
 import { createDensePolicy } from './dense/policy.ts';
+import { createH2OPolicy } from './h2o/policy.ts';
+import { createStreamingPolicy } from './streaming/policy.ts';
 import type { AttentionPolicy, AttentionSpec, PolicyFactory } from './policy.ts';
 
 const factories = new Map<string, PolicyFactory>();
@@ -21,3 +24,6 @@ export function listPolicies(): string[] {
 }
 
 registerPolicy('dense', createDensePolicy);
+registerPolicy('streaming', createStreamingPolicy);
+registerPolicy('h2o', createH2OPolicy);
+registerPolicy('a2sf', createA2SFPolicy);

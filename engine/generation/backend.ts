@@ -18,6 +18,11 @@ export interface ForwardBackend {
   reset(): Promise<void>;
   cacheUsage(): CacheUsage;
   /**
+   * Optional: the most positions a sequence may reach now. Absent: the model's max_position_embeddings. A backend
+   * whose attention policy evicts returns Infinity (the cache stays bounded and positions keep counting).
+   */
+  contextLength?(): number;
+  /**
    * Optional, for multi-turn prefix reuse: how many leading ids of `ids` the current sequence already holds
    * (the same ids at the same positions, KV still exact: dense attention, or pages not yet evicted).
    * A backend that keeps no ids history leaves this out, and every request starts from reset().

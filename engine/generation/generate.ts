@@ -89,7 +89,7 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
   }
   const stops = req.stop ?? [];
   if (stops.length > 0 && !req.decode) throw new InvalidArgumentError('stop', 'stop strings need a tokenizer; this model has none');
-  const context = req.contextLength ?? config.maxPositionEmbeddings;
+  const context = req.contextLength ?? backend.contextLength?.() ?? config.maxPositionEmbeddings;
   // Every generated token but the last is fed back, so a prompt of n ids leaves room for context - n new ones.
   if (req.ids.length >= context) throw new ContextFullError(req.ids.length + 1, context);
   const room = context - req.ids.length;

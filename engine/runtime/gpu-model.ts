@@ -7,7 +7,7 @@
 // per token cap a 30-layer model near 60 tokens/s, and ORT 1.30's graph capture fails on our sessions (see
 // graphCapture below). The ORT decode path (static n=1 sessions with fixed buffers) stays as `decoder: 'ort'`,
 // so bench/decode measures both in the same run.
-import { PagedAttention, type AttentionPolicy } from '../attention/index.ts';
+import { PagedAttention, type AttentionPolicy, type EvictionResult } from '../attention/index.ts';
 import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind, type SegmentShape } from '../compiler/index.ts';
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
 import type { CacheUsage, ForwardBackend } from '../generation/index.ts';
@@ -95,6 +95,8 @@ const now = () => performance.now();
 
 export class GpuModel implements ForwardBackend {
   private policy: AttentionPolicy | null = null;
+  /** Set when the held sequence cannot be continued (evicted, or built under another evicting policy). */
+  private mustReset = false;
   private seq: SequenceHandle;
   private position = 0;
   /** The ids the sequence holds, position by position (multi-turn prefix reuse compares against them). */
@@ -260,6 +262,12 @@ export class GpuModel implements ForwardBackend {
   }
 
   setPolicy(policy: AttentionPolicy): void {
+    // Before any step: a policy whose parameters do not fit this model fails here, not halfway through a step.
+    policy.checkModel?.(this.config);
+    if (policy !== this.policy && (this.policy?.needs.evicts || policy.needs.evicts)) {
+      // An evicting policy's scores describe the sequence it built: a new one starts from an empty cache.
+      this.mustReset = true;
+    }
     this.policy = policy;
   }
 
@@ -293,6 +301,7 @@ export class GpuModel implements ForwardBackend {
   }
 
   async reset(): Promise<void> {
+    this.mustReset = false;
     this.cache.release(this.seq);
     this.seq = this.cache.createSequence();
     this.position = 0;
@@ -301,6 +310,8 @@ export class GpuModel implements ForwardBackend {
 
   /** How many leading ids of `ids` the sequence already holds (a conversation's earlier turns). */
   cachedPrefixLength(ids: readonly number[]): number {
+    // Evicted tokens are gone: an evicting policy's sequence is never a reusable prefix (the caller resets).
+    if (this.mustReset || this.policy?.needs.evicts) return 0;
     let n = 0;
     while (n < ids.length && n < this.heldIds.length && ids[n] === this.heldIds[n]) n++;
     return n;
@@ -313,6 +324,11 @@ export class GpuModel implements ForwardBackend {
     this.cache.truncate(this.seq, n);
     this.position = n;
     this.heldIds.length = n;
+  }
+
+  /** The trained context under dense attention; unbounded under an evicting policy (the cache stays bounded). */
+  contextLength(): number {
+    return this.policy?.needs.evicts ? Infinity : this.config.maxPositionEmbeddings;
   }
 
   cacheUsage(): CacheUsage {
@@ -335,7 +351,9 @@ export class GpuModel implements ForwardBackend {
   private checkTokens(ids: number[]): void {
     const c = this.config;
     if (this.engine.lost) throw this.engine.lost;
-    if (this.position + ids.length > c.maxPositionEmbeddings) throw new ContextFullError(this.position + ids.length, c.maxPositionEmbeddings);
+    // With an evicting policy positions keep counting past the trained context (RoPE is defined for any position;
+    // quality beyond it is the model's extrapolation: docs/attention/streaming.md); the cache stays bounded.
+    if (!this.policy?.needs.evicts && this.position + ids.length > c.maxPositionEmbeddings) throw new ContextFullError(this.position + ids.length, c.maxPositionEmbeddings);
     for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new InvalidArgumentError('ids', `token id ${id} is not an integer in [0, ${c.vocabSize})`);
   }
 
@@ -350,8 +368,10 @@ export class GpuModel implements ForwardBackend {
     decoder.writeToken(id);
     const encoder = device.createCommandEncoder({ label: 'decode step' });
     decoder.encodeStep(encoder, { policy: this.policy ?? undefined });
+    const evicted = this.attention.endStep(encoder);
     encoder.copyBufferToBuffer(decoder.logits, 0, this.decodeStaging, 0, this.config.vocabSize * 4);
     device.queue.submit([encoder.finish()]);
+    this.afterEviction(evicted);
     const t1 = now();
     const logits = await this.readDecodeLogits();
     this.position += 1;
@@ -396,8 +416,10 @@ export class GpuModel implements ForwardBackend {
     }
     const t1 = now();
     const encoder = device.createCommandEncoder();
+    const evicted = this.attention.endStep(encoder);
     encoder.copyBufferToBuffer(d.logits, 0, this.decodeStaging, 0, c.vocabSize * 4);
     device.queue.submit([encoder.finish()]);
+    this.afterEviction(evicted);
     const logits = await this.readDecodeLogits();
     this.position += 1;
     this.heldIds.push(id);
@@ -454,9 +476,20 @@ export class GpuModel implements ForwardBackend {
         outs = next;
       }
     }
+    const encoder = device.createCommandEncoder({ label: 'prefill end' });
+    const evicted = this.attention.endStep(encoder);
+    device.queue.submit([encoder.finish()]);
+    this.afterEviction(evicted);
     this.position += n;
     this.heldIds.push(...ids);
     return logits;
+  }
+
+  /** After an evicting step was submitted: the GPU compacted every head to `tokensHeld`; free the tail pages. */
+  private afterEviction(evicted: EvictionResult | null): void {
+    if (!evicted) return;
+    this.cache.truncate(this.seq, evicted.tokensHeld);
+    this.mustReset = true;
   }
 
   /** Submits our quantized embedding gather; queue order puts it before the embed session's run. */

@@ -1,0 +1,172 @@
+// Eviction on the paged KV cache, decided on the GPU (no readback): the running scores of the evicting policies
+// (accumulate) and the eviction itself (evict), which keeps the `sinks` oldest positions, the `recent` newest and the
+// `top` best-scored others, and frees the rest by moving the head's last slot into each evicted slot.
+//
+// Why move-the-last: slot order never matters to attention (true positions travel with the keys for RoPE and the
+// causal test), so evicting one slot costs one slot's copy (K, V, position, score), never a compaction of the head;
+// a decode step evicts one token per (layer, KV head). The kept slots end up in [0, kept), so the CPU frees the tail
+// pages after the step (cache.truncate) without reading anything back.
+//
+// Binding layout (per layer; the policy's buffers at 6-8):
+//   0 pages       storage read_write  the layer's arena: [page][K|V][PAGE][D] f32 (evict only)
+//   1 positions   storage read_write  [page][PAGE] u32 true positions
+//   2 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32
+//   3 counts      storage read_write  [seq][NUM_LAYERS][NUM_KV_HEADS] u32 (read only by accumulate)
+//   4 params      uniform             Params: the step and the keep rule
+//   5 layer       uniform             the layer index
+//   6 scores      storage read_write  [NUM_LAYERS][NUM_KV_HEADS][STRIDE] f32 running scores by slot
+//   7 stats       storage read        [NUM_KV_HEADS][STRIDE] f32 this layer's statistics (accumulate only)
+//   8 forgetting  storage read        [NUM_LAYERS] f32 per-layer forgetting factor a (1 for H2O) (accumulate only)
+// Dispatch: accumulate (ceil(count / 64), NUM_KV_HEADS) after a layer's statistics; evict (NUM_KV_HEADS) per layer
+// after the step's last layer.
+
+override D: u32;
+override NUM_KV_HEADS: u32;
+override NUM_LAYERS: u32;
+override PAGE: u32;
+override MAX_PAGES: u32;
+override STRIDE: u32;
+
+const WG: u32 = 64u;
+const NONE: u32 = 0xffffffffu;
+
+struct Params {
+  seq: u32,
+  // Tokens of this step: the slots [count - n, count) are new (their score starts from 0).
+  n: u32,
+  // True position of the step's last token: the recent window is (newest - recent, newest].
+  newest: u32,
+  sinks: u32,
+  top: u32,
+  recent: u32,
+  pad0: u32,
+  pad1: u32,
+}
+
+struct LayerParams {
+  index: u32,
+  pad0: u32,
+  pad1: u32,
+  pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> pages: array<f32>;
+@group(0) @binding(1) var<storage, read_write> positions: array<u32>;
+@group(0) @binding(2) var<storage, read> blockTables: array<u32>;
+@group(0) @binding(3) var<storage, read_write> counts: array<u32>;
+@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(5) var<uniform> layer: LayerParams;
+@group(0) @binding(6) var<storage, read_write> scores: array<f32>;
+@group(0) @binding(7) var<storage, read> stats: array<f32>;
+@group(0) @binding(8) var<storage, read> forgetting: array<f32>;
+
+var<workgroup> bestScore: array<f32, WG>;
+var<workgroup> bestPosition: array<u32, WG>;
+var<workgroup> bestSlot: array<u32, WG>;
+var<workgroup> headCount: u32;
+
+fn countIndex(g: u32) -> u32 {
+  return (params.seq * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g;
+}
+
+fn pageOf(g: u32, slot: u32) -> u32 {
+  return blockTables[((params.seq * MAX_PAGES + slot / PAGE) * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g];
+}
+
+fn scoreIndex(g: u32, slot: u32) -> u32 {
+  return (layer.index * NUM_KV_HEADS + g) * STRIDE + slot;
+}
+
+// score = a^n * score + this step's (row-weighted) probability mass; a new slot starts from 0.
+@compute @workgroup_size(64)
+fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let g = gid.y;
+  let slot = gid.x;
+  let count = counts[countIndex(g)];
+  if (slot >= count) {
+    return;
+  }
+  let i = scoreIndex(g, slot);
+  var old = 0.0;
+  if (slot + params.n < count) {
+    old = scores[i] * pow(forgetting[layer.index], f32(params.n));
+  }
+  scores[i] = old + stats[g * STRIDE + slot];
+}
+
+/** True when (score, position) is a better victim than the best so far: lower score; on a tie the newer token. */
+fn worse(score: f32, position: u32, than: f32, thanPosition: u32, thanSlot: u32) -> bool {
+  if (thanSlot == NONE) {
+    return true;
+  }
+  return score < than || (score == than && position > thanPosition);
+}
+
+@compute @workgroup_size(64)
+fn evict(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = wid.x;
+  if (lid == 0u) {
+    headCount = counts[countIndex(g)];
+  }
+  let count = workgroupUniformLoad(&headCount);
+  let keep = params.sinks + params.top + params.recent;
+  if (count <= keep) {
+    return;
+  }
+  for (var held = count; held > keep; held--) {
+    // Each thread's best victim among its slots; protected: the sinks and the recent window, by true position.
+    var score = 0.0;
+    var position = 0u;
+    var slot = NONE;
+    for (var s = lid; s < held; s += WG) {
+      let page = pageOf(g, s);
+      let p = positions[page * PAGE + s % PAGE];
+      if (p < params.sinks || p + params.recent > params.newest) {
+        continue;
+      }
+      let sc = scores[scoreIndex(g, s)];
+      if (worse(sc, p, score, position, slot)) {
+        score = sc;
+        position = p;
+        slot = s;
+      }
+    }
+    bestScore[lid] = score;
+    bestPosition[lid] = position;
+    bestSlot[lid] = slot;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+      if (lid < stride) {
+        let o = lid + stride;
+        if (bestSlot[o] != NONE && worse(bestScore[o], bestPosition[o], bestScore[lid], bestPosition[lid], bestSlot[lid])) {
+          bestScore[lid] = bestScore[o];
+          bestPosition[lid] = bestPosition[o];
+          bestSlot[lid] = bestSlot[o];
+        }
+      }
+      workgroupBarrier();
+    }
+    let victim = bestSlot[0];
+    let last = held - 1u;
+    if (victim != NONE && victim != last) {
+      let srcPage = pageOf(g, last);
+      let dstPage = pageOf(g, victim);
+      let srcBase = srcPage * 2u * PAGE * D + (last % PAGE) * D;
+      let dstBase = dstPage * 2u * PAGE * D + (victim % PAGE) * D;
+      for (var i = lid; i < D; i += WG) {
+        pages[dstBase + i] = pages[srcBase + i];
+        pages[dstBase + PAGE * D + i] = pages[srcBase + PAGE * D + i];
+      }
+      if (lid == 0u) {
+        positions[dstPage * PAGE + victim % PAGE] = positions[srcPage * PAGE + last % PAGE];
+        scores[scoreIndex(g, victim)] = scores[scoreIndex(g, last)];
+      }
+    }
+    // The next round reads the moved slot: make this round's storage writes visible to the whole workgroup.
+    storageBarrier();
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    counts[countIndex(g)] = keep;
+  }
+}
