@@ -31,9 +31,10 @@ export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): nu
 }
 
 /**
- * The schedule of one layer. The first decode step is full. Fixed: then every `stride` steps. Dynamic: every
- * `checkEvery` steps after the last full step, the step's query (all heads, not rotated) is compared with the last
- * full step's query; a cosine below `dynamic` makes the step full.
+ * The schedule of one layer. The first decode step is full. Fixed: then every `stride` steps after the last full
+ * one. Dynamic: at every step that is a multiple of `checkEvery` (a cadence the CPU knows without reading the GPU's
+ * decisions back), the step's query (all heads, not rotated) is compared with the last full step's query; a cosine
+ * below `dynamic` makes the step full.
  */
 export class RecycledSchedule {
   private lastFull = -1;
@@ -48,7 +49,7 @@ export class RecycledSchedule {
     let full: boolean;
     if (this.lastFull < 0) full = true;
     else if (dynamic === 0) full = since >= stride;
-    else full = since % checkEvery === 0 && cosineSimilarity(query, this.fullQuery as Float32Array) < dynamic;
+    else full = step % checkEvery === 0 && cosineSimilarity(query, this.fullQuery as Float32Array) < dynamic;
     if (full) {
       this.lastFull = step;
       this.fullQuery = Float32Array.from(query);
