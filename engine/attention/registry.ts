@@ -3,7 +3,10 @@ import { InvalidArgumentError } from '../errors/index.ts';
 import { createA2SFPolicy } from './a2sf/policy.ts';
 import { createDensePolicy } from './dense/policy.ts';
 import { createH2OPolicy } from './h2o/policy.ts';
+import { createQuestPolicy } from './quest/index.ts';
+import { createRecycledPolicy } from './recycled/index.ts';
 import { createStreamingPolicy } from './streaming/policy.ts';
+import { createTidalPolicy } from './tidal/index.ts';
 import type { AttentionPolicy, AttentionSpec, PolicyFactory } from './policy.ts';
 
 const factories = new Map<string, PolicyFactory>();
@@ -27,3 +30,6 @@ registerPolicy('dense', createDensePolicy);
 registerPolicy('streaming', createStreamingPolicy);
 registerPolicy('h2o', createH2OPolicy);
 registerPolicy('a2sf', createA2SFPolicy);
+registerPolicy('quest', createQuestPolicy);
+registerPolicy('tidal', createTidalPolicy);
+registerPolicy('recycled', createRecycledPolicy);
