@@ -1,5 +1,5 @@
 // The CLI's `--backend reference`: the plain CPU forward in Node, behind the same generation code as the engine.
-import { parseAttentionSpec } from '../attention/cpu.ts';
+import { createReferenceEvictionPolicy, EvictingReferenceModel, parseAttentionSpec } from '../attention/cpu.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { sequenceLogits, type ForwardBackend } from '../generation/index.ts';
 import type { LoadedModel } from '../model/index.ts';
@@ -10,45 +10,62 @@ import { completionRequestOf, generateIds, samplingDefaultsFromGenerationConfig 
 import type { CliRunner } from './main.ts';
 
 /**
- * The spec is validated by the engine's own grammar (typed errors list the valid policies and keys); only dense runs
- * on this backend until the evicting references are wired into it.
+ * The CPU forward behind a request's attention spec: ReferenceModel for dense, the evicting reference forward for
+ * StreamingLLM, H2O and A2SF (the selecting policies have no reference backend: they change speed, not results
+ * beyond their budget, and are checked against their references in the GPU tests). The spec is validated by the
+ * engine's own grammar (typed errors list the valid policies and keys).
  */
-function checkAttention(spec: string | undefined): void {
-  const parsed = parseAttentionSpec(spec ?? 'dense');
-  if (parsed.policy !== 'dense') throw new InvalidArgumentError('--attention', `policy "${parsed.policy}" is not available on the reference backend yet; valid: dense`);
-}
-
 export class ReferenceBackend implements ForwardBackend {
-  private readonly model: ReferenceModel;
-  constructor(readonly loaded: LoadedModel) {
-    this.model = new ReferenceModel(loaded.config, loaded.weights);
+  private model: ReferenceModel | EvictingReferenceModel;
+
+  constructor(readonly loaded: LoadedModel, readonly attention?: string) {
+    this.model = this.createModel();
   }
+
   get config() { return this.loaded.config; }
+
   async prefill(ids: number[], rows: 'all' | 'last') {
     const logits = this.model.prefill(ids);
     return rows === 'all' ? logits : logits.slice((ids.length - 1) * this.config.vocabSize);
   }
+
   async decode(id: number) { return this.model.decode(id); }
-  async reset() { this.model.reset(); }
+
+  async reset() { this.model = this.createModel(); }
+
+  /** Unbounded under an evicting policy, as on the GPU. */
+  contextLength() {
+    return this.model instanceof EvictingReferenceModel ? Infinity : this.config.maxPositionEmbeddings;
+  }
+
   cacheUsage() {
     const c = this.config;
-    const tokens = this.model.position;
+    const tokens = this.model instanceof EvictingReferenceModel ? this.model.tokensInCache : this.model.position;
     return { tokensInCache: tokens, kvBytes: tokens * c.numLayers * c.numKvHeads * c.headDim * 2 * 4 };
+  }
+
+  private createModel(): ReferenceModel | EvictingReferenceModel {
+    const c = this.config;
+    const spec = parseAttentionSpec(this.attention ?? 'dense');
+    const policy = ['dense', 'streaming', 'h2o', 'a2sf'].includes(spec.policy) ? createReferenceEvictionPolicy(spec, c.numLayers) : undefined;
+    if (policy === undefined) {
+      throw new InvalidArgumentError('--attention', `policy "${spec.policy}" is not available on the reference backend; valid: dense, streaming, h2o, a2sf (use --backend webgpu)`);
+    }
+    return policy ? new EvictingReferenceModel(c, this.loaded.weights, policy) : new ReferenceModel(c, this.loaded.weights);
   }
 }
 
 export async function openReferenceRunner(modelPath: string): Promise<CliRunner> {
   const loaded = await loadModelFromPath(modelPath);
-  const backend = new ReferenceBackend(loaded);
+  const backendFor = (attention: string | undefined) => new ReferenceBackend(loaded, attention);
   const tokenizer = loadTokenizer(loaded);
   const chatTemplate = createChatTemplate(loaded.tokenizerFiles.tokenizerConfig);
   return {
     async logits(opts) {
-      checkAttention(opts.attention);
-      return sequenceLogits(backend, opts.ids, opts.decode ? 'decode' : 'prefill');
+      return sequenceLogits(backendFor(opts.attention), opts.ids, opts.decode ? 'decode' : 'prefill');
     },
     async generate(opts) {
-      checkAttention(opts.attention);
+      const backend = backendFor(opts.attention);
       const req = opts.request;
       if ((req.prompt === undefined) === (req.ids === undefined)) throw new InvalidArgumentError('--prompt', 'give exactly one of --prompt or --ids');
       if (req.prompt !== undefined && !tokenizer) throw new InvalidArgumentError('--prompt', `${loaded.source} has no tokenizer files; pass --ids instead`);
