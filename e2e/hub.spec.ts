@@ -3,7 +3,7 @@
 // chat page's catalog picker. (The quota check is unit-tested with a forced small quota: Chromium ignores DevTools'
 // quota override in the incognito contexts Playwright opens.)
 import { expect, test, type Page } from '@playwright/test';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startHubServer, type HubServer } from '../tools/hub-server.ts';
@@ -30,13 +30,17 @@ const TOO_BIG_REPO = 'sieve-test/too-big';
 const TOO_BIG_VOCAB = 2_000_000;
 
 let hub: HubServer;
+let tooBig = '';
 test.beforeAll(async () => {
-  const tooBig = mkdtempSync(`${tmpdir()}/sieve-hub-too-big-`);
+  tooBig = mkdtempSync(`${tmpdir()}/sieve-hub-too-big-`);
   const config = JSON.parse(readFileSync(`${SIEVE_TINY}config.json`, 'utf8')) as Record<string, unknown>;
   writeFileSync(`${tooBig}/config.json`, JSON.stringify({ ...config, vocab_size: TOO_BIG_VOCAB }));
   hub = await startHubServer({ [REPO]: GOLDEN_QWEN2, [PICKER_REPO]: SIEVE_TINY, [GATED_REPO]: SIEVE_TINY, [TOO_BIG_REPO]: tooBig });
 });
-test.afterAll(async () => { await hub.close(); });
+test.afterAll(async () => {
+  await hub.close();
+  rmSync(tooBig, { recursive: true, force: true });
+});
 test.beforeEach(() => hub.reset());
 
 async function load(page: Page, extra: Record<string, unknown> = {}): Promise<LoadResult> {
