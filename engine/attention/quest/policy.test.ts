@@ -29,6 +29,15 @@ async function readU32(device: GPUDevice, buffer: GPUBuffer, bytes: number): Pro
   return new Uint32Array((await readBuffer(device, buffer, 0, bytes)).buffer.slice(0));
 }
 
+describe('Quest policy', () => {
+  it('checks its dense layers against the model and needs it before a step', () => {
+    const policy = new QuestPolicy({ budget: 64, denseLayers: 6 });
+    expect(() => policy.checkModel({ numLayers: 5, headDim: 8, ropeTheta: 10000, ropeScaling: null, numHeads: 2, ropeLayout: 'half' } as unknown as ModelConfig))
+      .toThrow(/attention\.denseLayers: the model has 5 layers; 6 dense layers/);
+    expect(policy.needs).toMatchObject({ denseLayers: [0, 1, 2, 3, 4, 5], granularity: 'page', metadata: ['page-key-min-max'], evicts: false });
+  });
+});
+
 describe.each<RopeLayout>(['half', 'interleaved'])('Quest on the GPU (%s RoPE)', (ropeLayout) => {
   it('keeps page key bounds on append and lists exactly the reference pages per (layer, KV head)', async () => {
     const device = await nodeGpuDevice();

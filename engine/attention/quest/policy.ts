@@ -54,6 +54,9 @@ export class QuestPolicy implements AttentionPolicy {
 
   /** The model's RoPE and head count (the query is scored after RoPE, at the step's position). */
   checkModel(config: ModelConfig): void {
+    if (this.params.denseLayers > config.numLayers) {
+      throw new InvalidArgumentError('attention.denseLayers', `the model has ${config.numLayers} layers; ${this.params.denseLayers} dense layers are more than it has`);
+    }
     this.inverseFrequencies = ropeInverseFrequencies(config);
     this.numHeads = config.numHeads;
     this.interleaved = config.ropeLayout === 'interleaved';
@@ -116,9 +119,6 @@ export class QuestPolicy implements AttentionPolicy {
     if (!this.inverseFrequencies) throw new InvalidArgumentError('policy', 'quest needs the model (checkModel) before its first step: it scores pages with the rotated query');
     const { device, cache } = ctx;
     const { numLayers: L, numKvHeads: G, headDim: d, pageSize: P, maxPagesPerSequence: maxPages } = cache;
-    if (this.params.denseLayers > L) {
-      throw new InvalidArgumentError('attention.denseLayers', `the model has ${L} layers; ${this.params.denseLayers} dense layers leave none for Quest`);
-    }
     const maxList = Math.max(1, Math.min(questPagesToRead(this.params.budget, P) - 1, maxPages));
     const region = Math.ceil((PARAMS_HEADER_BYTES + d * 4) / STORAGE_OFFSET_ALIGNMENT) * STORAGE_OFFSET_ALIGNMENT;
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
