@@ -38,7 +38,7 @@ describe('Quest policy', () => {
   });
 });
 
-describe.each<RopeLayout>(['half', 'interleaved'])('Quest on the GPU (%s RoPE)', (ropeLayout) => {
+describe.each<[RopeLayout, boolean]>([['half', false], ['interleaved', false], ['half', true]])('Quest on the GPU (%s RoPE, all keys zero: %s)', (ropeLayout, zeroKeys) => {
   it('keeps page key bounds on append and lists exactly the reference pages per (layer, KV head)', async () => {
     const device = await nodeGpuDevice();
     const H = 6;
@@ -69,7 +69,8 @@ describe.each<RopeLayout>(['half', 'interleaved'])('Quest on the GPU (%s RoPE)',
     attention.beginStep(seq, { startPosition: 0, numTokens: prompt, ...table });
     let encoder = device.createCommandEncoder();
     for (let l = 0; l < L; l++) {
-      const k = randoms(next, prompt * G * d);
+      // Zero keys: every page bound is 0, a tie among all candidates that the older pages must win.
+      const k = zeroKeys ? new Float32Array(prompt * G * d) : randoms(next, prompt * G * d);
       device.queue.writeBuffer(io[l].q, 0, randoms(next, prompt * H * d));
       device.queue.writeBuffer(io[l].k, 0, k);
       device.queue.writeBuffer(io[l].v, 0, randoms(next, prompt * G * d));
@@ -135,6 +136,10 @@ describe.each<RopeLayout>(['half', 'interleaved'])('Quest on the GPU (%s RoPE)',
         const want = questPlanPages(scores, tokens, budget, 16);
         const got = [...indices.subarray(g * maxPerHead, g * maxPerHead + lengths[g])].sort((a, b) => a - b);
         expect(got).toEqual(want);
+        if (zeroKeys) {
+          expect(got).toEqual([0, 1, 2, 3]);
+          continue;
+        }
         // The cut is not a near-tie (else f32 rounding could legitimately flip it): the 4th and 5th best differ.
         const sorted = [...scores.subarray(0, 9)].sort((a, b) => b - a);
         expect(Math.abs(sorted[3] - sorted[4])).toBeGreaterThan(1e-5 * Math.abs(sorted[3]));
