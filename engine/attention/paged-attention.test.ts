@@ -335,3 +335,73 @@ describe('attention statistics against the CPU reference', () => {
     });
   }
 });
+
+/** A policy whose decode layers read fixed lists (slots or pages per KV head), written once into GPU buffers. */
+class ListProbe implements AttentionPolicy {
+  readonly name = 'list-probe';
+  readonly needs = {
+    denseLayers: [] as number[], granularity: 'token' as const, statistics: () => 'none' as const, metadata: [], evicts: false, calibration: null,
+  };
+  private readonly indices: GPUBuffer;
+  private readonly lengths: GPUBuffer;
+  private readonly maxPerHead: number;
+
+  constructor(device: GPUDevice, readonly kind: 'tokens' | 'pages', readonly lists: number[][]) {
+    this.maxPerHead = Math.max(1, ...lists.map((l) => l.length));
+    const flat = new Uint32Array(lists.length * this.maxPerHead);
+    lists.forEach((l, g) => flat.set(l, g * this.maxPerHead));
+    this.indices = device.createBuffer({ size: flat.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    this.lengths = device.createBuffer({ size: lists.length * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(this.indices, 0, flat);
+    device.queue.writeBuffer(this.lengths, 0, Uint32Array.from(lists.map((l) => l.length)));
+  }
+
+  plan() {
+    return { kind: this.kind, indices: this.indices, lengths: this.lengths, maxPerHead: this.maxPerHead };
+  }
+}
+
+describe('decode over a policy\'s token or page list against the CPU reference on the same slots', () => {
+  const shape: Shape = { numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'half', numLayers: 2 };
+  const PAGE = 16;
+  // 37 cached tokens: pages 0, 1 and the partial page 2, which the new token (slot 37) joins.
+  const cases: [string, 'tokens' | 'pages', number[][], (g: number) => number[]][] = [
+    ['tokens', 'tokens', [[0, 3, 5, 20, 36], [1, 2, 30, 37]], (g) => (g === 0 ? [0, 3, 5, 20, 36] : [1, 2, 30])],
+    ['pages (one listing the newest page)', 'pages', [[0], [1, 2]], (g) => (g === 0 ? range(0, PAGE) : range(PAGE, 2 * PAGE)).concat(range(32, 37))],
+    ['every slot (equals dense)', 'tokens', [range(0, 37), range(0, 37)], () => range(0, 37)],
+  ];
+  function range(from: number, to: number): number[] {
+    return Array.from({ length: to - from }, (_, i) => from + i);
+  }
+
+  for (const [name, kind, lists, expectedSlots] of cases) {
+    it(name, async () => {
+      const device = await nodeGpuDevice();
+      const h = new Harness(device, shape, 40);
+      const next = rng(31);
+      const seq = h.cache.createSequence();
+      const ref = new ReferenceKVCache(2, 2);
+      expect((await h.step(seq, ref, 0, 37, next)).error).toBeLessThanOrEqual(TOLERANCE);
+      // The reference over only the slots the list reads (the step's own token is appended by referenceAttention).
+      const restricted = new ReferenceKVCache(2, 2);
+      for (let l = 0; l < 2; l++) {
+        for (let g = 0; g < 2; g++) {
+          const head = ref.head(l, g);
+          for (const s of expectedSlots(g)) restricted.append(l, g, head.keys[s], head.values[s], head.positions[s]);
+        }
+      }
+      device.pushErrorScope('validation');
+      const r = await h.step(seq, ref, 37, 1, next, new ListProbe(device, kind, lists));
+      expect((await device.popErrorScope())?.message).toBeUndefined();
+      let error = 0;
+      for (let l = 0; l < 2; l++) {
+        const want = referenceAttention(restricted, l, shape, r.inputs[l]);
+        for (let i = 0; i < want.length; i++) error = Math.max(error, Math.abs(r.outputs[l][i] - want[i]));
+      }
+      console.log(`list ${name}: max abs error ${error.toExponential(1)} (vs dense ${r.error.toExponential(1)})`);
+      expect(error).toBeLessThanOrEqual(TOLERANCE);
+      if (name.startsWith('every')) expect(r.error).toBeLessThanOrEqual(TOLERANCE);
+      else expect(r.error).toBeGreaterThan(TOLERANCE);
+    });
+  }
+});

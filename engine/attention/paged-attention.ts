@@ -8,6 +8,7 @@ import {
   DECODE_CHUNK, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_MAX_TILE_KEYS, PREFILL_TILE_FLOATS, STEP_HEADER_BYTES, WORKGROUP_SIZE,
 } from './constants.ts';
 import decodeSource from './decode-attention.wgsl?raw';
+import decodeListSource from './decode-list-attention.wgsl?raw';
 import { DensePolicy } from './dense/policy.ts';
 import type { AttentionPhase, AttentionPolicy, AttentionStatistics, EvictionResult, PolicyStepContext } from './policy.ts';
 import prefillSource from './prefill-attention.wgsl?raw';
@@ -56,7 +57,15 @@ interface CurrentStep {
   policy: AttentionPolicy | null;
 }
 
-type StatisticsKernel = 'decodeRows' | 'decodeColumns' | 'prefillRows' | 'prefillColumns';
+type StatisticsKernel = 'decodeRows' | 'decodeColumns' | 'decodeLogits' | 'prefillRows' | 'prefillColumns';
+
+/** Decode over a policy's list: pipelines and per-layer groups, built on first use of each list kind. */
+interface ListKernels {
+  split: GPUComputePipeline;
+  reduce: GPUComputePipeline;
+  splitGroups: GPUBindGroup[];
+  reduceGroups: GPUBindGroup[];
+}
 
 /** The statistics kernels, built on the first step whose policy asks for statistics (most requests never do). */
 interface StatisticsKernels {
@@ -106,6 +115,8 @@ export class PagedAttention {
   private readonly dense = new DensePolicy();
   private current: CurrentStep | null = null;
   private statistics: StatisticsKernels | null = null;
+  /** By list kind and entries per head (the indices' row stride, a pipeline constant; fixed per policy). */
+  private readonly listKernels = new Map<string, ListKernels>();
   private readonly maxSplits: number;
 
   constructor(device: GPUDevice, cache: PagedKVCache, options: PagedAttentionOptions) {
@@ -129,7 +140,9 @@ export class PagedAttention {
     this.maxPrefillTokens = maxPrefillTokens;
 
     const L = cache.numLayers;
-    const maxSplits = Math.ceil(cache.maxTokensPerSequence / DECODE_CHUNK);
+    // One split more than the slots need: a page list's virtual slots (its pages plus the newest) may pass the
+    // sequence's slot count by a page.
+    const maxSplits = Math.ceil(cache.maxTokensPerSequence / DECODE_CHUNK) + 1;
     this.maxSplits = maxSplits;
     this.stepData = new ArrayBuffer(STEP_HEADER_BYTES + maxPrefillTokens * d * 4);
     this.stepBuffer = device.createBuffer({ label: 'attention-step', size: this.stepData.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
@@ -233,7 +246,7 @@ export class PagedAttention {
       query: q, scale: 1 / Math.sqrt(d),
     };
     const statistic = policy.needs.statistics(layer, phase, st.step);
-    if (statistic === 'logits') throw new InvalidArgumentError('policy', `${policy.name} asks for logits, which the paged attention kernels do not emit yet`);
+    if (statistic === 'logits' && phase === 'prefill') throw new InvalidArgumentError('policy', `${policy.name} asks for logits at prefill; the kernels emit them at decode steps only`);
 
     let pass = encoder.beginComputePass({ label: `attention-append-${layer}` });
     pass.setPipeline(this.pipelines.append);
@@ -246,7 +259,6 @@ export class PagedAttention {
     // Prefill always reads everything; decode reads what the policy plans, except on its dense layers.
     const denseLayer = phase === 'prefill' || policy.needs.denseLayers === 'all' || policy.needs.denseLayers.includes(layer);
     const plan = denseLayer ? { kind: 'dense' as const } : policy.plan(encoder, ctx);
-    if (plan.kind !== 'dense') throw new InvalidArgumentError('policy', `${policy.name} planned a ${plan.kind} list, which the paged attention kernels do not read yet`);
 
     pass = encoder.beginComputePass({ label: `attention-${phase}-${layer}` });
     if (phase === 'prefill') {
@@ -254,6 +266,20 @@ export class PagedAttention {
       pass.setBindGroup(0, this.staticGroups.prefill[layer]);
       pass.setBindGroup(1, this.ioGroup('prefill', [q, out]));
       pass.dispatchWorkgroups(Math.ceil(n * (H / G) / WORKGROUP_SIZE), G);
+    } else if (plan.kind !== 'dense') {
+      const virtualSlots = plan.kind === 'tokens' ? plan.maxPerHead + 1 : (plan.maxPerHead + 1) * this.cache.pageSize;
+      if (!Number.isInteger(plan.maxPerHead) || plan.maxPerHead < 0 || Math.ceil(virtualSlots / DECODE_CHUNK) > this.maxSplits) {
+        throw new InvalidArgumentError('policy', `${policy.name} planned lists of up to ${plan.maxPerHead} ${plan.kind}, more than the sequence can hold`);
+      }
+      const list = this.listKernelsFor(plan.kind, plan.maxPerHead);
+      pass.setPipeline(list.split);
+      pass.setBindGroup(0, list.splitGroups[layer]);
+      pass.setBindGroup(1, this.listIoGroup(list.split, [q, plan.indices, plan.lengths], [0, 2, 3]));
+      pass.dispatchWorkgroups(Math.ceil(virtualSlots / DECODE_CHUNK), G);
+      pass.setPipeline(list.reduce);
+      pass.setBindGroup(0, list.reduceGroups[layer]);
+      pass.setBindGroup(1, this.listIoGroup(list.reduce, [out, plan.lengths], [1, 3]));
+      pass.dispatchWorkgroups(H);
     } else {
       pass.setPipeline(this.pipelines.split);
       pass.setBindGroup(0, this.staticGroups.split[layer]);
@@ -269,7 +295,7 @@ export class PagedAttention {
     pass.dispatchWorkgroups(1);
     pass.end();
 
-    const stats = statistic === 'probability-column-sums' ? this.encodeColumnSums(encoder, layer, phase, q, policy) : NO_STATISTICS;
+    const stats = statistic === 'none' ? NO_STATISTICS : this.encodeStatistics(encoder, layer, phase, q, policy, statistic);
     if (phase === 'prefill') policy.afterPrefill?.(encoder, ctx, stats);
     else policy.afterAttention?.(encoder, ctx, stats);
   }
@@ -289,8 +315,14 @@ export class PagedAttention {
     });
   }
 
-  /** Encodes the probability column sums of this layer's step (statistics.wgsl) after its attention and commit. */
-  private encodeColumnSums(encoder: GPUCommandEncoder, layer: number, phase: AttentionPhase, q: GPUBuffer, policy: AttentionPolicy): AttentionStatistics {
+  /**
+   * Encodes the statistic of this layer's step (statistics.wgsl) after its attention and commit. Under a list plan
+   * the column sums use the step's softmax normalizer, so they are exact for the slots read (Recycled Attention asks
+   * for them on full steps, whose list is every slot).
+   */
+  private encodeStatistics(
+    encoder: GPUCommandEncoder, layer: number, phase: AttentionPhase, q: GPUBuffer, policy: AttentionPolicy, statistic: 'logits' | 'probability-column-sums',
+  ): AttentionStatistics {
     const st = this.current as CurrentStep;
     const k = this.statisticsKernels();
     if (phase === 'prefill') {
@@ -312,7 +344,9 @@ export class PagedAttention {
       pass.dispatchWorkgroups(x, y);
     };
     const slots = Math.ceil(st.tokensHeld / WORKGROUP_SIZE);
-    if (phase === 'prefill') {
+    if (statistic === 'logits') {
+      dispatch('decodeLogits', slots, this.numKvHeads);
+    } else if (phase === 'prefill') {
       dispatch('prefillRows', Math.ceil(st.numTokens * group / WORKGROUP_SIZE), this.numKvHeads);
       dispatch('prefillColumns', slots, this.numKvHeads);
     } else {
@@ -320,7 +354,53 @@ export class PagedAttention {
       dispatch('decodeColumns', slots, this.numKvHeads);
     }
     pass.end();
-    return { kind: 'probability-column-sums', buffer: k.stats, stride: this.cache.maxTokensPerSequence };
+    return { kind: statistic, buffer: k.stats, stride: this.cache.maxTokensPerSequence };
+  }
+
+  private listKernelsFor(kind: 'tokens' | 'pages', maxPerHead: number): ListKernels {
+    const key = `${kind}:${maxPerHead}`;
+    const known = this.listKernels.get(key);
+    if (known) return known;
+    const { device, cache, numHeads: H, numKvHeads: G, headDim: d } = this;
+    const group = H / G;
+    const module = device.createShaderModule({ label: `attention-decode-list-${kind}`, code: decodeListSource });
+    const constants = {
+      D: d, NUM_HEADS: H, NUM_KV_HEADS: G, NUM_LAYERS: cache.numLayers, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence,
+      MAX_SPLITS: this.maxSplits, INTERLEAVED: this.ropeLayout === 'interleaved' ? 1 : 0, SCALE: 1 / Math.sqrt(d),
+      Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK, LIST_KIND: kind === 'tokens' ? 1 : 2,
+      MAX_PER_HEAD: Math.max(1, maxPerHead),
+    };
+    const make = (entryPoint: string) => device.createComputePipeline({ label: `attention-${entryPoint}-${kind}`, layout: 'auto', compute: { module, entryPoint, constants } });
+    const split = make('splitList');
+    const reduce = make('reduceList');
+    const groups = (pipeline: GPUComputePipeline, bindings: number[]) => Array.from({ length: cache.numLayers }, (_, l) => {
+      const resources: Record<number, GPUBindingResource> = {
+        0: { buffer: this.stepBuffer }, 1: { buffer: this.layerUniforms, offset: l * LAYER_UNIFORM_STRIDE, size: 16 },
+        2: { buffer: cache.arenaOf(l).pages }, 4: { buffer: cache.blockTables }, 5: { buffer: cache.counts }, 6: { buffer: this.partials },
+      };
+      return device.createBindGroup({
+        label: `attention-list-layer-${l}`, layout: pipeline.getBindGroupLayout(0),
+        entries: bindings.map((binding) => ({ binding, resource: resources[binding] })),
+      });
+    });
+    const kernels = { split, reduce, splitGroups: groups(split, [0, 1, 2, 4, 5, 6]), reduceGroups: groups(reduce, [6]) };
+    this.listKernels.set(key, kernels);
+    return kernels;
+  }
+
+  /** Bind group 1 of a list kernel over the plan's buffers, cached by buffer identity. */
+  private listIoGroup(pipeline: GPUComputePipeline, buffers: GPUBuffer[], bindings: number[]): GPUBindGroup {
+    const key = `${pipeline.label}${buffers.map((b) => ':' + this.bufferId(b)).join('')}`;
+    let group = this.ioGroups.get(key);
+    if (!group) {
+      if (this.ioGroups.size >= MAX_IO_BIND_GROUPS) this.ioGroups.clear();
+      group = this.device.createBindGroup({
+        label: `${pipeline.label}-io`, layout: pipeline.getBindGroupLayout(1),
+        entries: buffers.map((buffer, i) => ({ binding: bindings[i], resource: { buffer } })),
+      });
+      this.ioGroups.set(key, group);
+    }
+    return group;
   }
 
   private statisticsKernels(): StatisticsKernels {
@@ -352,7 +432,7 @@ export class PagedAttention {
     });
     const ioLayout = device.createBindGroupLayout({ label: 'attention-statistics-io', entries: [entry(0, 'read-only-storage')] });
     const layout = device.createPipelineLayout({ label: 'attention-statistics', bindGroupLayouts: [staticLayout, ioLayout] });
-    const kernels: StatisticsKernel[] = ['decodeRows', 'decodeColumns', 'prefillRows', 'prefillColumns'];
+    const kernels: StatisticsKernel[] = ['decodeRows', 'decodeColumns', 'decodeLogits', 'prefillRows', 'prefillColumns'];
     const pipelines = Object.fromEntries(kernels.map((entryPoint) => [entryPoint, device.createComputePipeline({
       label: `attention-${entryPoint}`, layout, compute: { module, entryPoint, constants },
     })])) as Record<StatisticsKernel, GPUComputePipeline>;

@@ -5,6 +5,7 @@
 //
 //   decode:  stats[g][s] = sum_{h in g} exp(l_hs - M_h) / L_h, with M_h, L_h merged from the decode partials
 //   prefill: stats[g][s] = sum_i w_i sum_{h in g} P_h[i][s], causal, w_i = a^(n-1-i) (a = 1: plain column sums)
+//   logits (decode): stats[g][s] = max_{h in g} scale * q_h . k_s (TidalDecode's selection score)
 //
 // Binding layout
 //   @group(0) static per layer:
@@ -20,7 +21,7 @@
 //     9 decay       storage read        [NUM_LAYERS] f32: the prefill row weight base a per layer
 //   @group(1):
 //     0 q           storage read        [n][NUM_HEADS * D] f32, not rotated
-// Dispatch: decodeRows (NUM_HEADS); decodeColumns (ceil(count / 64), NUM_KV_HEADS);
+// Dispatch: decodeRows (NUM_HEADS); decodeColumns and decodeLogits (ceil(count / 64), NUM_KV_HEADS);
 //           prefillRows (ceil(n * GROUP / 64), NUM_KV_HEADS); prefillColumns (ceil(count / 64), NUM_KV_HEADS).
 
 override D: u32;
@@ -169,6 +170,41 @@ fn decodeColumns(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     mass += exp(dot - rows[r]) / rows[r + 1u];
   }
   stats[g * STRIDE + slot] = mass;
+}
+
+// Decode logits: one slot per thread, the max over the group's heads of its scaled logit.
+@compute @workgroup_size(64)
+fn decodeLogits(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let group = NUM_HEADS / NUM_KV_HEADS;
+  let g = wid.y;
+  let half = D / 2u;
+  for (var idx = lid; idx < group * half; idx += WG) {
+    let hh = idx / half;
+    let i = idx % half;
+    let p = ropePair(i);
+    let c = step.rope[i];
+    let sn = step.rope[half + i];
+    let src = (g * group + hh) * D;
+    let x0 = q[src + p.x];
+    let x1 = q[src + p.y];
+    qs[hh * D + p.x] = (x0 * c - x1 * sn) * SCALE;
+    qs[hh * D + p.y] = (x1 * c + x0 * sn) * SCALE;
+  }
+  workgroupBarrier();
+  let slot = wid.x * WG + lid;
+  if (slot >= slotCount(g)) {
+    return;
+  }
+  let base = keyBase(g, slot);
+  var best = NEG_BIG;
+  for (var hh = 0u; hh < group; hh++) {
+    var dot = 0.0;
+    for (var i = 0u; i < D; i++) {
+      dot += qs[hh * D + i] * pages[base + i];
+    }
+    best = max(best, dot);
+  }
+  stats[g * STRIDE + slot] = best;
 }
 
 // Prefill: the softmax max and sum of every (query row, head) over the slots it sees (causal by true position).

@@ -227,7 +227,8 @@ export class GpuModel implements ForwardBackend {
       const useOrtDecoder = (options.decoder ?? defaultDecoder(engine)) === 'ort';
       const decodePath = useOrtDecoder ? await build(options.graphCapture ?? false) : null;
 
-      const bytesPerToken = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
+      // K and V in f32 plus the u32 true position of every slot (PagedKVCache.bytesPerPage counts the same).
+      const bytesPerToken = c.numLayers * c.numKvHeads * (c.headDim * 2 + 1) * 4;
       const cache = new PagedKVCache(device, {
         numLayers: c.numLayers,
         numKvHeads: c.numKvHeads,
