@@ -1,7 +1,6 @@
 // The three selecting policies of this folder and its siblings (Quest, TidalDecode, Recycled Attention) through the
 // GPU decoder on stories260K, token by token: with a budget of at least the sequence length their logits equal the
 // dense GPU run's within 1e-4 at every step (their plans list every slot), and at a small budget they do not.
-// Skipped, saying why, while the paged attention kernels cannot read sparse plans or emit logits (contracts.md, A1).
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WgslDecoder } from '../../decode/index.ts';
@@ -19,8 +18,6 @@ const DENSE_TOLERANCE = 1e-4;
 /** Tokens decoded: two 16-token pages and part of a third; SwiftShader decodes about a token a second. */
 const STEPS = 24;
 const ids = Array.from({ length: STEPS }, (_, i) => 3 + ((i * 131) % 500));
-/** The message of the kernels' typed error for what they cannot do yet (paged-attention.ts). */
-const NOT_YET = /do not (read|emit) yet/;
 
 let model: LoadedModel;
 beforeAll(async () => {
@@ -92,32 +89,20 @@ describe('selecting policies through the GPU decoder (stories260K)', () => {
     'quest:budget=32,dense-layers=1', 'tidal:budget=32,select-layer=1,reselect-layer=3',
     'recycled:budget=32,stride=4', 'recycled:budget=32,dynamic=0.95,check-every=2',
   ];
-  it.for(full)('%s with a budget covering the sequence gives dense logits within 1e-4 at every step', async (spec, ctx) => {
+  it.for(full)('%s with a budget covering the sequence gives dense logits within 1e-4 at every step', async (spec) => {
     const device = await nodeGpuDevice();
     dense ??= await decodeAll(device, 'dense');
-    let got: Float32Array[];
-    try {
-      got = await decodeAll(device, spec);
-    } catch (e) {
-      if (e instanceof Error && NOT_YET.test(e.message)) return ctx.skip(`paged attention kernels: ${e.message}`);
-      throw e;
-    }
+    const got = await decodeAll(device, spec);
     const diff = maxDiff(got, dense);
     console.log(`${spec}: max |logit - dense| = ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(DENSE_TOLERANCE);
   });
 
   it.for(['quest:budget=16,dense-layers=1', 'tidal:budget=8,select-layer=1,reselect-layer=3', 'recycled:budget=4,stride=8'])(
-    '%s reads less than every token and so changes the logits', async (spec, ctx) => {
+    '%s reads less than every token and so changes the logits', async (spec) => {
       const device = await nodeGpuDevice();
       dense ??= await decodeAll(device, 'dense');
-      let got: Float32Array[];
-      try {
-        got = await decodeAll(device, spec);
-      } catch (e) {
-        if (e instanceof Error && NOT_YET.test(e.message)) return ctx.skip(`paged attention kernels: ${e.message}`);
-        throw e;
-      }
+      const got = await decodeAll(device, spec);
       expect(maxDiff(got, dense)).toBeGreaterThan(1e-3);
     },
   );
