@@ -43,8 +43,16 @@ function compare(got: Float32Array, want: Float32Array, vocab: number): { maxAbs
 
 const measured: string[] = [];
 
+/**
+ * Two of the five golden models keep the suite's time in bounds (each case costs ~20 s on SwiftShader): qwen2 (f16
+ * shards, q/k/v bias) and llama-gqa-untied (GQA, an untied head); the quantized kernels and segments see every shape
+ * in the unit tests (engine/decode/*quant*.test.ts, engine/compiler/segments-quantized.test.ts). docs/quantization.md
+ * lists the figures measured on all five.
+ */
+const QUANTIZED_CASES = ['qwen2', 'llama-gqa-untied'];
+
 for (const mode of ['int8', 'int4'] as const) {
-  for (const name of goldenCases()) {
+  for (const name of goldenCases().filter((c) => QUANTIZED_CASES.includes(c))) {
     test(`golden ${name} ${mode}: logits within ${LOGIT_TOLERANCE[mode]} of f32, prefill equals decode, greedy compared`, async ({ page }) => {
       await openHost(page);
       const info = (await hostOk(page, 'load', { url: `/models/golden/${name}/`, quantization: mode })).info as { weightBytes: number };
@@ -86,8 +94,9 @@ for (const mode of ['int8', 'int4'] as const) {
   }
 }
 
-// The default decoder on this software adapter is ORT's (MatMulNBits in static sessions); check ours explicitly.
-for (const mode of ['int8', 'int4'] as const) {
+// The default decoder on this software adapter is ORT's (MatMulNBits in static sessions); check ours explicitly
+// (int4 here: the int8 WGSL kernels are checked against the CPU dequantizer in engine/decode/kernels-quant.test.ts).
+for (const mode of ['int4'] as const) {
   test(`golden qwen3 ${mode} through our WGSL decoder: decode equals prefill within ${PATH_TOLERANCE}`, async ({ page }) => {
     const name = 'qwen3';
     await openHost(page);

@@ -47,7 +47,9 @@ function maxAbsDiff(a: Float32Array, b: Float32Array, bOffset = 0): number {
 }
 
 describe('WgslDecoder over quantized weights', () => {
-  const cases: [string, 'int4' | 'int8'][] = [['qwen3', 'int4'], ['qwen2', 'int4'], ['llama3-rope', 'int8'], ['llama-gqa-untied', 'int4']];
+  // Two models, both formats (q/k norm + int4, llama3 RoPE + int8): each costs ~20 s on SwiftShader; the kernels
+  // themselves see every shape in kernels-quant.test.ts.
+  const cases: [string, 'int4' | 'int8'][] = [['qwen3', 'int4'], ['llama3-rope', 'int8']];
   for (const [name, mode] of cases) {
     it(`${name} ${mode}: ${POSITIONS} steps equal ReferenceModel over the dequantized weights within ${REFERENCE_TOLERANCE}`, async () => {
       const device = await nodeGpuDevice();

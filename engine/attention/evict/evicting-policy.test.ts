@@ -24,8 +24,8 @@ const LOGITS_TOLERANCE = 1e-3;
 const DENSE_TOLERANCE = 1e-4;
 /** Issue 4: kept sets may differ only where scores are within 1e-5 (relative) of the cut. */
 const TIE_TOLERANCE = 1e-5;
-/** Tokens decoded per run: budget 16 evicts from step 17 on (8 evicting steps); SwiftShader decodes ~1 token/s. */
-const STEPS = 24;
+/** Tokens decoded per run: budget 16 evicts from step 17 on (4 evicting steps); SwiftShader decodes ~1 token/s. */
+const STEPS = 20;
 const ids = Array.from({ length: STEPS }, (_, i) => 3 + ((i * 131) % 500));
 
 let model: LoadedModel;
@@ -176,7 +176,7 @@ describe('evicting policies on the GPU against the CPU reference (stories260K, t
   it('h2o and a2sf with a budget of at least the sequence length equal dense within 1e-4', async () => {
     const device = await nodeGpuDevice();
     const dense = new ReferenceModel(model.config, model.weights);
-    const steps = 12;
+    const steps = 8;
     const want: Float32Array[] = [];
     for (let i = 0; i < steps; i++) want.push(i === 0 ? dense.prefill([ids[0]]) : dense.decode(ids[i]));
     for (const text of ['h2o:budget=16', 'a2sf:budget=16,forgetting=0.95']) {
