@@ -20,7 +20,9 @@ export type SieveErrorCode =
   | 'INVALID_ARGUMENT'
   | 'NOT_LOADED'
   | 'EMBED_ORIGIN_REFUSED'
-  | 'EMBED_FRAME_UNAVAILABLE';
+  | 'EMBED_FRAME_UNAVAILABLE'
+  | 'BAD_CALIBRATION'
+  | 'CALIBRATION_MISSING';
 
 export interface SieveErrorJSON {
   name: string;
@@ -216,6 +218,27 @@ export class EmbedFrameUnavailableError extends SieveError {
       `Sieve's embed frame ${frameUrl} is unavailable: ${reason}.`,
       `Serve Sieve's build at that address and allow it in the page's Content-Security-Policy: frame-src ${new URL(frameUrl).origin}.`,
       { frameUrl, reason },
+    );
+  }
+}
+
+/** A calibration artifact that does not parse, is malformed, or was made for another model: names the file and field. */
+export class BadCalibrationError extends SieveError {
+  constructor(file: string, field: string, problem: string, method = '<method>') {
+    super(
+      'BAD_CALIBRATION', `${file}: ${field}: ${problem}`,
+      `Make it again for this model: sieve calibrate --model <model> --method ${method} --text FILE (docs/calibration.md).`, { file, field },
+    );
+  }
+}
+
+/** An attention policy needs a per-model calibration artifact (Double Sparsity, FASA) and none was given or found. */
+export class CalibrationMissingError extends SieveError {
+  constructor(policy: string, method: string, searched: string) {
+    super(
+      'CALIBRATION_MISSING', `The attention policy "${policy}" needs a ${method} calibration of this model; ${searched}.`,
+      `Make one with: sieve calibrate --model <model> --method ${method} --text FILE (it is written beside a model folder as ${method}.calibration.json, where the engine finds it); or pass it with --calibration FILE (API: the load option \`calibration\`).`,
+      { policy, method },
     );
   }
 }

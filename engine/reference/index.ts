@@ -1,2 +1,2 @@
 // The reference module's face: the plain f32 CPU forward used as the oracle of the GPU paths.
-export { ReferenceModel, referenceLogits } from './reference-model.ts';
+export { ReferenceModel, referenceLogits, type AttentionInputObserver, type ReferenceModelOptions } from './reference-model.ts';

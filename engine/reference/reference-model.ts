@@ -32,6 +32,18 @@ interface Layer {
   values: Float32Array;
 }
 
+/**
+ * Sees one layer's new queries and keys after RoPE (and qwen3's q/k norm), before attention: q [n][numHeads *
+ * headDim], k [n][numKvHeads * headDim], each head's vector in the model's RoPE layout, exactly as the paged KV cache
+ * stores keys. `start` is the position of the first of the n tokens. The arrays are the forward's own: read them, copy
+ * what you keep. Calibration (engine/calibration) gathers its statistics this way.
+ */
+export type AttentionInputObserver = (layer: number, q: Float32Array, k: Float32Array, start: number, n: number) => void;
+
+export interface ReferenceModelOptions {
+  observer?: AttentionInputObserver;
+}
+
 export class ReferenceModel {
   private readonly layers: Layer[];
   private readonly embed: Float32Array;
@@ -40,8 +52,10 @@ export class ReferenceModel {
   private readonly inverseFrequencies: Float64Array;
   private capacity = 0;
   private cached = 0;
+  private readonly observer: AttentionInputObserver | null;
 
-  constructor(readonly config: ModelConfig, weights: WeightStore) {
+  constructor(readonly config: ModelConfig, weights: WeightStore, options: ReferenceModelOptions = {}) {
+    this.observer = options.observer ?? null;
     const c = config;
     const linear = (name: string, inFeatures: number, outFeatures: number): Linear => {
       const w = weights.get(`${name}.weight`);
@@ -121,7 +135,7 @@ export class ReferenceModel {
     const x = new Float32Array(n * h);
     for (let t = 0; t < n; t++) x.set(this.embed.subarray(ids[t] * h, (ids[t] + 1) * h), t * h);
 
-    for (const layer of this.layers) {
+    for (const [index, layer] of this.layers.entries()) {
       const normed = rmsNormRows(x, layer.inputNorm, h, c.rmsNormEps);
       const q = matmul(normed, n, layer.q);
       const k = matmul(normed, n, layer.k);
@@ -138,6 +152,7 @@ export class ReferenceModel {
           applyRope(k, off, d, c.ropeLayout, cos, sin, t);
         }
       }
+      this.observer?.(index, q, k, start, n);
       layer.keys.set(k, start * kvWidth);
       layer.values.set(v, start * kvWidth);
       const attended = this.attention(q, n, start, layer);
