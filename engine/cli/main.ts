@@ -1,9 +1,11 @@
-// `sieve` CLI entry: `logits` and `generate`, on the WebGPU engine in headless Chromium or on the CPU reference.
+// `sieve` CLI entry: `logits` and `generate`, on the WebGPU engine in headless Chromium or on the CPU reference;
+// `calibrate` (Double Sparsity, FASA artifacts) on the CPU reference in Node.
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { GeneratedIds } from '../api/index.ts';
 import { InvalidArgumentError, SieveError } from '../errors/index.ts';
 import type { QuantizationMode } from '../quant/index.ts';
-import { parseCli, USAGE, type CliOptions, type GenerateOptions, type LogitsOptions } from './args.ts';
+import { parseCalibrateCli, parseCli, USAGE, type CliOptions, type GenerateOptions, type LogitsOptions } from './args.ts';
 
 /** What `sieve generate` prints (generated ids, text, usage): the API's GeneratedIds. */
 export type GenerateOutput = GeneratedIds;
@@ -19,7 +21,9 @@ type HostWindow = { sieveHost: Record<string, (arg?: unknown) => Promise<Record<
 
 // Each backend is imported when chosen: Playwright and Vite alone take ~1.7 s to import (measured here), which a
 // usage error or a reference run should not pay.
-async function openWebGpuRunner(model: string, attention: string | undefined, quantization: QuantizationMode): Promise<CliRunner> {
+async function openWebGpuRunner(model: string, attention: string | undefined, quantization: QuantizationMode, calibrationFile?: string): Promise<CliRunner> {
+  // Read and validated here, so a bad file fails before the browser starts; the engine checks it against the model.
+  const calibration = calibrationFile === undefined ? undefined : await readCalibrationArgument(calibrationFile);
   const { openBrowserHost, raisePageError } = await import('./browser-host.ts');
   const host = await openBrowserHost(model);
   const call = async (method: string, arg?: unknown) => {
@@ -34,7 +38,7 @@ async function openWebGpuRunner(model: string, attention: string | undefined, qu
       const name = attention.split(':')[0].trim();
       if (!policies.includes(name)) throw new InvalidArgumentError('--attention', `unknown policy "${name}"; available: ${policies.join(', ')}`);
     }
-    await call('load', quantization === 'f32' ? host.modelUrl : { url: host.modelUrl, quantization });
+    await call('load', quantization === 'f32' && !calibration ? host.modelUrl : { url: host.modelUrl, quantization, ...(calibration ? { calibration } : {}) });
   } catch (e) {
     await host.close();
     throw e;
@@ -53,10 +57,16 @@ async function openWebGpuRunner(model: string, attention: string | undefined, qu
   };
 }
 
+/** The --calibration file as the page's load option: parsed and validated in Node (typed errors name the field). */
+async function readCalibrationArgument(file: string): Promise<unknown> {
+  const { readCalibrationFile } = await import('../calibration/node.ts');
+  return readCalibrationFile(resolve(file));
+}
+
 async function run(opts: CliOptions): Promise<void> {
   const runner = opts.backend === 'reference'
     ? await (await import('./reference-runner.ts')).openReferenceRunner(opts.model)
-    : await openWebGpuRunner(opts.model, opts.attention, opts.quantization);
+    : await openWebGpuRunner(opts.model, opts.attention, opts.quantization, opts.calibration);
   try {
     if (opts.command === 'logits') {
       const logits = await runner.logits(opts);
@@ -78,6 +88,11 @@ export async function main(argv: string[]): Promise<number> {
     return argv.length === 0 ? 2 : 0;
   }
   try {
+    if (argv[0] === 'calibrate') {
+      const { runCalibrate } = await import('./calibrate-command.ts');
+      await runCalibrate(parseCalibrateCli(argv.slice(1)), (line) => process.stderr.write(line + '\n'));
+      return 0;
+    }
     await run(parseCli(argv));
     return 0;
   } catch (e) {
