@@ -2,7 +2,7 @@
 // and the CPU reference they are tested against.
 export type {
   AttentionPolicy, AttentionPlan, AttentionSpec, AttentionStatistic, AttentionStatistics, AttentionPhase, EvictionResult,
-  KVMetadataKind, PolicyFactory, PolicyGranularity, PolicyNeeds, PolicyStepContext,
+  KVMetadataKind, PolicyContext, PolicyFactory, PolicyGranularity, PolicyNeeds, PolicyStepContext,
 } from './policy.ts';
 export { registerPolicy, createPolicy, listPolicies } from './registry.ts';
 export { DensePolicy } from './dense/policy.ts';

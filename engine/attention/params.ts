@@ -1,5 +1,6 @@
 // Parameter definitions of the attention policies (names, types, defaults with their source, ranges): what the spec
 // parser validates against and what the chat page shows.
+import { MAX_HEAD_DIM } from './constants.ts';
 
 export type PolicyParameterType = 'int' | 'float' | 'float-list';
 
@@ -172,6 +173,52 @@ export const POLICY_DEFINITIONS: readonly PolicyDefinition[] = [
         name: 'checkEvery', type: 'int', default: 5, min: 1, max: MAX_POLICY_TOKENS,
         source: 'Recycled Attention (Xu et al., 2024): the query similarity is checked every few steps; 5 is issue 5\'s example',
         description: 'with `dynamic`, decode steps between similarity checks',
+      },
+    ],
+    budget: null,
+  },
+  {
+    name: 'double-sparsity',
+    description: 'Double Sparsity: a label cache of each key\'s calibrated outlier channels scores every token cheaply; reads the top tokens up to the budget. Needs a calibration (sieve calibrate).',
+    evicts: false,
+    parameters: [
+      {
+        name: 'budget', type: 'int', default: 256, min: 1, max: MAX_POLICY_TOKENS,
+        source: 'Sieve: Double Sparsity (Yang et al., 2024) reads 1/16 of the tokens at budgets of 128 to 4096; 256 is issue 5\'s comparison budget',
+        description: 'tokens read per decode step (the new token included) at the layers after the dense ones',
+      },
+      {
+        name: 'channels', type: 'int', default: 0, min: 0, max: MAX_HEAD_DIM,
+        source: 'Sieve: 0 = the model\'s head dim / 8 (16 of 128, issue 5\'s example; Double Sparsity keeps r = d/8 .. d/2 channels); more than the head dim is an error',
+        description: 'key channels per token in the label cache, the calibrated top ones (0: head dim / 8)',
+      },
+      {
+        name: 'denseLayers', type: 'int', default: 2, min: 0, max: 1024,
+        source: 'Double Sparsity (Yang et al., 2024): layers 0 and 1 attend densely',
+        description: 'the first layers, attended densely',
+      },
+    ],
+    budget: null,
+  },
+  {
+    name: 'fasa',
+    description: 'FASA: scores every token with q.k over the few RoPE frequency chunks that agree most with the full head (calibrated); reads the top tokens up to the budget. Needs a calibration (sieve calibrate).',
+    evicts: false,
+    parameters: [
+      {
+        name: 'budget', type: 'int', default: 256, min: 1, max: MAX_POLICY_TOKENS,
+        source: 'FASA (arXiv 2602.03152): 256 tokens keep about 100% of full-cache LongBench-V1',
+        description: 'tokens read per decode step (the new token included) at the layers after the dense ones',
+      },
+      {
+        name: 'chunks', type: 'int', default: 0, min: 0, max: MAX_HEAD_DIM / 2,
+        source: 'Sieve: 0 = the model\'s head dim / 16 RoPE pairs (8 of 64 at head dim 128, issue 5\'s example: the same 16 key dims per token as Double Sparsity\'s default); FASA reports 16 chunks; more than head dim / 2 is an error',
+        description: 'dominant frequency chunks (RoPE pairs) the estimate uses (0: head dim / 16)',
+      },
+      {
+        name: 'denseLayers', type: 'int', default: 1, min: 0, max: 1024,
+        source: 'FASA (arXiv 2602.03152): layer 0 attends densely',
+        description: 'the first layers, attended densely',
       },
     ],
     budget: null,

@@ -115,4 +115,16 @@ export interface AttentionSpec {
   [param: string]: unknown;
 }
 
-export type PolicyFactory = (spec: AttentionSpec) => AttentionPolicy;
+/**
+ * What the engine knows when it creates a policy for a model: its config (so defaults fit it and misfits fail at
+ * once) and the calibration artifact of the policy's method when one was given or found beside the model.
+ */
+export interface PolicyContext {
+  readonly config: ModelConfig;
+  /** The artifact (parsed JSON) for the policy's calibration method (needs.calibration), or undefined. */
+  readonly calibration?: unknown;
+  /** Where the engine looked for it (for the missing-calibration message), e.g. "none beside <url>". */
+  readonly calibrationSearched?: string;
+}
+
+export type PolicyFactory = (spec: AttentionSpec, context?: PolicyContext) => AttentionPolicy;

@@ -2,12 +2,14 @@
 import { InvalidArgumentError } from '../errors/index.ts';
 import { createA2SFPolicy } from './a2sf/policy.ts';
 import { createDensePolicy } from './dense/policy.ts';
+import { createDoubleSparsityPolicy } from './double-sparsity/index.ts';
+import { createFasaPolicy } from './fasa/index.ts';
 import { createH2OPolicy } from './h2o/policy.ts';
 import { createQuestPolicy } from './quest/index.ts';
 import { createRecycledPolicy } from './recycled/index.ts';
 import { createStreamingPolicy } from './streaming/policy.ts';
 import { createTidalPolicy } from './tidal/index.ts';
-import type { AttentionPolicy, AttentionSpec, PolicyFactory } from './policy.ts';
+import type { AttentionPolicy, AttentionSpec, PolicyContext, PolicyFactory } from './policy.ts';
 
 const factories = new Map<string, PolicyFactory>();
 
@@ -16,10 +18,11 @@ export function registerPolicy(name: string, factory: PolicyFactory): void {
   factories.set(name, factory);
 }
 
-export function createPolicy(spec: AttentionSpec): AttentionPolicy {
+/** A policy for `spec`; `context` (the model, a calibration) lets it fit the model and fail at once when it cannot. */
+export function createPolicy(spec: AttentionSpec, context?: PolicyContext): AttentionPolicy {
   const factory = factories.get(spec.policy);
   if (!factory) throw new InvalidArgumentError('attention.policy', `unknown policy "${spec.policy}"; available: ${listPolicies().join(', ')}`);
-  return factory(spec);
+  return factory(spec, context);
 }
 
 export function listPolicies(): string[] {
@@ -33,3 +36,5 @@ registerPolicy('a2sf', createA2SFPolicy);
 registerPolicy('quest', createQuestPolicy);
 registerPolicy('tidal', createTidalPolicy);
 registerPolicy('recycled', createRecycledPolicy);
+registerPolicy('double-sparsity', createDoubleSparsityPolicy);
+registerPolicy('fasa', createFasaPolicy);

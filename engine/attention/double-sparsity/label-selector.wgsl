@@ -1,0 +1,123 @@
+// The label cache and partial-score estimator of Double Sparsity (and of FASA, whose labels are its dominant RoPE
+// pairs): writeLabels copies R chosen channels of each appended key (rotated, as cached) into a compact per-token
+// cache beside the pages; scoreTokens scores every older slot of a KV head with the step's rotated query on those
+// channels, max over the group's query heads, for the top-k kernel that follows.
+//
+// Binding layout
+//   @group(0) per layer:
+//     0 params      storage read        Params + RoPE rows (cos [D/2], sin [D/2]) of the step's last position
+//     1 pages       storage read        the layer's KV arena: [page][K|V][PAGE][D] f32
+//     2 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32 arena page ids
+//     3 channels    storage read        [NUM_LAYERS][NUM_KV_HEADS][R] u32 key channels the labels keep
+//     4 labels      storage read_write  the arena's labels: [arena page][PAGE][R] f32
+//     5 scores      storage read_write  [NUM_KV_HEADS][STRIDE] f32 partial scores of this layer and step, by slot
+//   @group(1) the step's query: 0 q storage read [NUM_HEADS * D] f32, not rotated
+// Dispatch: writeLabels (ceil(NUM_KV_HEADS * R / 64), min(n, 65535)); scoreTokens (ceil(candidates / 64), NUM_KV_HEADS).
+
+override D: u32;
+override R: u32;
+override NUM_HEADS: u32;
+override NUM_KV_HEADS: u32;
+override NUM_LAYERS: u32;
+override PAGE: u32;
+override MAX_PAGES: u32;
+override STRIDE: u32;
+override INTERLEAVED: bool;
+override SCALE: f32;
+// The group's rotated query channels: (NUM_HEADS / NUM_KV_HEADS) * R.
+override QR: u32;
+
+struct Params {
+  seq: u32,
+  layer: u32,
+  // Slots first .. first + n - 1 get labels (this step's tokens, or more when the policy started mid-sequence).
+  first: u32,
+  n: u32,
+  // Older slots scored this step (the newest slot is the step's own token, always read).
+  candidates: u32,
+  pad0: u32,
+  pad1: u32,
+  pad2: u32,
+  rope: array<f32>,
+}
+
+@group(0) @binding(0) var<storage, read> params: Params;
+@group(0) @binding(1) var<storage, read> pages: array<f32>;
+@group(0) @binding(2) var<storage, read> blockTables: array<u32>;
+@group(0) @binding(3) var<storage, read> channels: array<u32>;
+@group(0) @binding(4) var<storage, read_write> labels: array<f32>;
+@group(0) @binding(5) var<storage, read_write> scores: array<f32>;
+@group(1) @binding(0) var<storage, read> q: array<f32>;
+
+var<workgroup> rotatedQuery: array<f32, QR>;
+
+fn pageId(page: u32, g: u32) -> u32 {
+  return blockTables[((params.seq * MAX_PAGES + page) * NUM_LAYERS + params.layer) * NUM_KV_HEADS + g];
+}
+
+@compute @workgroup_size(64)
+fn writeLabels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let g = gid.x / R;
+  let i = gid.x % R;
+  if (g >= NUM_KV_HEADS) {
+    return;
+  }
+  let c = channels[(params.layer * NUM_KV_HEADS + g) * R + i];
+  for (var t = gid.y; t < params.n; t += groups.y) {
+    let s = params.first + t;
+    let id = pageId(s / PAGE, g);
+    let o = s % PAGE;
+    labels[(id * PAGE + o) * R + i] = pages[id * 2u * PAGE * D + o * D + c];
+  }
+}
+
+// Channel c of query head h after RoPE at this step's position.
+fn rotated(h: u32, c: u32) -> f32 {
+  let half = D / 2u;
+  var i: u32;
+  var first: bool;
+  var other: u32;
+  if (INTERLEAVED) {
+    i = c / 2u;
+    first = c % 2u == 0u;
+    other = select(c - 1u, c + 1u, first);
+  } else {
+    i = c % half;
+    first = c < half;
+    other = select(c - half, c + half, first);
+  }
+  let co = params.rope[i];
+  let si = params.rope[half + i];
+  let x = q[h * D + c];
+  let y = q[h * D + other];
+  if (first) {
+    return x * co - y * si;
+  }
+  return x * co + y * si;
+}
+
+@compute @workgroup_size(64)
+fn scoreTokens(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let g = wid.y;
+  let group = NUM_HEADS / NUM_KV_HEADS;
+  // The group's rotated query on the label channels, once per workgroup.
+  for (var e = lid; e < group * R; e += 64u) {
+    rotatedQuery[e] = rotated(g * group + e / R, channels[(params.layer * NUM_KV_HEADS + g) * R + e % R]);
+  }
+  workgroupBarrier();
+  let s = gid.x;
+  if (s >= params.candidates) {
+    return;
+  }
+  let id = pageId(s / PAGE, g);
+  let base = (id * PAGE + s % PAGE) * R;
+  var best = -3.4e38;
+  for (var j = 0u; j < group; j++) {
+    var sum = 0.0;
+    for (var i = 0u; i < R; i++) {
+      sum += rotatedQuery[j * R + i] * labels[base + i];
+    }
+    best = max(best, sum);
+  }
+  scores[g * STRIDE + s] = SCALE * best;
+}
