@@ -17,6 +17,10 @@ import {
 } from './api/index.ts';
 import { listPolicies } from './attention/index.ts';
 import { createPolicy, parseAttentionSpec, type AttentionPolicy, type AttentionSpec, type AttentionSpecInput } from './attention/index.ts';
+import {
+  calibrationFileName, calibrationFolderOfUrl, checkCalibrationFits, isCalibrationMethod, parseCalibration, readCalibrationBeside,
+  type CalibrationArtifact, type CalibrationMethod,
+} from './calibration/index.ts';
 
 export interface ModelInfo {
   source: string;
@@ -55,6 +59,12 @@ export interface EngineLoadOptions extends GpuModelOptions {
    * storage quota against its files' sizes; its known sha256 are verified. Implies cache.
    */
   catalogId?: string;
+  /**
+   * Calibration artifacts (the JSON `sieve calibrate` writes; one, or a list with one per method) for the policies
+   * that need one (double-sparsity, fasa). Checked against the model at load; used instead of the
+   * `<method>.calibration.json` the engine otherwise reads beside the model when such a policy is first asked for.
+   */
+  calibration?: unknown;
 }
 
 export type EngineGenerateRequest = GenerateRequest;
@@ -73,6 +83,10 @@ export class SieveEngine {
   private tokenizer: TextTokenizer | null = null;
   private chatTemplate: ChatTemplate | null = null;
   private samplingDefaults: SamplingDefaults = {};
+  /** Calibration artifacts by method: given at load, or read beside the model on first use (null: none there). */
+  private calibrations = new Map<CalibrationMethod, CalibrationArtifact | null>();
+  /** The model's URL, where `<method>.calibration.json` is looked for beside it. */
+  private modelUrl = '';
   /** Aborts the request in flight (interrupt()). */
   private inFlight: AbortController | null = null;
   /** Requests run one after another, never interleaved on the one KV sequence. */
@@ -102,11 +116,14 @@ export class SieveEngine {
       // The loader checks f32 tensor sizes; a quantized tensor's largest buffer is its codes, bits/32 of that.
       const maxTensorBytes = Math.floor(Math.min(maxStorageBufferBindingSize, maxBufferSize) / codeBytesPerF32Byte(quantization));
       const loaded = await loadModel(source, { onProgress: loaderProgress, maxTensorBytes });
+      const calibrations = givenCalibrations(options.calibration, loaded.config);
       const model = await GpuModel.create(this.device, loaded, onProgress, { ...options, quantization });
       await cached?.markComplete();
       this.disposeModel();
       this.loaded = loaded;
       this.model = model;
+      this.calibrations = calibrations;
+      this.modelUrl = url;
       this.tokenizer = loadTokenizer(loaded);
       this.chatTemplate = createChatTemplate(loaded.tokenizerFiles.tokenizerConfig);
       this.samplingDefaults = samplingDefaultsFromGenerationConfig(loaded.tokenizerFiles.generationConfig);
@@ -157,7 +174,7 @@ export class SieveEngine {
     return this.serialize(async () => {
       const model = this.requireModel();
       if (req.mode !== 'prefill' && req.mode !== 'decode') throw new InvalidArgumentError('mode', 'must be "prefill" or "decode"');
-      model.setPolicy(this.policyFor(req.attention));
+      model.setPolicy(await this.policyFor(req.attention));
       return this.guard(() => sequenceLogits(model, req.ids, req.mode));
     });
   }
@@ -168,7 +185,7 @@ export class SieveEngine {
       if ((req.prompt === undefined) === (req.ids === undefined)) throw new InvalidArgumentError('prompt', 'give exactly one of prompt or ids');
       if (req.ids !== undefined) validateIds(req.ids, model.config.vocabSize); // errors name `ids`, as the caller wrote it
       const request = completionRequestOf(req);
-      model.setPolicy(this.policyFor(validateCompletionRequest(request, model.config.vocabSize).attention));
+      model.setPolicy(await this.policyFor(validateCompletionRequest(request, model.config.vocabSize).attention));
       return this.guard(() => generateIds(model, this.tokenizer, this.chatTemplate, request, req.chat ?? false, { defaults: this.samplingDefaults }));
     });
   }
@@ -184,7 +201,7 @@ export class SieveEngine {
       const model = this.requireModel();
       if (!this.tokenizer || !this.chatTemplate) throw new InvalidArgumentError('messages', `${this.loaded?.source} has no tokenizer; use completions with token ids`);
       const params = validateChatCompletionRequest(request, model.config.vocabSize, this.samplingDefaults);
-      model.setPolicy(this.policyFor(params.attention));
+      model.setPolicy(await this.policyFor(params.attention));
       if (params.stream && !onChunk) throw new InvalidArgumentError('stream', 'streaming needs a chunk callback');
       return this.runRequest((options) => createChatCompletion(model, this.tokenizer as TextTokenizer, this.chatTemplate as ChatTemplate, request, options), onChunk);
     });
@@ -195,7 +212,7 @@ export class SieveEngine {
     return this.serialize(async () => {
       const model = this.requireModel();
       const params = validateCompletionRequest(request, model.config.vocabSize, this.samplingDefaults);
-      model.setPolicy(this.policyFor(params.attention));
+      model.setPolicy(await this.policyFor(params.attention));
       if (params.stream && !onChunk) throw new InvalidArgumentError('stream', 'streaming needs a chunk callback');
       return this.runRequest((options) => createCompletion(model, this.tokenizer, request, options), onChunk);
     });
@@ -239,9 +256,25 @@ export class SieveEngine {
     return this.serialize(async () => this.disposeModel());
   }
 
-  /** The request's policy: the CLI grammar or an API object, validated against the policy's parameter table. */
-  private policyFor(spec: AttentionSpecInput | undefined): AttentionPolicy {
-    return createPolicy(parseAttentionSpec(spec ?? 'dense'));
+  /**
+   * The request's policy: the CLI grammar or an API object, validated against the policy's parameter table, made for
+   * the loaded model with the calibration its method needs (CalibrationMissingError says how to make one).
+   */
+  private async policyFor(spec: AttentionSpecInput | undefined): Promise<AttentionPolicy> {
+    const parsed = parseAttentionSpec(spec ?? 'dense');
+    const config = this.requireModel().config;
+    if (!isCalibrationMethod(parsed.policy)) return createPolicy(parsed, { config });
+    const method = parsed.policy;
+    const folder = calibrationFolderOfUrl(this.modelUrl);
+    if (!this.calibrations.has(method)) {
+      const found = folder ? await readCalibrationBeside(folder, method) : null;
+      if (found) checkCalibrationFits(found, config, `${folder?.description}/${calibrationFileName(method)}`);
+      this.calibrations.set(method, found);
+    }
+    const searched = folder
+      ? `none was given at load, and there is no ${calibrationFileName(method)} beside the model at ${folder.description}`
+      : 'none was given at load';
+    return createPolicy(parsed, { config, calibration: this.calibrations.get(method) ?? undefined, calibrationSearched: searched });
   }
 
   private requireModel(): GpuModel {
@@ -269,5 +302,22 @@ export class SieveEngine {
     this.tokenizer = null;
     this.chatTemplate = null;
     this.samplingDefaults = {};
+    this.calibrations = new Map();
+    this.modelUrl = '';
   }
+}
+
+/** The load option `calibration` (one artifact or a list) by method, each validated and checked against the model. */
+function givenCalibrations(option: unknown, config: LoadedModel['config']): Map<CalibrationMethod, CalibrationArtifact | null> {
+  const given = new Map<CalibrationMethod, CalibrationArtifact | null>();
+  if (option === undefined || option === null) return given;
+  const list = Array.isArray(option) ? option : [option];
+  list.forEach((json, i) => {
+    const name = Array.isArray(option) ? `calibration[${i}]` : 'calibration';
+    const artifact = parseCalibration(json, name);
+    checkCalibrationFits(artifact, config, name);
+    if (given.has(artifact.method)) throw new InvalidArgumentError(name, `a second ${artifact.method} calibration; give one per method`);
+    given.set(artifact.method, artifact);
+  });
+  return given;
 }

@@ -1,7 +1,7 @@
 // The calibration artifact (docs/calibration.md): its JSON schema as types, validation on load with typed errors
 // naming the field, the check that it was made for the model at hand, and where it lives beside a model.
 import { BadCalibrationError } from '../errors/index.ts';
-import type { FileSource, ModelConfig, RopeLayout } from '../model/index.ts';
+import { urlSource, type FileSource, type ModelConfig, type RopeLayout } from '../model/index.ts';
 
 /** Bumped when the schema changes incompatibly; a loader refuses other versions. */
 export const CALIBRATION_VERSION = 1;
@@ -238,4 +238,23 @@ function cube(x: unknown, field: string, L: number, H: number, E: number, bad: (
     });
   });
   return x as number[][][];
+}
+
+/**
+ * The folder a model URL's artifacts live in, as a FileSource: the URL itself for a checkpoint folder, the folder of
+ * a .gguf file URL. Relative URLs resolve against the page or worker; null when there is no http(s) URL to read.
+ */
+export function calibrationFolderOfUrl(url: string): FileSource | null {
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  let absolute: URL;
+  try {
+    absolute = new URL(url, base);
+  } catch {
+    return null;
+  }
+  if (absolute.protocol !== 'http:' && absolute.protocol !== 'https:') return null;
+  absolute.search = '';
+  absolute.hash = '';
+  const folder = absolute.pathname.toLowerCase().endsWith('.gguf') ? new URL('.', absolute) : absolute;
+  return urlSource(folder.href);
 }

@@ -51,9 +51,8 @@ export function calibrationWindows(ids: number[], bosTokenId: number | null, win
 }
 
 /**
- * Calibrates `model` for `method` on `text`: tokenized with the model's own tokenizer, cut into windows, each run
- * through ReferenceModel with an observer on every layer's rotated q and k. Throws InvalidArgumentError when the
- * model has no tokenizer or the text is too short to say anything.
+ * Calibrates `model` for `method` on `text`: tokenized with the model's own tokenizer, cut into windows, then
+ * calibrateWindows. Throws InvalidArgumentError when the model has no tokenizer or the text is too short.
  */
 export function calibrate(model: LoadedModel, method: CalibrationMethod, text: string, options: CalibrateOptions): CalibrationArtifact {
   const c = model.config;
@@ -61,10 +60,22 @@ export function calibrate(model: LoadedModel, method: CalibrationMethod, text: s
   if (!tokenizer) throw new InvalidArgumentError('model', `${model.source} has no tokenizer: calibration needs one to read the text`);
   const window = Math.min(options.window ?? CALIBRATION_WINDOW, c.maxPositionEmbeddings);
   const maxTokens = options.tokens ?? CALIBRATION_TOKENS;
-  const topK = options.topK ?? FASA_CALIBRATION_TOP_K;
   if (!Number.isInteger(maxTokens) || maxTokens < 2) throw new InvalidArgumentError('tokens', `must be an integer of at least 2, got ${maxTokens}`);
   if (!Number.isInteger(window) || window < 2) throw new InvalidArgumentError('window', `must be an integer of at least 2, got ${window}`);
-  const windows = calibrationWindows(tokenizer.encode(text), c.bosTokenId, window, maxTokens);
+  return calibrateWindows(model, method, calibrationWindows(tokenizer.encode(text), c.bosTokenId, window, maxTokens), { ...options, window });
+}
+
+/**
+ * Calibrates on token windows (each a fresh sequence), run through ReferenceModel with an observer on every layer's
+ * rotated q and k. `options.window` is recorded (default: the longest window). InvalidArgumentError when no window is
+ * long enough to say anything.
+ */
+export function calibrateWindows(
+  model: Pick<LoadedModel, 'config' | 'weights' | 'source'>, method: CalibrationMethod, windows: number[][], options: CalibrateOptions,
+): CalibrationArtifact {
+  const c = model.config;
+  const topK = options.topK ?? FASA_CALIBRATION_TOP_K;
+  const window = options.window ?? Math.max(0, ...windows.map((w) => w.length));
   const tokens = windows.reduce((n, w) => n + w.length, 0);
   // FASA needs queries with more than K candidates; Double Sparsity any token at all.
   const needed = method === 'fasa' ? topK + 1 : 1;
