@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { argOf, openNodeBenchDevice } from './node-harness.ts';
 import { createPolicy, listPolicies, parseAttentionSpec } from '../engine/attention/index.ts';
+import { calibrateWindows, type CalibrationMethod } from '../engine/calibration/index.ts';
 import { argmax } from '../engine/generation/index.ts';
 import { loadModelFromPath } from '../engine/model/node.ts';
 import { GpuModel } from '../engine/runtime/index.ts';
@@ -39,7 +40,19 @@ async function main() {
   const registered = listPolicies();
   console.log(`adapter: ${adapter}; registered policies: ${registered.join(', ')}`);
   const path = writeRandomCheckpoint(join(tmpdir(), `sieve-bench-sparse-${SHAPE.numLayers}x${SHAPE.hiddenSize}-ctx${SHAPE.maxPositionEmbeddings}`), SHAPE);
-  const model = await GpuModel.create(engine, await loadModelFromPath(path));
+  const loaded = await loadModelFromPath(path);
+  const model = await GpuModel.create(engine, loaded);
+  // Double Sparsity and FASA need a calibration artifact: made here on the CPU reference over the bench's own kind
+  // of prompt (two 256-token windows), as `sieve calibrate` makes one from text.
+  const calibrations = new Map<string, unknown>();
+  for (const method of ['double-sparsity', 'fasa'] as CalibrationMethod[]) {
+    if (!POLICIES.includes(method) || !registered.includes(method)) continue;
+    const t0 = performance.now();
+    const w = Math.min(256, SHAPE.maxPositionEmbeddings);
+    const windows = [promptOf(2 * w).slice(0, w), promptOf(2 * w).slice(w)];
+    calibrations.set(method, calibrateWindows(loaded, method, windows, { textName: 'bench prompt ids' }));
+    console.log(`${method} calibrated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
   const rows: Record<string, unknown>[] = [];
   for (const context of CONTEXTS) {
     let denseMs: number | null = null;
@@ -51,7 +64,7 @@ async function main() {
       }
       try {
         await model.reset();
-        model.setPolicy(createPolicy(parseAttentionSpec(spec)));
+        model.setPolicy(createPolicy(parseAttentionSpec(spec), { config: loaded.config, calibration: calibrations.get(policy) }));
         let next = argmax(await model.prefill(promptOf(context), 'last'));
         for (let i = 0; i < WARMUP_STEPS; i++) next = argmax(await model.decode(next));
         const t0 = performance.now();
