@@ -43,4 +43,11 @@ export interface LoadOptions {
   accessToken?: string;
   /** A models/catalog.json id: adapter and quota are checked before any download; implies cache. */
   catalogId?: string;
+  /** Weights as loaded: 'f32' (default), or quantized at load to 'int8' / 'int4' (docs/quantization.md). */
+  quantization?: 'f32' | 'int8' | 'int4';
+  /**
+   * Calibration artifacts (parsed `sieve calibrate` JSON, one or a list) for Double Sparsity / FASA; without them the
+   * engine looks for `<method>.calibration.json` beside the model (docs/calibration.md).
+   */
+  calibration?: unknown;
 }
