@@ -47,7 +47,7 @@ export class ReferenceBackend implements ForwardBackend {
   private createModel(): ReferenceModel | EvictingReferenceModel {
     const c = this.config;
     const spec = parseAttentionSpec(this.attention ?? 'dense');
-    const policy = ['dense', 'streaming', 'h2o', 'a2sf'].includes(spec.policy) ? createReferenceEvictionPolicy(spec, c.numLayers) : undefined;
+    const policy = createReferenceEvictionPolicy(spec, c.numLayers);
     if (policy === undefined) {
       throw new InvalidArgumentError('--attention', `policy "${spec.policy}" is not available on the reference backend; valid: dense, streaming, h2o, a2sf (use --backend webgpu)`);
     }

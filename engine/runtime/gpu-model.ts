@@ -354,7 +354,7 @@ export class GpuModel implements ForwardBackend {
     if (this.engine.lost) throw this.engine.lost;
     // With an evicting policy positions keep counting past the trained context (RoPE is defined for any position;
     // quality beyond it is the model's extrapolation: docs/attention/streaming.md); the cache stays bounded.
-    if (!this.policy?.needs.evicts && this.position + ids.length > c.maxPositionEmbeddings) throw new ContextFullError(this.position + ids.length, c.maxPositionEmbeddings);
+    if (this.position + ids.length > this.contextLength()) throw new ContextFullError(this.position + ids.length, c.maxPositionEmbeddings);
     for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new InvalidArgumentError('ids', `token id ${id} is not an integer in [0, ${c.vocabSize})`);
   }
 
@@ -459,8 +459,11 @@ export class GpuModel implements ForwardBackend {
         layer, policy: this.policy ?? undefined, numTokens: n, out: this.attnBuffer,
         q: bufferOf(outs[SEGMENT_TENSORS.q]), k: bufferOf(outs[SEGMENT_TENSORS.k]), v: bufferOf(outs[SEGMENT_TENSORS.v]),
       });
-      device.queue.submit([encoder.finish()]);
       const isLast = layer === c.numLayers - 1;
+      // Eviction after the last layer's attention, in its encoder: the head segment never reads the cache.
+      const evicted = isLast ? this.attention.endStep(encoder) : null;
+      device.queue.submit([encoder.finish()]);
+      this.afterEviction(evicted);
       if (isLast && rows === 'none') { disposeAll(outs); break; }
       const segment = isLast ? (rows === 'all' ? seg.head : seg.headLast) : seg.layer;
       const next = await segment.session.run({
@@ -477,10 +480,6 @@ export class GpuModel implements ForwardBackend {
         outs = next;
       }
     }
-    const encoder = device.createCommandEncoder({ label: 'prefill end' });
-    const evicted = this.attention.endStep(encoder);
-    device.queue.submit([encoder.finish()]);
-    this.afterEviction(evicted);
     this.position += n;
     this.heldIds.push(...ids);
     return logits;
