@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import { serveFolders } from './tools/serve-folders.ts';
 import { sieveEmbed } from './web/embed/index.ts';
+import { sievePwa } from './web/pwa/index.ts';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const sharedModels = fileURLToPath(new URL('../shared/models/', import.meta.url));
@@ -38,6 +39,8 @@ export default defineConfig({
     }),
     // sieve.embed.js beside the build (and in dev), and the embed frame's CSP header.
     sieveEmbed(),
+    // The installable offline app: manifest, icons, and the service worker precaching the app shell (build only).
+    ...sievePwa(),
   ],
   build: {
     target: 'es2022',

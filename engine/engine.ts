@@ -4,7 +4,7 @@ import { sequenceLogits, validateIds, type LogitsMode } from './generation/index
 import { createEngineDevice, type EngineDevice } from './gpu/index.ts';
 import { loadModel, type FileSource, type LoadedModel, type LoadProgress, type ProgressCallback } from './model/index.ts';
 import {
-  catalogModelConfig, checkCapabilities, deleteCachedModel, defaultModelStorage, findCatalogModel, modelNeeds, openCachedModelSource,
+  catalogModelConfig, checkCapabilities, deleteCachedModel, defaultModelStorage, findCatalogModel, isModelCached, modelNeeds, openCachedModelSource,
   type CachedModelSource, type CatalogModel,
 } from './hub/index.ts';
 import { GpuModel, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
@@ -148,9 +148,7 @@ export class SieveEngine {
     if (!options.cache && !options.accessToken && !entry) return null;
     const device = this.device as EngineDevice;
     if (entry) checkCapabilities(entry.name, modelNeeds(catalogModelConfig(entry), quantization), { limits: device.limits, features: device.device.features });
-    const base = (globalThis as { location?: { href?: string } }).location?.href;
-    const absolute = base ? new URL(url, base).href : url;
-    return openCachedModelSource(absolute, {
+    return openCachedModelSource(this.absoluteUrl(url), {
       accessToken: options.accessToken,
       files: entry?.files,
       onProgress: onProgress && ((p) => void onProgress({
@@ -160,9 +158,23 @@ export class SieveEngine {
     });
   }
 
+  /** A page-relative URL made absolute against the worker's location (same origin as the page), as the store keys it. */
+  private absoluteUrl(url: string): string {
+    const base = (globalThis as { location?: { href?: string } }).location?.href;
+    return base ? new URL(url, base).href : url;
+  }
+
   /** URLs of the models kept in this browser's model store. */
   async listCachedModels(): Promise<string[]> {
     return (await defaultModelStorage()).list();
+  }
+
+  /**
+   * Whether every file of the model (the URL it was loaded from) is in this browser's model store, so a load reads
+   * it with no request: the chat page asks before picking a default model offline. A partial download is not.
+   */
+  async isModelCached(url: string): Promise<boolean> {
+    return isModelCached(this.absoluteUrl(url));
   }
 
   /** Deletes a model's files from the browser's model store (the URL it was loaded from). */

@@ -2,8 +2,9 @@
 import { createEngine, type AttentionRequest, type CompletionUsage, type LoadProgress, type SieveClient } from '../client/index.ts';
 import { ConversationStore, newConversation, titleOf, toApiMessages, type Conversation, type StoredMessage } from './conversation-store.ts';
 import { formatBytes, formatDuration, formatRate, timeLeftMs } from './format.ts';
-import { FALLBACK_MODEL_URL, PROJECT_MODEL_URL, findDefaultModel } from './model-defaults.ts';
+import { FALLBACK_MODEL_URL, LAST_MODEL_KEY, PROJECT_MODEL_URL, findDefaultModel } from './model-defaults.ts';
 import { ModelPicker } from './model-picker.ts';
+import { keepStorage, registerOfflineApp } from './offline.ts';
 
 /** The policy that reads every cached token: it takes no budget. */
 const DENSE_POLICY = 'dense';
@@ -218,7 +219,8 @@ function updateControls(): void {
   ui.budgetInput.disabled = ui.policySelect.value === DENSE_POLICY;
 }
 
-async function loadModel(input: string): Promise<void> {
+/** `cache`: keep the model in this browser's model store (the default model is, so the app opens offline). */
+async function loadModel(input: string, extra: { cache?: boolean } = {}): Promise<void> {
   let picked: ReturnType<ModelPicker['resolve']>;
   try {
     picked = picker.resolve(input);
@@ -263,8 +265,11 @@ async function loadModel(input: string): Promise<void> {
     ui.loadText.textContent = parts.join(' · ');
   };
   try {
-    const info = await engine.load(url, { onProgress, ...picked.options });
+    const options = { ...picked.options, ...extra };
+    const info = await engine.load(url, { onProgress, ...options });
     loadedModel = url;
+    rememberModel(url);
+    if (options.cache || options.catalogId) void keepStorage();
     ui.loadProgress.max = 1;
     ui.loadProgress.value = 1;
     ui.loadText.textContent = `Loaded ${info.source} (${info.architecture}, ${info.numLayers} layers, ${formatBytes(info.weightBytes)} of weights`
@@ -277,6 +282,41 @@ async function loadModel(input: string): Promise<void> {
     loading = false;
     updateControls();
   }
+}
+
+function rememberModel(url: string): void {
+  try {
+    localStorage.setItem(LAST_MODEL_KEY, url);
+  } catch {
+    // Storage refused (private mode, quota): the page then falls back to the default model next time.
+  }
+}
+
+function lastModel(): string | null {
+  try {
+    return localStorage.getItem(LAST_MODEL_KEY);
+  } catch {
+    return null;
+  }
+}
+
+// ---- Offline app ----
+
+function startOfflineApp(): void {
+  registerOfflineApp({
+    onOfflineReady: () => { document.body.dataset.offlineReady = 'true'; },
+    onUpdateReady: (apply) => {
+      showNotice('A new version of Sieve is ready.', 'info');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'button';
+      button.textContent = 'Reload to update';
+      // Never mid-reply: the reload would cut the reply short.
+      button.addEventListener('click', () => { if (!generation) void apply(); });
+      ui.notice.append(' ', button);
+    },
+    onError: (e) => console.warn(`Sieve cannot work offline here: ${describeError(e)}`),
+  });
 }
 
 // ---- Generation ----
@@ -412,6 +452,7 @@ function wireEvents(): void {
 }
 
 async function start(): Promise<void> {
+  startOfflineApp();
   wireEvents();
   updateControls();
   const policies = fillPolicies();
@@ -426,12 +467,12 @@ async function start(): Promise<void> {
   renderConversation();
   await policies;
 
-  const defaultModel = await findDefaultModel();
+  const defaultModel = await findDefaultModel({ isCached: (url) => engine.isModelCached(new URL(url, location.href).href), lastLoaded: lastModel() });
   for (const url of [PROJECT_MODEL_URL, FALLBACK_MODEL_URL]) ui.modelSuggestions.append(new Option(url));
   document.body.dataset.ready = 'true';
   if (defaultModel) {
     ui.modelInput.value = defaultModel;
-    await loadModel(defaultModel);
+    await loadModel(defaultModel, { cache: true });
   } else {
     showNotice(howToLoadAModel(), 'info');
   }

@@ -59,6 +59,11 @@ export class SieveClient {
     return this.remote.listCachedModels();
   }
 
+  /** Whether all of a model's files are in this browser's model store (a load then makes no request). */
+  isModelCached(url: string): Promise<boolean> {
+    return this.remote.isModelCached(url);
+  }
+
   /** Deletes a model's files from this browser's model store. */
   deleteCachedModel(url: string): Promise<void> {
     return this.remote.deleteCachedModel(url);
