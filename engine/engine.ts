@@ -87,6 +87,8 @@ export class SieveEngine {
   private calibrations = new Map<CalibrationMethod, CalibrationArtifact | null>();
   /** The model's URL, where `<method>.calibration.json` is looked for beside it. */
   private modelUrl = '';
+  /** The policy of the last request and its spec (JSON of the normalized spec): see policyFor. */
+  private lastPolicy: { key: string; policy: AttentionPolicy } | null = null;
   /** Aborts the request in flight (interrupt()). */
   private inFlight: AbortController | null = null;
   /** Requests run one after another, never interleaved on the one KV sequence. */
@@ -274,6 +276,19 @@ export class SieveEngine {
    */
   private async policyFor(spec: AttentionSpecInput | undefined): Promise<AttentionPolicy> {
     const parsed = parseAttentionSpec(spec ?? 'dense');
+    // A policy that keeps per-page metadata (Quest, Double Sparsity, FASA) goes on with the next turn under the same
+    // spec, so the conversation's cached prefix is reused with the metadata written for it (GpuModel resets the cache
+    // for a new such policy). The others are made per request: their state is the request's (Recycled Attention's
+    // schedule, an evicting policy's scores, which start with the sequence).
+    const key = JSON.stringify(parsed);
+    const previous = this.lastPolicy;
+    if (previous && previous.key === key && previous.policy.needs.metadata.length > 0 && !previous.policy.needs.evicts) return previous.policy;
+    const policy = await this.createPolicyFor(parsed);
+    this.lastPolicy = { key, policy };
+    return policy;
+  }
+
+  private async createPolicyFor(parsed: ReturnType<typeof parseAttentionSpec>): Promise<AttentionPolicy> {
     const config = this.requireModel().config;
     if (!isCalibrationMethod(parsed.policy)) return createPolicy(parsed, { config });
     const method = parsed.policy;
@@ -316,6 +331,7 @@ export class SieveEngine {
     this.samplingDefaults = {};
     this.calibrations = new Map();
     this.modelUrl = '';
+    this.lastPolicy = null; // destroyed with the model
   }
 }
 

@@ -105,6 +105,13 @@ export interface AttentionPolicy {
    * readback), or null when nothing was evicted.
    */
   evict?(encoder: GPUCommandEncoder, ctx: PolicyStepContext): EvictionResult | null;
+  /**
+   * Frees the policy's GPU buffers (scores, lists, label caches: some as large as a fraction of the KV pool). The
+   * engine makes a policy per request, so GpuModel calls this when another policy replaces it and when the model is
+   * destroyed, rather than leaving device memory to the garbage collector. Work already submitted is unaffected
+   * (WebGPU destroys a buffer after the queue is done with it); a later hook rebuilds the state.
+   */
+  destroy?(): void;
 }
 
 /** The request's `attention` option: a policy name and its parameters. */

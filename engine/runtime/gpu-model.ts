@@ -265,10 +265,12 @@ export class GpuModel implements ForwardBackend {
   setPolicy(policy: AttentionPolicy): void {
     // Before any step: a policy whose parameters do not fit this model fails here, not halfway through a step.
     policy.checkModel?.(this.config);
-    if (policy !== this.policy && (this.policy?.needs.evicts || policy.needs.evicts)) {
-      // An evicting policy's scores describe the sequence it built: a new one starts from an empty cache.
-      this.mustReset = true;
-    }
+    if (policy === this.policy) return;
+    // An evicting policy's scores describe the sequence it built, and a policy's per-page metadata (Quest's key
+    // bounds, Double Sparsity's and FASA's label caches) is written as tokens are appended: a new policy of either
+    // kind has nothing for the cached tokens, so it starts from an empty cache rather than select with zeros.
+    if (this.policy?.needs.evicts || policy.needs.evicts || policy.needs.metadata.length > 0) this.mustReset = true;
+    this.policy?.destroy?.();
     this.policy = policy;
   }
 
@@ -344,6 +346,7 @@ export class GpuModel implements ForwardBackend {
     this.quantizedEmbed?.kernels.destroy();
     for (const b of this.ownedBuffers) b.destroy();
     this.prefillStaging?.destroy();
+    this.policy?.destroy?.();
     (this.attention as unknown as { destroy?: () => void }).destroy?.();
     (this.cache as unknown as { destroy?: () => void }).destroy?.();
     this.weights.destroy();

@@ -201,6 +201,7 @@ export class LabelSelector {
   destroy(): void {
     const st = this.state;
     if (!st) return;
+    st.topK.destroy();
     for (const b of [st.params, st.channels, st.scores, st.indices, st.lengths, ...st.labels]) b.destroy();
     this.state = null;
   }

@@ -53,6 +53,11 @@ export class DoubleSparsityPolicy implements AttentionPolicy {
     this.selectorFor().onAppend(encoder, ctx);
   }
 
+  /** Frees the selector's GPU state (its label cache); the selector itself stays, fitted to the model. */
+  destroy(): void {
+    this.selector?.destroy();
+  }
+
   plan(encoder: GPUCommandEncoder, ctx: PolicyStepContext): AttentionPlan {
     return this.selectorFor().plan(encoder, ctx);
   }

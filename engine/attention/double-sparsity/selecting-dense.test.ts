@@ -3,12 +3,10 @@
 // within 1e-4 at every step (their lists name every older slot), and at a small budget they do not.
 import { describe, expect, it } from 'vitest';
 import { calibrateWindows, type CalibrationArtifact } from '../../calibration/index.ts';
-import { WgslDecoder } from '../../decode/index.ts';
 import { nodeGpuDevice } from '../../gpu/node-webgpu.test-helper.ts';
-import { PagedKVCache, type SequenceHandle } from '../../kv/index.ts';
-import { layerWeight, ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type RopeLayout, type Tensor } from '../../model/index.ts';
-import { GpuWeights } from '../../runtime/index.ts';
-import { createPolicy, PagedAttention, type AttentionPolicy } from '../index.ts';
+import { layerWeight, type LoadedModel, type ModelConfig, type RopeLayout, type Tensor } from '../../model/index.ts';
+import { GpuDecodeRun, maxLogitDiff } from '../gpu-decode-run.test-helper.ts';
+import { createPolicy } from '../index.ts';
 import { parseAttentionSpec } from '../spec.ts';
 
 /** ATTENTION.md: a policy whose budget covers the sequence equals dense within 1e-4. */
@@ -62,56 +60,6 @@ function randomModel(ropeLayout: RopeLayout, seed: number): LoadedModel {
   };
 }
 
-/** One sequence through PagedAttention and the WGSL decoder, as GpuModel's decode loop runs it. */
-class GpuRun {
-  private readonly cache: PagedKVCache;
-  private readonly attention: PagedAttention;
-  private readonly decoder: WgslDecoder;
-  private readonly staging: GPUBuffer;
-  private readonly inv: Float64Array;
-  private readonly seq: SequenceHandle;
-  private position = 0;
-
-  constructor(private readonly device: GPUDevice, loaded: LoadedModel, private readonly policy: AttentionPolicy) {
-    const c = loaded.config;
-    const maxTokens = 64;
-    this.cache = new PagedKVCache(device, {
-      numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: maxTokens,
-      memoryBudgetBytes: 2 * c.numLayers * c.numKvHeads * c.headDim * 2 * 4 * (maxTokens + 64),
-    });
-    this.attention = new PagedAttention(device, this.cache, {
-      numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1,
-    });
-    this.decoder = new WgslDecoder(device, c, GpuWeights.upload(device, loaded), this.attention);
-    this.staging = device.createBuffer({ size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.inv = ropeInverseFrequencies(c);
-    this.seq = this.cache.createSequence();
-    policy.checkModel?.(c);
-  }
-
-  async step(id: number): Promise<Float32Array> {
-    const { cos, sin } = ropeTable(this.inv, this.position, 1);
-    this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: 1, cos, sin });
-    this.decoder.writeToken(id);
-    const encoder = this.device.createCommandEncoder();
-    this.decoder.encodeStep(encoder, { policy: this.policy });
-    this.attention.endStep(encoder);
-    encoder.copyBufferToBuffer(this.decoder.logits, 0, this.staging, 0, this.staging.size);
-    this.device.queue.submit([encoder.finish()]);
-    await this.staging.mapAsync(GPUMapMode.READ);
-    const logits = new Float32Array(this.staging.getMappedRange().slice(0));
-    this.staging.unmap();
-    this.position += 1;
-    return logits;
-  }
-}
-
-function maxDiff(a: Float32Array[], b: Float32Array[]): number {
-  let m = 0;
-  a.forEach((row, s) => row.forEach((v, i) => { m = Math.max(m, Math.abs(v - b[s][i])); }));
-  return m;
-}
-
 describe.each<RopeLayout>(['half', 'interleaved'])('Double Sparsity and FASA through the GPU decoder (random model, %s RoPE)', (ropeLayout) => {
   const model = randomModel(ropeLayout, ropeLayout === 'half' ? 5 : 6);
   const next = rng(99);
@@ -123,22 +71,19 @@ describe.each<RopeLayout>(['half', 'interleaved'])('Double Sparsity and FASA thr
     fasa: calibrateWindows(model, 'fasa', windows, { textName: 'random ids', topK: 8 }),
   };
   let dense: Float32Array[] | null = null;
+  let run: GpuDecodeRun | null = null;
 
-  async function decodeAll(device: GPUDevice, spec: string): Promise<Float32Array[]> {
+  async function decodeAll(spec: string): Promise<Float32Array[]> {
     const parsed = parseAttentionSpec(spec);
-    const policy = createPolicy(parsed, { config: model.config, calibration: calibration[parsed.policy] });
-    const run = new GpuRun(device, model, policy);
-    const out: Float32Array[] = [];
-    for (const id of ids) out.push(await run.step(id));
-    return out;
+    run ??= new GpuDecodeRun(await nodeGpuDevice(), model);
+    return run.decodeAll(createPolicy(parsed, { config: model.config, calibration: calibration[parsed.policy] }), ids);
   }
 
   // Budgets of 32 with 24 tokens: every older slot is listed. Layers 1.. plan lists.
   it.for(['double-sparsity:budget=32,channels=4,dense-layers=1', 'fasa:budget=32,chunks=2,dense-layers=1'])(
     '%s with a budget covering the sequence gives dense logits within 1e-4 at every step', async (spec) => {
-      const device = await nodeGpuDevice();
-      dense ??= await decodeAll(device, 'dense');
-      const diff = maxDiff(await decodeAll(device, spec), dense);
+      dense ??= await decodeAll('dense');
+      const diff = maxLogitDiff(await decodeAll(spec), dense);
       console.log(`${ropeLayout} ${spec}: max |logit - dense| = ${diff.toExponential(2)}`);
       expect(diff).toBeLessThan(DENSE_TOLERANCE);
     },
@@ -146,9 +91,8 @@ describe.each<RopeLayout>(['half', 'interleaved'])('Double Sparsity and FASA thr
 
   it.for(['double-sparsity:budget=4,channels=4,dense-layers=1', 'fasa:budget=4,chunks=2,dense-layers=1'])(
     '%s reads less than every token and so changes the logits', async (spec) => {
-      const device = await nodeGpuDevice();
-      dense ??= await decodeAll(device, 'dense');
-      expect(maxDiff(await decodeAll(device, spec), dense)).toBeGreaterThan(1e-3);
+      dense ??= await decodeAll('dense');
+      expect(maxLogitDiff(await decodeAll(spec), dense)).toBeGreaterThan(1e-3);
     },
   );
 });

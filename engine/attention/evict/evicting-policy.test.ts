@@ -3,14 +3,13 @@
 // compared after every step; and a 37-token prefill of random inputs evicted at once.
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { WgslDecoder } from '../../decode/index.ts';
 import { readBuffer } from '../../gpu/index.ts';
 import { nodeGpuDevice } from '../../gpu/node-webgpu.test-helper.ts';
 import { PagedKVCache, type SequenceHandle } from '../../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel } from '../../model/index.ts';
 import { loadModelFromPath } from '../../model/node.ts';
 import { ReferenceModel } from '../../reference/index.ts';
-import { GpuWeights } from '../../runtime/index.ts';
+import { GpuDecodeRun } from '../gpu-decode-run.test-helper.ts';
 import { EvictingReferenceModel, type EvictingHead, type ReferenceEvictionPolicy } from '../evicting-reference.ts';
 import { createPolicy, PagedAttention, ReferenceKVCache, referenceAttention, referenceColumnSums, type AttentionPolicy } from '../index.ts';
 import { createReferenceEvictionPolicy } from '../reference-policy.ts';
@@ -33,49 +32,12 @@ beforeAll(async () => {
   model = await loadModelFromPath(MODEL);
 });
 
-/** The GPU side of one sequence as GpuModel runs it: beginStep, the decoder's layers, endStep, submit, truncate. */
-class GpuRun {
-  readonly cache: PagedKVCache;
-  private readonly attention: PagedAttention;
-  private readonly decoder: WgslDecoder;
-  private readonly staging: GPUBuffer;
-  private readonly inv: Float64Array;
-  readonly seq: SequenceHandle;
-  private position = 0;
-
-  constructor(private readonly device: GPUDevice, loaded: LoadedModel, private readonly policy: AttentionPolicy) {
-    const c = loaded.config;
-    const maxTokens = 64;
-    this.cache = new PagedKVCache(device, {
-      numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: maxTokens,
-      memoryBudgetBytes: 2 * c.numLayers * c.numKvHeads * c.headDim * 2 * 4 * (maxTokens + 64),
-    });
-    this.attention = new PagedAttention(device, this.cache, {
-      numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1,
-    });
-    this.decoder = new WgslDecoder(device, c, GpuWeights.upload(device, loaded), this.attention);
-    this.staging = device.createBuffer({ size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.inv = ropeInverseFrequencies(c);
-    this.seq = this.cache.createSequence();
-    policy.checkModel?.(c);
-  }
-
-  async step(id: number): Promise<Float32Array> {
-    const { cos, sin } = ropeTable(this.inv, this.position, 1);
-    this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: 1, cos, sin });
-    this.decoder.writeToken(id);
-    const encoder = this.device.createCommandEncoder();
-    this.decoder.encodeStep(encoder, { policy: this.policy });
-    const evicted = this.attention.endStep(encoder);
-    encoder.copyBufferToBuffer(this.decoder.logits, 0, this.staging, 0, this.staging.size);
-    this.device.queue.submit([encoder.finish()]);
-    if (evicted) this.cache.truncate(this.seq, evicted.tokensHeld);
-    await this.staging.mapAsync(GPUMapMode.READ);
-    const logits = new Float32Array(this.staging.getMappedRange().slice(0));
-    this.staging.unmap();
-    this.position += 1;
-    return logits;
-  }
+/** One decoder for the file's sequences (GpuDecodeRun: beginStep, the decoder's layers, endStep, submit, truncate). */
+let run: GpuDecodeRun | null = null;
+async function gpuRun(policy: AttentionPolicy): Promise<GpuDecodeRun> {
+  run ??= new GpuDecodeRun(await nodeGpuDevice(), model);
+  run.start(policy);
+  return run;
 }
 
 /** True positions held by (layer, KV head), sorted, read back from the GPU (counts and pages). */
@@ -135,7 +97,7 @@ describe('evicting policies on the GPU against the CPU reference (stories260K, t
     const device = await nodeGpuDevice();
     const c = model.config;
     const spec = parseAttentionSpec(text);
-    const gpu = new GpuRun(device, model, createPolicy(spec));
+    const gpu = await gpuRun(createPolicy(spec));
     device.pushErrorScope('validation');
     const recorder = new RecordingPolicy(createReferenceEvictionPolicy(spec, c.numLayers) as ReferenceEvictionPolicy);
     const ref = new EvictingReferenceModel(c, model.weights, recorder);
@@ -174,13 +136,12 @@ describe('evicting policies on the GPU against the CPU reference (stories260K, t
   }, 300_000);
 
   it('h2o and a2sf with a budget of at least the sequence length equal dense within 1e-4', async () => {
-    const device = await nodeGpuDevice();
     const dense = new ReferenceModel(model.config, model.weights);
     const steps = 8;
     const want: Float32Array[] = [];
     for (let i = 0; i < steps; i++) want.push(i === 0 ? dense.prefill([ids[0]]) : dense.decode(ids[i]));
     for (const text of ['h2o:budget=16', 'a2sf:budget=16,forgetting=0.95']) {
-      const gpu = new GpuRun(device, model, createPolicy(parseAttentionSpec(text)));
+      const gpu = await gpuRun(createPolicy(parseAttentionSpec(text)));
       let error = 0;
       for (let i = 0; i < steps; i++) {
         const got = await gpu.step(ids[i]);

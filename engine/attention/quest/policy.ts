@@ -114,6 +114,13 @@ export class QuestPolicy implements AttentionPolicy {
     return group;
   }
 
+  destroy(): void {
+    const st = this.state;
+    if (!st) return;
+    for (const b of [st.params, st.scores, st.indices, st.lengths, ...st.bounds]) b.destroy();
+    this.state = null;
+  }
+
   private stateFor(ctx: PolicyStepContext): QuestState {
     if (this.state?.cache === ctx.cache) return this.state;
     if (!this.inverseFrequencies) throw new InvalidArgumentError('policy', 'quest needs the model (checkModel) before its first step: it scores pages with the rotated query');
@@ -153,7 +160,7 @@ export class QuestPolicy implements AttentionPolicy {
       ];
       return device.createBindGroup({ label: `quest-layer-${l}`, layout: staticLayout, entries: resources.map((resource, binding) => ({ binding, resource })) });
     });
-    this.state?.params.destroy();
+    this.destroy();
     this.state = { cache, pipelines, groups, queryLayout, queryGroups: new Map(), params, region, bounds, scores, indices, lengths, maxList };
     return this.state;
   }

@@ -125,6 +125,14 @@ export class RecycledPolicy implements AttentionPolicy {
     return group;
   }
 
+  destroy(): void {
+    const st = this.state;
+    if (!st) return;
+    st.topK.destroy();
+    for (const b of [st.params, st.scratch, st.scratchLen, st.indices, st.lengths]) b.destroy();
+    this.state = null;
+  }
+
   private stateFor(ctx: PolicyStepContext): RecycledState {
     if (this.state?.device === ctx.device) return this.state;
     if (!this.numHeads) throw new InvalidArgumentError('policy', 'recycled needs the model (checkModel) before its first step: it compares whole queries');

@@ -75,6 +75,14 @@ export class TidalPolicy implements AttentionPolicy {
     return this.resolved;
   }
 
+  destroy(): void {
+    const st = this.state;
+    if (!st) return;
+    st.topK.destroy();
+    for (const b of [st.indices, st.lengths]) b.destroy();
+    this.state = null;
+  }
+
   private stateFor(ctx: PolicyStepContext): TidalState {
     if (this.state?.device === ctx.device) return this.state;
     const maxList = Math.max(1, Math.min(this.params.budget - 1, ctx.cache.maxTokensPerSequence));

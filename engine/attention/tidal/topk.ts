@@ -37,6 +37,12 @@ export class TokenTopK {
     this.params = device.createBuffer({ label: 'token-top-k-params', size: slots * PARAMS_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   }
 
+  /** Frees the params buffer; the kernel cannot encode after this. */
+  destroy(): void {
+    this.params.destroy();
+    this.groups.clear();
+  }
+
   /** Encodes one selection; `slot` (< slots) picks its params, so encodes of one command buffer must differ in it. */
   encode(encoder: GPUCommandEncoder, slot: number, args: TopKArgs): void {
     const { scores, stride, rows, length, k, out, outStride, outLengths } = args;
