@@ -1,7 +1,10 @@
 // CPU reference of the evicting policies: the keep rule they share (sinks + top-scored + recent, ties by position)
 // and a plain f32 forward whose KV cache evicts, so policy logits can be checked against dense and the GPU path.
 import { InvalidArgumentError } from '../errors/index.ts';
-import { applyRope, layerWeight, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
+import { applyRope, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
+import {
+  addInPlace, matmul, referenceWeights, rmsNormInPlace, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear,
+} from '../reference/index.ts';
 
 /** The cached tokens of one (layer, KV head): slot order is arbitrary, positions are the true ones. */
 export interface EvictingHead {
@@ -58,27 +61,6 @@ export function compactHead(head: EvictingHead, slots: readonly number[]): void 
   head.scores = slots.map((s) => head.scores[s]);
 }
 
-interface Linear {
-  weight: Float32Array;
-  bias: Float32Array | null;
-  inFeatures: number;
-  outFeatures: number;
-}
-
-interface Layer {
-  inputNorm: Float32Array;
-  q: Linear;
-  k: Linear;
-  v: Linear;
-  o: Linear;
-  qNorm: Float32Array | null;
-  kNorm: Float32Array | null;
-  postAttentionNorm: Float32Array;
-  gate: Linear;
-  up: Linear;
-  down: Linear;
-}
-
 /**
  * The reference forward (same architectures and arithmetic as engine/reference's ReferenceModel) over an evicting
  * cache: each step appends its K/V, attends over the kept slots only, hands the policy the step's probability rows,
@@ -89,47 +71,22 @@ interface Layer {
  * few dense pieces (matmul, RMSNorm, SwiGLU) rather than reaching into it.
  */
 export class EvictingReferenceModel {
-  private readonly layers: Layer[];
+  private readonly layers: ReferenceLayerWeights[];
   private readonly heads: EvictingHead[][];
   private readonly embed: Float32Array;
   private readonly finalNorm: Float32Array;
-  private readonly lmHead: Linear;
+  private readonly lmHead: ReferenceLinear;
   private readonly inverseFrequencies: Float64Array;
   private next = 0;
 
   constructor(readonly config: ModelConfig, weights: WeightStore, readonly policy: ReferenceEvictionPolicy) {
-    const c = config;
-    const linear = (name: string, inFeatures: number, outFeatures: number): Linear => {
-      const w = weights.get(`${name}.weight`);
-      if (w.data.length !== inFeatures * outFeatures) throw new InvalidArgumentError('weights', `${name}.weight has ${w.data.length} values, expected [${outFeatures}, ${inFeatures}]`);
-      const bias = weights.has(`${name}.bias`) ? weights.get(`${name}.bias`).data : null;
-      return { weight: w.data, bias, inFeatures, outFeatures };
-    };
-    const q = c.numHeads * c.headDim;
-    const kv = c.numKvHeads * c.headDim;
-    this.embed = weights.get('model.embed_tokens.weight').data;
-    this.finalNorm = weights.get('model.norm.weight').data;
-    this.lmHead = c.tieWordEmbeddings && !weights.has('lm_head.weight')
-      ? { weight: this.embed, bias: null, inFeatures: c.hiddenSize, outFeatures: c.vocabSize }
-      : linear('lm_head', c.hiddenSize, c.vocabSize);
-    this.layers = Array.from({ length: c.numLayers }, (_, i) => {
-      const name = (suffix: string) => layerWeight(i, suffix);
-      return {
-        inputNorm: weights.get(name('input_layernorm.weight')).data,
-        q: linear(name('self_attn.q_proj'), c.hiddenSize, q),
-        k: linear(name('self_attn.k_proj'), c.hiddenSize, kv),
-        v: linear(name('self_attn.v_proj'), c.hiddenSize, kv),
-        o: linear(name('self_attn.o_proj'), q, c.hiddenSize),
-        qNorm: c.qkNorm ? weights.get(name('self_attn.q_norm.weight')).data : null,
-        kNorm: c.qkNorm ? weights.get(name('self_attn.k_norm.weight')).data : null,
-        postAttentionNorm: weights.get(name('post_attention_layernorm.weight')).data,
-        gate: linear(name('mlp.gate_proj'), c.hiddenSize, c.intermediateSize),
-        up: linear(name('mlp.up_proj'), c.hiddenSize, c.intermediateSize),
-        down: linear(name('mlp.down_proj'), c.intermediateSize, c.hiddenSize),
-      };
-    });
-    this.heads = Array.from({ length: c.numLayers }, () => Array.from({ length: c.numKvHeads }, () => ({ positions: [], keys: [], values: [], scores: [] })));
-    this.inverseFrequencies = ropeInverseFrequencies(c);
+    const w = referenceWeights(config, weights);
+    this.embed = w.embed;
+    this.finalNorm = w.finalNorm;
+    this.lmHead = w.lmHead;
+    this.layers = w.layers;
+    this.heads = Array.from({ length: config.numLayers }, () => Array.from({ length: config.numKvHeads }, () => ({ positions: [], keys: [], values: [], scores: [] })));
+    this.inverseFrequencies = ropeInverseFrequencies(config);
   }
 
   /** The position the next token takes (tokens seen so far). */
@@ -252,36 +209,4 @@ export class EvictingReferenceModel {
     }
     return out;
   }
-}
-
-/** y = x W^T + b for n rows: x [n, in], W [out, in] -> [n, out]; dot products in f64. */
-function matmul(x: Float32Array, n: number, layer: Linear): Float32Array {
-  const { weight, bias, inFeatures: k, outFeatures: m } = layer;
-  const y = new Float32Array(n * m);
-  for (let t = 0; t < n; t++) {
-    for (let o = 0; o < m; o++) {
-      let s = 0;
-      for (let i = 0; i < k; i++) s += x[t * k + i] * weight[o * k + i];
-      y[t * m + o] = s + (bias ? bias[o] : 0);
-    }
-  }
-  return y;
-}
-
-function rmsNormRows(x: Float32Array, w: Float32Array, width: number, eps: number): Float32Array {
-  const out = x.slice();
-  for (let off = 0; off < x.length; off += width) rmsNormInPlace(out, off, width, w, eps);
-  return out;
-}
-
-/** HF's LlamaRMSNorm: w * (x * rsqrt(mean(x^2) + eps)), the normalized x rounded to f32 before the scale. */
-function rmsNormInPlace(v: Float32Array, off: number, width: number, w: Float32Array, eps: number): void {
-  let sumSquares = 0;
-  for (let i = 0; i < width; i++) sumSquares += v[off + i] * v[off + i];
-  const inv = Math.fround(1 / Math.sqrt(Math.fround(sumSquares / width) + eps));
-  for (let i = 0; i < width; i++) v[off + i] = w[i] * Math.fround(v[off + i] * inv);
-}
-
-function addInPlace(x: Float32Array, y: Float32Array): void {
-  for (let i = 0; i < x.length; i++) x[i] += y[i];
 }

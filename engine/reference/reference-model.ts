@@ -1,32 +1,11 @@
 // The CPU reference forward: plain f32 Llama / Qwen2 / Qwen3 with dense attention and a growing KV cache; the GPU tests' oracle.
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
-import { applyRope, layerWeight, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
+import { applyRope, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
+import { addInPlace, matmul, referenceWeights, rmsNormInPlace, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear } from './layers.ts';
 
 /** First KV cache allocation, in positions; it doubles as needed (a 32K-context config must not cost 32K up front). */
 const INITIAL_KV_CAPACITY = 64;
-/** Rows of x per matmul block: 16 rows of a 4096-wide x are 256 KiB, about an L2's worth (measured on this host). */
-const MATMUL_ROW_BLOCK = 16;
-
-interface Linear {
-  /** Row-major [out, in], as HF stores it. */
-  weight: Float32Array;
-  bias: Float32Array | null;
-  inFeatures: number;
-  outFeatures: number;
-}
-
-interface Layer {
-  inputNorm: Float32Array;
-  q: Linear;
-  k: Linear;
-  v: Linear;
-  o: Linear;
-  qNorm: Float32Array | null;
-  kNorm: Float32Array | null;
-  postAttentionNorm: Float32Array;
-  gate: Linear;
-  up: Linear;
-  down: Linear;
+interface Layer extends ReferenceLayerWeights {
   /** Cached keys and values, [capacity, numKvHeads * headDim] each, RoPE already applied to keys. */
   keys: Float32Array;
   values: Float32Array;
@@ -48,7 +27,7 @@ export class ReferenceModel {
   private readonly layers: Layer[];
   private readonly embed: Float32Array;
   private readonly finalNorm: Float32Array;
-  private readonly lmHead: Linear;
+  private readonly lmHead: ReferenceLinear;
   private readonly inverseFrequencies: Float64Array;
   private capacity = 0;
   private cached = 0;
@@ -56,42 +35,12 @@ export class ReferenceModel {
 
   constructor(readonly config: ModelConfig, weights: WeightStore, options: ReferenceModelOptions = {}) {
     this.observer = options.observer ?? null;
-    const c = config;
-    const linear = (name: string, inFeatures: number, outFeatures: number): Linear => {
-      const w = weights.get(`${name}.weight`);
-      if (w.data.length !== inFeatures * outFeatures) {
-        throw new InvalidArgumentError('weights', `${name}.weight has ${w.data.length} values, expected [${outFeatures}, ${inFeatures}]`);
-      }
-      const bias = weights.has(`${name}.bias`) ? weights.get(`${name}.bias`).data : null;
-      return { weight: w.data, bias, inFeatures, outFeatures };
-    };
-    const q = c.numHeads * c.headDim;
-    const kv = c.numKvHeads * c.headDim;
-    this.embed = weights.get('model.embed_tokens.weight').data;
-    this.finalNorm = weights.get('model.norm.weight').data;
-    this.lmHead = c.tieWordEmbeddings && !weights.has('lm_head.weight')
-      ? { weight: this.embed, bias: null, inFeatures: c.hiddenSize, outFeatures: c.vocabSize }
-      : linear('lm_head', c.hiddenSize, c.vocabSize);
-    this.layers = [];
-    for (let i = 0; i < c.numLayers; i++) {
-      const name = (suffix: string) => layerWeight(i, suffix);
-      this.layers.push({
-        inputNorm: weights.get(name('input_layernorm.weight')).data,
-        q: linear(name('self_attn.q_proj'), c.hiddenSize, q),
-        k: linear(name('self_attn.k_proj'), c.hiddenSize, kv),
-        v: linear(name('self_attn.v_proj'), c.hiddenSize, kv),
-        o: linear(name('self_attn.o_proj'), q, c.hiddenSize),
-        qNorm: c.qkNorm ? weights.get(name('self_attn.q_norm.weight')).data : null,
-        kNorm: c.qkNorm ? weights.get(name('self_attn.k_norm.weight')).data : null,
-        postAttentionNorm: weights.get(name('post_attention_layernorm.weight')).data,
-        gate: linear(name('mlp.gate_proj'), c.hiddenSize, c.intermediateSize),
-        up: linear(name('mlp.up_proj'), c.hiddenSize, c.intermediateSize),
-        down: linear(name('mlp.down_proj'), c.intermediateSize, c.hiddenSize),
-        keys: new Float32Array(0),
-        values: new Float32Array(0),
-      });
-    }
-    this.inverseFrequencies = ropeInverseFrequencies(c);
+    const w = referenceWeights(config, weights);
+    this.embed = w.embed;
+    this.finalNorm = w.finalNorm;
+    this.lmHead = w.lmHead;
+    this.layers = w.layers.map((layer) => ({ ...layer, keys: new Float32Array(0), values: new Float32Array(0) }));
+    this.inverseFrequencies = ropeInverseFrequencies(config);
   }
 
   /** Tokens in the cache: the position the next token will take. */
@@ -242,55 +191,4 @@ export function referenceLogits(config: ModelConfig, weights: WeightStore, ids: 
   out.set(model.prefill(ids.slice(0, 1)), 0);
   for (let i = 1; i < ids.length; i++) out.set(model.decode(ids[i]), i * vocab);
   return out;
-}
-
-/**
- * y = x W^T + b for n rows: x [n, in], W [out, in] -> [n, out]. Rows of x go in blocks that stay in cache while every
- * weight row passes over them once. Each dot product has one fixed summation order (dot(), in f64) whatever n is,
- * so a prefill row and the decode of the same token agree bit for bit.
- */
-function matmul(x: Float32Array, n: number, layer: Linear): Float32Array {
-  const { weight, bias, inFeatures: k, outFeatures: m } = layer;
-  const y = new Float32Array(n * m);
-  for (let t0 = 0; t0 < n; t0 += MATMUL_ROW_BLOCK) {
-    const t1 = Math.min(n, t0 + MATMUL_ROW_BLOCK);
-    for (let o = 0; o < m; o++) {
-      const wOff = o * k;
-      const b = bias ? bias[o] : 0;
-      for (let t = t0; t < t1; t++) y[t * m + o] = dot(x, t * k, weight, wOff, k) + b;
-    }
-  }
-  return y;
-}
-
-/** Sum of a[i] * b[i] in four interleaved f64 lanes: independent add chains run in parallel on the CPU. */
-function dot(a: Float32Array, aOff: number, b: Float32Array, bOff: number, k: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let i = 0;
-  for (; i + 4 <= k; i += 4) {
-    s0 += a[aOff + i] * b[bOff + i];
-    s1 += a[aOff + i + 1] * b[bOff + i + 1];
-    s2 += a[aOff + i + 2] * b[bOff + i + 2];
-    s3 += a[aOff + i + 3] * b[bOff + i + 3];
-  }
-  for (; i < k; i++) s0 += a[aOff + i] * b[bOff + i];
-  return (s0 + s1) + (s2 + s3);
-}
-
-/** HF's LlamaRMSNorm on each row: w * (x * rsqrt(mean(x^2) + eps)), the normalized x rounded to f32 before the scale. */
-function rmsNormRows(x: Float32Array, w: Float32Array, width: number, eps: number): Float32Array {
-  const out = x.slice();
-  for (let off = 0; off < x.length; off += width) rmsNormInPlace(out, off, width, w, eps);
-  return out;
-}
-
-function rmsNormInPlace(v: Float32Array, off: number, width: number, w: Float32Array, eps: number): void {
-  let sumSquares = 0;
-  for (let i = 0; i < width; i++) sumSquares += v[off + i] * v[off + i];
-  const inv = Math.fround(1 / Math.sqrt(Math.fround(sumSquares / width) + eps));
-  for (let i = 0; i < width; i++) v[off + i] = w[i] * Math.fround(v[off + i] * inv);
-}
-
-function addInPlace(x: Float32Array, y: Float32Array): void {
-  for (let i = 0; i < x.length; i++) x[i] += y[i];
 }
