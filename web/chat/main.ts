@@ -63,6 +63,8 @@ let current: Conversation = newConversation();
 let loadedModel: string | null = null;
 let loading = false;
 let generation: AbortController | null = null;
+/** "Reload to update", shown once a new version of the app is cached and waiting. */
+let updateButton: HTMLButtonElement | null = null;
 
 // ---- Notices and errors ----
 
@@ -217,6 +219,8 @@ function updateControls(): void {
   ui.modelInput.disabled = loading;
   ui.catalogSelect.disabled = loading;
   ui.budgetInput.disabled = ui.policySelect.value === DENSE_POLICY;
+  // Updating reloads the page: not in the middle of a reply or a download.
+  if (updateButton) updateButton.disabled = busy || loading;
 }
 
 /** `cache`: keep the model in this browser's model store (the default model is, so the app opens offline). */
@@ -307,13 +311,13 @@ function startOfflineApp(): void {
     onOfflineReady: () => { document.body.dataset.offlineReady = 'true'; },
     onUpdateReady: (apply) => {
       showNotice('A new version of Sieve is ready.', 'info');
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.className = 'button';
-      button.textContent = 'Reload to update';
-      // Never mid-reply: the reload would cut the reply short.
-      button.addEventListener('click', () => { if (!generation) void apply(); });
-      ui.notice.append(' ', button);
+      updateButton = document.createElement('button');
+      updateButton.type = 'button';
+      updateButton.className = 'button';
+      updateButton.textContent = 'Reload to update';
+      updateButton.addEventListener('click', () => void apply());
+      ui.notice.append(' ', updateButton);
+      updateControls();
     },
     onError: (e) => console.warn(`Sieve cannot work offline here: ${describeError(e)}`),
   });
