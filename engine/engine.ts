@@ -276,13 +276,14 @@ export class SieveEngine {
    */
   private async policyFor(spec: AttentionSpecInput | undefined): Promise<AttentionPolicy> {
     const parsed = parseAttentionSpec(spec ?? 'dense');
-    // A policy that keeps per-page metadata (Quest, Double Sparsity, FASA) goes on with the next turn under the same
-    // spec, so the conversation's cached prefix is reused with the metadata written for it (GpuModel resets the cache
-    // for a new such policy). The others are made per request: their state is the request's (Recycled Attention's
-    // schedule, an evicting policy's scores, which start with the sequence).
+    // A policy whose state describes the cached tokens goes on with the next turn under the same spec: per-page
+    // metadata (Quest's key bounds, Double Sparsity's and FASA's labels) and an evicting policy's kept set and scores,
+    // so the conversation's cache is reused (GpuModel resets the cache for a new such policy). Recycled Attention's
+    // schedule is the request's own: it is made per request, as are the stateless ones.
     const key = JSON.stringify(parsed);
     const previous = this.lastPolicy;
-    if (previous && previous.key === key && previous.policy.needs.metadata.length > 0 && !previous.policy.needs.evicts) return previous.policy;
+    const carriesState = (p: AttentionPolicy) => p.needs.metadata.length > 0 || p.needs.evicts;
+    if (previous && previous.key === key && carriesState(previous.policy)) return previous.policy;
     const policy = await this.createPolicyFor(parsed);
     this.lastPolicy = { key, policy };
     return policy;

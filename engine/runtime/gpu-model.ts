@@ -313,8 +313,16 @@ export class GpuModel implements ForwardBackend {
 
   /** How many leading ids of `ids` the sequence already holds (a conversation's earlier turns). */
   cachedPrefixLength(ids: readonly number[]): number {
-    // Evicted tokens are gone: an evicting policy's sequence is never a reusable prefix (the caller resets).
-    if (this.mustReset || this.policy?.needs.evicts) return 0;
+    if (this.mustReset) return 0;
+    if (this.policy?.needs.evicts) {
+      // Evicted tokens are gone, so the sequence cannot be cut back: it goes on from its end (the next turn of a
+      // chat, whose prompt starts with every id fed so far) or starts again. Going on is what keeps a long chat's
+      // turns from re-reading the whole conversation: each prefills only its new ids into the bounded cache.
+      const n = this.heldIds.length;
+      if (n === 0 || ids.length <= n) return 0;
+      for (let i = 0; i < n; i++) if (ids[i] !== this.heldIds[i]) return 0;
+      return n;
+    }
     let n = 0;
     while (n < ids.length && n < this.heldIds.length && ids[n] === this.heldIds[n]) n++;
     return n;
@@ -324,6 +332,8 @@ export class GpuModel implements ForwardBackend {
   async truncate(n: number): Promise<void> {
     if (!Number.isInteger(n) || n < 0 || n > this.position) throw new InvalidArgumentError('truncate', `must be in [0, ${this.position}], got ${n}`);
     if (n === 0) return this.reset();
+    if (n === this.position) return; // keeps everything (the only cut an evicted sequence allows)
+    if (this.policy?.needs.evicts) throw new InvalidArgumentError('truncate', `an evicting policy's sequence goes on from its end (${this.position}) or restarts (0), got ${n}`);
     this.cache.truncate(this.seq, n);
     this.position = n;
     this.heldIds.length = n;
@@ -492,7 +502,6 @@ export class GpuModel implements ForwardBackend {
   private afterEviction(evicted: EvictionResult | null): void {
     if (!evicted) return;
     this.cache.truncate(this.seq, evicted.tokensHeld);
-    this.mustReset = true;
   }
 
   /** Submits our quantized embedding gather; queue order puts it before the embed session's run. */
