@@ -2,6 +2,7 @@
 // reference of its selection.
 export { DoubleSparsityPolicy, calibrationFromContext, createDoubleSparsityPolicy } from './policy.ts';
 export { LabelSelector, type LabelSelectorOptions } from './label-selector.ts';
+export { LabelSelectingPolicy } from './label-selecting-policy.ts';
 export {
   DOUBLE_SPARSITY_CHANNEL_DIVISOR, doubleSparsityChannels, doubleSparsitySpecParams, partialScores, resolveDoubleSparsityParams, selectTokens,
   topIndices, type DoubleSparsityParams, type DoubleSparsitySpecParams,

@@ -1,71 +1,37 @@
 // Double Sparsity on the GPU: the first layers dense; elsewhere a label cache of each key's calibrated channels
 // (written on append), partial scores q[r] . label / sqrt(r) (max over the KV group) and the top budget - 1 older
 // tokens per KV head as a {kind: 'tokens'} plan. Needs the model's double-sparsity calibration artifact.
-import { checkCalibrationFits, parseCalibration, type DoubleSparsityCalibration } from '../../calibration/index.ts';
-import { CalibrationMissingError, InvalidArgumentError } from '../../errors/index.ts';
+import { parseCalibration, type DoubleSparsityCalibration } from '../../calibration/index.ts';
+import { CalibrationMissingError } from '../../errors/index.ts';
 import { ropeInverseFrequencies, type ModelConfig } from '../../model/index.ts';
-import type { AttentionPlan, AttentionPolicy, AttentionSpec, PolicyContext, PolicyNeeds, PolicyStepContext } from '../policy.ts';
+import type { AttentionSpec, PolicyContext } from '../policy.ts';
 import { parseAttentionSpec } from '../spec.ts';
-import { LabelSelector } from './label-selector.ts';
+import type { LabelSelectorOptions } from './label-selector.ts';
+import { LabelSelectingPolicy } from './label-selecting-policy.ts';
 import {
   doubleSparsityChannels, doubleSparsitySpecParams, resolveDoubleSparsityParams, type DoubleSparsityParams, type DoubleSparsitySpecParams,
 } from './reference.ts';
 
-export class DoubleSparsityPolicy implements AttentionPolicy {
-  readonly name = 'double-sparsity';
-  readonly needs: PolicyNeeds;
-  private resolved: DoubleSparsityParams | null = null;
-  private selector: LabelSelector | null = null;
+export class DoubleSparsityPolicy extends LabelSelectingPolicy<DoubleSparsitySpecParams, DoubleSparsityParams, DoubleSparsityCalibration> {
+  protected readonly needsModelReason = 'its labels are the calibrated channels';
 
   /** `calibration`: a validated double-sparsity artifact (parseCalibration); `calibrationFile` names it in errors. */
-  constructor(readonly params: DoubleSparsitySpecParams, readonly calibration: DoubleSparsityCalibration, private readonly calibrationFile = 'calibration') {
-    if (!Number.isInteger(params.budget) || params.budget < 1) throw new InvalidArgumentError('attention.budget', `must be a positive integer, got ${params.budget}`);
-    const self = this;
-    this.needs = {
-      get denseLayers(): readonly number[] {
-        return Array.from({ length: self.params.denseLayers }, (_, l) => l);
-      },
-      granularity: 'token', statistics: () => 'none', metadata: ['token-label-channels'], evicts: false, calibration: 'double-sparsity',
-    };
+  constructor(params: DoubleSparsitySpecParams, calibration: DoubleSparsityCalibration, calibrationFile?: string) {
+    super('double-sparsity', params, calibration, calibrationFile);
   }
 
-  /** Fits channels to the model and checks the calibration was made for it (typed errors otherwise). */
-  checkModel(config: ModelConfig): void {
-    checkCalibrationFits(this.calibration, config, this.calibrationFile);
-    const p = resolveDoubleSparsityParams(this.params, config);
-    const G = config.numKvHeads;
-    this.resolved = p;
-    this.selector?.destroy();
-    this.selector = new LabelSelector({
-      label: 'double-sparsity', numHeads: config.numHeads, ropeLayout: config.ropeLayout, inverseFrequencies: ropeInverseFrequencies(config),
+  /** Fits the channel count to the model. */
+  protected fit(config: ModelConfig): DoubleSparsityParams {
+    return resolveDoubleSparsityParams(this.params, config);
+  }
+
+  protected selectorOptions(config: ModelConfig, p: DoubleSparsityParams): Omit<LabelSelectorOptions, 'label'> {
+    return {
+      numHeads: config.numHeads, ropeLayout: config.ropeLayout, inverseFrequencies: ropeInverseFrequencies(config),
       channels: Array.from({ length: config.numLayers }, (_, l) => (l < p.denseLayers ? null
-        : Array.from({ length: G }, (_, g) => doubleSparsityChannels(this.calibration, l, g, p.channels)))),
+        : Array.from({ length: config.numKvHeads }, (_, g) => doubleSparsityChannels(this.calibration, l, g, p.channels)))),
       scale: 1 / Math.sqrt(p.channels), budget: p.budget,
-    });
-  }
-
-  /** The parameters as fitted to the model (null before checkModel). */
-  get fitted(): DoubleSparsityParams | null {
-    return this.resolved;
-  }
-
-  onAppend(encoder: GPUCommandEncoder, ctx: PolicyStepContext): void {
-    this.selectorFor().onAppend(encoder, ctx);
-  }
-
-  /** Frees the selector's GPU state (its label cache); the selector itself stays, fitted to the model. */
-  destroy(): void {
-    this.selector?.destroy();
-  }
-
-  plan(encoder: GPUCommandEncoder, ctx: PolicyStepContext): AttentionPlan {
-    return this.selectorFor().plan(encoder, ctx);
-  }
-
-  /** The GPU estimator (tests read its partial scores). */
-  selectorFor(): LabelSelector {
-    if (!this.selector) throw new InvalidArgumentError('policy', 'double-sparsity needs the model (checkModel) before its first step: its labels are the calibrated channels');
-    return this.selector;
+    };
   }
 }
 
