@@ -314,17 +314,12 @@ export class GpuModel implements ForwardBackend {
   /** How many leading ids of `ids` the sequence already holds (a conversation's earlier turns). */
   cachedPrefixLength(ids: readonly number[]): number {
     if (this.mustReset) return 0;
-    if (this.policy?.needs.evicts) {
-      // Evicted tokens are gone, so the sequence cannot be cut back: it goes on from its end (the next turn of a
-      // chat, whose prompt starts with every id fed so far) or starts again. Going on is what keeps a long chat's
-      // turns from re-reading the whole conversation: each prefills only its new ids into the bounded cache.
-      const n = this.heldIds.length;
-      if (n === 0 || ids.length <= n) return 0;
-      for (let i = 0; i < n; i++) if (ids[i] !== this.heldIds[i]) return 0;
-      return n;
-    }
     let n = 0;
     while (n < ids.length && n < this.heldIds.length && ids[n] === this.heldIds[n]) n++;
+    // Evicted tokens are gone, so an evicting policy's sequence cannot be cut back: it goes on from its end (the next
+    // turn of a chat, whose prompt starts with every id fed so far) or starts again. Going on is what keeps a long
+    // chat's turns from re-reading the whole conversation: each prefills only its new ids into the bounded cache.
+    if (this.policy?.needs.evicts && (n < this.heldIds.length || n === ids.length)) return 0;
     return n;
   }
 
