@@ -51,12 +51,7 @@ fn countIndex(g: u32) -> u32 {
 }
 
 // The two dims rotated by frequency i: (i, i + D/2) for rotate-half checkpoints, (2i, 2i+1) for interleaved.
-fn ropePair(i: u32) -> vec2<u32> {
-  if (INTERLEAVED) {
-    return vec2<u32>(2u * i, 2u * i + 1u);
-  }
-  return vec2<u32>(i, i + D / 2u);
-}
+//#include rope
 
 @compute @workgroup_size(64)
 fn append(@builtin(global_invocation_id) gid: vec3<u32>) {

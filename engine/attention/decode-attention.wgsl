@@ -64,12 +64,7 @@ var<workgroup> probs: array<f32, SCORE_FLOATS>;
 var<workgroup> slotBase: array<u32, CHUNK>;
 var<workgroup> chunkMax: array<f32, WG>;
 
-fn ropePair(i: u32) -> vec2<u32> {
-  if (INTERLEAVED) {
-    return vec2<u32>(2u * i, 2u * i + 1u);
-  }
-  return vec2<u32>(i, i + D / 2u);
-}
+//#include rope
 
 fn totalSlots(g: u32) -> u32 {
   return counts[(step.seq * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g] + step.n;

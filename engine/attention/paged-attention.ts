@@ -3,16 +3,24 @@
 import { BufferLimitError, InvalidArgumentError } from '../errors/index.ts';
 import type { PagedKVCache, SequenceHandle } from '../kv/index.ts';
 import type { RopeLayout } from '../model/index.ts';
-import appendSource from './append.wgsl?raw';
+import { linkWgsl } from '../wgsl/index.ts';
+import appendSourceRaw from './append.wgsl?raw';
 import {
   DECODE_CHUNK, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_MAX_TILE_KEYS, PREFILL_TILE_FLOATS, STEP_HEADER_BYTES, WORKGROUP_SIZE,
 } from './constants.ts';
-import decodeSource from './decode-attention.wgsl?raw';
-import decodeListSource from './decode-list-attention.wgsl?raw';
+import decodeSourceRaw from './decode-attention.wgsl?raw';
+import decodeListSourceRaw from './decode-list-attention.wgsl?raw';
 import { DensePolicy } from './dense/policy.ts';
 import type { AttentionPhase, AttentionPolicy, AttentionStatistics, EvictionResult, PolicyStepContext } from './policy.ts';
-import prefillSource from './prefill-attention.wgsl?raw';
-import statisticsSource from './statistics.wgsl?raw';
+import prefillSourceRaw from './prefill-attention.wgsl?raw';
+import statisticsSourceRaw from './statistics.wgsl?raw';
+
+// The kernels with their //#include lines resolved (engine/wgsl): RoPE pairs are shared by all five.
+const appendSource = linkWgsl(appendSourceRaw);
+const decodeSource = linkWgsl(decodeSourceRaw);
+const decodeListSource = linkWgsl(decodeListSourceRaw);
+const prefillSource = linkWgsl(prefillSourceRaw);
+const statisticsSource = linkWgsl(statisticsSourceRaw);
 
 export interface PagedAttentionOptions {
   numHeads: number;

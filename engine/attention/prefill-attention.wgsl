@@ -62,12 +62,7 @@ var<workgroup> kTile: array<f32, TILE_FLOATS>;
 var<workgroup> vTile: array<f32, TILE_FLOATS>;
 var<workgroup> posTile: array<u32, MAX_TILE_KEYS>;
 
-fn ropePair(i: u32) -> vec2<u32> {
-  if (INTERLEAVED) {
-    return vec2<u32>(2u * i, 2u * i + 1u);
-  }
-  return vec2<u32>(i, i + D / 2u);
-}
+//#include rope
 
 fn pageOf(g: u32, slot: u32) -> u32 {
   return blockTables[((step.seq * MAX_PAGES + slot / PAGE) * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g];

@@ -72,12 +72,7 @@ struct LayerParams {
 
 var<workgroup> qs: array<f32, Q_FLOATS>;
 
-fn ropePair(i: u32) -> vec2<u32> {
-  if (INTERLEAVED) {
-    return vec2<u32>(2u * i, 2u * i + 1u);
-  }
-  return vec2<u32>(i, i + D / 2u);
-}
+//#include rope
 
 fn slotCount(g: u32) -> u32 {
   return counts[(step.seq * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g];

@@ -24,6 +24,8 @@ override HAS_ZP: bool = false;
 @group(0) @binding(3) var<storage, read> zeros: array<u32>;
 @group(0) @binding(4) var<storage, read_write> hidden: array<f32>;
 
+//#include block-quant
+
 fn byteAt(index: u32) -> u32 {
   return (codes[index / 4u] >> (8u * (index % 4u))) & 0xffu;
 }
@@ -44,15 +46,5 @@ fn embed(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (BITS == 4u) {
     code = (byte >> (4u * (j % 2u))) & 0xfu;
   }
-  var zp = 1u << (BITS - 1u);
-  if (HAS_ZP) {
-    let rowBytes = (BLOCKS * BITS + 7u) / 8u;
-    let zi = row * rowBytes + (b * BITS) / 8u;
-    let zbyte = (zeros[zi / 4u] >> (8u * (zi % 4u))) & 0xffu;
-    zp = zbyte;
-    if (BITS == 4u) {
-      zp = (zbyte >> (4u * (b % 2u))) & 0xfu;
-    }
-  }
-  hidden[t * HIDDEN + i] = (f32(code) - f32(zp)) * scales[row * BLOCKS + b];
+  hidden[t * HIDDEN + i] = (f32(code) - zeroPoint(row, b)) * scales[row * BLOCKS + b];
 }

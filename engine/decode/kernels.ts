@@ -1,10 +1,15 @@
 // The decode kernels as recorded dispatches: pipelines (cached per shape) and bind groups made once, replayed each step.
 import { EMBED_WORKGROUP_SIZE, MATVEC_ROWS, QMATVEC_ROWS } from './constants.ts';
 import embedSource from './embed.wgsl?raw';
-import embedQuantSource from './embed-quant.wgsl?raw';
+import embedQuantRaw from './embed-quant.wgsl?raw';
 import headNormSource from './head-norm.wgsl?raw';
 import matvecSource from './matvec.wgsl?raw';
-import matvecQuantSource from './matvec-quant.wgsl?raw';
+import matvecQuantRaw from './matvec-quant.wgsl?raw';
+import { linkWgsl } from '../wgsl/index.ts';
+
+// Both quantized kernels read zero points through engine/wgsl's block-quant library.
+const embedQuantSource = linkWgsl(embedQuantRaw);
+const matvecQuantSource = linkWgsl(matvecQuantRaw);
 
 /** One dispatch with everything bound; `encodeDispatch` replays it into a pass. */
 export interface Dispatch {

@@ -91,18 +91,7 @@ fn inputAt(i: u32, rs: f32) -> f32 {
   return x[i];
 }
 
-fn zeroPoint(row: u32, b: u32) -> f32 {
-  if (!HAS_ZP) {
-    return f32(1u << (BITS - 1u));
-  }
-  let rowBytes = (BLOCKS * BITS + 7u) / 8u;
-  let byteIndex = row * rowBytes + (b * BITS) / 8u;
-  let byte = (zeros[byteIndex / 4u] >> (8u * (byteIndex % 4u))) & 0xffu;
-  if (BITS == 4u) {
-    return f32((byte >> (4u * (b % 2u))) & 0xfu);
-  }
-  return f32(byte);
-}
+//#include block-quant
 
 fn stagedInput4(i: u32) -> vec4<f32> {
   return vec4<f32>(staged[i], staged[i + 1u], staged[i + 2u], staged[i + 3u]);

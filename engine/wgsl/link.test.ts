@@ -1,0 +1,77 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { linkWgsl, WGSL_LIBRARY } from './index.ts';
+
+const engineRoot = fileURLToPath(new URL('..', import.meta.url));
+
+function filesUnder(dir: string, suffix: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    return e.isDirectory() ? filesUnder(p, suffix) : p.endsWith(suffix) ? [p] : [];
+  });
+}
+
+const functionNames = (wgsl: string) => [...wgsl.matchAll(/^fn\s+(\w+)/gm)].map((m) => m[1]);
+
+describe('linkWgsl', () => {
+  it('replaces an include line by the library file, once, and shows the joined source', () => {
+    const library = { pair: 'fn pair(i: u32) -> u32 {\n  return 2u * i;\n}\n' };
+    const kernel = '// a kernel\n//#include pair\n  //#include pair\nfn main() {}\n';
+    expect(linkWgsl(kernel, library)).toBe(
+      '// a kernel\n// ---- begin pair.wgsl ----\nfn pair(i: u32) -> u32 {\n  return 2u * i;\n}\n// ---- end pair.wgsl ----\n'
+      + '// (pair included above)\nfn main() {}\n',
+    );
+  });
+
+  it('resolves library files that include each other, each once (a cycle ends at the second visit)', () => {
+    const library = { a: '//#include b\nfn a() {}', b: '//#include a\nfn b() {}' };
+    const joined = linkWgsl('//#include a\n//#include b\n', library);
+    expect(functionNames(joined)).toEqual(['b', 'a']);
+  });
+
+  it('throws on an unknown name, naming it and the files it has', () => {
+    expect(() => linkWgsl('//#include nope\n')).toThrow(/#include nope.*no such library file; have rope, block-quant/);
+    expect(() => linkWgsl('//#include a\n', { a: '//#include gone' })).toThrow(/gone \(from a\)/);
+  });
+
+  it('leaves text that only mentions an include alone (the line must be the directive alone)', () => {
+    const s = '// see //#include rope below\nlet x = 1; //#include rope\n';
+    expect(linkWgsl(s)).toBe(s);
+  });
+
+  it('gives the attention kernels one ropePair, from the library', () => {
+    const append = linkWgsl(readFileSync(join(engineRoot, 'attention/append.wgsl'), 'utf8'));
+    expect(functionNames(append).filter((n) => n === 'ropePair')).toHaveLength(1);
+    expect(append).toContain(WGSL_LIBRARY.rope.trimEnd());
+    expect(append).not.toMatch(/^\s*\/\/#include/m);
+  });
+});
+
+describe('the WGSL sources of the engine', () => {
+  const wgslFiles = filesUnder(engineRoot, '.wgsl').filter((p) => !p.startsWith(join(engineRoot, 'wgsl')));
+  const libraryFunctions = new Map(Object.entries(WGSL_LIBRARY).flatMap(([file, src]) => functionNames(src).map((fn) => [fn, file] as const)));
+
+  it('define no copy of a library function (a kernel includes it instead)', () => {
+    const copies = wgslFiles.flatMap((p) => functionNames(readFileSync(p, 'utf8'))
+      .filter((fn) => libraryFunctions.has(fn))
+      .map((fn) => `${relative(engineRoot, p)} defines ${fn} (//#include ${libraryFunctions.get(fn)})`));
+    expect(copies).toEqual([]);
+  });
+
+  it('are linked wherever a kernel with an include is imported', () => {
+    const withIncludes = new Set(wgslFiles.filter((p) => /^[ \t]*\/\/#include/m.test(readFileSync(p, 'utf8'))));
+    expect(withIncludes.size).toBeGreaterThanOrEqual(7);
+    const unlinked: string[] = [];
+    for (const ts of filesUnder(engineRoot, '.ts')) {
+      const text = readFileSync(ts, 'utf8');
+      for (const m of text.matchAll(/^import (\w+) from '(\.[^']+\.wgsl)\?raw';$/gm)) {
+        const wgsl = join(ts, '..', m[2]);
+        if (withIncludes.has(wgsl) && !text.includes(`linkWgsl(${m[1]})`)) unlinked.push(`${relative(engineRoot, ts)}: ${m[1]}`);
+      }
+    }
+    expect(unlinked).toEqual([]);
+    for (const p of withIncludes) expect(() => linkWgsl(readFileSync(p, 'utf8')), relative(engineRoot, p)).not.toThrow();
+  });
+});
