@@ -20,3 +20,9 @@ export const LAYER_UNIFORM_STRIDE = 256;
 
 /** Bytes of the step header (seq slot, start position, n, padding) before the RoPE table. */
 export const STEP_HEADER_BYTES = 16;
+
+/**
+ * Prompt tokens per prefill chunk by default: the GPU path and the CPU references run a longer prompt in chunks of
+ * this many (an evicting policy evicts between chunks), so both must chunk alike. Bounds the chunk's activations.
+ */
+export const DEFAULT_PREFILL_CHUNK = 512;

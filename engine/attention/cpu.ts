@@ -6,3 +6,4 @@ export {
 } from './spec.ts';
 export { EvictingReferenceModel, type ReferenceEvictionPolicy } from './evicting-reference.ts';
 export { createReferenceEvictionPolicy } from './reference-policy.ts';
+export { DEFAULT_PREFILL_CHUNK } from './constants.ts';

@@ -112,6 +112,21 @@ describe('EvictingReferenceModel', () => {
     }
   });
 
+  it('prefills a prompt longer than prefillChunk in chunks, evicting after each as the GPU path does', () => {
+    const chunked = new EvictingReferenceModel(config, weights, policyFor('h2o:budget=16', config.numLayers), { prefillChunk: 16 });
+    const stepwise = new EvictingReferenceModel(config, weights, policyFor('h2o:budget=16', config.numLayers), { prefillChunk: 64 });
+    const whole = new EvictingReferenceModel(config, weights, policyFor('h2o:budget=16', config.numLayers), { prefillChunk: 64 });
+    const got = chunked.prefill(ids); // 16 + 16 + 8
+    const want = new Float32Array(got.length);
+    for (let start = 0; start < ids.length; start += 16) want.set(stepwise.prefill(ids.slice(start, start + 16)), start * config.vocabSize);
+    expect(got).toEqual(want);
+    expect([...chunked.head(2, 0).positions]).toEqual([...stepwise.head(2, 0).positions]);
+    // Evicting once at the end keeps other tokens and gives other logits.
+    const once = whole.prefill(ids);
+    expect(maxDiff([once.subarray((ids.length - 1) * config.vocabSize)], [got.subarray((ids.length - 1) * config.vocabSize)])).toBeGreaterThan(1e-4);
+    expect(() => new EvictingReferenceModel(config, weights, policyFor('h2o:budget=16', config.numLayers), { prefillChunk: 0 })).toThrow(/prefillChunk/);
+  });
+
   it('has no evicting reference for dense', () => {
     expect(createReferenceEvictionPolicy(parseAttentionSpec('dense'), config.numLayers)).toBeNull();
     expect(policyFor('a2sf:forgetting=0.9/0.9/0.9/0.9/1', config.numLayers).budget).toBe(260);

@@ -1,6 +1,7 @@
 // CPU reference of the evicting policies: the keep rule they share (sinks + top-scored + recent, ties by position)
 // and a plain f32 forward whose KV cache evicts, so policy logits can be checked against dense and the GPU path.
 import { InvalidArgumentError } from '../errors/index.ts';
+import { DEFAULT_PREFILL_CHUNK } from './constants.ts';
 import { applyRope, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
 import {
   addInPlace, matmul, referenceWeights, rmsNormInPlace, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear,
@@ -78,8 +79,13 @@ export class EvictingReferenceModel {
   private readonly lmHead: ReferenceLinear;
   private readonly inverseFrequencies: Float64Array;
   private next = 0;
+  /** Prompt tokens per prefill step: the GPU path's `prefillChunk`, so both evict after the same chunks. */
+  readonly prefillChunk: number;
 
-  constructor(readonly config: ModelConfig, weights: WeightStore, readonly policy: ReferenceEvictionPolicy) {
+  constructor(readonly config: ModelConfig, weights: WeightStore, readonly policy: ReferenceEvictionPolicy, options: { prefillChunk?: number } = {}) {
+    const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
+    if (!Number.isInteger(chunk) || chunk < 1) throw new InvalidArgumentError('prefillChunk', `must be a positive integer, got ${chunk}`);
+    this.prefillChunk = chunk;
     const w = referenceWeights(config, weights);
     this.embed = w.embed;
     this.finalNorm = w.finalNorm;
@@ -104,8 +110,17 @@ export class EvictingReferenceModel {
     return this.heads[0][0].positions.length;
   }
 
+  /**
+   * Feeds `ids` in chunks of prefillChunk tokens, each a step that evicts after its last layer (as GpuModel's
+   * chunked prefill does); returns the logits of every row.
+   */
   prefill(ids: number[]): Float32Array {
-    return this.forward(ids);
+    if (ids.length <= this.prefillChunk) return this.forward(ids);
+    const out = new Float32Array(ids.length * this.config.vocabSize);
+    for (let start = 0; start < ids.length; start += this.prefillChunk) {
+      out.set(this.forward(ids.slice(start, start + this.prefillChunk)), start * this.config.vocabSize);
+    }
+    return out;
   }
 
   decode(id: number): Float32Array {

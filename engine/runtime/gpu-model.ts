@@ -7,7 +7,7 @@
 // per token cap a 30-layer model near 60 tokens/s, and ORT 1.30's graph capture fails on our sessions (see
 // graphCapture below). The ORT decode path (static n=1 sessions with fixed buffers) stays as `decoder: 'ort'`,
 // so bench/decode measures both in the same run.
-import { PagedAttention, type AttentionPolicy, type EvictionResult } from '../attention/index.ts';
+import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult } from '../attention/index.ts';
 import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind, type SegmentShape } from '../compiler/index.ts';
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
 import type { CacheUsage, ForwardBackend } from '../generation/index.ts';
@@ -19,8 +19,8 @@ import { GpuWeights } from './weights.ts';
 import { DecodeKernels, encodeDispatch, WgslDecoder, type Dispatch } from '../decode/index.ts';
 import { parseQuantization, quantizationSpec, type QuantizationMode } from '../quant/index.ts';
 
-/** Largest prefill chunk: longer prompts are prefilled in chunks of this many tokens (bounds activation memory). */
-export const MAX_PREFILL_CHUNK = 512;
+/** Largest `prefillChunk` a load may ask for: the chunk's activations (ids, q/k/v, attention output) scale with it. */
+export const MAX_PREFILL_CHUNK = 4096;
 /** KV pool budget: enough for the whole context, capped so a big model's pool stays within a tab's memory. */
 export const MAX_KV_POOL_BYTES = 512 * 1024 * 1024;
 
@@ -46,6 +46,12 @@ export interface GpuModelOptions {
    * the measured logit error against f32 and the memory of each.
    */
   quantization?: QuantizationMode;
+  /**
+   * Prompt tokens per prefill chunk (default DEFAULT_PREFILL_CHUNK): a longer prompt runs in chunks of this many, each
+   * through every layer; an evicting policy evicts after each chunk, a selecting policy's metadata grows with each.
+   * Smaller chunks bound activation memory and let an abort land sooner; larger ones amortize per-chunk host work.
+   */
+  prefillChunk?: number;
 }
 
 /** Host-side time spent per phase since the last reset of the profile (ms), for bench/decode. */
@@ -141,6 +147,10 @@ export class GpuModel implements ForwardBackend {
     const config = loaded.config;
     const c = config;
     const quantization = quantizationSpec(parseQuantization(options.quantization));
+    const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
+    if (!Number.isInteger(chunk) || chunk < 1 || chunk > MAX_PREFILL_CHUNK) {
+      throw new InvalidArgumentError('prefillChunk', `must be an integer in [1, ${MAX_PREFILL_CHUNK}] tokens, got ${chunk}`);
+    }
     const weights = GpuWeights.upload(device, loaded, onProgress, quantization);
     const owned: GPUBuffer[] = [];
     const alloc = (label: string, bytes: number) => {
@@ -191,7 +201,7 @@ export class GpuModel implements ForwardBackend {
       // A quantized table is gathered by our kernel (the compiler's header says why), in prefill and ORT decode.
       const embedTable = weights.get('model.embed_tokens.weight');
       const quantizedEmbed = embedTable.quantized
-        ? { kernels: new DecodeKernels(device, c.rmsNormEps), hidden: alloc('prefill embeddings', MAX_PREFILL_CHUNK * D * 4) }
+        ? { kernels: new DecodeKernels(device, c.rmsNormEps), hidden: alloc('prefill embeddings', chunk * D * 4) }
         : null;
       const decodeEmbedded = quantizedEmbed ? alloc('decode embedding', D * 4) : null;
       const t = (b: GPUBuffer, dims: number[], type: 'float32' | 'int32' = 'float32') => gpuTensor(b, dims, type);
@@ -237,13 +247,13 @@ export class GpuModel implements ForwardBackend {
         memoryBudgetBytes: Math.min(MAX_KV_POOL_BYTES, bytesPerToken * (c.maxPositionEmbeddings + 64)),
       });
       const attention = new PagedAttention(device, cache, {
-        numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: MAX_PREFILL_CHUNK,
+        numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: chunk,
       });
       const decoder = useOrtDecoder ? null : new WgslDecoder(device, config, weights, attention);
       const decodeStaging = device.createBuffer({ label: 'decode logits staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       owned.push(decodeStaging);
-      const idsBuffer = alloc('prefill ids', MAX_PREFILL_CHUNK * 4);
-      const attnBuffer = alloc('prefill attn', MAX_PREFILL_CHUNK * c.numHeads * c.headDim * 4);
+      const idsBuffer = alloc('prefill ids', chunk * 4);
+      const attnBuffer = alloc('prefill attn', chunk * c.numHeads * c.headDim * 4);
       return new GpuModel(engine, config, weights, prefillSegments, decodePath, decoder, decodeStaging, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned, quantizedEmbed);
     } catch (e) {
       weights.destroy();
@@ -286,8 +296,9 @@ export class GpuModel implements ForwardBackend {
     this.checkTokens(ids);
     const out = rows === 'all' ? new Float32Array(ids.length * vocab) : null;
     let last: Float32Array | null = null;
-    for (let start = 0; start < ids.length; start += MAX_PREFILL_CHUNK) {
-      const chunk = ids.slice(start, start + MAX_PREFILL_CHUNK);
+    const size = this.attention.maxPrefillTokens;
+    for (let start = 0; start < ids.length; start += size) {
+      const chunk = ids.slice(start, start + size);
       const isLastChunk = start + chunk.length === ids.length;
       const logits = await this.prefillChunk(chunk, rows === 'all' ? 'all' : isLastChunk ? 'last' : 'none');
       if (out && logits) out.set(logits, start * vocab);

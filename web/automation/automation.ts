@@ -28,7 +28,7 @@ const host = {
    * A model URL, or {url, decoder} to pick the decode path (bench/decode), plus the model store's options (cache,
    * accessToken, catalogId: e2e/hub.spec.ts); `progress: true` returns the progress events too.
    */
-  async load(arg: string | ({ url: string; decoder?: 'wgsl' | 'ort'; progress?: boolean } & Pick<EngineLoadOptions, 'cache' | 'accessToken' | 'catalogId' | 'quantization'>)) {
+  async load(arg: string | ({ url: string; decoder?: 'wgsl' | 'ort'; progress?: boolean } & Pick<EngineLoadOptions, 'cache' | 'accessToken' | 'catalogId' | 'quantization' | 'prefillChunk'>)) {
     const events: LoadProgress[] = [];
     try {
       const { url, decoder, progress, ...store } = typeof arg === 'string' ? { url: arg } as { url: string; decoder?: 'wgsl' | 'ort'; progress?: boolean } : arg;

@@ -50,4 +50,6 @@ export interface LoadOptions {
    * engine looks for `<method>.calibration.json` beside the model (docs/calibration.md).
    */
   calibration?: unknown;
+  /** Prompt tokens per prefill chunk (default 512): a longer prompt is prefilled chunk by chunk. */
+  prefillChunk?: number;
 }

@@ -38,7 +38,8 @@ describe('Quest policy', () => {
   });
 });
 
-describe.each<[RopeLayout, boolean]>([['half', false], ['interleaved', false], ['half', true]])('Quest on the GPU (%s RoPE, all keys zero: %s)', (ropeLayout, zeroKeys) => {
+// The last case prefills in chunks of 24 (six boundaries, most inside a page): the bounds must grow across chunks.
+describe.each<[RopeLayout, boolean, number]>([['half', false, 150], ['interleaved', false, 150], ['half', true, 150], ['half', false, 24]])('Quest on the GPU (%s RoPE, all keys zero: %s, prefill chunks of %i)', (ropeLayout, zeroKeys, chunk) => {
   it('keeps page key bounds on append and lists exactly the reference pages per (layer, KV head)', async () => {
     const device = await nodeGpuDevice();
     const H = 6;
@@ -64,24 +65,29 @@ describe.each<[RopeLayout, boolean]>([['half', false], ['interleaved', false], [
     const seq = cache.createSequence();
     const keys: Float32Array[][] = Array.from({ length: L }, () => []); // rotated, per layer: [slot][G*d]
 
-    // Prefill through PagedAttention with the policy: its onAppend keeps the bounds.
+    // Prefill through PagedAttention with the policy, one step per chunk: its onAppend keeps the bounds.
     let table = ropeTable(inv, 0, prompt);
-    attention.beginStep(seq, { startPosition: 0, numTokens: prompt, ...table });
-    let encoder = device.createCommandEncoder();
-    for (let l = 0; l < L; l++) {
-      // Zero keys: every page bound is 0, a tie among all candidates that the older pages must win.
-      const k = zeroKeys ? new Float32Array(prompt * G * d) : randoms(next, prompt * G * d);
-      device.queue.writeBuffer(io[l].q, 0, randoms(next, prompt * H * d));
-      device.queue.writeBuffer(io[l].k, 0, k);
-      device.queue.writeBuffer(io[l].v, 0, randoms(next, prompt * G * d));
-      attention.encodeLayer(encoder, { layer: l, ...io[l], numTokens: prompt, policy });
-      for (let t = 0; t < prompt; t++) {
-        const row = k.slice(t * G * d, (t + 1) * G * d);
-        for (let g = 0; g < G; g++) applyRope(row, g * d, d, ropeLayout, table.cos, table.sin, t);
-        keys[l].push(row);
+    let encoder: GPUCommandEncoder;
+    for (let start = 0; start < prompt; start += chunk) {
+      const n = Math.min(chunk, prompt - start);
+      table = ropeTable(inv, start, n);
+      attention.beginStep(seq, { startPosition: start, numTokens: n, ...table });
+      encoder = device.createCommandEncoder();
+      for (let l = 0; l < L; l++) {
+        // Zero keys: every page bound is 0, a tie among all candidates that the older pages must win.
+        const k = zeroKeys ? new Float32Array(n * G * d) : randoms(next, n * G * d);
+        device.queue.writeBuffer(io[l].q, 0, randoms(next, n * H * d));
+        device.queue.writeBuffer(io[l].k, 0, k);
+        device.queue.writeBuffer(io[l].v, 0, randoms(next, n * G * d));
+        attention.encodeLayer(encoder, { layer: l, ...io[l], numTokens: n, policy });
+        for (let t = 0; t < n; t++) {
+          const row = k.slice(t * G * d, (t + 1) * G * d);
+          for (let g = 0; g < G; g++) applyRope(row, g * d, d, ropeLayout, table.cos, table.sin, t);
+          keys[l].push(row);
+        }
       }
+      device.queue.submit([encoder.finish()]);
     }
-    device.queue.submit([encoder.finish()]);
 
     // A decode step: the token's K/V appended (dense kernels), then the policy's hooks for the plan of each layer.
     table = ropeTable(inv, prompt, 1);
