@@ -6,13 +6,13 @@ export const WORKGROUP_SIZE = 64;
 /** Slots per split of the decode kernel (CHUNK in decode-attention.wgsl): one slot per thread. */
 export const DECODE_CHUNK = 64;
 
-/** Largest head dim: the per-thread query and accumulator arrays of prefill-attention.wgsl (MAX_D). */
+/** Largest head dim: the prefill kernel's threads per query row (D / PREFILL_CHANNELS_PER_THREAD) fit a workgroup. */
 export const MAX_HEAD_DIM = 256;
 
-/** Floats of K (and of V) per prefill key tile (TILE_FLOATS): 2 x 4 KiB, far under WebGPU's 16 KiB default. */
-export const PREFILL_TILE_FLOATS = 1024;
+/** Head-dim channels of a query row per prefill thread (CHANNELS = 4 * VECS in prefill-attention.wgsl). */
+export const PREFILL_CHANNELS_PER_THREAD = 16;
 
-/** Most keys per prefill tile (MAX_TILE_KEYS): bounds the per-thread score array. */
+/** Most slots per prefill key tile (MAX_TILE_KEYS): bounds the per-thread score array. */
 export const PREFILL_MAX_TILE_KEYS = 32;
 
 /** Stride of the per-layer uniforms: WebGPU's default minUniformBufferOffsetAlignment. */

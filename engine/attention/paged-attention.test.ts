@@ -136,6 +136,10 @@ const CASES: Shape[] = [
   { numHeads: 4, numKvHeads: 2, headDim: 16, ropeLayout: 'interleaved', numLayers: 2 },
   { numHeads: 4, numKvHeads: 2, headDim: 64, ropeLayout: 'half', numLayers: 2 },
   { numHeads: 8, numKvHeads: 2, headDim: 64, ropeLayout: 'interleaved', numLayers: 2 },
+  // GQA 1, and head dims whose prefill rows take 5 and 8 threads (80: 60 of a workgroup's 64 threads serve rows).
+  { numHeads: 3, numKvHeads: 3, headDim: 64, ropeLayout: 'half', numLayers: 1 },
+  { numHeads: 6, numKvHeads: 2, headDim: 80, ropeLayout: 'interleaved', numLayers: 1 },
+  { numHeads: 4, numKvHeads: 1, headDim: 128, ropeLayout: 'half', numLayers: 1 },
 ];
 
 describe('PagedAttention (dense) against the CPU reference', () => {

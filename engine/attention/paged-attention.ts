@@ -6,7 +6,7 @@ import type { RopeLayout } from '../model/index.ts';
 import { linkWgsl } from '../wgsl/index.ts';
 import appendSourceRaw from './append.wgsl?raw';
 import {
-  DECODE_CHUNK, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_MAX_TILE_KEYS, PREFILL_TILE_FLOATS, STEP_HEADER_BYTES, WORKGROUP_SIZE,
+  DECODE_CHUNK, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_TILE_KEYS, STEP_HEADER_BYTES, WORKGROUP_SIZE,
 } from './constants.ts';
 import decodeSourceRaw from './decode-attention.wgsl?raw';
 import decodeListSourceRaw from './decode-list-attention.wgsl?raw';
@@ -65,7 +65,7 @@ interface CurrentStep {
   policy: AttentionPolicy | null;
 }
 
-type StatisticsKernel = 'decodeRows' | 'decodeColumns' | 'decodeLogits' | 'prefillRows' | 'prefillColumns';
+type StatisticsKernel = 'decodeRows' | 'decodeColumns' | 'decodeLogits' | 'prefillColumns';
 
 /** Decode over a policy's list: pipelines and per-layer groups, built on first use of each list kind. */
 interface ListKernels {
@@ -83,8 +83,6 @@ interface StatisticsKernels {
   ioLayout: GPUBindGroupLayout;
   /** [numKvHeads][stride] f32: what the policy's hook reads. */
   stats: GPUBuffer;
-  /** (max, sum) per (query head, row). */
-  rows: GPUBuffer;
   /** [numLayers] f32 prefill row-weight bases, mirrored in `decayValues` so they are written only when they change. */
   decay: GPUBuffer;
   decayValues: Float32Array<ArrayBuffer>;
@@ -114,6 +112,10 @@ export class PagedAttention {
   private readonly stepData: ArrayBuffer;
   private readonly layerUniforms: GPUBuffer;
   private readonly partials: GPUBuffer;
+  /** (max, sum) per (query head, row) [H][maxPrefillTokens][2] f32: written by prefill attention and decodeRows. */
+  private readonly rows: GPUBuffer;
+  /** Query rows per prefill workgroup (the dispatch's x divisor). */
+  private readonly prefillRows: number;
   private readonly pipelines: Record<'append' | 'commit' | 'prefill' | 'split' | 'reduce', GPUComputePipeline>;
   private readonly staticGroups: Record<'append' | 'commit' | 'prefill' | 'split' | 'reduce', GPUBindGroup[]>;
   private readonly ioGroups = new Map<string, GPUBindGroup>();
@@ -159,6 +161,9 @@ export class PagedAttention {
     for (let l = 0; l < L; l++) layerData[l * LAYER_UNIFORM_STRIDE / 4] = l;
     device.queue.writeBuffer(this.layerUniforms, 0, layerData);
     this.partials = device.createBuffer({ label: 'attention-decode-partials', size: H * maxSplits * (d + 2) * 4, usage: GPUBufferUsage.STORAGE });
+    this.rows = device.createBuffer({ label: 'attention-statistics-rows', size: H * maxPrefillTokens * 2 * 4, usage: GPUBufferUsage.STORAGE });
+    const prefill = prefillTiling(d, device.limits.maxComputeWorkgroupStorageSize);
+    this.prefillRows = prefill.ROWS;
 
     const shape = { D: d, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence, INTERLEAVED: ropeLayout === 'interleaved' ? 1 : 0 };
     const scale = 1 / Math.sqrt(d);
@@ -167,9 +172,7 @@ export class PagedAttention {
     this.pipelines = {
       append: make(appendSource, 'append', shape),
       commit: make(appendSource, 'commit', shape),
-      prefill: make(prefillSource, 'prefill', {
-        ...shape, NUM_HEADS: H, SCALE: scale, TILE_KEYS: Math.min(PREFILL_MAX_TILE_KEYS, Math.floor(PREFILL_TILE_FLOATS / d)),
-      }),
+      prefill: make(prefillSource, 'prefill', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_ROWS: maxPrefillTokens, ...prefill }),
       split: make(decodeSource, 'split', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
       reduce: make(decodeSource, 'reduce', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
     };
@@ -184,12 +187,13 @@ export class PagedAttention {
         4: { buffer: cache.blockTables },
         5: { buffer: cache.counts },
         6: { buffer: this.partials },
+        7: { buffer: this.rows },
       };
     };
     const bindings: Record<keyof typeof this.pipelines, number[]> = {
       append: [0, 1, 2, 3, 4, 5],
       commit: [0, 1, 5],
-      prefill: [0, 1, 2, 3, 4, 5],
+      prefill: [0, 1, 2, 3, 4, 5, 7],
       split: [0, 1, 2, 4, 5, 6],
       reduce: [0, 1, 5, 6],
     };
@@ -273,7 +277,7 @@ export class PagedAttention {
       pass.setPipeline(this.pipelines.prefill);
       pass.setBindGroup(0, this.staticGroups.prefill[layer]);
       pass.setBindGroup(1, this.ioGroup('prefill', [q, out]));
-      pass.dispatchWorkgroups(Math.ceil(n * (H / G) / WORKGROUP_SIZE), G);
+      pass.dispatchWorkgroups(Math.ceil(n * (H / G) / this.prefillRows), G);
     } else if (plan.kind !== 'dense') {
       const virtualSlots = plan.kind === 'tokens' ? plan.maxPerHead + 1 : (plan.maxPerHead + 1) * this.cache.pageSize;
       if (!Number.isInteger(plan.maxPerHead) || plan.maxPerHead < 0 || Math.ceil(virtualSlots / DECODE_CHUNK) > this.maxSplits) {
@@ -355,7 +359,7 @@ export class PagedAttention {
     if (statistic === 'logits') {
       dispatch('decodeLogits', slots, this.numKvHeads);
     } else if (phase === 'prefill') {
-      dispatch('prefillRows', Math.ceil(st.numTokens * group / WORKGROUP_SIZE), this.numKvHeads);
+      // The prefill attention kernel wrote each row's max and sum.
       dispatch('prefillColumns', slots, this.numKvHeads);
     } else {
       dispatch('decodeRows', this.numHeads, 1);
@@ -418,7 +422,6 @@ export class PagedAttention {
     const stride = cache.maxTokensPerSequence;
     // COPY_SRC: a policy may keep a step's statistics by copying them (Recycled Attention's full steps, tests).
     const stats = device.createBuffer({ label: 'attention-statistics', size: G * stride * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    const rows = device.createBuffer({ label: 'attention-statistics-rows', size: H * this.maxPrefillTokens * 2 * 4, usage: GPUBufferUsage.STORAGE });
     const decayValues = new Float32Array(L).fill(1);
     const decay = device.createBuffer({ label: 'attention-statistics-decay', size: L * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(decay, 0, decayValues);
@@ -440,7 +443,7 @@ export class PagedAttention {
     });
     const ioLayout = device.createBindGroupLayout({ label: 'attention-statistics-io', entries: [entry(0, 'read-only-storage')] });
     const layout = device.createPipelineLayout({ label: 'attention-statistics', bindGroupLayouts: [staticLayout, ioLayout] });
-    const kernels: StatisticsKernel[] = ['decodeRows', 'decodeColumns', 'decodeLogits', 'prefillRows', 'prefillColumns'];
+    const kernels: StatisticsKernel[] = ['decodeRows', 'decodeColumns', 'decodeLogits', 'prefillColumns'];
     const pipelines = Object.fromEntries(kernels.map((entryPoint) => [entryPoint, device.createComputePipeline({
       label: `attention-${entryPoint}`, layout, compute: { module, entryPoint, constants },
     })])) as Record<StatisticsKernel, GPUComputePipeline>;
@@ -449,13 +452,13 @@ export class PagedAttention {
       const resources: GPUBindingResource[] = [
         { buffer: this.stepBuffer }, { buffer: this.layerUniforms, offset: l * LAYER_UNIFORM_STRIDE, size: 16 },
         { buffer: arena.pages }, { buffer: arena.positions }, { buffer: cache.blockTables }, { buffer: cache.counts },
-        { buffer: this.partials }, { buffer: stats }, { buffer: rows }, { buffer: decay },
+        { buffer: this.partials }, { buffer: stats }, { buffer: this.rows }, { buffer: decay },
       ];
       return device.createBindGroup({
         label: `attention-statistics-layer-${l}`, layout: staticLayout, entries: resources.map((resource, binding) => ({ binding, resource })),
       });
     });
-    this.statistics = { pipelines, groups, ioLayout, stats, rows, decay, decayValues };
+    this.statistics = { pipelines, groups, ioLayout, stats, decay, decayValues };
     return this.statistics;
   }
 
@@ -485,4 +488,19 @@ export class PagedAttention {
     }
     return id;
   }
+}
+
+/**
+ * The prefill kernel's tiling for head dim d (pipeline constants of prefill-attention.wgsl): threads per query row,
+ * rows per workgroup, and as many slots per key tile (at most PREFILL_MAX_TILE_KEYS) as fit the workgroup memory
+ * next to the tile's positions: K and V staged as vec4s plus one partial dot product per (row, slot, thread).
+ */
+export function prefillTiling(d: number, workgroupBytes: number): Record<'TPR' | 'ROWS' | 'TILE_KEYS' | 'KEY_VEC4S' | 'TILE_VEC4S' | 'PARTIAL_FLOATS', number> {
+  const TPR = Math.ceil(d / PREFILL_CHANNELS_PER_THREAD);
+  const ROWS = Math.floor(WORKGROUP_SIZE / TPR);
+  const KEY_VEC4S = TPR * PREFILL_CHANNELS_PER_THREAD / 4;
+  const perKey = 2 * KEY_VEC4S * 16 + ROWS * TPR * 4;
+  const TILE_KEYS = Math.min(PREFILL_MAX_TILE_KEYS, Math.floor((workgroupBytes - PREFILL_MAX_TILE_KEYS * 4) / perKey));
+  if (TILE_KEYS < 1) throw new BufferLimitError('The prefill attention workgroup', perKey + PREFILL_MAX_TILE_KEYS * 4, workgroupBytes, 'maxComputeWorkgroupStorageSize');
+  return { TPR, ROWS, TILE_KEYS, KEY_VEC4S, TILE_VEC4S: TILE_KEYS * KEY_VEC4S, PARTIAL_FLOATS: ROWS * TILE_KEYS * TPR };
 }

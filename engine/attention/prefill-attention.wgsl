@@ -1,20 +1,25 @@
-// Prefill attention: causal softmax attention of n new queries over every cached slot of the sequence
-// (earlier turns plus this chunk, already appended), with GQA and RoPE applied to q on the fly.
+// Prefill attention as tiled flash attention: causal softmax attention of n new queries over every cached slot of
+// the sequence (earlier turns plus this chunk, already appended), GQA and RoPE on q on the fly, online softmax.
+// Also writes each query row's softmax max and sum (the statistics kernels' column sums divide by them).
 //
 // Binding layout
 //   @group(0) static per layer:
-//     0 step        storage read   Step: seq slot, start position, n tokens, cos [n][D/2], sin [n][D/2]
-//     1 layer       uniform        LayerParams: the layer index
-//     2 pages       storage read   the layer's arena: [page][K|V][PAGE][D] f32 (K after RoPE)
-//     3 positions   storage read   [page][PAGE] u32 true positions (the causal mask)
-//     4 blockTables storage read   [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32
-//     5 counts      storage read   [seq][NUM_LAYERS][NUM_KV_HEADS] u32 slots cached BEFORE this chunk
+//     0 step        storage read        Step: seq slot, start position, n tokens, cos [n][D/2], sin [n][D/2]
+//     1 layer       uniform             LayerParams: the layer index
+//     2 pages       storage read        the layer's arena: [page][K|V][PAGE][D] f32 (K after RoPE)
+//     3 positions   storage read        [page][PAGE] u32 true positions (the causal mask)
+//     4 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32
+//     5 counts      storage read        [seq][NUM_LAYERS][NUM_KV_HEADS] u32 slots cached BEFORE this chunk
+//     7 rows        storage read_write  (max, sum) per (query head, row): [NUM_HEADS][MAX_ROWS][2] f32
 //   @group(1):
 //     0 q           storage read        [n][NUM_HEADS * D] f32, not rotated
 //     1 out         storage read_write  [n][NUM_HEADS * D] f32
-// Dispatch: (ceil(n * GROUP / 64), NUM_KV_HEADS). A workgroup serves 64 query rows (token, head of the group) of
-// one KV head, so the rows share each key tile loaded into workgroup memory. Each thread keeps its query and its
-// accumulator in registers and runs an online softmax (running max m, running sum l) tile by tile.
+// Dispatch: (ceil(n * GROUP / ROWS), NUM_KV_HEADS). A workgroup serves ROWS query rows (token, query head of the
+// group) of one KV head; TPR threads share a row, each holding CHANNELS of its rotated query and of its output
+// accumulator in registers. Per tile of TILE_KEYS slots: the workgroup stages K, V and positions in workgroup memory;
+// each thread forms the partial dot products of its channels with every key of the tile; the row's threads sum the
+// partials (through workgroup memory, portable to every adapter), rescale their accumulators by the new running max
+// and add the tile's p * V. A row's threads keep identical m and l, so no further exchange is needed.
 
 override D: u32;
 override NUM_HEADS: u32;
@@ -24,12 +29,22 @@ override PAGE: u32;
 override MAX_PAGES: u32;
 override INTERLEAVED: bool;
 override SCALE: f32;
-// Keys per tile: TILE_FLOATS / D floats of K and as many of V fit in 8 KiB of workgroup memory.
+// Rows of the statistics rows buffer per head (the largest chunk).
+override MAX_ROWS: u32;
+// Threads per query row: ceil(D / CHANNELS). Rows per workgroup: WG / TPR.
+override TPR: u32;
+override ROWS: u32;
+// Slots per key tile (at most MAX_TILE_KEYS), set by the host to fit the device's workgroup memory.
 override TILE_KEYS: u32;
+// vec4s per staged key or value: TPR * CHANNELS / 4 (the head dim padded with zeros to whole threads).
+override KEY_VEC4S: u32;
+// Workgroup array sizes, set by the host: TILE_KEYS * KEY_VEC4S and ROWS * TILE_KEYS * TPR.
+override TILE_VEC4S: u32;
+override PARTIAL_FLOATS: u32;
 
 const WG: u32 = 64u;
-const MAX_D: u32 = 256u;
-const TILE_FLOATS: u32 = 1024u;
+// Head-dim channels per thread, as vec4s (CHANNELS = 16).
+const VECS: u32 = 4u;
 const MAX_TILE_KEYS: u32 = 32u;
 // A finite "minus infinity" keeps exp(m_old - m_new) free of inf - inf.
 const NEG_BIG: f32 = -1.0e30;
@@ -55,12 +70,14 @@ struct LayerParams {
 @group(0) @binding(3) var<storage, read> positions: array<u32>;
 @group(0) @binding(4) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(5) var<storage, read> counts: array<u32>;
+@group(0) @binding(7) var<storage, read_write> rows: array<f32>;
 @group(1) @binding(0) var<storage, read> q: array<f32>;
 @group(1) @binding(1) var<storage, read_write> out: array<f32>;
 
-var<workgroup> kTile: array<f32, TILE_FLOATS>;
-var<workgroup> vTile: array<f32, TILE_FLOATS>;
+var<workgroup> kTile: array<vec4<f32>, TILE_VEC4S>;
+var<workgroup> vTile: array<vec4<f32>, TILE_VEC4S>;
 var<workgroup> posTile: array<u32, MAX_TILE_KEYS>;
+var<workgroup> partials: array<f32, PARTIAL_FLOATS>;
 
 //#include rope
 
@@ -68,52 +85,94 @@ fn pageOf(g: u32, slot: u32) -> u32 {
   return blockTables[((step.seq * MAX_PAGES + slot / PAGE) * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g];
 }
 
+/** Channel c of row t, head h's query, rotated and scaled; 0 past the head dim (the padding). */
+fn rotatedQuery(t: u32, h: u32, c: u32) -> f32 {
+  if (c >= D) {
+    return 0.0;
+  }
+  let half = D / 2u;
+  // The rotation angle of channel c and whether c is the first of its pair.
+  var i = c % half;
+  var first = c < half;
+  if (INTERLEAVED) {
+    i = c / 2u;
+    first = c % 2u == 0u;
+  }
+  let p = ropePair(i);
+  let src = t * NUM_HEADS * D + h * D;
+  let x0 = q[src + p.x];
+  let x1 = q[src + p.y];
+  let cs = step.rope[t * half + i];
+  let sn = step.rope[step.n * half + t * half + i];
+  return select(x1 * cs + x0 * sn, x0 * cs - x1 * sn, first) * SCALE;
+}
+
+/** Four channels from `base` (a key or value row of the arena), zero past the head dim. */
+fn arenaVec4(base: u32, c: u32) -> vec4<f32> {
+  if (c + 3u < D) {
+    return vec4<f32>(pages[base + c], pages[base + c + 1u], pages[base + c + 2u], pages[base + c + 3u]);
+  }
+  var v = vec4<f32>(0.0);
+  for (var k = 0u; k < 4u; k++) {
+    if (c + k < D) {
+      v[k] = pages[base + c + k];
+    }
+  }
+  return v;
+}
+
 @compute @workgroup_size(64)
 fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = NUM_HEADS / NUM_KV_HEADS;
   let g = wid.y;
   let n = step.n;
-  let rows = n * group;
-  let row = wid.x * WG + lid;
-  let live = row < rows;
+  let total = n * group;
+  let rowLocal = lid / TPR;
+  let part = lid % TPR;
+  let row = wid.x * ROWS + rowLocal;
+  let member = rowLocal < ROWS;
+  let live = member && row < total;
   let t = min(row / group, n - 1u);
   let h = g * group + row % group;
   let qPos = step.start + t;
   let cached = counts[(step.seq * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g];
   // Chunk token t sits in slot cached + t, so slots past this workgroup's last token are in every row's future.
-  let lastRow = min(wid.x * WG + WG, rows) - 1u;
+  let lastRow = min(wid.x * ROWS + ROWS, total) - 1u;
   let bound = cached + lastRow / group + 1u;
 
-  let half = D / 2u;
-  let src = t * NUM_HEADS * D + h * D;
-  var qr: array<f32, MAX_D>;
-  var acc: array<f32, MAX_D>;
-  for (var i = 0u; i < half; i++) {
-    let p = ropePair(i);
-    let c = step.rope[t * half + i];
-    let s = step.rope[n * half + t * half + i];
-    let x0 = q[src + p.x];
-    let x1 = q[src + p.y];
-    qr[p.x] = (x0 * c - x1 * s) * SCALE;
-    qr[p.y] = (x1 * c + x0 * s) * SCALE;
-  }
-  for (var i = 0u; i < D; i++) {
-    acc[i] = 0.0;
+  var qr: array<vec4<f32>, VECS>;
+  var acc: array<vec4<f32>, VECS>;
+  for (var k = 0u; k < VECS; k++) {
+    let c = (part * VECS + k) * 4u;
+    qr[k] = vec4<f32>(rotatedQuery(t, h, c), rotatedQuery(t, h, c + 1u), rotatedQuery(t, h, c + 2u), rotatedQuery(t, h, c + 3u));
+    acc[k] = vec4<f32>(0.0);
   }
   var m = NEG_BIG;
   var l = 0.0;
 
   for (var start = 0u; start < bound; start += TILE_KEYS) {
     let keys = min(TILE_KEYS, bound - start);
-    for (var idx = lid; idx < keys * D; idx += WG) {
-      let slot = start + idx / D;
-      let base = pageOf(g, slot) * 2u * PAGE * D + (slot % PAGE) * D + idx % D;
-      kTile[idx] = pages[base];
-      vTile[idx] = pages[base + PAGE * D];
+    for (var idx = lid; idx < keys * KEY_VEC4S; idx += WG) {
+      let slot = start + idx / KEY_VEC4S;
+      let base = pageOf(g, slot) * 2u * PAGE * D + (slot % PAGE) * D;
+      let c = (idx % KEY_VEC4S) * 4u;
+      kTile[idx] = arenaVec4(base, c);
+      vTile[idx] = arenaVec4(base + PAGE * D, c);
     }
     if (lid < keys) {
       let slot = start + lid;
       posTile[lid] = positions[pageOf(g, slot) * PAGE + slot % PAGE];
+    }
+    workgroupBarrier();
+    if (member) {
+      for (var j = 0u; j < keys; j++) {
+        let key = j * KEY_VEC4S + part * VECS;
+        var sum = 0.0;
+        for (var k = 0u; k < VECS; k++) {
+          sum += dot(qr[k], kTile[key + k]);
+        }
+        partials[(rowLocal * TILE_KEYS + j) * TPR + part] = sum;
+      }
     }
     workgroupBarrier();
     if (live) {
@@ -121,25 +180,27 @@ fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
       var tileMax = m;
       for (var j = 0u; j < keys; j++) {
         if (posTile[j] <= qPos) {
-          var dot = 0.0;
-          for (var i = 0u; i < D; i++) {
-            dot += qr[i] * kTile[j * D + i];
+          var s = 0.0;
+          let first = (rowLocal * TILE_KEYS + j) * TPR;
+          for (var p = 0u; p < TPR; p++) {
+            s += partials[first + p];
           }
-          scores[j] = dot;
-          tileMax = max(tileMax, dot);
+          scores[j] = s;
+          tileMax = max(tileMax, s);
         }
       }
       let corr = exp(m - tileMax);
       l *= corr;
-      for (var i = 0u; i < D; i++) {
-        acc[i] *= corr;
+      for (var k = 0u; k < VECS; k++) {
+        acc[k] *= corr;
       }
       for (var j = 0u; j < keys; j++) {
         if (posTile[j] <= qPos) {
           let p = exp(scores[j] - tileMax);
           l += p;
-          for (var i = 0u; i < D; i++) {
-            acc[i] += p * vTile[j * D + i];
+          let value = j * KEY_VEC4S + part * VECS;
+          for (var k = 0u; k < VECS; k++) {
+            acc[k] += p * vTile[value + k];
           }
         }
       }
@@ -151,8 +212,18 @@ fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   if (live) {
     // Every row sees at least its own token, so l > 0.
     let dst = t * NUM_HEADS * D + h * D;
-    for (var i = 0u; i < D; i++) {
-      out[dst + i] = acc[i] / l;
+    for (var k = 0u; k < VECS; k++) {
+      for (var i = 0u; i < 4u; i++) {
+        let c = (part * VECS + k) * 4u + i;
+        if (c < D) {
+          out[dst + c] = acc[k][i] / l;
+        }
+      }
+    }
+    if (part == 0u) {
+      let r = (h * MAX_ROWS + t) * 2u;
+      rows[r] = m;
+      rows[r + 1u] = l;
     }
   }
 }

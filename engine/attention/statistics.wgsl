@@ -17,12 +17,13 @@
 //     5 counts      storage read        [seq][NUM_LAYERS][NUM_KV_HEADS] u32 slots cached, this step's included
 //     6 partials    storage read        the decode kernel's (max, sum) per (head, split) (decodeRows only)
 //     7 stats       storage read_write  [NUM_KV_HEADS][STRIDE] f32, written for slots < count
-//     8 rows        storage read_write  (max, sum) per query row: [NUM_HEADS][MAX_ROWS][2] f32
+//     8 rows        storage read_write  (max, sum) per query row: [NUM_HEADS][MAX_ROWS][2] f32 (decodeRows writes
+//                                       row 0; prefill attention writes a chunk's rows)
 //     9 decay       storage read        [NUM_LAYERS] f32: the prefill row weight base a per layer
 //   @group(1):
 //     0 q           storage read        [n][NUM_HEADS * D] f32, not rotated
 // Dispatch: decodeRows (NUM_HEADS); decodeColumns and decodeLogits (ceil(count / 64), NUM_KV_HEADS);
-//           prefillRows (ceil(n * GROUP / 64), NUM_KV_HEADS); prefillColumns (ceil(count / 64), NUM_KV_HEADS).
+//           prefillColumns (ceil(count / 64), NUM_KV_HEADS), after prefill attention wrote the rows' max and sum.
 
 override D: u32;
 override NUM_HEADS: u32;
@@ -194,33 +195,6 @@ fn decodeLogits(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     best = max(best, dot);
   }
   stats[g * STRIDE + slot] = best;
-}
-
-// Prefill: the softmax max and sum of every (query row, head) over the slots it sees (causal by true position).
-@compute @workgroup_size(64)
-fn prefillRows(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let group = NUM_HEADS / NUM_KV_HEADS;
-  let g = gid.y;
-  let t = gid.x / group;
-  let h = g * group + gid.x % group;
-  if (t >= step.n) {
-    return;
-  }
-  let count = slotCount(g);
-  let limit = step.start + t;
-  var m = NEG_BIG;
-  var l = 0.0;
-  for (var slot = 0u; slot < count; slot++) {
-    if (positionOf(g, slot) > limit) {
-      continue;
-    }
-    let s = logit(t, h, keyBase(g, slot));
-    let next = max(m, s);
-    l = l * exp(m - next) + exp(s - next);
-    m = next;
-  }
-  rows[rowIndex(h, t)] = m;
-  rows[rowIndex(h, t) + 1u] = l;
 }
 
 // Prefill: one slot per thread; its column of every head's probability matrix, rows weighted a^(n-1-i).
