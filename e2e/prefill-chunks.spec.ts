@@ -66,3 +66,54 @@ test('prefillChunk 16: dense logits, H2O evicting between chunks and Quest equal
   const bad = await page.evaluate((url) => (window as unknown as { sieveHost: { load(a: unknown): Promise<{ error?: { code: string } }> } }).sieveHost.load({ url, prefillChunk: 0 }), URL_PATH);
   expect(bad.error?.code).toBe('INVALID_ARGUMENT');
 });
+
+test('client: onPrefillProgress beside signal hears each chunk of the prompt, then the whole', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.goto('/web/client/harness/index.html');
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true');
+  const r = await page.evaluate(async ([chunk, prompt]) => {
+    type Client = typeof import('../web/client/index.ts');
+    const { createEngine } = (window as unknown as { sieveClient: Client }).sieveClient;
+    const engine = createEngine();
+    await engine.load(new URL('/shared-models/stories260K/stories260K.gguf', location.href).href, { prefillChunk: chunk });
+    const reports: { done: number; total: number }[] = [];
+    const signal = new AbortController().signal;
+    const completion = await engine.completions.create({ prompt, max_tokens: 2, temperature: 0 }, { signal, onPrefillProgress: (p) => reports.push(p) });
+    const short: { done: number; total: number }[] = [];
+    // Shares only BOS with the cached prompt: the 4 other ids are prefilled, in one chunk.
+    const second = await engine.completions.create({ prompt: [1, 7, 8, 9, 10], max_tokens: 1 }, { onPrefillProgress: (p) => short.push(p) });
+    return { reports, short, promptTokens: completion.usage?.prompt_tokens, cached: second.usage?.prompt_tokens_details.cached_tokens };
+  }, [CHUNK, PROMPT] as const);
+  console.log(`progress: ${JSON.stringify(r.reports)}; short prompt ${JSON.stringify(r.short)}`);
+  expect(r.promptTokens).toBe(PROMPT.length);
+  expect(r.reports).toEqual([{ done: 16, total: 40 }, { done: 32, total: 40 }, { done: 40, total: 40 }]);
+  expect(r.cached).toBe(1);
+  expect(r.short).toEqual([{ done: 4, total: 4 }]);
+});
+
+test('chat page: a prompt over 1K tokens shows a prefill progress bar until the reply starts', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.goto('/');
+  await expect(page.locator('body')).toHaveAttribute('data-model', /sieve-tiny/, { timeout: 120_000 });
+  // Every state the bar shows, recorded as it happens (it lives for a few chunks only).
+  await page.evaluate(() => {
+    const seen: { value: number; max: number }[] = [];
+    (window as unknown as { barStates: typeof seen }).barStates = seen;
+    new MutationObserver(() => {
+      const bar = document.querySelector('.prefill-progress progress') as HTMLProgressElement | null;
+      if (bar && (seen.length === 0 || seen[seen.length - 1].value !== bar.value)) seen.push({ value: bar.value, max: bar.max });
+    }).observe(document.getElementById('messages') as HTMLElement, { subtree: true, childList: true, attributes: true });
+  });
+  await page.getByLabel('Max tokens').fill('2');
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill('The cat sat on the mat and looked at the sun. '.repeat(92));
+  await box.press('Enter');
+  const reply = page.locator('.message.assistant').first();
+  await expect(reply).toHaveAttribute('data-finish', /.+/, { timeout: 240_000 });
+  const states = await page.evaluate(() => (window as unknown as { barStates: { value: number; max: number }[] }).barStates);
+  console.log(`prefill bar states: ${JSON.stringify(states)}`);
+  expect(states.length).toBeGreaterThan(0);
+  expect(states[0].max).toBeGreaterThan(1024);
+  for (let i = 1; i < states.length; i++) expect(states[i].value).toBeGreaterThan(states[i - 1].value);
+  await expect(page.locator('.prefill-progress')).toHaveCount(0);
+});

@@ -1,6 +1,6 @@
 // SieveEngine: what the worker exposes. Owns the device, the loaded model and a queue that runs one request at a time.
 import { AbortedError, InvalidArgumentError, NotLoadedError } from './errors/index.ts';
-import { sequenceLogits, validateIds, type LogitsMode } from './generation/index.ts';
+import { sequenceLogits, validateIds, type LogitsMode, type PrefillProgress } from './generation/index.ts';
 import { createEngineDevice, type EngineDevice } from './gpu/index.ts';
 import { loadModel, type FileSource, type LoadedModel, type LoadProgress, type ProgressCallback } from './model/index.ts';
 import {
@@ -208,27 +208,28 @@ export class SieveEngine {
   /**
    * OpenAI's chat.completions.create. With `stream: true`, chunks go to `onChunk` (a comlink-proxied callback
    * across the worker boundary, awaited for back-pressure) and the promise resolves with null once the last one
-   * (carrying usage) was delivered; otherwise it resolves with the completion object.
+   * (carrying usage) was delivered; otherwise it resolves with the completion object. `onPrefillProgress` hears
+   * {done, total} prompt tokens as the prompt's prefill chunks finish (not awaited).
    */
-  chatCompletion(request: ChatCompletionRequest, onChunk?: (chunk: ChatCompletionChunk) => unknown): Promise<ChatCompletion | null> {
+  chatCompletion(request: ChatCompletionRequest, onChunk?: (chunk: ChatCompletionChunk) => unknown, onPrefillProgress?: (p: PrefillProgress) => unknown): Promise<ChatCompletion | null> {
     return this.serialize(async () => {
       const model = this.requireModel();
       if (!this.tokenizer || !this.chatTemplate) throw new InvalidArgumentError('messages', `${this.loaded?.source} has no tokenizer; use completions with token ids`);
       const params = validateChatCompletionRequest(request, model.config.vocabSize, this.samplingDefaults);
       model.setPolicy(await this.policyFor(params.attention));
       if (params.stream && !onChunk) throw new InvalidArgumentError('stream', 'streaming needs a chunk callback');
-      return this.runRequest((options) => createChatCompletion(model, this.tokenizer as TextTokenizer, this.chatTemplate as ChatTemplate, request, options), onChunk);
+      return this.runRequest((options) => createChatCompletion(model, this.tokenizer as TextTokenizer, this.chatTemplate as ChatTemplate, request, options), onChunk, onPrefillProgress);
     });
   }
 
   /** OpenAI's completions.create for raw prompts (text, or token ids for models without a tokenizer). */
-  completion(request: CompletionRequest, onChunk?: (chunk: CompletionChunk) => unknown): Promise<Completion | null> {
+  completion(request: CompletionRequest, onChunk?: (chunk: CompletionChunk) => unknown, onPrefillProgress?: (p: PrefillProgress) => unknown): Promise<Completion | null> {
     return this.serialize(async () => {
       const model = this.requireModel();
       const params = validateCompletionRequest(request, model.config.vocabSize, this.samplingDefaults);
       model.setPolicy(await this.policyFor(params.attention));
       if (params.stream && !onChunk) throw new InvalidArgumentError('stream', 'streaming needs a chunk callback');
-      return this.runRequest((options) => createCompletion(model, this.tokenizer, request, options), onChunk);
+      return this.runRequest((options) => createCompletion(model, this.tokenizer, request, options), onChunk, onPrefillProgress);
     });
   }
 
@@ -245,12 +246,17 @@ export class SieveEngine {
   private async runRequest<R, C>(
     start: (options: CompletionOptions) => Promise<R | AsyncIterable<C>>,
     onChunk: ((chunk: C) => unknown) | undefined,
+    onPrefillProgress?: (p: PrefillProgress) => unknown,
   ): Promise<R | null> {
     const controller = new AbortController();
     this.inFlight = controller;
     try {
       const result = await this.guard(async () => {
-        const r = await start({ signal: controller.signal, modelName: this.loaded?.source, defaults: this.samplingDefaults });
+        const r = await start({
+          signal: controller.signal, modelName: this.loaded?.source, defaults: this.samplingDefaults,
+          // Across the worker boundary a comlink proxy: a promise nobody waits for; a throwing page callback is its own affair.
+          onPrefillProgress: onPrefillProgress ? (p) => { void Promise.resolve(onPrefillProgress(p)).catch(() => undefined); } : undefined,
+        });
         if (!isAsyncIterable<C>(r)) return r;
         for await (const chunk of r) await onChunk?.(chunk);
         return null;

@@ -8,5 +8,6 @@ export {
 export * from './errors/index.ts';
 export { installSieveErrorTransfer } from './worker-errors.ts';
 export type { DecodeProfile } from './runtime/index.ts';
+export type { PrefillProgress } from './generation/index.ts';
 export type * from './api/index.ts';
 export type { LoadProgress } from './model/index.ts';

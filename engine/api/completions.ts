@@ -1,6 +1,6 @@
 // createChatCompletion / createCompletion: validate, render and tokenize, generate, and shape OpenAI objects or chunks.
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
-import { generate, generateAll, type ForwardBackend, type GenerationRequest, type GenerationResult, type TokenLogprob } from '../generation/index.ts';
+import { generate, generateAll, type ForwardBackend, type GenerationRequest, type GenerationResult, type PrefillProgress, type TokenLogprob } from '../generation/index.ts';
 import { DEFAULT_TEMPLATE_STOP, type ChatTemplate, type TextTokenizer } from '../tokenizer/index.ts';
 import type {
   ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatTokenLogprob, Completion, CompletionChunk,
@@ -11,6 +11,8 @@ import { validateChatCompletionRequest, validateCompletionRequest, type Sampling
 export interface CompletionOptions {
   /** Aborts generation: the completion ends with finish_reason "abort" and the text so far. */
   signal?: AbortSignal;
+  /** Reports the prompt's prefill as its chunks finish: {done, total} prompt tokens. */
+  onPrefillProgress?: (progress: PrefillProgress) => void;
   /** The `model` field of responses when the request names none. */
   modelName?: string;
   /** EOS ids; default the backend config's eosTokenIds (config.json / generation_config.json). */
@@ -50,6 +52,7 @@ function generationRequest(backend: ForwardBackend, tokenizer: TextTokenizer | n
     decode: tokenizer ? (x) => tokenizer.decode(x) : undefined,
     logprobs: params.logprobs,
     signal: options.signal,
+    onPrefillProgress: options.onPrefillProgress,
     contextLength: options.contextLength,
   };
 }

@@ -8,10 +8,21 @@ export interface CacheUsage {
   tokensInCache: number;
 }
 
+/** How far a prefill is: prompt tokens done of the tokens this prefill feeds (a reused prefix is not counted). */
+export interface PrefillProgress {
+  done: number;
+  total: number;
+}
+
+export interface PrefillOptions {
+  /** Called as chunks finish on the device (done rising to total; the last call before prefill resolves). */
+  onProgress?: (progress: PrefillProgress) => void;
+}
+
 export interface ForwardBackend {
   readonly config: ModelConfig;
   /** Feeds `ids` after what is cached; returns logits of every row ([n, vocab]) or of the last row only ([vocab]). */
-  prefill(ids: number[], rows: 'all' | 'last'): Promise<Float32Array>;
+  prefill(ids: number[], rows: 'all' | 'last', options?: PrefillOptions): Promise<Float32Array>;
   /** Feeds one id; returns its logits [vocab]. */
   decode(id: number): Promise<Float32Array>;
   /** Forgets the sequence (frees its cache). */

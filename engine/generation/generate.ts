@@ -1,6 +1,6 @@
 // The generation loop: prefill the prompt, then sample -> stop checks -> decode, one token at a time, streaming text.
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
-import type { ForwardBackend } from './backend.ts';
+import type { ForwardBackend, PrefillProgress } from './backend.ts';
 import { validateIds } from './logits.ts';
 import { GREEDY, TokenSampler, tokenLogprob, type SamplingParams, type TokenLogprob } from './sampler.ts';
 import { IncrementalDetokenizer, StopStringFilter } from './stopping.ts';
@@ -36,6 +36,8 @@ export interface GenerationRequest {
   /** Top alternatives to report per token: null = no logprobs, 0 = the chosen token's only. */
   logprobs?: number | null;
   signal?: AbortSignal;
+  /** Reports the prompt's prefill as its chunks finish (a long prompt's progress bar). */
+  onPrefillProgress?: (progress: PrefillProgress) => void;
   /** Positions the sequence may use; default the model's max_position_embeddings. */
   contextLength?: number;
 }
@@ -114,7 +116,7 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
     } else if (maxTokens > 0) {
       const t0 = now();
       reusedPrefix = await startSequence(backend, req.ids);
-      let logits = await backend.prefill(req.ids.slice(reusedPrefix), 'last');
+      let logits = await backend.prefill(req.ids.slice(reusedPrefix), 'last', { onProgress: req.onPrefillProgress });
       prefillMs = now() - t0;
       decodeStart = now();
       for (;;) {

@@ -1,5 +1,5 @@
 // Generation module face: the forward-backend contract, sequence logits, sampling, stopping and the generation loop.
-export type { CacheUsage, ForwardBackend } from './backend.ts';
+export type { CacheUsage, ForwardBackend, PrefillOptions, PrefillProgress } from './backend.ts';
 export { sequenceLogits, validateIds } from './logits.ts';
 export type { LogitsMode } from './logits.ts';
 export { generate, generateAll } from './generate.ts';

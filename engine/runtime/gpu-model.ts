@@ -10,7 +10,7 @@
 import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult } from '../attention/index.ts';
 import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind, type SegmentShape } from '../compiler/index.ts';
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
-import type { CacheUsage, ForwardBackend } from '../generation/index.ts';
+import type { CacheUsage, ForwardBackend, PrefillOptions } from '../generation/index.ts';
 import type { EngineDevice } from '../gpu/index.ts';
 import { PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
@@ -291,19 +291,30 @@ export class GpuModel implements ForwardBackend {
     return p;
   }
 
-  async prefill(ids: number[], rows: 'all' | 'last'): Promise<Float32Array> {
+  async prefill(ids: number[], rows: 'all' | 'last', options: PrefillOptions = {}): Promise<Float32Array> {
     const vocab = this.config.vocabSize;
     this.checkTokens(ids);
     const out = rows === 'all' ? new Float32Array(ids.length * vocab) : null;
     let last: Float32Array | null = null;
     const size = this.attention.maxPrefillTokens;
+    const total = ids.length;
+    // Progress as the device finishes each chunk (onSubmittedWorkDone: no wait on the host, so chunks stay queued back
+    // to back); a late report never goes backwards past the final one.
+    let reported = 0;
+    const report = (done: number) => {
+      if (done <= reported) return;
+      reported = done;
+      options.onProgress?.({ done, total });
+    };
     for (let start = 0; start < ids.length; start += size) {
       const chunk = ids.slice(start, start + size);
       const isLastChunk = start + chunk.length === ids.length;
       const logits = await this.prefillChunk(chunk, rows === 'all' ? 'all' : isLastChunk ? 'last' : 'none');
       if (out && logits) out.set(logits, start * vocab);
       if (isLastChunk) last = logits;
+      else if (options.onProgress) void this.engine.device.queue.onSubmittedWorkDone().then(() => report(start + chunk.length), () => undefined);
     }
+    report(total);
     return out ?? (last as Float32Array);
   }
 

@@ -336,6 +336,35 @@ function numberField(input: HTMLInputElement): number | undefined {
   return input.value.trim() === '' ? undefined : Number(input.value);
 }
 
+/** Prompts prefilled in more tokens than this show a progress bar in the reply until its first word (issue 18). */
+const PREFILL_PROGRESS_MIN_TOKENS = 1024;
+
+/** The reply's "reading the prompt" bar: made on the first report of a long prefill, removed at its first word. */
+function prefillProgressBar(article: HTMLElement): { update: (p: { done: number; total: number }) => void; remove: () => void } {
+  let bar: HTMLElement | null = null;
+  return {
+    update({ done, total }) {
+      if (total <= PREFILL_PROGRESS_MIN_TOKENS || !article.isConnected) return;
+      if (!bar) {
+        bar = document.createElement('div');
+        bar.className = 'prefill-progress';
+        bar.innerHTML = '<progress max="1" value="0"></progress><span class="help" role="status"></span>';
+        article.append(bar);
+      }
+      const progress = bar.querySelector('progress') as HTMLProgressElement;
+      progress.max = total;
+      progress.value = done;
+      const label = `Reading the prompt: ${done.toLocaleString()} of ${total.toLocaleString()} tokens`;
+      progress.setAttribute('aria-label', label);
+      (bar.querySelector('span') as HTMLElement).textContent = label;
+    },
+    remove() {
+      bar?.remove();
+      bar = null;
+    },
+  };
+}
+
 async function send(text: string): Promise<void> {
   if (generation || loading) return;
   if (!loadedModel) {
@@ -372,11 +401,13 @@ async function send(text: string): Promise<void> {
   let firstTokenAt = 0;
   let pieces = 0;
   let lastSave = performance.now();
+  const prefillBar = prefillProgressBar(article);
   try {
-    const stream = await engine.chat.completions.create(request, { signal: controller.signal });
+    const stream = await engine.chat.completions.create(request, { signal: controller.signal, onPrefillProgress: prefillBar.update });
     for await (const chunk of stream) {
       const choice = chunk.choices[0];
       const delta = choice?.delta.content;
+      prefillBar.remove();
       if (delta) {
         // Templates without special tokens (the default "Assistant:") make replies start with a space; dropping it
         // also lets the next turn's "Assistant: " + reply re-tokenize like the cached tokens, so the prefix is reused.
@@ -406,6 +437,7 @@ async function send(text: string): Promise<void> {
       article.remove();
     }
   } finally {
+    prefillBar.remove();
     // Saved before the page shows the reply as finished, so what the page shows done survives a reload.
     await save(conversation);
     article.removeAttribute('aria-busy');

@@ -94,16 +94,18 @@ export class SieveClient {
   createChatCompletion(request: ChatCompletionRequest & { stream?: false | null }, options?: RequestOptions): Promise<ChatCompletion>;
   createChatCompletion(request: ChatCompletionRequest, options?: RequestOptions): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
   createChatCompletion(request: ChatCompletionRequest, options: RequestOptions = {}): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
+    const progress = prefillProgressProxy(options);
     return this.request<ChatCompletion, ChatCompletionChunk>(request.stream === true, options.signal,
-      (onChunk) => this.remote.chatCompletion(request, onChunk) as Promise<ChatCompletion | null>);
+      (onChunk) => this.remote.chatCompletion(request, onChunk, progress) as Promise<ChatCompletion | null>);
   }
 
   createCompletion(request: CompletionRequest & { stream: true }, options?: RequestOptions): Promise<AsyncIterable<CompletionChunk>>;
   createCompletion(request: CompletionRequest & { stream?: false | null }, options?: RequestOptions): Promise<Completion>;
   createCompletion(request: CompletionRequest, options?: RequestOptions): Promise<Completion | AsyncIterable<CompletionChunk>>;
   createCompletion(request: CompletionRequest, options: RequestOptions = {}): Promise<Completion | AsyncIterable<CompletionChunk>> {
+    const progress = prefillProgressProxy(options);
     return this.request<Completion, CompletionChunk>(request.stream === true, options.signal,
-      (onChunk) => this.remote.completion(request, onChunk) as Promise<Completion | null>);
+      (onChunk) => this.remote.completion(request, onChunk, progress) as Promise<Completion | null>);
   }
 
   /**
@@ -167,6 +169,12 @@ export class SieveClient {
       this.running = false;
     }
   }
+}
+
+/** The request's prefill progress callback as a comlink proxy the worker can call, or undefined. */
+function prefillProgressProxy(options: RequestOptions) {
+  const f = options.onPrefillProgress;
+  return f ? Comlink.proxy((p: Parameters<typeof f>[0]) => f(p)) : undefined;
 }
 
 /** Starts the engine's Web Worker and returns the client that talks to it. */

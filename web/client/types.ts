@@ -1,7 +1,8 @@
 // The client's types, derived from the worker engine's signatures so the page needs only engine/protocol.ts.
 import type { SieveEngine } from '../../engine/protocol.ts';
 
-export type { ModelInfo } from '../../engine/protocol.ts';
+export type { ModelInfo, PrefillProgress } from '../../engine/protocol.ts';
+import type { PrefillProgress } from '../../engine/protocol.ts';
 
 type ChatCompletionMethod = SieveEngine['chatCompletion'];
 type CompletionMethod = SieveEngine['completion'];
@@ -33,6 +34,11 @@ export interface RequestOptions {
    * running or still queued behind another request.
    */
   signal?: AbortSignal;
+  /**
+   * Hears how far the prompt's prefill is, {done, total} prompt tokens (a reused conversation prefix is not counted),
+   * as its chunks finish on the GPU: once for a short prompt, once per chunk (prefillChunk tokens) for a long one.
+   */
+  onPrefillProgress?: (progress: PrefillProgress) => void;
 }
 
 export interface LoadOptions {
