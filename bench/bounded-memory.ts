@@ -97,7 +97,7 @@ async function main() {
       kvBytesPerGeneratedToken: first && last && last !== first ? (last.kvBytes - first.kvBytes) / (last.generated - first.generated) : null,
     });
   }
-  model.destroy();
+  await model.destroy();
   writeFileSync(OUT, JSON.stringify({
     date: new Date().toISOString(), adapter, tokens: TOKENS, budget: BUDGET, every: EVERY, prompt: PROMPT.length,
     model: { ...SHAPE, headDim, kvBytesPerToken: KV_BYTES_PER_TOKEN, pageSize: PAGE_SIZE }, results,

@@ -41,7 +41,7 @@ async function main() {
     };
     console.log(JSON.stringify(row));
     rows.push(row);
-    model.destroy();
+    await model.destroy();
   }
   writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), rows }, null, 2));
   process.exit(0);

@@ -81,7 +81,7 @@ async function main() {
       }
     }
   }
-  model.destroy();
+  await model.destroy();
   writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), adapter, budget: BUDGET, steps: STEPS, model: SHAPE, rows }, null, 2));
   console.log(`wrote ${OUT}`);
   process.exit(0);

@@ -38,6 +38,29 @@ export interface ModelInfo {
   adapter: string;
 }
 
+/** engine.stats(): what the engine holds on the GPU now, and the limits of the adapter it runs on. */
+export interface EngineStats {
+  /** Null when no model is loaded. */
+  model: {
+    /** GPU bytes of the weights as stored. */
+    weightBytes: number;
+    /** GPU bytes of the KV pool as allocated. */
+    kvPoolBytes: number;
+    /** Bytes of the pool's pages that sequences hold now. */
+    kvInUseBytes: number;
+    /** The most pool bytes held at once since the model was loaded. */
+    kvPeakBytes: number;
+    /** Pool bytes one cached token takes (all layers and KV heads, K, V and its position). */
+    kvBytesPerToken: number;
+    /** Positions a dense sequence can hold (the trained context, or less when the pool holds fewer). */
+    contextLength: number;
+  } | null;
+  /** Every buffer on the engine's device, ORT's included. Null before the first load made the device. */
+  gpu: { liveBuffers: number; liveBytes: number; peakBytes: number } | null;
+  /** The adapter's limits the engine runs under (null before the device exists). */
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number } | null;
+}
+
 export interface EngineLogitsRequest {
   ids: number[];
   mode: LogitsMode;
@@ -117,11 +140,12 @@ export class SieveEngine {
       const loaderProgress = cached && onProgress ? (p: LoadProgress) => { if (p.phase !== 'fetch') void onProgress(p); } : onProgress;
       // The loader checks f32 tensor sizes; a quantized tensor's largest buffer is its codes, bits/32 of that.
       const maxTensorBytes = Math.floor(Math.min(maxStorageBufferBindingSize, maxBufferSize) / codeBytesPerF32Byte(quantization));
+      // The old model is freed before the new one's first buffer: two models at once are what a tab cannot hold.
+      await this.disposeModel();
       const loaded = await loadModel(source, { onProgress: loaderProgress, maxTensorBytes });
       const calibrations = givenCalibrations(options.calibration, loaded.config);
       const model = await GpuModel.create(this.device, loaded, onProgress, { ...options, quantization });
       await cached?.markComplete();
-      this.disposeModel();
       this.loaded = loaded;
       this.model = model;
       this.calibrations = calibrations;
@@ -267,13 +291,26 @@ export class SieveEngine {
     }
   }
 
+  /** GPU memory held now (weights, KV pool, KV in use, peaks) and the device limits. */
+  stats(): Promise<EngineStats> {
+    return this.serialize(async () => {
+      const d = this.device;
+      const m = this.model;
+      return {
+        model: m ? { ...m.memoryStats(), contextLength: m.denseContextLength() } : null,
+        gpu: d ? { liveBuffers: d.buffers.liveBuffers, liveBytes: d.buffers.liveBytes, peakBytes: d.buffers.peakBytes } : null,
+        limits: d ? { ...d.limits } : null,
+      };
+    });
+  }
+
   /** Decode timings since the last call (bench/decode). */
   takeDecodeProfile(): Promise<DecodeProfile> {
     return this.serialize(async () => this.requireModel().takeProfile());
   }
 
   unload(): Promise<void> {
-    return this.serialize(async () => this.disposeModel());
+    return this.serialize(() => this.disposeModel());
   }
 
   /**
@@ -329,9 +366,10 @@ export class SieveEngine {
     }
   }
 
-  private disposeModel(): void {
-    this.model?.destroy();
+  private async disposeModel(): Promise<void> {
+    const model = this.model;
     this.model = null;
+    await model?.destroy();
     this.loaded = null;
     this.tokenizer = null;
     this.chatTemplate = null;

@@ -462,6 +462,16 @@ export class PagedAttention {
     return this.statistics;
   }
 
+  /** Frees every buffer this object created (the cache's buffers are the cache's own: PagedKVCache.destroy). */
+  destroy(): void {
+    for (const b of [this.stepBuffer, this.layerUniforms, this.partials, this.rows]) b.destroy();
+    const st = this.statistics;
+    if (st) for (const b of [st.stats, st.decay]) b.destroy();
+    this.statistics = null;
+    this.ioGroups.clear();
+    this.listKernels.clear();
+  }
+
   /** Bind group 1 of a kernel over the segment's buffers, cached by buffer identity. */
   private ioGroup(kind: 'append' | 'prefill' | 'split' | 'reduce' | 'statistics', buffers: GPUBuffer[]): GPUBindGroup {
     const key = kind + buffers.map((b) => ':' + this.bufferId(b)).join('');

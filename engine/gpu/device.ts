@@ -1,10 +1,13 @@
 // The engine's one GPUDevice: created with the adapter's full limits, shared by ORT sessions and our kernels.
 import { DeviceLostError, NoWebGPUError } from '../errors/index.ts';
+import { accountBuffers, type BufferAccounting } from './buffer-accounting.ts';
 
 export interface EngineDevice {
   device: GPUDevice;
   adapterInfo: { vendor: string; architecture: string; description: string };
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  /** Every buffer on the device (ORT's included): live count, live and peak bytes (engine.stats()). */
+  buffers: BufferAccounting;
   /** Set once the device is lost; every later call should fail with this. */
   lost: DeviceLostError | null;
 }
@@ -38,6 +41,7 @@ export async function createEngineDevice(gpu: GPU | undefined = globalThis.navig
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
       maxBufferSize: device.limits.maxBufferSize,
     },
+    buffers: accountBuffers(device),
     lost: null,
   };
   void device.lost.then((info) => {

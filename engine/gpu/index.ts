@@ -1,3 +1,4 @@
 // GPU module face: the engine's device and small buffer helpers.
 export { createEngineDevice, readBuffer } from './device.ts';
 export type { EngineDevice } from './device.ts';
+export { accountBuffers, type BufferAccounting } from './buffer-accounting.ts';

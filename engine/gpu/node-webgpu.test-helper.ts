@@ -34,3 +34,47 @@ export function nodeGpuDevice(): Promise<GPUDevice> {
   }
   return devicePromise;
 }
+
+/**
+ * dawn.node rejects writeBuffer from SharedArrayBuffer views (ORT's wasm memory) with "Invalid argument": such
+ * writes are copied into a plain buffer first (DESIGN.md, "Where it runs"). For tests that run ORT on Dawn.
+ */
+export function patchSharedArrayBufferWrites(device: GPUDevice): void {
+  const queue = device.queue;
+  const write = queue.writeBuffer.bind(queue);
+  queue.writeBuffer = ((buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, dataOffset = 0, size?: number) => {
+    const view = ArrayBuffer.isView(data);
+    const backing = view ? (data as ArrayBufferView).buffer : data;
+    if (!(backing instanceof SharedArrayBuffer)) return write(buffer, offset, data as BufferSource, dataOffset, size);
+    const element = view ? ((data as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1) : 1;
+    const base = view ? (data as ArrayBufferView).byteOffset : 0;
+    const start = dataOffset * element;
+    const length = size !== undefined ? size * element : (data as ArrayBufferView).byteLength - start;
+    return write(buffer, offset, new Uint8Array(backing, base + start, length).slice());
+  }) as GPUQueue['writeBuffer'];
+}
+
+/**
+ * A `navigator.gpu` over one Dawn instance (ORT checks navigator.gpu; a second instance in one process crashes),
+ * whose devices get patchSharedArrayBufferWrites: for tests of the whole engine, which makes its own device.
+ */
+export function installNodeNavigatorGpu(): void {
+  process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
+  const gpu = create([]) as GPU;
+  instance = gpu;
+  const navigatorGpu = {
+    async requestAdapter(options?: GPURequestAdapterOptions) {
+      const adapter = await gpu.requestAdapter(options);
+      if (!adapter) return adapter;
+      const requestDevice = adapter.requestDevice.bind(adapter);
+      adapter.requestDevice = (async (descriptor?: GPUDeviceDescriptor) => {
+        const device = await requestDevice(descriptor);
+        patchSharedArrayBufferWrites(device);
+        return device;
+      }) as GPUAdapter['requestDevice'];
+      return adapter;
+    },
+    getPreferredCanvasFormat: () => gpu.getPreferredCanvasFormat(),
+  };
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: navigatorGpu }, configurable: true, writable: true });
+}

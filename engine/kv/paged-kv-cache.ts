@@ -84,6 +84,7 @@ export class PagedKVCache {
   private readonly sequences = new Map<number, SequenceState>();
   private readonly freeSlots: number[];
   private nextId = 1;
+  private peakPages = 0;
   /** Bounce buffer for copy on write and fork: WebGPU forbids copyBufferToBuffer within one buffer. */
   private readonly staging: GPUBuffer;
 
@@ -178,6 +179,33 @@ export class PagedKVCache {
     return this.arenas.reduce((sum, a) => sum + a.numPages, 0);
   }
 
+  /** GPU bytes of the pool as allocated: every arena's pages and position slots (block tables and counts excluded). */
+  get poolBytes(): number {
+    return this.totalPages * this.bytesPerPage;
+  }
+
+  /** Bytes of the pages some sequence holds now (a page shared by forks counts once). */
+  get bytesInUse(): number {
+    return (this.totalPages - this.freePages) * this.bytesPerPage;
+  }
+
+  /** The most bytes in use at once since the cache was made. */
+  get peakBytesInUse(): number {
+    return this.peakPages * this.bytesPerPage;
+  }
+
+  /** Frees every GPU buffer of the cache; it is unusable afterwards. */
+  destroy(): void {
+    for (const a of this.arenas) {
+      a.pages.destroy();
+      a.positions.destroy();
+    }
+    this.blockTables.destroy();
+    this.counts.destroy();
+    this.staging.destroy();
+    this.sequences.clear();
+  }
+
   createSequence(): SequenceHandle {
     const slot = this.freeSlots.pop();
     if (slot === undefined) throw new InvalidArgumentError('maxSequences', `all ${this.maxSequences} sequence slots are in use; release a sequence first or raise maxSequences`);
@@ -264,6 +292,7 @@ export class PagedKVCache {
     this.writeTable(s, firstWritten, newPages);
     s.tokens = total;
     s.pages = newPages;
+    this.peakPages = Math.max(this.peakPages, this.totalPages - this.freePages);
   }
 
   /**

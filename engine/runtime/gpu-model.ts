@@ -153,6 +153,9 @@ export class GpuModel implements ForwardBackend {
     }
     const weights = GpuWeights.upload(device, loaded, onProgress, quantization);
     const owned: GPUBuffer[] = [];
+    // Everything made below, freed if a later step fails (a failed load leaves nothing on the device).
+    const sessions: ort.InferenceSession[] = [];
+    const parts: { destroy(): void }[] = [];
     const alloc = (label: string, bytes: number) => {
       const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: STORAGE });
       owned.push(b);
@@ -174,7 +177,9 @@ export class GpuModel implements ForwardBackend {
       const compile = async (kind: SegmentKind, shape: SegmentShape, graphCapture = false) => {
         const graph = buildSegment(config, kind, shape, has, { quantization });
         onProgress?.({ phase: 'compile', loadedBytes: 0, totalBytes: 0, file: `${kind} (${shape.tokens} tokens)` });
-        return { graph, session: await createGpuSession(graph.bytes, device, { graphCapture }) };
+        const session = await createGpuSession(graph.bytes, device, { graphCapture });
+        sessions.push(session);
+        return { graph, session };
       };
       const prefillSegment = async (kind: SegmentKind, lastOnly = false): Promise<Segment> => {
         const { graph, session } = await compile(kind, { tokens: 'dynamic', lastOnly });
@@ -203,6 +208,7 @@ export class GpuModel implements ForwardBackend {
       const quantizedEmbed = embedTable.quantized
         ? { kernels: new DecodeKernels(device, c.rmsNormEps), hidden: alloc('prefill embeddings', chunk * D * 4) }
         : null;
+      if (quantizedEmbed) parts.push(quantizedEmbed.kernels);
       const decodeEmbedded = quantizedEmbed ? alloc('decode embedding', D * 4) : null;
       const t = (b: GPUBuffer, dims: number[], type: 'float32' | 'int32' = 'float32') => gpuTensor(b, dims, type);
       const qkvFetches = { [SEGMENT_TENSORS.q]: t(q, [1, c.numHeads * c.headDim]), [SEGMENT_TENSORS.k]: t(k, [1, c.numKvHeads * c.headDim]), [SEGMENT_TENSORS.v]: t(v, [1, c.numKvHeads * c.headDim]) };
@@ -246,16 +252,21 @@ export class GpuModel implements ForwardBackend {
         maxTokensPerSequence: c.maxPositionEmbeddings,
         memoryBudgetBytes: Math.min(MAX_KV_POOL_BYTES, bytesPerToken * (c.maxPositionEmbeddings + 64)),
       });
+      parts.push(cache);
       const attention = new PagedAttention(device, cache, {
         numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: chunk,
       });
+      parts.push(attention);
       const decoder = useOrtDecoder ? null : new WgslDecoder(device, config, weights, attention);
+      if (decoder) parts.push(decoder);
       const decodeStaging = device.createBuffer({ label: 'decode logits staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       owned.push(decodeStaging);
       const idsBuffer = alloc('prefill ids', chunk * 4);
       const attnBuffer = alloc('prefill attn', chunk * c.numHeads * c.headDim * 4);
       return new GpuModel(engine, config, weights, prefillSegments, decodePath, decoder, decodeStaging, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned, quantizedEmbed);
     } catch (e) {
+      for (const session of sessions) await session.release().catch(() => undefined);
+      for (const part of parts) part.destroy();
       weights.destroy();
       for (const b of owned) b.destroy();
       throw e;
@@ -361,22 +372,46 @@ export class GpuModel implements ForwardBackend {
     return this.policy?.needs.evicts ? Infinity : this.config.maxPositionEmbeddings;
   }
 
+  /** Positions a sequence can hold under dense attention. */
+  denseContextLength(): number {
+    return this.config.maxPositionEmbeddings;
+  }
+
   cacheUsage(): CacheUsage {
     return { kvBytes: this.cache.bytesHeld(this.seq), tokensInCache: this.cache.tokensHeld(this.seq) };
   }
 
-  destroy(): void {
-    for (const s of Object.values(this.prefillSegments)) void s.session.release();
+  /**
+   * Frees every GPU buffer and ORT session of the model, the policy's state included. Awaited: ORT's session release
+   * is asynchronous, and the engine builds the next model only once this one is gone.
+   */
+  async destroy(): Promise<void> {
+    const sessions = Object.values(this.prefillSegments).map((s) => s.session);
     const d = this.decodePath;
-    if (d) for (const s of [d.embed, ...d.layers, d.head]) void s.release();
+    if (d) sessions.push(d.embed, ...d.layers, d.head);
     this.decoder?.destroy();
     this.quantizedEmbed?.kernels.destroy();
     for (const b of this.ownedBuffers) b.destroy();
     this.prefillStaging?.destroy();
+    this.prefillStaging = null;
     this.policy?.destroy?.();
-    (this.attention as unknown as { destroy?: () => void }).destroy?.();
-    (this.cache as unknown as { destroy?: () => void }).destroy?.();
+    this.policy = null;
+    this.attention.destroy();
+    this.cache.destroy();
     this.weights.destroy();
+    for (const s of sessions) await s.release();
+  }
+
+  /** GPU memory of the model now: weights, the KV pool as allocated, the bytes of it in use, and their peak. */
+  memoryStats(): { weightBytes: number; kvPoolBytes: number; kvInUseBytes: number; kvPeakBytes: number; kvBytesPerToken: number } {
+    const cache = this.cache;
+    return {
+      weightBytes: this.weights.bytes,
+      kvPoolBytes: cache.poolBytes,
+      kvInUseBytes: cache.bytesInUse,
+      kvPeakBytes: cache.peakBytesInUse,
+      kvBytesPerToken: cache.numLayers * cache.numKvHeads * cache.bytesPerPage / cache.pageSize,
+    };
   }
 
   private checkTokens(ids: number[]): void {

@@ -1,0 +1,92 @@
+// Nothing leaks: the engine on Dawn (Node, SwiftShader) counts every GPU buffer its device holds, ORT's included,
+// and after unload, a model switch, a failed load and policy changes the count is back at its value before the first load.
+// First: puts WebGPU's globals (GPUBufferUsage, ...) in place before the engine's modules read them at import.
+import { installNodeNavigatorGpu } from './gpu/node-webgpu.test-helper.ts';
+import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join, normalize } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accountBuffers } from './gpu/index.ts';
+import { SieveEngine } from './engine.ts';
+import { tinyConfig, tinyTensors, writeCheckpoint } from './model/checkpoint.test-helper.ts';
+
+
+let server: Server;
+let base = '';
+const dirs: Record<string, string> = {};
+
+/** Serves the test checkpoints over http, as a page's engine fetches them. */
+async function serve(): Promise<void> {
+  server = createServer((req, res) => {
+    const [, name, ...rest] = (req.url ?? '').split('/');
+    const dir = dirs[name];
+    const file = normalize(rest.join('/'));
+    if (!dir || file.startsWith('..')) { res.writeHead(404, { connection: 'close' }).end(); return; }
+    readFile(join(dir, file)).then(
+      // No keep-alive: the test blocks the event loop for seconds (SwiftShader), and a kept connection the server
+      // timed out meanwhile resets the next fetch.
+      (bytes) => res.writeHead(200, { 'content-length': bytes.byteLength, connection: 'close' }).end(bytes),
+      () => res.writeHead(404, { connection: 'close' }).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+}
+
+beforeAll(async () => {
+  dirs.llama = await writeCheckpoint({ config: tinyConfig('llama'), tensors: tinyTensors('llama') });
+  dirs.qwen3 = await writeCheckpoint({ config: tinyConfig('qwen3', { tie_word_embeddings: true }), tensors: tinyTensors('qwen3', { tied: true }) });
+  // The last tensor in the file has the wrong shape: the load fails after the tensors before it reached the GPU.
+  const broken = tinyTensors('llama');
+  const last = broken[broken.length - 1];
+  broken[broken.length - 1] = { ...last, shape: [last.shape[0] / 2, last.shape[1] * 2] };
+  dirs.broken = await writeCheckpoint({ config: tinyConfig('llama'), tensors: broken });
+  await serve();
+  // One Dawn instance for ORT (navigator.gpu) and the engine; its device counts buffers from the first one made.
+  installNodeNavigatorGpu();
+});
+
+afterAll(() => server?.close());
+
+describe('GPU memory across the engine\'s life', () => {
+  it('unload, switch, failed load and policy changes free every buffer and session', async () => {
+    const engine = new SieveEngine();
+    const gen = (policy: string) => engine.completion({ prompt: [1, 5, 9, 3], max_tokens: 6, temperature: 0, attention: policy as never });
+
+    await engine.load(`${base}/llama`, undefined, { decoder: 'wgsl' });
+    const device = (engine as unknown as { device: { device: GPUDevice } }).device.device;
+    const account = accountBuffers(device);
+    const stats = await engine.stats();
+    // The first load made the device, so before it the device held nothing: every count goes back to 0.
+    await engine.unload();
+    expect(account.liveBuffers).toBe(0);
+    expect(stats.model?.weightBytes).toBeGreaterThan(0);
+    expect(stats.model?.kvPoolBytes).toBeGreaterThan(0);
+    expect(stats.model?.kvInUseBytes).toBe(0);
+    expect(stats.limits?.maxStorageBufferBindingSize).toBeGreaterThan(0);
+
+    await engine.load(`${base}/llama`, undefined, { decoder: 'wgsl' });
+    expect(account.liveBuffers).toBeGreaterThan(0);
+    for (const policy of ['dense', 'h2o:budget=8,recent=4', 'quest:budget=8', 'dense']) await gen(policy);
+    const used = await engine.stats();
+    expect(used.model?.kvPeakBytes).toBeGreaterThan(0);
+    expect(used.gpu?.peakBytes).toBeGreaterThanOrEqual(used.gpu?.liveBytes ?? Infinity);
+
+    // A switch frees the old model before the new one is built: the peak of the switch never holds both.
+    const before = account.liveBytes;
+    account.resetPeak();
+    await engine.load(`${base}/qwen3`, undefined, { decoder: 'ort' });
+    expect(account.peakBytes).toBeLessThan(before + account.liveBytes);
+    await gen('dense');
+    await expect(engine.load(`${base}/broken`)).rejects.toMatchObject({ code: 'BAD_MODEL_FILE' });
+    expect(account.liveBuffers).toBe(0);
+    expect((await engine.stats()).model).toBeNull();
+
+    await engine.load(`${base}/llama`, undefined, { decoder: 'ort' });
+    await gen('h2o:budget=8,recent=4');
+    await engine.unload();
+    expect(account.liveBuffers).toBe(0);
+    expect(account.liveBytes).toBe(0);
+  });
+});
