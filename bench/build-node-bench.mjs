@@ -8,7 +8,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // Its own folder under the ignored .carry/, so it can be carried alone (the device tool's 64 MiB limit).
 const out = `${root}.carry/node-bench`;
 mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
-// The Node benches: the engine's decode (both decoders), our WGSL decoder alone on real model shapes, KV memory
+// The Node benches: the engine's decode, our WGSL decoder alone on real model shapes, KV memory
 // under the evicting policies, and decode time against context length under every policy.
 await build({
   entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode'].map((name) => `${root}bench/${name}.ts`),

@@ -1,4 +1,4 @@
-// bench/decode: decode ms/token and its host-side breakdown (segment runs, attention kernels, readback) for
+// bench/decode: decode ms/token and its host-side breakdown (encode, readback, dispatches and passes per step) for
 // stories260K and a random 30-layer model of SmolLM2-135M's shape, on whatever WebGPU adapter Chromium gives.
 // Run: npx tsx bench/decode.ts [--tokens 32]. Writes bench/results/decode.json. Not a test: numbers, no asserts.
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -14,7 +14,7 @@ const tokensArg = process.argv.indexOf('--tokens');
 const TOKENS = tokensArg > 0 ? Number(process.argv[tokensArg + 1]) : 32;
 const STORIES = fileURLToPath(new URL('../../shared/models/stories260K/stories260K.gguf', import.meta.url));
 
-async function measure(label: string, model: string, tokens: number, decoder: 'wgsl' | 'ort') {
+async function measure(label: string, model: string, tokens: number) {
   const host = await openBrowserHost(model);
   try {
     const call = async (m: string, a?: unknown) => {
@@ -23,7 +23,7 @@ async function measure(label: string, model: string, tokens: number, decoder: 'w
       return r;
     };
     const t0 = Date.now();
-    const info = (await call('load', { url: host.modelUrl, decoder })).info as Record<string, unknown>;
+    const info = (await call('load', { url: host.modelUrl })).info as Record<string, unknown>;
     const loadS = (Date.now() - t0) / 1000;
     // Warm-up (shader compilation, ORT's first runs), then the measured run.
     await call('generate', { ids: [1, 2, 3, 4], maxTokens: 4, ignoreEos: true });
@@ -32,14 +32,12 @@ async function measure(label: string, model: string, tokens: number, decoder: 'w
     const p = (await call('profile')).profile as Record<string, number | boolean>;
     const steps = p.steps as number;
     const row = {
-      model: label, decoder, adapter: info.adapter, layers: info.numLayers, decodeSteps: steps, loadSeconds: loadS,
+      model: label, variant: p.variant, adapter: info.adapter, layers: info.numLayers, decodeSteps: steps, loadSeconds: loadS,
       msPerToken: (p.totalMs as number) / steps,
-      segmentRunsMs: (p.segmentMs as number) / steps,
-      attentionKernelsMs: (p.attentionMs as number) / steps,
       encodeMs: (p.encodeMs as number) / steps,
       readbackMs: (p.readbackMs as number) / steps,
-      segmentRunsPerToken: decoder === 'ort' ? (info.numLayers as number) + 1 : 0,
-      graphCapture: p.graphCapture,
+      dispatchesPerToken: p.dispatchesPerStep,
+      passesPerToken: p.passesPerStep,
       decodeTokensPerS: g.usage.decode_tokens_per_s,
     };
     console.log(JSON.stringify(row));
@@ -49,22 +47,16 @@ async function measure(label: string, model: string, tokens: number, decoder: 'w
   }
 }
 
-// Both decode paths on each model, in the same run: the ratio is what the design decision rests on.
+// One decode path (our WGSL decoder); bench/results/decode-software-adapter.json has the ORT decode path it replaced,
+// measured in the same run before it was removed.
 const results = [];
 const smol = writeRandomCheckpoint(join(tmpdir(), 'sieve-bench-smollm2-135m-shape'), SMOLLM2_135M_SHAPE);
 const models: [string, string, number][] = [
   ['stories260K', STORIES, TOKENS],
   ['random SmolLM2-135M shape (30 layers)', smol, Math.min(TOKENS, 8)],
 ];
-const ratios: Record<string, number> = {};
-for (const [label, path, tokens] of models) {
-  const wgsl = await measure(label, path, tokens, 'wgsl');
-  const ortRow = await measure(label, path, tokens, 'ort');
-  results.push(wgsl, ortRow);
-  ratios[label] = ortRow.msPerToken / wgsl.msPerToken;
-  console.log(`${label}: ORT decode / WGSL decode ms per token = ${ratios[label].toFixed(2)}`);
-}
+for (const [label, path, tokens] of models) results.push(await measure(label, path, tokens));
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const out = fileURLToPath(new URL('./results/decode.json', import.meta.url));
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), note: 'host-side ms per decode step; the readback absorbs GPU time still in flight', ortOverWgsl: ratios, results }, null, 2));
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), note: 'host-side ms per decode step; the readback absorbs GPU time still in flight', results }, null, 2));
 console.log(`wrote ${out}`);

@@ -1,5 +1,6 @@
 // bench/node-decode: the engine's GPU forward in Node on Dawn (the `webgpu` package), for machines without a
-// browser (the H200 box). Same GpuModel as the worker runs; reports decode ms/token and its breakdown.
+// browser (the H200 box). Same GpuModel as the worker runs (its one decode path, our WGSL decoder); reports decode
+// ms/token and its breakdown: host encode and readback time, dispatches and compute passes per token.
 // Build: node bench/build-node-bench.mjs (bundles WGSL and ORT); run: node .carry/node-decode.mjs [--tokens N].
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,20 +24,20 @@ async function main() {
     ['random SmolLM2-135M shape (30 layers)', writeRandomCheckpoint(join(tmpdir(), 'sieve-bench-smollm2-135m-shape'), SMOLLM2_135M_SHAPE), TOKENS],
   ];
   const only = arg('--only', '');
-  for (const [label, path, tokens] of models) for (const decoder of ['wgsl', 'ort'] as const) {
+  for (const [label, path, tokens] of models) {
     if (only && !label.startsWith(only)) continue;
     const loaded = await loadModelFromPath(path);
-    const model = await GpuModel.create(engine, loaded, undefined, { decoder });
+    const model = await GpuModel.create(engine, loaded);
     const prompt = [1, 5, 9, 13, 17, 21, 25, 29];
     await generateGreedy(model, { ids: prompt.slice(0, 4), maxTokens: 8, eosTokenIds: [], ignoreEos: true }); // warm-up
     model.takeProfile();
     const r = await generateGreedy(model, { ids: prompt, maxTokens: tokens + 1, eosTokenIds: [], ignoreEos: true });
     const p = model.takeProfile();
     const row = {
-      model: label, decoder, adapter, layers: loaded.config.numLayers, decodeSteps: p.steps,
-      msPerToken: p.totalMs / p.steps, segmentRunsMs: p.segmentMs / p.steps, attentionKernelsMs: p.attentionMs / p.steps,
-      encodeMs: p.encodeMs / p.steps, readbackMs: p.readbackMs / p.steps,
-      hostMsPerSegmentRun: decoder === 'ort' ? p.segmentMs / p.steps / (loaded.config.numLayers + 1) : 0,
+      model: label, variant: p.variant, adapter, layers: loaded.config.numLayers, decodeSteps: p.steps,
+      msPerToken: p.totalMs / p.steps, encodeMs: p.encodeMs / p.steps, readbackMs: p.readbackMs / p.steps,
+      dispatchesPerToken: p.dispatchesPerStep, passesPerToken: p.passesPerStep,
+      hostEncodeUsPerDispatch: (1000 * p.encodeMs) / p.steps / p.dispatchesPerStep,
       decodeTokensPerS: r.usage.decode_tokens_per_s, prefillTokensPerS: r.usage.prefill_tokens_per_s,
     };
     console.log(JSON.stringify(row));

@@ -1,4 +1,4 @@
-// The real engine (ORT segments + our WGSL attention, in a Web Worker, on Chromium's WebGPU) against work we
+// The real engine (ORT prefill segments, our WGSL attention and decoder, in a Web Worker, on Chromium's WebGPU) against work we
 // did not write: stories260K's published greedy output and transformers' logits for the golden checkpoints; and the
 // same GPU logits against the CPU reference, whose logits come from the `sieve` CLI's reference backend run as a user
 // would (so this also tests that CLI path). One load, prefill and decode per model serve both comparisons.
@@ -72,16 +72,3 @@ for (const name of goldenCases()) {
     expect(rDecode).toBeLessThan(GPU_VS_REFERENCE_TOLERANCE);
   });
 }
-
-// The default decoder follows the adapter (ORT's kernels on this software adapter): check ours explicitly too.
-test('golden qwen3 through our WGSL decoder: decode logits within 2e-3 of transformers', async ({ page }) => {
-  const name = 'qwen3';
-  await openHost(page);
-  await hostOk(page, 'load', { url: `/models/golden/${name}/`, decoder: 'wgsl' });
-  const ids = (JSON.parse(readFileSync(`${GOLDEN_DIR}${name}/ids.json`, 'utf8')) as number[]).slice(0, 64);
-  const expected = readF32(`${GOLDEN_DIR}${name}/logits.f32`).subarray(0, 64 * 512);
-  const decode = decodeF32((await hostOk(page, 'logits', { ids, mode: 'decode' })).base64 as string);
-  const d = maxAbsDiff(decode, expected);
-  console.log(`${name} (WGSL decoder, 64 positions): GPU vs transformers: decode ${d.toExponential(2)}`);
-  expect(d).toBeLessThan(TRANSFORMERS_TOLERANCE);
-});

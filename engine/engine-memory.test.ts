@@ -54,7 +54,7 @@ describe('GPU memory across the engine\'s life', () => {
     const engine = new SieveEngine();
     const gen = (policy: string) => engine.completion({ prompt: [1, 5, 9, 3], max_tokens: 6, temperature: 0, attention: policy as never });
 
-    await engine.load(`${base}/llama`, undefined, { decoder: 'wgsl' });
+    await engine.load(`${base}/llama`);
     const device = (engine as unknown as { device: { device: GPUDevice } }).device.device;
     const account = accountBuffers(device);
     const stats = await engine.stats();
@@ -66,7 +66,7 @@ describe('GPU memory across the engine\'s life', () => {
     expect(stats.model?.kvInUseBytes).toBe(0);
     expect(stats.limits?.maxStorageBufferBindingSize).toBeGreaterThan(0);
 
-    await engine.load(`${base}/llama`, undefined, { decoder: 'wgsl' });
+    await engine.load(`${base}/llama`);
     expect(account.liveBuffers).toBeGreaterThan(0);
     for (const policy of ['dense', 'h2o:budget=8,recent=4', 'quest:budget=8', 'dense']) await gen(policy);
     const used = await engine.stats();
@@ -76,14 +76,14 @@ describe('GPU memory across the engine\'s life', () => {
     // A switch frees the old model before the new one is built: the peak of the switch never holds both.
     const before = account.liveBytes;
     account.resetPeak();
-    await engine.load(`${base}/qwen3`, undefined, { decoder: 'ort' });
+    await engine.load(`${base}/qwen3`);
     expect(account.peakBytes).toBeLessThan(before + account.liveBytes);
     await gen('dense');
     await expect(engine.load(`${base}/broken`)).rejects.toMatchObject({ code: 'BAD_MODEL_FILE' });
     expect(account.liveBuffers).toBe(0);
     expect((await engine.stats()).model).toBeNull();
 
-    await engine.load(`${base}/llama`, undefined, { decoder: 'ort' });
+    await engine.load(`${base}/llama`);
     await gen('h2o:budget=8,recent=4');
     await engine.unload();
     expect(account.liveBuffers).toBe(0);

@@ -123,7 +123,6 @@ export class SieveEngine {
     return next;
   }
 
-  /** `options.decoder` picks who runs decode's dense parts (bench/decode compares both); default our WGSL. */
   load(url: string, onProgress?: ProgressCallback, options: EngineLoadOptions = {}): Promise<ModelInfo> {
     return this.serialize(async () => {
       if (typeof url !== 'string' || url.length === 0) throw new InvalidArgumentError('model', 'must be a URL of a model folder or .gguf file');

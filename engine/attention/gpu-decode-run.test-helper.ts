@@ -1,7 +1,7 @@
 // Test helper: sequences decoded token by token through PagedAttention and the WGSL decoder, as GpuModel's decode
 // loop runs them. One run keeps its decoder for many policies in turn: compiling the decoder's pipelines is most of
 // a test's time on SwiftShader, so a file compiles them once per model instead of once per policy.
-import { WgslDecoder } from '../decode/index.ts';
+import { decodeVariantFor, WgslDecoder } from '../decode/index.ts';
 import { PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig } from '../model/index.ts';
 import { GpuWeights } from '../runtime/index.ts';
@@ -31,7 +31,7 @@ export class GpuDecodeRun {
     this.attention = new PagedAttention(device, this.cache, {
       numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1,
     });
-    this.decoder = new WgslDecoder(device, c, GpuWeights.upload(device, loaded), this.attention);
+    this.decoder = new WgslDecoder(device, c, GpuWeights.upload(device, loaded), this.attention, decodeVariantFor(device.adapterInfo));
     this.staging = device.createBuffer({ size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.inv = ropeInverseFrequencies(c);
   }

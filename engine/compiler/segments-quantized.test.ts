@@ -94,10 +94,10 @@ describe.each(SPECS)('quantized segments, %s', (_name, spec) => {
   };
 
   it('graphs use MatMulNBits for every linear layer and the tied LM head; the embed segment takes gathered rows', () => {
-    const embed = buildSegment(cfg, 'embed', { tokens: 'dynamic' }, has, { quantization: spec });
+    const embed = buildSegment(cfg, 'embed', {}, has, { quantization: spec });
     expect(embed.inputs).toContain(SEGMENT_TENSORS.hiddenIn);
     expect(embed.inputs).not.toContain(SEGMENT_TENSORS.ids);
-    const head = buildSegment(cfg, 'head', { tokens: 'dynamic' }, has, { quantization: spec });
+    const head = buildSegment(cfg, 'head', {}, has, { quantization: spec });
     const headFeeds = segmentWeightFeeds(head, cfg.numLayers - 1);
     expect(headFeeds.filter((f) => f.weight === 'model.embed_tokens.weight').map((f) => f.part).sort())
       .toEqual(spec.symmetric ? ['data', 'scales'] : ['data', 'scales', 'zeroPoints']);
@@ -112,11 +112,11 @@ describe.each(SPECS)('quantized segments, %s', (_name, spec) => {
     const n = 5;
     const ids = Int32Array.from({ length: n }, () => Math.floor(rand() * cfg.vocabSize));
     const wantEmbed = embedMath(cfg, get, has, ids);
-    const embed = buildSegment(cfg, 'embed', { tokens: 'dynamic' }, has, { quantization: spec });
+    const embed = buildSegment(cfg, 'embed', {}, has, { quantization: spec });
     const gotEmbed = await run(embed, 0, { [SEGMENT_TENSORS.hiddenIn]: new ort.Tensor('float32', wantEmbed.hidden, [n, cfg.hiddenSize]) });
     for (const name of ['q', 'k', 'v'] as const) expectClose(gotEmbed[SEGMENT_TENSORS[name]], wantEmbed[name], `embed ${name}`);
 
-    const layer = buildSegment(cfg, 'layer', { tokens: 'dynamic' }, has, { quantization: spec });
+    const layer = buildSegment(cfg, 'layer', {}, has, { quantization: spec });
     const hidden = randomArray(rand, n * cfg.hiddenSize);
     const attn = randomArray(rand, n * cfg.numHeads * cfg.headDim);
     const act = {
@@ -128,7 +128,7 @@ describe.each(SPECS)('quantized segments, %s', (_name, spec) => {
     expectClose(gotLayer[SEGMENT_TENSORS.hiddenOut], wantLayer.hidden, 'layer hidden');
     for (const name of ['q', 'k', 'v'] as const) expectClose(gotLayer[SEGMENT_TENSORS[name]], wantLayer[name], `layer ${name}`);
 
-    const head = buildSegment(cfg, 'head', { tokens: 'dynamic' }, has, { quantization: spec });
+    const head = buildSegment(cfg, 'head', {}, has, { quantization: spec });
     const gotHead = await run(head, cfg.numLayers - 1, act);
     expectClose(gotHead[SEGMENT_TENSORS.logits], headMath(cfg, get, has, hidden, attn, n), 'logits');
   });

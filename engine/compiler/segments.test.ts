@@ -1,5 +1,5 @@
 // Segment graphs run in ONNX Runtime (wasm EP, Node) on small random models of each architecture and must match
-// the same math in plain TypeScript: dynamic n through one session, static n, lastOnly, every layer through one session.
+// the same math in plain TypeScript: any n through one session, lastOnly, every layer through one session.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-web';
 import { InvalidArgumentError, MissingTensorError } from '../errors/index.ts';
@@ -117,10 +117,9 @@ describe.each(CASES)('segments of $name', (c) => {
   const rand = seededRandom(99);
   const ids = (n: number) => Int32Array.from({ length: n }, () => Math.floor(rand() * V));
 
-  it('embed: one dynamic session for n = 1, 3, 7; a static n = 1 session', async () => {
-    const dynamic = await compile(c, weights, 'embed', { tokens: 'dynamic' });
-    const fixed = await compile(c, weights, 'embed', { tokens: 1 });
-    for (const [{ graph, session }, n] of [[dynamic, 1], [dynamic, 3], [dynamic, 7], [fixed, 1]] as const) {
+  it('embed: one session for n = 1, 3, 7', async () => {
+    const compiled = await compile(c, weights, 'embed', {});
+    for (const [{ graph, session }, n] of [[compiled, 1], [compiled, 3], [compiled, 7]] as const) {
       const tokenIds = ids(n);
       const out = await runSegment(session, graph, 0, get, { ids: tokenIds }, n);
       const want = embedMath(cfg, get, has, tokenIds);
@@ -131,10 +130,9 @@ describe.each(CASES)('segments of $name', (c) => {
     }
   });
 
-  it('layer: one dynamic session serves every layer and n; a static n = 1 session too', async () => {
-    const dynamic = await compile(c, weights, 'layer', { tokens: 'dynamic' });
-    const fixed = await compile(c, weights, 'layer', { tokens: 1 });
-    const runs = [[dynamic, 0, 5], [dynamic, 1, 5], [dynamic, 1, 1], [fixed, 0, 1], [fixed, 1, 1]] as const;
+  it('layer: one session serves every layer and n', async () => {
+    const compiled = await compile(c, weights, 'layer', {});
+    const runs = [[compiled, 0, 5], [compiled, 1, 5], [compiled, 0, 1], [compiled, 1, 1]] as const;
     for (const [{ graph, session }, layer, n] of runs) {
       const hidden = randomArray(rand, n * D);
       const attn = randomArray(rand, n * qDim);
@@ -146,11 +144,9 @@ describe.each(CASES)('segments of $name', (c) => {
     }
   });
 
-  it('head: full logits for dynamic n; lastOnly gives the last row; static n = 1 both ways', async () => {
-    const full = await compile(c, weights, 'head', { tokens: 'dynamic' });
-    const last = await compile(c, weights, 'head', { tokens: 'dynamic', lastOnly: true });
-    const fixedLast = await compile(c, weights, 'head', { tokens: 1, lastOnly: true });
-    const fixedFull = await compile(c, weights, 'head', { tokens: 1 });
+  it('head: full logits for any n; lastOnly gives the last row', async () => {
+    const full = await compile(c, weights, 'head', {});
+    const last = await compile(c, weights, 'head', { lastOnly: true });
     const L = cfg.numLayers;
     for (const n of [1, 4]) {
       const hidden = randomArray(rand, n * D);
@@ -161,27 +157,7 @@ describe.each(CASES)('segments of $name', (c) => {
       const lastLogits = (await runSegment(last.session, last.graph, L - 1, get, { hidden, attn }, n))[SEGMENT_TENSORS.logits];
       expect(lastLogits.length).toBe(V);
       expectClose(lastLogits, want.subarray((n - 1) * V), `lastOnly logits n=${n}`);
-      if (n === 1) {
-        for (const fixed of [fixedLast, fixedFull]) {
-          expectClose((await runSegment(fixed.session, fixed.graph, L - 1, get, { hidden, attn }, 1))[SEGMENT_TENSORS.logits], want, 'static logits');
-        }
-      }
     }
-  });
-
-  it('a static session of n = 4 (a fixed prefill chunk) with lastOnly returns the last row', async () => {
-    const fixed = await compile(c, weights, 'head', { tokens: 4, lastOnly: true });
-    expect(fixed.graph.tensors[SEGMENT_TENSORS.logits].dims).toEqual([1, V]);
-    const hidden = randomArray(rand, 4 * D);
-    const attn = randomArray(rand, 4 * qDim);
-    const want = headMath(cfg, get, has, hidden, attn, 4).subarray(3 * V);
-    expectClose((await runSegment(fixed.session, fixed.graph, cfg.numLayers - 1, get, { hidden, attn }, 4))[SEGMENT_TENSORS.logits], want, 'static n=4 lastOnly');
-  });
-
-  it('a static session has its token count fixed in the graph', async () => {
-    const fixed = await compile(c, weights, 'layer', { tokens: 1 });
-    expect(fixed.graph.tensors[SEGMENT_TENSORS.hiddenIn].dims).toEqual([1, D]);
-    await expect(runSegment(fixed.session, fixed.graph, 0, get, { hidden: randomArray(rand, 2 * D), attn: randomArray(rand, 2 * qDim) }, 2)).rejects.toThrow();
   });
 });
 
@@ -195,7 +171,7 @@ describe('segment structure', () => {
   it('uses only ops the webgpu EP implements', () => {
     for (const c of CASES) {
       for (const kind of ['embed', 'layer', 'head'] as const) {
-        const graph = buildSegment(c.config, kind, { tokens: 'dynamic', lastOnly: kind === 'head' }, presence(c));
+        const graph = buildSegment(c.config, kind, { lastOnly: kind === 'head' }, presence(c));
         // Op types appear as length-prefixed strings in NodeProto field 4; decode them from the bytes.
         for (const op of opTypesOf(graph.bytes)) expect(ALLOWED_OPS, `${c.name} ${kind}: ${op}`).toContain(op);
       }
@@ -203,7 +179,7 @@ describe('segment structure', () => {
   });
 
   it('names the HF weight of every weight input for a given layer', () => {
-    const layer = buildSegment(llama.config, 'layer', { tokens: 'dynamic' }, presence(llama));
+    const layer = buildSegment(llama.config, 'layer', {}, presence(llama));
     const feeds = segmentFeedNames(layer, 1);
     expect(feeds['current.self_attn.o_proj.weight']).toBe('model.layers.1.self_attn.o_proj.weight');
     expect(feeds['current.mlp.down_proj.weight']).toBe('model.layers.1.mlp.down_proj.weight');
@@ -214,45 +190,44 @@ describe('segment structure', () => {
     expect(layer.outputs).toEqual([SEGMENT_TENSORS.hiddenOut, SEGMENT_TENSORS.q, SEGMENT_TENSORS.k, SEGMENT_TENSORS.v]);
     expect(layer.tensors[SEGMENT_TENSORS.q].dims).toEqual(['n', 32]);
 
-    const embed = segmentFeedNames(buildSegment(qwen2.config, 'embed', { tokens: 1 }, presence(qwen2)), 0);
+    const embed = segmentFeedNames(buildSegment(qwen2.config, 'embed', {}, presence(qwen2)), 0);
     expect(embed['embed_tokens.weight']).toBe('model.embed_tokens.weight');
     expect(embed['next.self_attn.v_proj.bias']).toBe('model.layers.0.self_attn.v_proj.bias');
     expect(embed['next.self_attn.o_proj.bias']).toBeUndefined();
 
-    const qk = segmentFeedNames(buildSegment(qwen3.config, 'layer', { tokens: 1 }, presence(qwen3)), 0);
+    const qk = segmentFeedNames(buildSegment(qwen3.config, 'layer', {}, presence(qwen3)), 0);
     expect(qk['next.self_attn.q_norm.weight']).toBe('model.layers.1.self_attn.q_norm.weight');
 
-    const untiedHead = segmentFeedNames(buildSegment(llama.config, 'head', { tokens: 1 }, presence(llama)), 2);
+    const untiedHead = segmentFeedNames(buildSegment(llama.config, 'head', {}, presence(llama)), 2);
     expect(untiedHead['lm_head.weight']).toBe('lm_head.weight');
     expect(untiedHead['norm.weight']).toBe('model.norm.weight');
-    const tiedHead = segmentFeedNames(buildSegment(qwen2.config, 'head', { tokens: 1 }, presence(qwen2)), 2);
+    const tiedHead = segmentFeedNames(buildSegment(qwen2.config, 'head', {}, presence(qwen2)), 2);
     expect(tiedHead['lm_head.weight']).toBe('model.embed_tokens.weight');
 
-    const biasedHead = segmentFeedNames(buildSegment(biased.config, 'head', { tokens: 1 }, presence(biased)), 2);
+    const biasedHead = segmentFeedNames(buildSegment(biased.config, 'head', {}, presence(biased)), 2);
     expect(biasedHead['current.self_attn.o_proj.bias']).toBe('model.layers.2.self_attn.o_proj.bias');
     expect(biasedHead['current.mlp.up_proj.bias']).toBe('model.layers.2.mlp.up_proj.bias');
   });
 
   it('rejects layer indices a segment cannot run at, and bad shapes', () => {
     const p = presence(llama);
-    const layer = buildSegment(llama.config, 'layer', { tokens: 'dynamic' }, p);
+    const layer = buildSegment(llama.config, 'layer', {}, p);
     expect(() => segmentFeedNames(layer, 2)).toThrow(InvalidArgumentError); // the last layer ends in the head
     expect(() => segmentFeedNames(layer, -1)).toThrow(InvalidArgumentError);
-    expect(() => segmentFeedNames(buildSegment(llama.config, 'embed', { tokens: 1 }, p), 1)).toThrow(InvalidArgumentError);
-    expect(() => segmentFeedNames(buildSegment(llama.config, 'head', { tokens: 1 }, p), 1)).toThrow(InvalidArgumentError);
-    expect(() => buildSegment(llama.config, 'layer', { tokens: 1, lastOnly: true }, p)).toThrow(InvalidArgumentError);
-    expect(() => buildSegment(llama.config, 'layer', { tokens: 0 }, p)).toThrow(InvalidArgumentError);
-    expect(() => buildSegment({ ...llama.config, numKvHeads: 3 }, 'layer', { tokens: 1 }, p)).toThrow(InvalidArgumentError);
+    expect(() => segmentFeedNames(buildSegment(llama.config, 'embed', {}, p), 1)).toThrow(InvalidArgumentError);
+    expect(() => segmentFeedNames(buildSegment(llama.config, 'head', {}, p), 1)).toThrow(InvalidArgumentError);
+    expect(() => buildSegment(llama.config, 'layer', { lastOnly: true }, p)).toThrow(InvalidArgumentError);
+    expect(() => buildSegment({ ...llama.config, numKvHeads: 3 }, 'layer', {}, p)).toThrow(InvalidArgumentError);
   });
 
   it('fails with MissingTensorError when the config promises weights the checkpoint lacks', () => {
     const noNorm = (name: string) => !name.includes('q_norm') && presence(qwen3)(name);
-    expect(() => buildSegment(qwen3.config, 'embed', { tokens: 1 }, noNorm)).toThrow(MissingTensorError);
+    expect(() => buildSegment(qwen3.config, 'embed', {}, noNorm)).toThrow(MissingTensorError);
     const noHead = (name: string) => name !== 'lm_head.weight' && presence(llama)(name);
-    expect(() => buildSegment(llama.config, 'head', { tokens: 1 }, noHead)).toThrow(MissingTensorError);
-    expect(() => buildSegment(llama.config, 'layer', { tokens: 1 }, noHead)).not.toThrow();
+    expect(() => buildSegment(llama.config, 'head', {}, noHead)).toThrow(MissingTensorError);
+    expect(() => buildSegment(llama.config, 'layer', {}, noHead)).not.toThrow();
     const noBias = (name: string) => !name.endsWith('k_proj.bias') && presence(qwen2)(name);
-    expect(() => buildSegment(qwen2.config, 'layer', { tokens: 1 }, noBias)).toThrow(MissingTensorError);
+    expect(() => buildSegment(qwen2.config, 'layer', {}, noBias)).toThrow(MissingTensorError);
   });
 });
 

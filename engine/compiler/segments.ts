@@ -1,8 +1,9 @@
 // The dense segments of a Llama-family decoder as ONNX graphs whose weights are graph inputs.
 //
 // Why weights are inputs (DESIGN.md, "Weights are uploaded once"): the engine uploads each weight to one GPU buffer
-// and binds it to every session that needs it, so the dynamic-length prefill session and the static decode session
-// share the same memory, and one session per segment kind serves every layer (the engine binds layer i's buffers).
+// and binds it to every session that needs it, so ORT's prefill sessions and our WGSL decoder (engine/decode) share
+// the same memory, and one session per segment kind serves every layer (the engine binds layer i's buffers). The
+// segments serve prefill only: every one has a symbolic token count (decode runs on our WGSL, engine/runtime).
 // RoPE, the KV cache writes and attention are our own WGSL kernels, run between segments; no segment does them.
 //
 //   embed:  ids -> hidden = embed_tokens[ids]; q, k, v of layer 0
@@ -42,12 +43,10 @@ export const SEGMENT_TENSORS = {
   logits: 'logits',
 } as const;
 
-/** The symbolic token dimension of dynamic segments. */
+/** The symbolic token dimension of every segment. */
 export const DYNAMIC_TOKENS_DIM = 'n';
 
 export interface SegmentShape {
-  /** A fixed token count (static decode sessions, needed for graph capture) or 'dynamic' (symbolic dim "n"). */
-  tokens: number | 'dynamic';
   /** Head only: compute the final norm and LM head for the last row only (logits [1, V]), as generation needs. */
   lastOnly?: boolean;
 }
@@ -132,9 +131,6 @@ export function buildSegment(config: ModelConfig, kind: SegmentKind, shape: Segm
   const quant = options.quantization ?? null;
   checkConfig(config);
   if (!SEGMENT_KINDS.includes(kind)) throw new InvalidArgumentError('kind', `must be one of ${SEGMENT_KINDS.join(', ')}, got ${kind}`);
-  if (shape.tokens !== 'dynamic' && (!Number.isSafeInteger(shape.tokens) || shape.tokens <= 0)) {
-    throw new InvalidArgumentError('shape.tokens', `must be a positive integer or 'dynamic', got ${shape.tokens}`);
-  }
   if (shape.lastOnly && kind !== 'head') throw new InvalidArgumentError('shape.lastOnly', `only the head segment has a lastOnly variant, not ${kind}`);
 
   const D = config.hiddenSize;
@@ -142,13 +138,13 @@ export function buildSegment(config: ModelConfig, kind: SegmentKind, shape: Segm
   const V = config.vocabSize;
   const qDim = config.numHeads * config.headDim;
   const kvDim = config.numKvHeads * config.headDim;
-  const n: Dim = shape.tokens === 'dynamic' ? DYNAMIC_TOKENS_DIM : shape.tokens;
+  const n: Dim = DYNAMIC_TOKENS_DIM;
   const eps = config.rmsNormEps;
   // transformers ties lm_head to embed_tokens after loading when tie_word_embeddings is set, whatever the file holds.
   const tiedHead = config.tieWordEmbeddings;
   if (kind === 'head' && !tiedHead && !weightNames('lm_head.weight')) throw new MissingTensorError('checkpoint (untied embeddings)', 'lm_head.weight');
 
-  const g = new GraphBuilder(`sieve_${config.architecture}_${kind}_${shape.tokens}${shape.lastOnly ? '_last' : ''}`);
+  const g = new GraphBuilder(`sieve_${config.architecture}_${kind}${shape.lastOnly ? '_last' : ''}`);
   const tensors: Record<string, SegmentTensorInfo> = {};
   const inputs: string[] = [];
   const weightInputs: SegmentWeightInput[] = [];

@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { dequantizeMatrix, quantizeMatrix, type QuantizationSpec, type QuantizedMatrix } from '../quant/index.ts';
-import { QMATVEC_ROWS } from './constants.ts';
+import { CPU_ADAPTER_VARIANT, GPU_VARIANT } from './variants.ts';
+
+const QMATVEC_ROWS = GPU_VARIANT.quantMatvec.workgroupSize / GPU_VARIANT.quantMatvec.threadsPerRow;
 import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
 
 /** Max error against f64 sums of the dequantized weights, relative to max(1, largest expected): f32 rounding only. */
@@ -90,11 +92,14 @@ const SPECS: [string, QuantizationSpec, number[]][] = [
 const SHAPES: [number, number][] = [[2 * QMATVEC_ROWS + 3, 100], [5, 32], [13, 1088], [6, 4200]];
 
 describe.each(SPECS)('quantized decode kernels, %s', (_name, spec, shapes) => {
-  for (const [out, inFeatures] of shapes.map((i) => SHAPES[i])) {
-    it(`normed, residual and gated at out ${out}, in ${inFeatures} equal the CPU dequantized matvec`, async () => {
+  // Each spec's first shape on the GPU variant, its second on the CPU-adapter one (a thread per row): both meet
+  // every mode and bit width without compiling every pipeline twice.
+  for (const [k, [out, inFeatures]] of shapes.map((i) => SHAPES[i]).entries()) {
+    const variant = k === 0 ? GPU_VARIANT : CPU_ADAPTER_VARIANT;
+    it(`normed, residual and gated at out ${out}, in ${inFeatures} equal the CPU dequantized matvec (${variant.name} variant)`, async () => {
       const device = await nodeGpuDevice();
       const next = rng(out * 7919 + inFeatures + spec.bits);
-      const kernels = new DecodeKernels(device, EPS);
+      const kernels = new DecodeKernels(device, EPS, { variant });
       const x = randoms(next, inFeatures, 2);
       const up = randoms(next, inFeatures, 2);
       const norm = randoms(next, inFeatures, 0.2, 1);

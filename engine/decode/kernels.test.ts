@@ -2,7 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
-import { MATVEC_ROWS } from './constants.ts';
+import { CPU_ADAPTER_VARIANT, GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
+
+/** Rows per workgroup of the GPU variant (the CPU-adapter variant has 64). */
+const MATVEC_ROWS = GPU_VARIANT.matvec.workgroupSize / GPU_VARIANT.matvec.threadsPerRow;
+const VARIANTS: [string, DecodeKernelVariant][] = [['gpu', GPU_VARIANT], ['cpu-adapter', CPU_ADAPTER_VARIANT]];
 import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
 
 /** Max error against f64 sums, relative to the largest expected magnitude (at least 1): f32 sums of <= 300 terms. */
@@ -71,12 +75,12 @@ function maxDiff(a: Float32Array, b: ArrayLike<number>): number {
 /** [out, in]: odd in (rows start mid-word), out not a multiple of ROWS, and one aligned case; 1 row and 1 column too. */
 const SHAPES: [number, number][] = [[11, 37], [4 * MATVEC_ROWS + 1, 130], [257, 300], [1, 1], [3, 5]];
 
-describe('decode matvec kernels', () => {
+describe.each(VARIANTS)('decode matvec kernels, %s variant', (_name, variant) => {
   for (const [out, inFeatures] of SHAPES) {
     it(`normed, normedPair, normedGated and residual at out ${out}, in ${inFeatures}`, async () => {
       const device = await nodeGpuDevice();
       const next = rng(out * 1000 + inFeatures);
-      const kernels = new DecodeKernels(device, EPS);
+      const kernels = new DecodeKernels(device, EPS, { variant });
       const x = randoms(next, inFeatures, 2);
       const norm = randoms(next, inFeatures, 0.2, 1);
       const wa = randoms(next, out * inFeatures);
@@ -117,10 +121,11 @@ describe('decode matvec kernels', () => {
     const device = await nodeGpuDevice();
     // A limit of 5 workgroups per dimension stands in for 65535 (a 262K-row head would take minutes here).
     const limit = 5;
-    const out = 3 * limit * MATVEC_ROWS + 2 * MATVEC_ROWS + 3;
+    const rows = variant.matvec.workgroupSize / variant.matvec.threadsPerRow;
+    const out = 3 * limit * rows + 2 * rows + 3;
     const inFeatures = 9;
     const next = rng(7);
-    const kernels = new DecodeKernels(device, EPS, limit);
+    const kernels = new DecodeKernels(device, EPS, { variant, maxWorkgroupsPerDimension: limit });
     const x = randoms(next, inFeatures);
     const norm = randoms(next, inFeatures, 0.2, 1);
     const w = randoms(next, out * inFeatures);
@@ -129,7 +134,9 @@ describe('decode matvec kernels', () => {
     expect(maxDiff(await readBuffer(device, y, 0, out * 4), matvec(w, rmsNorm(x, norm), out, inFeatures, null))).toBeLessThan(TOLERANCE);
     kernels.destroy();
   });
+});
 
+describe('decode embedding and head-norm kernels', () => {
   it('gathers an embedding row and normalizes q and k per head', async () => {
     const device = await nodeGpuDevice();
     const next = rng(3);

@@ -1,5 +1,6 @@
 // The decode kernels as recorded dispatches: pipelines (cached per shape) and bind groups made once, replayed each step.
-import { EMBED_WORKGROUP_SIZE, MATVEC_ROWS, QMATVEC_ROWS } from './constants.ts';
+import { EMBED_WORKGROUP_SIZE } from './constants.ts';
+import { GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
 import embedSource from './embed.wgsl?raw';
 import embedQuantRaw from './embed-quant.wgsl?raw';
 import headNormSource from './head-norm.wgsl?raw';
@@ -86,6 +87,13 @@ function grid(n: number, limit: number): [number, number] {
   return [x, Math.ceil(n / x)];
 }
 
+export interface DecodeKernelOptions {
+  /** Workgroup shapes (default: the GPU variant); GpuModel picks them by adapter with decodeVariantFor. */
+  variant?: DecodeKernelVariant;
+  /** Workgroups per grid dimension (default: the device's limit; a test folds smaller grids). */
+  maxWorkgroupsPerDimension?: number;
+}
+
 export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
   pass.setPipeline(d.pipeline);
   pass.setBindGroup(0, d.bindGroup);
@@ -100,9 +108,12 @@ export class DecodeKernels {
 
   /** Workgroups per grid dimension: the device's limit (65535 by default; a test folds smaller grids). */
   private readonly maxWorkgroupsPerDimension: number;
+  /** The workgroup shapes for this adapter (engine/decode/variants.ts). */
+  readonly variant: DecodeKernelVariant;
 
-  constructor(private readonly device: GPUDevice, private readonly rmsNormEps: number, maxWorkgroupsPerDimension = device.limits.maxComputeWorkgroupsPerDimension) {
-    this.maxWorkgroupsPerDimension = maxWorkgroupsPerDimension;
+  constructor(private readonly device: GPUDevice, private readonly rmsNormEps: number, opts: DecodeKernelOptions = {}) {
+    this.maxWorkgroupsPerDimension = opts.maxWorkgroupsPerDimension ?? device.limits.maxComputeWorkgroupsPerDimension;
+    this.variant = opts.variant ?? GPU_VARIANT;
     this.placeholder = device.createBuffer({ label: 'decode no-bias placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
   }
 
@@ -112,9 +123,10 @@ export class DecodeKernels {
     if (io.b && (io.b.shape[0] !== out || io.b.shape[1] !== inFeatures)) {
       throw new Error(`internal: ${label}: paired matrices differ, [${io.a.shape}] and [${io.b.shape}]`);
     }
-    const workgroups = grid(Math.ceil(out / MATVEC_ROWS), this.maxWorkgroupsPerDimension);
+    const { workgroupSize, threadsPerRow } = this.variant.matvec;
+    const workgroups = grid(Math.ceil(out / (workgroupSize / threadsPerRow)), this.maxWorkgroupsPerDimension);
     const pipeline = this.pipeline(matvecSource, entry, {
-      IN: inFeatures, OUT: out, EPS: this.rmsNormEps,
+      WG: workgroupSize, TPR: threadsPerRow, IN: inFeatures, OUT: out, EPS: this.rmsNormEps,
       HAS_BIAS_A: io.biasA ? 1 : 0, HAS_BIAS_B: io.biasB ? 1 : 0, WORKGROUPS_X: workgroups[0],
     });
     const resources: (GPUBuffer | undefined)[] = [
@@ -137,9 +149,10 @@ export class DecodeKernels {
     if ((q.blockSize * q.bits) % 32 !== 0) throw new Error(`internal: ${label}: a block of ${q.blockSize} x ${q.bits} bits is not whole 32-bit words`);
     if (mode === 'normed' && !io.norm) throw new Error(`internal: ${label}: normed needs a norm weight`);
     if (mode === 'gated' && !io.x2) throw new Error(`internal: ${label}: gated needs x2`);
-    const workgroups = grid(Math.ceil(out / QMATVEC_ROWS), this.maxWorkgroupsPerDimension);
+    const { workgroupSize, threadsPerRow } = this.variant.quantMatvec;
+    const workgroups = grid(Math.ceil(out / (workgroupSize / threadsPerRow)), this.maxWorkgroupsPerDimension);
     const pipeline = this.pipeline(matvecQuantSource, 'main', {
-      IN: inFeatures, OUT: out, BLOCKS: q.blocksPerRow, BLOCK: q.blockSize, BITS: q.bits, MODE: QUANT_MODE[mode], EPS: this.rmsNormEps,
+      WG: workgroupSize, TPR: threadsPerRow, IN: inFeatures, OUT: out, BLOCKS: q.blocksPerRow, BLOCK: q.blockSize, BITS: q.bits, MODE: QUANT_MODE[mode], EPS: this.rmsNormEps,
       HAS_ZP: q.zeroPoints ? 1 : 0, HAS_BIAS: io.bias ? 1 : 0, WORKGROUPS_X: workgroups[0],
     });
     const p = this.placeholder;

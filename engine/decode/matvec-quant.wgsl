@@ -38,9 +38,11 @@ override HAS_ZP: bool = false;
 override HAS_BIAS: bool = false;
 override WORKGROUPS_X: u32 = 65535u;
 
-const WG: u32 = 256u;
-const ROWS: u32 = 8u;
-const TPR: u32 = WG / ROWS;
+// The kernel variant (engine/decode/variants.ts): WG threads, TPR of them per row (GPUs: 256 and 32; CPU adapters:
+// 64 and 1, whose barriers cost more than their arithmetic).
+override WG: u32 = 256u;
+override TPR: u32 = 32u;
+override ROWS: u32 = WG / TPR;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm: array<f32>;
@@ -117,7 +119,7 @@ fn wordDot(row: u32, w: u32, tileStart: u32) -> f32 {
   return s * scales[row * BLOCKS + b];
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   var rs = 1.0;
   if (MODE == 0u) {

@@ -16,8 +16,8 @@
 //   normedGated  outA = silu(wA xn + biasA) * (wB xn + biasB)      gate_proj and up_proj (SwiGLU), x read once
 //   residual     outA += wA x + biasA                              o_proj; down_proj (residual add fused)
 //
-// Dispatch: ceil(OUT / ROWS) workgroups, folded into (WORKGROUPS_X, y) when above the 65535-per-dimension limit.
-// A workgroup serves ROWS rows with TPR threads per row. The threads of a row read its 16-byte words in order
+// Dispatch: ceil(OUT / ROWS_PER_WG) workgroups, folded into (WORKGROUPS_X, y) when above the 65535-per-dimension limit.
+// A workgroup serves ROWS_PER_WG rows with TPR threads per row. The threads of a row read its 16-byte words in order
 // (coalesced vec4 loads); when IN is not a multiple of 4 a row starts mid-word, so each word's lanes are masked
 // to the row and the input is read with that shift. Partial sums meet in a workgroup-shared tree.
 // Every normed workgroup recomputes sum(x^2) itself: x is a few KiB and cached, and it saves a dispatch.
@@ -29,9 +29,12 @@ override HAS_BIAS_A: bool = false;
 override HAS_BIAS_B: bool = false;
 override WORKGROUPS_X: u32 = 65535u;
 
-const WG: u32 = 256u;
-const ROWS: u32 = 4u;
-const TPR: u32 = WG / ROWS;
+// The kernel variant (engine/decode/variants.ts): WG threads, TPR of them per row. GPUs: 256 and 64 (coalesced
+// loads, a shared-memory tree per row). CPU adapters (SwiftShader): 64 and 1, a thread per row and barriers only
+// in the norm, because there every barrier of a 256-thread workgroup costs more than the arithmetic.
+override WG: u32 = 256u;
+override TPR: u32 = 64u;
+override ROWS_PER_WG: u32 = WG / TPR;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm: array<f32>;
@@ -52,7 +55,7 @@ struct RowSlot {
 }
 
 fn rowSlot(wid: vec3<u32>, lid: u32) -> RowSlot {
-  let row = (wid.x + wid.y * WORKGROUPS_X) * ROWS + lid / TPR;
+  let row = (wid.x + wid.y * WORKGROUPS_X) * ROWS_PER_WG + lid / TPR;
   return RowSlot(row, lid % TPR, row < OUT);
 }
 
@@ -123,7 +126,7 @@ fn reduceRows(lid: u32, lane: u32, both: bool) {
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn normed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let scale = rmsScale(lid);
   let slot = rowSlot(wid, lid);
@@ -144,7 +147,7 @@ fn normed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn normedPair(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let scale = rmsScale(lid);
   let slot = rowSlot(wid, lid);
@@ -174,7 +177,7 @@ fn normedPair(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn normedGated(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let scale = rmsScale(lid);
   let slot = rowSlot(wid, lid);
@@ -203,7 +206,7 @@ fn normedGated(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn residual(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let slot = rowSlot(wid, lid);
   var acc = 0.0;

@@ -13,7 +13,7 @@ import { loadModelFromPath } from '../model/node.ts';
 import { dequantizeMatrix, isQuantizedWeight, quantizationSpec, quantizeMatrix, type QuantizationSpec } from '../quant/index.ts';
 import { ReferenceModel } from '../reference/index.ts';
 import { GpuWeights } from '../runtime/index.ts';
-import { WgslDecoder } from './index.ts';
+import { decodeVariantFor, WgslDecoder } from './index.ts';
 
 /** Max |GPU - CPU reference| per logit over the same dequantized weights: f32 summation order only (as f32). */
 const REFERENCE_TOLERANCE = 1e-4;
@@ -64,7 +64,7 @@ describe('WgslDecoder over quantized weights', () => {
         memoryBudgetBytes: 2 * c.numLayers * c.numKvHeads * c.headDim * 8 * 128,
       });
       const attention = new PagedAttention(device, cache, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1 });
-      const decoder = new WgslDecoder(device, c, weights, attention);
+      const decoder = new WgslDecoder(device, c, weights, attention, decodeVariantFor(device.adapterInfo));
       const staging = device.createBuffer({ size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       const seq = cache.createSequence();
       const inv = ropeInverseFrequencies(c);

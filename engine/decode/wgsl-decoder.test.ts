@@ -12,7 +12,7 @@ import { layerWeight, ropeInverseFrequencies, ropeTable, type LoadedModel, type 
 import { loadModelFromPath } from '../model/node.ts';
 import { ReferenceModel } from '../reference/index.ts';
 import { GpuWeights } from '../runtime/index.ts';
-import { WgslDecoder } from './index.ts';
+import { decodeVariantFor, WgslDecoder } from './index.ts';
 
 /** Max |GPU - CPU reference| per logit: both f32, differing in summation order only (measured below ~1e-5). */
 const REFERENCE_TOLERANCE = 1e-4;
@@ -117,7 +117,7 @@ class GpuDecodeRun {
     this.attention = new PagedAttention(device, this.cache, {
       numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1,
     });
-    this.decoder = new WgslDecoder(device, c, this.weights, this.attention);
+    this.decoder = new WgslDecoder(device, c, this.weights, this.attention, decodeVariantFor(device.adapterInfo));
     this.staging = device.createBuffer({ size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.inv = ropeInverseFrequencies(c);
     this.seq = this.cache.createSequence();

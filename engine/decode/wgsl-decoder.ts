@@ -21,6 +21,7 @@ import type { AttentionPolicy, PagedAttention } from '../attention/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { layerWeight, type ModelConfig } from '../model/index.ts';
 import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
+import { GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
 
 /** What the decoder needs of the uploaded weights (GpuWeights satisfies it): buffers in HF layout, f32 or quantized. */
 export interface DecoderWeights {
@@ -68,6 +69,8 @@ export class WgslDecoder {
     readonly config: ModelConfig,
     private readonly weights: DecoderWeights,
     private readonly attention: PagedAttention,
+    /** The workgroup shapes for this adapter (decodeVariantFor(adapterInfo)); default: a real GPU's. */
+    readonly variant: DecodeKernelVariant = GPU_VARIANT,
   ) {
     const c = config;
     if (attention.numHeads !== c.numHeads || attention.numKvHeads !== c.numKvHeads || attention.headDim !== c.headDim) {
@@ -82,7 +85,7 @@ export class WgslDecoder {
       this.owned.push(b);
       return b;
     };
-    this.kernels = new DecodeKernels(device, c.rmsNormEps);
+    this.kernels = new DecodeKernels(device, c.rmsNormEps, { variant });
     this.idBuffer = alloc('id', 1, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
     this.hidden = alloc('hidden', c.hiddenSize);
     this.q = alloc('q', qDim);

@@ -1,14 +1,17 @@
-// The GPU forward of one model: ORT segment sessions for the dense parts, our paged attention kernels between
-// them, on the engine's one device. Implements the generation backend (prefill / decode / reset).
+// The GPU forward of one model on the engine's one device: prefill through ORT segment sessions with our paged
+// attention kernels between them, decode through our own WGSL. Implements the generation backend (prefill /
+// decode / reset).
 //
 // Prefill runs on ORT: one dynamic-length session per segment kind serves every layer, weights bound as graph
-// inputs (uploaded once). Decode runs, by default, on our own WGSL (engine/decode): the whole token in ONE
-// command encoder. Why: one ORT run() costs ~0.5 ms of host time on a real GPU whatever the graph, so L+1 runs
-// per token cap a 30-layer model near 60 tokens/s, and ORT 1.30's graph capture fails on our sessions (see
-// graphCapture below). The ORT decode path (static n=1 sessions with fixed buffers) stays as `decoder: 'ort'`,
-// so bench/decode measures both in the same run.
+// inputs (uploaded once). Decode has one path on every adapter, our WGSL decoder (engine/decode): the whole token
+// in ONE command encoder, its kernels in the variant that suits the adapter (engine/decode/variants.ts). Why not
+// ORT for decode (DESIGN.md's "graph capture is required" is superseded): one ORT run() costs ~0.5 ms of host time
+// on a real GPU whatever the graph, so L+1 runs per token capped a 30-layer model near 17 tokens/s on an H200
+// against 104 for our decoder (bench/results/node-decode-h200.json), ORT 1.30's graph capture fails on our
+// sessions, and on SwiftShader our CPU-adapter variant decodes stories260K 7.3x faster than the ORT path did
+// (29.6 vs 217 ms/token in the same run, bench/results/decode-software-adapter.json).
 import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult } from '../attention/index.ts';
-import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind, type SegmentShape } from '../compiler/index.ts';
+import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind } from '../compiler/index.ts';
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
 import type { CacheUsage, ForwardBackend, PrefillOptions } from '../generation/index.ts';
 import type { EngineDevice } from '../gpu/index.ts';
@@ -16,7 +19,7 @@ import { PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
 import { createGpuSession, gpuTensor, ort } from './ort.ts';
 import { GpuWeights } from './weights.ts';
-import { DecodeKernels, encodeDispatch, WgslDecoder, type Dispatch } from '../decode/index.ts';
+import { countingEncoder, DecodeKernels, decodeVariantFor, encodeDispatch, WgslDecoder, type Dispatch, type DispatchCounts } from '../decode/index.ts';
 import { parseQuantization, quantizationSpec, type QuantizationMode } from '../quant/index.ts';
 
 /** Largest `prefillChunk` a load may ask for: the chunk's activations (ids, q/k/v, attention output) scale with it. */
@@ -27,19 +30,6 @@ export const MAX_KV_POOL_BYTES = 512 * 1024 * 1024;
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 export interface GpuModelOptions {
-  /**
-   * Who runs the dense parts of a decode step: our WGSL kernels or ORT's static sessions. Default: ours on a real
-   * GPU (6.4x faster than ORT on an H200, bench/results/node-decode-h200.json), ORT's on a software adapter, where
-   * SwiftShader runs ORT's kernels 3x faster than ours (0.26 vs 0.8 s/token, bench/results/decode.json).
-   */
-  decoder?: 'wgsl' | 'ort';
-  /**
-   * Replay decode sessions from ORT graph capture. Off by default: with onnxruntime-web 1.30 in Chromium, a
-   * captured session given our pre-allocated GPU-buffer fetches fails on its run with "Cannot set properties
-   * of undefined (setting 'Symbol(gpuBufferMetadata)')" (measured 2026-11-28, SwiftShader adapter). The static
-   * sessions with fixed buffers below are what a capture would replay, so turning it on needs no other change.
-   */
-  graphCapture?: boolean;
   /**
    * Weights quantized at load (engine/quant): 'int4' or 'int8' blocks of 32 in MatMulNBits' layout, run by ORT's
    * MatMulNBits in prefill and by our quantized matvec kernels in decode; default 'f32'. docs/quantization.md has
@@ -54,20 +44,19 @@ export interface GpuModelOptions {
   prefillChunk?: number;
 }
 
-/** Host-side time spent per phase since the last reset of the profile (ms), for bench/decode. */
+/** Decode steps since the last reset of the profile (host ms; counts per step), for bench/node-decode and bench/decode. */
 export interface DecodeProfile {
-  decoder: 'wgsl' | 'ort';
+  /** The decode kernels' variant for this adapter (engine/decode/variants.ts). */
+  variant: string;
   steps: number;
-  /** ORT decoder: awaited run() calls. */
-  segmentMs: number;
-  /** ORT decoder: encoding and submitting our attention kernels between runs. */
-  attentionMs: number;
-  /** WGSL decoder: encoding and submitting the whole step. */
+  /** Encoding and submitting the whole step (all of it host time). */
   encodeMs: number;
   /** Waiting for the logits (absorbs GPU time still in flight). */
   readbackMs: number;
   totalMs: number;
-  graphCapture: boolean;
+  /** Compute dispatches and compute passes encoded per step (the last step's: attention's splits grow with context). */
+  dispatchesPerStep: number;
+  passesPerStep: number;
 }
 
 interface Segment {
@@ -75,26 +64,6 @@ interface Segment {
   session: ort.InferenceSession;
   /** Weight feeds per layer index, built once (ORT tensors over our weight buffers). */
   weightFeeds: Map<number, Record<string, ort.Tensor>>;
-}
-
-/** The decode path's fixed buffers and one session per layer junction. */
-interface DecodePath {
-  embed: ort.InferenceSession;
-  layers: ort.InferenceSession[];
-  head: ort.InferenceSession;
-  feeds: Record<string, ort.Tensor>[]; // per session index: 0 embed, 1..L-1 layers, L head
-  fetches: Record<string, ort.Tensor>[];
-  buffers: GPUBuffer[];
-  /** int32 [1]: the step's token id. */
-  ids: GPUBuffer;
-  q: GPUBuffer;
-  k: GPUBuffer;
-  v: GPUBuffer;
-  attn: GPUBuffer;
-  logits: GPUBuffer;
-  graphCapture: boolean;
-  /** Quantized table: our gather into the embed session's hidden_in, run before it each step. */
-  embedGather: Dispatch | null;
 }
 
 const now = () => performance.now();
@@ -114,10 +83,8 @@ export class GpuModel implements ForwardBackend {
     readonly config: ModelConfig,
     private readonly weights: GpuWeights,
     private readonly prefillSegments: Record<'embed' | 'layer' | 'head' | 'headLast', Segment>,
-    /** The ORT decode path (decoder: 'ort'), or null. */
-    private readonly decodePath: DecodePath | null,
-    /** The WGSL decode path (decoder: 'wgsl'), or null. */
-    private readonly decoder: WgslDecoder | null,
+    /** The decode path: our WGSL decoder. */
+    private readonly decoder: WgslDecoder,
     /** Decode logits readback, allocated once. */
     private readonly decodeStaging: GPUBuffer,
     private readonly cache: PagedKVCache,
@@ -139,7 +106,7 @@ export class GpuModel implements ForwardBackend {
   }
 
   private newProfile(): DecodeProfile {
-    return emptyProfile(this.decodePath?.graphCapture ?? false, this.decoder ? 'wgsl' : 'ort');
+    return { variant: this.decoder.variant.name, steps: 0, encodeMs: 0, readbackMs: 0, totalMs: 0, dispatchesPerStep: 0, passesPerStep: 0 };
   }
 
   static async create(engine: EngineDevice, loaded: LoadedModel, onProgress?: ProgressCallback, options: GpuModelOptions = {}): Promise<GpuModel> {
@@ -174,15 +141,11 @@ export class GpuModel implements ForwardBackend {
         }
         return feeds;
       };
-      const compile = async (kind: SegmentKind, shape: SegmentShape, graphCapture = false) => {
-        const graph = buildSegment(config, kind, shape, has, { quantization });
-        onProgress?.({ phase: 'compile', loadedBytes: 0, totalBytes: 0, file: `${kind} (${shape.tokens} tokens)` });
-        const session = await createGpuSession(graph.bytes, device, { graphCapture });
-        sessions.push(session);
-        return { graph, session };
-      };
       const prefillSegment = async (kind: SegmentKind, lastOnly = false): Promise<Segment> => {
-        const { graph, session } = await compile(kind, { tokens: 'dynamic', lastOnly });
+        const graph = buildSegment(config, kind, { lastOnly }, has, { quantization });
+        onProgress?.({ phase: 'compile', loadedBytes: 0, totalBytes: 0, file: `${kind}${lastOnly ? ' (last row)' : ''}` });
+        const session = await createGpuSession(graph.bytes, device);
+        sessions.push(session);
         const layers = kind === 'embed' ? [0] : kind === 'head' ? [c.numLayers - 1] : range(c.numLayers - 1);
         return { graph, session, weightFeeds: new Map(layers.map((l) => [l, feedsFor(graph, l)])) };
       };
@@ -193,55 +156,12 @@ export class GpuModel implements ForwardBackend {
         headLast: await prefillSegment('head', true),
       };
 
-      // Decode path: fixed buffers. hidden ping-pongs between two buffers; q/k/v/attn are shared by all layers
-      // (layer i's attention consumes them before layer i+1's segment overwrites them: queue order).
-      const D = c.hiddenSize;
-      const hidden = [alloc('decode hidden 0', D * 4), alloc('decode hidden 1', D * 4)];
-      const q = alloc('decode q', c.numHeads * c.headDim * 4);
-      const k = alloc('decode k', c.numKvHeads * c.headDim * 4);
-      const v = alloc('decode v', c.numKvHeads * c.headDim * 4);
-      const attn = alloc('decode attn', c.numHeads * c.headDim * 4);
-      const logits = alloc('decode logits', c.vocabSize * 4);
-      const ids = alloc('decode id', 4);
-      // A quantized table is gathered by our kernel (the compiler's header says why), in prefill and ORT decode.
+      // A quantized table is gathered by our kernel in prefill (the compiler's header says why).
       const embedTable = weights.get('model.embed_tokens.weight');
       const quantizedEmbed = embedTable.quantized
-        ? { kernels: new DecodeKernels(device, c.rmsNormEps), hidden: alloc('prefill embeddings', chunk * D * 4) }
+        ? { kernels: new DecodeKernels(device, c.rmsNormEps), hidden: alloc('prefill embeddings', chunk * c.hiddenSize * 4) }
         : null;
       if (quantizedEmbed) parts.push(quantizedEmbed.kernels);
-      const decodeEmbedded = quantizedEmbed ? alloc('decode embedding', D * 4) : null;
-      const t = (b: GPUBuffer, dims: number[], type: 'float32' | 'int32' = 'float32') => gpuTensor(b, dims, type);
-      const qkvFetches = { [SEGMENT_TENSORS.q]: t(q, [1, c.numHeads * c.headDim]), [SEGMENT_TENSORS.k]: t(k, [1, c.numKvHeads * c.headDim]), [SEGMENT_TENSORS.v]: t(v, [1, c.numKvHeads * c.headDim]) };
-      const hiddenT = (i: number) => t(hidden[i % 2], [1, D]);
-
-      const build = async (graphCapture: boolean): Promise<DecodePath> => {
-        const sessions: ort.InferenceSession[] = [];
-        const feeds: Record<string, ort.Tensor>[] = [];
-        const fetches: Record<string, ort.Tensor>[] = [];
-        const embed = await compile('embed', { tokens: 1 }, graphCapture);
-        sessions.push(embed.session);
-        const embedInput: Record<string, ort.Tensor> = decodeEmbedded ? { [SEGMENT_TENSORS.hiddenIn]: t(decodeEmbedded, [1, D]) } : { [SEGMENT_TENSORS.ids]: t(ids, [1], 'int32') };
-        feeds.push({ ...embedInput, ...feedsFor(embed.graph, 0) });
-        fetches.push({ [SEGMENT_TENSORS.hiddenOut]: hiddenT(0), ...qkvFetches });
-        // Session i (layer junction i-1 -> i) reads hidden[(i-1)%2] and writes hidden[i%2].
-        for (let layer = 0; layer < c.numLayers - 1; layer++) {
-          const s = await compile('layer', { tokens: 1 }, graphCapture);
-          sessions.push(s.session);
-          feeds.push({ [SEGMENT_TENSORS.hiddenIn]: hiddenT(layer), [SEGMENT_TENSORS.attn]: t(attn, [1, c.numHeads * c.headDim]), ...feedsFor(s.graph, layer) });
-          fetches.push({ [SEGMENT_TENSORS.hiddenOut]: hiddenT(layer + 1), ...qkvFetches });
-        }
-        const head = await compile('head', { tokens: 1, lastOnly: true }, graphCapture);
-        sessions.push(head.session);
-        feeds.push({ [SEGMENT_TENSORS.hiddenIn]: hiddenT(c.numLayers - 1), [SEGMENT_TENSORS.attn]: t(attn, [1, c.numHeads * c.headDim]), ...feedsFor(head.graph, c.numLayers - 1) });
-        fetches.push({ [SEGMENT_TENSORS.logits]: t(logits, [1, c.vocabSize]) });
-        return {
-          embed: sessions[0], layers: sessions.slice(1, -1), head: sessions[sessions.length - 1], feeds, fetches,
-          buffers: owned, ids, q, k, v, attn, logits, graphCapture,
-          embedGather: quantizedEmbed && decodeEmbedded ? quantizedEmbed.kernels.embed(ids, embedTable, decodeEmbedded, 1) : null,
-        };
-      };
-      const useOrtDecoder = (options.decoder ?? defaultDecoder(engine)) === 'ort';
-      const decodePath = useOrtDecoder ? await build(options.graphCapture ?? false) : null;
 
       // K and V in f32 plus the u32 true position of every slot (PagedKVCache.bytesPerPage counts the same).
       const bytesPerToken = c.numLayers * c.numKvHeads * (c.headDim * 2 + 1) * 4;
@@ -257,13 +177,13 @@ export class GpuModel implements ForwardBackend {
         numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: chunk,
       });
       parts.push(attention);
-      const decoder = useOrtDecoder ? null : new WgslDecoder(device, config, weights, attention);
-      if (decoder) parts.push(decoder);
+      const decoder = new WgslDecoder(device, config, weights, attention, decodeVariantFor(engine.adapterInfo));
+      parts.push(decoder);
       const decodeStaging = device.createBuffer({ label: 'decode logits staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       owned.push(decodeStaging);
       const idsBuffer = alloc('prefill ids', chunk * 4);
       const attnBuffer = alloc('prefill attn', chunk * c.numHeads * c.headDim * 4);
-      return new GpuModel(engine, config, weights, prefillSegments, decodePath, decoder, decodeStaging, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned, quantizedEmbed);
+      return new GpuModel(engine, config, weights, prefillSegments, decoder, decodeStaging, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned, quantizedEmbed);
     } catch (e) {
       for (const session of sessions) await session.release().catch(() => undefined);
       for (const part of parts) part.destroy();
@@ -333,7 +253,7 @@ export class GpuModel implements ForwardBackend {
     this.checkTokens([id]);
     // The first token of a sequence has nothing cached: the prefill kernels handle it.
     if (this.position === 0) return (await this.prefillChunk([id], 'last')) as Float32Array;
-    return this.decoder ? this.decodeStepWgsl(this.decoder, id) : this.decodeStepOrt(this.decodePath as DecodePath, id);
+    return this.decodeStep(id);
   }
 
   async reset(): Promise<void> {
@@ -387,9 +307,7 @@ export class GpuModel implements ForwardBackend {
    */
   async destroy(): Promise<void> {
     const sessions = Object.values(this.prefillSegments).map((s) => s.session);
-    const d = this.decodePath;
-    if (d) sessions.push(d.embed, ...d.layers, d.head);
-    this.decoder?.destroy();
+    this.decoder.destroy();
     this.quantizedEmbed?.kernels.destroy();
     for (const b of this.ownedBuffers) b.destroy();
     this.prefillStaging?.destroy();
@@ -424,7 +342,8 @@ export class GpuModel implements ForwardBackend {
   }
 
   /** One decode step on our WGSL: every layer in one command encoder; the only wait is the logits readback. */
-  private async decodeStepWgsl(decoder: WgslDecoder, id: number): Promise<Float32Array> {
+  private async decodeStep(id: number): Promise<Float32Array> {
+    const decoder = this.decoder;
     const { device } = this.engine;
     const p = this.profileData;
     const t0 = now();
@@ -432,7 +351,8 @@ export class GpuModel implements ForwardBackend {
     // beginStep throws (context full, out of pages) before any GPU work is queued.
     this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: 1, cos, sin });
     decoder.writeToken(id);
-    const encoder = device.createCommandEncoder({ label: 'decode step' });
+    const counts: DispatchCounts = { dispatches: 0, passes: 0 };
+    const encoder = countingEncoder(device.createCommandEncoder({ label: 'decode step' }), counts);
     decoder.encodeStep(encoder, { policy: this.policy ?? undefined });
     const evicted = this.attention.endStep(encoder);
     encoder.copyBufferToBuffer(decoder.logits, 0, this.decodeStaging, 0, this.config.vocabSize * 4);
@@ -443,6 +363,8 @@ export class GpuModel implements ForwardBackend {
     this.position += 1;
     this.heldIds.push(id);
     p.steps += 1;
+    p.dispatchesPerStep = counts.dispatches;
+    p.passesPerStep = counts.passes;
     p.encodeMs += t1 - t0;
     p.readbackMs += now() - t1;
     p.totalMs += now() - t0;
@@ -453,47 +375,6 @@ export class GpuModel implements ForwardBackend {
     await this.decodeStaging.mapAsync(GPUMapMode.READ);
     const logits = new Float32Array(this.decodeStaging.getMappedRange().slice(0));
     this.decodeStaging.unmap();
-    return logits;
-  }
-
-  /** One decode step on ORT's static sessions and fixed buffers (L+1 runs); kept for comparison in bench/decode. */
-  private async decodeStepOrt(d: DecodePath, id: number): Promise<Float32Array> {
-    const { device } = this.engine;
-    const c = this.config;
-    const p = this.profileData;
-    const t0 = now();
-    let segmentMs = 0;
-    let attentionMs = 0;
-    device.queue.writeBuffer(d.ids, 0, new Int32Array([id]));
-    if (d.embedGather) this.encodeGather(d.embedGather);
-    const { cos, sin } = ropeTable(this.inverseFrequencies, this.position, 1);
-    this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: 1, cos, sin });
-    const sessions = [d.embed, ...d.layers, d.head];
-    for (let i = 0; i < sessions.length; i++) {
-      let t = now();
-      await sessions[i].run(d.feeds[i], d.fetches[i]);
-      segmentMs += now() - t;
-      if (i === sessions.length - 1) break;
-      t = now();
-      const encoder = device.createCommandEncoder();
-      this.attention.encodeLayer(encoder, { layer: i, q: d.q, k: d.k, v: d.v, out: d.attn, numTokens: 1, policy: this.policy ?? undefined });
-      device.queue.submit([encoder.finish()]);
-      attentionMs += now() - t;
-    }
-    const t1 = now();
-    const encoder = device.createCommandEncoder();
-    const evicted = this.attention.endStep(encoder);
-    encoder.copyBufferToBuffer(d.logits, 0, this.decodeStaging, 0, c.vocabSize * 4);
-    device.queue.submit([encoder.finish()]);
-    this.afterEviction(evicted);
-    const logits = await this.readDecodeLogits();
-    this.position += 1;
-    this.heldIds.push(id);
-    p.steps += 1;
-    p.segmentMs += segmentMs;
-    p.attentionMs += attentionMs;
-    p.readbackMs += now() - t1;
-    p.totalMs += now() - t0;
     return logits;
   }
 
@@ -579,18 +460,6 @@ export class GpuModel implements ForwardBackend {
     this.prefillStaging.unmap();
     return out;
   }
-}
-
-/** CPU implementations of WebGPU (SwiftShader in Chromium, lavapipe/llvmpipe in Mesa). */
-const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe/i;
-
-export function defaultDecoder(engine: EngineDevice): 'wgsl' | 'ort' {
-  const a = engine.adapterInfo;
-  return SOFTWARE_ADAPTER.test(`${a.vendor} ${a.architecture} ${a.description}`) ? 'ort' : 'wgsl';
-}
-
-function emptyProfile(graphCapture: boolean, decoder: 'wgsl' | 'ort'): DecodeProfile {
-  return { decoder, steps: 0, segmentMs: 0, attentionMs: 0, encodeMs: 0, readbackMs: 0, totalMs: 0, graphCapture };
 }
 
 function bufferOf(t: ort.Tensor): GPUBuffer {

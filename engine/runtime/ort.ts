@@ -11,18 +11,13 @@ function configureOrt(): void {
   ort.env.logLevel = 'error';
 }
 
-export interface SessionOptions {
-  /** ORT graph capture replays recorded GPU commands; needs static shapes and fixed GPU-buffer inputs/outputs. */
-  graphCapture?: boolean;
-}
-
-export async function createGpuSession(bytes: Uint8Array, device: GPUDevice, options: SessionOptions = {}): Promise<ort.InferenceSession> {
+/** A prefill segment's session on our device, its outputs left on the GPU for our attention kernels. */
+export async function createGpuSession(bytes: Uint8Array, device: GPUDevice): Promise<ort.InferenceSession> {
   configureOrt();
   return ort.InferenceSession.create(bytes, {
     executionProviders: [{ name: 'webgpu', device } as ort.InferenceSession.WebGpuExecutionProviderOption],
     preferredOutputLocation: 'gpu-buffer',
     graphOptimizationLevel: 'all',
-    enableGraphCapture: options.graphCapture ?? false,
   });
 }
 

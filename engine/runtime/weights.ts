@@ -1,4 +1,4 @@
-// Uploads a model's weights to the GPU once; prefill and decode sessions (and our kernels) read the same buffers.
+// Uploads a model's weights to the GPU once; ORT's prefill sessions and our decode kernels read the same buffers.
 // With quantization (engine/quant) the linear weights and the embedding table are quantized on the CPU as they are
 // uploaded, and only their quantized form reaches the GPU: codes, scales and zero points, each its own buffer
 // because ORT binds each as a separate MatMulNBits input.

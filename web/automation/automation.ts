@@ -25,15 +25,15 @@ const engine = Comlink.wrap<SieveEngine>(worker);
 
 const host = {
   /**
-   * A model URL, or {url, decoder} to pick the decode path (bench/decode), plus the model store's options (cache,
-   * accessToken, catalogId: e2e/hub.spec.ts); `progress: true` returns the progress events too.
+   * A model URL, or {url} plus the load options (quantization) and the model store's (cache, accessToken,
+   * catalogId: e2e/hub.spec.ts); `progress: true` returns the progress events too.
    */
-  async load(arg: string | ({ url: string; decoder?: 'wgsl' | 'ort'; progress?: boolean } & Pick<EngineLoadOptions, 'cache' | 'accessToken' | 'catalogId' | 'quantization' | 'prefillChunk'>)) {
+  async load(arg: string | ({ url: string; progress?: boolean } & Pick<EngineLoadOptions, 'cache' | 'accessToken' | 'catalogId' | 'quantization' | 'prefillChunk'>)) {
     const events: LoadProgress[] = [];
     try {
-      const { url, decoder, progress, ...store } = typeof arg === 'string' ? { url: arg } as { url: string; decoder?: 'wgsl' | 'ort'; progress?: boolean } : arg;
+      const { url, progress, ...store } = typeof arg === 'string' ? { url: arg } as { url: string; progress?: boolean } : arg;
       const onProgress = progress ? Comlink.proxy((p: LoadProgress) => { events.push(p); }) : undefined;
-      const info = await engine.load(url, onProgress, { ...(decoder ? { decoder } : {}), ...store });
+      const info = await engine.load(url, onProgress, store);
       return progress ? { info, progress: events } : { info };
     } catch (e) { return { ...plainError(e), ...(events.length > 0 ? { progress: events } : {}) }; }
   },
