@@ -50,6 +50,7 @@ function generationRequest(backend: ForwardBackend, tokenizer: TextTokenizer | n
     ignoreEos: params.ignoreEos,
     stop: [...params.stop, ...extraStops],
     decode: tokenizer ? (x) => tokenizer.decode(x) : undefined,
+    bosTokenId: backend.config.bosTokenId,
     logprobs: params.logprobs,
     signal: options.signal,
     onPrefillProgress: options.onPrefillProgress,

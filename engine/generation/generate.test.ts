@@ -22,7 +22,7 @@ async function stories() {
   const tokenizer = loadTokenizer(loaded);
   if (!tokenizer) throw new Error('stories260K has a GGUF vocabulary');
   const backend = new ReferenceBackend(loaded);
-  const base: GenerationRequest = { ids: [BOS], maxTokens: 80, eosTokenIds: loaded.config.eosTokenIds, decode: (ids) => tokenizer.decode(ids) };
+  const base: GenerationRequest = { ids: [BOS], maxTokens: 80, eosTokenIds: loaded.config.eosTokenIds, decode: (ids) => tokenizer.decode(ids), bosTokenId: BOS };
   return { loaded, tokenizer, backend, base };
 }
 

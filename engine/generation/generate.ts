@@ -33,6 +33,8 @@ export interface GenerationRequest {
   stop?: readonly string[];
   /** ids -> text (the tokenizer's decode); without it steps carry no text. */
   decode?: (ids: number[]) => string;
+  /** The BOS id, which the text of a reply is decoded without (see IncrementalDetokenizer). */
+  bosTokenId?: number | null;
   /** Top alternatives to report per token: null = no logprobs, 0 = the chosen token's only. */
   logprobs?: number | null;
   signal?: AbortSignal;
@@ -98,7 +100,7 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
   const maxTokens = req.maxTokens === null ? room : Math.min(req.maxTokens, room);
 
   const sampler = new TokenSampler(req.sampling ?? GREEDY, req.ids);
-  const detokenizer = req.decode ? new IncrementalDetokenizer(req.decode, req.ids) : null;
+  const detokenizer = req.decode ? new IncrementalDetokenizer(req.decode, req.ids, req.bosTokenId ?? null) : null;
   const stopFilter = new StopStringFilter(stops);
   const eos = new Set(req.ignoreEos ? [] : req.eosTokenIds);
   const logprobTop = req.logprobs ?? null;

@@ -14,8 +14,14 @@ export class IncrementalDetokenizer {
   private prefixOffset = 0;
   private readOffset: number;
 
-  constructor(private readonly decode: (ids: number[]) => string, promptIds: readonly number[]) {
-    this.ids = promptIds.slice(-PROMPT_CONTEXT_IDS);
+  /**
+   * A leading BOS is left out of the context: after BOS alone the reply starts the text, and decoders (llama.cpp's
+   * llama_detokenize, SentencePiece's) drop a sequence's dummy-prefix space only when the ids begin with text; a
+   * BOS first would print its text and keep the space (" Once upon a time").
+   */
+  constructor(private readonly decode: (ids: number[]) => string, promptIds: readonly number[], bosTokenId: number | null = null) {
+    const start = bosTokenId !== null && promptIds[0] === bosTokenId ? 1 : 0;
+    this.ids = promptIds.slice(Math.max(start, promptIds.length - PROMPT_CONTEXT_IDS));
     this.readOffset = this.ids.length;
   }
 

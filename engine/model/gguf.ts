@@ -412,11 +412,16 @@ function safeNumber(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
+/** llama.cpp's tokenizer.ggml.pre names that add BOS unless the file says otherwise (llama-vocab.cpp). */
+const BPE_PRE_ADDING_BOS = ['llama3', 'llama-v3', 'llama-bpe', 'falcon3', 'falcon-h1', 'pixtral', 'midm-2.0', 'lfm2', 'jina-v5-nano', 'tekken', 'chameleon'];
+
 function readVocabulary(metadata: Map<string, unknown>, file: string): GgufVocabulary {
   const model = optionalString(metadata, 'tokenizer.ggml.model', file) ?? 'llama';
+  const pre = optionalString(metadata, 'tokenizer.ggml.pre', file);
   const tokens = optionalArray(metadata, 'tokenizer.ggml.tokens', file, (v): v is string => typeof v === 'string', 'strings') ?? [];
   const scores = optionalArray(metadata, 'tokenizer.ggml.scores', file, isFiniteNumber, 'numbers');
   const tokenTypes = optionalArray(metadata, 'tokenizer.ggml.token_type', file, isInteger, 'integers');
+  const merges = optionalArray(metadata, 'tokenizer.ggml.merges', file, (v): v is string => typeof v === 'string', 'strings');
   for (const [key, arr] of [['tokenizer.ggml.scores', scores], ['tokenizer.ggml.token_type', tokenTypes]] as const) {
     if (arr && arr.length !== tokens.length) {
       throw new BadModelFileError(file, `metadata ${key}`, `has ${arr.length} entries but tokenizer.ggml.tokens has ${tokens.length}`);
@@ -424,12 +429,41 @@ function readVocabulary(metadata: Map<string, unknown>, file: string): GgufVocab
   }
   const bosTokenId = optionalTokenId(metadata, 'tokenizer.ggml.bos_token_id', tokens.length, file);
   const eosTokenId = optionalTokenId(metadata, 'tokenizer.ggml.eos_token_id', tokens.length, file);
-  const addBos = metadata.get('tokenizer.ggml.add_bos_token');
-  if (addBos !== undefined && typeof addBos !== 'boolean') {
-    throw new BadModelFileError(file, 'metadata tokenizer.ggml.add_bos_token', `is ${String(addBos)}, not a bool`);
+  const specialTokenIds: Record<string, number> = {};
+  for (const key of metadata.keys()) {
+    const role = /^tokenizer\.ggml\.([a-z_]+)_token_id$/.exec(key)?.[1];
+    const id = metadata.get(key);
+    // llama.cpp ignores an id outside the vocabulary (writers put 0xFFFFFFFF, its LLAMA_TOKEN_NULL, for "none").
+    if (role && isInteger(id) && id >= 0 && id < tokens.length) specialTokenIds[role] = id;
   }
-  // Absent flag: llama.cpp adds BOS by default for SentencePiece ("llama") vocabularies only.
-  return { model, tokens, scores, tokenTypes, bosTokenId, eosTokenId, addBosToken: addBos ?? model === 'llama' };
+  // Absent flags take llama.cpp's defaults: SentencePiece adds BOS and a dummy prefix space; byte-level BPE adds
+  // neither, except the pre-tokenizers llama.cpp names (Llama-3's among them) which add BOS.
+  const spm = model === 'llama';
+  const addBosToken = optionalBool(metadata, 'tokenizer.ggml.add_bos_token', file) ?? (spm || (pre !== null && BPE_PRE_ADDING_BOS.includes(pre)));
+  const addEosToken = optionalBool(metadata, 'tokenizer.ggml.add_eos_token', file) ?? false;
+  const addSpacePrefix = optionalBool(metadata, 'tokenizer.ggml.add_space_prefix', file) ?? spm;
+  const chatTemplate = optionalString(metadata, 'tokenizer.chat_template', file);
+  return {
+    model, pre, tokens, scores, tokenTypes, merges, bosTokenId, eosTokenId, specialTokenIds, addBosToken, addEosToken,
+    addSpacePrefix, chatTemplate,
+  };
+}
+
+/**
+ * The tokenizer_config.json a GGUF stands for: its chat template and the BOS/EOS texts the template prints, so the
+ * engine renders a GGUF's chat exactly as it renders a Hugging Face checkpoint's.
+ */
+export function ggufTokenizerConfig(vocab: GgufVocabulary): Record<string, unknown> | null {
+  if (vocab.chatTemplate === null) return null;
+  const text = (id: number | null) => (id === null ? null : vocab.tokens[id] ?? null);
+  return { chat_template: vocab.chatTemplate, bos_token: text(vocab.bosTokenId), eos_token: text(vocab.eosTokenId) };
+}
+
+function optionalBool(metadata: Map<string, unknown>, key: string, file: string): boolean | null {
+  const v = metadata.get(key);
+  if (v === undefined) return null;
+  if (typeof v !== 'boolean') throw new BadModelFileError(file, `metadata ${key}`, `is ${String(v)}, not a bool`);
+  return v;
 }
 
 function readConfig(metadata: Map<string, unknown>, tensors: Map<string, Tensor>, vocab: GgufVocabulary, file: string): ModelConfig {

@@ -82,7 +82,7 @@ function isGgufName(name: string): boolean {
 
 async function loadGguf(source: FileSource, file: string, options: LoadOptions): Promise<LoadedModel> {
   // Loaded on demand: pages that only ever load safetensors checkpoints do not carry the GGUF parser.
-  const { parseGguf } = await import('./gguf.ts');
+  const { parseGguf, ggufTokenizerConfig } = await import('./gguf.ts');
   const bytes = await readRequired(source, file, options);
   reportParse(options, file, bytes.byteLength, 0);
   const { config, weights, vocabulary } = parseGguf(bytes, file);
@@ -93,7 +93,8 @@ async function loadGguf(source: FileSource, file: string, options: LoadOptions):
     format: 'gguf',
     config,
     weights,
-    tokenizerFiles: { tokenizerJson: null, tokenizerConfig: null, generationConfig: null },
+    // The chat template travels in the GGUF metadata (tokenizer.chat_template), as tokenizer_config.json would carry it.
+    tokenizerFiles: { tokenizerJson: null, tokenizerConfig: ggufTokenizerConfig(vocabulary), generationConfig: null },
     ggufVocabulary: vocabulary,
   };
 }

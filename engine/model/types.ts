@@ -71,15 +71,31 @@ export interface WeightStore {
   names(): string[];
 }
 
-/** A vocabulary carried inside a GGUF file (tokenizer.ggml.*). */
+/**
+ * A vocabulary carried inside a GGUF file (tokenizer.ggml.*), with the defaults llama.cpp applies where a key is
+ * absent (llama-vocab.cpp llama_vocab::impl::load) already filled in.
+ */
 export interface GgufVocabulary {
+  /** tokenizer.ggml.model: "llama" (SentencePiece-style, scores) or "gpt2" (byte-level BPE, merges). */
   model: string;
+  /** tokenizer.ggml.pre: the BPE pre-tokenizer ("llama-bpe", "qwen2", ...); null when absent. */
+  pre: string | null;
   tokens: string[];
   scores: number[] | null;
+  /** llama.cpp token types: 1 normal, 2 unknown, 3 control, 4 user defined, 5 unused, 6 byte. */
   tokenTypes: number[] | null;
+  /** tokenizer.ggml.merges ("left right", rank = index); null when absent. */
+  merges: string[] | null;
   bosTokenId: number | null;
   eosTokenId: number | null;
+  /** Other ids the file names (tokenizer.ggml.<role>_token_id: eot, eom, fim_pre, ..., by role). */
+  specialTokenIds: Record<string, number>;
   addBosToken: boolean;
+  addEosToken: boolean;
+  /** SentencePiece's dummy prefix: a space before the text (and after each special token). */
+  addSpacePrefix: boolean;
+  /** tokenizer.chat_template (Jinja), or null. */
+  chatTemplate: string | null;
 }
 
 /** Tokenizer files found beside a Hugging Face checkpoint, as raw JSON (null when absent). */

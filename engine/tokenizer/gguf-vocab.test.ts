@@ -1,98 +1,84 @@
-// The GGUF-vocabulary tokenizer on stories260K (README ids -> README text, round trips) and its documented encode rule.
+// The GGUF-vocabulary tokenizer against llama.cpp (models/golden/gguf-vocab/*.golden.json: llama_tokenize and
+// llama_detokenize, cross-checked against llama-tokenize, on 320 strings) for a SentencePiece-style vocabulary
+// (stories260K) and two byte-level BPE ones with real vocabularies (Llama-3's and Qwen3's, built from their npm
+// packages into GGUF files whose bytes the golden pins by sha256); plus the chat template a GGUF carries.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseGguf } from '../model/gguf.ts';
-import type { GgufVocabulary } from '../model/index.ts';
+import { buildVocabGguf, familyTokenizerFiles, sha256, type VocabFamily } from '../../models/golden/gguf-vocab/vocab-gguf.ts';
+import { UnsupportedConfigError } from '../model/index.ts';
+import { ggufTokenizerConfig, parseGguf } from '../model/gguf.ts';
+import { createChatTemplate } from './chat-template.ts';
 import { ggufTokenizer } from './gguf-vocab.ts';
 
-const MODEL_DIR = new URL('../../../shared/models/stories260K/', import.meta.url);
-const BOS = 1;
+const GOLDEN = new URL('../../models/golden/gguf-vocab/', import.meta.url);
+const STORIES = new URL('../../../shared/models/stories260K/stories260K.gguf', import.meta.url);
 
-/** The README's "Known output": its ids, and its text block (wrapped lines, one real newline after "too high."). */
-function readme(): { ids: number[]; wrappedText: string } {
-  const text = readFileSync(new URL('README.md', MODEL_DIR), 'utf8');
-  const section = text.slice(text.indexOf('## Known output'));
-  const idBlock = section.slice(section.indexOf('Token ids:'), section.indexOf('Text ('));
-  const textBlock = section.slice(section.indexOf('\n\n', section.indexOf('Text (')) + 2, section.indexOf('\n\nThis matches'));
-  return {
-    ids: idBlock.replace('Token ids:', '').trim().split(/\s+/).map(Number),
-    wrappedText: textBlock.split('\n').map((l) => l.trim()).join(' '),
-  };
+interface Case { text: string; ids: number[]; decoded?: string; decoded_bytes?: number[]; decoded_without_bos?: string }
+interface Golden { file: string; sha256: string; cases: Case[] }
+
+function golden(name: string): Golden {
+  return JSON.parse(readFileSync(new URL(`${name}.golden.json`, GOLDEN), 'utf8')) as Golden;
 }
 
-/** The same text with its one newline (token 13, <0x0A>) where the README says it is. */
-const README_TEXT = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\nLily\'s mom said, "Lily, let\'s go to';
+const show = (s: string) => JSON.stringify(s);
 
-describe('GGUF vocabulary tokenizer (stories260K)', () => {
-  const { vocabulary } = parseGguf(new Uint8Array(readFileSync(new URL('stories260K.gguf', MODEL_DIR))), 'stories260K.gguf');
-  const vocab = vocabulary;
-  const tokenizer = ggufTokenizer(vocab);
-  const { ids, wrappedText } = readme();
-
-  it("decodes the README's known ids to the README's text exactly", () => {
-    expect(ids).toHaveLength(80);
-    expect(README_TEXT.replace('\n', ' ')).toBe(wrappedText); // the literal above is the README's block, unwrapped
-    expect(tokenizer.decode(ids)).toBe(README_TEXT);
-    expect(tokenizer.decode([BOS, ...ids])).toBe(README_TEXT); // BOS is a control token: no text
-  });
-
-  it('encodes with BOS first and round-trips text through encode and decode', () => {
-    const samples = [
-      README_TEXT,
-      'Tom and Sue went to the park.',
-      'a  b   c',
-      'naïve café, 42 € and 😀 in one line\nand another',
-      '!',
-    ];
-    for (const text of samples) {
-      const encoded = tokenizer.encode(text);
-      expect(encoded[0]).toBe(BOS);
-      expect(encoded.every((id) => Number.isInteger(id) && id >= 0 && id < vocab.tokens.length)).toBe(true);
-      expect(tokenizer.decode(encoded)).toBe(text);
+function checkAgainstLlamaCpp(g: Golden, bytes: Uint8Array) {
+  expect(sha256(bytes)).toBe(g.sha256); // the very file llama.cpp tokenized
+  const { vocabulary } = parseGguf(bytes, g.file);
+  const tokenizer = ggufTokenizer(vocabulary, g.file);
+  expect(g.cases.length).toBeGreaterThanOrEqual(200);
+  const wrongIds = g.cases.filter((c) => JSON.stringify(tokenizer.encode(c.text)) !== JSON.stringify(c.ids))
+    .map((c) => `${show(c.text)}: llama.cpp ${JSON.stringify(c.ids)}, Sieve ${JSON.stringify(tokenizer.encode(c.text))}`);
+  expect(wrongIds).toEqual([]);
+  const wrongText = g.cases.flatMap((c) => {
+    const out: string[] = [];
+    if (c.decoded !== undefined && tokenizer.decode(c.ids) !== c.decoded) out.push(`${show(c.text)}: llama.cpp ${show(c.decoded)}, Sieve ${show(tokenizer.decode(c.ids))}`);
+    if (c.decoded_without_bos !== undefined && tokenizer.decode(c.ids.slice(1)) !== c.decoded_without_bos) {
+      out.push(`${show(c.text)} without BOS: llama.cpp ${show(c.decoded_without_bos)}, Sieve ${show(tokenizer.decode(c.ids.slice(1)))}`);
     }
+    return out;
+  });
+  expect(wrongText).toEqual([]);
+  return { vocabulary, tokenizer };
+}
+
+describe('GGUF tokenizer = llama.cpp', () => {
+  it('stories260K (SentencePiece-style): ids and decodes of all strings', () => {
+    const g = golden('stories260K');
+    checkAgainstLlamaCpp(g, new Uint8Array(readFileSync(STORIES)));
+    // The golden covers what it says: whitespace runs, special tokens in the text, byte fallback.
+    expect(g.cases.some((c) => c.text.includes('<s>') && c.ids.slice(1).includes(1))).toBe(true);
   });
 
-  it('encodes the README text in no more pieces than the model generated it with (fewest pieces)', () => {
-    const encoded = tokenizer.encode(README_TEXT).slice(1);
-    expect(encoded.length).toBeLessThanOrEqual(ids.length);
-    expect(tokenizer.encode(README_TEXT)).toEqual(tokenizer.encode(README_TEXT)); // deterministic
-  });
-
-  it('falls back to <0xXX> byte tokens for characters no piece covers', () => {
-    const encoded = tokenizer.encode('😀').slice(1);
-    const bytes = [...new TextEncoder().encode('😀')].map((b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-    expect(encoded.map((id) => vocab.tokens[id]).filter((t) => t.startsWith('<0x'))).toEqual(bytes);
-  });
-});
-
-describe('the encode rule: fewest pieces, ties to the longest first piece', () => {
-  /** A hand-made SentencePiece-style vocabulary: 3 control tokens, the 256 byte tokens, then pieces. */
-  function tinyVocab(pieces: string[]): GgufVocabulary {
-    const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-    const tokens = ['<unk>', '<s>', '</s>', ...bytes, ...pieces];
-    return {
-      model: 'llama', tokens, scores: null, bosTokenId: 1, eosTokenId: 2, addBosToken: false,
-      tokenTypes: tokens.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1)),
-    };
+  for (const family of ['llama3', 'qwen3'] as VocabFamily[]) {
+    it(`${family}'s real vocabulary (byte-level BPE): ids and decodes of all strings; text, not byte-level symbols`, () => {
+      const g = golden(`${family}-vocab`);
+      const { vocabulary, tokenizer } = checkAgainstLlamaCpp(g, buildVocabGguf(family));
+      expect(vocabulary.model).toBe('gpt2');
+      // The issue's symptom: a reply decoded to "ĠÐ²Ð¸..." instead of text.
+      const russian = g.cases.find((c) => c.text === 'Русский текст, ещё') as Case;
+      expect(tokenizer.decode(russian.ids.filter((id) => id !== vocabulary.bosTokenId))).toBe('Русский текст, ещё');
+      // Special tokens in the text become single ids.
+      const special = family === 'llama3' ? '<|eot_id|>' : '<|im_end|>';
+      const id = vocabulary.tokens.indexOf(special);
+      expect(tokenizer.encode(`a${special}b`)).toContain(id);
+    }, 60_000);
   }
-  const pieceIds = (v: GgufVocabulary, text: string) => ggufTokenizer(v).encode(text).map((id) => v.tokens[id]);
 
-  it('prefers fewer pieces over a greedy longest match', () => {
-    // Greedy longest-first would take "▁abc" then "d", "e" (3); the fewest is "▁ab" + "cde" (2).
-    const v = tinyVocab(['▁abc', '▁ab', 'cde', 'd', 'e', 'c']);
-    expect(pieceIds(v, 'abcde')).toEqual(['▁ab', 'cde']);
-  });
+  it("renders a GGUF's chat template (tokenizer.chat_template) as its tokenizer_config.json's", () => {
+    const { vocabulary } = parseGguf(buildVocabGguf('qwen3'), 'qwen3-vocab.gguf');
+    const fromGguf = createChatTemplate(ggufTokenizerConfig(vocabulary));
+    const fromHf = createChatTemplate(familyTokenizerFiles('qwen3').tokenizerConfig);
+    expect(fromGguf.isDefault).toBe(false);
+    const messages = [{ role: 'system' as const, content: 'Be brief.' }, { role: 'user' as const, content: 'Hi!' }];
+    expect(fromGguf.render(messages)).toBe(fromHf.render(messages));
+    expect(fromGguf.render(messages)).toContain('<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n');
+  }, 60_000);
 
-  it('breaks a tie in piece count toward the longer first piece', () => {
-    // "▁a"+"bc" and "▁ab"+"c" both take 2 pieces: the rule picks "▁ab" first.
-    const v = tinyVocab(['▁a', 'bc', '▁ab', 'c', 'b']);
-    expect(pieceIds(v, 'abc')).toEqual(['▁ab', 'c']);
-    expect(ggufTokenizer(v).decode(ggufTokenizer(v).encode('abc'))).toBe('abc');
-  });
-
-  it('adds BOS only when the file asks for it; spaces become ▁', () => {
-    const v = tinyVocab(['▁a', '▁b']);
-    expect(pieceIds(v, 'a b')).toEqual(['▁a', '▁b']);
-    expect(pieceIds({ ...v, addBosToken: true }, 'a b')).toEqual(['<s>', '▁a', '▁b']);
+  it('refuses a tokenizer model or pre-tokenizer it does not implement, naming it', () => {
+    const { vocabulary } = parseGguf(new Uint8Array(readFileSync(STORIES)), 'stories260K.gguf');
+    expect(() => ggufTokenizer({ ...vocabulary, model: 'bert' }, 'x.gguf')).toThrow(UnsupportedConfigError);
+    expect(() => ggufTokenizer({ ...vocabulary, model: 'bert' }, 'x.gguf')).toThrow(/tokenizer\.ggml\.model/);
+    expect(() => ggufTokenizer({ ...vocabulary, model: 'gpt2', pre: 'unknown-pre', merges: [] }, 'x.gguf')).toThrow(/tokenizer\.ggml\.pre/);
   });
 });

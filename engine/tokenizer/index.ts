@@ -8,7 +8,7 @@ export { ggufTokenizer } from './gguf-vocab.ts';
 
 /** The model's tokenizer, or null when the model has no tokenizer files (ids only). */
 export function loadTokenizer(model: Pick<LoadedModel, 'tokenizerFiles' | 'config' | 'source' | 'ggufVocabulary'>): TextTokenizer | null {
-  if (model.ggufVocabulary) return ggufTokenizer(model.ggufVocabulary);
+  if (model.ggufVocabulary) return ggufTokenizer(model.ggufVocabulary, model.source);
   return loadHfTokenizer(model);
 }
 export { createChatTemplate, DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE_STOP } from './chat-template.ts';
