@@ -8,6 +8,7 @@ import { CPU_ADAPTER_VARIANT, GPU_VARIANT, type DecodeKernelVariant } from './va
 const MATVEC_ROWS = GPU_VARIANT.matvec.workgroupSize / GPU_VARIANT.matvec.threadsPerRow;
 const VARIANTS: [string, DecodeKernelVariant][] = [['gpu', GPU_VARIANT], ['cpu-adapter', CPU_ADAPTER_VARIANT]];
 import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
+import { argmax } from '../generation/index.ts';
 
 /** Max error against f64 sums, relative to the largest expected magnitude (at least 1): f32 sums of <= 300 terms. */
 const TOLERANCE = 1e-5;
@@ -164,6 +165,33 @@ describe('decode embedding and head-norm kernels', () => {
     };
     expect(maxDiff(await readBuffer(device, qBuf, 0, q.byteLength), perHead(q, qn, 6))).toBeLessThan(TOLERANCE);
     expect(maxDiff(await readBuffer(device, kBuf, 0, k.byteLength), perHead(k, kn, 2))).toBeLessThan(TOLERANCE);
+    kernels.destroy();
+  });
+});
+
+describe.each(VARIANTS)('greedy argmax kernel, %s variant', (_name, variant) => {
+  it('picks the largest logit, ties to the lower id, as the CPU sampler; flags NaN and infinity', async () => {
+    const device = await nodeGpuDevice();
+    const kernels = new DecodeKernels(device, EPS, { variant });
+    const next = rng(11);
+    const vocab = 1000; // not a multiple of either workgroup size
+    const cases: [string, (l: Float32Array) => void, number | null, number][] = [
+      ['random', () => undefined, null, 0],
+      ['a tie (the lower id wins)', (l) => { l[700] = 9; l[123] = 9; l[999] = 9; }, 123, 0],
+      ['the last id', (l) => { l[999] = 50; }, 999, 0],
+      ['all equal', (l) => l.fill(-2), 0, 0],
+      ['a NaN', (l) => { l[5] = Number.NaN; }, null, 1],
+      ['an infinity', (l) => { l[640] = Number.POSITIVE_INFINITY; }, null, 1],
+    ];
+    for (const [what, shape, want, flag] of cases) {
+      const logits = randoms(next, vocab, 4);
+      shape(logits);
+      const choice = upload(device, new Uint32Array([77, 77, 0, 0]));
+      run(device, kernels.argmax(upload(device, logits), choice, vocab));
+      const got = new Uint32Array((await readBuffer(device, choice, 0, 8)).buffer);
+      expect(got[1], what).toBe(flag);
+      if (flag === 0) expect(got[0], what).toBe(want ?? argmax(logits));
+    }
     kernels.destroy();
   });
 });

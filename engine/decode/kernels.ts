@@ -1,6 +1,7 @@
 // The decode kernels as recorded dispatches: pipelines (cached per shape) and bind groups made once, replayed each step.
 import { EMBED_WORKGROUP_SIZE } from './constants.ts';
 import { GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
+import argmaxSource from './argmax.wgsl?raw';
 import embedSource from './embed.wgsl?raw';
 import embedQuantRaw from './embed-quant.wgsl?raw';
 import headNormSource from './head-norm.wgsl?raw';
@@ -190,6 +191,16 @@ export class DecodeKernels {
       ],
     });
     return { label: 'embed', pipeline, bindGroup, workgroups: [Math.ceil(width / EMBED_WORKGROUP_SIZE), 1] };
+  }
+
+  /** choice[0] = argmax(logits[0..vocab)) (ties to the lower id), choice[1] = 1 when a logit is NaN or infinite. */
+  argmax(logits: GPUBuffer, choice: GPUBuffer, vocab: number): Dispatch {
+    const pipeline = this.pipeline(argmaxSource, 'argmax', { VOCAB: vocab, WG: this.variant.argmaxWorkgroupSize });
+    const bindGroup = this.device.createBindGroup({
+      label: 'decode argmax', layout: pipeline.getBindGroupLayout(0),
+      entries: [logits, choice].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    return { label: 'argmax', pipeline, bindGroup, workgroups: [1, 1] };
   }
 
   /** Per-head RMSNorm of q [numHeads * headDim] and k [numKvHeads * headDim], in place. */

@@ -7,6 +7,8 @@ export interface DecodeKernelVariant {
   matvec: { workgroupSize: number; threadsPerRow: number };
   /** Block-quantized matvec: likewise. */
   quantMatvec: { workgroupSize: number; threadsPerRow: number };
+  /** Threads of the one greedy argmax workgroup (argmax.wgsl). */
+  argmaxWorkgroupSize: number;
 }
 
 /**
@@ -18,6 +20,7 @@ export const GPU_VARIANT: DecodeKernelVariant = {
   name: 'gpu',
   matvec: { workgroupSize: 256, threadsPerRow: 64 },
   quantMatvec: { workgroupSize: 256, threadsPerRow: 32 },
+  argmaxWorkgroupSize: 256,
 };
 
 /**
@@ -30,6 +33,7 @@ export const CPU_ADAPTER_VARIANT: DecodeKernelVariant = {
   name: 'cpu-adapter',
   matvec: { workgroupSize: 64, threadsPerRow: 1 },
   quantMatvec: { workgroupSize: 64, threadsPerRow: 1 },
+  argmaxWorkgroupSize: 64,
 };
 
 /** CPU implementations of WebGPU (SwiftShader in Chromium and Dawn, lavapipe/llvmpipe in Mesa). */

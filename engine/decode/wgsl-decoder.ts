@@ -32,6 +32,11 @@ export interface DecoderWeights {
 export interface DecodeStepOptions {
   /** Defaults to dense (PagedAttention's default). */
   policy?: AttentionPolicy;
+  /**
+   * Choose the next id on the GPU (greedy argmax into `choice`, which the next step's embedding reads): the host can
+   * encode the next step before this one's id is known, and reads back 8 bytes instead of the logits.
+   */
+  greedy?: boolean;
 }
 
 interface LayerDispatches {
@@ -44,9 +49,13 @@ interface LayerDispatches {
 export class WgslDecoder {
   /** [vocab] f32 logits of the last encoded step (STORAGE | COPY_SRC). */
   readonly logits: GPUBuffer;
+  /**
+   * u32 [4] (STORAGE | COPY_SRC | COPY_DST): [0] the id the next step embeds (writeToken, or a greedy step's argmax),
+   * [1] 1 when that greedy step saw a NaN or infinite logit.
+   */
+  readonly choice: GPUBuffer;
 
   private readonly kernels: DecodeKernels;
-  private readonly idBuffer: GPUBuffer;
   /** The residual stream [hidden]. */
   private readonly hidden: GPUBuffer;
   private readonly q: GPUBuffer;
@@ -63,6 +72,7 @@ export class WgslDecoder {
   private readonly embedDispatch: Dispatch;
   private readonly layers: LayerDispatches[] = [];
   private readonly headDispatch: Dispatch;
+  private readonly argmaxDispatch: Dispatch;
 
   constructor(
     private readonly device: GPUDevice,
@@ -86,7 +96,7 @@ export class WgslDecoder {
       return b;
     };
     this.kernels = new DecodeKernels(device, c.rmsNormEps, { variant });
-    this.idBuffer = alloc('id', 1, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    this.choice = alloc('choice', 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.hidden = alloc('hidden', c.hiddenSize);
     this.q = alloc('q', qDim);
     this.k = alloc('k', kvDim);
@@ -97,7 +107,7 @@ export class WgslDecoder {
     this.logits = alloc('logits', c.vocabSize);
 
     try {
-      this.embedDispatch = this.kernels.embed(this.idBuffer, this.matrix('model.embed_tokens.weight', c.vocabSize, c.hiddenSize), this.hidden);
+      this.embedDispatch = this.kernels.embed(this.choice, this.matrix('model.embed_tokens.weight', c.vocabSize, c.hiddenSize), this.hidden);
       for (let l = 0; l < c.numLayers; l++) this.layers.push(this.layer(l));
       // transformers ties lm_head to embed_tokens after loading when tie_word_embeddings is set, whatever the
       // file holds (the compiler's head segment does the same).
@@ -107,6 +117,7 @@ export class WgslDecoder {
       this.headDispatch = headMatrix.quantized
         ? this.kernels.quantMatvec('lm_head', 'normed', { x: this.hidden, norm: finalNorm, a: headMatrix, out: this.logits })
         : this.kernels.matvec('lm_head', 'normed', { x: this.hidden, norm: finalNorm, a: headMatrix, outA: this.logits });
+      this.argmaxDispatch = this.kernels.argmax(this.logits, this.choice, c.vocabSize);
     } catch (e) {
       this.destroy();
       throw e;
@@ -119,12 +130,13 @@ export class WgslDecoder {
       throw new InvalidArgumentError('id', `token id ${id} is not an integer in [0, ${this.config.vocabSize})`);
     }
     this.idData[0] = id;
-    this.device.queue.writeBuffer(this.idBuffer, 0, this.idData);
+    this.device.queue.writeBuffer(this.choice, 0, this.idData);
   }
 
   /**
    * Encodes one whole decode step into `encoder`. Before it: attention.beginStep(seq, { numTokens: 1, ... }) for
-   * this token and writeToken(id); after the encoder is submitted, `logits` holds the step's logits.
+   * this token, and writeToken(id) unless the previous step chose it (greedy); after the encoder is submitted,
+   * `logits` holds the step's logits and, with `greedy`, `choice` the next id.
    */
   encodeStep(encoder: GPUCommandEncoder, opts: DecodeStepOptions = {}): void {
     let pass = encoder.beginComputePass({ label: 'decode embed, layer 0 q/k/v' });
@@ -137,6 +149,7 @@ export class WgslDecoder {
       for (const d of this.layers[l].attentionOutputs) encodeDispatch(pass, d);
     }
     encodeDispatch(pass, this.headDispatch);
+    if (opts.greedy) encodeDispatch(pass, this.argmaxDispatch);
     pass.end();
   }
 

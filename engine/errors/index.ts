@@ -22,7 +22,8 @@ export type SieveErrorCode =
   | 'EMBED_ORIGIN_REFUSED'
   | 'EMBED_FRAME_UNAVAILABLE'
   | 'BAD_CALIBRATION'
-  | 'CALIBRATION_MISSING';
+  | 'CALIBRATION_MISSING'
+  | 'NON_FINITE_LOGITS';
 
 export interface SieveErrorJSON {
   name: string;
@@ -239,6 +240,17 @@ export class CalibrationMissingError extends SieveError {
       'CALIBRATION_MISSING', `The attention policy "${policy}" needs a ${method} calibration of this model; ${searched}.`,
       `Make one with: sieve calibrate --model <model> --method ${method} --text FILE (it is written beside a model folder as ${method}.calibration.json, where the engine finds it); or pass it with --calibration FILE (API: the load option \`calibration\`).`,
       { policy, method },
+    );
+  }
+}
+
+export class NonFiniteLogitsError extends SieveError {
+  constructor(position: number) {
+    super(
+      'NON_FINITE_LOGITS',
+      `The model produced NaN or infinite logits at position ${position}.`,
+      'The weights or the chosen format overflow on this input: try f32 weights, another quantization, or a shorter context.',
+      { position },
     );
   }
 }

@@ -25,6 +25,13 @@ export interface ForwardBackend {
   prefill(ids: number[], rows: 'all' | 'last', options?: PrefillOptions): Promise<Float32Array>;
   /** Feeds one id; returns its logits [vocab]. */
   decode(id: number): Promise<Float32Array>;
+  /**
+   * Optional: greedy decoding with the ids chosen by the backend (on the GPU), for requests whose sampling is a
+   * plain argmax and that ask for no logprobs. Feeds `firstId`, then yields each next id (argmax of the logits,
+   * ties to the lower id, as the CPU sampler) up to `maxSteps`; leaving the loop ends it, and the sequence then
+   * holds the prompt and the ids fed (those taken but the last), exactly as decode() step by step would.
+   */
+  decodeGreedy?(firstId: number, maxSteps: number): AsyncGenerator<number, void, undefined>;
   /** Forgets the sequence (frees its cache). */
   reset(): Promise<void>;
   cacheUsage(): CacheUsage;

@@ -112,6 +112,9 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
   let prefillMs = 0;
   let decodeStart = 0;
 
+  // Plain greedy without logprobs: after the first token the backend chooses the ids (on the GPU) and streams them.
+  const deviceGreedy = sampler.isPlainGreedy && logprobTop === null && backend.decodeGreedy !== undefined;
+  let stream: AsyncGenerator<number, void, undefined> | null = null;
   try {
     if (req.signal?.aborted) {
       finishReason = 'abort';
@@ -123,7 +126,14 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
       decodeStart = now();
       for (;;) {
         if (req.signal?.aborted) { finishReason = 'abort'; break; }
-        const id = sampler.next(logits);
+        let id: number;
+        if (stream) {
+          const r = await stream.next();
+          if (r.done) throw new Error('internal: the greedy stream ended before max_tokens');
+          id = r.value;
+        } else {
+          id = sampler.next(logits);
+        }
         out.push(id);
         const logprob = logprobTop === null ? null : tokenLogprob(logits, id, logprobTop);
         if (logprob) logprobs.push(logprob);
@@ -137,12 +147,18 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
         text += released;
         yield { token: { id, logprob }, text: released };
         if (finished !== null) { finishReason = finished; break; }
-        logits = await backend.decode(id);
+        if (deviceGreedy) stream ??= (backend.decodeGreedy as NonNullable<ForwardBackend['decodeGreedy']>)(id, maxTokens - out.length);
+        else logits = await backend.decode(id);
       }
     }
   } catch (e) {
+    await stream?.return(undefined).catch(() => undefined);
+    stream = null;
     await backend.reset().catch(() => undefined);
     throw e;
+  } finally {
+    // Ends the stream wherever the loop left (a stop, the consumer leaving): the backend undoes steps encoded ahead.
+    await stream?.return(undefined);
   }
   if (finishReason === 'abort') {
     // Stopped between tokens: release the held-back text (it is not a stop string, or it would have been cut).

@@ -146,9 +146,13 @@ export class TokenSampler {
   private readonly sampler: Sampler;
   private work = new Float32Array(0);
 
+  /** Plain argmax of the raw logits (temperature 0, no bias or penalties): a backend may choose the ids itself. */
+  readonly isPlainGreedy: boolean;
+
   constructor(params: SamplingParams, prompt: readonly number[]) {
     this.history = new TokenHistory(prompt);
     this.processors = buildProcessors(params);
+    this.isPlainGreedy = params.temperature === 0 && this.processors.length === 0;
     this.sampler = params.temperature === 0
       ? new GreedySampler()
       : new MultinomialSampler(new SeededRandom(params.seed ?? SeededRandom.randomSeed()));

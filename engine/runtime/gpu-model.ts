@@ -12,7 +12,7 @@
 // (29.6 vs 217 ms/token in the same run, bench/results/decode-software-adapter.json).
 import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult } from '../attention/index.ts';
 import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind } from '../compiler/index.ts';
-import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
+import { ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import type { CacheUsage, ForwardBackend, PrefillOptions } from '../generation/index.ts';
 import type { EngineDevice } from '../gpu/index.ts';
 import { PagedKVCache, type SequenceHandle } from '../kv/index.ts';
@@ -24,6 +24,13 @@ import { parseQuantization, quantizationSpec, type QuantizationMode } from '../q
 
 /** Largest `prefillChunk` a load may ask for: the chunk's activations (ids, q/k/v, attention output) scale with it. */
 export const MAX_PREFILL_CHUNK = 4096;
+/**
+ * Greedy decode steps the host encodes ahead of the id it is waiting for (engine/decode chooses each id on the GPU
+ * and the next step embeds it from a buffer). One already overlaps encoding with the GPU's step; two leave room for
+ * a host hiccup. Steps past a stop are undone by truncating the cache (dense attention only: see decodeGreedy).
+ */
+export const GREEDY_ENCODE_AHEAD = 2;
+
 /** KV pool budget: enough for the whole context, capped so a big model's pool stays within a tab's memory. */
 export const MAX_KV_POOL_BYTES = 512 * 1024 * 1024;
 
@@ -87,6 +94,8 @@ export class GpuModel implements ForwardBackend {
     private readonly decoder: WgslDecoder,
     /** Decode logits readback, allocated once. */
     private readonly decodeStaging: GPUBuffer,
+    /** 16-byte readbacks of greedy steps' choices, GREEDY_ENCODE_AHEAD + 1 of them (one per step in flight). */
+    private readonly choiceRing: GPUBuffer[],
     private readonly cache: PagedKVCache,
     private readonly attention: PagedAttention,
     private readonly inverseFrequencies: Float64Array,
@@ -181,9 +190,14 @@ export class GpuModel implements ForwardBackend {
       parts.push(decoder);
       const decodeStaging = device.createBuffer({ label: 'decode logits staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       owned.push(decodeStaging);
+      const choiceRing = Array.from({ length: GREEDY_ENCODE_AHEAD + 1 }, (_, i) => {
+        const b = device.createBuffer({ label: `greedy choice readback ${i}`, size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        owned.push(b);
+        return b;
+      });
       const idsBuffer = alloc('prefill ids', chunk * 4);
       const attnBuffer = alloc('prefill attn', chunk * c.numHeads * c.headDim * 4);
-      return new GpuModel(engine, config, weights, prefillSegments, decoder, decodeStaging, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned, quantizedEmbed);
+      return new GpuModel(engine, config, weights, prefillSegments, decoder, decodeStaging, choiceRing, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned, quantizedEmbed);
     } catch (e) {
       for (const session of sessions) await session.release().catch(() => undefined);
       for (const part of parts) part.destroy();
@@ -369,6 +383,81 @@ export class GpuModel implements ForwardBackend {
     p.readbackMs += now() - t1;
     p.totalMs += now() - t0;
     return logits;
+  }
+
+  /**
+   * Greedy decoding with every id chosen on the GPU: feeds `firstId`, then yields each next id as it arrives, up to
+   * `maxSteps`. The host encodes up to GREEDY_ENCODE_AHEAD steps ahead (each step's embedding reads the id the one
+   * before chose), so the GPU never waits for a readback, and reads back 8 bytes per step instead of the logits.
+   * The consumer stops by leaving the loop (return()); the steps encoded past the last id it took are then undone,
+   * so the cache holds exactly what a step-by-step run would: the prompt and the ids fed. Only dense attention
+   * encodes ahead: a policy's per-step state (an evicting policy's kept set, page metadata, step counters) cannot
+   * be cut back yet, so under any policy each step waits for its id (still chosen on the GPU).
+   */
+  async *decodeGreedy(firstId: number, maxSteps: number): AsyncGenerator<number, void, undefined> {
+    this.checkTokens([firstId]);
+    if (!Number.isInteger(maxSteps) || maxSteps < 0) throw new InvalidArgumentError('maxSteps', `must be a non-negative integer, got ${maxSteps}`);
+    if (maxSteps === 0) return;
+    if (this.position === 0) throw new InvalidArgumentError('decodeGreedy', 'needs a prefilled sequence (the first token has nothing cached)');
+    const { device } = this.engine;
+    const decoder = this.decoder;
+    const p = this.profileData;
+    const ahead = this.policy && this.policy.name !== 'dense' ? 0 : GREEDY_ENCODE_AHEAD;
+    const start = this.position;
+    const fedIds = [firstId];
+    const pending: Promise<{ id: number; nonFinite: boolean }>[] = [];
+    let encoded = 0;
+    let taken = 0;
+    const t0 = now();
+    const encodeNext = () => {
+      const t = now();
+      const position = start + encoded;
+      if (position + 1 > this.contextLength()) throw new ContextFullError(position + 1, this.config.maxPositionEmbeddings);
+      const { cos, sin } = ropeTable(this.inverseFrequencies, position, 1);
+      this.attention.beginStep(this.seq, { startPosition: position, numTokens: 1, cos, sin });
+      if (encoded === 0) decoder.writeToken(firstId);
+      const counts: DispatchCounts = { dispatches: 0, passes: 0 };
+      const encoder = countingEncoder(device.createCommandEncoder({ label: 'greedy decode step' }), counts);
+      decoder.encodeStep(encoder, { policy: this.policy ?? undefined, greedy: true });
+      const evicted = this.attention.endStep(encoder);
+      const slot = this.choiceRing[encoded % this.choiceRing.length];
+      encoder.copyBufferToBuffer(decoder.choice, 0, slot, 0, 16);
+      device.queue.submit([encoder.finish()]);
+      this.afterEviction(evicted);
+      encoded += 1;
+      this.position = start + encoded;
+      p.dispatchesPerStep = counts.dispatches;
+      p.passesPerStep = counts.passes;
+      p.encodeMs += now() - t;
+      pending.push(slot.mapAsync(GPUMapMode.READ).then(() => {
+        const v = new Uint32Array(slot.getMappedRange(0, 8).slice(0));
+        slot.unmap();
+        return { id: v[0], nonFinite: v[1] !== 0 };
+      }));
+    };
+    try {
+      while (taken < maxSteps) {
+        while (encoded < maxSteps && encoded - taken <= ahead) encodeNext();
+        const t = now();
+        const choice = await (pending.shift() as Promise<{ id: number; nonFinite: boolean }>);
+        p.readbackMs += now() - t;
+        if (choice.nonFinite) throw new NonFiniteLogitsError(start + taken);
+        taken += 1;
+        fedIds.push(choice.id);
+        yield choice.id;
+      }
+    } finally {
+      // Steps in flight finish before anything else touches their buffers; their ids are dropped.
+      await Promise.allSettled(pending);
+      pending.length = 0;
+      // The steps that count fed fedIds[0 .. taken): the last id taken is the consumer's, not fed.
+      const kept = start + taken;
+      if (encoded > taken) this.cache.truncate(this.seq, kept);
+      this.position = kept;
+      this.heldIds.push(...fedIds.slice(0, taken));
+      p.steps += taken;
+      p.totalMs += now() - t0;
+    }
   }
 
   private async readDecodeLogits(): Promise<Float32Array> {

@@ -1,0 +1,103 @@
+// Greedy decoding with the ids chosen on the GPU (GpuModel.decodeGreedy: argmax kernel, id buffer, encode-ahead,
+// 8-byte readbacks) against the same model decoded step by step through decode() and the CPU sampler, on Dawn
+// (SwiftShader) with stories260K: the same ids, the same cache after a stop found with steps already encoded past
+// it, the same next turn; under an evicting policy (h2o) too; and against stories260K's published greedy output.
+// First: puts WebGPU's globals (GPUBufferUsage, ...) in place before the engine's modules read them at import.
+import { installNodeNavigatorGpu } from '../gpu/node-webgpu.test-helper.ts';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPolicy } from '../attention/index.ts';
+import { generateAll, type ForwardBackend } from '../generation/index.ts';
+import { createEngineDevice } from '../gpu/index.ts';
+import { loadModelFromPath } from '../model/node.ts';
+import { GpuModel, GREEDY_ENCODE_AHEAD } from './index.ts';
+
+const STORIES = fileURLToPath(new URL('../../../shared/models/stories260K/', import.meta.url));
+
+function publishedIds(): number[] {
+  const readme = readFileSync(`${STORIES}README.md`, 'utf8');
+  const section = readme.slice(readme.indexOf('## Known output'));
+  return section.slice(section.indexOf('Token ids:') + 'Token ids:'.length, section.indexOf('Text (')).trim().split(/\s+/).map(Number);
+}
+
+/** The same model without decodeGreedy: generation then samples on the CPU from each step's logits. */
+function stepwise(model: GpuModel): ForwardBackend {
+  return {
+    config: model.config,
+    prefill: (ids, rows, o) => model.prefill(ids, rows, o),
+    decode: (id) => model.decode(id),
+    reset: () => model.reset(),
+    cacheUsage: () => model.cacheUsage(),
+    contextLength: () => model.contextLength(),
+    cachedPrefixLength: (ids) => model.cachedPrefixLength(ids),
+    truncate: (n) => model.truncate(n),
+  };
+}
+
+let model: GpuModel;
+beforeAll(async () => {
+  installNodeNavigatorGpu();
+  const engine = await createEngineDevice();
+  model = await GpuModel.create(engine, await loadModelFromPath(`${STORIES}stories260K.gguf`));
+});
+afterAll(async () => { await model?.destroy(); });
+
+describe('greedy decoding chosen on the GPU', () => {
+  it('gives the published stories260K ids and the step-by-step run\'s, and reads back ids only', async () => {
+    const req = { ids: [1], maxTokens: 40, eosTokenIds: [], ignoreEos: true };
+    model.takeProfile();
+    const gpu = await generateAll(model, req);
+    const profile = model.takeProfile();
+    const cpu = await generateAll(stepwise(model), req);
+    expect(gpu.ids).toEqual(cpu.ids);
+    expect(gpu.ids).toEqual(publishedIds().slice(0, 40));
+    expect(gpu.usage.tokens_in_cache).toBe(cpu.usage.tokens_in_cache);
+    expect(gpu.usage.tokens_in_cache).toBe(40);
+    // 39 steps through the stream; every step's dispatches counted, the argmax among them.
+    expect(profile.steps).toBe(39);
+    expect(profile.dispatchesPerStep).toBeGreaterThan(model.config.numLayers * 5);
+  });
+
+  it('undoes the steps encoded past a stop: the cache and the next turn equal a step-by-step run', async () => {
+    const published = publishedIds();
+    // An EOS id first generated at token 12: the stream has already encoded GREEDY_ENCODE_AHEAD steps past it.
+    const stopAt = published.findIndex((id, i) => i >= 12 && published.indexOf(id) === i);
+    const eos = published[stopAt];
+    const runs = [];
+    for (const backend of [model, stepwise(model)]) {
+      await backend.reset();
+      const first = await generateAll(backend, { ids: [1], maxTokens: 60, eosTokenIds: [eos] });
+      const held = backend.cacheUsage().tokensInCache;
+      // The next turn goes on from the cache (prefix reuse) with the conversation so far plus two more ids.
+      const second = await generateAll(backend, { ids: [1, ...first.ids, 13, 7], maxTokens: 12, eosTokenIds: [] });
+      runs.push({ first, held, second });
+    }
+    const [gpu, cpu] = runs;
+    expect(GREEDY_ENCODE_AHEAD).toBeGreaterThan(0);
+    expect(gpu.first.finishReason).toBe('stop');
+    expect(gpu.first.ids).toEqual(published.slice(0, stopAt + 1));
+    expect(gpu.first.ids).toEqual(cpu.first.ids);
+    // The prompt and every id but the EOS were fed.
+    expect(gpu.held).toBe(1 + stopAt);
+    expect(gpu.held).toBe(cpu.held);
+    expect(gpu.second.reusedPrefix).toBe(cpu.second.reusedPrefix);
+    expect(gpu.second.reusedPrefix).toBe(1 + stopAt);
+    expect(gpu.second.ids).toEqual(cpu.second.ids);
+  });
+
+  it('under h2o (evicting) gives the step-by-step ids and cache', async () => {
+    const runs = [];
+    for (const backend of [model, stepwise(model)]) {
+      model.setPolicy(createPolicy({ policy: 'h2o', budget: 16, recent: 4 }, { config: model.config }));
+      await backend.reset();
+      const r = await generateAll(backend, { ids: [1, 5, 9, 13], maxTokens: 36, eosTokenIds: [], ignoreEos: true });
+      runs.push({ ids: r.ids, cache: backend.cacheUsage() });
+    }
+    model.setPolicy(createPolicy({ policy: 'dense' }, { config: model.config }));
+    await model.reset();
+    expect(runs[0].ids).toEqual(runs[1].ids);
+    expect(runs[0].cache).toEqual(runs[1].cache);
+    expect(runs[0].cache.tokensInCache).toBeLessThan(36);
+  });
+});
