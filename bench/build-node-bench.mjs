@@ -9,9 +9,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const out = `${root}.carry/node-bench`;
 mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
 // The Node benches: the engine's decode, our WGSL decoder alone on real model shapes, KV memory
-// under the evicting policies, and decode time against context length under every policy.
+// under the evicting policies, decode time against context length under every policy, and prompt tokens/s of prefill.
 await build({
-  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode'].map((name) => `${root}bench/${name}.ts`),
+  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode', 'node-prefill'].map((name) => `${root}bench/${name}.ts`),
   bundle: true,
   platform: 'node',
   format: 'esm',
