@@ -7,11 +7,19 @@ export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
 export interface ChatMessage {
   role: ChatRole;
   content: string;
+  /** An assistant turn's tool calls (OpenAI's shape: {type: 'function', function: {name, arguments}}). */
+  tool_calls?: unknown[];
+  /** An assistant turn's reasoning, for templates that render it (Qwen3 drops it from earlier turns). */
+  reasoning_content?: string;
 }
 
 export interface ChatTemplateOptions {
   /** End with the opening of an assistant turn, so the model writes the reply (true for generation). */
   addGenerationPrompt?: boolean;
+  /** Tool definitions (OpenAI's shape), passed as the template's `tools`, as transformers' apply_chat_template does. */
+  tools?: readonly unknown[];
+  /** Further template variables, like apply_chat_template's keyword arguments (enable_thinking, date_string). */
+  variables?: Readonly<Record<string, unknown>>;
 }
 
 export interface ChatTemplate {
@@ -85,7 +93,9 @@ export function createChatTemplate(tokenizerConfig: Record<string, unknown> | nu
     render(messages, options = {}) {
       try {
         return template.render({
-          messages,
+          ...options.variables,
+          messages: messages as unknown as Record<string, unknown>[],
+          ...(options.tools ? { tools: options.tools as unknown as Record<string, unknown>[] } : {}),
           add_generation_prompt: options.addGenerationPrompt ?? true,
           bos_token: bosToken,
           eos_token: eosToken,

@@ -16,6 +16,10 @@ export function loadTokenizer(model: Pick<LoadedModel, 'tokenizerFiles' | 'confi
   const tokenizer = asModelFileError(() => new Tokenizer(tokenizerJson as object, (tokenizerConfig ?? {}) as object));
   // Llama-style configs say add_bos_token; post-processors (TemplateProcessing) may add it themselves.
   const addBos = tokenizerConfig?.add_bos_token === true && model.config.bosTokenId !== null;
+  // transformers 5 ignores clean_up_tokenization_spaces for BPE models (it is WordPiece's rule and strips spaces
+  // before punctuation from BPE output, "Hello ." -> "Hello."); Llama-3's config still says true.
+  const isBpe = (tokenizerJson as { model?: { type?: string } }).model?.type === 'BPE';
+  const cleanUp = tokenizerConfig?.clean_up_tokenization_spaces === true && !isBpe;
   return {
     encode(text: string) {
       if (typeof text !== 'string') throw new InvalidArgumentError('prompt', 'must be a string');
@@ -26,7 +30,7 @@ export function loadTokenizer(model: Pick<LoadedModel, 'tokenizerFiles' | 'confi
     decode(ids: number[]) {
       // @huggingface/tokenizers throws on an empty list; transformers (and every caller here) expects ''.
       if (ids.length === 0) return '';
-      return asModelFileError(() => tokenizer.decode(ids, { skip_special_tokens: false }));
+      return asModelFileError(() => tokenizer.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: cleanUp }));
     },
   };
 }
