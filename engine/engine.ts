@@ -2,13 +2,13 @@
 import { AbortedError, InvalidArgumentError, NotLoadedError } from './errors/index.ts';
 import { sequenceLogits, validateIds, type LogitsMode, type PrefillProgress } from './generation/index.ts';
 import { createEngineDevice, type EngineDevice } from './gpu/index.ts';
-import { loadModel, type FileSource, type LoadedModel, type LoadProgress, type ProgressCallback } from './model/index.ts';
+import { streamModel, type FileSource, type ModelConfig, type ModelFiles, type LoadProgress, type ProgressCallback } from './model/index.ts';
 import {
   catalogModelConfig, checkCapabilities, deleteCachedModel, defaultModelStorage, findCatalogModel, isModelCached, modelNeeds, openCachedModelSource,
   type CachedModelSource, type CatalogModel,
 } from './hub/index.ts';
-import { GpuModel, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
-import { codeBytesPerF32Byte, parseQuantization, type QuantizationMode } from './quant/index.ts';
+import { GpuModel, GpuWeightWriter, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
+import { codeBytesPerF32Byte, parseQuantization, quantizationSpec, type QuantizationMode } from './quant/index.ts';
 import { createChatTemplate, loadTokenizer, type ChatTemplate, type TextTokenizer } from './tokenizer/index.ts';
 import {
   createChatCompletion, createCompletion, generateIds, samplingDefaultsFromGenerationConfig, validateChatCompletionRequest,
@@ -101,7 +101,7 @@ function isAsyncIterable<T>(x: unknown): x is AsyncIterable<T> {
 
 export class SieveEngine {
   private device: EngineDevice | null = null;
-  private loaded: LoadedModel | null = null;
+  private loaded: ModelFiles | null = null;
   private model: GpuModel | null = null;
   private tokenizer: TextTokenizer | null = null;
   private chatTemplate: ChatTemplate | null = null;
@@ -141,9 +141,18 @@ export class SieveEngine {
       const maxTensorBytes = Math.floor(Math.min(maxStorageBufferBindingSize, maxBufferSize) / codeBytesPerF32Byte(quantization));
       // The old model is freed before the new one's first buffer: two models at once are what a tab cannot hold.
       await this.disposeModel();
-      const loaded = await loadModel(source, { onProgress: loaderProgress, maxTensorBytes });
-      const calibrations = givenCalibrations(options.calibration, loaded.config);
-      const model = await GpuModel.create(this.device, loaded, onProgress, { ...options, quantization });
+      // Weights stream from the network (or the model store) to the GPU tensor by tensor; none stays on the CPU.
+      const writer = new GpuWeightWriter(this.device.device, typeof source === 'string' ? source : source.description, quantizationSpec(quantization), onProgress);
+      let loaded: ModelFiles;
+      let calibrations: Map<CalibrationMethod, CalibrationArtifact | null>;
+      try {
+        loaded = await streamModel(source, writer, { onProgress: loaderProgress, maxTensorBytes });
+        calibrations = givenCalibrations(options.calibration, loaded.config);
+      } catch (e) {
+        writer.destroy();
+        throw e;
+      }
+      const model = await GpuModel.build(this.device, loaded.config, writer.finish(), onProgress, { ...options, quantization });
       await cached?.markComplete();
       this.loaded = loaded;
       this.model = model;
@@ -380,7 +389,7 @@ export class SieveEngine {
 }
 
 /** The load option `calibration` (one artifact or a list) by method, each validated and checked against the model. */
-function givenCalibrations(option: unknown, config: LoadedModel['config']): Map<CalibrationMethod, CalibrationArtifact | null> {
+function givenCalibrations(option: unknown, config: ModelConfig): Map<CalibrationMethod, CalibrationArtifact | null> {
   const given = new Map<CalibrationMethod, CalibrationArtifact | null>();
   if (option === undefined || option === null) return given;
   const list = Array.isArray(option) ? option : [option];

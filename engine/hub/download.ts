@@ -26,6 +26,11 @@ export interface FetchToStoreOptions {
   url: string;
   /** Sent as `Authorization: Bearer <token>` (gated hub repositories). */
   accessToken?: string;
+  /**
+   * false: only make sure the file is stored, and return an empty array instead of its bytes (a streaming load then
+   * reads it back in slices with store.readChunks, never whole).
+   */
+  readBack?: boolean;
   /** What the catalog knows: exact size and sha256 when measured. */
   expectedSha256?: string;
   /** Whether the response's plain ETag is a content digest (servers in the hub's layout); see announcedDigest. */
@@ -69,6 +74,7 @@ export async function fetchToStore(options: FetchToStoreOptions): Promise<Uint8A
   const { store, file, url } = options;
   const existing = await store.getMeta(file);
   if (existing?.state === 'complete') {
+    if (options.readBack === false) return new Uint8Array(0);
     return store.readAll(file, (loaded, total) => report(options, { loadedBytes: loaded, totalBytes: total, fromCache: true }));
   }
   const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
@@ -208,7 +214,7 @@ export async function fetchToStore(options: FetchToStoreOptions): Promise<Uint8A
     report(options, { loadedBytes: size, totalBytes: total ?? size, resumedFrom, meter });
     const verified = await verify(options, total, size, hasher, announced);
     await store.setMeta(file, { ...meta, state: 'complete', size, sha256: verified.sha256, verified: verified.check, savedAt: Date.now() });
-    return store.readAll(file);
+    return options.readBack === false ? new Uint8Array(0) : store.readAll(file);
   }
   throw new ModelFetchError(url, `${lastError || 'failed'}; tried ${maxAttempts} times (what arrived is kept: loading again resumes)`);
 }

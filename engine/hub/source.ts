@@ -67,10 +67,11 @@ export async function openCachedModelSource(url: string, options: CachedSourceOp
   if (expected.size > 0) checkQuota(key, await pending(), await (options.estimate ?? defaultEstimate)());
 
   const fileUrl = (path: string) => single ? url : `${key}/${path.split('/').map(encodeURIComponent).join('/')}`;
-  const read = async (path: string, onBytes?: (loaded: number, total: number) => void): Promise<Uint8Array | null> => {
+  const read = async (path: string, onBytes?: (loaded: number, total: number) => void, readBack = true): Promise<Uint8Array | null> => {
     if (single && path !== single) return null;
     if (absentBefore.has(path) && !(await store.getMeta(path))) { absentNow.add(path); return null; }
     const fetchOptions: FetchToStoreOptions = {
+      readBack,
       store, file: path, url: fileUrl(path), accessToken: options.accessToken,
       expectedSha256: expected.get(path)?.sha256, trustEtag: isHubLayoutUrl(fileUrl(path)),
       otherPendingBytes: expected.size > 0 ? await pending(path) : 0,
@@ -86,7 +87,12 @@ export async function openCachedModelSource(url: string, options: CachedSourceOp
     description: key,
     ...(single ? { file: single } : {}),
     storageKind: storage.kind,
-    read,
+    read: (path, onBytes) => read(path, onBytes),
+    // Downloaded into the store first (resumable, verified), then read back in slices: never the whole file at once.
+    async stream(path, onBytes) {
+      if ((await read(path, onBytes, false)) === null) return null;
+      return store.readChunks(path);
+    },
     async markComplete() {
       await store.setManifest({ url: key, complete: true, absent: [...absentNow], savedAt: Date.now() });
     },

@@ -3,9 +3,12 @@
 export * from './types.ts';
 export { ropeInverseFrequencies, ropeTable, ropePair, applyRope } from './rope.ts';
 export { parseHfConfig, UnsupportedConfigError } from './config.ts';
-export { parseSafetensors, parseSafetensorsFile, readSafetensorsHeader, SUPPORTED_SAFETENSORS_DTYPES, type SafetensorsFile } from './safetensors.ts';
+export {
+  parseSafetensors, parseSafetensorsFile, readSafetensorsHeader, streamSafetensors, SUPPORTED_SAFETENSORS_DTYPES, STREAM_PIECE_BYTES,
+  type SafetensorsFile, type SafetensorsEntry, type TensorPieceSink,
+} from './safetensors.ts';
 export { urlSource, urlFileSource, huggingFaceSource, HUGGING_FACE_ORIGIN, isSingleFileSource, type SingleFileSource } from './sources.ts';
 export {
-  loadModel, loadFromSource, expectedTensorShapes, checkWeights, checkTensorLimits, TensorMapWeightStore,
-  type LoadOptions, type ExpectedTensors,
+  loadModel, loadFromSource, streamModel, streamFromSource, expectedTensorShapes, checkWeights, checkTensorLimits, TensorMapWeightStore,
+  type LoadOptions, type ExpectedTensors, type StreamedModelFiles, type TensorShapes,
 } from './load.ts';

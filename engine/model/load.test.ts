@@ -178,7 +178,9 @@ describe('loadModel from a Hugging Face folder', () => {
     expect(fetches.at(-1)!.totalBytes).toBeGreaterThan(0);
     const parses = events.filter((p) => p.phase === 'parse').map((p) => [p.file, p.loadedBytes === p.totalBytes]);
     expect(parses).toEqual([[shard, false], [shard, true], ['model-00002-of-00002.safetensors', false], ['model-00002-of-00002.safetensors', true]]);
-    expect(events.findIndex((p) => p.phase === 'parse')).toBeGreaterThan(events.findIndex((p) => p.file === shard));
+    // Weights are parsed as they stream in: a file's parse ends after its last bytes arrived.
+    const parsed = events.findIndex((p) => p.phase === 'parse' && p.file === shard && p.loadedBytes === p.totalBytes);
+    expect(parsed).toBeGreaterThan(events.lastIndexOf(fetches.at(-1)!));
   });
 
   it('keeps local paths out of the browser entry point', async () => {

@@ -1,11 +1,11 @@
 // loadModel: a Hugging Face checkpoint (config.json + safetensors, sharded or not) or a GGUF file -> LoadedModel, checked at load.
 import { BadModelFileError, BufferLimitError, InvalidArgumentError, MissingTensorError, ModelFetchError } from '../errors/index.ts';
 import { parseHfConfig, tokenId, tokenIds } from './config.ts';
-import { parseSafetensors } from './safetensors.ts';
+import { streamSafetensors, type SafetensorsEntry } from './safetensors.ts';
 import { isSingleFileSource, urlFileSource, urlSource } from './sources.ts';
 import {
-  layerWeight, type FileSource, type LoadedModel, type ModelConfig, type ProgressCallback, type Tensor,
-  type TokenizerFiles, type WeightStore,
+  layerWeight, type FileSource, type LoadedModel, type ModelConfig, type ModelFiles, type ProgressCallback, type Tensor,
+  type TokenizerFiles, type WeightSink, type WeightStore,
 } from './types.ts';
 
 export interface LoadOptions {
@@ -65,41 +65,91 @@ function absoluteUrl(source: string): string | null {
   return new URL(source, base).href;
 }
 
-/** The shared path once a source exists: a single .gguf file, or a Hugging Face folder layout. */
+/** The shared path once a source exists, keeping every weight on the CPU as f32 (the CPU reference, tools, tests). */
 export async function loadFromSource(source: FileSource, options: LoadOptions = {}): Promise<LoadedModel> {
+  const tensors = new Map<string, Tensor>();
+  const sink: WeightSink = {
+    piece(name, shape, rowStart, rows, data) {
+      let t = tensors.get(name);
+      if (rowStart === 0 || !t) {
+        t = { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) };
+        tensors.set(name, t);
+      }
+      const perRow = rows === 0 ? 0 : data.length / rows;
+      t.data.set(data, rowStart * perRow);
+    },
+  };
+  const files = await streamFromSource(source, sink, options);
+  const fileOf = files.fileOf;
+  return { ...withoutFileOf(files), weights: new TensorMapWeightStore(tensors, fileOf) };
+}
+
+/** A streamed model's files, and the file each tensor came from (for messages). */
+export type StreamedModelFiles = ModelFiles & { fileOf: (name: string) => string };
+
+function withoutFileOf(files: StreamedModelFiles): ModelFiles {
+  const { fileOf: _, ...rest } = files;
+  return rest;
+}
+
+/**
+ * Streams a model's weights into `sink` tensor by tensor as the files arrive (a single .gguf file, or a Hugging
+ * Face folder layout), every name and shape checked before its data; returns the rest of the model.
+ */
+export async function streamFromSource(source: FileSource, sink: WeightSink, options: LoadOptions = {}): Promise<StreamedModelFiles> {
   if (isSingleFileSource(source)) {
     if (!isGgufName(source.file)) {
       throw new InvalidArgumentError('source', `"${source.file}" is a single file but not a .gguf; a safetensors checkpoint is loaded from its folder or base URL`);
     }
-    return loadGguf(source, source.file, options);
+    return loadGguf(source, source.file, sink, options);
   }
-  return loadHfCheckpoint(source, options);
+  return loadHfCheckpoint(source, sink, options);
+}
+
+/** streamFromSource for a URL string (as loadModel takes it) or a FileSource. */
+export function streamModel(source: FileSource | string, sink: WeightSink, options: LoadOptions = {}): Promise<StreamedModelFiles> {
+  if (typeof source === 'string') {
+    const url = absoluteUrl(source);
+    if (url === null) {
+      return Promise.reject(new InvalidArgumentError('source', `"${source}" is not an http(s) URL; for a local path use folderSource from engine/model/node.ts (Node only)`));
+    }
+    source = isGgufName(new URL(url).pathname) ? urlFileSource(url) : urlSource(url);
+  }
+  return streamFromSource(source, sink, options);
 }
 
 function isGgufName(name: string): boolean {
   return name.toLowerCase().endsWith(GGUF_EXTENSION);
 }
 
-async function loadGguf(source: FileSource, file: string, options: LoadOptions): Promise<LoadedModel> {
+async function loadGguf(source: FileSource, file: string, sink: WeightSink, options: LoadOptions): Promise<StreamedModelFiles> {
   // Loaded on demand: pages that only ever load safetensors checkpoints do not carry the GGUF parser.
   const { parseGguf, ggufTokenizerConfig } = await import('./gguf.ts');
-  const bytes = await readRequired(source, file, options);
-  reportParse(options, file, bytes.byteLength, 0);
-  const { config, weights, vocabulary } = parseGguf(bytes, file);
+  let bytes: Uint8Array | null = await readRequired(source, file, options);
+  const total = bytes.byteLength;
+  reportParse(options, file, total, 0);
+  // GGUF files are parsed whole (engine/model/gguf.ts), then handed to the sink tensor by tensor.
+  const parsed = parseGguf(bytes, file);
+  bytes = null;
+  const { config, weights, vocabulary } = parsed;
   checkWeights(config, weights, () => file);
-  reportParse(options, file, bytes.byteLength, bytes.byteLength);
+  for (const name of weights.names()) {
+    const t = weights.get(name);
+    await sink.piece(name, t.shape, 0, t.shape.length === 0 ? 1 : t.shape[0], t.data);
+  }
+  reportParse(options, file, total, total);
   return {
     source: source.description,
     format: 'gguf',
     config,
-    weights,
     // The chat template travels in the GGUF metadata (tokenizer.chat_template), as tokenizer_config.json would carry it.
     tokenizerFiles: { tokenizerJson: null, tokenizerConfig: ggufTokenizerConfig(vocabulary), generationConfig: null },
     ggufVocabulary: vocabulary,
+    fileOf: () => file,
   };
 }
 
-async function loadHfCheckpoint(source: FileSource, options: LoadOptions): Promise<LoadedModel> {
+async function loadHfCheckpoint(source: FileSource, sink: WeightSink, options: LoadOptions): Promise<StreamedModelFiles> {
   // The config comes first and is checked before any weight byte is fetched: a wrong model fails in milliseconds.
   const baseConfig = parseHfConfig(parseJson(await readRequired(source, CONFIG_FILE, options), CONFIG_FILE), CONFIG_FILE);
   const tokenizerFiles: TokenizerFiles = {
@@ -110,13 +160,17 @@ async function loadHfCheckpoint(source: FileSource, options: LoadOptions): Promi
   const config = withGenerationTokens(baseConfig, tokenizerFiles.generationConfig);
   checkTensorLimits(config, CONFIG_FILE, options.maxTensorBytes);
   const expected = expectedTensorShapes(config);
+  const shapes = new Map<string, { shape: number[] }>();
 
-  const single = await readOptional(source, SINGLE_WEIGHTS_FILE, options);
-  let tensors: Map<string, Tensor>;
+  const single = await openStream(source, SINGLE_WEIGHTS_FILE, options);
   let fileOf: (name: string) => string;
   if (single) {
-    tensors = parseWeightsFile(single, SINGLE_WEIGHTS_FILE, expected, options);
     fileOf = () => SINGLE_WEIGHTS_FILE;
+    // The header lists every tensor: all of them are checked before the first data byte goes to the sink.
+    await streamWeightsFile(single, SINGLE_WEIGHTS_FILE, expected, sink, options, (entries) => {
+      for (const e of entries) shapes.set(e.name, e);
+      checkWeights(config, shapeStore(shapes, fileOf), fileOf);
+    });
   } else {
     const indexBytes = await readOptional(source, SHARD_INDEX_FILE, options);
     if (!indexBytes) {
@@ -127,23 +181,37 @@ async function loadHfCheckpoint(source: FileSource, options: LoadOptions): Promi
     for (const name of expected.required.keys()) {
       if (!weightMap.has(name)) throw new MissingTensorError(SHARD_INDEX_FILE, name);
     }
-    tensors = new Map();
+    fileOf = (name) => weightMap.get(name) ?? SHARD_INDEX_FILE;
     const shards = [...new Set(weightMap.values())];
     for (const shard of shards) {
-      const parsed = parseWeightsFile(await readRequired(source, shard, options), shard, expected, options);
-      for (const [name, tensor] of parsed) {
-        if (tensors.has(name)) throw new BadModelFileError(shard, `tensor "${name}"`, `also appears in ${weightMap.get(name) ?? 'an earlier shard'}`);
-        tensors.set(name, tensor);
-      }
-      for (const [name, where] of weightMap) {
-        if (where === shard && !parsed.has(name)) throw new MissingTensorError(shard, name);
-      }
+      const stream = await openStream(source, shard, options);
+      if (!stream) throw new ModelFetchError(`${source.description}/${shard}`, 'not found');
+      await streamWeightsFile(stream, shard, expected, sink, options, (entries) => {
+        const here = new Set(entries.map((e) => e.name));
+        for (const e of entries) {
+          if (shapes.has(e.name)) throw new BadModelFileError(shard, `tensor "${e.name}"`, `also appears in ${weightMap.get(e.name) ?? 'an earlier shard'}`);
+          shapes.set(e.name, e);
+        }
+        for (const [name, where] of weightMap) {
+          if (where === shard && !here.has(name)) throw new MissingTensorError(shard, name);
+        }
+      });
     }
-    fileOf = (name) => weightMap.get(name) ?? SHARD_INDEX_FILE;
   }
-  const weights = new TensorMapWeightStore(tensors, fileOf);
-  checkWeights(config, weights, fileOf);
-  return { source: source.description, format: 'safetensors', config, weights, tokenizerFiles, ggufVocabulary: null };
+  checkWeights(config, shapeStore(shapes, fileOf), fileOf);
+  return { source: source.description, format: 'safetensors', config, tokenizerFiles, ggufVocabulary: null, fileOf };
+}
+
+/** Names and shapes seen in headers, as the checks read a WeightStore. */
+function shapeStore(shapes: Map<string, { shape: number[] }>, fileOf: (name: string) => string): TensorShapes {
+  return {
+    has: (name) => shapes.has(name),
+    get: (name) => {
+      const t = shapes.get(name);
+      if (!t) throw new MissingTensorError(fileOf(name), name);
+      return t;
+    },
+  };
 }
 
 /** generation_config.json's token ids win over config.json's: it is what transformers' generate() reads. */
@@ -201,8 +269,14 @@ export function expectedTensorShapes(config: ModelConfig): ExpectedTensors {
   return { required, optional };
 }
 
+/** What the checks need of a weight store: names and shapes. */
+export interface TensorShapes {
+  has(name: string): boolean;
+  get(name: string): { shape: number[] };
+}
+
 /** Every required tensor present, every known tensor of the right shape; throws naming the file and tensor. */
-export function checkWeights(config: ModelConfig, weights: WeightStore, fileOf: (name: string) => string): void {
+export function checkWeights(config: ModelConfig, weights: TensorShapes, fileOf: (name: string) => string): void {
   const { required, optional } = expectedTensorShapes(config);
   for (const [name, shape] of required) {
     if (!weights.has(name)) throw new MissingTensorError(fileOf(name), name);
@@ -213,22 +287,46 @@ export function checkWeights(config: ModelConfig, weights: WeightStore, fileOf: 
   }
 }
 
-function checkShape(tensor: Tensor, name: string, shape: number[], file: string): void {
+function checkShape(tensor: { shape: number[] }, name: string, shape: number[], file: string): void {
   if (tensor.shape.length !== shape.length || tensor.shape.some((n, i) => n !== shape[i])) {
     throw new BadModelFileError(file, `tensor "${name}" shape`, `is [${tensor.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`);
   }
 }
 
-/** Parses one safetensors file, failing on a known tensor of the wrong shape before the next shard is fetched. */
-function parseWeightsFile(bytes: Uint8Array, file: string, expected: ExpectedTensors, options: LoadOptions): Map<string, Tensor> {
-  reportParse(options, file, bytes.byteLength, 0);
-  const tensors = parseSafetensors(bytes, file);
-  for (const [name, tensor] of tensors) {
-    const shape = expected.required.get(name) ?? expected.optional.get(name);
-    if (shape) checkShape(tensor, name, shape, file);
-  }
-  reportParse(options, file, bytes.byteLength, bytes.byteLength);
-  return tensors;
+/**
+ * Streams one safetensors file into the sink, failing on a known tensor of the wrong shape (and whatever `onHeader`
+ * refuses) before any of the file's data reaches the sink.
+ */
+async function streamWeightsFile(
+  chunks: AsyncIterable<Uint8Array>, file: string, expected: ExpectedTensors, sink: WeightSink, options: LoadOptions,
+  onHeader: (entries: SafetensorsEntry[]) => void,
+): Promise<void> {
+  // Parsing runs as the bytes arrive: its progress is a fraction of the file (0 of 1, then 1 of 1).
+  reportParse(options, file, 1, 0);
+  await streamSafetensors(chunks, file, {
+    header(entries) {
+      for (const e of entries) {
+        const shape = expected.required.get(e.name) ?? expected.optional.get(e.name);
+        if (shape) checkShape(e, e.name, shape, file);
+      }
+      onHeader(entries);
+    },
+    piece: (entry, rowStart, rows, data) => sink.piece(entry.name, entry.shape, rowStart, rows, data),
+  });
+  reportParse(options, file, 1, 1);
+}
+
+/** A file as a stream (the source's own, or its whole bytes as one chunk), or null when absent. */
+async function openStream(source: FileSource, file: string, options: LoadOptions): Promise<AsyncIterable<Uint8Array> | null> {
+  const onProgress = options.onProgress;
+  const onBytes = onProgress && ((loadedBytes: number, totalBytes: number) => onProgress({ phase: 'fetch', loadedBytes, totalBytes, file }));
+  if (source.stream) return source.stream(file, onBytes);
+  const bytes = await source.read(file, onBytes);
+  return bytes && oneChunk(bytes);
+}
+
+async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
 }
 
 function parseShardIndex(json: unknown): Map<string, string> {

@@ -22,7 +22,46 @@ export function folderSource(dir: string): FileSource {
       }
       return readWholeFile(resolve(root, relative), onBytes);
     },
+    stream(path, onBytes) {
+      const relative = normalize(path);
+      if (isAbsolute(relative) || relative === '..' || relative.startsWith('../')) {
+        return Promise.reject(new InvalidArgumentError('path', `"${path}" points outside the model folder ${root}`));
+      }
+      return streamFile(resolve(root, relative), onBytes);
+    },
   };
+}
+
+/** Slices of a streamed file: small enough that a multi-gigabyte checkpoint never sits in memory. */
+const STREAM_SLICE_BYTES = 8 * 1024 * 1024;
+
+/** A file as consecutive slices, or null when it does not exist. */
+async function streamFile(path: string, onBytes?: (loaded: number, total: number) => void): Promise<AsyncIterable<Uint8Array> | null> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    throw new ModelFetchError(path, code ?? (e as Error).message);
+  }
+  const { size } = await handle.stat();
+  return (async function* slices() {
+    try {
+      onBytes?.(0, size);
+      let loaded = 0;
+      while (loaded < size) {
+        const slice = new Uint8Array(Math.min(STREAM_SLICE_BYTES, size - loaded));
+        const { bytesRead } = await handle.read(slice, 0, slice.byteLength, loaded);
+        if (bytesRead === 0) throw new ModelFetchError(path, `the file ended after ${loaded} of ${size} bytes`);
+        loaded += bytesRead;
+        onBytes?.(loaded, size);
+        yield bytesRead === slice.byteLength ? slice : slice.subarray(0, bytesRead);
+      }
+    } finally {
+      await handle.close();
+    }
+  })();
 }
 
 /** One model file on disk (a .gguf); `read` knows only its own name. */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { BadModelFileError, UnsupportedDtypeError } from '../errors/index.ts';
 import { f16Bits, safetensorsBytes, testValues } from './checkpoint.test-helper.ts';
-import { decodeF16, parseSafetensors, parseSafetensorsFile } from './safetensors.ts';
+import { decodeF16, parseSafetensors, parseSafetensorsFile, STREAM_PIECE_BYTES, streamSafetensors } from './safetensors.ts';
 
 function thrown(f: () => unknown): unknown {
   try {
@@ -106,5 +106,56 @@ describe('parseSafetensors', () => {
     const garbage = bytes.slice();
     garbage[8] = 0x5b; // '[' : still JSON-ish but not an object once the rest fails
     expect(() => parseSafetensors(garbage, 'f')).toThrow(/header: is not valid UTF-8 JSON/);
+  });
+});
+
+describe('streamSafetensors', () => {
+  const tensors = [
+    { name: 'a', shape: [3, 5], values: Array.from({ length: 15 }, (_, i) => i / 7 - 1), dtype: 'BF16' as const },
+    { name: 'b', shape: [4], values: [1, -2, 0.5, 3], dtype: 'F16' as const },
+    { name: 'c', shape: [2, 3], values: [1, 2, 3, 4, 5, 6], dtype: 'F32' as const },
+  ];
+  async function* chunked(bytes: Uint8Array, size: number): AsyncIterable<Uint8Array> {
+    for (let at = 0; at < bytes.byteLength; at += size) yield bytes.slice(at, at + size);
+  }
+  async function collect(bytes: Uint8Array, size: number): Promise<Map<string, number[]>> {
+    const out = new Map<string, number[]>();
+    await streamSafetensors(chunked(bytes, size), 'f', {
+      piece(entry, rowStart, rows, data) {
+        const all = out.get(entry.name) ?? [];
+        expect(all.length).toBe(rowStart * (data.length / rows)); // pieces arrive in row order
+        out.set(entry.name, [...all, ...data]);
+      },
+    });
+    return out;
+  }
+
+  it('gives the values parseSafetensors gives, whatever the chunk sizes', async () => {
+    const bytes = safetensorsBytes(tensors);
+    const whole = parseSafetensors(bytes, 'f');
+    for (const size of [1, 3, 7, 64, bytes.byteLength]) {
+      const streamed = await collect(bytes, size);
+      for (const [name, t] of whole) expect(streamed.get(name)).toEqual(Array.from(t.data));
+    }
+  });
+
+  it('fails a stream cut short or carrying extra bytes, naming the tensor', async () => {
+    const bytes = safetensorsBytes(tensors);
+    await expect(collect(bytes.subarray(0, bytes.byteLength - 2), 5)).rejects.toThrow(/tensor "c" data: the file ends after/);
+    const longer = new Uint8Array(bytes.byteLength + 4);
+    longer.set(bytes);
+    await expect(collect(longer, 5)).rejects.toThrow(/data: more bytes follow/);
+  });
+
+  it('splits a large tensor into pieces of whole rows no larger than STREAM_PIECE_BYTES', async () => {
+    const rows = 1100;
+    const cols = 4096; // 8 KiB of bf16 per row: 8.6 MiB in all, more than one piece
+    const values = new Array(rows * cols).fill(0).map((_, i) => (i % 97) / 97);
+    const bytes = safetensorsBytes([{ name: 'w', shape: [rows, cols], values, dtype: 'BF16' }]);
+    const pieces: number[] = [];
+    await streamSafetensors(chunked(bytes, 1 << 20), 'f', { piece: (_e, _r, n) => { pieces.push(n); } });
+    expect(pieces.reduce((a, b) => a + b, 0)).toBe(rows);
+    expect(pieces.length).toBeGreaterThan(1);
+    for (const n of pieces) expect(n * cols * 2).toBeLessThanOrEqual(STREAM_PIECE_BYTES);
   });
 });

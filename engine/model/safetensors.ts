@@ -50,7 +50,7 @@ export function readSafetensorsHeader(bytes: Uint8Array, file: string): { name: 
   return readHeader(bytes, file).entries.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
 }
 
-function readHeader(bytes: Uint8Array, file: string): { entries: Entry[]; metadata: Map<string, string>; dataStart: number } {
+function readHeader(bytes: Uint8Array, file: string, streamedDataLength?: number): { entries: Entry[]; metadata: Map<string, string>; dataStart: number } {
   if (bytes.byteLength < HEADER_LENGTH_BYTES) {
     throw new BadModelFileError(file, 'header length', `the file has ${bytes.byteLength} bytes, fewer than the 8-byte header length`);
   }
@@ -62,7 +62,8 @@ function readHeader(bytes: Uint8Array, file: string): { entries: Entry[]; metada
     throw new BadModelFileError(file, 'header length', `says ${headerBytes} bytes but the file has ${bytes.byteLength - HEADER_LENGTH_BYTES} after it`);
   }
   const dataStart = HEADER_LENGTH_BYTES + headerBytes;
-  const dataLength = bytes.byteLength - dataStart;
+  // A stream's length is unknown here: its offsets are checked for holes and overlaps only (the reader checks the end).
+  const dataLength = streamedDataLength ?? bytes.byteLength - dataStart;
 
   let header: unknown;
   try {
@@ -99,7 +100,7 @@ function readHeader(bytes: Uint8Array, file: string): { entries: Entry[]; metada
     }
     expected = e.end;
   }
-  if (expected !== dataLength) {
+  if (streamedDataLength === undefined && expected !== dataLength) {
     throw new BadModelFileError(file, 'data', `the tensors cover ${expected} bytes but ${dataLength} follow the header`);
   }
   return { entries, metadata, dataStart };
@@ -131,6 +132,125 @@ function readEntry(name: string, value: unknown, file: string, dataLength: numbe
     );
   }
   return { name, dtype, shape: shape as number[], begin, end };
+}
+
+/** Source bytes of one piece of a streamed tensor at most (whole rows; one row when a row is larger). */
+export const STREAM_PIECE_BYTES = 8 * 1024 * 1024;
+
+/** What a streamed safetensors file announces before its data: every tensor's name, dtype and shape, in file order. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+}
+
+/** Receives a streamed file's tensors, one at a time, as consecutive pieces of whole rows converted to f32. */
+export interface TensorPieceSink {
+  /** The header, before any data: check names and shapes here (throwing stops the stream). */
+  header?(entries: SafetensorsEntry[]): void;
+  /**
+   * Rows [rowStart, rowStart + rows) of `entry` (rows along shape[0]; a 0-d or 1-d tensor is one row); `data` is
+   * reused for the next piece once the returned promise settles, so copy what must be kept.
+   */
+  piece(entry: SafetensorsEntry, rowStart: number, rows: number, data: Float32Array): Promise<void> | void;
+}
+
+/**
+ * Parses a safetensors file as it streams in: the header first, then each tensor in offset order, converted to f32
+ * piece by piece (at most STREAM_PIECE_BYTES of the file at a time) and handed to `sink`. Holds no tensor whole:
+ * memory is one piece plus the chunk being read. The same checks as parseSafetensorsFile (header, offsets, holes).
+ */
+export async function streamSafetensors(chunks: AsyncIterable<Uint8Array>, file: string, sink: TensorPieceSink): Promise<void> {
+  const reader = new ChunkReader(chunks[Symbol.asyncIterator](), file);
+  const lengthBytes = await reader.read(HEADER_LENGTH_BYTES, 'header length');
+  const view = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, HEADER_LENGTH_BYTES);
+  const headerBytes = view.getUint32(4, true) * 2 ** 32 + view.getUint32(0, true);
+  if (headerBytes > MAX_HEADER_BYTES) throw new BadModelFileError(file, 'header length', `says ${headerBytes} bytes, more than the ${MAX_HEADER_BYTES} the format allows`);
+  const head = new Uint8Array(HEADER_LENGTH_BYTES + headerBytes);
+  head.set(lengthBytes);
+  head.set(await reader.read(headerBytes, 'header'), HEADER_LENGTH_BYTES);
+  // The data length is not known before the end of a stream: check the offsets against what the header implies
+  // (they must tile [0, end) without holes), then that exactly that many bytes follow.
+  const { entries } = readHeader(head, file, Number.MAX_SAFE_INTEGER);
+  const ordered = [...entries].sort((a, b) => a.begin - b.begin);
+  sink.header?.(ordered.map(({ name, dtype, shape }) => ({ name, dtype, shape })));
+  let piece = new Uint8Array(0);
+  let out = new Float32Array(0);
+  for (const e of ordered) {
+    const entry = { name: e.name, dtype: e.dtype, shape: e.shape };
+    const rows = e.shape.length === 0 ? 1 : e.shape[0];
+    const rowBytes = rows === 0 ? 0 : (e.end - e.begin) / rows;
+    const rowsPerPiece = Math.max(1, Math.floor(STREAM_PIECE_BYTES / Math.max(1, rowBytes)));
+    for (let row = 0; row < rows; row += rowsPerPiece) {
+      const n = Math.min(rowsPerPiece, rows - row);
+      const bytes = n * rowBytes;
+      if (piece.byteLength < bytes) piece = new Uint8Array(bytes);
+      const count = bytes / SUPPORTED_DTYPE_BYTES[e.dtype];
+      if (out.length < count) out = new Float32Array(count);
+      await reader.readInto(piece, bytes, `tensor "${e.name}" data`);
+      const data = out.subarray(0, count);
+      convertToFloat32(piece, count, e.dtype, data);
+      await sink.piece(entry, row, n, data);
+    }
+  }
+  if (!(await reader.atEnd())) throw new BadModelFileError(file, 'data', `more bytes follow the ${ordered.length ? ordered[ordered.length - 1].end : 0} the tensors cover`);
+}
+
+/** Exact reads over a stream of chunks of any size. */
+class ChunkReader {
+  private chunk: Uint8Array = new Uint8Array(0);
+  private at = 0;
+  private consumed = 0;
+  constructor(private readonly chunks: AsyncIterator<Uint8Array>, private readonly file: string) {}
+
+  async read(n: number, what: string): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    await this.readInto(out, n, what);
+    return out;
+  }
+
+  async readInto(out: Uint8Array, n: number, what: string): Promise<void> {
+    let filled = 0;
+    while (filled < n) {
+      if (this.at === this.chunk.byteLength && !(await this.next())) {
+        throw new BadModelFileError(this.file, what, `the file ends after ${this.consumed} bytes, before ${n - filled} more that ${what} needs`);
+      }
+      const take = Math.min(n - filled, this.chunk.byteLength - this.at);
+      out.set(this.chunk.subarray(this.at, this.at + take), filled);
+      this.at += take;
+      this.consumed += take;
+      filled += take;
+    }
+  }
+
+  async atEnd(): Promise<boolean> {
+    while (this.at === this.chunk.byteLength) if (!(await this.next())) return true;
+    return false;
+  }
+
+  private async next(): Promise<boolean> {
+    const { done, value } = await this.chunks.next();
+    if (done) return false;
+    this.chunk = value;
+    this.at = 0;
+    return true;
+  }
+}
+
+/** `count` values of `dtype` at the start of `bytes` (an array of our own, so aligned) into `out` as f32. */
+function convertToFloat32(bytes: Uint8Array, count: number, dtype: string, out: Float32Array): void {
+  if (dtype === 'F32') {
+    out.set(new Float32Array(bytes.buffer, bytes.byteOffset, count));
+    return;
+  }
+  const halves = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+  if (dtype === 'BF16') {
+    const bits = new Uint32Array(out.buffer, out.byteOffset, count);
+    for (let i = 0; i < count; i++) bits[i] = halves[i] << 16;
+  } else {
+    const table = f16Table();
+    for (let i = 0; i < count; i++) out[i] = table[halves[i]];
+  }
 }
 
 function toFloat32(bytes: Uint8Array, start: number, end: number, dtype: string): Float32Array {

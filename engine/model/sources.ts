@@ -24,6 +24,10 @@ export function urlSource(baseUrl: string): FileSource {
       const encoded = path.split('/').map(encodeURIComponent).join('/');
       return fetchBytes(`${base}/${encoded}`, onBytes);
     },
+    stream(path, onBytes) {
+      const encoded = path.split('/').map(encodeURIComponent).join('/');
+      return fetchStream(`${base}/${encoded}`, onBytes);
+    },
   };
 }
 
@@ -45,6 +49,9 @@ export function urlFileSource(url: string): SingleFileSource {
     read(path, onBytes) {
       return path === file ? fetchBytes(url, onBytes) : Promise.resolve(null);
     },
+    stream(path, onBytes) {
+      return path === file ? fetchStream(url, onBytes) : Promise.resolve(null);
+    },
   };
 }
 
@@ -59,24 +66,9 @@ export function fileNameOfUrl(url: string): string {
  * server sends none or compresses the body (then content-length counts compressed bytes, not the ones we see).
  */
 export async function fetchBytes(url: string, onBytes?: (loaded: number, total: number) => void): Promise<Uint8Array | null> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new ModelFetchError(url, (e as Error).message);
-  }
-  if (response.status === 404) {
-    await response.body?.cancel();
-    return null;
-  }
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new ModelFetchError(url, `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
-  }
-  const encoding = response.headers.get('content-encoding');
-  const lengthHeader = response.headers.get('content-length');
-  const declared = lengthHeader !== null && (!encoding || encoding === 'identity') ? Number(lengthHeader) : NaN;
-  const total = Number.isSafeInteger(declared) && declared >= 0 ? declared : 0;
+  const opened = await openResponse(url);
+  if (!opened) return null;
+  const { response, total } = opened;
   onBytes?.(0, total);
   if (!response.body) {
     const bytes = new Uint8Array(await response.arrayBuffer());
@@ -115,4 +107,63 @@ export async function fetchBytes(url: string, onBytes?: (loaded: number, total: 
     buffer = whole;
   }
   return buffer;
+}
+
+/** The response of a GET, or null on 404; its usable content-length (0 when unknown or compressed). */
+async function openResponse(url: string): Promise<{ response: Response; total: number } | null> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new ModelFetchError(url, (e as Error).message);
+  }
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return null;
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new ModelFetchError(url, `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+  }
+  const encoding = response.headers.get('content-encoding');
+  const lengthHeader = response.headers.get('content-length');
+  const declared = lengthHeader !== null && (!encoding || encoding === 'identity') ? Number(lengthHeader) : NaN;
+  const total = Number.isSafeInteger(declared) && declared >= 0 ? declared : 0;
+  return { response, total };
+}
+
+/** A body as the chunks the network delivers (never held whole), or null on 404. */
+export async function fetchStream(url: string, onBytes?: (loaded: number, total: number) => void): Promise<AsyncIterable<Uint8Array> | null> {
+  const opened = await openResponse(url);
+  if (!opened) return null;
+  const { response, total } = opened;
+  return (async function* chunks() {
+    onBytes?.(0, total);
+    if (!response.body) {
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      onBytes?.(bytes.byteLength, Math.max(total, bytes.byteLength));
+      yield bytes;
+      return;
+    }
+    const reader = response.body.getReader();
+    let loaded = 0;
+    try {
+      for (;;) {
+        let step: ReadableStreamReadResult<Uint8Array>;
+        try {
+          step = await reader.read();
+        } catch (e) {
+          throw new ModelFetchError(url, `the download broke off after ${loaded} bytes: ${(e as Error).message}`);
+        }
+        if (step.done) break;
+        loaded += step.value.byteLength;
+        onBytes?.(loaded, Math.max(total, loaded));
+        yield step.value;
+      }
+    } finally {
+      // A consumer that stops early (a bad tensor) must not leave the download running.
+      if (total === 0 || loaded < total) await reader.cancel().catch(() => undefined);
+    }
+    if (total > 0 && loaded < total) throw new ModelFetchError(url, `the download ended after ${loaded} of ${total} bytes`);
+  })();
 }

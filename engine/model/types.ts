@@ -115,6 +115,18 @@ export interface LoadedModel {
   ggufVocabulary: GgufVocabulary | null;
 }
 
+/** A model's files without its weights: what a streaming load returns once every tensor went to its sink. */
+export type ModelFiles = Omit<LoadedModel, 'weights'>;
+
+/**
+ * Receives a model's weights as they stream in, tensor after tensor, each as consecutive pieces of whole rows
+ * (along shape[0]) converted to f32. `data` is reused once the returned promise settles: copy what must be kept.
+ * A piece with rowStart 0 begins a tensor; one ending at shape[0] (1 for a 0-d tensor) completes it.
+ */
+export interface WeightSink {
+  piece(name: string, shape: number[], rowStart: number, rows: number, data: Float32Array): Promise<void> | void;
+}
+
 export interface LoadProgress {
   phase: 'fetch' | 'parse' | 'upload' | 'compile';
   loadedBytes: number;
@@ -137,6 +149,11 @@ export interface FileSource {
   readonly description: string;
   /** Whole file, or null when it does not exist (404 / ENOENT). Throws ModelFetchError on other failures. */
   read(path: string, onBytes?: (loaded: number, total: number) => void): Promise<Uint8Array | null>;
+  /**
+   * The file as a stream of chunks (weights are parsed as they arrive, never held whole), or null when it does not
+   * exist. Sources without it are read whole and handed over as one chunk.
+   */
+  stream?(path: string, onBytes?: (loaded: number, total: number) => void): Promise<AsyncIterable<Uint8Array> | null>;
 }
 
 /** The name of a layer weight. */

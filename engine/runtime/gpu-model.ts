@@ -118,16 +118,22 @@ export class GpuModel implements ForwardBackend {
     return { variant: this.decoder.variant.name, steps: 0, encodeMs: 0, readbackMs: 0, totalMs: 0, dispatchesPerStep: 0, passesPerStep: 0 };
   }
 
+  /** A model whose weights are on the CPU (tests, benches, the CPU reference's LoadedModel): uploads them, then build. */
   static async create(engine: EngineDevice, loaded: LoadedModel, onProgress?: ProgressCallback, options: GpuModelOptions = {}): Promise<GpuModel> {
+    checkPrefillChunk(options);
+    const weights = GpuWeights.upload(engine.device, loaded, onProgress, quantizationSpec(parseQuantization(options.quantization)));
+    return GpuModel.build(engine, loaded.config, weights, onProgress, options);
+  }
+
+  /**
+   * The model over weights already on the GPU (a streaming load's GpuWeightWriter); owns them from here on, and
+   * frees them with everything else if building fails.
+   */
+  static async build(engine: EngineDevice, config: ModelConfig, weights: GpuWeights, onProgress?: ProgressCallback, options: GpuModelOptions = {}): Promise<GpuModel> {
     const { device } = engine;
-    const config = loaded.config;
     const c = config;
-    const quantization = quantizationSpec(parseQuantization(options.quantization));
+    const quantization = weights.quantization;
     const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
-    if (!Number.isInteger(chunk) || chunk < 1 || chunk > MAX_PREFILL_CHUNK) {
-      throw new InvalidArgumentError('prefillChunk', `must be an integer in [1, ${MAX_PREFILL_CHUNK}] tokens, got ${chunk}`);
-    }
-    const weights = GpuWeights.upload(device, loaded, onProgress, quantization);
     const owned: GPUBuffer[] = [];
     // Everything made below, freed if a later step fails (a failed load leaves nothing on the device).
     const sessions: ort.InferenceSession[] = [];
@@ -138,7 +144,8 @@ export class GpuModel implements ForwardBackend {
       return b;
     };
     try {
-      const has = (name: string) => loaded.weights.has(name);
+      checkPrefillChunk(options);
+      const has = (name: string) => weights.has(name);
       const feedsFor = (graph: SegmentGraph, layer: number) => {
         const feeds: Record<string, ort.Tensor> = {};
         for (const { input, weight, part } of segmentWeightFeeds(graph, layer)) {
@@ -548,6 +555,13 @@ export class GpuModel implements ForwardBackend {
     const out = new Float32Array(this.prefillStaging.getMappedRange(0, bytes).slice(0));
     this.prefillStaging.unmap();
     return out;
+  }
+}
+
+function checkPrefillChunk(options: GpuModelOptions): void {
+  const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > MAX_PREFILL_CHUNK) {
+    throw new InvalidArgumentError('prefillChunk', `must be an integer in [1, ${MAX_PREFILL_CHUNK}] tokens, got ${chunk}`);
   }
 }
 

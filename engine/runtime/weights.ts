@@ -1,9 +1,10 @@
 // Uploads a model's weights to the GPU once; ORT's prefill sessions and our decode kernels read the same buffers.
-// With quantization (engine/quant) the linear weights and the embedding table are quantized on the CPU as they are
-// uploaded, and only their quantized form reaches the GPU: codes, scales and zero points, each its own buffer
-// because ORT binds each as a separate MatMulNBits input.
+// Weights arrive as a stream (GpuWeightWriter is the loader's WeightSink): each tensor's buffers are made when its
+// first rows arrive, and every piece of rows is converted (f32) or quantized (engine/quant: codes, scales and zero
+// points, each its own buffer because ORT binds each as a separate MatMulNBits input) and written at its offset,
+// so no tensor is ever whole on the CPU. The queue is drained every UPLOAD_IN_FLIGHT_BYTES: a bounded staging pool.
 import { BufferLimitError } from '../errors/index.ts';
-import type { LoadedModel, ProgressCallback } from '../model/index.ts';
+import type { LoadedModel, ProgressCallback, WeightSink } from '../model/index.ts';
 import { isQuantizedWeight, quantizeMatrix, type QuantizationSpec } from '../quant/index.ts';
 
 export interface GpuWeight {
@@ -22,66 +23,42 @@ export interface GpuWeight {
   };
 }
 
+/**
+ * Bytes written to the queue before waiting for the GPU to take them: the staging memory the browser (or Dawn) holds
+ * for uploads stays near this, whatever the model's size. 64 MiB: large enough that the ~30 ms wait (dawn.node,
+ * DESIGN.md) costs about 40 waits for a 2.5 GB model.
+ */
+export const UPLOAD_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
+
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 
 export class GpuWeights {
-  private readonly byName = new Map<string, GpuWeight>();
+  /** @internal written by GpuWeightWriter */
+  readonly byName = new Map<string, GpuWeight>();
   /** GPU bytes of all weights as stored (quantized parts included, allocation padding excluded). */
   bytes = 0;
 
-  private constructor(readonly quantization: QuantizationSpec | null) {}
+  /** @internal use GpuWeightWriter or upload */
+  constructor(readonly quantization: QuantizationSpec | null) {}
 
   /**
-   * `quantization`: weights that isQuantizedWeight names are block-quantized with it (null: all f32). An untied
-   * checkpoint's lm_head.weight is uploaded even when tie_word_embeddings says to use embed_tokens (as before).
+   * Uploads weights already on the CPU (the CPU reference's LoadedModel, tests, benches) through the same writer a
+   * streaming load uses. `quantization`: weights that isQuantizedWeight names are block-quantized with it (null: all
+   * f32). An untied checkpoint's lm_head.weight is uploaded even when tie_word_embeddings says to use embed_tokens.
    */
   static upload(device: GPUDevice, model: LoadedModel, onProgress?: ProgressCallback, quantization: QuantizationSpec | null = null): GpuWeights {
-    const w = new GpuWeights(quantization);
-    const names = model.weights.names();
-    const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-    let total = 0;
-    for (const name of names) total += model.weights.get(name).data.byteLength;
-    let uploaded = 0;
-    const put = (label: string, data: ArrayBufferView, what: string): GPUBuffer => {
-      if (data.byteLength > limit) throw new BufferLimitError(`${model.source}: ${what}`, data.byteLength, limit, 'maxStorageBufferBindingSize');
-      // ORT's kernels read in 16-byte vectors: pad the allocation, never the logical size. writeBuffer needs a
-      // multiple of 4 bytes, which packed zero points may not be: copy those into a padded array.
-      const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
-      const buffer = device.createBuffer({ label, size, usage: USAGE });
-      let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      if (bytes.byteLength % 4 !== 0) {
-        const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
-        padded.set(bytes);
-        bytes = padded;
-      }
-      device.queue.writeBuffer(buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      w.bytes += data.byteLength;
-      return buffer;
-    };
+    // The CPU copy exists already: nothing is gained by waiting for the queue (and upload stays synchronous).
+    const writer = new GpuWeightWriter(device, model.source, quantization, onProgress, Infinity);
     try {
-      for (const name of names) {
+      for (const name of model.weights.names()) {
         const t = model.weights.get(name);
-        if (quantization && isQuantizedWeight(name) && t.shape.length === 2) {
-          const q = quantizeMatrix(t.data, t.shape[0], t.shape[1], quantization);
-          const buffer = put(name, q.data, `tensor ${name} (quantized)`);
-          w.byName.set(name, { buffer, shape: t.shape, quantized: undefined });
-          const scales = put(`${name} scales`, q.scales, `tensor ${name} scales`);
-          const zeroPoints = q.zeroPoints ? put(`${name} zero points`, q.zeroPoints, `tensor ${name} zero points`) : null;
-          w.byName.set(name, {
-            buffer, shape: t.shape,
-            quantized: { scales, zeroPoints, bits: quantization.bits, blockSize: quantization.blockSize, blocksPerRow: q.blocksPerRow },
-          });
-        } else {
-          w.byName.set(name, { buffer: put(name, t.data, `tensor ${name}`), shape: t.shape });
-        }
-        uploaded += t.data.byteLength;
-        onProgress?.({ phase: 'upload', loadedBytes: uploaded, totalBytes: total, file: name });
+        void writer.piece(name, t.shape, 0, t.shape.length === 0 ? 1 : t.shape[0], t.data);
       }
+      return writer.finish();
     } catch (e) {
-      w.destroy();
+      writer.destroy();
       throw e;
     }
-    return w;
   }
 
   has(name: string): boolean {
@@ -94,6 +71,10 @@ export class GpuWeights {
     return w;
   }
 
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+
   destroy(): void {
     for (const w of this.byName.values()) {
       w.buffer.destroy();
@@ -101,5 +82,109 @@ export class GpuWeights {
       w.quantized?.zeroPoints?.destroy();
     }
     this.byName.clear();
+  }
+}
+
+/** One GPU buffer of a tensor being written; parts whose rows are not 4-byte multiples are kept whole until the end. */
+interface PartWriter {
+  buffer: GPUBuffer;
+  bytesPerRow: number;
+  /** CPU bytes of a part whose row offsets writeBuffer cannot take (packed int4 zero points: small). */
+  pending: Uint8Array | null;
+}
+
+/** The loader's WeightSink for the GPU: buffers per tensor, each piece of rows written at its offset. */
+export class GpuWeightWriter implements WeightSink {
+  private readonly weights: GpuWeights;
+  private readonly limit: number;
+  private current: { name: string; rows: number; parts: PartWriter[] } | null = null;
+  private inFlight = 0;
+  private uploaded = 0;
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly source: string,
+    private readonly quantization: QuantizationSpec | null,
+    private readonly onProgress?: ProgressCallback,
+    private readonly inFlightBytes = UPLOAD_IN_FLIGHT_BYTES,
+  ) {
+    this.weights = new GpuWeights(quantization);
+    this.limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  }
+
+  piece(name: string, shape: number[], rowStart: number, rows: number, data: Float32Array): Promise<void> | void {
+    const totalRows = shape.length === 0 ? 1 : shape[0];
+    const q = this.quantization;
+    const quantize = q !== null && isQuantizedWeight(name) && shape.length === 2;
+    const values = quantize ? quantizeMatrix(data, rows, shape[1], q) : null;
+    const parts: ArrayBufferView[] = values ? [values.data, values.scales, ...(values.zeroPoints ? [values.zeroPoints] : [])] : [data];
+    if (rowStart === 0) this.begin(name, shape, totalRows, parts, rows, values?.blocksPerRow ?? 0);
+    const t = this.current;
+    if (!t || t.name !== name) throw new Error(`internal: rows of ${name} arrived before its first rows`);
+    parts.forEach((part, i) => this.write(t.parts[i], rowStart, part));
+    this.inFlight += parts.reduce((sum, p) => sum + p.byteLength, 0);
+    if (rowStart + rows === totalRows) this.end(name, data.length / Math.max(1, rows) * totalRows * 4);
+    if (this.inFlight >= this.inFlightBytes) return this.drain();
+  }
+
+  /** The uploaded weights; the writer is spent. */
+  finish(): GpuWeights {
+    if (this.current) throw new Error(`internal: ${this.current.name} ended after ${this.current.rows} rows`);
+    return this.weights;
+  }
+
+  /** Frees everything written so far (a load that failed midway). */
+  destroy(): void {
+    this.current?.parts.forEach((p) => p.buffer.destroy());
+    this.current = null;
+    this.weights.destroy();
+  }
+
+  private begin(name: string, shape: number[], totalRows: number, parts: ArrayBufferView[], rows: number, blocksPerRow: number): void {
+    if (this.current) throw new Error(`internal: ${name} began before ${this.current.name} ended`);
+    const made: PartWriter[] = [];
+    const labels = [name, `${name} scales`, `${name} zero points`];
+    try {
+      parts.forEach((part, i) => {
+        const bytesPerRow = part.byteLength / Math.max(1, rows);
+        const bytes = bytesPerRow * totalRows;
+        const what = i === 0 ? `tensor ${name}${parts.length > 1 ? ' (quantized)' : ''}` : `tensor ${labels[i]}`;
+        if (bytes > this.limit) throw new BufferLimitError(`${this.source}: ${what}`, bytes, this.limit, 'maxStorageBufferBindingSize');
+        // ORT's kernels read in 16-byte vectors: pad the allocation, never the logical size.
+        const buffer = this.device.createBuffer({ label: labels[i], size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: USAGE });
+        made.push({ buffer, bytesPerRow, pending: bytesPerRow % 4 === 0 ? null : new Uint8Array(Math.ceil(bytes / 4) * 4) });
+        this.weights.bytes += bytes;
+      });
+    } catch (e) {
+      for (const p of made) p.buffer.destroy();
+      throw e;
+    }
+    this.current = { name, rows: 0, parts: made };
+    const [buffer, scales, zeroPoints] = made.map((p) => p.buffer);
+    const q = this.quantization;
+    this.weights.byName.set(name, parts.length === 1 || !q
+      ? { buffer, shape }
+      : { buffer, shape, quantized: { scales, zeroPoints: zeroPoints ?? null, bits: q.bits, blockSize: q.blockSize, blocksPerRow } });
+  }
+
+  private write(part: PartWriter, rowStart: number, data: ArrayBufferView): void {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const offset = rowStart * part.bytesPerRow;
+    if (part.pending) part.pending.set(bytes, offset);
+    else this.device.queue.writeBuffer(part.buffer, offset, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private end(name: string, f32Bytes: number): void {
+    const t = this.current as { parts: PartWriter[] };
+    for (const p of t.parts) if (p.pending) this.device.queue.writeBuffer(p.buffer, 0, p.pending.buffer, 0, p.pending.byteLength);
+    this.current = null;
+    this.uploaded += f32Bytes;
+    this.onProgress?.({ phase: 'upload', loadedBytes: this.uploaded, totalBytes: 0, file: name });
+  }
+
+  /** Waits until the GPU has taken what was written: the upload's staging memory stays bounded. */
+  private async drain(): Promise<void> {
+    this.inFlight = 0;
+    await this.device.queue.onSubmittedWorkDone();
   }
 }

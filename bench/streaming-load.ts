@@ -1,0 +1,113 @@
+// bench/streaming-load: JS memory above the pre-load baseline while a checkpoint loads into the GPU, in Node on Dawn.
+// "streaming" is the engine's path (streamModel into a GpuWeightWriter, then GpuModel.build); "whole" is the CPU
+// path the engine used before (every tensor parsed to f32 on the CPU and kept, then uploaded), measured in the same
+// run for the ratio. Memory is process.memoryUsage() heapUsed + arrayBuffers (what the issue bounds; run node with
+// --expose-gc for a clean baseline) and rss, sampled after every piece of weights and every load event.
+// Build: node bench/build-node-bench.mjs; run: node --expose-gc .carry/node-bench/streaming-load.mjs --model DIR.
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { argOf as arg, openNodeBenchDevice } from './node-harness.ts';
+import { folderSource, loadModelFromPath, streamModel, type WeightSink } from '../engine/model/node.ts';
+import { GpuModel, GpuWeightWriter } from '../engine/runtime/index.ts';
+import { generateGreedy } from '../engine/generation/index.ts';
+import { parseQuantization, quantizationSpec } from '../engine/quant/index.ts';
+import { SMOLLM2_135M_SHAPE, writeRandomCheckpoint } from './random-checkpoint.ts';
+
+const MODEL = arg('--model', '');
+const OUT = arg('--out', 'bench-streaming-load.json');
+const QUANTIZATION = parseQuantization(arg('--quantization', 'f32'));
+const TOKENS = Number(arg('--tokens', '16'));
+const PATHS = arg('--paths', 'streaming,whole').split(',');
+const MiB = 1024 * 1024;
+/** --shape small: a 4-layer model with a 32K vocabulary (a 40 MB f16 file) for the software adapter here. */
+const SMALL_SHAPE = { ...SMOLLM2_135M_SHAPE, hiddenSize: 256, intermediateSize: 768, numLayers: 4, numHeads: 4, numKvHeads: 2, vocabSize: 32000, maxPositionEmbeddings: 1024 };
+
+interface Sample { js: number; rss: number }
+const gc = (globalThis as { gc?: () => void }).gc;
+const sample = (): Sample => {
+  const m = process.memoryUsage();
+  return { js: m.heapUsed + m.arrayBuffers, rss: m.rss };
+};
+
+class Meter {
+  peak: Sample = { js: 0, rss: 0 };
+  constructor(readonly base: Sample) {}
+  take(): Sample {
+    const s = sample();
+    this.peak = { js: Math.max(this.peak.js, s.js), rss: Math.max(this.peak.rss, s.rss) };
+    return s;
+  }
+  above(s: Sample) {
+    return { jsMiB: (s.js - this.base.js) / MiB, rssMiB: (s.rss - this.base.rss) / MiB };
+  }
+}
+
+async function settle(): Promise<Sample> {
+  for (let i = 0; i < 3; i++) { gc?.(); await new Promise((r) => setTimeout(r, 20)); }
+  return sample();
+}
+
+async function main() {
+  const { engine, adapter } = await openNodeBenchDevice();
+  const small = arg('--shape', 'smollm2') === 'small';
+  const dir = MODEL || (small
+    ? writeRandomCheckpoint(join(tmpdir(), 'sieve-bench-small-shape'), SMALL_SHAPE)
+    : writeRandomCheckpoint(join(tmpdir(), 'sieve-bench-smollm2-135m-shape'), SMOLLM2_135M_SHAPE));
+  const quantization = quantizationSpec(QUANTIZATION);
+  const rows: Record<string, unknown>[] = [];
+  const write = () => writeFileSync(OUT, JSON.stringify({
+    date: new Date().toISOString(), adapter, model: dir, quantization: QUANTIZATION, gcExposed: gc !== undefined,
+    note: 'GPU figures from Dawn in Node; memory = process.memoryUsage() heapUsed + arrayBuffers above the baseline taken before the load', rows,
+  }, null, 2));
+  for (const path of PATHS) {
+    const meter = new Meter(await settle());
+    const t0 = performance.now();
+    let model: GpuModel;
+    let afterWeights: Sample;
+    if (path === 'streaming') {
+      const writer = new GpuWeightWriter(engine.device, dir, quantization, () => meter.take());
+      const sink: WeightSink = {
+        piece(name, shape, rowStart, n, data) {
+          const r = writer.piece(name, shape, rowStart, n, data);
+          meter.take();
+          return r;
+        },
+      };
+      const files = await streamModel(folderSource(dir), sink, { onProgress: () => meter.take() });
+      afterWeights = meter.take();
+      model = await GpuModel.build(engine, files.config, writer.finish(), () => meter.take(), { quantization: QUANTIZATION });
+    } else {
+      const loaded = await loadModelFromPath(dir, { onProgress: () => meter.take() });
+      afterWeights = meter.take();
+      model = await GpuModel.create(engine, loaded, () => meter.take(), { quantization: QUANTIZATION });
+    }
+    const loadMs = performance.now() - t0;
+    const afterBuild = meter.take();
+    const r = await generateGreedy(model, { ids: [1, 5, 9, 13, 17, 21, 25, 29], maxTokens: TOKENS, eosTokenIds: [], ignoreEos: true });
+    const afterGenerate = meter.take();
+    const held = await settle();
+    const stats = model.memoryStats();
+    const row = {
+      path, loadMs, weightBytes: stats.weightBytes, kvPoolBytes: stats.kvPoolBytes,
+      peakAboveBaseline: meter.above(meter.peak),
+      afterWeights: meter.above(afterWeights),
+      // What building the model (ORT's prefill sessions over the GPU weights, our kernels) added on top of the weights.
+      buildAdded: { jsMiB: (afterBuild.js - afterWeights.js) / MiB, rssMiB: (afterBuild.rss - afterWeights.rss) / MiB },
+      afterGenerate: meter.above(afterGenerate),
+      heldAfterGc: meter.above(held),
+      generated: r.ids.length, decodeTokensPerS: r.usage.decode_tokens_per_s,
+    };
+    console.log(JSON.stringify(row));
+    rows.push(row);
+    write();
+    await model.destroy();
+  }
+  write();
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
