@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { argOf as arg, openNodeBenchDevice } from './node-harness.ts';
 import { parseHfConfig, type LoadedModel, type Tensor } from '../engine/model/index.ts';
 import { GpuModel } from '../engine/runtime/index.ts';
+import { PREFILL_MIN_TILES_PER_SPLIT } from '../engine/attention/constants.ts';
 import { SMOLLM2_135M_SHAPE, type LlamaShape } from './random-checkpoint.ts';
 
 /**
@@ -30,6 +31,8 @@ const CHUNKS = arg('--chunks', '512').split(',').map(Number);
 const REPS = Number(arg('--reps', '2'));
 /** Layers kept of the shape (all by default): the 1B shape's 16 int4 layers take most of a minute to quantize on the host. */
 const LAYERS = Number(arg('--layers', '0'));
+/** Split-K target workgroups (engine default when absent; 0: never split), to compare both in one run. */
+const SPLIT_TARGET = arg('--split-target', '');
 const QUANTIZATION = arg('--quantization', 'f32') as 'f32' | 'int4';
 
 /** A seeded random checkpoint held in memory (no file: the 1B shape is 5 GB of f32), weights std 0.02. */
@@ -104,7 +107,10 @@ async function main() {
   let seed = 99;
   const ids = (n: number) => Array.from({ length: n }, () => { seed = (seed * 1103515245 + 12345) >>> 0; return 3 + (seed % (shape.vocabSize - 3)); });
   for (const chunk of CHUNKS) {
-    const model = await GpuModel.create(engine, loaded, undefined, { prefillChunk: chunk, quantization: QUANTIZATION });
+    const model = await GpuModel.create(engine, loaded, undefined, {
+      prefillChunk: chunk, quantization: QUANTIZATION,
+      ...(SPLIT_TARGET !== '' ? { prefillSplitRule: { targetWorkgroups: Number(SPLIT_TARGET), minTilesPerSplit: PREFILL_MIN_TILES_PER_SPLIT } } : {}),
+    });
     console.log(`model ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (chunk ${chunk})`);
     for (const tokens of LENGTHS) {
       const ms: number[] = [];
@@ -122,7 +128,7 @@ async function main() {
       }
       const best = Math.min(...ms);
       const row = {
-        label: LABEL, model: `${MODEL} ${QUANTIZATION}`, layers: shape.numLayers, adapter, prefillChunk: chunk, tokens, ms, bestMs: best,
+        label: LABEL, model: `${MODEL} ${QUANTIZATION}`, layers: shape.numLayers, splitTarget: SPLIT_TARGET || 'default', adapter, prefillChunk: chunk, tokens, ms, bestMs: best,
         tokensPerS: Math.round(tokens / (best / 1000)), chunkMs: chunkMs.map((x) => Math.round(x * 10) / 10),
       };
       console.log(JSON.stringify(row));

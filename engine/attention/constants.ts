@@ -15,6 +15,24 @@ export const PREFILL_CHANNELS_PER_THREAD = 16;
 /** Most slots per prefill key tile (MAX_TILE_KEYS): bounds the per-thread score array. */
 export const PREFILL_MAX_TILE_KEYS = 32;
 
+/**
+ * Split-K of prefill attention (PagedAttentionOptions.prefillSplitRule). A prefill grid of ceil(n * group / rows) x KV
+ * heads workgroups is small for a model with few KV heads (SmolLM2-135M, chunk 512: 288 workgroups of 64 threads for
+ * the H200's 132 SMs), and each walks the whole context: at 8K tokens the H200 ran such a prefill several times slower
+ * per FLOP than the 1B shape's 1,024-workgroup grid (docs/prefill.md). Target: 16 workgroups of 64 threads per SM of
+ * a 132-SM GPU (its 2,048 resident threads per SM); not yet tuned by measurement (bench/node-prefill.ts measures it).
+ */
+export const PREFILL_SPLIT_TARGET_WORKGROUPS = 2048;
+
+/** Key tiles a split-K run keeps at least (8 tiles of up to 32 slots): below that its partial costs more than it saves. */
+export const PREFILL_MIN_TILES_PER_SPLIT = 8;
+
+/** Most split-K runs per prefill step. */
+export const PREFILL_MAX_SPLITS = 32;
+
+/** The split-K partials buffer's size cap (it holds [chunk][heads][splits][head dim + 2] f32). */
+export const PREFILL_SPLIT_PARTIALS_BYTES = 32 * 1024 * 1024;
+
 /** Stride of the per-layer uniforms: WebGPU's default minUniformBufferOffsetAlignment. */
 export const LAYER_UNIFORM_STRIDE = 256;
 

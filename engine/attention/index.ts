@@ -9,7 +9,7 @@ export { DensePolicy } from './dense/policy.ts';
 export {
   ReferenceKVCache, referenceAttention, referenceColumnSums, type ReferenceAttentionShape, type ReferenceStepInput,
 } from './dense/reference.ts';
-export { PagedAttention, type PagedAttentionOptions, type AttentionStepParams, type AttentionLayerInputs } from './paged-attention.ts';
+export { PagedAttention, type PagedAttentionOptions, type PrefillSplitRule, type AttentionStepParams, type AttentionLayerInputs } from './paged-attention.ts';
 export { DECODE_CHUNK, DEFAULT_PREFILL_CHUNK, MAX_HEAD_DIM } from './constants.ts';
 export {
   parseAttentionSpec, createSpecParser, policyParameterTable,

@@ -4,7 +4,7 @@ import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { PagedKVCache, type PagedKVCacheOptions, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type RopeLayout } from '../model/index.ts';
-import type { ReferenceStepInput } from './index.ts';
+import type { PrefillSplitRule, ReferenceStepInput } from './index.ts';
 import {
   createPolicy, listPolicies, PagedAttention, ReferenceKVCache, referenceAttention, referenceColumnSums, registerPolicy,
   type AttentionPolicy, type AttentionStatistics, type PolicyStepContext,
@@ -56,12 +56,12 @@ class Harness {
   private readonly io: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; out: GPUBuffer }[] = [];
   private readonly inv: Float64Array;
 
-  constructor(readonly device: GPUDevice, readonly shape: Shape, maxPrefillTokens: number, cacheOptions: Partial<PagedKVCacheOptions> = {}) {
+  constructor(readonly device: GPUDevice, readonly shape: Shape, maxPrefillTokens: number, cacheOptions: Partial<PagedKVCacheOptions> = {}, prefillSplitRule?: PrefillSplitRule) {
     const { numHeads: H, numKvHeads: G, headDim: d, numLayers: L } = shape;
     this.cache = new PagedKVCache(device, {
       numLayers: L, numKvHeads: G, headDim: d, memoryBudgetBytes: budgetFor(shape, 2), maxTokensPerSequence: MAX_TOKENS, ...cacheOptions,
     });
-    this.attention = new PagedAttention(device, this.cache, { numHeads: H, numKvHeads: G, headDim: d, ropeLayout: shape.ropeLayout, maxPrefillTokens });
+    this.attention = new PagedAttention(device, this.cache, { numHeads: H, numKvHeads: G, headDim: d, ropeLayout: shape.ropeLayout, maxPrefillTokens, prefillSplitRule });
     // One set per layer, like the segments' outputs.
     for (let l = 0; l < L; l++) {
       const make = (floats: number) => device.createBuffer({ size: maxPrefillTokens * floats * 4, usage: ortUsage() });
@@ -164,6 +164,30 @@ describe('PagedAttention (dense) against the CPU reference', () => {
     const errors = [(await h.step(seq, ref, 0, 150, next)).error];
     for (let p = 150; p < 155; p++) errors.push((await h.step(seq, ref, p, 1, next)).error);
     console.log(`long: max abs error per step ${errors.map((e) => e.toExponential(1)).join(' ')}`);
+    for (const e of errors) expect(e).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('split-K: key tiles split across workgroups (and merged) equal the reference, continuation chunks included', async () => {
+    const device = await nodeGpuDevice();
+    // Split whenever there is a second tile: a 150-token prefill over 5 tiles of 32 slots runs as 5 splits.
+    const rule = { targetWorkgroups: 1 << 20, minTilesPerSplit: 1 };
+    const errors: number[] = [];
+    for (const shape of [
+      { numHeads: 9, numKvHeads: 3, headDim: 64, ropeLayout: 'half', numLayers: 1 },
+      { numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'interleaved', numLayers: 1 },
+    ] satisfies Shape[]) {
+      const h = new Harness(device, shape, 150, {}, rule);
+      const next = rng(13);
+      const seq = h.cache.createSequence();
+      const ref = new ReferenceKVCache(1, shape.numKvHeads);
+      for (const [start, n] of [[0, 150], [150, 1], [151, 40], [191, 1]]) {
+        device.pushErrorScope('validation');
+        errors.push((await h.step(seq, ref, start, n, next)).error);
+        expect((await device.popErrorScope())?.message).toBeUndefined();
+        if (n > 1) expect(h.attention.stepSplits).toBeGreaterThan(2);
+      }
+    }
+    console.log(`split-K: max abs error per step ${errors.map((e) => e.toExponential(1)).join(' ')}`);
     for (const e of errors) expect(e).toBeLessThanOrEqual(TOLERANCE);
   });
 
@@ -301,16 +325,18 @@ class StatisticsProbe implements AttentionPolicy {
 describe('attention statistics against the CPU reference', () => {
   /** f32 exp and dot products against f64 sums of up to ~40 rows of probabilities in [0, 1]. */
   const STATISTICS_TOLERANCE = 2e-5;
-  const cases: [Shape, number][] = [
+  // The last case splits every prefill's key tiles (split-K): the merge writes the rows' max and sum.
+  const cases: [Shape, number, PrefillSplitRule?][] = [
     [{ numHeads: 4, numKvHeads: 4, headDim: 16, ropeLayout: 'half', numLayers: 2 }, 1],
     [{ numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'interleaved', numLayers: 2 }, 1],
     [{ numHeads: 4, numKvHeads: 2, headDim: 64, ropeLayout: 'half', numLayers: 2 }, 0.9],
+    [{ numHeads: 8, numKvHeads: 2, headDim: 8, ropeLayout: 'half', numLayers: 1 }, 0.9, { targetWorkgroups: 1 << 20, minTilesPerSplit: 1 }],
   ];
-  for (const [shape, decay] of cases) {
-    const name = `H=${shape.numHeads} G=${shape.numKvHeads} d=${shape.headDim} ${shape.ropeLayout} a=${decay}`;
+  for (const [shape, decay, rule] of cases) {
+    const name = `H=${shape.numHeads} G=${shape.numKvHeads} d=${shape.headDim} ${shape.ropeLayout} a=${decay}${rule ? ' split-K' : ''}`;
     it(`${name}: prefill column sums (weighted a^(n-1-i)), a continuation chunk, decode probability sums`, async () => {
       const device = await nodeGpuDevice();
-      const h = new Harness(device, shape, 40);
+      const h = new Harness(device, shape, 40, {}, rule);
       const { numKvHeads: G, numLayers: L } = shape;
       const probe = new StatisticsProbe(device, L, G * MAX_TOKENS * 4, decay);
       const next = rng(21 + shape.headDim);

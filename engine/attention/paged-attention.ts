@@ -6,7 +6,8 @@ import type { RopeLayout } from '../model/index.ts';
 import { linkWgsl } from '../wgsl/index.ts';
 import appendSourceRaw from './append.wgsl?raw';
 import {
-  DECODE_CHUNK, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_TILE_KEYS, STEP_HEADER_BYTES, WORKGROUP_SIZE,
+  DECODE_CHUNK, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_SPLITS, PREFILL_MAX_TILE_KEYS, PREFILL_MIN_TILES_PER_SPLIT,
+  PREFILL_SPLIT_PARTIALS_BYTES, PREFILL_SPLIT_TARGET_WORKGROUPS, STEP_HEADER_BYTES, WORKGROUP_SIZE,
 } from './constants.ts';
 import decodeSourceRaw from './decode-attention.wgsl?raw';
 import decodeListSourceRaw from './decode-list-attention.wgsl?raw';
@@ -29,6 +30,17 @@ export interface PagedAttentionOptions {
   ropeLayout: RopeLayout;
   /** Largest prefill chunk; sizes the step buffer (RoPE table) once. */
   maxPrefillTokens: number;
+  /** When a prefill step splits its key range across workgroups (split-K); defaults in constants.ts. */
+  prefillSplitRule?: PrefillSplitRule;
+}
+
+/**
+ * Split-K of prefill attention: a step splits each workgroup's key tiles into S runs when its grid has fewer than
+ * targetWorkgroups workgroups (S = ceil(target / grid)), keeping at least minTilesPerSplit tiles per run.
+ */
+export interface PrefillSplitRule {
+  targetWorkgroups: number;
+  minTilesPerSplit: number;
 }
 
 export interface AttentionStepParams {
@@ -60,6 +72,8 @@ interface CurrentStep {
   numTokens: number;
   /** Slots the CPU reserved per (layer, KV head), this step's tokens included: sizes the decode grid. */
   tokensHeld: number;
+  /** Split-K runs of a prefill step (1: none). */
+  splits: number;
   step: number;
   /** The policy of the step's layers (the last encodeLayer's): endStep asks it to evict. */
   policy: AttentionPolicy | null;
@@ -116,8 +130,14 @@ export class PagedAttention {
   private readonly rows: GPUBuffer;
   /** Query rows per prefill workgroup (the dispatch's x divisor). */
   private readonly prefillRows: number;
-  private readonly pipelines: Record<'append' | 'commit' | 'prefill' | 'split' | 'reduce', GPUComputePipeline>;
-  private readonly staticGroups: Record<'append' | 'commit' | 'prefill' | 'split' | 'reduce', GPUBindGroup[]>;
+  private readonly prefillTileKeys: number;
+  private readonly splitRule: PrefillSplitRule;
+  /** Most split-K runs a step may take (the partials buffer holds that many per row); 1: never split. */
+  private readonly maxPrefillSplits: number;
+  /** Split-K partials [n][H][S][d + 2] f32. */
+  private readonly splitPartials: GPUBuffer;
+  private readonly pipelines: Record<'append' | 'commit' | 'prefill' | 'merge' | 'split' | 'reduce', GPUComputePipeline>;
+  private readonly staticGroups: Record<'append' | 'commit' | 'prefill' | 'merge' | 'split' | 'reduce', GPUBindGroup[]>;
   private readonly ioGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
@@ -164,6 +184,13 @@ export class PagedAttention {
     this.rows = device.createBuffer({ label: 'attention-statistics-rows', size: H * maxPrefillTokens * 2 * 4, usage: GPUBufferUsage.STORAGE });
     const prefill = prefillTiling(d, device.limits.maxComputeWorkgroupStorageSize);
     this.prefillRows = prefill.ROWS;
+    this.prefillTileKeys = prefill.TILE_KEYS;
+    this.splitRule = options.prefillSplitRule ?? { targetWorkgroups: PREFILL_SPLIT_TARGET_WORKGROUPS, minTilesPerSplit: PREFILL_MIN_TILES_PER_SPLIT };
+    const bytesPerSplit = maxPrefillTokens * H * (d + 2) * 4;
+    this.maxPrefillSplits = Math.max(1, Math.min(PREFILL_MAX_SPLITS, Math.floor(PREFILL_SPLIT_PARTIALS_BYTES / bytesPerSplit)));
+    this.splitPartials = device.createBuffer({
+      label: 'attention-prefill-split-partials', size: this.maxPrefillSplits > 1 ? this.maxPrefillSplits * bytesPerSplit : 16, usage: GPUBufferUsage.STORAGE,
+    });
 
     const shape = { D: d, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence, INTERLEAVED: ropeLayout === 'interleaved' ? 1 : 0 };
     const scale = 1 / Math.sqrt(d);
@@ -173,6 +200,7 @@ export class PagedAttention {
       append: make(appendSource, 'append', shape),
       commit: make(appendSource, 'commit', shape),
       prefill: make(prefillSource, 'prefill', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_ROWS: maxPrefillTokens, ...prefill }),
+      merge: make(prefillSource, 'merge', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_ROWS: maxPrefillTokens, ...prefill }),
       split: make(decodeSource, 'split', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
       reduce: make(decodeSource, 'reduce', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
     };
@@ -188,16 +216,18 @@ export class PagedAttention {
         5: { buffer: cache.counts },
         6: { buffer: this.partials },
         7: { buffer: this.rows },
+        8: { buffer: this.splitPartials },
       };
     };
     const bindings: Record<keyof typeof this.pipelines, number[]> = {
       append: [0, 1, 2, 3, 4, 5],
       commit: [0, 1, 5],
-      prefill: [0, 1, 2, 3, 4, 5, 7],
+      prefill: [0, 1, 2, 3, 4, 5, 7, 8],
+      merge: [0, 7, 8],
       split: [0, 1, 2, 4, 5, 6],
       reduce: [0, 1, 5, 6],
     };
-    this.staticGroups = { append: [], commit: [], prefill: [], split: [], reduce: [] };
+    this.staticGroups = { append: [], commit: [], prefill: [], merge: [], split: [], reduce: [] };
     for (let l = 0; l < L; l++) {
       const r = resources(l);
       for (const kind of Object.keys(bindings) as (keyof typeof bindings)[]) {
@@ -225,13 +255,15 @@ export class PagedAttention {
     header[0] = seq.slot;
     header[1] = startPosition;
     header[2] = n;
+    const splits = n > 1 ? this.prefillSplits(n, this.cache.tokensHeld(seq)) : 1;
+    header[3] = splits;
     const table = new Float32Array(this.stepData, STEP_HEADER_BYTES, 2 * n * half);
     table.set(cos.subarray(0, n * half), 0);
     table.set(sin.subarray(0, n * half), n * half);
     this.device.queue.writeBuffer(this.stepBuffer, 0, this.stepData, 0, STEP_HEADER_BYTES + 2 * n * half * 4);
     const decoded = this.decodeSteps.get(seq.id) ?? 0;
     if (n === 1) this.decodeSteps.set(seq.id, decoded + 1);
-    this.current = { seq, startPosition, numTokens: n, tokensHeld: this.cache.tokensHeld(seq), step: decoded, policy: null };
+    this.current = { seq, startPosition, numTokens: n, tokensHeld: this.cache.tokensHeld(seq), splits, step: decoded, policy: null };
   }
 
   /** Encodes RoPE + append + attention + count commit of one layer for the current step. */
@@ -277,7 +309,13 @@ export class PagedAttention {
       pass.setPipeline(this.pipelines.prefill);
       pass.setBindGroup(0, this.staticGroups.prefill[layer]);
       pass.setBindGroup(1, this.ioGroup('prefill', [q, out]));
-      pass.dispatchWorkgroups(Math.ceil(n * (H / G) / this.prefillRows), G);
+      pass.dispatchWorkgroups(Math.ceil(n * (H / G) / this.prefillRows), G, st.splits);
+      if (st.splits > 1) {
+        pass.setPipeline(this.pipelines.merge);
+        pass.setBindGroup(0, this.staticGroups.merge[layer]);
+        pass.setBindGroup(1, this.ioGroup('merge', [out]));
+        pass.dispatchWorkgroups(Math.ceil(n * H * d / WORKGROUP_SIZE));
+      }
     } else if (plan.kind !== 'dense') {
       const virtualSlots = plan.kind === 'tokens' ? plan.maxPerHead + 1 : (plan.maxPerHead + 1) * this.cache.pageSize;
       if (!Number.isInteger(plan.maxPerHead) || plan.maxPerHead < 0 || Math.ceil(virtualSlots / DECODE_CHUNK) > this.maxSplits) {
@@ -462,9 +500,25 @@ export class PagedAttention {
     return this.statistics;
   }
 
+  /** Split-K runs of the current step's prefill attention (1: not split), for tests and benches. */
+  get stepSplits(): number {
+    return this.current?.splits ?? 1;
+  }
+
+  /**
+   * Split-K runs for a prefill step of n tokens over `slots` cached slots (this step's included): enough to bring the
+   * grid to the rule's target, each run keeping at least minTilesPerSplit key tiles, at most maxPrefillSplits.
+   */
+  private prefillSplits(n: number, slots: number): number {
+    const grid = Math.ceil(n * (this.numHeads / this.numKvHeads) / this.prefillRows) * this.numKvHeads;
+    const tiles = Math.ceil(slots / this.prefillTileKeys);
+    const wanted = Math.ceil(this.splitRule.targetWorkgroups / grid);
+    return Math.max(1, Math.min(this.maxPrefillSplits, wanted, Math.floor(tiles / this.splitRule.minTilesPerSplit)));
+  }
+
   /** Frees every buffer this object created (the cache's buffers are the cache's own: PagedKVCache.destroy). */
   destroy(): void {
-    for (const b of [this.stepBuffer, this.layerUniforms, this.partials, this.rows]) b.destroy();
+    for (const b of [this.stepBuffer, this.layerUniforms, this.partials, this.rows, this.splitPartials]) b.destroy();
     const st = this.statistics;
     if (st) for (const b of [st.stats, st.decay]) b.destroy();
     this.statistics = null;
@@ -473,13 +527,13 @@ export class PagedAttention {
   }
 
   /** Bind group 1 of a kernel over the segment's buffers, cached by buffer identity. */
-  private ioGroup(kind: 'append' | 'prefill' | 'split' | 'reduce' | 'statistics', buffers: GPUBuffer[]): GPUBindGroup {
+  private ioGroup(kind: 'append' | 'prefill' | 'merge' | 'split' | 'reduce' | 'statistics', buffers: GPUBuffer[]): GPUBindGroup {
     const key = kind + buffers.map((b) => ':' + this.bufferId(b)).join('');
     let group = this.ioGroups.get(key);
     if (!group) {
       if (this.ioGroups.size >= MAX_IO_BIND_GROUPS) this.ioGroups.clear();
       // append binds (k, v) at 0, 1; prefill (q, out) at 0, 1; split q at 0; reduce out at 1.
-      const first = kind === 'reduce' ? 1 : 0;
+      const first = kind === 'reduce' || kind === 'merge' ? 1 : 0;
       group = this.device.createBindGroup({
         label: `attention-${kind}-io`,
         layout: kind === 'statistics' ? this.statisticsKernels().ioLayout : this.pipelines[kind].getBindGroupLayout(1),

@@ -11,10 +11,14 @@
 //     4 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32
 //     5 counts      storage read        [seq][NUM_LAYERS][NUM_KV_HEADS] u32 slots cached BEFORE this chunk
 //     7 rows        storage read_write  (max, sum) per (query head, row): [NUM_HEADS][MAX_ROWS][2] f32
+//     8 splitPartials storage read_write  split-K partials: [n][NUM_HEADS][S][D + 2] f32 (acc, max, sum), S > 1 only
 //   @group(1):
 //     0 q           storage read        [n][NUM_HEADS * D] f32, not rotated
 //     1 out         storage read_write  [n][NUM_HEADS * D] f32
-// Dispatch: (ceil(n * GROUP / ROWS), NUM_KV_HEADS). A workgroup serves ROWS query rows (token, query head of the
+// Dispatch: prefill (ceil(n * GROUP / ROWS), NUM_KV_HEADS, S). With S = 1 a workgroup reads every slot its rows see
+// and writes out and rows; with S > 1 (a long context and too few workgroups to fill the device) workgroup z reads
+// the z-th of S equal runs of key tiles and writes its unnormalized partial, and merge (ceil(n * NUM_HEADS * D / 64))
+// combines the S partials of every row as the decode kernel's reduce does. A workgroup serves ROWS query rows (token, query head of the
 // group) of one KV head; TPR threads share a row, each holding CHANNELS of its rotated query and of its output
 // accumulator in registers. Per tile of TILE_KEYS slots: the workgroup stages K, V and positions in workgroup memory;
 // each thread forms the partial dot products of its channels with every key of the tile; the row's threads sum the
@@ -53,7 +57,8 @@ struct Step {
   seq: u32,
   start: u32,
   n: u32,
-  pad: u32,
+  // Split-K runs of this step (1: none); the prefill dispatch's z size.
+  splits: u32,
   rope: array<f32>,
 }
 
@@ -71,6 +76,7 @@ struct LayerParams {
 @group(0) @binding(4) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(5) var<storage, read> counts: array<u32>;
 @group(0) @binding(7) var<storage, read_write> rows: array<f32>;
+@group(0) @binding(8) var<storage, read_write> splitPartials: array<f32>;
 @group(1) @binding(0) var<storage, read> q: array<f32>;
 @group(1) @binding(1) var<storage, read_write> out: array<f32>;
 
@@ -122,7 +128,7 @@ fn arenaVec4(base: u32, c: u32) -> vec4<f32> {
 }
 
 @compute @workgroup_size(64)
-fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = NUM_HEADS / NUM_KV_HEADS;
   let g = wid.y;
   let n = step.n;
@@ -139,6 +145,12 @@ fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   // Chunk token t sits in slot cached + t, so slots past this workgroup's last token are in every row's future.
   let lastRow = min(wid.x * ROWS + ROWS, total) - 1u;
   let bound = cached + lastRow / group + 1u;
+  // Split z of S takes an equal run of the key tiles below the bound (possibly none).
+  let numSplits = grid.z;
+  let tiles = (bound + TILE_KEYS - 1u) / TILE_KEYS;
+  let perSplit = (tiles + numSplits - 1u) / numSplits;
+  let first = min(wid.z * perSplit, tiles) * TILE_KEYS;
+  let end = min(min(wid.z * perSplit + perSplit, tiles) * TILE_KEYS, bound);
 
   var qr: array<vec4<f32>, VECS>;
   var acc: array<vec4<f32>, VECS>;
@@ -150,8 +162,8 @@ fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   var m = NEG_BIG;
   var l = 0.0;
 
-  for (var start = 0u; start < bound; start += TILE_KEYS) {
-    let keys = min(TILE_KEYS, bound - start);
+  for (var start = first; start < end; start += TILE_KEYS) {
+    let keys = min(TILE_KEYS, end - start);
     for (var idx = lid; idx < keys * KEY_VEC4S; idx += WG) {
       let slot = start + idx / KEY_VEC4S;
       let base = pageOf(g, slot) * 2u * PAGE * D + (slot % PAGE) * D;
@@ -181,9 +193,9 @@ fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
       for (var j = 0u; j < keys; j++) {
         if (posTile[j] <= qPos) {
           var s = 0.0;
-          let first = (rowLocal * TILE_KEYS + j) * TPR;
+          let at = (rowLocal * TILE_KEYS + j) * TPR;
           for (var p = 0u; p < TPR; p++) {
-            s += partials[first + p];
+            s += partials[at + p];
           }
           scores[j] = s;
           tileMax = max(tileMax, s);
@@ -209,7 +221,22 @@ fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     workgroupBarrier();
   }
 
-  if (live) {
+  if (live && numSplits > 1u) {
+    // Unnormalized: merge rescales by the row's global max. A split that saw no slot leaves m = NEG_BIG, l = 0.
+    let dst = ((t * NUM_HEADS + h) * numSplits + wid.z) * (D + 2u);
+    for (var k = 0u; k < VECS; k++) {
+      for (var i = 0u; i < 4u; i++) {
+        let c = (part * VECS + k) * 4u + i;
+        if (c < D) {
+          splitPartials[dst + c] = acc[k][i];
+        }
+      }
+    }
+    if (part == 0u) {
+      splitPartials[dst + D] = m;
+      splitPartials[dst + D + 1u] = l;
+    }
+  } else if (live) {
     // Every row sees at least its own token, so l > 0.
     let dst = t * NUM_HEADS * D + h * D;
     for (var k = 0u; k < VECS; k++) {
@@ -225,5 +252,38 @@ fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
       rows[r] = m;
       rows[r + 1u] = l;
     }
+  }
+}
+
+// Split-K merge: one thread per (row, head, channel) combines the S partials of its row; channel 0 writes the row's
+// max and sum for the statistics kernels.
+@compute @workgroup_size(64)
+fn merge(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let numSplits = step.splits;
+  let c = gid.x % D;
+  let th = gid.x / D;
+  if (th >= step.n * NUM_HEADS) {
+    return;
+  }
+  let base = th * numSplits * (D + 2u);
+  var m = NEG_BIG;
+  for (var s = 0u; s < numSplits; s++) {
+    m = max(m, splitPartials[base + s * (D + 2u) + D]);
+  }
+  var l = 0.0;
+  var acc = 0.0;
+  for (var s = 0u; s < numSplits; s++) {
+    let at = base + s * (D + 2u);
+    let w = exp(splitPartials[at + D] - m);
+    l += splitPartials[at + D + 1u] * w;
+    acc += splitPartials[at + c] * w;
+  }
+  out[th * D + c] = acc / l;
+  if (c == 0u) {
+    let t = th / NUM_HEADS;
+    let h = th % NUM_HEADS;
+    let r = (h * MAX_ROWS + t) * 2u;
+    rows[r] = m;
+    rows[r + 1u] = l;
   }
 }

@@ -10,7 +10,7 @@
 // against 104 for our decoder (bench/results/node-decode-h200.json), ORT 1.30's graph capture fails on our
 // sessions, and on SwiftShader our CPU-adapter variant decodes stories260K 7.3x faster than the ORT path did
 // (29.6 vs 217 ms/token in the same run, bench/results/decode-software-adapter.json).
-import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult } from '../attention/index.ts';
+import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult, type PrefillSplitRule } from '../attention/index.ts';
 import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind } from '../compiler/index.ts';
 import { ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import type { CacheUsage, ForwardBackend, PrefillOptions } from '../generation/index.ts';
@@ -49,6 +49,8 @@ export interface GpuModelOptions {
    * Smaller chunks bound activation memory and let an abort land sooner; larger ones amortize per-chunk host work.
    */
   prefillChunk?: number;
+  /** Split-K rule of prefill attention (engine/attention constants by default); bench/node-prefill compares settings. */
+  prefillSplitRule?: PrefillSplitRule;
 }
 
 /** Decode steps since the last reset of the profile (host ms; counts per step), for bench/node-decode and bench/decode. */
@@ -191,6 +193,7 @@ export class GpuModel implements ForwardBackend {
       parts.push(cache);
       const attention = new PagedAttention(device, cache, {
         numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: chunk,
+        prefillSplitRule: options.prefillSplitRule,
       });
       parts.push(attention);
       const decoder = new WgslDecoder(device, config, weights, attention, decodeVariantFor(engine.adapterInfo));
