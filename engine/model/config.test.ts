@@ -53,7 +53,7 @@ describe('parseHfConfig', () => {
 
   it('accepts the legacy "type" key of rope_scaling', () => {
     const c = parseHfConfig({ ...LLAMA_32_1B, rope_scaling: { ...LLAMA_32_1B.rope_scaling, rope_type: undefined, type: 'llama3' } }, 'config.json');
-    expect(c.ropeScaling?.factor).toBe(32);
+    expect(c.ropeScaling).toMatchObject({ type: 'llama3', factor: 32 });
   });
 
   it('reads Qwen2.5: q/k/v bias always, head_dim from hidden/heads', () => {

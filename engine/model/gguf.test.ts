@@ -376,11 +376,11 @@ describe('parseGguf on bad files', () => {
 
   it('an unsupported dtype names the file and the tensor', () => {
     const typeAt = tensorFieldOffset(good, 'blk.0.ffn_up.weight', 'type');
-    const e = thrown(() => parseGguf(patched(good, typeAt, (v) => v.setUint32(0, 12, true)), 'q4k.gguf'));
+    const e = thrown(() => parseGguf(patched(good, typeAt, (v) => v.setUint32(0, 11, true)), 'q3k.gguf'));
     expect(e).toBeInstanceOf(UnsupportedDtypeError);
-    expect((e as Error).message).toContain('q4k.gguf');
+    expect((e as Error).message).toContain('q3k.gguf');
     expect((e as Error).message).toContain('blk.0.ffn_up.weight');
-    expect((e as Error).message).toContain('Q4_K');
+    expect((e as Error).message).toContain('Q3_K');
   });
 
   it('an unsupported architecture, a missing hyperparameter, a wrong metadata type', () => {

@@ -1,5 +1,6 @@
-// GGUF (v2/v3) parser: metadata, tensor infos and f32/f16/bf16/q8_0 data -> ModelConfig, f32 weights under HF names, vocabulary.
+// GGUF (v2/v3) parser: metadata, tensor infos and f32/f16/bf16/Q4_0/Q8_0/Q4_K/Q5_K/Q6_K data -> ModelConfig, f32 weights under HF names, vocabulary.
 import { BadModelFileError, MissingTensorError, UnsupportedArchitectureError, UnsupportedDtypeError } from '../errors/index.ts';
+import { f16Table, ggmlBlockType, GGML_BLOCK_TYPES } from '../quant/index.ts';
 import { UnsupportedConfigError } from './config.ts';
 import {
   SUPPORTED_ARCHITECTURES, type Architecture, type GgufVocabulary, type ModelConfig, type RopeLayout, type Tensor,
@@ -32,14 +33,10 @@ const VALUE_SIZE: Record<number, number> = {
   [ValueType.I64]: 8, [ValueType.F64]: 8,
 };
 
-/** ggml_type ids (ggml.h) of the tensor types we convert, and their block layout. */
+/** ggml_type ids (ggml.h) of the unquantized types; the block types are engine/quant/ggml-blocks.ts's. */
 const GGML_F32 = 0;
 const GGML_F16 = 1;
-const GGML_Q8_0 = 8;
 const GGML_BF16 = 30;
-/** ggml-common.h: block_q8_0 = { ggml_half d; int8_t qs[QK8_0]; }, QK8_0 = 32. */
-const Q8_0_BLOCK = 32;
-const Q8_0_BLOCK_BYTES = 2 + Q8_0_BLOCK;
 /** Names of all ggml types (ggml.c type_traits), for error messages about the ones we do not convert. */
 const GGML_TYPE_NAMES: Record<number, string> = {
   0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K',
@@ -47,7 +44,7 @@ const GGML_TYPE_NAMES: Record<number, string> = {
   21: 'IQ3_S', 22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 30: 'BF16',
   34: 'TQ1_0', 35: 'TQ2_0', 39: 'MXFP4',
 };
-export const SUPPORTED_GGUF_DTYPES = ['F32', 'F16', 'BF16', 'Q8_0'];
+export const SUPPORTED_GGUF_DTYPES = ['F32', 'F16', 'BF16', ...GGML_BLOCK_TYPES.map((t) => t.name)];
 
 /** Per-layer GGUF tensor names (llama.cpp gguf-py constants.py TENSOR_NAMES) -> Hugging Face suffixes. */
 const LAYER_TENSOR_NAMES: Record<string, string> = {
@@ -126,8 +123,9 @@ export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
       const n = reader.u64(`tensor ${name} dim ${d}`);
       if (n < 1) throw new BadModelFileError(file, `tensor ${name} dim ${d}`, `is ${n}; must be positive`);
       elements *= n;
-      // No tensor can hold more elements than the file has bytes (q8_0, the densest type we read, takes > 1 byte each).
-      if (elements > bytes.byteLength) throw new BadModelFileError(file, `tensor ${name} shape`, 'has more elements than the file could hold');
+      // No tensor can hold more than two elements per byte of the file (Q4_0 and Q4_K, the densest types we read,
+      // take 4.5 bits each).
+      if (elements > 2 * bytes.byteLength) throw new BadModelFileError(file, `tensor ${name} shape`, 'has more elements than the file could hold');
       ne.push(n);
     }
     const type = reader.u32(`tensor ${name} type`);
@@ -213,14 +211,14 @@ function readTensor(bytes: Uint8Array, dataStart: number, info: TensorInfo, file
   switch (type) {
     case GGML_F32: byteLength = elements * 4; break;
     case GGML_F16: case GGML_BF16: byteLength = elements * 2; break;
-    case GGML_Q8_0:
-      if (info.ne[0] % Q8_0_BLOCK !== 0) {
-        throw new BadModelFileError(file, `tensor ${name} dim 0`, `is ${info.ne[0]}, not a multiple of the Q8_0 block size ${Q8_0_BLOCK}`);
+    default: {
+      const block = ggmlBlockType(type);
+      if (!block) throw new UnsupportedDtypeError(file, name, GGML_TYPE_NAMES[type] ?? `ggml type ${type}`, SUPPORTED_GGUF_DTYPES);
+      if (info.ne[0] % block.blockElements !== 0) {
+        throw new BadModelFileError(file, `tensor ${name} dim 0`, `is ${info.ne[0]}, not a multiple of the ${block.name} block size ${block.blockElements}`);
       }
-      byteLength = (elements / Q8_0_BLOCK) * Q8_0_BLOCK_BYTES;
-      break;
-    default:
-      throw new UnsupportedDtypeError(file, name, GGML_TYPE_NAMES[type] ?? `ggml type ${type}`, SUPPORTED_GGUF_DTYPES);
+      byteLength = (elements / block.blockElements) * block.blockBytes;
+    }
   }
   const start = dataStart + info.offset;
   if (start + byteLength > bytes.byteLength) {
@@ -250,38 +248,11 @@ function convertToF32(src: Uint8Array, type: number, elements: number): Float32A
     }
     return out;
   }
-  // Q8_0: each block of 32 values is an f16 scale d followed by 32 int8 q; value = d * q.
-  const table = f16Table();
-  const blocks = elements / Q8_0_BLOCK;
-  for (let b = 0; b < blocks; b++) {
-    const p = b * Q8_0_BLOCK_BYTES;
-    const d = table[src[p] | (src[p + 1] << 8)];
-    for (let j = 0; j < Q8_0_BLOCK; j++) {
-      const q = src[p + 2 + j];
-      out[b * Q8_0_BLOCK + j] = d * (q >= 128 ? q - 256 : q);
-    }
-  }
+  // Block-quantized types, by ggml's rules (engine/quant/ggml-blocks.ts).
+  const block = ggmlBlockType(type);
+  if (!block) throw new Error(`unreachable: ggml type ${type} passed readTensor`);
+  block.dequantize(src, 0, elements / block.blockElements, out, 0);
   return out;
-}
-
-let F16_TABLE: Float32Array | null = null;
-/** All 65536 binary16 values as f32 (256 KiB, built once): a lookup beats per-element bit twiddling. */
-function f16Table(): Float32Array {
-  if (F16_TABLE) return F16_TABLE;
-  const table = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) table[h] = f16ToF32(h);
-  F16_TABLE = table;
-  return table;
-}
-
-/** IEEE binary16 bits -> number (exact; every f16 is an f32). */
-export function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
 function alignUp(n: number, alignment: number): number {
@@ -497,9 +468,17 @@ function readConfig(metadata: Map<string, unknown>, tensors: Map<string, Tensor>
   if (scalingType !== null && scalingType !== 'none') {
     throw new UnsupportedConfigError(file, key('rope.scaling.type'), scalingType, 'none');
   }
-  if (tensors.has('rope_freqs.weight')) {
-    // Llama 3.1-style GGUFs carry per-frequency factors as a tensor instead of the llama3 scaling parameters.
-    throw new UnsupportedConfigError(file, 'tensor rope_freqs.weight', 'present', 'no per-frequency RoPE factors (use the safetensors checkpoint)');
+  let ropeScaling: ModelConfig['ropeScaling'] = null;
+  const ropeFreqs = tensors.get('rope_freqs.weight');
+  if (ropeFreqs) {
+    // Llama 3.1-style GGUFs carry per-frequency divisors as a tensor instead of the llama3 scaling parameters.
+    if (ropeFreqs.shape.length !== 1 || ropeFreqs.shape[0] !== headDim / 2) {
+      throw new BadModelFileError(file, 'tensor rope_freqs.weight', `has shape [${ropeFreqs.shape.join(', ')}], not [${headDim / 2}] (head dim / 2)`);
+    }
+    const factors = [...ropeFreqs.data];
+    if (!factors.every((f) => Number.isFinite(f) && f > 0)) throw new BadModelFileError(file, 'tensor rope_freqs.weight', 'has a factor that is not a positive number');
+    ropeScaling = { type: 'frequency_factors', factors };
+    tensors.delete('rope_freqs.weight'); // a config value now, not a weight
   }
   const ropeTheta = optionalNumber(metadata, key('rope.freq_base'), file) ?? DEFAULT_ROPE_THETA;
   const rmsNormEps = optionalNumber(metadata, key('attention.layer_norm_rms_epsilon'), file) ?? DEFAULT_RMS_NORM_EPS;
@@ -526,7 +505,7 @@ function readConfig(metadata: Map<string, unknown>, tensors: Map<string, Tensor>
     headDim,
     rmsNormEps,
     ropeTheta,
-    ropeScaling: null,
+    ropeScaling,
     ropeLayout: ROPE_LAYOUT[architecture],
     maxPositionEmbeddings,
     tieWordEmbeddings: !tensors.has('lm_head.weight'),

@@ -23,6 +23,7 @@ export function ropeInverseFrequencies(config: Pick<ModelConfig, 'headDim' | 'ro
       }
     }
   }
+  if (s && s.type === 'frequency_factors') for (let i = 0; i < half; i++) inv[i] = inv[i] / s.factors[i];
   return inv;
 }
 

@@ -17,6 +17,17 @@ export interface Llama3RopeScaling {
   originalMaxPositionEmbeddings: number;
 }
 
+/**
+ * Per-frequency RoPE divisors as a GGUF carries them (tensor rope_freqs.weight, written by llama.cpp's converter for
+ * Llama-3.1-style scaling): frequency i rotates at theta^(-2i/d) / factors[i], as llama.cpp's rope does.
+ */
+export interface FrequencyFactorsRopeScaling {
+  type: 'frequency_factors';
+  factors: readonly number[];
+}
+
+export type RopeScaling = Llama3RopeScaling | FrequencyFactorsRopeScaling;
+
 export interface ModelConfig {
   architecture: Architecture;
   vocabSize: number;
@@ -29,7 +40,7 @@ export interface ModelConfig {
   headDim: number;
   rmsNormEps: number;
   ropeTheta: number;
-  ropeScaling: Llama3RopeScaling | null;
+  ropeScaling: RopeScaling | null;
   ropeLayout: RopeLayout;
   maxPositionEmbeddings: number;
   tieWordEmbeddings: boolean;

@@ -184,7 +184,7 @@ def gguf_goldens(inputs, repo, out):
             shutil.copy(path, os.path.join(dest, name))
             meta['files'][name] = entry
             print(name, json.dumps(entry), flush=True)
-    with open(os.path.join(dest, 'meta.json'), 'w') as f:
+    with open(os.path.join(dest, 'made.json'), 'w') as f:
         json.dump(meta, f, indent=1)
 
 
