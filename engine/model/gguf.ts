@@ -75,7 +75,7 @@ const ROPE_LAYOUT: Record<Architecture, RopeLayout> = { llama: 'interleaved', qw
 
 export interface GgufFile {
   config: ModelConfig;
-  weights: WeightStore;
+  weights: GgufWeightStore;
   vocabulary: GgufVocabulary;
   metadata: Map<string, unknown>;
 }
@@ -140,17 +140,29 @@ export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
     throw new BadModelFileError(file, 'tensor data', `starts at byte ${dataStart}, past the end of the file (${bytes.byteLength} bytes)`);
   }
 
-  const tensors = new Map<string, Tensor>();
+  const tensors = new Map<string, StoredTensor>();
   for (const info of infos) {
     const hfName = hfTensorName(info.name);
     if (tensors.has(hfName)) throw new BadModelFileError(file, `tensor ${info.name}`, `maps to ${hfName}, which another tensor already took`);
-    tensors.set(hfName, readTensor(bytes, dataStart, info, file));
+    tensors.set(hfName, locateTensor(bytes, dataStart, info, file));
   }
 
   dropDuplicateOutput(tensors);
   const vocabulary = readVocabulary(metadata, file);
   const config = readConfig(metadata, tensors, vocabulary, file);
   return { config, weights: new GgufWeightStore(tensors, file), vocabulary, metadata };
+}
+
+/** A tensor's place in the file: its stored bytes are converted to f32 only when asked for, rows at a time. */
+interface StoredTensor {
+  /** HF order: [out, in] for a matrix. */
+  shape: number[];
+  type: number;
+  /** The tensor's bytes, a view of the file. */
+  src: Uint8Array;
+  /** Elements of one row (ne[0]); every row is a whole number of blocks. */
+  rowElements: number;
+  rowBytes: number;
 }
 
 interface TensorInfo {
@@ -163,19 +175,45 @@ interface TensorInfo {
   offset: number;
 }
 
-/** Weights of one GGUF file under Hugging Face names; tensors the mapping does not know keep their GGUF name. */
-class GgufWeightStore implements WeightStore {
-  constructor(private readonly tensors: Map<string, Tensor>, private readonly file: string) {}
+/**
+ * Weights of one GGUF file under Hugging Face names; tensors the mapping does not know keep their GGUF name. The
+ * stored bytes stay as they are in the file until a tensor (get: the CPU reference) or a range of its rows (rows: the
+ * streaming loader, a piece at a time) is asked for, so no f32 copy of the whole model is ever made.
+ */
+export class GgufWeightStore implements WeightStore {
+  /** @internal built by parseGguf */
+  constructor(private readonly tensors: Map<string, StoredTensor>, private readonly file: string) {}
   has(name: string): boolean {
     return this.tensors.has(name);
   }
+  /** The whole tensor as f32 (converted on each call; the caller keeps it). */
   get(name: string): Tensor {
-    const t = this.tensors.get(name);
-    if (!t) throw new MissingTensorError(this.file, name);
-    return t;
+    const t = this.stored(name);
+    const rows = t.shape.length === 0 ? 1 : t.shape[0];
+    return { shape: t.shape, data: this.rows(name, 0, rows) };
+  }
+  /** The shape alone, with no conversion. */
+  shape(name: string): number[] {
+    return this.stored(name).shape;
+  }
+  /** Rows [rowStart, rowStart + count) of a tensor as f32 (a 1-D tensor is one row per element). */
+  rows(name: string, rowStart: number, count: number): Float32Array {
+    const t = this.stored(name);
+    if (t.shape.length <= 1) {
+      // Vectors (norms, biases, f32 in every file we know) are converted whole; a block may span their "rows".
+      if (rowStart !== 0 || count !== (t.shape[0] ?? 1)) throw new Error(`internal: ${name} is a vector, read whole`);
+      return convertToF32(t.src, t.type, t.shape[0] ?? 1);
+    }
+    const from = rowStart * t.rowBytes;
+    return convertToF32(t.src.subarray(from, from + count * t.rowBytes), t.type, count * t.rowElements);
   }
   names(): string[] {
     return [...this.tensors.keys()];
+  }
+  private stored(name: string): StoredTensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new MissingTensorError(this.file, name);
+    return t;
   }
 }
 
@@ -183,13 +221,12 @@ class GgufWeightStore implements WeightStore {
  * llama2.c exports with a shared classifier (stories260K among them) write the embedding twice, as token_embd and
  * output. An output bit-identical to the embedding is the tied case: keep one copy, so the engine holds it once.
  */
-function dropDuplicateOutput(tensors: Map<string, Tensor>): void {
+function dropDuplicateOutput(tensors: Map<string, StoredTensor>): void {
   const embed = tensors.get('model.embed_tokens.weight');
   const output = tensors.get('lm_head.weight');
-  if (!embed || !output || embed.shape.join() !== output.shape.join()) return;
-  const a = new Uint32Array(embed.data.buffer, embed.data.byteOffset, embed.data.length);
-  const b = new Uint32Array(output.data.buffer, output.data.byteOffset, output.data.length);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return;
+  if (!embed || !output || embed.shape.join() !== output.shape.join() || embed.type !== output.type) return;
+  // Same type and shape: equal stored bytes are equal values.
+  for (let i = 0; i < embed.src.length; i++) if (embed.src[i] !== output.src[i]) return;
   tensors.delete('lm_head.weight');
 }
 
@@ -205,28 +242,28 @@ export function hfTensorName(ggufName: string): string {
   return ggufName;
 }
 
-function readTensor(bytes: Uint8Array, dataStart: number, info: TensorInfo, file: string): Tensor {
+function locateTensor(bytes: Uint8Array, dataStart: number, info: TensorInfo, file: string): StoredTensor {
   const { name, elements, type } = info;
-  let byteLength: number;
+  let rowBytes: number;
   switch (type) {
-    case GGML_F32: byteLength = elements * 4; break;
-    case GGML_F16: case GGML_BF16: byteLength = elements * 2; break;
+    case GGML_F32: rowBytes = info.ne[0] * 4; break;
+    case GGML_F16: case GGML_BF16: rowBytes = info.ne[0] * 2; break;
     default: {
       const block = ggmlBlockType(type);
       if (!block) throw new UnsupportedDtypeError(file, name, GGML_TYPE_NAMES[type] ?? `ggml type ${type}`, SUPPORTED_GGUF_DTYPES);
       if (info.ne[0] % block.blockElements !== 0) {
         throw new BadModelFileError(file, `tensor ${name} dim 0`, `is ${info.ne[0]}, not a multiple of the ${block.name} block size ${block.blockElements}`);
       }
-      byteLength = (elements / block.blockElements) * block.blockBytes;
+      rowBytes = (info.ne[0] / block.blockElements) * block.blockBytes;
     }
   }
+  const byteLength = rowBytes * (elements / info.ne[0]);
   const start = dataStart + info.offset;
   if (start + byteLength > bytes.byteLength) {
     throw new BadModelFileError(file, `tensor ${name} data offset`, `data [${start}, ${start + byteLength}) runs past the end of the file (${bytes.byteLength} bytes)`);
   }
-  const src = bytes.subarray(start, start + byteLength);
-  const shape = [...info.ne].reverse(); // ne=[in, out] is row-major [out][in], HF's [out, in]
-  return { shape, data: convertToF32(src, type, elements) };
+  // ne = [in, out] is row-major [out][in], HF's [out, in]
+  return { shape: [...info.ne].reverse(), type, src: bytes.subarray(start, start + byteLength), rowElements: info.ne[0], rowBytes };
 }
 
 function convertToF32(src: Uint8Array, type: number, elements: number): Float32Array {
@@ -437,7 +474,7 @@ function optionalBool(metadata: Map<string, unknown>, key: string, file: string)
   return v;
 }
 
-function readConfig(metadata: Map<string, unknown>, tensors: Map<string, Tensor>, vocab: GgufVocabulary, file: string): ModelConfig {
+function readConfig(metadata: Map<string, unknown>, tensors: Map<string, StoredTensor>, vocab: GgufVocabulary, file: string): ModelConfig {
   const arch = optionalString(metadata, 'general.architecture', file);
   if (arch === null) throw new BadModelFileError(file, 'metadata general.architecture', 'is missing');
   if (!(SUPPORTED_ARCHITECTURES as string[]).includes(arch)) throw new UnsupportedArchitectureError(file, arch, SUPPORTED_ARCHITECTURES);
@@ -475,7 +512,7 @@ function readConfig(metadata: Map<string, unknown>, tensors: Map<string, Tensor>
     if (ropeFreqs.shape.length !== 1 || ropeFreqs.shape[0] !== headDim / 2) {
       throw new BadModelFileError(file, 'tensor rope_freqs.weight', `has shape [${ropeFreqs.shape.join(', ')}], not [${headDim / 2}] (head dim / 2)`);
     }
-    const factors = [...ropeFreqs.data];
+    const factors = [...convertToF32(ropeFreqs.src, ropeFreqs.type, headDim / 2)];
     if (!factors.every((f) => Number.isFinite(f) && f > 0)) throw new BadModelFileError(file, 'tensor rope_freqs.weight', 'has a factor that is not a positive number');
     ropeScaling = { type: 'frequency_factors', factors };
     tensors.delete('rope_freqs.weight'); // a config value now, not a weight

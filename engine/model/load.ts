@@ -35,6 +35,8 @@ const TOKENIZER_FILE = 'tokenizer.json';
 const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 const GENERATION_CONFIG_FILE = 'generation_config.json';
 const GGUF_EXTENSION = '.gguf';
+/** f32 bytes of one piece a GGUF tensor is converted and handed to the sink in (as safetensors pieces). */
+const GGUF_PIECE_BYTES = 8 * 1024 * 1024;
 
 /**
  * Loads a model. Browser-safe: `source` is a FileSource (urlSource, urlFileSource, huggingFaceSource, or Node's
@@ -128,14 +130,21 @@ async function loadGguf(source: FileSource, file: string, sink: WeightSink, opti
   let bytes: Uint8Array | null = await readRequired(source, file, options);
   const total = bytes.byteLength;
   reportParse(options, file, total, 0);
-  // GGUF files are parsed whole (engine/model/gguf.ts), then handed to the sink tensor by tensor.
+  // The header is parsed whole (engine/model/gguf.ts); each tensor then goes to the sink converted a piece of rows at
+  // a time from the file's bytes (f16, bf16 or ggml blocks), so at most one piece is f32 at once.
   const parsed = parseGguf(bytes, file);
   bytes = null;
   const { config, weights, vocabulary } = parsed;
-  checkWeights(config, weights, () => file);
+  checkWeights(config, { has: (n) => weights.has(n), get: (n) => ({ shape: weights.shape(n) }) }, () => file);
   for (const name of weights.names()) {
-    const t = weights.get(name);
-    await sink.piece(name, t.shape, 0, t.shape.length === 0 ? 1 : t.shape[0], t.data);
+    const shape = weights.shape(name);
+    const rows = shape.length === 0 ? 1 : shape[0];
+    const rowElements = shape.length <= 1 ? rows : shape.slice(1).reduce((a, b) => a * b, 1);
+    const step = shape.length <= 1 ? rows : Math.max(1, Math.floor(GGUF_PIECE_BYTES / (rowElements * 4)));
+    for (let r = 0; r < rows; r += step) {
+      const n = Math.min(step, rows - r);
+      await sink.piece(name, shape, r, n, weights.rows(name, r, n));
+    }
   }
   reportParse(options, file, total, total);
   return {

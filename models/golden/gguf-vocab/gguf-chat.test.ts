@@ -41,3 +41,29 @@ describe('chat with a GGUF carrying a real vocabulary (Llama-3)', () => {
     expect(`${text}${pieces.join('')}`).not.toMatch(/[ĠĊ]/);
   }, 120_000);
 });
+
+describe('streaming a GGUF into a weight sink', () => {
+  it('hands each tensor over in pieces of at most 8 MiB of f32, converted from the file as they go', async () => {
+    const { pathFileSource, streamFromSource } = await import('../../../engine/model/node.ts');
+    const file = join(mkdtempSync(join(tmpdir(), 'sieve-gguf-stream-')), 'qwen3-vocab.gguf');
+    writeFileSync(file, buildVocabGguf('qwen3'));
+    const pieces: { name: string; rowStart: number; rows: number; bytes: number; sum: number }[] = [];
+    await streamFromSource(pathFileSource(file), {
+      piece(name, _shape, rowStart, rows, data) {
+        let sum = 0;
+        for (const x of data) sum += x;
+        pieces.push({ name, rowStart, rows, bytes: data.byteLength, sum });
+      },
+    });
+    expect(Math.max(...pieces.map((p) => p.bytes))).toBeLessThanOrEqual(8 * 1024 * 1024);
+    // Qwen3's 151,669 x 16 f32 embedding (9.7 MB) comes in two pieces, in row order, covering every row once.
+    const embed = pieces.filter((p) => p.name === 'model.embed_tokens.weight');
+    expect(embed.length).toBe(2);
+    expect(embed.map((p) => [p.rowStart, p.rows])).toEqual([[0, embed[0].rows], [embed[0].rows, 151669 - embed[0].rows]]);
+    // The same values as the whole tensor read at once.
+    const whole = (await loadModelFromPath(file)).weights.get('model.embed_tokens.weight').data;
+    let sum = 0;
+    for (const x of whole) sum += x;
+    expect(embed[0].sum + embed[1].sum).toBeCloseTo(sum, 3);
+  }, 60_000);
+});
