@@ -196,6 +196,11 @@ export class GgufWeightStore implements WeightStore {
   shape(name: string): number[] {
     return this.stored(name).shape;
   }
+  /** The ggml type the file stores the tensor in ('Q4_K', 'F16', ...). */
+  dtype(name: string): string {
+    const type = this.stored(name).type;
+    return GGML_TYPE_NAMES[type] ?? `ggml type ${type}`;
+  }
   /** Rows [rowStart, rowStart + count) of a tensor as f32 (a 1-D tensor is one row per element). */
   rows(name: string, rowStart: number, count: number): Float32Array {
     const t = this.stored(name);
