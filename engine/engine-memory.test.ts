@@ -89,4 +89,26 @@ describe('GPU memory across the engine\'s life', () => {
     expect(account.liveBuffers).toBe(0);
     expect(account.liveBytes).toBe(0);
   });
+
+  it('the context is what kvMemory holds: CONTEXT_FULL before prefill, length when a reply fills it', async () => {
+    const engine = new SieveEngine();
+    await expect(engine.load(`${base}/llama`, undefined, { kvMemory: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // The tiny model: 2 layers, 1 KV head of 4 dims, pages of 16 tokens: 576 bytes a page, 72 per token. 2304 bytes
+    // hold 32 of its 128 trained positions.
+    await engine.load(`${base}/llama`, undefined, { kvMemory: 2304 + 500 });
+    const stats = await engine.stats();
+    expect(stats.model).toMatchObject({ contextLength: 32, kvPoolBytes: 2304, kvBytesPerToken: 72 });
+    const prompt = [1, 5, 9, 3];
+    await expect(engine.completion({ prompt, max_tokens: 40 })).rejects.toMatchObject({
+      code: 'CONTEXT_FULL', details: { needed: 44, limit: 32 },
+      message: expect.stringMatching(/max_tokens 40; what 2304 bytes of KV memory hold at 72 bytes per token; the model was trained for 128/),
+    });
+    const full = await engine.completion({ prompt, temperature: 0, ignore_eos: true });
+    expect(full?.choices[0].finish_reason).toBe('length');
+    expect(full?.usage.completion_tokens).toBe(28);
+    // Nothing was lost: the engine goes on.
+    const next = await engine.completion({ prompt, max_tokens: 3, temperature: 0 });
+    expect(next?.usage.completion_tokens).toBeGreaterThan(0);
+    await engine.unload();
+  });
 });

@@ -7,7 +7,7 @@ import {
   catalogModelConfig, checkCapabilities, deleteCachedModel, defaultModelStorage, findCatalogModel, isModelCached, modelNeeds, openCachedModelSource,
   type CachedModelSource, type CatalogModel,
 } from './hub/index.ts';
-import { GpuModel, GpuWeightWriter, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
+import { checkGpuModelOptions, GpuModel, GpuWeightWriter, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
 import { codeBytesPerF32Byte, parseQuantization, quantizationSpec, type QuantizationMode } from './quant/index.ts';
 import { createChatTemplate, loadTokenizer, type ChatTemplate, type TextTokenizer } from './tokenizer/index.ts';
 import {
@@ -130,6 +130,7 @@ export class SieveEngine {
       if (options.catalogId && !entry) throw new InvalidArgumentError('catalogId', `"${options.catalogId}" is not in models/catalog.json`);
       // A catalog model loads in the format its entry says it needs to fit a tab, unless the caller asks for another.
       const quantization = parseQuantization(options.quantization ?? entry?.quantization); // before any download
+      checkGpuModelOptions(options);
       this.device ??= await createEngineDevice();
       if (this.device.lost) throw this.device.lost;
       const { maxStorageBufferBindingSize, maxBufferSize } = this.device.limits;

@@ -34,14 +34,19 @@ function usageOf(r: GenerationResult): CompletionUsage {
 }
 
 /** Fails before any generation (so a stream's promise rejects) when the prompt leaves no room for one token. */
-function checkContext(backend: ForwardBackend, ids: number[], options: CompletionOptions): void {
+function checkContext(backend: ForwardBackend, ids: number[], maxTokens: number | null, options: CompletionOptions): void {
   const context = options.contextLength ?? backend.contextLength?.() ?? backend.config.maxPositionEmbeddings;
-  if (ids.length >= context) throw new ContextFullError(ids.length + 1, context);
+  const bound = options.contextLength === undefined ? backend.contextBound?.() : undefined;
+  if (ids.length >= context) throw new ContextFullError(ids.length + 1, context, bound);
+  // As generate() counts it: a prompt of n ids leaves room for context - n new ones.
+  if (maxTokens !== null && ids.length + maxTokens > context) {
+    throw new ContextFullError(ids.length + maxTokens, context, `a prompt of ${ids.length} tokens and max_tokens ${maxTokens}${bound ? `; ${bound}` : ''}`);
+  }
 }
 
 function generationRequest(backend: ForwardBackend, tokenizer: TextTokenizer | null, ids: number[], params: ValidatedParams, options: CompletionOptions, extraStops: string[] = []): GenerationRequest {
   if (params.stop.length > 0 && !tokenizer) throw new InvalidArgumentError('stop', 'stop strings need a tokenizer; this model has none');
-  checkContext(backend, ids, options);
+  checkContext(backend, ids, params.maxTokens, options);
   return {
     ids,
     maxTokens: params.maxTokens,

@@ -242,7 +242,7 @@ export class PagedAttention {
 
   /**
    * Starts a step of `seq`: reserves pages for its tokens in every (layer, KV head) and writes the step
-   * parameters and RoPE table with one writeBuffer. Throws OutOfKVMemoryError / ContextFullError before any work.
+   * parameters and RoPE table with one writeBuffer. Throws ContextFullError before any work.
    */
   beginStep(seq: SequenceHandle, params: AttentionStepParams): void {
     const { startPosition, numTokens: n, cos, sin } = params;

@@ -14,7 +14,7 @@ export type SieveErrorCode =
   | 'STORAGE_QUOTA'
   | 'INTEGRITY_CHECK_FAILED'
   | 'CONTEXT_FULL'
-  | 'OUT_OF_KV_MEMORY'
+  | 'OUT_OF_GPU_MEMORY'
   | 'ABORTED'
   | 'DEVICE_LOST'
   | 'INVALID_ARGUMENT'
@@ -154,23 +154,27 @@ export class IntegrityError extends SieveError {
 }
 
 export class ContextFullError extends SieveError {
-  constructor(needed: number, limit: number) {
+  /**
+   * `why`: what bounds the context when it is not the trained one, e.g. "what 1 GiB of KV memory holds (32 KiB per
+   * token); the model was trained for 131072".
+   */
+  constructor(needed: number, limit: number, why?: string) {
     super(
       'CONTEXT_FULL',
-      `The sequence needs ${needed} positions but the model's context is ${limit}.`,
-      'Shorten the prompt, lower max_tokens, or use an evicting attention policy (streaming, h2o, a2sf).',
-      { needed, limit },
+      `The sequence needs ${needed} positions but the context is ${limit}${why ? ` (${why})` : ''}.`,
+      'Shorten the prompt, lower max_tokens, load with a larger kvMemory, or use an evicting attention policy (streaming, h2o, a2sf).',
+      why ? { needed, limit, why } : { needed, limit },
     );
   }
 }
 
-export class OutOfKVMemoryError extends SieveError {
-  constructor(neededPages: number, freePages: number) {
+export class OutOfGpuMemoryError extends SieveError {
+  constructor(what: string, bytes: number, detail: string) {
     super(
-      'OUT_OF_KV_MEMORY',
-      `The KV cache needs ${neededPages} more pages but only ${freePages} are free.`,
-      'Raise the KV memory budget, shorten the conversation, or use an evicting attention policy.',
-      { neededPages, freePages },
+      'OUT_OF_GPU_MEMORY',
+      `The GPU refused ${bytes} bytes for ${what}: ${detail}.`,
+      'Close other GPU-heavy tabs or apps, load with a smaller kvMemory, or pick a smaller or quantized model.',
+      { what, bytes, detail },
     );
   }
 }

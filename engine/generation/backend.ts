@@ -40,6 +40,8 @@ export interface ForwardBackend {
    * whose attention policy evicts returns Infinity (the cache stays bounded and positions keep counting).
    */
   contextLength?(): number;
+  /** Optional: what bounds contextLength() when it is less than the trained context (CONTEXT_FULL says it). */
+  contextBound?(): string | undefined;
   /**
    * Optional, for multi-turn prefix reuse: how many leading ids of `ids` the current sequence already holds
    * (the same ids at the same positions, KV still exact: dense attention, or pages not yet evicted).

@@ -114,6 +114,9 @@ describe('generation loop on the CPU reference', () => {
     expect(r.finishReason).toBe('length');
     expect(r.ids.length).toBe(11);
     await expect(generateAll(backend, { ...base, ids: new Array(12).fill(BOS), contextLength: 12 })).rejects.toThrow(ContextFullError);
+    // A max_tokens that cannot fit fails before any prefill, naming the numbers.
+    await expect(generateAll(backend, { ...base, maxTokens: 12, contextLength: 12 })).rejects.toThrow(/needs 13 positions but the context is 12 \(a prompt of 1 tokens and max_tokens 12\)/);
+    expect((await generateAll(backend, { ...base, maxTokens: 11, contextLength: 12 })).ids.length).toBe(11);
     await expect(generateAll(backend, { ...base, ids: [BOS, 9999] })).rejects.toThrow(InvalidArgumentError);
     expect((await generateAll(backend, base)).text).toBe(README_TEXT);
   });

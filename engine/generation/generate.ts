@@ -95,9 +95,15 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
   if (stops.length > 0 && !req.decode) throw new InvalidArgumentError('stop', 'stop strings need a tokenizer; this model has none');
   const context = req.contextLength ?? backend.contextLength?.() ?? config.maxPositionEmbeddings;
   // Every generated token but the last is fed back, so a prompt of n ids leaves room for context - n new ones.
-  if (req.ids.length >= context) throw new ContextFullError(req.ids.length + 1, context);
+  const bound = req.contextLength === undefined ? backend.contextBound?.() : undefined;
+  if (req.ids.length >= context) throw new ContextFullError(req.ids.length + 1, context, bound);
   const room = context - req.ids.length;
-  const maxTokens = req.maxTokens === null ? room : Math.min(req.maxTokens, room);
+  // A max_tokens that cannot fit fails before prefill, naming the numbers; without one the reply runs until the
+  // cache is full and ends with 'length', its text kept.
+  if (req.maxTokens !== null && req.maxTokens > room) {
+    throw new ContextFullError(req.ids.length + req.maxTokens, context, `a prompt of ${req.ids.length} tokens and max_tokens ${req.maxTokens}${bound ? `; ${bound}` : ''}`);
+  }
+  const maxTokens = req.maxTokens === null ? room : req.maxTokens;
 
   const sampler = new TokenSampler(req.sampling ?? GREEDY, req.ids);
   const detokenizer = req.decode ? new IncrementalDetokenizer(req.decode, req.ids, req.bosTokenId ?? null) : null;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BadModelFileError } from '../errors/index.ts';
 import {
-  catalogModelConfig, catalogModelUrl, downloadBytes, findCatalogModel, formatToFitTab, modelCatalog, parameterCount, parseCatalog,
+  catalogModelConfig, catalogModelUrl, denseContext, downloadBytes, findCatalogModel, formatToFitTab, modelCatalog, parameterCount, parseCatalog,
   TAB_WEIGHT_BUDGET_BYTES, weightBytes,
 } from './catalog.ts';
 
@@ -33,6 +33,13 @@ describe('models/catalog.json', () => {
   it('asks each model for the least lossy weight format that fits a tab', () => {
     for (const m of catalog.models) expect(m.quantization, m.id).toBe(formatToFitTab(m.parameters));
     expect(weightBytes(findCatalogModel('llama-3.2-1b-instruct')!.parameters, 'int8')).toBeGreaterThan(TAB_WEIGHT_BUDGET_BYTES);
+  });
+
+  it('states each model\'s dense context under the two limit profiles as the KV sizing computes it', () => {
+    for (const m of catalog.models) expect(m.denseContext, m.id).toEqual(denseContext(m));
+    // Issue 12's figures at 512 MiB were 2,320 (Qwen3-0.6B) and 8,128 (Llama-3.2-1B) tokens; at the default 1 GiB:
+    expect(findCatalogModel('qwen3-0.6b')!.denseContext['integrated-4gb']).toBe(4656);
+    expect(findCatalogModel('llama-3.2-1b-instruct')!.denseContext).toEqual({ 'integrated-4gb': 16256, 'discrete-8gb': 65024 });
   });
 
   it('sizes bf16 hub checkpoints at 2 bytes per stored parameter (to 1%)', () => {

@@ -1,5 +1,6 @@
 // The model catalog (models/catalog.json): typed, validated, and turned into URLs, download sizes and GPU needs.
 import { BadModelFileError } from '../errors/index.ts';
+import { DEFAULT_KV_MEMORY_BYTES, kvCapacity } from '../kv/index.ts';
 import { expectedTensorShapes, HUGGING_FACE_ORIGIN, parseHfConfig, type ModelConfig } from '../model/index.ts';
 import catalogJson from '../../models/catalog.json';
 
@@ -21,6 +22,35 @@ export const BYTES_PER_WEIGHT: Record<WeightFormat, number> = { f32: 4, int8: 1,
  * format of WEIGHT_FORMATS (least loss first) whose weights fit this budget (checked by catalog.test.ts).
  */
 export const TAB_WEIGHT_BUDGET_BYTES = 2 ** 30;
+
+/**
+ * The two GPUs the catalog states dense contexts for. The KV pool a model gets there: the profile's kvMemory, or what
+ * the GPU has left after the weights (in the catalog's format) and LOAD_RESERVE_BYTES, whichever is less.
+ * - integrated-4gb: a 4 GB integrated GPU (system memory shared with the browser), loaded with the default kvMemory
+ *   (DEFAULT_KV_MEMORY_BYTES, 1 GiB).
+ * - discrete-8gb: an 8 GB discrete GPU, loaded with kvMemory: 4 GiB (half the card, leaving room for the display and
+ *   other tabs).
+ */
+export const LIMIT_PROFILES = [
+  { id: 'integrated-4gb', name: '4 GB integrated GPU', gpuMemoryBytes: 4 * 2 ** 30, kvMemoryBytes: DEFAULT_KV_MEMORY_BYTES },
+  { id: 'discrete-8gb', name: '8 GB discrete GPU', gpuMemoryBytes: 8 * 2 ** 30, kvMemoryBytes: 4 * 2 ** 30 },
+] as const;
+export type LimitProfileId = (typeof LIMIT_PROFILES)[number]['id'];
+
+/** GPU memory a load needs beside weights and KV pool: activations, ORT's sessions and buffers, staging (estimate). */
+export const LOAD_RESERVE_BYTES = 512 * 2 ** 20;
+
+/** Dense tokens of the model under each limit profile (what catalog.json's `denseContext` must state). */
+export function denseContext(model: CatalogModel): Record<LimitProfileId, number> {
+  const config = catalogModelConfig(model);
+  const weights = weightBytes(model.parameters, model.quantization);
+  const out = {} as Record<LimitProfileId, number>;
+  for (const p of LIMIT_PROFILES) {
+    const kvMemory = Math.max(0, Math.min(p.kvMemoryBytes, p.gpuMemoryBytes - weights - LOAD_RESERVE_BYTES));
+    out[p.id] = kvCapacity(config, config.maxPositionEmbeddings, kvMemory).tokens;
+  }
+  return out;
+}
 
 export interface CatalogFile {
   /** Path inside the repository or folder. */
@@ -52,6 +82,8 @@ export interface CatalogModel {
   /** The fields of the model's config.json that size it (parsed with the engine's own parseHfConfig). */
   config: Record<string, unknown>;
   files: CatalogFile[];
+  /** Positions a dense sequence holds under each LIMIT_PROFILES entry (f32 KV; denseContext() computes them). */
+  denseContext: Record<LimitProfileId, number>;
   /** Where each figure comes from, by field name. */
   sources: Record<string, string>;
 }
@@ -113,6 +145,11 @@ export function parseCatalog(json: unknown, file = CATALOG_FILE): Catalog {
       if (f.sha256 !== undefined && (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256))) ff('sha256 is not 64 lowercase hex digits');
       return { path: f.path as string, approxBytes: f.approxBytes as number, lfs: f.lfs as boolean, ...(f.sha256 ? { sha256: f.sha256 as string } : {}) };
     });
+    if (!isObject(m.denseContext)) fail('denseContext', 'is not an object');
+    const dense = m.denseContext as Record<string, unknown>;
+    for (const p of LIMIT_PROFILES) {
+      if (typeof dense[p.id] !== 'number' || !Number.isSafeInteger(dense[p.id]) || (dense[p.id] as number) < 0) fail(`denseContext.${p.id}`, 'is not a non-negative integer');
+    }
     if (!isObject(m.sources)) fail('sources', 'is not an object');
     for (const field of ['config', 'parameters', 'approxBytes', 'quantization']) {
       const s = (m.sources as Record<string, unknown>)[field];
@@ -121,7 +158,7 @@ export function parseCatalog(json: unknown, file = CATALOG_FILE): Catalog {
     return {
       id, name: str('name'), source, license: str('license'), gated: m.gated as boolean, parameters: parameters as number,
       checkpointDtype: m.checkpointDtype as CatalogModel['checkpointDtype'], quantization: m.quantization as WeightFormat,
-      config: m.config as Record<string, unknown>, files, sources: m.sources as Record<string, string>,
+      config: m.config as Record<string, unknown>, files, denseContext: dense as Record<LimitProfileId, number>, sources: m.sources as Record<string, string>,
     };
   });
   return { version: 1, models };

@@ -1,5 +1,5 @@
 // CPU-side page allocator of one KV arena: a free list plus reference counts (pages shared by forks).
-import { InvalidArgumentError, OutOfKVMemoryError } from '../errors/index.ts';
+import { InvalidArgumentError } from '../errors/index.ts';
 
 /**
  * Hands out page ids in [0, capacity). A page is free exactly when its reference count is 0.
@@ -31,15 +31,16 @@ export class PageAllocator {
 
   /** One page with reference count 1. */
   allocate(): number {
-    if (this.freeTop === 0) throw new OutOfKVMemoryError(1, 0);
+    // PagedKVCache.reserve checks free pages first and says CONTEXT_FULL: running out here is a bug.
+    if (this.freeTop === 0) throw new Error('internal: KV page allocator exhausted');
     const page = this.free[--this.freeTop];
     this.refs[page] = 1;
     return page;
   }
 
-  /** `count` pages, all or none: throws OutOfKVMemoryError before taking any when too few are free. */
+  /** `count` pages, all or none: throws before taking any when too few are free. */
   allocateMany(count: number): number[] {
-    if (count > this.freeTop) throw new OutOfKVMemoryError(count, this.freeTop);
+    if (count > this.freeTop) throw new Error(`internal: ${count} KV pages asked for, ${this.freeTop} free`);
     const pages: number[] = new Array(count);
     for (let i = 0; i < count; i++) pages[i] = this.allocate();
     return pages;

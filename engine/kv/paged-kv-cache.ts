@@ -1,6 +1,6 @@
 // The paged KV cache on the GPU: page arenas, block tables, per-slot positions and per-head token counts.
-import { BufferLimitError, ContextFullError, InvalidArgumentError, OutOfKVMemoryError } from '../errors/index.ts';
-import { BYTES_PER_ELEMENT, DEFAULT_MAX_SEQUENCES, KV_PAGE_SIZE } from './constants.ts';
+import { BufferLimitError, ContextFullError, InvalidArgumentError, OutOfGpuMemoryError } from '../errors/index.ts';
+import { BYTES_PER_ELEMENT, DEFAULT_MAX_SEQUENCES, KV_BUFFER_BYTES, KV_PAGE_SIZE } from './constants.ts';
 import { PageAllocator } from './page-allocator.ts';
 
 /*
@@ -34,7 +34,10 @@ export interface PagedKVCacheOptions {
   maxTokensPerSequence: number;
   maxSequences?: number;
   pageSize?: number;
-  /** Largest buffer binding to create; defaults to the device's min(maxStorageBufferBindingSize, maxBufferSize). */
+  /**
+   * Largest arena buffer to create; defaults to KV_BUFFER_BYTES (a layer larger than that gets the device's
+   * min(maxStorageBufferBindingSize, maxBufferSize)).
+   */
   maxBindingBytes?: number;
 }
 
@@ -110,8 +113,9 @@ export class PagedKVCache {
     }
     // Read at construction: in Node the GPUBufferUsage global exists only once a WebGPU provider is loaded.
     const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const maxBinding = options.maxBindingBytes ?? Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    const deviceBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     const layerBytes = this.pagesPerLayer * pageFloats * BYTES_PER_ELEMENT;
+    const maxBinding = options.maxBindingBytes ?? (layerBytes > KV_BUFFER_BYTES ? deviceBinding : Math.min(KV_BUFFER_BYTES, deviceBinding));
     const layersPerArena = Math.min(numLayers, Math.floor(maxBinding / layerBytes));
     if (layersPerArena === 0) throw new BufferLimitError(`The KV pages of one layer (${this.pagesPerLayer} pages)`, layerBytes, maxBinding, 'maxStorageBufferBindingSize');
 
@@ -179,6 +183,30 @@ export class PagedKVCache {
     return this.arenas.reduce((sum, a) => sum + a.numPages, 0);
   }
 
+  /**
+   * The cache as `new PagedKVCache` makes it, its buffers allocated inside an out-of-memory error scope: a device that
+   * refuses them gives OutOfGpuMemoryError (and nothing stays allocated) instead of a lost device later.
+   */
+  static async create(device: GPUDevice, options: PagedKVCacheOptions): Promise<PagedKVCache> {
+    device.pushErrorScope('out-of-memory');
+    let cache: PagedKVCache | null = null;
+    try {
+      cache = new PagedKVCache(device, options);
+    } finally {
+      const error = await device.popErrorScope();
+      if (error) {
+        cache?.destroy();
+        throw new OutOfGpuMemoryError('the KV pool', options.memoryBudgetBytes, error.message);
+      }
+    }
+    return cache;
+  }
+
+  /** Tokens one sequence can hold when it has the whole pool: every (layer, KV head) needs a page per PAGE tokens. */
+  get capacityTokens(): number {
+    return Math.min(this.maxTokensPerSequence, Math.floor(this.pagesPerLayer / this.numKvHeads) * this.pageSize);
+  }
+
   /** GPU bytes of the pool as allocated: every arena's pages and position slots (block tables and counts excluded). */
   get poolBytes(): number {
     return this.totalPages * this.bytesPerPage;
@@ -233,8 +261,8 @@ export class PagedKVCache {
 
   /**
    * Makes room for `numNewTokens` more tokens in every (layer, KV head): allocates pages ahead of the append and
-   * copies a shared, partly filled last page first (copy on write). All or nothing: throws OutOfKVMemoryError or
-   * ContextFullError before changing anything. Writes the block tables only when pages are added.
+   * copies a shared, partly filled last page first (copy on write). All or nothing: throws ContextFullError (past
+   * maxTokensPerSequence, or no free pages left) before changing anything. Writes the block tables only when pages are added.
    */
   reserve(seq: SequenceHandle, numNewTokens: number): void {
     const s = this.state(seq);
@@ -260,7 +288,11 @@ export class PagedKVCache {
     for (const a of this.arenas) need[a.index] = added * a.numLayers * G;
     for (const lg of cow) need[this.layerArena[Math.floor(lg / G)]]++;
     for (const a of this.arenas) {
-      if (need[a.index] > a.allocator.freeCount) throw new OutOfKVMemoryError(need[a.index], a.allocator.freeCount);
+      if (need[a.index] > a.allocator.freeCount) {
+        // Other sequences (forks) hold the rest of the pool: this one can grow to what is free.
+        const fit = (s.pages + Math.floor(a.allocator.freeCount / (a.numLayers * G))) * this.pageSize;
+        throw new ContextFullError(total, Math.min(fit, this.maxTokensPerSequence), 'the KV pool has no more free pages');
+      }
     }
 
     let firstWritten = s.pages;

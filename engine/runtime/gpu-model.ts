@@ -15,7 +15,7 @@ import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, t
 import { ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import type { CacheUsage, ForwardBackend, PrefillOptions } from '../generation/index.ts';
 import type { EngineDevice } from '../gpu/index.ts';
-import { PagedKVCache, type SequenceHandle } from '../kv/index.ts';
+import { DEFAULT_KV_MEMORY_BYTES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
 import { createGpuSession, gpuTensor, ort } from './ort.ts';
 import { GpuWeights } from './weights.ts';
@@ -31,8 +31,6 @@ export const MAX_PREFILL_CHUNK = 4096;
  */
 export const GREEDY_ENCODE_AHEAD = 2;
 
-/** KV pool budget: enough for the whole context, capped so a big model's pool stays within a tab's memory. */
-export const MAX_KV_POOL_BYTES = 512 * 1024 * 1024;
 
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -51,6 +49,12 @@ export interface GpuModelOptions {
   prefillChunk?: number;
   /** Split-K rule of prefill attention (engine/attention constants by default); bench/node-prefill compares settings. */
   prefillSplitRule?: PrefillSplitRule;
+  /**
+   * Bytes of GPU memory for the KV pool (default DEFAULT_KV_MEMORY_BYTES, 1 GiB), allocated in buffers of at most
+   * KV_BUFFER_BYTES. It bounds the dense context: contextLength() reports what fits (never more than the trained
+   * context). A device that refuses it fails the load with OUT_OF_GPU_MEMORY.
+   */
+  kvMemory?: number;
 }
 
 /** Decode steps since the last reset of the profile (host ms; counts per step), for bench/node-decode and bench/decode. */
@@ -181,14 +185,18 @@ export class GpuModel implements ForwardBackend {
         : null;
       if (quantizedEmbed) parts.push(quantizedEmbed.kernels);
 
-      // K and V in f32 plus the u32 true position of every slot (PagedKVCache.bytesPerPage counts the same).
-      const bytesPerToken = c.numLayers * c.numKvHeads * (c.headDim * 2 + 1) * 4;
-      const cache = new PagedKVCache(device, {
+      // The pool holds the trained context, or what kvMemory holds of it: the dense context is what fits.
+      const kvMemory = options.kvMemory ?? DEFAULT_KV_MEMORY_BYTES;
+      const capacity = kvCapacity(c, c.maxPositionEmbeddings, kvMemory);
+      if (capacity.tokens < KV_PAGE_SIZE) {
+        throw new InvalidArgumentError('kvMemory', `${kvMemory} bytes hold ${capacity.tokens} tokens of this model (${capacity.bytesPerToken} bytes per token); give at least ${capacity.bytesPerToken * KV_PAGE_SIZE}`);
+      }
+      const cache = await PagedKVCache.create(device, {
         numLayers: c.numLayers,
         numKvHeads: c.numKvHeads,
         headDim: c.headDim,
-        maxTokensPerSequence: c.maxPositionEmbeddings,
-        memoryBudgetBytes: Math.min(MAX_KV_POOL_BYTES, bytesPerToken * (c.maxPositionEmbeddings + 64)),
+        maxTokensPerSequence: capacity.tokens,
+        memoryBudgetBytes: capacity.poolBytes,
       });
       parts.push(cache);
       const attention = new PagedAttention(device, cache, {
@@ -311,14 +319,25 @@ export class GpuModel implements ForwardBackend {
     this.heldIds.length = n;
   }
 
-  /** The trained context under dense attention; unbounded under an evicting policy (the cache stays bounded). */
+  /**
+   * What a sequence can hold: under dense attention the trained context or, when the KV pool holds fewer, what it
+   * holds; unbounded under an evicting policy (the cache stays bounded).
+   */
   contextLength(): number {
-    return this.policy?.needs.evicts ? Infinity : this.config.maxPositionEmbeddings;
+    return this.policy?.needs.evicts ? Infinity : this.denseContextLength();
   }
 
-  /** Positions a sequence can hold under dense attention. */
+  /** Positions a sequence can hold under dense attention: min(trained context, what the KV pool holds). */
   denseContextLength(): number {
-    return this.config.maxPositionEmbeddings;
+    return this.cache.capacityTokens;
+  }
+
+  /** Why the context is what it is when the KV pool, not the training, bounds it (for CONTEXT_FULL); else undefined. */
+  contextBound(): string | undefined {
+    const c = this.config;
+    if (this.contextLength() >= c.maxPositionEmbeddings) return undefined;
+    const perToken = this.memoryStats().kvBytesPerToken;
+    return `what ${this.cache.poolBytes} bytes of KV memory hold at ${perToken} bytes per token; the model was trained for ${c.maxPositionEmbeddings}: load with a larger kvMemory for more`;
   }
 
   cacheUsage(): CacheUsage {
@@ -361,7 +380,7 @@ export class GpuModel implements ForwardBackend {
     if (this.engine.lost) throw this.engine.lost;
     // With an evicting policy positions keep counting past the trained context (RoPE is defined for any position;
     // quality beyond it is the model's extrapolation: docs/attention/streaming.md); the cache stays bounded.
-    if (this.position + ids.length > this.contextLength()) throw new ContextFullError(this.position + ids.length, c.maxPositionEmbeddings);
+    if (this.position + ids.length > this.contextLength()) throw new ContextFullError(this.position + ids.length, this.contextLength(), this.contextBound());
     for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new InvalidArgumentError('ids', `token id ${id} is not an integer in [0, ${c.vocabSize})`);
   }
 
@@ -422,7 +441,7 @@ export class GpuModel implements ForwardBackend {
     const encodeNext = () => {
       const t = now();
       const position = start + encoded;
-      if (position + 1 > this.contextLength()) throw new ContextFullError(position + 1, this.config.maxPositionEmbeddings);
+      if (position + 1 > this.contextLength()) throw new ContextFullError(position + 1, this.contextLength(), this.contextBound());
       const { cos, sin } = ropeTable(this.inverseFrequencies, position, 1);
       this.attention.beginStep(this.seq, { startPosition: position, numTokens: 1, cos, sin });
       if (encoded === 0) decoder.writeToken(firstId);
@@ -561,7 +580,18 @@ export class GpuModel implements ForwardBackend {
   }
 }
 
+function checkKvMemory(options: GpuModelOptions): void {
+  const m = options.kvMemory;
+  if (m !== undefined && (!Number.isSafeInteger(m) || m <= 0)) throw new InvalidArgumentError('kvMemory', `must be a positive integer of bytes, got ${m}`);
+}
+
+/** The load options' checks, made before any download (the engine) and again before building. */
+export function checkGpuModelOptions(options: GpuModelOptions): void {
+  checkPrefillChunk(options);
+}
+
 function checkPrefillChunk(options: GpuModelOptions): void {
+  checkKvMemory(options);
   const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > MAX_PREFILL_CHUNK) {
     throw new InvalidArgumentError('prefillChunk', `must be an integer in [1, ${MAX_PREFILL_CHUNK}] tokens, got ${chunk}`);
