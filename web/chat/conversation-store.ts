@@ -1,5 +1,6 @@
 // Conversations kept in IndexedDB, so a reload (or a later visit) finds every chat where it was left.
 import type { ChatCompletionMessageParam, CompletionUsage, FinishReason } from '../client/index.ts';
+import type { ContextChoice } from './context-choice.ts';
 
 /** Bump when the stored shape changes, with an upgrade step in open(). */
 const DB_VERSION = 1;
@@ -21,6 +22,8 @@ export interface Conversation {
   /** The model URL the last reply came from. */
   model?: string;
   messages: StoredMessage[];
+  /** What the person chose once the context was full (web/chat/context-choice.ts); absent until then. */
+  contextChoice?: ContextChoice;
 }
 
 /** The messages as the API takes them. */

@@ -1,6 +1,7 @@
 // The chat page: loads a model into the engine worker, streams replies, and keeps conversations in IndexedDB.
 import { createEngine, type AttentionRequest, type CompletionUsage, type LoadProgress, type SieveClient } from '../client/index.ts';
 import { ConversationStore, newConversation, titleOf, toApiMessages, type Conversation, type StoredMessage } from './conversation-store.ts';
+import { BOUNDED_ATTENTION, CONTEXT_CHOICES, isContextFull, withoutOldestTurn } from './context-choice.ts';
 import { formatBytes, formatDuration, formatRate, timeLeftMs } from './format.ts';
 import { FALLBACK_MODEL_URL, LAST_MODEL_KEY, PROJECT_MODEL_URL, findDefaultModel } from './model-defaults.ts';
 import { ModelPicker } from './model-picker.ts';
@@ -378,12 +379,41 @@ async function send(text: string): Promise<void> {
   if (conversation.messages.filter((m) => m.role === 'user').length === 1) conversation.title = titleOf(text);
   renderMessage(user);
   ui.prompt.value = '';
+  await answer(conversation);
+}
+
+/**
+ * The context is full: the person chooses to go on under a bounded cache or without the oldest turns; the
+ * conversation remembers it. A question that did not fit is answered again under the choice.
+ */
+function offerContextChoice(conversation: Conversation, why: string): void {
+  showNotice(`${why} How should this conversation go on?`, 'info');
+  for (const { choice, label } of CONTEXT_CHOICES) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'context-choice';
+    button.dataset.choice = choice;
+    button.textContent = label;
+    button.addEventListener('click', () => {
+      conversation.contextChoice = choice;
+      clearNotice();
+      void save(conversation).then(() => {
+        if (conversation.messages.at(-1)?.role === 'user' && current === conversation) void answer(conversation);
+      });
+    });
+    ui.notice.append(' ', button);
+  }
+}
+
+/** Replies to the conversation's last user message. */
+async function answer(conversation: Conversation): Promise<void> {
+  if (generation || loading || !loadedModel) return;
   const request = {
     messages: toApiMessages(conversation.messages),
     stream: true as const,
     max_tokens: numberField(ui.maxTokensInput),
     temperature: numberField(ui.temperatureInput),
-    attention: attentionRequest(),
+    attention: conversation.contextChoice === 'bounded' ? BOUNDED_ATTENTION : attentionRequest(),
   };
   conversation.model = loadedModel;
   await save(conversation);
@@ -403,7 +433,19 @@ async function send(text: string): Promise<void> {
   let lastSave = performance.now();
   const prefillBar = prefillProgressBar(article);
   try {
-    const stream = await engine.chat.completions.create(request, { signal: controller.signal, onPrefillProgress: prefillBar.update });
+    const open = () => engine.chat.completions.create(request, { signal: controller.signal, onPrefillProgress: prefillBar.update });
+    let stream: Awaited<ReturnType<typeof open>>;
+    for (;;) {
+      try {
+        stream = await open();
+        break;
+      } catch (e) {
+        // Chosen for this conversation: the oldest turns go until the prompt fits (CONTEXT_FULL comes before prefill).
+        const fewer = conversation.contextChoice === 'drop-oldest' && isContextFull(e) ? withoutOldestTurn(request.messages) : null;
+        if (!fewer) throw e;
+        request.messages = fewer;
+      }
+    }
     for await (const chunk of stream) {
       const choice = chunk.choices[0];
       const delta = choice?.delta.content;
@@ -428,7 +470,8 @@ async function send(text: string): Promise<void> {
       }
     }
   } catch (e) {
-    showNotice(describeError(e));
+    if (isContextFull(e) && !conversation.contextChoice) offerContextChoice(conversation, describeError(e));
+    else showNotice(describeError(e));
     // A reply that failed before its first word is not kept.
     if (reply.content.length > 0) {
       reply.finishReason = 'abort';
@@ -444,6 +487,10 @@ async function send(text: string): Promise<void> {
     markFinish(article, reply);
     generation = null;
     updateControls();
+  }
+  // Without max_tokens, 'length' means the reply filled the context: the next turn would not fit either.
+  if (reply.finishReason === 'length' && request.max_tokens === undefined && !conversation.contextChoice && current === conversation) {
+    offerContextChoice(conversation, 'The reply filled the model\'s context.');
   }
 }
 
