@@ -1,0 +1,46 @@
+// Bundles the yardstick (driver.mjs, child.mjs) with esbuild, so it runs with a bare `node` on a machine without
+// node_modules (the GPU machine) and, in `npm test`, exactly as it runs there. WGSL `?raw` imports become text;
+// Sieve's ORT and Transformers.js's are one onnxruntime-web (bench/compare's install links the root's), whose wasm
+// goes beside the bundle. `node bench/compare/build.mjs [OUT]` (default .carry/yardstick/bundle).
+import { build } from 'esbuild';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const out = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? `${root}.carry/yardstick/bundle`;
+mkdirSync(out, { recursive: true });
+const version = (p) => JSON.parse(readFileSync(p, 'utf8')).version;
+const versions = {
+  sieve: version(`${root}package.json`), 'onnxruntime-web': version(`${root}node_modules/onnxruntime-web/package.json`),
+  webgpu: version(`${root}node_modules/webgpu/package.json`),
+  '@huggingface/transformers': version(`${here}node_modules/@huggingface/transformers/package.json`),
+  '@mlc-ai/web-llm': version(`${here}node_modules/@mlc-ai/web-llm/package.json`),
+};
+await build({
+  entryPoints: [`${here}driver.ts`, `${here}child.ts`],
+  bundle: true, platform: 'node', format: 'esm', target: 'node20', outdir: out, outExtension: { '.js': '.mjs' },
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  define: { __COMPARE_VERSIONS__: JSON.stringify(versions), __ORT_WASM_URL__: JSON.stringify('./ort-wasm-simd-threaded.asyncify.wasm') },
+  // The `webgpu` package's dawn.node is provided beside the bundle (dist/linux-x64/), not bundled; sharp and
+  // onnxruntime-node are Transformers.js's Node-only paths, never taken by its web build.
+  external: ['sharp', 'onnxruntime-node'],
+  plugins: [{
+    name: 'raw',
+    setup(b) {
+      b.onResolve({ filter: /\?raw$/ }, (a) => ({ path: new URL(a.path.replace(/\?raw$/, ''), `file://${a.resolveDir}/`).pathname, namespace: 'raw' }));
+      b.onLoad({ filter: /.*/, namespace: 'raw' }, (a) => ({ contents: readFileSync(a.path, 'utf8'), loader: 'text' }));
+    },
+  }],
+  logLevel: 'error',
+});
+for (const f of ['ort-wasm-simd-threaded.asyncify.wasm', 'ort-wasm-simd-threaded.asyncify.mjs']) copyFileSync(`${root}node_modules/onnxruntime-web/dist/${f}`, `${out}/${f}`);
+// dawn.node where the bundled `webgpu` package looks for it: linked from the root's install here; on the GPU machine
+// the run unpacks .carry/kit's copy there instead (so the bundle does not carry a second one).
+if (!process.argv.includes('--no-dawn')) {
+  mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
+  const dawn = `${out}/dist/linux-x64/dawn.node`;
+  if (existsSync(dawn)) rmSync(dawn);
+  symlinkSync(`${root}node_modules/webgpu/dist/linux-x64/dawn.node`, dawn);
+}
+console.log(`built ${out}/driver.mjs, child.mjs (${JSON.stringify(versions)})`);

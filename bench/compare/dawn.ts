@@ -1,0 +1,92 @@
+// Side-effect module, imported first by every engine's child process: Dawn (the `webgpu` package) as navigator.gpu,
+// with the two things every engine here needs from it, installed on the prototypes so they apply to whatever device
+// an engine creates for itself:
+// - dawn.node rejects writeBuffer from SharedArrayBuffer views (ORT's wasm memory when threads are on): copy those
+//   (bench/node-harness.ts does the same for the engine's own device);
+// - a meter of GPU memory: bytes in live buffers, counted by wrapping createBuffer / GPUBuffer.destroy /
+//   GPUDevice.destroy. A buffer dropped without destroy() counts as live until its device is destroyed (what the
+//   engine holds, from the GPU's view, until the garbage collector frees it).
+import { create, globals } from 'webgpu';
+
+Object.assign(globalThis, globals);
+export const nodeGpu = create([]);
+Object.defineProperty(globalThis, 'navigator', { value: { gpu: nodeGpu }, configurable: true, writable: true });
+
+const queueProto = (globals as unknown as { GPUQueue: { prototype: GPUQueue } }).GPUQueue.prototype;
+const write = queueProto.writeBuffer;
+queueProto.writeBuffer = function writeBuffer(this: GPUQueue, buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, dataOffset = 0, size?: number) {
+  const view = ArrayBuffer.isView(data);
+  const backing = view ? (data as ArrayBufferView).buffer : data;
+  if (!(backing instanceof SharedArrayBuffer)) return write.call(this, buffer, offset, data as BufferSource, dataOffset, size);
+  const element = view ? ((data as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1) : 1;
+  const base = view ? (data as ArrayBufferView).byteOffset : 0;
+  const length = size !== undefined ? size * element : (view ? (data as ArrayBufferView).byteLength : (data as SharedArrayBuffer).byteLength) - dataOffset * element;
+  return write.call(this, buffer, offset, new Uint8Array(backing, base + dataOffset * element, length).slice());
+} as GPUQueue['writeBuffer'];
+
+/** Live and peak bytes of GPU buffers in this process. */
+export const gpuMeter = { live: 0, peak: 0, resetPeak(): void { this.peak = this.live; } };
+const sizes = new WeakMap<GPUBuffer, number>();
+const byDevice = new WeakMap<GPUDevice, Set<GPUBuffer>>();
+const deviceProto = (globals as unknown as { GPUDevice: { prototype: GPUDevice } }).GPUDevice.prototype;
+const bufferProto = (globals as unknown as { GPUBuffer: { prototype: GPUBuffer } }).GPUBuffer.prototype;
+const createBuffer = deviceProto.createBuffer;
+const destroyBuffer = bufferProto.destroy;
+const destroyDevice = deviceProto.destroy;
+const release = (b: GPUBuffer) => {
+  const size = sizes.get(b);
+  if (size === undefined) return;
+  sizes.delete(b);
+  gpuMeter.live -= size;
+};
+deviceProto.createBuffer = function (this: GPUDevice, descriptor: GPUBufferDescriptor): GPUBuffer {
+  const b = createBuffer.call(this, descriptor);
+  sizes.set(b, descriptor.size);
+  let set = byDevice.get(this);
+  if (!set) byDevice.set(this, (set = new Set()));
+  set.add(b);
+  gpuMeter.live += descriptor.size;
+  gpuMeter.peak = Math.max(gpuMeter.peak, gpuMeter.live);
+  return b;
+};
+bufferProto.destroy = function (this: GPUBuffer): undefined {
+  release(this);
+  return destroyBuffer.call(this);
+};
+deviceProto.destroy = function (this: GPUDevice): undefined {
+  for (const b of byDevice.get(this) ?? []) release(b);
+  byDevice.delete(this);
+  return destroyDevice.call(this);
+};
+
+/** The adapter as the results name it (vendor, architecture, device, description: Dawn puts the driver there). */
+export async function adapterInfo(): Promise<Record<string, string>> {
+  const adapter = await nodeGpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return { error: 'no adapter' };
+  const i = adapter.info;
+  return { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description };
+}
+
+/**
+ * Device-memory bandwidth as copyBufferToBuffer sees it (read + write bytes per second, best of the passes): the
+ * denominator of the "% of roofline" column.
+ */
+export async function measureBandwidth(bytes: number, passes = 8): Promise<number> {
+  const adapter = await nodeGpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('no adapter');
+  const size = Math.min(bytes, adapter.limits.maxBufferSize);
+  const device = await adapter.requestDevice({ requiredLimits: { maxBufferSize: size } });
+  const a = device.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  const b = device.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  let best = 0;
+  for (let p = 0; p < passes; p++) {
+    const e = device.createCommandEncoder();
+    for (let k = 0; k < 4; k++) e.copyBufferToBuffer(k % 2 ? b : a, 0, k % 2 ? a : b, 0, size);
+    const t = performance.now();
+    device.queue.submit([e.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    best = Math.max(best, (4 * 2 * size) / ((performance.now() - t) / 1000));
+  }
+  device.destroy();
+  return best;
+}

@@ -1,0 +1,317 @@
+// The yardstick's driver: one process that serves the model folders over local HTTP and drives each engine in its
+// own child process (child.ts: own JS heap, own Dawn device) through the same workload, cells interleaved A B A B.
+//   node --import tsx bench/compare/driver.ts --models DIR[,DIR] --out report.json [--svg chart.svg] ...
+// (bundled for the GPU machine by build.mjs: node .carry/yardstick/driver.mjs ...). README.md says what is measured.
+import { fork, type ChildProcess } from 'node:child_process';
+import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ExportInfo, GenerateResult, LoadResult, ModelRef, Request, RequestBody, Response, Stats } from './protocol.ts';
+import { missingFields, ratiosToSieve, sampled, type Cell, type EngineCell, type Report } from './report.ts';
+import { packageVersions } from './versions.ts';
+import { drawChart } from './chart.ts';
+
+export interface DriverOptions {
+  models: string[];
+  formats: ModelRef['format'][];
+  engines: string[];
+  contexts: number[];
+  prompts: number[];
+  reps: number;
+  decodeTokens: number;
+  chatTurns: number;
+  chatUserTokens: number;
+  chatReplyTokens: number;
+  goldenTokens: number;
+  bandwidthBytes: number;
+  requestTimeoutMs: number;
+  log?: (line: string) => void;
+  /** Called with the report after every cell (the run may be cut off: what is done is kept). */
+  onCell?: (report: Report) => void;
+}
+
+/** Seeded prompt ids: the same for every engine; a different first id per (length, seed) so no cache reuse sneaks in. */
+export function promptIds(length: number, seed: number, vocab: number): number[] {
+  let s = (length * 7919 + seed * 104729 + 1) >>> 0 || 1;
+  const ids: number[] = [];
+  for (let i = 0; i < length; i++) {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    ids.push(3 + (s % (vocab - 3)));
+  }
+  return ids;
+}
+
+class EngineProcess {
+  private next = 1;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private stderr = '';
+  private exited: Error | null = null;
+  readonly ready: Promise<void>;
+
+  private constructor(readonly name: string, private child: ChildProcess, private timeoutMs: number) {
+    child.stderr?.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000); });
+    child.stdout?.on('data', () => undefined);
+    let readyResolve!: () => void;
+    let readyReject!: (e: Error) => void;
+    this.ready = new Promise((res, rej) => { readyResolve = res; readyReject = rej; });
+    child.on('message', (m: Response) => {
+      if (m.id === 0) { readyResolve(); return; }
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      clearTimeout(p.timer);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(Object.assign(new Error(`${m.error.name}: ${m.error.message}${m.error.code ? ` (${m.error.code})` : ''}`), { detail: m.error }));
+    });
+    child.on('exit', (code, signal) => {
+      this.exited = new Error(`${name} process exited (code ${code}, signal ${signal}); stderr: ${this.stderr.trim().split('\n').slice(-6).join(' | ')}`);
+      readyReject(this.exited);
+      for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(this.exited); }
+      this.pending.clear();
+    });
+  }
+
+  static start(name: string, timeoutMs: number): EngineProcess {
+    const here = fileURLToPath(import.meta.url);
+    const bundled = here.endsWith('.mjs');
+    const entry = join(dirname(here), bundled ? 'child.mjs' : 'child.ts');
+    const child = fork(entry, [name], {
+      execArgv: bundled ? ['--expose-gc'] : ['--import', 'tsx', '--expose-gc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    return new EngineProcess(name, child, timeoutMs);
+  }
+
+  call<T>(req: RequestBody): Promise<T> {
+    if (this.exited) return Promise.reject(this.exited);
+    const id = this.next++;
+    return new Promise<T>((resolvePromise, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${this.name}: ${req.cmd} took over ${this.timeoutMs} ms (killed)`));
+        this.kill();
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve: resolvePromise as (v: unknown) => void, reject, timer });
+      this.child.send({ ...req, id } as Request);
+    });
+  }
+
+  get alive(): boolean { return this.exited === null; }
+
+  kill(): void {
+    if (this.exited === null) this.child.kill('SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.alive) return;
+    await this.call({ cmd: 'exit' }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    this.kill();
+  }
+}
+
+function serve(root: string): Promise<{ server: Server; base: string }> {
+  const server = createServer((req, res) => {
+    const path = resolve(root, '.' + decodeURIComponent((req.url ?? '/').split('?')[0]));
+    if (!path.startsWith(root) || !existsSync(path) || !statSync(path).isFile()) { res.statusCode = 404; res.end(); return; }
+    res.setHeader('content-length', statSync(path).size);
+    createReadStream(path).pipe(res);
+  });
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ server, base: `http://127.0.0.1:${(server.address() as { port: number }).port}/` })));
+}
+
+function newEngineCell(engine: string): EngineCell {
+  return {
+    engine, config: '', versions: {}, load: null, fairness: null, decodeTokensPerS: {}, ttftMs: {}, chat: null, peakGpuBytes: 0,
+    peakJsBytesDuringLoad: 0, rooflinePercent: {}, weightBytesPerToken: 0, kvBytesPerToken: 0, errors: [],
+  };
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export async function runComparison(o: DriverOptions): Promise<Report> {
+  const log = o.log ?? ((l: string) => console.log(l));
+  const roots = new Set(o.models.map((m) => dirname(resolve(m))));
+  if (roots.size !== 1) throw new Error('all --models folders must be in one parent folder (the HTTP server serves it)');
+  const { server, base } = await serve([...roots][0]);
+  const report: Report = {
+    schema: 'sieve-compare/1', date: new Date().toISOString(),
+    gpuFiguresFrom: 'Dawn (the `webgpu` package, the WebGPU implementation Chrome ships) in Node, one process per engine; not a browser',
+    adapter: {}, bandwidthBytesPerS: 0, node: process.version, platform: `${process.platform} ${process.arch}`, versions: packageVersions(),
+    workload: {
+      contexts: o.contexts, prompts: o.prompts, reps: o.reps, decodeTokens: o.decodeTokens, chatTurns: o.chatTurns, chatUserTokens: o.chatUserTokens,
+      chatReplyTokens: o.chatReplyTokens, goldenTokens: o.goldenTokens, greedy: true, eosIgnored: true,
+      warmUp: 'one 4-id prompt, 4 tokens, after the loads; not timed',
+      order: 'per cell: each round runs every context, then every prompt length, each through the engines in turn (A B A B ...)',
+      loadCold: 'first load in a fresh process, to the first token (shader compilation included)',
+      loadCached: 'unload and load again in the same process (files in the OS cache, compiled pipelines kept where the engine keeps them), to the first token',
+    },
+    cells: [], notRun: [],
+  };
+  try {
+    const probe = EngineProcess.start('probe', o.requestTimeoutMs);
+    try {
+      await probe.ready;
+      const p = await probe.call<{ adapter: Record<string, string>; bandwidthBytesPerS: number }>({ cmd: 'probe', bandwidthBytes: o.bandwidthBytes });
+      report.adapter = p.adapter;
+      report.bandwidthBytesPerS = p.bandwidthBytesPerS;
+      log(`adapter ${JSON.stringify(p.adapter)}; copy bandwidth ${(p.bandwidthBytesPerS / 1e9).toFixed(0)} GB/s`);
+    } catch (e) {
+      report.adapter = { error: message(e) };
+    } finally {
+      await probe.stop();
+    }
+    for (const dir of o.models) {
+      const info = JSON.parse(readFileSync(join(dir, 'export.json'), 'utf8')) as ExportInfo;
+      for (const format of o.formats) {
+        if (!info.exports[format]) continue;
+        report.cells.push(await runCell(o, `${base}${basename(resolve(dir))}/`, info, format, report, log));
+        log(`cell ${info.model} ${format} done`);
+        o.onCell?.(report);
+      }
+    }
+  } finally {
+    server.close();
+  }
+  return report;
+}
+
+async function runCell(o: DriverOptions, url: string, info: ExportInfo, format: ModelRef['format'], report: Report, log: (l: string) => void): Promise<Cell> {
+  const ref: ModelRef = { url, format, exportInfo: info };
+  const vocab = info.config.vocab_size;
+  const maxPos = info.config.max_position_embeddings;
+  const cells = o.engines.map(newEngineCell);
+  const procs = new Map<string, EngineProcess>();
+  const fail = (c: EngineCell, stage: string, e: unknown) => {
+    c.errors.push({ stage, message: message(e) });
+    log(`  ${c.engine} ${stage}: ${message(e)}`);
+  };
+  const running = () => cells.filter((c) => procs.get(c.engine)?.alive && c.load !== null && c.fairness?.pass !== false);
+
+  // Cold loads, one engine at a time (the other processes idle), then the fairness check and the cached load.
+  for (const c of cells) {
+    const p = EngineProcess.start(c.engine, o.requestTimeoutMs);
+    procs.set(c.engine, p);
+    try {
+      await p.ready;
+      const cold = await p.call<LoadResult>({ cmd: 'load', model: ref });
+      const golden = info.golden;
+      const prompt = golden?.prompt ?? promptIds(8, 0, vocab);
+      const g = await p.call<GenerateResult>({ cmd: 'generate', ids: prompt, maxTokens: o.goldenTokens });
+      const reference = golden ? golden.ids.slice(0, o.goldenTokens) : cells[0].fairness?.ids ?? g.ids;
+      c.fairness = { prompt, ids: g.ids, reference, referenceBy: golden ? `transformers ${golden.by.transformers} (torch ${golden.by.torch}, f32, ${golden.by.device})` : `${cells[0].engine} (no golden in export.json)`, pass: JSON.stringify(g.ids) === JSON.stringify(reference) };
+      await p.call({ cmd: 'unload' });
+      const cached = await p.call<LoadResult>({ cmd: 'load', model: ref });
+      c.load = { coldMs: cold.ms, cachedMs: cached.ms, coldToFirstTokenMs: cold.firstTokenMs, cachedToFirstTokenMs: cached.firstTokenMs };
+      c.peakJsBytesDuringLoad = Math.max(cold.peakJsBytes, cached.peakJsBytes);
+      await p.call({ cmd: 'generate', ids: [1, 2, 3, 4], maxTokens: 4 }); // warm-up
+      log(`  ${c.engine} ${format}: cold ${cold.firstTokenMs.toFixed(0)} ms, cached ${cached.firstTokenMs.toFixed(0)} ms, fair ${c.fairness.pass} ${JSON.stringify(g.ids)}`);
+      if (!c.fairness.pass) fail(c, 'fairness', `greedy ids ${JSON.stringify(g.ids)} differ from the reference ${JSON.stringify(reference)}: not timed`);
+    } catch (e) {
+      fail(c, c.load ? 'warm-up' : 'load', e);
+      c.load = null;
+      report.notRun.push({ engine: c.engine, model: info.model, format, reason: message(e) });
+      await p.stop();
+    }
+  }
+
+  const decode = new Map<string, Map<number, number[]>>();
+  const ttft = new Map<string, Map<number, number[]>>();
+  const push = (m: Map<string, Map<number, number[]>>, e: string, k: number, v: number) => {
+    if (!m.has(e)) m.set(e, new Map());
+    const byKey = m.get(e)!;
+    if (!byKey.has(k)) byKey.set(k, []);
+    byKey.get(k)!.push(v);
+  };
+  const contexts = o.contexts.filter((c) => c + o.decodeTokens + 1 <= maxPos);
+  const prompts = o.prompts.filter((p) => p + 1 <= maxPos);
+  for (let r = 0; r < o.reps; r++) {
+    for (const ctx of contexts) for (const c of running()) {
+      if (c.errors.some((e) => e.stage === `decode@${ctx}`)) continue;
+      try {
+        const g = await procs.get(c.engine)!.call<GenerateResult>({ cmd: 'generate', ids: promptIds(ctx, r, vocab), maxTokens: o.decodeTokens + 1 });
+        push(decode, c.engine, ctx, o.decodeTokens / (g.decodeMs / 1000));
+      } catch (e) { fail(c, `decode@${ctx}`, e); }
+    }
+    for (const len of prompts) for (const c of running()) {
+      if (c.errors.some((e) => e.stage === `ttft@${len}`)) continue;
+      try {
+        const g = await procs.get(c.engine)!.call<GenerateResult>({ cmd: 'generate', ids: promptIds(len, 100 + r, vocab), maxTokens: 1 });
+        push(ttft, c.engine, len, g.firstTokenMs);
+      } catch (e) { fail(c, `ttft@${len}`, e); }
+    }
+    log(`  round ${r + 1}/${o.reps}`);
+  }
+
+  // The chat: each turn's prompt is the whole conversation so far (earlier turns' prompts and replies) plus new ids.
+  for (const c of running()) {
+    if (o.chatTurns === 0) break;
+    try {
+      let conversation: number[] = [];
+      const turnMs: number[] = [];
+      const cachedTokens: (number | null)[] = [];
+      for (let t = 0; t < o.chatTurns; t++) {
+        const ids = [...conversation, ...promptIds(o.chatUserTokens, 1000 + t, vocab)];
+        const g = await procs.get(c.engine)!.call<GenerateResult>({ cmd: 'generate', ids, maxTokens: o.chatReplyTokens });
+        turnMs.push(g.totalMs);
+        cachedTokens.push(g.cachedTokens);
+        conversation = [...ids, ...g.ids];
+      }
+      // An engine that reports no cached prompt tokens re-runs the whole conversation through prefill every turn.
+      const reprefills = cachedTokens.slice(1).every((n) => n === null || n === 0);
+      c.chat = { turns: o.chatTurns, turnMs, totalMs: turnMs.reduce((a, b) => a + b, 0), cachedTokens, reprefills };
+    } catch (e) { fail(c, 'chat', e); }
+  }
+
+  for (const c of cells) {
+    const p = procs.get(c.engine)!;
+    if (p.alive) {
+      try {
+        const s = await p.call<Stats>({ cmd: 'stats' });
+        Object.assign(c, { config: s.describe, versions: s.versions, peakGpuBytes: s.peakGpuBytes, weightBytesPerToken: s.weightBytesPerToken, kvBytesPerToken: s.kvBytesPerToken });
+      } catch (e) { fail(c, 'stats', e); }
+    }
+    await p.stop();
+    for (const [k, v] of decode.get(c.engine) ?? []) {
+      c.decodeTokensPerS[k] = sampled(v);
+      const idealS = (c.weightBytesPerToken + c.kvBytesPerToken * k) / report.bandwidthBytesPerS;
+      if (report.bandwidthBytesPerS > 0 && c.weightBytesPerToken > 0) c.rooflinePercent[k] = (100 * idealS) / (1 / c.decodeTokensPerS[k].median);
+    }
+    for (const [k, v] of ttft.get(c.engine) ?? []) c.ttftMs[k] = sampled(v);
+  }
+  const exp = info.exports[format];
+  return { model: info.model, format, exportOps: exp.ops, exportBytes: exp.bytes, engines: cells, ratiosToSieve: ratiosToSieve(cells) };
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+const list = (s: string) => s.split(',').filter(Boolean);
+
+async function main() {
+  const o: DriverOptions = {
+    models: list(arg('--models', '')), formats: list(arg('--formats', 'fp32,fp16,q4')) as ModelRef['format'][],
+    engines: list(arg('--engines', 'sieve,transformers')), contexts: list(arg('--contexts', '512,4096,16384')).map(Number),
+    prompts: list(arg('--prompts', '128,2048,8192')).map(Number), reps: Number(arg('--reps', '5')), decodeTokens: Number(arg('--decode-tokens', '64')),
+    chatTurns: Number(arg('--chat-turns', '10')), chatUserTokens: Number(arg('--chat-user', '32')), chatReplyTokens: Number(arg('--chat-reply', '32')),
+    goldenTokens: Number(arg('--golden-tokens', '16')), bandwidthBytes: Number(arg('--bandwidth-bytes', String(1 << 30))),
+    requestTimeoutMs: Number(arg('--timeout-ms', '300000')),
+  };
+  if (o.models.length === 0) throw new Error('--models DIR[,DIR...] (folders written by export/export.py)');
+  const out = arg('--out', 'compare.json');
+  const svg = arg('--svg', '');
+  const write = (report: Report) => {
+    writeFileSync(out, JSON.stringify(report, null, 1));
+    if (svg) writeFileSync(svg, drawChart(report));
+  };
+  const report = await runComparison({ ...o, onCell: write });
+  const missing = missingFields(report);
+  if (missing.length) console.warn(`report lacks: ${missing.join(', ')}`);
+  write(report);
+  console.log(`wrote ${out}${svg ? ` and ${svg}` : ''}`);
+  process.exit(0);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,106 @@
+// The report's shape, the statistics it is made of, and the check that it has every field issue 17 lists.
+
+export interface Sampled { median: number; samples: number[] }
+export interface EngineError { stage: string; message: string }
+
+export interface EngineCell {
+  engine: string;
+  /** How this engine runs the cell's format (its own weight / activation / KV formats). */
+  config: string;
+  versions: Record<string, string>;
+  /** Null where the engine could not run the cell: `errors` says why. */
+  load: { coldMs: number; cachedMs: number; coldToFirstTokenMs: number; cachedToFirstTokenMs: number } | null;
+  fairness: { prompt: number[]; ids: number[]; reference: number[]; referenceBy: string; pass: boolean } | null;
+  /** By context length: decode tokens/s (first token excluded: prefill and warm-up are not decode). */
+  decodeTokensPerS: Record<string, Sampled>;
+  /** By prompt length: ms from the call to the first token. */
+  ttftMs: Record<string, Sampled>;
+  chat: { turns: number; turnMs: number[]; totalMs: number; cachedTokens: (number | null)[]; reprefills: boolean } | null;
+  peakGpuBytes: number;
+  peakJsBytesDuringLoad: number;
+  /** By context: (weight bytes + KV bytes read per token) / bandwidth, over the measured ms per token, in %. */
+  rooflinePercent: Record<string, number>;
+  weightBytesPerToken: number;
+  kvBytesPerToken: number;
+  errors: EngineError[];
+}
+
+export interface Cell {
+  model: string;
+  format: string;
+  /** Op histogram of the ONNX export this cell's Transformers.js loads. */
+  exportOps: Record<string, number>;
+  exportBytes: number;
+  engines: EngineCell[];
+  /** Other engine / Sieve, per metric: tokens/s ratios (> 1: faster than Sieve), ms ratios (< 1: faster than Sieve). */
+  ratiosToSieve: Record<string, { decodeTokensPerS: Record<string, number>; ttftMs: Record<string, number>; loadColdMs: number | null; loadCachedMs: number | null; chatTotalMs: number | null }>;
+}
+
+export interface Report {
+  schema: 'sieve-compare/1';
+  date: string;
+  gpuFiguresFrom: string;
+  adapter: Record<string, string>;
+  bandwidthBytesPerS: number;
+  node: string;
+  platform: string;
+  versions: Record<string, string>;
+  workload: Record<string, unknown>;
+  cells: Cell[];
+  /** Engines or configurations that could not run at all, with why. */
+  notRun: { engine: string; model: string; format: string; reason: string }[];
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function sampled(samples: number[]): Sampled {
+  return { median: median(samples), samples };
+}
+
+/** Ratios of every engine to Sieve in one cell. */
+export function ratiosToSieve(engines: EngineCell[]): Cell['ratiosToSieve'] {
+  const sieve = engines.find((e) => e.engine === 'sieve');
+  const out: Cell['ratiosToSieve'] = {};
+  if (!sieve) return out;
+  const div = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) ? a / b : null);
+  for (const e of engines) {
+    if (e === sieve) continue;
+    const decode: Record<string, number> = {};
+    for (const [k, v] of Object.entries(e.decodeTokensPerS)) { const r = div(v.median, sieve.decodeTokensPerS[k]?.median); if (r !== null) decode[k] = r; }
+    const ttft: Record<string, number> = {};
+    for (const [k, v] of Object.entries(e.ttftMs)) { const r = div(v.median, sieve.ttftMs[k]?.median); if (r !== null) ttft[k] = r; }
+    out[e.engine] = {
+      decodeTokensPerS: decode, ttftMs: ttft, loadColdMs: div(e.load?.coldToFirstTokenMs, sieve.load?.coldToFirstTokenMs),
+      loadCachedMs: div(e.load?.cachedToFirstTokenMs, sieve.load?.cachedToFirstTokenMs), chatTotalMs: div(e.chat?.totalMs, sieve.chat?.totalMs),
+    };
+  }
+  return out;
+}
+
+const REPORT_FIELDS = ['schema', 'date', 'gpuFiguresFrom', 'adapter', 'bandwidthBytesPerS', 'node', 'platform', 'versions', 'workload', 'cells', 'notRun'];
+const CELL_FIELDS = ['model', 'format', 'exportOps', 'exportBytes', 'engines', 'ratiosToSieve'];
+const ENGINE_FIELDS = [
+  'engine', 'config', 'versions', 'load', 'fairness', 'decodeTokensPerS', 'ttftMs', 'chat', 'peakGpuBytes', 'peakJsBytesDuringLoad',
+  'rooflinePercent', 'weightBytesPerToken', 'kvBytesPerToken', 'errors',
+];
+
+/** Names of the fields issue 17 asks for that the report lacks (empty when complete). */
+export function missingFields(r: Report): string[] {
+  const missing: string[] = [];
+  const need = (o: object, keys: string[], where: string) => { for (const k of keys) if (!(k in o) || (o as Record<string, unknown>)[k] === undefined) missing.push(`${where}.${k}`); };
+  need(r, REPORT_FIELDS, 'report');
+  for (const [i, c] of (r.cells ?? []).entries()) {
+    need(c, CELL_FIELDS, `cells[${i}]`);
+    for (const e of c.engines ?? []) {
+      need(e, ENGINE_FIELDS, `cells[${i}].${e.engine}`);
+      if (e.load) need(e.load, ['coldMs', 'cachedMs', 'coldToFirstTokenMs', 'cachedToFirstTokenMs'], `cells[${i}].${e.engine}.load`);
+      if (e.chat) need(e.chat, ['turns', 'turnMs', 'totalMs', 'cachedTokens', 'reprefills'], `cells[${i}].${e.engine}.chat`);
+    }
+  }
+  return missing;
+}
