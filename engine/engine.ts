@@ -92,8 +92,17 @@ export interface EngineLoadOptions extends GpuModelOptions {
 
 export type EngineGenerateRequest = GenerateRequest;
 
+/** In-process callers' per-request options (across the worker, the client maps its signal onto interrupt()). */
+export interface EngineRequestOptions {
+  /** Aborts the request, running or still queued: it ends with finish_reason "abort". */
+  signal?: AbortSignal;
+}
+
 export type EngineGenerateResult = GeneratedIds;
 
+
+/** How long a failed request waits for the device's lost promise before it reports the failure as it came. */
+const LOST_SETTLE_MS = 100;
 
 function isAsyncIterable<T>(x: unknown): x is AsyncIterable<T> {
   return typeof x === 'object' && x !== null && Symbol.asyncIterator in x;
@@ -110,31 +119,62 @@ export class SieveEngine {
   private calibrations = new Map<CalibrationMethod, CalibrationArtifact | null>();
   /** The model's URL, where `<method>.calibration.json` is looked for beside it. */
   private modelUrl = '';
+  /** The last load that succeeded (URL and options), made again on a new device after a device loss. */
+  private lastLoad: { url: string; options: EngineLoadOptions } | null = null;
   /** The policy of the last request and its spec (JSON of the normalized spec): see policyFor. */
   private lastPolicy: { key: string; policy: AttentionPolicy } | null = null;
-  /** Aborts the request in flight (interrupt()). */
+  /** Aborts the task running now, whatever it is doing (a download, a calibration fetch, prefill, decode): interrupt(). */
   private inFlight: AbortController | null = null;
   /** Requests run one after another, never interleaved on the one KV sequence. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  private serialize<T>(task: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(task, task);
+  /**
+   * Runs `task` after the ones queued before it. Its abort controller exists from the moment it starts, so an
+   * interrupt() while it awaits anything (the calibration fetch of its policy included) is kept; `signal` (in-process
+   * callers) aborts it too, whether it is running or still queued (then it starts already aborted).
+   */
+  private serialize<T>(task: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const run = async () => {
+      const controller = new AbortController();
+      const onAbort = () => controller.abort();
+      if (signal?.aborted) controller.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.inFlight = controller;
+      try {
+        return await task(controller.signal);
+      } catch (e) {
+        throw asAbortedError(e, controller.signal);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        if (this.inFlight === controller) this.inFlight = null;
+      }
+    };
+    const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
   }
 
+  /**
+   * `options.signal` (in-process; across the worker, the client's signal calls interrupt()) stops the load: the
+   * download is cancelled (a cached download keeps its bytes, so the next load resumes), what was made on the GPU is
+   * freed, and the load throws AbortedError.
+   */
   load(url: string, onProgress?: ProgressCallback, options: EngineLoadOptions = {}): Promise<ModelInfo> {
-    return this.serialize(async () => {
+    return this.serialize((signal) => this.loadNow(url, onProgress, options, signal), options.signal);
+  }
+
+  /** load()'s work, inside a serialized task (also the reload after a device loss). */
+  private async loadNow(url: string, onProgress: ProgressCallback | undefined, options: EngineLoadOptions, signal: AbortSignal): Promise<ModelInfo> {
+    {
       if (typeof url !== 'string' || url.length === 0) throw new InvalidArgumentError('model', 'must be a URL of a model folder or .gguf file');
       const entry = options.catalogId ? findCatalogModel(options.catalogId) : null;
       if (options.catalogId && !entry) throw new InvalidArgumentError('catalogId', `"${options.catalogId}" is not in models/catalog.json`);
       // A catalog model loads in the format its entry says it needs to fit a tab, unless the caller asks for another.
       const quantization = parseQuantization(options.quantization ?? entry?.quantization); // before any download
       checkGpuModelOptions(options);
-      this.device ??= await createEngineDevice();
-      if (this.device.lost) throw this.device.lost;
-      const { maxStorageBufferBindingSize, maxBufferSize } = this.device.limits;
-      const cached = await this.cachedSource(url, onProgress, options, entry, quantization);
+      const engineDevice = await this.usableDevice();
+      const { maxStorageBufferBindingSize, maxBufferSize } = engineDevice.limits;
+      const cached = await this.cachedSource(url, onProgress, options, entry, quantization, signal);
       const source: FileSource | string = cached ?? url;
       // A cached source reports its downloads itself (with rate and time left); the loader's own fetch events would repeat them.
       const loaderProgress = cached && onProgress ? (p: LoadProgress) => { if (p.phase !== 'fetch') void onProgress(p); } : onProgress;
@@ -143,18 +183,21 @@ export class SieveEngine {
       // The old model is freed before the new one's first buffer: two models at once are what a tab cannot hold.
       await this.disposeModel();
       // Weights stream from the network (or the model store) to the GPU tensor by tensor; none stays on the CPU.
-      const writer = new GpuWeightWriter(this.device.device, typeof source === 'string' ? source : source.description, quantizationSpec(quantization), onProgress);
+      const writer = new GpuWeightWriter(engineDevice.device, typeof source === 'string' ? source : source.description, quantizationSpec(quantization), onProgress);
       let loaded: ModelFiles;
       let calibrations: Map<CalibrationMethod, CalibrationArtifact | null>;
       try {
-        loaded = await streamModel(source, writer, { onProgress: loaderProgress, maxTensorBytes });
+        loaded = await streamModel(source, writer, { onProgress: loaderProgress, maxTensorBytes, signal });
         calibrations = givenCalibrations(options.calibration, loaded.config);
       } catch (e) {
         writer.destroy();
         throw e;
       }
-      const model = await GpuModel.build(this.device, loaded.config, writer.finish(), onProgress, { ...options, quantization });
+      const model = await GpuModel.build(engineDevice, loaded.config, writer.finish(), onProgress, { ...options, quantization, signal });
+      if (signal.aborted) { model.destroy(); throw new AbortedError('The model load was aborted.'); }
       await cached?.markComplete();
+      const { signal: _signal, ...again } = options;
+      this.lastLoad = { url, options: again };
       this.loaded = loaded;
       this.model = model;
       this.calibrations = calibrations;
@@ -167,9 +210,35 @@ export class SieveEngine {
         source: loaded.source, format: loaded.format, architecture: c.architecture, vocabSize: c.vocabSize,
         numLayers: c.numLayers, hiddenSize: c.hiddenSize, maxPositionEmbeddings: c.maxPositionEmbeddings,
         weightBytes: model.weightBytes, quantization: model.quantization, hasTokenizer: this.tokenizer !== null,
-        adapter: [this.device.adapterInfo.vendor, this.device.adapterInfo.architecture, this.device.adapterInfo.description].filter(Boolean).join(' '),
+        adapter: [engineDevice.adapterInfo.vendor, engineDevice.adapterInfo.architecture, engineDevice.adapterInfo.description].filter(Boolean).join(' '),
       };
-    });
+    }
+  }
+
+  /**
+   * The engine's device, made anew when the last one was lost (a driver reset, the GPU process crashing, the tab
+   * backgrounded too long): a lost device never comes back, so only a new one makes "reload the model" work.
+   */
+  private async usableDevice(): Promise<EngineDevice> {
+    if (this.device?.lost) {
+      await this.disposeModel(); // its buffers belong to the dead device; destroy() on them is harmless
+      this.device = null;
+    }
+    this.device ??= await createEngineDevice();
+    return this.device;
+  }
+
+  /**
+   * The loaded model, for a request. After a device loss the model is loaded again on a new device from where it
+   * came (a model kept in the browser's store loads with no download), so the conversation goes on: its cache is
+   * rebuilt by this request's prefill.
+   */
+  private async readyModel(signal: AbortSignal): Promise<GpuModel> {
+    if (this.device?.lost && this.lastLoad) {
+      const { url, options } = this.lastLoad;
+      await this.loadNow(url, undefined, options, signal);
+    }
+    return this.requireModel();
   }
 
   /**
@@ -179,6 +248,7 @@ export class SieveEngine {
    */
   private async cachedSource(
     url: string, onProgress: ProgressCallback | undefined, options: EngineLoadOptions, entry: CatalogModel | null, quantization: QuantizationMode,
+    signal: AbortSignal,
   ): Promise<CachedModelSource | null> {
     if (!options.cache && !options.accessToken && !entry) return null;
     const device = this.device as EngineDevice;
@@ -186,6 +256,7 @@ export class SieveEngine {
     return openCachedModelSource(this.absoluteUrl(url), {
       accessToken: options.accessToken,
       files: entry?.files,
+      signal,
       onProgress: onProgress && ((p) => void onProgress({
         phase: 'fetch', file: p.file, loadedBytes: p.loadedBytes, totalBytes: p.totalBytes, bytesPerSecond: p.bytesPerSecond,
         timeLeftMs: p.timeLeftMs, fromCache: p.fromCache, resumedFrom: p.resumedFrom,
@@ -218,23 +289,23 @@ export class SieveEngine {
   }
 
   logits(req: EngineLogitsRequest): Promise<Float32Array> {
-    return this.serialize(async () => {
-      const model = this.requireModel();
+    return this.serialize(async (signal) => {
+      const model = await this.readyModel(signal);
       if (req.mode !== 'prefill' && req.mode !== 'decode') throw new InvalidArgumentError('mode', 'must be "prefill" or "decode"');
       model.setPolicy(await this.policyFor(req.attention));
       return this.guard(() => sequenceLogits(model, req.ids, req.mode));
     });
   }
 
-  generate(req: EngineGenerateRequest): Promise<EngineGenerateResult> {
-    return this.serialize(async () => {
-      const model = this.requireModel();
+  generate(req: EngineGenerateRequest, options: EngineRequestOptions = {}): Promise<EngineGenerateResult> {
+    return this.serialize(async (signal) => {
+      const model = await this.readyModel(signal);
       if ((req.prompt === undefined) === (req.ids === undefined)) throw new InvalidArgumentError('prompt', 'give exactly one of prompt or ids');
       if (req.ids !== undefined) validateIds(req.ids, model.config.vocabSize); // errors name `ids`, as the caller wrote it
       const request = completionRequestOf(req);
       model.setPolicy(await this.policyFor(validateCompletionRequest(request, model.config.vocabSize).attention));
-      return this.guard(() => generateIds(model, this.tokenizer, this.chatTemplate, request, req.chat ?? false, { defaults: this.samplingDefaults }));
-    });
+      return this.guard(() => generateIds(model, this.tokenizer, this.chatTemplate, request, req.chat ?? false, { defaults: this.samplingDefaults, signal }));
+    }, options.signal);
   }
 
 
@@ -244,29 +315,38 @@ export class SieveEngine {
    * (carrying usage) was delivered; otherwise it resolves with the completion object. `onPrefillProgress` hears
    * {done, total} prompt tokens as the prompt's prefill chunks finish (not awaited).
    */
-  chatCompletion(request: ChatCompletionRequest, onChunk?: (chunk: ChatCompletionChunk) => unknown, onPrefillProgress?: (p: PrefillProgress) => unknown): Promise<ChatCompletion | null> {
-    return this.serialize(async () => {
-      const model = this.requireModel();
+  chatCompletion(
+    request: ChatCompletionRequest, onChunk?: (chunk: ChatCompletionChunk) => unknown, onPrefillProgress?: (p: PrefillProgress) => unknown,
+    options: EngineRequestOptions = {},
+  ): Promise<ChatCompletion | null> {
+    return this.serialize(async (signal) => {
+      const model = await this.readyModel(signal);
       if (!this.tokenizer || !this.chatTemplate) throw new InvalidArgumentError('messages', `${this.loaded?.source} has no tokenizer; use completions with token ids`);
       const params = validateChatCompletionRequest(request, model.config.vocabSize, this.samplingDefaults);
       model.setPolicy(await this.policyFor(params.attention));
       if (params.stream && !onChunk) throw new InvalidArgumentError('stream', 'streaming needs a chunk callback');
-      return this.runRequest((options) => createChatCompletion(model, this.tokenizer as TextTokenizer, this.chatTemplate as ChatTemplate, request, options), onChunk, onPrefillProgress);
-    });
+      return this.runRequest(signal, (o) => createChatCompletion(model, this.tokenizer as TextTokenizer, this.chatTemplate as ChatTemplate, request, o), onChunk, onPrefillProgress);
+    }, options.signal);
   }
 
   /** OpenAI's completions.create for raw prompts (text, or token ids for models without a tokenizer). */
-  completion(request: CompletionRequest, onChunk?: (chunk: CompletionChunk) => unknown, onPrefillProgress?: (p: PrefillProgress) => unknown): Promise<Completion | null> {
-    return this.serialize(async () => {
-      const model = this.requireModel();
+  completion(
+    request: CompletionRequest, onChunk?: (chunk: CompletionChunk) => unknown, onPrefillProgress?: (p: PrefillProgress) => unknown,
+    options: EngineRequestOptions = {},
+  ): Promise<Completion | null> {
+    return this.serialize(async (signal) => {
+      const model = await this.readyModel(signal);
       const params = validateCompletionRequest(request, model.config.vocabSize, this.samplingDefaults);
       model.setPolicy(await this.policyFor(params.attention));
       if (params.stream && !onChunk) throw new InvalidArgumentError('stream', 'streaming needs a chunk callback');
-      return this.runRequest((options) => createCompletion(model, this.tokenizer, request, options), onChunk, onPrefillProgress);
-    });
+      return this.runRequest(signal, (o) => createCompletion(model, this.tokenizer, request, o), onChunk, onPrefillProgress);
+    }, options.signal);
   }
 
-  /** Stops the request in flight; it ends with finish_reason "abort" and the text so far. */
+  /**
+   * Stops the task in flight: a request ends with finish_reason "abort" and the text so far (or, stopped before it
+   * generated, with none); a load throws AbortedError.
+   */
   interrupt(): void {
     this.inFlight?.abort();
   }
@@ -277,27 +357,21 @@ export class SieveEngine {
   }
 
   private async runRequest<R, C>(
+    signal: AbortSignal,
     start: (options: CompletionOptions) => Promise<R | AsyncIterable<C>>,
     onChunk: ((chunk: C) => unknown) | undefined,
     onPrefillProgress?: (p: PrefillProgress) => unknown,
   ): Promise<R | null> {
-    const controller = new AbortController();
-    this.inFlight = controller;
-    try {
-      const result = await this.guard(async () => {
-        const r = await start({
-          signal: controller.signal, modelName: this.loaded?.source, defaults: this.samplingDefaults,
-          // Across the worker boundary a comlink proxy: a promise nobody waits for; a throwing page callback is its own affair.
-          onPrefillProgress: onPrefillProgress ? (p) => { void Promise.resolve(onPrefillProgress(p)).catch(() => undefined); } : undefined,
-        });
-        if (!isAsyncIterable<C>(r)) return r;
-        for await (const chunk of r) await onChunk?.(chunk);
-        return null;
+    return this.guard(async () => {
+      const r = await start({
+        signal, modelName: this.loaded?.source, defaults: this.samplingDefaults,
+        // Across the worker boundary a comlink proxy: a promise nobody waits for; a throwing page callback is its own affair.
+        onPrefillProgress: onPrefillProgress ? (p) => { void Promise.resolve(onPrefillProgress(p)).catch(() => undefined); } : undefined,
       });
-      return result;
-    } finally {
-      if (this.inFlight === controller) this.inFlight = null;
-    }
+      if (!isAsyncIterable<C>(r)) return r;
+      for await (const chunk of r) await onChunk?.(chunk);
+      return null;
+    });
   }
 
   /** GPU memory held now (weights, KV pool, KV in use, peaks) and the device limits. */
@@ -319,7 +393,10 @@ export class SieveEngine {
   }
 
   unload(): Promise<void> {
-    return this.serialize(() => this.disposeModel());
+    return this.serialize(async () => {
+      this.lastLoad = null; // unloaded on purpose: nothing to bring back after a device loss
+      await this.disposeModel();
+    });
   }
 
   /**
@@ -368,9 +445,11 @@ export class SieveEngine {
     try {
       return await task();
     } catch (e) {
+      // A lost device fails the work in flight (a readback, a session run) before its lost promise settles: give it a
+      // moment, so the caller hears DEVICE_LOST rather than the symptom.
+      const lost = this.device ? await this.device.lostWithin(LOST_SETTLE_MS) : null;
+      if (lost) throw lost;
       await this.model?.reset().catch(() => undefined);
-      if (this.device?.lost) throw this.device.lost;
-      if (e instanceof DOMException && e.name === 'AbortError') throw new AbortedError();
       throw e;
     }
   }
@@ -402,4 +481,11 @@ function givenCalibrations(option: unknown, config: ModelConfig): Map<Calibratio
     given.set(artifact.method, artifact);
   });
   return given;
+}
+
+/** An abort that surfaced as the platform's AbortError (fetch, ORT) is the engine's AbortedError. */
+function asAbortedError(e: unknown, signal: AbortSignal): unknown {
+  if (e instanceof AbortedError) return e;
+  if (signal.aborted && e instanceof Error && e.name === 'AbortError') return new AbortedError();
+  return e;
 }

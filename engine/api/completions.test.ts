@@ -11,7 +11,7 @@ import type { ChatCompletionChunk, CompletionChunk } from './types.ts';
 const STORIES = fileURLToPath(new URL('../../../shared/models/stories260K/stories260K.gguf', import.meta.url));
 const BOS = 1;
 const README_TEXT = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\nLily\'s mom said, "Lily, let\'s go to';
-const USAGE_KEYS = ['completion_tokens', 'decode_tokens_per_s', 'kv_bytes', 'prefill_tokens_per_s', 'prompt_tokens', 'prompt_tokens_details', 'tokens_in_cache', 'total_tokens'];
+const USAGE_KEYS = ['completion_tokens', 'decode_tokens_per_s', 'kv_bytes', 'prefill_tokens_per_s', 'prefilled_tokens', 'prompt_tokens', 'prompt_tokens_details', 'tokens_in_cache', 'total_tokens'];
 
 const loaded = await loadModelFromPath(STORIES);
 const tokenizer = loadTokenizer(loaded)!;

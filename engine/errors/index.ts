@@ -17,6 +17,8 @@ export type SieveErrorCode =
   | 'OUT_OF_GPU_MEMORY'
   | 'ABORTED'
   | 'DEVICE_LOST'
+  | 'GPU_ERROR'
+  | 'WORKER_DIED'
   | 'INVALID_ARGUMENT'
   | 'NOT_LOADED'
   | 'EMBED_ORIGIN_REFUSED'
@@ -180,8 +182,26 @@ export class OutOfGpuMemoryError extends SieveError {
 }
 
 export class AbortedError extends SieveError {
-  constructor(message = 'The request was aborted.') {
-    super('ABORTED', message, 'Nothing to do; the engine is ready for the next request.');
+  constructor(message = 'The request was aborted.', details?: Record<string, unknown>) {
+    super('ABORTED', message, 'Nothing to do; the engine is ready for the next request.', details);
+  }
+}
+
+/** A validation or internal error the GPU reported inside an error scope (an invalid pipeline or buffer): a bug of ours. */
+export class GpuError extends SieveError {
+  constructor(what: string, message: string) {
+    super('GPU_ERROR', `The GPU rejected ${what}: ${message}`, 'Reload the model; if it repeats, report it with the browser, GPU and model named.', { what });
+  }
+}
+
+/** The engine's worker died (crashed, ran out of memory, or was terminated) while calls were pending. */
+export class WorkerDiedError extends SieveError {
+  constructor(reason: string) {
+    super(
+      'WORKER_DIED', `The engine's worker stopped: ${reason}.`,
+      'The next call starts a new worker; load the model again (a model kept in the browser\'s store loads with no download).',
+      { reason },
+    );
   }
 }
 

@@ -17,6 +17,11 @@ export interface PrefillProgress {
 export interface PrefillOptions {
   /** Called as chunks finish on the device (done rising to total; the last call before prefill resolves). */
   onProgress?: (progress: PrefillProgress) => void;
+  /**
+   * Checked between prefill chunks: once aborted, the backend puts the sequence back where this prefill began and
+   * throws AbortedError (details.prefilledTokens: the ids run before it stopped).
+   */
+  signal?: AbortSignal;
 }
 
 export interface ForwardBackend {

@@ -1,5 +1,5 @@
 // The generation loop: prefill the prompt, then sample -> stop checks -> decode, one token at a time, streaming text.
-import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
+import { AbortedError, ContextFullError, InvalidArgumentError } from '../errors/index.ts';
 import type { ForwardBackend, PrefillProgress } from './backend.ts';
 import { validateIds } from './logits.ts';
 import { GREEDY, TokenSampler, tokenLogprob, type SamplingParams, type TokenLogprob } from './sampler.ts';
@@ -12,6 +12,11 @@ export interface GenerationUsage {
   completion_tokens: number;
   /** Prompt tokens actually run through prefill (fewer than prompt_tokens when a cached prefix was reused) per second. */
   prefill_tokens_per_s: number;
+  /**
+   * Prompt ids this request ran through prefill: prompt_tokens - cached_tokens when it got that far; on an abort during
+   * prefill, the ids of the chunks done before it stopped (then dropped again: the cache is as before the request).
+   */
+  prefilled_tokens: number;
   decode_tokens_per_s: number;
   /** Bytes of KV pages this sequence holds now (not the pool). */
   kv_bytes: number;
@@ -115,6 +120,8 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
   let text = '';
   let finishReason: FinishReason = 'length';
   let reusedPrefix = 0;
+  let prefilled = 0;
+  let aborted = false;
   let prefillMs = 0;
   let decodeStart = 0;
 
@@ -127,11 +134,20 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
     } else if (maxTokens > 0) {
       const t0 = now();
       reusedPrefix = await startSequence(backend, req.ids);
-      let logits = await backend.prefill(req.ids.slice(reusedPrefix), 'last', { onProgress: req.onPrefillProgress });
+      let logits: Float32Array = new Float32Array(0);
+      try {
+        logits = await backend.prefill(req.ids.slice(reusedPrefix), 'last', { onProgress: req.onPrefillProgress, signal: req.signal });
+        prefilled = req.ids.length - reusedPrefix;
+      } catch (e) {
+        // Stopped between chunks: the backend put the sequence back where it was, so nothing is reset here.
+        if (!(e instanceof AbortedError) || !req.signal?.aborted) throw e;
+        prefilled = Number(e.details?.prefilledTokens ?? 0);
+        aborted = true;
+      }
       prefillMs = now() - t0;
       decodeStart = now();
       for (;;) {
-        if (req.signal?.aborted) { finishReason = 'abort'; break; }
+        if (aborted || req.signal?.aborted) { finishReason = 'abort'; break; }
         let id: number;
         if (stream) {
           const r = await stream.next();
@@ -186,7 +202,8 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
     usage: {
       prompt_tokens: req.ids.length,
       completion_tokens: out.length,
-      prefill_tokens_per_s: prefillMs === 0 ? 0 : (req.ids.length - reusedPrefix) / (prefillMs / 1000),
+      prefill_tokens_per_s: prefillMs === 0 ? 0 : prefilled / (prefillMs / 1000),
+      prefilled_tokens: prefilled,
       decode_tokens_per_s: decoded === 0 || decodeMs <= 0 ? 0 : decoded / (decodeMs / 1000),
       kv_bytes: cache.kvBytes,
       tokens_in_cache: cache.tokensInCache,

@@ -10,6 +10,8 @@ export interface EngineDevice {
   buffers: BufferAccounting;
   /** Set once the device is lost; every later call should fail with this. */
   lost: DeviceLostError | null;
+  /** The loss, once it is known or within `ms` (work in flight fails before `device.lost` settles); else null. */
+  lostWithin(ms: number): Promise<DeviceLostError | null>;
 }
 
 /** Limits we raise to the adapter's maximum: big weights, big KV arenas, many bindings per kernel. */
@@ -43,9 +45,18 @@ export async function createEngineDevice(gpu: GPU | undefined = globalThis.navig
     },
     buffers: accountBuffers(device),
     lost: null,
+    lostWithin: async (ms) => {
+      if (engineDevice.lost) return engineDevice.lost;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), ms); });
+      const result = await Promise.race([lost, timeout]);
+      clearTimeout(timer);
+      return result;
+    },
   };
-  void device.lost.then((info) => {
+  const lost = device.lost.then((info) => {
     engineDevice.lost = new DeviceLostError(info.message || info.reason || 'unknown');
+    return engineDevice.lost;
   });
   return engineDevice;
 }

@@ -2,7 +2,7 @@
 import { BadModelFileError, BufferLimitError, InvalidArgumentError, MissingTensorError, ModelFetchError } from '../errors/index.ts';
 import { parseHfConfig, tokenId, tokenIds } from './config.ts';
 import { streamSafetensors, type SafetensorsEntry } from './safetensors.ts';
-import { isSingleFileSource, urlFileSource, urlSource } from './sources.ts';
+import { abortableSource, isSingleFileSource, urlFileSource, urlSource } from './sources.ts';
 import {
   layerWeight, type FileSource, type LoadedModel, type ModelConfig, type ModelFiles, type ProgressCallback, type Tensor,
   type TokenizerFiles, type WeightSink, type WeightStore,
@@ -16,6 +16,8 @@ export interface LoadOptions {
    * Checked from config.json before any weight is fetched, so a model too large for the adapter fails at once.
    */
   maxTensorBytes?: number;
+  /** Stops the load: URL downloads are cancelled, and any source's next read throws AbortedError. */
+  signal?: AbortSignal;
 }
 
 /** Throws BufferLimitError for the first tensor the config implies that the device could not bind as f32. */
@@ -51,7 +53,7 @@ export function loadModel(source: FileSource | string, options: LoadOptions = {}
     if (url === null) {
       return Promise.reject(new InvalidArgumentError('source', `"${source}" is not an http(s) URL; for a local path use loadModelFromPath from engine/model/node.ts (Node only)`));
     }
-    source = isGgufName(new URL(url).pathname) ? urlFileSource(url) : urlSource(url);
+    source = isGgufName(new URL(url).pathname) ? urlFileSource(url, options.signal) : urlSource(url, options.signal);
   }
   return loadFromSource(source, options);
 }
@@ -99,6 +101,7 @@ function withoutFileOf(files: StreamedModelFiles): ModelFiles {
  * Face folder layout), every name and shape checked before its data; returns the rest of the model.
  */
 export async function streamFromSource(source: FileSource, sink: WeightSink, options: LoadOptions = {}): Promise<StreamedModelFiles> {
+  if (options.signal) source = abortableSource(source, options.signal);
   if (isSingleFileSource(source)) {
     if (!isGgufName(source.file)) {
       throw new InvalidArgumentError('source', `"${source.file}" is a single file but not a .gguf; a safetensors checkpoint is loaded from its folder or base URL`);
@@ -115,7 +118,7 @@ export function streamModel(source: FileSource | string, sink: WeightSink, optio
     if (url === null) {
       return Promise.reject(new InvalidArgumentError('source', `"${source}" is not an http(s) URL; for a local path use folderSource from engine/model/node.ts (Node only)`));
     }
-    source = isGgufName(new URL(url).pathname) ? urlFileSource(url) : urlSource(url);
+    source = isGgufName(new URL(url).pathname) ? urlFileSource(url, options.signal) : urlSource(url, options.signal);
   }
   return streamFromSource(source, sink, options);
 }

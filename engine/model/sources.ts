@@ -1,5 +1,5 @@
 // Browser-safe model file sources over fetch: a base URL (Hugging Face `resolve` layout or any folder URL) or one file URL.
-import { InvalidArgumentError, ModelFetchError } from '../errors/index.ts';
+import { AbortedError, InvalidArgumentError, ModelFetchError } from '../errors/index.ts';
 import type { FileSource } from './types.ts';
 
 /** A source that holds exactly one model file (a .gguf); `file` is its name, the only path `read` knows. */
@@ -16,17 +16,17 @@ export function isSingleFileSource(source: FileSource): source is SingleFileSour
  * `https://huggingface.co/<org>/<repo>/resolve/<revision>`. Relative base URLs work in a page.
  * A 404 reads as null (absent optional file); any other failure throws ModelFetchError.
  */
-export function urlSource(baseUrl: string): FileSource {
+export function urlSource(baseUrl: string, signal?: AbortSignal): FileSource {
   const base = baseUrl.replace(/\/+$/, '');
   return {
     description: base,
     read(path, onBytes) {
       const encoded = path.split('/').map(encodeURIComponent).join('/');
-      return fetchBytes(`${base}/${encoded}`, onBytes);
+      return fetchBytes(`${base}/${encoded}`, onBytes, signal);
     },
     stream(path, onBytes) {
       const encoded = path.split('/').map(encodeURIComponent).join('/');
-      return fetchStream(`${base}/${encoded}`, onBytes);
+      return fetchStream(`${base}/${encoded}`, onBytes, signal);
     },
   };
 }
@@ -41,16 +41,16 @@ export function huggingFaceSource(repo: string, revision = 'main', origin = HUGG
 }
 
 /** One file at a URL (e.g. `https://huggingface.co/<org>/<repo>/resolve/main/model.Q8_0.gguf`). */
-export function urlFileSource(url: string): SingleFileSource {
+export function urlFileSource(url: string, signal?: AbortSignal): SingleFileSource {
   const file = fileNameOfUrl(url);
   return {
     description: url,
     file,
     read(path, onBytes) {
-      return path === file ? fetchBytes(url, onBytes) : Promise.resolve(null);
+      return path === file ? fetchBytes(url, onBytes, signal) : Promise.resolve(null);
     },
     stream(path, onBytes) {
-      return path === file ? fetchStream(url, onBytes) : Promise.resolve(null);
+      return path === file ? fetchStream(url, onBytes, signal) : Promise.resolve(null);
     },
   };
 }
@@ -65,8 +65,8 @@ export function fileNameOfUrl(url: string): string {
  * Fetches a whole body, reporting bytes as they stream in. `total` is the content-length, or 0 when the
  * server sends none or compresses the body (then content-length counts compressed bytes, not the ones we see).
  */
-export async function fetchBytes(url: string, onBytes?: (loaded: number, total: number) => void): Promise<Uint8Array | null> {
-  const opened = await openResponse(url);
+export async function fetchBytes(url: string, onBytes?: (loaded: number, total: number) => void, signal?: AbortSignal): Promise<Uint8Array | null> {
+  const opened = await openResponse(url, signal);
   if (!opened) return null;
   const { response, total } = opened;
   onBytes?.(0, total);
@@ -92,6 +92,7 @@ export async function fetchBytes(url: string, onBytes?: (loaded: number, total: 
       onBytes?.(loaded, Math.max(total, loaded));
     }
   } catch (e) {
+    if (signal?.aborted) throw new AbortedError('The model download was aborted.');
     throw new ModelFetchError(url, `the download broke off after ${loaded} bytes: ${(e as Error).message}`);
   }
   if (total > 0 && loaded < total) throw new ModelFetchError(url, `the download ended after ${loaded} of ${total} bytes`);
@@ -110,11 +111,13 @@ export async function fetchBytes(url: string, onBytes?: (loaded: number, total: 
 }
 
 /** The response of a GET, or null on 404; its usable content-length (0 when unknown or compressed). */
-async function openResponse(url: string): Promise<{ response: Response; total: number } | null> {
+async function openResponse(url: string, signal?: AbortSignal): Promise<{ response: Response; total: number } | null> {
+  if (signal?.aborted) throw new AbortedError('The model download was aborted.');
   let response: Response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { signal });
   } catch (e) {
+    if (signal?.aborted) throw new AbortedError('The model download was aborted.');
     throw new ModelFetchError(url, (e as Error).message);
   }
   if (response.status === 404) {
@@ -133,8 +136,8 @@ async function openResponse(url: string): Promise<{ response: Response; total: n
 }
 
 /** A body as the chunks the network delivers (never held whole), or null on 404. */
-export async function fetchStream(url: string, onBytes?: (loaded: number, total: number) => void): Promise<AsyncIterable<Uint8Array> | null> {
-  const opened = await openResponse(url);
+export async function fetchStream(url: string, onBytes?: (loaded: number, total: number) => void, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array> | null> {
+  const opened = await openResponse(url, signal);
   if (!opened) return null;
   const { response, total } = opened;
   return (async function* chunks() {
@@ -153,6 +156,7 @@ export async function fetchStream(url: string, onBytes?: (loaded: number, total:
         try {
           step = await reader.read();
         } catch (e) {
+          if (signal?.aborted) throw new AbortedError('The model download was aborted.');
           throw new ModelFetchError(url, `the download broke off after ${loaded} bytes: ${(e as Error).message}`);
         }
         if (step.done) break;
@@ -166,4 +170,37 @@ export async function fetchStream(url: string, onBytes?: (loaded: number, total:
     }
     if (total > 0 && loaded < total) throw new ModelFetchError(url, `the download ended after ${loaded} of ${total} bytes`);
   })();
+}
+
+/**
+ * A source whose reads and streams fail with AbortedError once `signal` is aborted: before a file, as its bytes arrive
+ * and between its chunks (a URL source given the signal also cancels the request itself).
+ */
+export function abortableSource<S extends FileSource>(source: S, signal: AbortSignal): S {
+  const check = () => { if (signal.aborted) throw new AbortedError('The model load was aborted.'); };
+  const watch = (onBytes?: (loaded: number, total: number) => void) => (loaded: number, total: number) => { check(); onBytes?.(loaded, total); };
+  const inner = source.stream?.bind(source);
+  return {
+    ...source,
+    description: source.description,
+    async read(path: string, onBytes?: (loaded: number, total: number) => void) {
+      check();
+      const bytes = await source.read(path, watch(onBytes));
+      check();
+      return bytes;
+    },
+    ...(inner ? {
+      async stream(path: string, onBytes?: (loaded: number, total: number) => void) {
+        check();
+        const chunks = await inner(path, watch(onBytes));
+        if (!chunks) return null;
+        return (async function* abortable() {
+          for await (const chunk of chunks) {
+            check();
+            yield chunk;
+          }
+        })();
+      },
+    } : {}),
+  };
 }

@@ -12,7 +12,7 @@
 // (29.6 vs 217 ms/token in the same run, bench/results/decode-software-adapter.json).
 import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult, type PrefillSplitRule } from '../attention/index.ts';
 import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind } from '../compiler/index.ts';
-import { ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
+import { AbortedError, ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import type { CacheUsage, ForwardBackend, PrefillOptions } from '../generation/index.ts';
 import type { EngineDevice } from '../gpu/index.ts';
 import { DEFAULT_KV_MEMORY_BYTES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type SequenceHandle } from '../kv/index.ts';
@@ -55,6 +55,8 @@ export interface GpuModelOptions {
    * context). A device that refuses it fails the load with OUT_OF_GPU_MEMORY.
    */
   kvMemory?: number;
+  /** Aborts the load between session compiles: what was made is freed and the load throws AbortedError. */
+  signal?: AbortSignal;
 }
 
 /** Decode steps since the last reset of the profile (host ms; counts per step), for bench/node-decode and bench/decode. */
@@ -165,6 +167,7 @@ export class GpuModel implements ForwardBackend {
       };
       const prefillSegment = async (kind: SegmentKind, lastOnly = false): Promise<Segment> => {
         const graph = buildSegment(config, kind, { lastOnly }, has, { quantization });
+        if (options.signal?.aborted) throw new AbortedError('The model load was aborted.');
         onProgress?.({ phase: 'compile', loadedBytes: 0, totalBytes: 0, file: `${kind}${lastOnly ? ' (last row)' : ''}` });
         const session = await createGpuSession(graph.bytes, device);
         sessions.push(session);
@@ -269,7 +272,9 @@ export class GpuModel implements ForwardBackend {
       reported = done;
       options.onProgress?.({ done, total });
     };
+    const startPosition = this.position;
     for (let start = 0; start < ids.length; start += size) {
+      if (options.signal?.aborted) await this.abortPrefill(startPosition, start);
       const chunk = ids.slice(start, start + size);
       const isLastChunk = start + chunk.length === ids.length;
       const logits = await this.prefillChunk(chunk, rows === 'all' ? 'all' : isLastChunk ? 'last' : 'none');
@@ -279,6 +284,19 @@ export class GpuModel implements ForwardBackend {
     }
     report(total);
     return out ?? (last as Float32Array);
+  }
+
+  /**
+   * An abort between chunks: the sequence goes back to where this prefill began (the chunks done are dropped), so the
+   * cache is as if the request had not run. An evicting policy's scores and kept set cannot be rolled back: its
+   * sequence starts again on the next request (which then prefills the whole conversation).
+   */
+  private async abortPrefill(startPosition: number, prefilled: number): Promise<never> {
+    if (prefilled > 0) {
+      if (this.policy?.needs.evicts || startPosition === 0) await this.reset();
+      else await this.truncate(startPosition);
+    }
+    throw new AbortedError('The request was aborted during prefill.', { prefilledTokens: prefilled });
   }
 
   async decode(id: number): Promise<Float32Array> {

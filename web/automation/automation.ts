@@ -2,9 +2,11 @@
 // JSON-friendly handle on window.sieveHost that Playwright calls with page.evaluate.
 import * as Comlink from 'comlink';
 import {
-  installSieveErrorTransfer, type CompletionRequest, type SieveEngine, type EngineGenerateRequest, type EngineLoadOptions, type EngineLogitsRequest,
+  installSieveErrorTransfer, type CompletionRequest, type CompletionChunk, type EngineGenerateRequest, type EngineLoadOptions, type EngineLogitsRequest,
   type LoadProgress,
 } from '../../engine/protocol.ts';
+import type { AutomationEngine } from './engine-test.worker.ts';
+import { runRandomAborts, type RandomAbortsOptions } from './random-aborts.ts';
 
 function toBase64(bytes: Uint8Array): string {
   let s = '';
@@ -20,8 +22,8 @@ function plainError(e: unknown): { error: Record<string, unknown> } {
 }
 
 installSieveErrorTransfer();
-const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module' });
-const engine = Comlink.wrap<SieveEngine>(worker);
+const worker = new Worker(new URL('./engine-test.worker.ts', import.meta.url), { type: 'module' });
+const engine = Comlink.wrap<AutomationEngine>(worker);
 
 const host = {
   /**
@@ -69,6 +71,27 @@ const host = {
   async policies() {
     try {
       return { policies: await engine.listPolicies() };
+    } catch (e) { return plainError(e); }
+  },
+  /**
+   * A streaming completion during which the worker's GPU device is destroyed once the first token arrived
+   * (the automation worker's test hook): what the stream delivered before, and the error it ended with.
+   */
+  async loseDeviceDuring(req: CompletionRequest) {
+    const chunks: CompletionChunk[] = [];
+    let lost = false;
+    try {
+      await engine.completion({ ...req, stream: true }, Comlink.proxy(async (chunk: CompletionChunk) => {
+        chunks.push(chunk);
+        if (!lost && chunk.choices.length > 0) lost = await engine.loseDevice();
+      }));
+      return { chunks, lost };
+    } catch (e) { return { chunks, lost, ...plainError(e) }; }
+  },
+  /** Random aborts through web/client's SieveClient (its own worker): e2e/reliability.spec.ts. */
+  async randomAborts(options: RandomAbortsOptions) {
+    try {
+      return { result: await runRandomAborts(options) };
     } catch (e) { return plainError(e); }
   },
   async unload() {

@@ -50,8 +50,10 @@ export class SieveClient {
 
   /** Loads a model from a folder URL, a .gguf URL or a Hugging Face resolve URL (see resolveModelUrl). */
   load(url: string, options: LoadOptions = {}): Promise<ModelInfo> {
-    const { onProgress, cache, accessToken, catalogId, quantization, calibration, prefillChunk } = options;
-    return this.enqueue(() => this.remote.load(url, onProgress ? Comlink.proxy(onProgress) : undefined, { cache, accessToken, catalogId, quantization, calibration, prefillChunk }));
+    const { onProgress, cache, accessToken, catalogId, quantization, calibration, prefillChunk, signal } = options;
+    return this.enqueue(() => this.runInterruptible(signal, () => this.remote.load(
+      url, onProgress ? Comlink.proxy(onProgress) : undefined, { cache, accessToken, catalogId, quantization, calibration, prefillChunk },
+    )));
   }
 
   /** URLs of the models kept in this browser's model store (loaded with `cache`, a token or a catalog id). */

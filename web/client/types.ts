@@ -58,4 +58,9 @@ export interface LoadOptions {
   calibration?: unknown;
   /** Prompt tokens per prefill chunk (default 512): a longer prompt is prefilled chunk by chunk. */
   prefillChunk?: number;
+  /**
+   * Stops the load (queued or running): the download is cancelled (with `cache`, what arrived is kept and the next
+   * load resumes from it), and load() rejects with AbortedError; a model loaded before stays loaded.
+   */
+  signal?: AbortSignal;
 }

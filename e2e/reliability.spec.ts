@@ -1,0 +1,44 @@
+// Reliability in Chromium (issue 13): 10 random aborts through the page's client (load, prefill, decode, a queued
+// request), and a GPU device destroyed mid-generation inside the worker (the automation build's test hook).
+import { expect, test } from '@playwright/test';
+import { hostCall, hostOk, openHost } from './host.ts';
+
+const URL_PATH = '/shared-models/stories260K/stories260K.gguf';
+
+test('10 random aborts through the client leave the engine answering as a fresh run', async ({ page }) => {
+  test.setTimeout(600_000);
+  await openHost(page);
+  const { result } = await hostOk(page, 'randomAborts', { url: URL_PATH, count: 10, seed: 13, prefillChunk: 16 }) as {
+    result: { outcomes: { kind: string; outcome: string; delayMs: number }[]; mismatches: number[]; expected: string };
+  };
+  console.log(JSON.stringify(result.outcomes));
+  expect(result.outcomes).toHaveLength(10);
+  expect(result.expected.length).toBeGreaterThan(0);
+  expect(result.mismatches).toEqual([]);
+  expect(result.outcomes.some((o) => o.outcome.startsWith('abort') || o.outcome === 'aborted')).toBe(true);
+});
+
+test('a device lost mid-generation ends the stream with DEVICE_LOST; the next request makes a new device and answers', async ({ page }) => {
+  test.setTimeout(600_000);
+  await openHost(page);
+  await hostOk(page, 'load', { url: URL_PATH });
+  const request = { ids: [1, 403, 407, 261, 378, 316], maxTokens: 16, ignoreEos: true };
+  const before = (await hostOk(page, 'generate', request)).result as { ids: number[] };
+
+  const lost = await hostCall(page, 'loseDeviceDuring', { prompt: [1, 403, 407, 261, 378, 316], max_tokens: 64, temperature: 0, ignore_eos: true }) as {
+    chunks: unknown[]; lost: boolean; error?: { code: string; remedy: string };
+  };
+  expect(lost.lost).toBe(true);
+  expect(lost.chunks.length).toBeGreaterThan(0);
+  expect(lost.error?.code).toBe('DEVICE_LOST');
+  expect(lost.error?.remedy).toBeTruthy();
+
+  // The model is loaded again on a new device by this request; its cache is rebuilt by prefill.
+  const after = (await hostOk(page, 'generate', request)).result as { ids: number[] };
+  expect(after.ids).toEqual(before.ids);
+  // A conversation goes on: a longer prompt that starts with the first one answers as on a fresh load.
+  const turn2 = { ids: [...request.ids, ...before.ids, 412, 300], maxTokens: 8, ignoreEos: true };
+  const continued = (await hostOk(page, 'generate', turn2)).result as { ids: number[] };
+  await hostOk(page, 'load', { url: URL_PATH });
+  expect((await hostOk(page, 'generate', turn2)).result).toMatchObject({ ids: continued.ids });
+});

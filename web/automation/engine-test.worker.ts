@@ -1,0 +1,20 @@
+// The automation build's engine worker: the engine as workers/engine.worker.ts runs it, plus test hooks that only
+// the automation page (e2e tests, the CLI) can reach. The chat page and the script tag use workers/engine.worker.ts.
+import * as Comlink from 'comlink';
+import { installSieveErrorTransfer, SieveEngine } from '../../engine/index.ts';
+
+export class AutomationEngine extends SieveEngine {
+  /**
+   * Destroys the engine's GPU device, as a driver reset or a GPU process crash would (e2e/reliability.spec.ts): work
+   * in flight fails, and the engine must notice `device.lost` and make a new device on the next request.
+   */
+  loseDevice(): boolean {
+    // `device` is private to the engine's API, not to the process: this hook is the one place that reaches it.
+    const device = (this as unknown as { device: { device: GPUDevice } | null }).device;
+    device?.device.destroy();
+    return device !== null;
+  }
+}
+
+installSieveErrorTransfer();
+Comlink.expose(new AutomationEngine());
