@@ -106,6 +106,7 @@ describe('GPU memory across the engine\'s life', () => {
     const full = await engine.completion({ prompt, temperature: 0, ignore_eos: true });
     expect(full?.choices[0].finish_reason).toBe('length');
     expect(full?.usage.completion_tokens).toBe(28);
+    expect(full?.usage.context_length).toBe(32);
     // Nothing was lost: the engine goes on.
     const next = await engine.completion({ prompt, max_tokens: 3, temperature: 0 });
     expect(next?.usage.completion_tokens).toBeGreaterThan(0);

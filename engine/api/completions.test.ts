@@ -11,7 +11,7 @@ import type { ChatCompletionChunk, CompletionChunk } from './types.ts';
 const STORIES = fileURLToPath(new URL('../../../shared/models/stories260K/stories260K.gguf', import.meta.url));
 const BOS = 1;
 const README_TEXT = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\nLily\'s mom said, "Lily, let\'s go to';
-const USAGE_KEYS = ['completion_tokens', 'decode_tokens_per_s', 'kv_bytes', 'prefill_tokens_per_s', 'prefilled_tokens', 'prompt_tokens', 'prompt_tokens_details', 'tokens_in_cache', 'total_tokens'];
+const USAGE_KEYS = ['completion_tokens', 'context_length', 'decode_tokens_per_s', 'kv_bytes', 'prefill_tokens_per_s', 'prefilled_tokens', 'prompt_tokens', 'prompt_tokens_details', 'tokens_in_cache', 'total_tokens'];
 
 const loaded = await loadModelFromPath(STORIES);
 const tokenizer = loadTokenizer(loaded)!;
@@ -32,7 +32,7 @@ describe('createCompletion', () => {
     expect(c.id).toMatch(/^cmpl-/);
     expect(c.choices[0]).toEqual({ index: 0, text: README_TEXT, logprobs: null, finish_reason: 'length' });
     expect(Object.keys(c.usage).sort()).toEqual(USAGE_KEYS);
-    expect(c.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 80, total_tokens: 81, tokens_in_cache: 80, prompt_tokens_details: { cached_tokens: 0 } });
+    expect(c.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 80, total_tokens: 81, tokens_in_cache: 80, context_length: 2048, prompt_tokens_details: { cached_tokens: 0 } });
     expect(c.usage.kv_bytes).toBe(80 * 5 * 4 * 8 * 2 * 4); // positions x layers x KV heads x head dim x (K, V) x f32
   });
 

@@ -112,6 +112,7 @@ describe('generation loop on the CPU reference', () => {
     const { backend, base } = await stories();
     const r = await generateAll(backend, { ...base, maxTokens: null, contextLength: 12 });
     expect(r.finishReason).toBe('length');
+    expect(r.usage.context_length).toBe(12);
     expect(r.ids.length).toBe(11);
     await expect(generateAll(backend, { ...base, ids: new Array(12).fill(BOS), contextLength: 12 })).rejects.toThrow(ContextFullError);
     // A max_tokens that cannot fit fails before any prefill, naming the numbers.

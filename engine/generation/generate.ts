@@ -21,6 +21,8 @@ export interface GenerationUsage {
   /** Bytes of KV pages this sequence holds now (not the pool). */
   kv_bytes: number;
   tokens_in_cache: number;
+  /** Positions the sequence could hold under this request's attention (what the KV pool fits); null when unbounded (an evicting policy). */
+  context_length: number | null;
   /** OpenAI's field: cached_tokens = prompt tokens served from the cache (a reused prefix), not prefilled. */
   prompt_tokens_details: { cached_tokens: number };
 }
@@ -207,6 +209,7 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
       decode_tokens_per_s: decoded === 0 || decodeMs <= 0 ? 0 : decoded / (decodeMs / 1000),
       kv_bytes: cache.kvBytes,
       tokens_in_cache: cache.tokensInCache,
+      context_length: Number.isFinite(context) ? context : null,
       prompt_tokens_details: { cached_tokens: reusedPrefix },
     },
   };
