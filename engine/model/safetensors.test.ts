@@ -145,6 +145,9 @@ describe('streamSafetensors', () => {
     const longer = new Uint8Array(bytes.byteLength + 4);
     longer.set(bytes);
     await expect(collect(longer, 5)).rejects.toThrow(/data: more bytes follow/);
+    const lying = bytes.slice();
+    new DataView(lying.buffer).setUint32(0, lying.byteLength, true);
+    await expect(collect(lying, 5)).rejects.toThrow(new RegExp(`header length: says ${lying.byteLength} bytes but the file has ${lying.byteLength - 8} after it`));
   });
 
   it('splits a large tensor into pieces of whole rows no larger than STREAM_PIECE_BYTES', async () => {

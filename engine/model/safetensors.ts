@@ -168,7 +168,13 @@ export async function streamSafetensors(chunks: AsyncIterable<Uint8Array>, file:
   if (headerBytes > MAX_HEADER_BYTES) throw new BadModelFileError(file, 'header length', `says ${headerBytes} bytes, more than the ${MAX_HEADER_BYTES} the format allows`);
   const head = new Uint8Array(HEADER_LENGTH_BYTES + headerBytes);
   head.set(lengthBytes);
-  head.set(await reader.read(headerBytes, 'header'), HEADER_LENGTH_BYTES);
+  try {
+    head.set(await reader.read(headerBytes, 'header'), HEADER_LENGTH_BYTES);
+  } catch (e) {
+    if (!(e instanceof BadModelFileError)) throw e;
+    // As parseSafetensorsFile says it: the length field is what is wrong when the file is shorter than it claims.
+    throw new BadModelFileError(file, 'header length', `says ${headerBytes} bytes but the file has ${reader.consumed - HEADER_LENGTH_BYTES} after it`);
+  }
   // The data length is not known before the end of a stream: check the offsets against what the header implies
   // (they must tile [0, end) without holes), then that exactly that many bytes follow.
   const { entries } = readHeader(head, file, Number.MAX_SAFE_INTEGER);
@@ -200,7 +206,8 @@ export async function streamSafetensors(chunks: AsyncIterable<Uint8Array>, file:
 class ChunkReader {
   private chunk: Uint8Array = new Uint8Array(0);
   private at = 0;
-  private consumed = 0;
+  /** Bytes read so far. */
+  consumed = 0;
   constructor(private readonly chunks: AsyncIterator<Uint8Array>, private readonly file: string) {}
 
   async read(n: number, what: string): Promise<Uint8Array> {
