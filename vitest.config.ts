@@ -8,7 +8,7 @@ process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 export default defineConfig({
   test: {
-    include: ['engine/**/*.test.ts', 'models/**/*.test.ts', 'workers/**/*.test.ts', 'web/**/*.test.ts'],
+    include: ['engine/**/*.test.ts', 'models/**/*.test.ts', 'workers/**/*.test.ts', 'web/**/*.test.ts', 'bench/compare/*.test.ts'],
     environment: 'node',
     testTimeout: 120_000,
     hookTimeout: 120_000,

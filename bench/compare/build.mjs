@@ -25,6 +25,8 @@ await build({
   // The `webgpu` package's dawn.node is provided beside the bundle (dist/linux-x64/), not bundled; sharp and
   // onnxruntime-node are Transformers.js's Node-only paths, never taken by its web build.
   external: ['sharp', 'onnxruntime-node'],
+  // One onnxruntime-common for both engines' ORT (Transformers.js imports it directly; its own copy would be a second Tensor class).
+  alias: { 'onnxruntime-common': `${root}node_modules/onnxruntime-common` },
   plugins: [{
     name: 'raw',
     setup(b) {

@@ -1,7 +1,7 @@
 // The yardstick's driver: one process that serves the model folders over local HTTP and drives each engine in its
 // own child process (child.ts: own JS heap, own Dawn device) through the same workload, cells interleaved A B A B.
 //   node --import tsx bench/compare/driver.ts --models DIR[,DIR] --out report.json [--svg chart.svg] ...
-// (bundled for the GPU machine by build.mjs: node .carry/yardstick/driver.mjs ...). README.md says what is measured.
+// (bundled for the GPU machine by build.mjs: node .carry/yardstick/driver.mjs ...). The root README ("Sieve beside Transformers.js and WebLLM") says what is measured.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
