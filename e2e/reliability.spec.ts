@@ -42,3 +42,15 @@ test('a device lost mid-generation ends the stream with DEVICE_LOST; the next re
   await hostOk(page, 'load', { url: URL_PATH });
   expect((await hostOk(page, 'generate', turn2)).result).toMatchObject({ ids: continued.ids });
 });
+
+test('a worker that dies mid-stream fails it with WORKER_DIED; the next call starts a new worker that answers', async ({ page }) => {
+  test.setTimeout(600_000);
+  await openHost(page);
+  const { result } = await hostOk(page, 'workerDeath', URL_PATH) as {
+    result: { chunks: number; error: { code?: string; remedy?: string } | null; before: string; after: string };
+  };
+  expect(result.chunks).toBeGreaterThan(0);
+  expect(result.error?.code).toBe('WORKER_DIED');
+  expect(result.error?.remedy).toBeTruthy();
+  expect(result.after).toBe(result.before);
+});

@@ -6,7 +6,7 @@ import {
   type LoadProgress,
 } from '../../engine/protocol.ts';
 import type { AutomationEngine } from './engine-test.worker.ts';
-import { runRandomAborts, type RandomAbortsOptions } from './random-aborts.ts';
+import { runRandomAborts, runWorkerDeath, type RandomAbortsOptions } from './random-aborts.ts';
 
 function toBase64(bytes: Uint8Array): string {
   let s = '';
@@ -92,6 +92,12 @@ const host = {
   async randomAborts(options: RandomAbortsOptions) {
     try {
       return { result: await runRandomAborts(options) };
+    } catch (e) { return plainError(e); }
+  },
+  /** A worker that crashes mid-stream under web/client's SieveClient: e2e/reliability.spec.ts. */
+  async workerDeath(url: string) {
+    try {
+      return { result: await runWorkerDeath(url) };
     } catch (e) { return plainError(e); }
   },
   async unload() {

@@ -14,6 +14,14 @@ export class AutomationEngine extends SieveEngine {
     device?.device.destroy();
     return device !== null;
   }
+
+  /** Kills this worker as a crash would: an uncaught error, then the worker closes (e2e/reliability.spec.ts). */
+  crash(): void {
+    setTimeout(() => {
+      setTimeout(() => self.close(), 0);
+      throw new Error('the automation test hook crashed the worker');
+    }, 0);
+  }
 }
 
 installSieveErrorTransfer();

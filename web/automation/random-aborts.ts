@@ -1,7 +1,9 @@
 // Random aborts through the page's client (web/client's SieveClient and its signals, the production worker), for
 // e2e/reliability.spec.ts: load (download, parse, compile), prefill, decode and a request queued behind another, each
 // stopped at a random moment; after each, a greedy request must answer as the fresh run before them did.
-import { createEngine, type Completion, type CompletionRequest, type SieveClient } from '../client/index.ts';
+import * as Comlink from 'comlink';
+import { createEngine, SieveClient, type Completion, type CompletionRequest } from '../client/index.ts';
+import type { AutomationEngine } from './engine-test.worker.ts';
 
 export interface RandomAbortsOptions {
   url: string;
@@ -77,6 +79,36 @@ export async function runRandomAborts(options: RandomAbortsOptions): Promise<Ran
       if ((await completion(client, reference)).choices[0].text !== expected) mismatches.push(i);
     }
     return { outcomes, mismatches, expected };
+  } finally {
+    client.terminate();
+  }
+}
+
+/**
+ * Worker death through the client: a streaming request's worker crashes after its first token (the automation
+ * worker's hook); what the stream ended with, then a load and the same request on the new worker the client starts.
+ */
+export async function runWorkerDeath(url: string): Promise<{ chunks: number; error: { code?: string; remedy?: string } | null; before: string; after: string }> {
+  const start = () => new Worker(new URL('./engine-test.worker.ts', import.meta.url), { type: 'module' });
+  let worker = start();
+  const client = new SieveClient(worker, () => (worker = start()));
+  const request: CompletionRequest = { prompt: [1, 403, 407, 261, 378, 316], max_tokens: 48, temperature: 0, ignore_eos: true };
+  try {
+    await client.load(url);
+    const before = (await completion(client, { ...request, max_tokens: 12 })).choices[0].text;
+    let chunks = 0;
+    let error: { code?: string; remedy?: string } | null = null;
+    try {
+      const stream = await client.completions.create({ ...request, stream: true });
+      for await (const _chunk of stream) {
+        if (++chunks === 1) void Comlink.wrap<AutomationEngine>(worker).crash();
+      }
+    } catch (e) {
+      error = { code: (e as { code?: string }).code, remedy: (e as { remedy?: string }).remedy };
+    }
+    await client.load(url);
+    const after = (await completion(client, { ...request, max_tokens: 12 })).choices[0].text;
+    return { chunks, error, before, after };
   } finally {
     client.terminate();
   }

@@ -1,6 +1,6 @@
 // SieveClient: the page-side handle on the engine worker, shaped like OpenAI's JS client (and WebLLM's).
 import * as Comlink from 'comlink';
-import { AbortedError, installSieveErrorTransfer, type SieveEngine } from '../../engine/protocol.ts';
+import { AbortedError, installSieveErrorTransfer, WorkerDiedError, type SieveEngine } from '../../engine/protocol.ts';
 import { ChunkChannel } from './chunk-channel.ts';
 import type {
   ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest,
@@ -34,18 +34,66 @@ interface QueuedTask {
 export class SieveClient {
   readonly chat: { completions: { create: SieveClient['createChatCompletion'] } };
   readonly completions: { create: SieveClient['createCompletion'] };
-  private readonly remote: RemoteEngine;
+  private worker!: EngineEndpoint;
+  private live!: RemoteEngine;
   private readonly tasks: QueuedTask[] = [];
   private running = false;
   /** Set while a generation request is in the worker: the abort hook of the request running now. */
   private current: { interrupt: () => void } | null = null;
   private terminated = false;
+  /** Set once the worker died; the next call starts a new one (when the client can make workers). */
+  private dead: WorkerDiedError | null = null;
+  /** Rejects when the worker dies: every call in flight races it, so none waits forever on a dead worker. */
+  private death!: Promise<never>;
+  private onDeath!: (e: WorkerDiedError) => void;
 
-  constructor(private readonly worker: EngineEndpoint) {
+  /**
+   * `spawn` makes a new worker after one died (createEngine passes it); without it a dead worker's client fails
+   * every later call with WorkerDiedError.
+   */
+  constructor(worker: EngineEndpoint, private readonly spawn?: () => EngineEndpoint) {
     installSieveErrorTransfer();
-    this.remote = Comlink.wrap<SieveEngine>(worker);
+    this.attach(worker);
     this.chat = { completions: { create: this.createChatCompletion.bind(this) as SieveClient['createChatCompletion'] } };
     this.completions = { create: this.createCompletion.bind(this) as SieveClient['createCompletion'] };
+  }
+
+  /** Starts talking to `worker`, and watches it: an uncaught error in it or a failed start is its death. */
+  private attach(worker: EngineEndpoint): void {
+    this.worker = worker;
+    this.live = Comlink.wrap<SieveEngine>(worker);
+    this.dead = null;
+    this.death = new Promise<never>((_, reject) => { this.onDeath = reject; });
+    this.death.catch(() => undefined); // observed by the calls that race it
+    const target = worker as unknown as Partial<Pick<Worker, 'addEventListener'>>;
+    target.addEventListener?.('error', (event: Event) => {
+      const message = (event as ErrorEvent).message;
+      this.died(message ? `an uncaught error: ${message}` : 'it crashed or could not start');
+    });
+  }
+
+  /** The worker is gone (or its state unknown after an uncaught error): end it and fail what is in flight. */
+  private died(reason: string): void {
+    if (this.dead || this.terminated) return;
+    this.dead = new WorkerDiedError(reason);
+    this.current = null;
+    this.worker.terminate();
+    this.onDeath(this.dead);
+  }
+
+  /** The worker's engine for a new call: a new worker when the last one died. */
+  private get remote(): RemoteEngine {
+    if (this.dead && !this.terminated) {
+      if (!this.spawn) throw this.dead;
+      this.attach(this.spawn());
+    }
+    return this.live;
+  }
+
+  /** A call that fails with WorkerDiedError if the worker dies before it answers. */
+  private untilDeath<T>(call: () => Promise<T>): Promise<T> {
+    const pending = call(); // first: a call after a death starts the new worker, whose death is the one to race
+    return Promise.race([pending, this.death]);
   }
 
   /** Loads a model from a folder URL, a .gguf URL or a Hugging Face resolve URL (see resolveModelUrl). */
@@ -58,17 +106,17 @@ export class SieveClient {
 
   /** URLs of the models kept in this browser's model store (loaded with `cache`, a token or a catalog id). */
   listCachedModels(): Promise<string[]> {
-    return this.remote.listCachedModels();
+    return this.untilDeath(() => this.remote.listCachedModels());
   }
 
   /** Whether all of a model's files are in this browser's model store (a load then makes no request). */
   isModelCached(url: string): Promise<boolean> {
-    return this.remote.isModelCached(url);
+    return this.untilDeath(() => this.remote.isModelCached(url));
   }
 
   /** Deletes a model's files from this browser's model store. */
   deleteCachedModel(url: string): Promise<void> {
-    return this.remote.deleteCachedModel(url);
+    return this.untilDeath(() => this.remote.deleteCachedModel(url));
   }
 
   unload(): Promise<void> {
@@ -77,7 +125,7 @@ export class SieveClient {
 
   /** Names of the attention policies the engine registered ('dense' and whatever else this build has). */
   listPolicies(): Promise<string[]> {
-    return this.remote.listPolicies();
+    return this.untilDeath(() => this.remote.listPolicies());
   }
 
   /** Stops the request that is generating now (it ends with finish_reason "abort"); queued ones still run. */
@@ -155,7 +203,7 @@ export class SieveClient {
       this.tasks.push({
         run: async () => {
           if (this.terminated) { reject(new AbortedError('The engine was terminated.')); return; }
-          try { resolve(await call()); } catch (e) { reject(e); }
+          try { resolve(await this.untilDeath(call)); } catch (e) { reject(e); }
         },
       });
       void this.pump();
@@ -181,6 +229,6 @@ function prefillProgressProxy(options: RequestOptions) {
 
 /** Starts the engine's Web Worker and returns the client that talks to it. */
 export function createEngine(options: CreateEngineOptions = {}): SieveClient {
-  const worker = options.worker ?? new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module' });
-  return new SieveClient(worker);
+  const start = () => new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module' });
+  return options.worker ? new SieveClient(options.worker) : new SieveClient(start(), start);
 }
