@@ -430,6 +430,8 @@ async function answer(conversation: Conversation): Promise<void> {
   scrollToEnd();
   let firstTokenAt = 0;
   let pieces = 0;
+  /** Set when the engine's worker died under this reply: the client starts a new one, which needs the model again. */
+  let workerDied: string | null = null;
   let lastSave = performance.now();
   const prefillBar = prefillProgressBar(article);
   try {
@@ -471,6 +473,7 @@ async function answer(conversation: Conversation): Promise<void> {
     }
   } catch (e) {
     if (isContextFull(e) && !conversation.contextChoice) offerContextChoice(conversation, describeError(e));
+    else if ((e as { code?: string })?.code === 'WORKER_DIED') workerDied = describeError(e);
     else showNotice(describeError(e));
     // A reply that failed before its first word is not kept.
     if (reply.content.length > 0) {
@@ -487,6 +490,13 @@ async function answer(conversation: Conversation): Promise<void> {
     markFinish(article, reply);
     generation = null;
     updateControls();
+  }
+  if (workerDied && loadedModel) {
+    const model = loadedModel;
+    loadedModel = null;
+    void loadModel(model);
+    showNotice(`${workerDied} Loading ${model} again; send your message again once it is loaded.`);
+    return;
   }
   // Without max_tokens, 'length' means the reply filled the context: the next turn would not fit either.
   if (reply.finishReason === 'length' && request.max_tokens === undefined && !conversation.contextChoice && current === conversation) {
