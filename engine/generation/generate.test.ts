@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from '../cli/reference-runner.ts';
-import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
+import { ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import { loadModelFromPath } from '../model/node.ts';
 import { loadTokenizer } from '../tokenizer/index.ts';
 import { generate, generateAll, type GenerationRequest } from './generate.ts';
@@ -158,5 +158,21 @@ describe('generation loop on the CPU reference', () => {
     expect(warm.prefilled).toEqual([turn2Prompt.length - 20]);
     const cold = await generateAll(new ReferenceBackend(loaded), { ...base, ids: turn2Prompt, maxTokens: 20 });
     expect(turn2.ids).toEqual(cold.ids);
+  });
+});
+
+describe('non-finite logits', () => {
+  it('a forward that yields NaN logits fails with NON_FINITE_LOGITS, not token 0, and the next request answers', async () => {
+    const { loaded, backend, base } = await stories();
+    const want = (await generateAll(backend, { ...base, maxTokens: 8 })).ids;
+    // One NaN in the final norm's weight makes every logit NaN: what an f16 overflow looks like to the sampler.
+    const norm = loaded.weights.get('model.norm.weight').data;
+    const kept = norm[0];
+    norm[0] = Number.NaN;
+    const failed = generateAll(backend, { ...base, maxTokens: 8 });
+    await expect(failed).rejects.toBeInstanceOf(NonFiniteLogitsError);
+    await expect(failed).rejects.toMatchObject({ code: 'NON_FINITE_LOGITS', details: { position: 0 } });
+    norm[0] = kept;
+    expect((await generateAll(backend, { ...base, maxTokens: 8 })).ids).toEqual(want);
   });
 });

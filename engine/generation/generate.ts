@@ -1,5 +1,5 @@
 // The generation loop: prefill the prompt, then sample -> stop checks -> decode, one token at a time, streaming text.
-import { AbortedError, ContextFullError, InvalidArgumentError } from '../errors/index.ts';
+import { AbortedError, ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import type { ForwardBackend, PrefillProgress } from './backend.ts';
 import { validateIds } from './logits.ts';
 import { GREEDY, TokenSampler, tokenLogprob, type SamplingParams, type TokenLogprob } from './sampler.ts';
@@ -156,6 +156,8 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
           if (r.done) throw new Error('internal: the greedy stream ended before max_tokens');
           id = r.value;
         } else {
+          // NaN or Inf logits have no next token (argmax would answer 0, sampling garbage): a typed error instead.
+          checkFinite(logits, req.ids.length - 1 + out.length);
           id = sampler.next(logits);
         }
         out.push(id);
@@ -222,4 +224,9 @@ export async function generateAll(backend: ForwardBackend, req: GenerationReques
     const r = await steps.next();
     if (r.done) return r.value;
   }
+}
+
+/** Throws NonFiniteLogitsError when a logits row read back to the CPU holds a NaN or an infinity. */
+function checkFinite(logits: Float32Array, position: number): void {
+  for (let i = 0; i < logits.length; i++) if (!Number.isFinite(logits[i])) throw new NonFiniteLogitsError(position);
 }
