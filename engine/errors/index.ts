@@ -17,7 +17,6 @@ export type SieveErrorCode =
   | 'OUT_OF_GPU_MEMORY'
   | 'ABORTED'
   | 'DEVICE_LOST'
-  | 'GPU_ERROR'
   | 'WORKER_DIED'
   | 'INVALID_ARGUMENT'
   | 'NOT_LOADED'
@@ -184,13 +183,6 @@ export class OutOfGpuMemoryError extends SieveError {
 export class AbortedError extends SieveError {
   constructor(message = 'The request was aborted.', details?: Record<string, unknown>) {
     super('ABORTED', message, 'Nothing to do; the engine is ready for the next request.', details);
-  }
-}
-
-/** A validation or internal error the GPU reported inside an error scope (an invalid pipeline or buffer): a bug of ours. */
-export class GpuError extends SieveError {
-  constructor(what: string, message: string) {
-    super('GPU_ERROR', `The GPU rejected ${what}: ${message}`, 'Reload the model; if it repeats, report it with the browser, GPU and model named.', { what });
   }
 }
 
