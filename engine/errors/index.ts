@@ -24,7 +24,8 @@ export type SieveErrorCode =
   | 'EMBED_FRAME_UNAVAILABLE'
   | 'BAD_CALIBRATION'
   | 'CALIBRATION_MISSING'
-  | 'NON_FINITE_LOGITS';
+  | 'NON_FINITE_LOGITS'
+  | 'NOT_A_MODEL';
 
 export interface SieveErrorJSON {
   name: string;
@@ -204,8 +205,30 @@ export class DeviceLostError extends SieveError {
 }
 
 export class InvalidArgumentError extends SieveError {
-  constructor(param: string, problem: string) {
-    super('INVALID_ARGUMENT', `${param}: ${problem}`, `Fix the value of "${param}".`, { param });
+  /** `remedy`: what the value may be, where "Fix the value" would leave the user guessing. */
+  constructor(param: string, problem: string, remedy = `Fix the value of "${param}".`) {
+    super('INVALID_ARGUMENT', `${param}: ${problem}`, remedy, { param });
+  }
+}
+
+/** What a model may be given as (the model picker, the CLI, the load API): said wherever a model input is refused. */
+export const ACCEPTED_MODEL_INPUTS =
+  'a folder URL or path holding config.json, *.safetensors and tokenizer.json, a .gguf file URL or path, '
+  + 'or a Hugging Face repo id such as HuggingFaceTB/SmolLM2-135M-Instruct';
+
+/**
+ * A model address whose server answered with a web page (a dev server's or a site's HTML for a path it lacks, a login
+ * page, a mistyped address) instead of model files: said as such, not as the JSON or header error its bytes would give.
+ */
+export class NotAModelError extends SieveError {
+  /** `where`: the folder, file URL or path; `kind`: a folder (config.json was HTML) or one model file (a .gguf, a shard). */
+  constructor(where: string, kind: 'folder' | 'file', file?: string) {
+    super(
+      'NOT_A_MODEL',
+      `${where}: not a model ${kind}: the server answered with an HTML page${file ? ` for ${file}` : ''}.`,
+      `Check the address. A model is ${ACCEPTED_MODEL_INPUTS}.`,
+      { where, kind, ...(file ? { file } : {}) },
+    );
   }
 }
 

@@ -3,7 +3,8 @@
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { AbortedError, IntegrityError, ModelAccessError, ModelFetchError } from '../errors/index.ts';
+import { AbortedError, IntegrityError, ModelAccessError, ModelFetchError, NotAModelError } from '../errors/index.ts';
+import { answeredWithHtml } from '../model/index.ts';
 import { checkQuota, type StorageEstimateLike } from './checks.ts';
 import { announcedDigest, ifRangeValidator, parseContentRange, type ContentDigest } from './etag.ts';
 import { RateMeter, type DownloadProgress } from './progress.ts';
@@ -66,7 +67,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Downloads `url` into the store (or finds it there, complete, without any request) and returns its bytes; null
- * when the server says 404. Throws ModelAccessError (401/403), ModelFetchError (other failures, or interrupted
+ * when the server says 404. Throws NotAModelError (the server answered with an HTML page), ModelAccessError (401/403), ModelFetchError (other failures, or interrupted
  * MAX_ATTEMPTS times; what arrived is kept for the next load), StorageQuotaError, IntegrityError (the bad copy
  * is deleted).
  */
@@ -129,6 +130,11 @@ export async function fetchToStore(options: FetchToStoreOptions): Promise<Uint8A
       lastError = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
       if (response.status >= 500 || response.status === 429) continue;
       throw new ModelFetchError(url, lastError);
+    }
+    if (answeredWithHtml(response, url)) {
+      // A web page in place of a model file is never stored (it would read as the file on every later load).
+      await response.body?.cancel();
+      throw new NotAModelError(url, 'file');
     }
 
     // A bare ETag is a digest only from the hub's own origin: after a cross-origin redirect (the hub sends LFS files

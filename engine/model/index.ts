@@ -7,7 +7,9 @@ export {
   parseSafetensors, parseSafetensorsFile, readSafetensorsHeader, streamSafetensors, SUPPORTED_SAFETENSORS_DTYPES, STREAM_PIECE_BYTES,
   type SafetensorsFile, type SafetensorsEntry, type TensorPieceSink,
 } from './safetensors.ts';
-export { urlSource, urlFileSource, huggingFaceSource, HUGGING_FACE_ORIGIN, isSingleFileSource, type SingleFileSource } from './sources.ts';
+export {
+  urlSource, urlFileSource, huggingFaceSource, HUGGING_FACE_ORIGIN, isSingleFileSource, answeredWithHtml, looksLikeHtml, type SingleFileSource,
+} from './sources.ts';
 export {
   loadModel, loadFromSource, streamModel, streamFromSource, expectedTensorShapes, checkWeights, checkTensorLimits, TensorMapWeightStore,
   type LoadOptions, type ExpectedTensors, type StreamedModelFiles, type TensorShapes,

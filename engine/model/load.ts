@@ -1,8 +1,8 @@
 // loadModel: a Hugging Face checkpoint (config.json + safetensors, sharded or not) or a GGUF file -> LoadedModel, checked at load.
-import { BadModelFileError, BufferLimitError, InvalidArgumentError, MissingTensorError, ModelFetchError } from '../errors/index.ts';
+import { BadModelFileError, BufferLimitError, InvalidArgumentError, MissingTensorError, ModelFetchError, NotAModelError } from '../errors/index.ts';
 import { parseHfConfig, tokenId, tokenIds } from './config.ts';
 import { streamSafetensors, type SafetensorsEntry } from './safetensors.ts';
-import { abortableSource, isSingleFileSource, urlFileSource, urlSource } from './sources.ts';
+import { abortableSource, isSingleFileSource, looksLikeHtml, urlFileSource, urlSource } from './sources.ts';
 import {
   layerWeight, type FileSource, type LoadedModel, type ModelConfig, type ModelFiles, type ProgressCallback, type Tensor,
   type TokenizerFiles, type WeightSink, type WeightStore,
@@ -131,6 +131,7 @@ async function loadGguf(source: FileSource, file: string, sink: WeightSink, opti
   // Loaded on demand: pages that only ever load safetensors checkpoints do not carry the GGUF parser.
   const { parseGguf, ggufTokenizerConfig } = await import('./gguf.ts');
   let bytes: Uint8Array | null = await readRequired(source, file, options);
+  if (looksLikeHtml(bytes)) throw new NotAModelError(source.description, 'file');
   const total = bytes.byteLength;
   reportParse(options, file, total, 0);
   // The header is parsed whole (engine/model/gguf.ts); each tensor then goes to the sink converted a piece of rows at
@@ -163,7 +164,7 @@ async function loadGguf(source: FileSource, file: string, sink: WeightSink, opti
 
 async function loadHfCheckpoint(source: FileSource, sink: WeightSink, options: LoadOptions): Promise<StreamedModelFiles> {
   // The config comes first and is checked before any weight byte is fetched: a wrong model fails in milliseconds.
-  const baseConfig = parseHfConfig(parseJson(await readRequired(source, CONFIG_FILE, options), CONFIG_FILE), CONFIG_FILE);
+  const baseConfig = parseHfConfig(parseJson(await readConfig(source, options), CONFIG_FILE), CONFIG_FILE);
   const tokenizerFiles: TokenizerFiles = {
     tokenizerJson: await readOptionalJson(source, TOKENIZER_FILE, options),
     tokenizerConfig: asObjectOrNull(await readOptionalJson(source, TOKENIZER_CONFIG_FILE, options), TOKENIZER_CONFIG_FILE),
@@ -174,7 +175,7 @@ async function loadHfCheckpoint(source: FileSource, sink: WeightSink, options: L
   const expected = expectedTensorShapes(config);
   const shapes = new Map<string, { shape: number[] }>();
 
-  const single = await openStream(source, SINGLE_WEIGHTS_FILE, options);
+  const single = await openStream(source, SINGLE_WEIGHTS_FILE, options, 'optional');
   let fileOf: (name: string) => string;
   if (single) {
     fileOf = () => SINGLE_WEIGHTS_FILE;
@@ -196,7 +197,7 @@ async function loadHfCheckpoint(source: FileSource, sink: WeightSink, options: L
     fileOf = (name) => weightMap.get(name) ?? SHARD_INDEX_FILE;
     const shards = [...new Set(weightMap.values())];
     for (const shard of shards) {
-      const stream = await openStream(source, shard, options);
+      const stream = await openStream(source, shard, options, 'required');
       if (!stream) throw new ModelFetchError(`${source.description}/${shard}`, 'not found');
       await streamWeightsFile(stream, shard, expected, sink, options, (entries) => {
         const here = new Set(entries.map((e) => e.name));
@@ -328,13 +329,21 @@ async function streamWeightsFile(
   reportParse(options, file, 1, 1);
 }
 
-/** A file as a stream (the source's own, or its whole bytes as one chunk), or null when absent. */
-async function openStream(source: FileSource, file: string, options: LoadOptions): Promise<AsyncIterable<Uint8Array> | null> {
+/**
+ * A file as a stream (the source's own, or its whole bytes as one chunk), or null when absent. An optional file
+ * answered with an HTML page is absent (a server that answers every unknown path with its index.html).
+ */
+async function openStream(source: FileSource, file: string, options: LoadOptions, need: 'optional' | 'required'): Promise<AsyncIterable<Uint8Array> | null> {
   const onProgress = options.onProgress;
   const onBytes = onProgress && ((loadedBytes: number, totalBytes: number) => onProgress({ phase: 'fetch', loadedBytes, totalBytes, file }));
-  if (source.stream) return source.stream(file, onBytes);
-  const bytes = await source.read(file, onBytes);
-  return bytes && oneChunk(bytes);
+  try {
+    if (source.stream) return await source.stream(file, onBytes);
+    const bytes = await source.read(file, onBytes);
+    return bytes && oneChunk(bytes);
+  } catch (e) {
+    if (need === 'optional' && e instanceof NotAModelError) return null;
+    throw e;
+  }
 }
 
 async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
@@ -370,13 +379,40 @@ export class TensorMapWeightStore implements WeightStore {
   }
 }
 
-async function readOptional(source: FileSource, file: string, options: LoadOptions): Promise<Uint8Array | null> {
+function readFile(source: FileSource, file: string, options: LoadOptions): Promise<Uint8Array | null> {
   const onProgress = options.onProgress;
   return source.read(file, onProgress && ((loadedBytes, totalBytes) => onProgress({ phase: 'fetch', loadedBytes, totalBytes, file })));
 }
 
+/** A file the model may lack: null when absent, or answered with an HTML page (see openStream). */
+async function readOptional(source: FileSource, file: string, options: LoadOptions): Promise<Uint8Array | null> {
+  try {
+    const bytes = await readFile(source, file, options);
+    return bytes && looksLikeHtml(bytes) ? null : bytes;
+  } catch (e) {
+    if (e instanceof NotAModelError) return null;
+    throw e;
+  }
+}
+
+/**
+ * config.json, the file that makes a folder a model: a web page in its place (a mistyped address on a server that
+ * answers every path) is NotAModelError naming the folder, not the JSON error its bytes would give.
+ */
+async function readConfig(source: FileSource, options: LoadOptions): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readRequired(source, CONFIG_FILE, options);
+  } catch (e) {
+    if (e instanceof NotAModelError) throw new NotAModelError(source.description, 'folder', CONFIG_FILE);
+    throw e;
+  }
+  if (looksLikeHtml(bytes)) throw new NotAModelError(source.description, 'folder', CONFIG_FILE);
+  return bytes;
+}
+
 async function readRequired(source: FileSource, file: string, options: LoadOptions): Promise<Uint8Array> {
-  const bytes = await readOptional(source, file, options);
+  const bytes = await readFile(source, file, options);
   // A single-file source's description is already the file's own URL or path.
   if (!bytes) throw new ModelFetchError(isSingleFileSource(source) ? source.description : `${source.description}/${file}`, 'not found');
   return bytes;

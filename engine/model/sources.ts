@@ -1,5 +1,5 @@
 // Browser-safe model file sources over fetch: a base URL (Hugging Face `resolve` layout or any folder URL) or one file URL.
-import { AbortedError, InvalidArgumentError, ModelFetchError } from '../errors/index.ts';
+import { AbortedError, InvalidArgumentError, ModelFetchError, NotAModelError } from '../errors/index.ts';
 import type { FileSource } from './types.ts';
 
 /** A source that holds exactly one model file (a .gguf); `file` is its name, the only path `read` knows. */
@@ -110,6 +110,21 @@ export async function fetchBytes(url: string, onBytes?: (loaded: number, total: 
   return buffer;
 }
 
+/**
+ * Whether a model file's request was answered with a web page: no model file is HTML, while dev servers and single-page
+ * sites answer paths they lack with their index.html (200), and portals with a login page.
+ */
+export function answeredWithHtml(response: Response, url: string): boolean {
+  const type = (response.headers.get('content-type') ?? '').toLowerCase();
+  return type.startsWith('text/html') && !/\.html?$/i.test(new URL(url, 'http://x/').pathname);
+}
+
+/** Whether bytes read as a model file are an HTML page (a server that sent one without saying so, or a saved page). */
+export function looksLikeHtml(bytes: Uint8Array): boolean {
+  const head = new TextDecoder().decode(bytes.subarray(0, 64)).replace(/^\uFEFF/, '').trimStart().toLowerCase();
+  return head.startsWith('<!doctype html') || head.startsWith('<html');
+}
+
 /** The response of a GET, or null on 404; its usable content-length (0 when unknown or compressed). */
 async function openResponse(url: string, signal?: AbortSignal): Promise<{ response: Response; total: number } | null> {
   if (signal?.aborted) throw new AbortedError('The model download was aborted.');
@@ -127,6 +142,10 @@ async function openResponse(url: string, signal?: AbortSignal): Promise<{ respon
   if (!response.ok) {
     await response.body?.cancel();
     throw new ModelFetchError(url, `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+  }
+  if (answeredWithHtml(response, url)) {
+    await response.body?.cancel();
+    throw new NotAModelError(url, 'file');
   }
   const encoding = response.headers.get('content-encoding');
   const lengthHeader = response.headers.get('content-length');

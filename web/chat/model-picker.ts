@@ -74,7 +74,8 @@ export class ModelPicker {
 
   /**
    * What to load for the text in the model field: a catalog model (matched by URL or by hub repo id) loads with its
-   * catalog id, other hub URLs with the model store; anything else as a plain URL. Throws TypeError when empty.
+   * catalog id, other hub URLs with the model store; anything else as a plain URL. Throws InvalidArgumentError (saying
+   * what a model may be) for what is not a URL, a path or a repo id.
    */
   resolve(input: string): PickedModel {
     const text = input.trim();

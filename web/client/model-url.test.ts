@@ -21,8 +21,23 @@ describe('resolveModelUrl', () => {
     expect(resolveModelUrl(url, PAGE)).toBe(url);
   });
 
-  it('rejects an empty input', () => {
-    expect(() => resolveModelUrl('   ', PAGE)).toThrow(TypeError);
+  it('refuses what is not a URL, a path or a repo id, before any request, saying what is accepted', () => {
+    const refusals: Array<[string, RegExp]> = [
+      ['   ', /no model was given/],
+      ['not a model', /"not a model" is not a URL, a path or a Hugging Face repo id/],
+      ['smollm', /"smollm" is not a URL/],
+      ['ftp://example.org/m/', /is not an http\(s\) URL/],
+      ['localhost:8000/models/x/', /needs http:\/\/ or https:\/\/ before it/],
+      ['javascript:alert(1)', /is not an http\(s\) URL/],
+      ['https://exa mple.org/x/', /is not a valid URL/],
+    ];
+    for (const [input, why] of refusals) {
+      let thrown: unknown;
+      try { resolveModelUrl(input, PAGE); } catch (e) { thrown = e; }
+      expect(thrown, input).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(why) });
+      expect((thrown as { remedy: string }).remedy).toMatch(/config\.json.*\.gguf.*HuggingFaceTB\/SmolLM2-135M-Instruct/);
+    }
+    expect(resolveModelUrl('stories260K.gguf', PAGE)).toBe('http://127.0.0.1:4173/stories260K.gguf');
   });
 
   it('tells repo ids from paths', () => {
