@@ -15,6 +15,11 @@ type Listener = EventListenerOrEventListenerObject;
  */
 export class FramedEndpoint implements EngineEndpoint {
   private readonly channel = new MessageChannel();
+  /**
+   * Only 'message' listeners: SieveClient also listens for the worker's 'error' (its death), which a port never
+   * fires: the frame reports a worker that failed to start as a message (WorkerFailed), handled below. Handing
+   * every listener every message made each reply look like a dead worker.
+   */
   private readonly listeners = new Set<Listener>();
   private readonly unanswered = new Set<string>();
   private failure: SieveError | null = null;
@@ -43,12 +48,12 @@ export class FramedEndpoint implements EngineEndpoint {
     this.channel.port1.postMessage(message, transfer);
   }
 
-  addEventListener(_type: string, listener: Listener): void {
-    this.listeners.add(listener);
+  addEventListener(type: string, listener: Listener): void {
+    if (type === 'message') this.listeners.add(listener);
   }
 
-  removeEventListener(_type: string, listener: Listener): void {
-    this.listeners.delete(listener);
+  removeEventListener(type: string, listener: Listener): void {
+    if (type === 'message') this.listeners.delete(listener);
   }
 
   terminate(): void {
