@@ -7,3 +7,5 @@ export {
 export { EvictingReferenceModel, type ReferenceEvictionPolicy } from './evicting-reference.ts';
 export { createReferenceEvictionPolicy } from './reference-policy.ts';
 export { DEFAULT_PREFILL_CHUNK } from './constants.ts';
+export { createReferencePolicy } from './reference-policy.ts';
+export { PolicyReferenceModel, DENSE_REFERENCE, type ReferencePolicy, type ReferenceDecodeContext } from './policy-reference.ts';

@@ -2,6 +2,7 @@
 // and a plain f32 forward whose KV cache evicts, so policy logits can be checked against dense and the GPU path.
 import { InvalidArgumentError } from '../errors/index.ts';
 import { DEFAULT_PREFILL_CHUNK } from './constants.ts';
+import type { ReferencePolicy } from './policy-reference.ts';
 import { applyRope, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
 import {
   addInPlace, matmul, referenceWeights, rmsNormInPlace, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear,
@@ -29,6 +30,29 @@ export interface ReferenceEvictionPolicy {
   observe(head: EvictingHead, layer: number, rows: readonly Float64Array[]): void;
   /** Slots to keep, ascending. */
   keep(head: EvictingHead, layer: number): number[];
+  /** Base a of the prefill row weights at `layer` (A2SF's forgetting factor; 1 = plain column sums); none: no scores. */
+  prefillDecay?(layer: number): number;
+}
+
+/**
+ * An evicting policy for the CPU reference forward of every policy (policy-reference.ts): the prefill's weighted
+ * column sums become the scores, then each step observes its probabilities and keeps the policy's slots.
+ */
+export function evictingReferencePolicy(policy: ReferenceEvictionPolicy, numLayers: number): ReferencePolicy {
+  const decay = policy.prefillDecay?.bind(policy);
+  const decays = decay ? [...new Set(Array.from({ length: numLayers }, (_, l) => decay(l)))] : [];
+  const adapted: ReferencePolicy = {
+    name: policy.name,
+    prefillDecays: () => decays,
+    afterPrefill(head, layer, _kvHead, columnSums) {
+      if (decay) head.scores = Array.from(columnSums(decay(layer)));
+    },
+    observe(head, ctx, probabilities) { policy.observe(head, ctx.layer, [probabilities]); },
+    keep: (head, layer) => policy.keep(head, layer),
+    // Their state is the heads' scores, which the forked cache carries.
+    fork: () => adapted,
+  };
+  return adapted;
 }
 
 /**

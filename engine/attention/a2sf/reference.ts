@@ -65,6 +65,10 @@ export class A2SFReference implements ReferenceEvictionPolicy {
     a2sfAccumulate(head.scores, rows, this.factors[layer]);
   }
 
+  prefillDecay(layer: number): number {
+    return this.factors[layer];
+  }
+
   keep(head: EvictingHead): number[] {
     return a2sfKeep(head.positions, head.scores, this.params);
   }

@@ -3,7 +3,9 @@
 import type { DoubleSparsityCalibration } from '../../calibration/index.ts';
 import { InvalidArgumentError } from '../../errors/index.ts';
 import type { ModelConfig } from '../../model/index.ts';
-import { tidalSelect } from '../tidal/index.ts';
+import type { EvictingHead } from '../evicting-reference.ts';
+import type { ReferenceDecodeContext, ReferencePolicy } from '../policy-reference.ts';
+import { tidalSelect } from '../tidal/reference.ts';
 
 /**
  * Label channels as a fraction of the head dim when `channels` is left at 0: d/8 (16 of 128, issue 5's example;
@@ -83,4 +85,32 @@ export function partialScores(queries: readonly ArrayLike<number>[], keys: reado
  */
 export function selectTokens(scores: ArrayLike<number>, tokens: number, budget: number): number[] {
   return tidalSelect(scores, tokens, budget);
+}
+
+/**
+ * The label-scored selection Double Sparsity and FASA share, for the CPU reference forward: the layers after the
+ * dense ones score every slot with q.k over a few key dims per (layer, KV head) and read the top `budget`.
+ */
+export class PartialScoreReferencePolicy implements ReferencePolicy {
+  constructor(
+    readonly name: string,
+    readonly params: { budget: number; denseLayers: number },
+    /** Key dims per layer and KV head. */
+    readonly dims: readonly (readonly number[])[][],
+    readonly scale: number,
+  ) {}
+
+  plan(head: EvictingHead, ctx: ReferenceDecodeContext): readonly number[] | null {
+    if (ctx.layer < this.params.denseLayers) return null;
+    const scores = partialScores(ctx.queries, head.keys, this.dims[ctx.layer][ctx.kvHead] as number[], this.scale);
+    return selectTokens(scores, head.positions.length, this.params.budget);
+  }
+
+  fork(): PartialScoreReferencePolicy { return this; }
+}
+
+/** Double Sparsity's reference policy: the calibrated top channels, scale 1/sqrt(r). */
+export function doubleSparsityReferencePolicy(params: DoubleSparsityParams, calibration: DoubleSparsityCalibration, config: Pick<ModelConfig, 'numLayers' | 'numKvHeads'>): PartialScoreReferencePolicy {
+  const dims = Array.from({ length: config.numLayers }, (_, l) => Array.from({ length: config.numKvHeads }, (_, g) => doubleSparsityChannels(calibration, l, g, params.channels)));
+  return new PartialScoreReferencePolicy('double-sparsity', params, dims, 1 / Math.sqrt(params.channels));
 }

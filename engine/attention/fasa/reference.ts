@@ -3,7 +3,7 @@
 import type { FasaCalibration } from '../../calibration/index.ts';
 import { InvalidArgumentError } from '../../errors/index.ts';
 import { ropePair, type ModelConfig, type RopeLayout } from '../../model/index.ts';
-import { topIndices } from '../double-sparsity/index.ts';
+import { PartialScoreReferencePolicy, topIndices } from '../double-sparsity/reference.ts';
 
 /**
  * Dominant chunks as a fraction of the head's d/2 RoPE pairs when `chunks` is left at 0: d/16 (8 of 64 at d = 128,
@@ -57,4 +57,10 @@ export function fasaDominantChunks(calibration: FasaCalibration, layer: number, 
 /** The key dims of the chunks (both dims of each RoPE pair in the model's layout), ascending. */
 export function fasaDims(chunks: readonly number[], headDim: number, layout: RopeLayout): number[] {
   return chunks.flatMap((j) => ropePair(j, headDim, layout)).sort((a, b) => a - b);
+}
+
+/** FASA's reference policy: the dims of the calibrated dominant chunks, scale 1/sqrt(d). */
+export function fasaReferencePolicy(params: FasaParams, calibration: FasaCalibration, config: Pick<ModelConfig, 'numLayers' | 'numKvHeads' | 'headDim' | 'ropeLayout'>): PartialScoreReferencePolicy {
+  const dims = Array.from({ length: config.numLayers }, (_, l) => Array.from({ length: config.numKvHeads }, (_, g) => fasaDims(fasaDominantChunks(calibration, l, g, params.chunks), config.headDim, config.ropeLayout)));
+  return new PartialScoreReferencePolicy('fasa', params, dims, 1 / Math.sqrt(config.headDim));
 }

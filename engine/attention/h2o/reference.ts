@@ -46,6 +46,10 @@ export class H2OReference implements ReferenceEvictionPolicy {
     h2oAccumulate(head.scores, rows);
   }
 
+  prefillDecay(): number {
+    return 1;
+  }
+
   keep(head: EvictingHead): number[] {
     return h2oKeep(head.positions, head.scores, this.params);
   }

@@ -1,6 +1,8 @@
 // CPU reference of Quest's selection: per-page per-channel key min/max, the page upper bound of q.k, and the pages
 // a decode step reads; the oracle of the GPU estimator and selection.
 import { InvalidArgumentError } from '../../errors/index.ts';
+import type { EvictingHead } from '../evicting-reference.ts';
+import type { ReferenceDecodeContext, ReferencePolicy } from '../policy-reference.ts';
 
 /** Quest's parameters, resolved (`quest:budget=512,dense-layers=2`). */
 export interface QuestParams {
@@ -85,4 +87,25 @@ export function questPlanPages(scores: ArrayLike<number>, tokens: number, budget
 /** Every page the step reads: the plan's pages and the newest page, ascending. */
 export function questPagesRead(scores: ArrayLike<number>, tokens: number, budget: number, pageSize: number): number[] {
   return [...questPlanPages(scores, tokens, budget, pageSize), Math.floor((tokens - 1) / pageSize)];
+}
+
+/** The slots of `pages` in a head holding `tokens` slots (slot s in page floor(s / pageSize)), ascending. */
+export function pageSlots(pages: readonly number[], tokens: number, pageSize: number): number[] {
+  return pages.flatMap((p) => Array.from({ length: Math.max(0, Math.min(pageSize, tokens - p * pageSize)) }, (_, i) => p * pageSize + i));
+}
+
+/** Quest for the CPU reference forward: the layers after the dense ones read the top pages by their key bounds. */
+export class QuestReferencePolicy implements ReferencePolicy {
+  readonly name = 'quest';
+
+  constructor(readonly params: QuestParams, readonly headDim: number, readonly pageSize: number) {}
+
+  plan(head: EvictingHead, ctx: ReferenceDecodeContext): readonly number[] | null {
+    if (ctx.layer < this.params.denseLayers) return null;
+    const tokens = head.positions.length;
+    const scores = questPageScores(ctx.queries, questPageBounds(head.keys, this.headDim, this.pageSize), this.headDim);
+    return pageSlots(questPagesRead(scores, tokens, this.params.budget, this.pageSize), tokens, this.pageSize);
+  }
+
+  fork(): QuestReferencePolicy { return this; }
 }

@@ -1,6 +1,9 @@
 // CPU reference of Recycled Attention: the full-step schedule (fixed stride, or the dynamic query-cosine test), the
 // top-K tokens a full step records, and what the steps after it read; the oracle of the GPU path.
 
+import type { EvictingHead } from '../evicting-reference.ts';
+import type { ReferenceDecodeContext, ReferencePolicy } from '../policy-reference.ts';
+
 /** Recycled Attention's parameters (`recycled:budget=256,stride=16` or `recycled:dynamic=0.8,check-every=5`). */
 export interface RecycledParams {
   /** K: tokens recorded per KV head at a full step. */
@@ -74,4 +77,35 @@ export function recycledRecord(columnSums: ArrayLike<number>, tokens: number, bu
  */
 export function recycledReadSet(recorded: readonly number[], fullTokens: number, tokens: number): number[] {
   return [...recorded, ...Array.from({ length: tokens - fullTokens }, (_, i) => fullTokens + i)];
+}
+
+/**
+ * Recycled Attention for the CPU reference forward: per layer a schedule; a full step attends densely and records
+ * the top-K slots by probability mass per KV head; a recycle step reads those and every slot appended since.
+ */
+export class RecycledReferencePolicy implements ReferencePolicy {
+  readonly name = 'recycled';
+  private readonly schedules: RecycledSchedule[];
+  private readonly full: boolean[] = [];
+  /** Per layer and KV head: the recorded slots and how many slots the head held at that full step. */
+  private readonly recorded: { slots: number[]; tokens: number }[][] = [];
+
+  constructor(readonly params: RecycledParams, readonly numLayers: number) {
+    this.schedules = Array.from({ length: numLayers }, () => new RecycledSchedule(params));
+  }
+
+  plan(head: EvictingHead, ctx: ReferenceDecodeContext): readonly number[] | null {
+    if (ctx.kvHead === 0) this.full[ctx.layer] = this.schedules[ctx.layer].next(ctx.step, ctx.query);
+    if (this.full[ctx.layer]) return null;
+    const r = this.recorded[ctx.layer][ctx.kvHead];
+    return recycledReadSet(r.slots, r.tokens, head.positions.length);
+  }
+
+  observe(head: EvictingHead, ctx: ReferenceDecodeContext, probabilities: Float64Array): void {
+    if (!this.full[ctx.layer]) return;
+    const tokens = head.positions.length;
+    (this.recorded[ctx.layer] ??= [])[ctx.kvHead] = { slots: recycledRecord(probabilities, tokens, this.params.budget), tokens };
+  }
+
+  fork(): RecycledReferencePolicy { return new RecycledReferencePolicy(this.params, this.numLayers); }
 }

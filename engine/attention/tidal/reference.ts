@@ -1,6 +1,8 @@
 // CPU reference of TidalDecode's selection: which layers attend densely, select, re-select or read the list, and
 // the top tokens by q.k logit (max over the KV group); the oracle of the GPU selection.
 import { InvalidArgumentError } from '../../errors/index.ts';
+import type { EvictingHead } from '../evicting-reference.ts';
+import type { ReferenceDecodeContext, ReferencePolicy } from '../policy-reference.ts';
 
 /** The TidalDecode paper's re-selection layer: 13 of Llama-3-8B's 32 layers. */
 export const TIDAL_RESELECT_NUMERATOR = 13;
@@ -81,4 +83,27 @@ export function tidalSelect(logits: ArrayLike<number>, tokens: number, budget: n
   const candidates = Array.from({ length: tokens - 1 }, (_, s) => s);
   candidates.sort((a, b) => (logits[b] - logits[a]) || (a - b));
   return candidates.slice(0, budget - 1).sort((a, b) => a - b);
+}
+
+/**
+ * TidalDecode for the CPU reference forward (policy-reference.ts): the selection layers attend densely and record
+ * the top tokens by logit per KV head; the layers after them read that list (and the newest token).
+ */
+export class TidalReferencePolicy implements ReferencePolicy {
+  readonly name = 'tidal';
+  private readonly lists: (number[] | undefined)[] = [];
+
+  constructor(readonly params: TidalParams) {}
+
+  plan(head: EvictingHead, ctx: ReferenceDecodeContext): readonly number[] | null {
+    const role = tidalLayerRole(ctx.layer, this.params);
+    if (role === 'dense') return null;
+    if (role === 'select') {
+      this.lists[ctx.kvHead] = tidalSelect(tidalLogits(ctx.queries, head.keys, ctx.scale), head.positions.length, this.params.budget);
+      return null;
+    }
+    return this.lists[ctx.kvHead] ?? null;
+  }
+
+  fork(): TidalReferencePolicy { return new TidalReferencePolicy(this.params); }
 }
