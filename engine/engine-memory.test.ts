@@ -90,19 +90,29 @@ describe('GPU memory across the engine\'s life', () => {
     expect(account.liveBytes).toBe(0);
   });
 
-  it('the context is what kvMemory holds: CONTEXT_FULL before prefill, length when a reply fills it', async () => {
+  it('the context is what kvMemory holds: CONTEXT_FULL before prefill, length when a reply fills it; the pool grows as it fills', async () => {
     const engine = new SieveEngine();
     await expect(engine.load(`${base}/llama`, undefined, { kvMemory: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     // The tiny model: 2 layers, 1 KV head of 4 dims, pages of 16 tokens: 576 bytes a page, 72 per token. 2304 bytes
-    // hold 32 of its 128 trained positions.
-    await engine.load(`${base}/llama`, undefined, { kvMemory: 2304 + 500 });
+    // hold 32 of its 128 trained positions. Growth steps of 1152 bytes: one page per layer, 16 tokens.
+    await engine.load(`${base}/llama`, undefined, { kvMemory: 2304 + 500, kvGrowthBytes: 1152 });
     const stats = await engine.stats();
-    expect(stats.model).toMatchObject({ contextLength: 32, kvPoolBytes: 2304, kvBytesPerToken: 72 });
+    // Honest from the start: the context is what kvMemory holds, the pool is what is allocated (one step).
+    expect(stats.model).toMatchObject({ contextLength: 32, kvPoolBytes: 1152, kvPoolLimitBytes: 2304, kvBytesPerToken: 72 });
     const prompt = [1, 5, 9, 3];
     await expect(engine.completion({ prompt, max_tokens: 40 })).rejects.toMatchObject({
       code: 'CONTEXT_FULL', details: { needed: 44, limit: 32 },
       message: expect.stringMatching(/max_tokens 40; what 2304 bytes of KV memory hold at 72 bytes per token; the model was trained for 128/),
     });
+    // A reply outgrows the first step: the pool grows mid-decode under quest (its page bounds grow with it), then
+    // dense decodes in the grown pool.
+    const replies = async () => ({
+      quest: (await engine.generate({ ids: [2, 7], maxTokens: 24, ignoreEos: true, attention: 'quest:budget=8' })).ids,
+      dense: (await engine.generate({ ids: prompt, maxTokens: 28, ignoreEos: true })).ids,
+    });
+    const grown = await replies();
+    expect(grown.quest).toHaveLength(24);
+    expect((await engine.stats()).model).toMatchObject({ kvPoolBytes: 2304, kvPoolLimitBytes: 2304 });
     const full = await engine.completion({ prompt, temperature: 0, ignore_eos: true });
     expect(full?.choices[0].finish_reason).toBe('length');
     expect(full?.usage.completion_tokens).toBe(28);
@@ -110,6 +120,11 @@ describe('GPU memory across the engine\'s life', () => {
     // Nothing was lost: the engine goes on.
     const next = await engine.completion({ prompt, max_tokens: 3, temperature: 0 });
     expect(next?.usage.completion_tokens).toBeGreaterThan(0);
+
+    // The same replies from a pool allocated whole at load: growth copied every cached byte.
+    await engine.load(`${base}/llama`, undefined, { kvMemory: 2304 + 500 });
+    expect((await engine.stats()).model?.kvPoolBytes).toBe(2304);
+    expect(await replies()).toEqual(grown);
     await engine.unload();
   });
 });

@@ -44,8 +44,10 @@ export interface EngineStats {
   model: {
     /** GPU bytes of the weights as stored. */
     weightBytes: number;
-    /** GPU bytes of the KV pool as allocated. */
+    /** GPU bytes of the KV pool as allocated now (it grows by steps as sequences need it). */
     kvPoolBytes: number;
+    /** GPU bytes the pool may grow to: kvMemory's whole pages (contextLength is what they hold). */
+    kvPoolLimitBytes: number;
     /** Bytes of the pool's pages that sequences hold now. */
     kvInUseBytes: number;
     /** The most pool bytes held at once since the model was loaded. */

@@ -196,7 +196,7 @@ describe('PagedAttention (dense) against the CPU reference', () => {
     const shape: Shape = { numHeads: 4, numKvHeads: 2, headDim: 16, ropeLayout: 'half', numLayers: 3 };
     const whole = new Harness(device, shape, 40);
     expect(whole.cache.arenas.length).toBe(1);
-    const layerBytes = whole.cache.pagesPerLayer * 2 * 16 * shape.headDim * 4;
+    const layerBytes = whole.cache.maxPagesPerLayer * 2 * 16 * shape.headDim * 4;
     const split = new Harness(device, shape, 40, { maxBindingBytes: layerBytes + 100 });
     expect(split.cache.arenas.map((a) => a.firstLayer)).toEqual([0, 1, 2]);
     const a = await conversation(whole, 99);

@@ -94,6 +94,8 @@ interface StatisticsKernels {
   pipelines: Record<StatisticsKernel, GPUComputePipeline>;
   /** Per layer: one group serves the four kernels (they share an explicit layout). */
   groups: GPUBindGroup[];
+  /** The groups over the cache's arenas as they are now (made again when the pool grows). */
+  makeGroups: () => GPUBindGroup[];
   ioLayout: GPUBindGroupLayout;
   /** [numKvHeads][stride] f32: what the policy's hook reads. */
   stats: GPUBuffer;
@@ -137,7 +139,10 @@ export class PagedAttention {
   /** Split-K partials [n][H][S][d + 2] f32. */
   private readonly splitPartials: GPUBuffer;
   private readonly pipelines: Record<'append' | 'commit' | 'prefill' | 'merge' | 'split' | 'reduce', GPUComputePipeline>;
-  private readonly staticGroups: Record<'append' | 'commit' | 'prefill' | 'merge' | 'split' | 'reduce', GPUBindGroup[]>;
+  private staticGroups: Record<'append' | 'commit' | 'prefill' | 'merge' | 'split' | 'reduce', GPUBindGroup[]>;
+  /** The cache generation the bind groups over its arenas were made for (the pool grows by replacing buffers). */
+  private boundGeneration: number;
+  private readonly makeStaticGroups: () => typeof this.staticGroups;
   private readonly ioGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
@@ -227,17 +232,22 @@ export class PagedAttention {
       split: [0, 1, 2, 4, 5, 6],
       reduce: [0, 1, 5, 6],
     };
-    this.staticGroups = { append: [], commit: [], prefill: [], merge: [], split: [], reduce: [] };
-    for (let l = 0; l < L; l++) {
-      const r = resources(l);
-      for (const kind of Object.keys(bindings) as (keyof typeof bindings)[]) {
-        this.staticGroups[kind].push(device.createBindGroup({
-          label: `attention-${kind}-layer-${l}`,
-          layout: this.pipelines[kind].getBindGroupLayout(0),
-          entries: bindings[kind].map((binding) => ({ binding, resource: r[binding] })),
-        }));
+    this.makeStaticGroups = () => {
+      const groups: typeof this.staticGroups = { append: [], commit: [], prefill: [], merge: [], split: [], reduce: [] };
+      for (let l = 0; l < L; l++) {
+        const r = resources(l);
+        for (const kind of Object.keys(bindings) as (keyof typeof bindings)[]) {
+          groups[kind].push(device.createBindGroup({
+            label: `attention-${kind}-layer-${l}`,
+            layout: this.pipelines[kind].getBindGroupLayout(0),
+            entries: bindings[kind].map((binding) => ({ binding, resource: r[binding] })),
+          }));
+        }
       }
-    }
+      return groups;
+    };
+    this.staticGroups = this.makeStaticGroups();
+    this.boundGeneration = cache.generation;
   }
 
   /**
@@ -251,6 +261,7 @@ export class PagedAttention {
     const half = this.headDim / 2;
     if (cos.length < n * half || sin.length < n * half) throw new InvalidArgumentError('cos/sin', `need ${n} rows of ${half}, got ${cos.length} and ${sin.length} values`);
     this.cache.reserve(seq, n);
+    if (this.cache.generation !== this.boundGeneration) this.rebindArenas();
     const header = new Uint32Array(this.stepData, 0, 4);
     header[0] = seq.slot;
     header[1] = startPosition;
@@ -485,7 +496,7 @@ export class PagedAttention {
     const pipelines = Object.fromEntries(kernels.map((entryPoint) => [entryPoint, device.createComputePipeline({
       label: `attention-${entryPoint}`, layout, compute: { module, entryPoint, constants },
     })])) as Record<StatisticsKernel, GPUComputePipeline>;
-    const groups = Array.from({ length: L }, (_, l) => {
+    const makeGroups = () => Array.from({ length: L }, (_, l) => {
       const arena = cache.arenaOf(l);
       const resources: GPUBindingResource[] = [
         { buffer: this.stepBuffer }, { buffer: this.layerUniforms, offset: l * LAYER_UNIFORM_STRIDE, size: 16 },
@@ -496,8 +507,16 @@ export class PagedAttention {
         label: `attention-statistics-layer-${l}`, layout: staticLayout, entries: resources.map((resource, binding) => ({ binding, resource })),
       });
     });
-    this.statistics = { pipelines, groups, ioLayout, stats, decay, decayValues };
+    this.statistics = { pipelines, groups: makeGroups(), makeGroups, ioLayout, stats, decay, decayValues };
     return this.statistics;
+  }
+
+  /** The pool grew (its arenas are new buffers): every bind group over them is made again. */
+  private rebindArenas(): void {
+    this.staticGroups = this.makeStaticGroups();
+    this.listKernels.clear();
+    if (this.statistics) this.statistics.groups = this.statistics.makeGroups();
+    this.boundGeneration = this.cache.generation;
   }
 
   /** Split-K runs of the current step's prefill attention (1: not split), for tests and benches. */

@@ -1,6 +1,15 @@
 // How many tokens a KV pool of a given size holds for a model shape: the loader's sizing and the catalog's figures.
 import { BYTES_PER_ELEMENT, KV_PAGE_SIZE } from './constants.ts';
 
+/**
+ * Bytes one KV page takes in the pool: K and V of `pageSize` tokens of one KV head, `elementBytes` each (the KV
+ * dtype's size: 4 for f32), plus a u32 position per slot. The one place this sum is made: the cache's layout, its
+ * capacity and the catalog's figures all read it.
+ */
+export function kvPageBytes(headDim: number, pageSize = KV_PAGE_SIZE, elementBytes = BYTES_PER_ELEMENT): number {
+  return 2 * pageSize * headDim * elementBytes + pageSize * 4;
+}
+
 export interface KvShape {
   numLayers: number;
   numKvHeads: number;
@@ -19,7 +28,7 @@ export interface KvCapacity {
 /** A dense sequence's capacity in `memoryBytes` of KV pool, at most `contextTokens` (pages of `pageSize` tokens). */
 export function kvCapacity(shape: KvShape, contextTokens: number, memoryBytes: number, pageSize = KV_PAGE_SIZE): KvCapacity {
   const { numLayers: L, numKvHeads: G, headDim: d } = shape;
-  const bytesPerPage = (2 * pageSize * d + pageSize) * BYTES_PER_ELEMENT;
+  const bytesPerPage = kvPageBytes(d, pageSize);
   const pagesPerLayer = Math.floor(memoryBytes / (L * bytesPerPage));
   const tokens = Math.min(contextTokens, Math.floor(pagesPerLayer / G) * pageSize);
   return { tokens, poolBytes: Math.ceil(tokens / pageSize) * G * L * bytesPerPage, bytesPerToken: (L * G * bytesPerPage) / pageSize };

@@ -51,4 +51,17 @@ describe('PageAllocator', () => {
     expect(() => a.refCount(7)).toThrow(InvalidArgumentError);
     expect(a.freeCount).toBe(2);
   });
+
+  it('grows: pages in use keep their ids and counts, the new ids are handed out next, lowest first', () => {
+    const a = new PageAllocator(2);
+    const [p, q] = [a.allocate(), a.allocate()];
+    a.retain(p);
+    a.grow(5);
+    expect(a.capacity).toBe(5);
+    expect(a.refCount(p)).toBe(2);
+    expect(a.refCount(q)).toBe(1);
+    expect(a.freeCount).toBe(3);
+    expect([a.allocate(), a.allocate(), a.allocate()]).toEqual([2, 3, 4]);
+    expect(() => a.grow(4)).toThrow(InvalidArgumentError);
+  });
 });

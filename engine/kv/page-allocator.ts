@@ -6,10 +6,10 @@ import { InvalidArgumentError } from '../errors/index.ts';
  * The free list is a LIFO stack so a just-released page is reused first (it is likely still in cache).
  */
 export class PageAllocator {
-  readonly capacity: number;
-  private readonly free: Uint32Array;
+  capacity: number;
+  private free: Uint32Array;
   private freeTop: number;
-  private readonly refs: Uint32Array;
+  private refs: Uint32Array;
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 0) throw new InvalidArgumentError('capacity', `must be a non-negative integer, got ${capacity}`);
@@ -19,6 +19,22 @@ export class PageAllocator {
     // Lowest ids on top of the stack, so a fresh allocator hands out 0, 1, 2, ...
     for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i;
     this.freeTop = capacity;
+  }
+
+  /**
+   * Adds pages [capacity, newCapacity) as free (the arena behind them grew); ids in use keep their meaning. The new
+   * ids go on top of the free list, lowest first, so the pages written next are in the part just added.
+   */
+  grow(newCapacity: number): void {
+    if (!Number.isInteger(newCapacity) || newCapacity < this.capacity) throw new InvalidArgumentError('capacity', `can grow from ${this.capacity}, got ${newCapacity}`);
+    const free = new Uint32Array(newCapacity);
+    free.set(this.free.subarray(0, this.freeTop));
+    const refs = new Uint32Array(newCapacity);
+    refs.set(this.refs);
+    for (let id = newCapacity - 1; id >= this.capacity; id--) free[this.freeTop++] = id;
+    this.free = free;
+    this.refs = refs;
+    this.capacity = newCapacity;
   }
 
   get freeCount(): number {

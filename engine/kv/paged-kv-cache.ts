@@ -1,6 +1,7 @@
 // The paged KV cache on the GPU: page arenas, block tables, per-slot positions and per-head token counts.
 import { BufferLimitError, ContextFullError, InvalidArgumentError, OutOfGpuMemoryError } from '../errors/index.ts';
 import { BYTES_PER_ELEMENT, DEFAULT_MAX_SEQUENCES, KV_BUFFER_BYTES, KV_PAGE_SIZE } from './constants.ts';
+import { kvPageBytes } from './capacity.ts';
 import { PageAllocator } from './page-allocator.ts';
 
 /*
@@ -14,6 +15,14 @@ import { PageAllocator } from './page-allocator.ts';
  * K and V share one buffer (instead of a K arena and a V arena) so a kernel spends one storage binding on the pool:
  * the append kernel already needs 7 of the 8 that WebGPU guarantees, and policies need room for their metadata.
  * The budget is split evenly across layers (every layer of a dense model holds the same number of tokens).
+ *
+ * Growth. The arenas' layout (which layers each serves) is fixed by the budget, but an arena is allocated a step at a
+ * time (`growthBytes` of the pool per step; the model's pool: KV_BUFFER_BYTES) as sequences need pages: `ensure`
+ * replaces an arena's buffers by larger ones holding the old pages at the same ids (one GPU copy), inside an
+ * out-of-memory error scope, one arena after another (the transient peak is the pool plus one arena). A refused
+ * growth throws OutOfGpuMemoryError and leaves the cache as it was, usable. Each growth bumps `generation`: bind
+ * groups over the arenas' buffers must be made again (PagedAttention and the policies check it), and policies'
+ * per-page metadata lives in PageData that the cache grows with its arena.
  *
  * Block tables (one buffer): [maxSequences][maxPagesPerSequence][numLayers][numKvHeads] u32 arena page ids.
  * Page-major, so appending page i to every (layer, head) of a sequence is ONE contiguous writeBuffer.
@@ -35,6 +44,11 @@ export interface PagedKVCacheOptions {
   maxSequences?: number;
   pageSize?: number;
   /**
+   * Pool bytes allocated per growth step (the first at construction); default: the whole budget at construction.
+   * The model's pool grows by KV_BUFFER_BYTES (GpuModel), so a short chat holds a step, not kvMemory.
+   */
+  growthBytes?: number;
+  /**
    * Largest arena buffer to create; defaults to KV_BUFFER_BYTES (a layer larger than that gets the device's
    * min(maxStorageBufferBindingSize, maxBufferSize)).
    */
@@ -45,13 +59,27 @@ export interface KVArena {
   readonly index: number;
   readonly firstLayer: number;
   readonly numLayers: number;
+  /** Pages allocated now (grows with the pool, up to maxPages). */
   readonly numPages: number;
-  /** [numPages][2][pageSize][headDim] f32: K then V of each page. */
+  /** Pages the arena holds once grown to the budget. */
+  readonly maxPages: number;
+  /** [numPages][2][pageSize][headDim] f32: K then V of each page. Replaced when the arena grows (see generation). */
   readonly pages: GPUBuffer;
-  /** [numPages][pageSize] u32 true positions. */
+  /** [numPages][pageSize] u32 true positions. Replaced when the arena grows. */
   readonly positions: GPUBuffer;
   readonly allocator: PageAllocator;
 }
+
+/** A policy's per-page metadata: one buffer per arena, `bytesPerPage` per page id, grown (contents kept) with it. */
+export interface PageData {
+  readonly label: string;
+  readonly bytesPerPage: number;
+  /** By arena index; replaced when that arena grows. */
+  readonly buffers: readonly GPUBuffer[];
+  destroy(): void;
+}
+
+type MutableArena = { -readonly [K in keyof KVArena]: KVArena[K] };
 
 /** A live sequence of the cache. `slot` is its row in the block tables and counts. */
 export interface SequenceHandle {
@@ -77,10 +105,16 @@ export class PagedKVCache {
   readonly maxSequences: number;
   readonly maxPagesPerSequence: number;
   readonly maxTokensPerSequence: number;
-  readonly pagesPerLayer: number;
+  /** Pages per layer once the pool has grown to its budget (what capacityTokens is made of). */
+  readonly maxPagesPerLayer: number;
   /** Bytes one page occupies: K, V and the position slots. */
   readonly bytesPerPage: number;
   readonly arenas: readonly KVArena[];
+  /** Bumped whenever an arena's buffers are replaced by larger ones: bind groups made before are stale. */
+  generation = 0;
+  /** Pages per layer one growth step adds (a multiple of numKvHeads, so every step adds whole tokens). */
+  private readonly stepPagesPerLayer: number;
+  private readonly pageData = new Set<PageData & { buffers: GPUBuffer[] }>();
   readonly blockTables: GPUBuffer;
   readonly counts: GPUBuffer;
   private readonly layerArena: Uint32Array;
@@ -105,19 +139,24 @@ export class PagedKVCache {
     this.maxTokensPerSequence = maxTokensPerSequence;
     this.maxPagesPerSequence = Math.ceil(maxTokensPerSequence / this.pageSize);
     const pageFloats = 2 * this.pageSize * headDim;
-    this.bytesPerPage = (pageFloats + this.pageSize) * BYTES_PER_ELEMENT;
+    this.bytesPerPage = kvPageBytes(headDim, this.pageSize);
 
-    this.pagesPerLayer = Math.floor(memoryBudgetBytes / (numLayers * this.bytesPerPage));
-    if (this.pagesPerLayer < numKvHeads) {
+    this.maxPagesPerLayer = Math.floor(memoryBudgetBytes / (numLayers * this.bytesPerPage));
+    if (this.maxPagesPerLayer < numKvHeads) {
       throw new InvalidArgumentError('memoryBudgetBytes', `${memoryBudgetBytes} bytes cannot hold one ${this.bytesPerPage}-byte page per KV head of ${numLayers} layers`);
     }
     // Read at construction: in Node the GPUBufferUsage global exists only once a WebGPU provider is loaded.
     const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const deviceBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-    const layerBytes = this.pagesPerLayer * pageFloats * BYTES_PER_ELEMENT;
+    const layerBytes = this.maxPagesPerLayer * pageFloats * BYTES_PER_ELEMENT;
     const maxBinding = options.maxBindingBytes ?? (layerBytes > KV_BUFFER_BYTES ? deviceBinding : Math.min(KV_BUFFER_BYTES, deviceBinding));
     const layersPerArena = Math.min(numLayers, Math.floor(maxBinding / layerBytes));
-    if (layersPerArena === 0) throw new BufferLimitError(`The KV pages of one layer (${this.pagesPerLayer} pages)`, layerBytes, maxBinding, 'maxStorageBufferBindingSize');
+    if (layersPerArena === 0) throw new BufferLimitError(`The KV pages of one layer (${this.maxPagesPerLayer} pages)`, layerBytes, maxBinding, 'maxStorageBufferBindingSize');
+    const growth = options.growthBytes ?? Infinity;
+    if (!(growth > 0)) throw new InvalidArgumentError('growthBytes', `must be a positive number of bytes, got ${growth}`);
+    const stepTokensPages = Math.floor(Math.min(growth, memoryBudgetBytes) / (numLayers * numKvHeads * this.bytesPerPage));
+    this.stepPagesPerLayer = Math.max(1, stepTokensPages) * numKvHeads;
+    const initialPerLayer = Math.min(this.maxPagesPerLayer, this.stepPagesPerLayer);
 
     // Spread layers evenly over the fewest arenas that fit.
     const numArenas = Math.ceil(numLayers / layersPerArena);
@@ -126,14 +165,15 @@ export class PagedKVCache {
     let first = 0;
     for (let a = 0; a < numArenas; a++) {
       const count = Math.floor(numLayers / numArenas) + (a < numLayers % numArenas ? 1 : 0);
-      const numPages = count * this.pagesPerLayer;
+      const numPages = count * initialPerLayer;
       arenas.push({
         index: a,
         firstLayer: first,
         numLayers: count,
         numPages,
-        pages: device.createBuffer({ label: `kv-arena-${a}-pages`, size: numPages * pageFloats * BYTES_PER_ELEMENT, usage: STORAGE_USAGE }),
-        positions: device.createBuffer({ label: `kv-arena-${a}-positions`, size: numPages * this.pageSize * BYTES_PER_ELEMENT, usage: STORAGE_USAGE }),
+        maxPages: count * this.maxPagesPerLayer,
+        pages: this.arenaBuffer(a, 'pages', numPages),
+        positions: this.arenaBuffer(a, 'positions', numPages),
         allocator: new PageAllocator(numPages),
       });
       this.layerArena.fill(a, first, first + count);
@@ -202,14 +242,125 @@ export class PagedKVCache {
     return cache;
   }
 
-  /** Tokens one sequence can hold when it has the whole pool: every (layer, KV head) needs a page per PAGE tokens. */
+  /**
+   * Tokens one sequence can hold when it has the whole pool grown to its budget: every (layer, KV head) needs a page
+   * per PAGE tokens.
+   */
   get capacityTokens(): number {
-    return Math.min(this.maxTokensPerSequence, Math.floor(this.pagesPerLayer / this.numKvHeads) * this.pageSize);
+    return Math.min(this.maxTokensPerSequence, Math.floor(this.maxPagesPerLayer / this.numKvHeads) * this.pageSize);
   }
 
-  /** GPU bytes of the pool as allocated: every arena's pages and position slots (block tables and counts excluded). */
+  /** GPU bytes of the pool as allocated now: every arena's pages and position slots (block tables and counts excluded). */
   get poolBytes(): number {
     return this.totalPages * this.bytesPerPage;
+  }
+
+  /** GPU bytes of the pool grown to its budget (what capacityTokens is made of). */
+  get maxPoolBytes(): number {
+    return this.numLayers * this.maxPagesPerLayer * this.bytesPerPage;
+  }
+
+  /**
+   * Makes sure `reserve(seq, numNewTokens)` finds the pages it needs, growing arenas by whole steps (at most to the
+   * budget). Throws OutOfGpuMemoryError when the device refuses a growth (the cache stays as it was: usable, with the
+   * arenas grown before the refusal). Past the budget it grows nothing: reserve then says CONTEXT_FULL.
+   */
+  async ensure(seq: SequenceHandle, numNewTokens: number): Promise<void> {
+    const s = this.state(seq);
+    if (numNewTokens <= 0 || s.tokens + numNewTokens > this.maxTokensPerSequence) return;
+    const { need } = this.pagesFor(s, numNewTokens);
+    const grows: [MutableArena, number][] = [];
+    for (const a of this.arenas) {
+      const short = need[a.index] - a.allocator.freeCount;
+      if (short <= 0) continue;
+      const perLayer = a.numPages / a.numLayers;
+      const wanted = perLayer + Math.ceil(short / a.numLayers);
+      if (wanted > this.maxPagesPerLayer) return; // cannot fit even grown: reserve's CONTEXT_FULL names the limit
+      const steps = Math.ceil((wanted - perLayer) / this.stepPagesPerLayer);
+      grows.push([a as MutableArena, Math.min(this.maxPagesPerLayer, perLayer + steps * this.stepPagesPerLayer) * a.numLayers]);
+    }
+    for (const [arena, numPages] of grows) await this.growArena(arena, numPages);
+  }
+
+  /**
+   * What reserving `numNewTokens` more takes: the sequence's page count after, the (layer * G + head) entries whose
+   * partly filled, shared last page must be copied first (copy on write), and the new pages per arena.
+   */
+  private pagesFor(s: SequenceState, numNewTokens: number): { newPages: number; cow: number[]; need: number[] } {
+    const { numLayers: L, numKvHeads: G } = this;
+    const newPages = Math.ceil((s.tokens + numNewTokens) / this.pageSize);
+    const cow: number[] = [];
+    if (numNewTokens > 0 && s.tokens % this.pageSize !== 0) {
+      const last = (s.pages - 1) * L * G;
+      for (let lg = 0; lg < L * G; lg++) {
+        if (this.arenaOf(Math.floor(lg / G)).allocator.refCount(s.table[last + lg]) > 1) cow.push(lg);
+      }
+    }
+    const need = this.arenas.map((a) => (newPages - s.pages) * a.numLayers * G);
+    for (const lg of cow) need[this.layerArena[Math.floor(lg / G)]]++;
+    return { newPages, cow, need };
+  }
+
+  /**
+   * Per-page metadata for a policy (Quest's key bounds, label caches): zeroed, one buffer per arena, grown with it.
+   * The policy destroys it (PageData.destroy); the cache's destroy frees what is left.
+   */
+  createPageData(label: string, bytesPerPage: number): PageData {
+    if (!Number.isInteger(bytesPerPage) || bytesPerPage <= 0 || bytesPerPage % 4 !== 0) throw new InvalidArgumentError('bytesPerPage', `must be a positive multiple of 4, got ${bytesPerPage}`);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const data = {
+      label,
+      bytesPerPage,
+      buffers: this.arenas.map((a) => this.device.createBuffer({ label: `${label}-arena-${a.index}`, size: a.numPages * bytesPerPage, usage })),
+      destroy: () => {
+        if (!this.pageData.delete(data)) return;
+        for (const b of data.buffers) b.destroy();
+      },
+    };
+    this.pageData.add(data);
+    return data;
+  }
+
+  /** Replaces one arena's buffers (and its page data's) by ones of `numPages` pages holding the old pages at their ids. */
+  private async growArena(arena: MutableArena, numPages: number): Promise<void> {
+    const { device } = this;
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const old = arena.numPages;
+    device.pushErrorScope('out-of-memory');
+    const pages = this.arenaBuffer(arena.index, 'pages', numPages);
+    const positions = this.arenaBuffer(arena.index, 'positions', numPages);
+    const data = [...this.pageData].map((d) => ({
+      d, buffer: device.createBuffer({ label: `${d.label}-arena-${arena.index}`, size: numPages * d.bytesPerPage, usage }),
+    }));
+    const error = await device.popErrorScope();
+    const made = [pages, positions, ...data.map((x) => x.buffer)];
+    if (error) {
+      for (const b of made) b.destroy();
+      throw new OutOfGpuMemoryError(`a growth of the KV pool (arena ${arena.index}, ${old} -> ${numPages} pages)`, made.reduce((sum, b) => sum + b.size, 0), error.message);
+    }
+    // Queue order puts the copy after every step submitted before (their appends land in the old buffers first).
+    const encoder = device.createCommandEncoder({ label: `kv-arena-${arena.index}-grow` });
+    encoder.copyBufferToBuffer(arena.pages, 0, pages, 0, arena.pages.size);
+    encoder.copyBufferToBuffer(arena.positions, 0, positions, 0, arena.positions.size);
+    for (const { d, buffer } of data) encoder.copyBufferToBuffer(d.buffers[arena.index], 0, buffer, 0, old * d.bytesPerPage);
+    device.queue.submit([encoder.finish()]);
+    // destroy() waits for the submitted work that reads them (WebGPU frees a buffer once its queued uses are done).
+    arena.pages.destroy();
+    arena.positions.destroy();
+    arena.pages = pages;
+    arena.positions = positions;
+    for (const { d, buffer } of data) {
+      d.buffers[arena.index].destroy();
+      d.buffers[arena.index] = buffer;
+    }
+    arena.numPages = numPages;
+    arena.allocator.grow(numPages);
+    this.generation += 1;
+  }
+
+  private arenaBuffer(arena: number, part: 'pages' | 'positions', numPages: number): GPUBuffer {
+    const floats = part === 'pages' ? numPages * 2 * this.pageSize * this.headDim : numPages * this.pageSize;
+    return this.device.createBuffer({ label: `kv-arena-${arena}-${part}`, size: floats * BYTES_PER_ELEMENT, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
   }
 
   /** Bytes of the pages some sequence holds now (a page shared by forks counts once). */
@@ -228,6 +379,7 @@ export class PagedKVCache {
       a.pages.destroy();
       a.positions.destroy();
     }
+    for (const d of [...this.pageData]) d.destroy();
     this.blockTables.destroy();
     this.counts.destroy();
     this.staging.destroy();
@@ -268,29 +420,18 @@ export class PagedKVCache {
     const s = this.state(seq);
     const total = s.tokens + numNewTokens;
     if (total > this.maxTokensPerSequence) throw new ContextFullError(total, this.maxTokensPerSequence);
-    const newPages = Math.ceil(total / this.pageSize);
-    const added = newPages - s.pages;
+    const { newPages, cow, need } = this.pagesFor(s, numNewTokens);
     const { numLayers: L, numKvHeads: G } = this;
-
-    // A partly filled last page that another sequence also holds must be copied before we write into it.
-    const cow: number[] = []; // (layer * G + head) entries
-    if (numNewTokens > 0 && s.tokens % this.pageSize !== 0) {
-      const last = (s.pages - 1) * L * G;
-      for (let lg = 0; lg < L * G; lg++) {
-        if (this.arenaOf(Math.floor(lg / G)).allocator.refCount(s.table[last + lg]) > 1) cow.push(lg);
-      }
-    }
-    if (added === 0 && cow.length === 0) {
+    if (newPages === s.pages && cow.length === 0) {
       s.tokens = total;
       return;
     }
-    const need = new Array<number>(this.arenas.length).fill(0);
-    for (const a of this.arenas) need[a.index] = added * a.numLayers * G;
-    for (const lg of cow) need[this.layerArena[Math.floor(lg / G)]]++;
     for (const a of this.arenas) {
       if (need[a.index] > a.allocator.freeCount) {
+        const growable = a.maxPages - a.numPages;
+        if (need[a.index] <= a.allocator.freeCount + growable) throw new Error(`internal: KV arena ${a.index} must grow first (PagedKVCache.ensure before reserve)`);
         // Other sequences (forks) hold the rest of the pool: this one can grow to what is free.
-        const fit = (s.pages + Math.floor(a.allocator.freeCount / (a.numLayers * G))) * this.pageSize;
+        const fit = (s.pages + Math.floor((a.allocator.freeCount + growable) / (a.numLayers * G))) * this.pageSize;
         throw new ContextFullError(total, Math.min(fit, this.maxTokensPerSequence), 'the KV pool has no more free pages');
       }
     }

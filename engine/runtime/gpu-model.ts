@@ -15,7 +15,7 @@ import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, t
 import { AbortedError, ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import type { CacheUsage, ForwardBackend, PrefillOptions } from '../generation/index.ts';
 import type { EngineDevice } from '../gpu/index.ts';
-import { DEFAULT_KV_MEMORY_BYTES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type SequenceHandle } from '../kv/index.ts';
+import { DEFAULT_KV_MEMORY_BYTES, KV_BUFFER_BYTES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
 import { createGpuSession, gpuTensor, ort } from './ort.ts';
 import { GpuWeights } from './weights.ts';
@@ -50,11 +50,16 @@ export interface GpuModelOptions {
   /** Split-K rule of prefill attention (engine/attention constants by default); bench/node-prefill compares settings. */
   prefillSplitRule?: PrefillSplitRule;
   /**
-   * Bytes of GPU memory for the KV pool (default DEFAULT_KV_MEMORY_BYTES, 1 GiB), allocated in buffers of at most
-   * KV_BUFFER_BYTES. It bounds the dense context: contextLength() reports what fits (never more than the trained
-   * context). A device that refuses it fails the load with OUT_OF_GPU_MEMORY.
+   * Bytes of GPU memory the KV pool may grow to (default: DEFAULT_KV_MEMORY_BYTES, 1 GiB, or less when the adapter's
+   * buffer limits hold less: one buffer per layer at most). The pool starts at `kvGrowthBytes` and grows by that
+   * much as sequences need it, in buffers of at most KV_BUFFER_BYTES. kvMemory bounds the dense context:
+   * contextLength() reports what it holds (never more than the trained context); engine.stats() what is allocated.
+   * A device that refuses the first step fails the load, and a refused growth fails the request, with
+   * OUT_OF_GPU_MEMORY (the engine stays usable).
    */
   kvMemory?: number;
+  /** Bytes the KV pool grows by at a time (default KV_BUFFER_BYTES); tests and benches make growth visible with less. */
+  kvGrowthBytes?: number;
   /** Aborts the load between session compiles: what was made is freed and the load throws AbortedError. */
   signal?: AbortSignal;
 }
@@ -189,7 +194,7 @@ export class GpuModel implements ForwardBackend {
       if (quantizedEmbed) parts.push(quantizedEmbed.kernels);
 
       // The pool holds the trained context, or what kvMemory holds of it: the dense context is what fits.
-      const kvMemory = options.kvMemory ?? DEFAULT_KV_MEMORY_BYTES;
+      const kvMemory = options.kvMemory ?? defaultKvMemory(device, c.numLayers);
       const capacity = kvCapacity(c, c.maxPositionEmbeddings, kvMemory);
       if (capacity.tokens < KV_PAGE_SIZE) {
         throw new InvalidArgumentError('kvMemory', `${kvMemory} bytes hold ${capacity.tokens} tokens of this model (${capacity.bytesPerToken} bytes per token); give at least ${capacity.bytesPerToken * KV_PAGE_SIZE}`);
@@ -200,6 +205,7 @@ export class GpuModel implements ForwardBackend {
         headDim: c.headDim,
         maxTokensPerSequence: capacity.tokens,
         memoryBudgetBytes: capacity.poolBytes,
+        growthBytes: options.kvGrowthBytes ?? KV_BUFFER_BYTES,
       });
       parts.push(cache);
       const attention = new PagedAttention(device, cache, {
@@ -273,6 +279,8 @@ export class GpuModel implements ForwardBackend {
       options.onProgress?.({ done, total });
     };
     const startPosition = this.position;
+    // The pool grows for the whole prompt before any chunk runs: a refused growth fails with nothing changed.
+    await this.cache.ensure(this.seq, ids.length);
     for (let start = 0; start < ids.length; start += size) {
       if (options.signal?.aborted) await this.abortPrefill(startPosition, start);
       const chunk = ids.slice(start, start + size);
@@ -355,7 +363,7 @@ export class GpuModel implements ForwardBackend {
     const c = this.config;
     if (this.contextLength() >= c.maxPositionEmbeddings) return undefined;
     const perToken = this.memoryStats().kvBytesPerToken;
-    return `what ${this.cache.poolBytes} bytes of KV memory hold at ${perToken} bytes per token; the model was trained for ${c.maxPositionEmbeddings}: load with a larger kvMemory for more`;
+    return `what ${this.cache.maxPoolBytes} bytes of KV memory hold at ${perToken} bytes per token; the model was trained for ${c.maxPositionEmbeddings}: load with a larger kvMemory for more`;
   }
 
   cacheUsage(): CacheUsage {
@@ -381,12 +389,16 @@ export class GpuModel implements ForwardBackend {
     for (const s of sessions) await s.release();
   }
 
-  /** GPU memory of the model now: weights, the KV pool as allocated, the bytes of it in use, and their peak. */
-  memoryStats(): { weightBytes: number; kvPoolBytes: number; kvInUseBytes: number; kvPeakBytes: number; kvBytesPerToken: number } {
+  /**
+   * GPU memory of the model now: weights, the KV pool as allocated, what it may grow to (kvMemory's pages), the bytes
+   * of it in use, and their peak.
+   */
+  memoryStats(): { weightBytes: number; kvPoolBytes: number; kvPoolLimitBytes: number; kvInUseBytes: number; kvPeakBytes: number; kvBytesPerToken: number } {
     const cache = this.cache;
     return {
       weightBytes: this.weights.bytes,
       kvPoolBytes: cache.poolBytes,
+      kvPoolLimitBytes: cache.maxPoolBytes,
       kvInUseBytes: cache.bytesInUse,
       kvPeakBytes: cache.peakBytesInUse,
       kvBytesPerToken: cache.numLayers * cache.numKvHeads * cache.bytesPerPage / cache.pageSize,
@@ -408,6 +420,7 @@ export class GpuModel implements ForwardBackend {
     const { device } = this.engine;
     const p = this.profileData;
     const t0 = now();
+    await this.cache.ensure(this.seq, 1);
     const { cos, sin } = ropeTable(this.inverseFrequencies, this.position, 1);
     // beginStep throws (context full, out of pages) before any GPU work is queued.
     this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: 1, cos, sin });
@@ -484,7 +497,11 @@ export class GpuModel implements ForwardBackend {
     };
     try {
       while (taken < maxSteps) {
-        while (encoded < maxSteps && encoded - taken <= ahead) encodeNext();
+        while (encoded < maxSteps && encoded - taken <= ahead) {
+          // Growth replaces arena buffers; steps already submitted read the old ones (the copy is queued after them).
+          await this.cache.ensure(this.seq, 1);
+          encodeNext();
+        }
         const t = now();
         const choice = await (pending.shift() as Promise<{ id: number; nonFinite: boolean }>);
         p.readbackMs += now() - t;
@@ -599,8 +616,18 @@ export class GpuModel implements ForwardBackend {
 }
 
 function checkKvMemory(options: GpuModelOptions): void {
-  const m = options.kvMemory;
-  if (m !== undefined && (!Number.isSafeInteger(m) || m <= 0)) throw new InvalidArgumentError('kvMemory', `must be a positive integer of bytes, got ${m}`);
+  for (const [name, m] of [['kvMemory', options.kvMemory], ['kvGrowthBytes', options.kvGrowthBytes]] as const) {
+    if (m !== undefined && (!Number.isSafeInteger(m) || m <= 0)) throw new InvalidArgumentError(name, `must be a positive integer of bytes, got ${m}`);
+  }
+}
+
+/**
+ * kvMemory unless the load says otherwise: DEFAULT_KV_MEMORY_BYTES, or what the adapter's buffer limits let the pool
+ * hold when that is less (each layer's pages in one binding at most: numLayers buffers of the binding limit).
+ */
+export function defaultKvMemory(device: GPUDevice, numLayers: number): number {
+  const binding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  return Math.min(DEFAULT_KV_MEMORY_BYTES, numLayers * binding);
 }
 
 /** The load options' checks, made before any download (the engine) and again before building. */

@@ -2,7 +2,7 @@
 // partial scores of a decode step's rotated query on them (max over the KV group), and the top budget - 1 older
 // slots per KV head as a {kind: 'tokens'} plan (the kernel always reads the step's own token besides).
 import { InvalidArgumentError } from '../../errors/index.ts';
-import type { PagedKVCache } from '../../kv/index.ts';
+import type { PageData, PagedKVCache } from '../../kv/index.ts';
 import { ropeTable, type RopeLayout } from '../../model/index.ts';
 import type { AttentionPlan, PolicyStepContext } from '../policy.ts';
 import { TokenTopK } from '../tidal/index.ts';
@@ -40,13 +40,16 @@ interface SelectorState {
   cache: PagedKVCache;
   pipelines: Record<Kernel, GPUComputePipeline>;
   groups: GPUBindGroup[];
+  /** The cache generation `groups` were made for, and how to make them again when the pool grows. */
+  generation: number;
+  makeGroups: () => GPUBindGroup[];
   queryLayout: GPUBindGroupLayout;
   queryGroups: Map<GPUBuffer, GPUBindGroup>;
   params: GPUBuffer;
   region: number;
   channels: GPUBuffer;
-  /** Per arena: [arena page][PAGE][R] f32. */
-  labels: GPUBuffer[];
+  /** Per arena: [arena page][PAGE][R] f32 (grown with the pool by the cache). */
+  labels: PageData;
   scores: GPUBuffer;
   indices: GPUBuffer;
   lengths: GPUBuffer;
@@ -144,7 +147,13 @@ export class LabelSelector {
   }
 
   private stateFor(ctx: PolicyStepContext): SelectorState {
-    if (this.state?.cache === ctx.cache) return this.state;
+    if (this.state?.cache === ctx.cache) {
+      if (this.state.generation !== ctx.cache.generation) {
+        this.state.groups = this.state.makeGroups();
+        this.state.generation = ctx.cache.generation;
+      }
+      return this.state;
+    }
     const { device, cache } = ctx;
     const { numLayers: L, numKvHeads: G, headDim: d, pageSize: P, maxPagesPerSequence: maxPages, maxTokensPerSequence: stride } = cache;
     const R = this.width;
@@ -159,7 +168,7 @@ export class LabelSelector {
     const params = device.createBuffer({ label: `${label}-params`, size: L * region, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     const channels = device.createBuffer({ label: `${label}-channels`, size: this.channelData.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(channels, 0, this.channelData);
-    const labels = cache.arenas.map((a) => device.createBuffer({ label: `${label}-labels-arena-${a.index}`, size: a.numPages * P * R * 4, usage: storage }));
+    const labels = cache.createPageData(`${label}-labels`, P * R * 4);
     const scores = device.createBuffer({ label: `${label}-scores`, size: G * stride * 4, usage: storage });
     const indices = device.createBuffer({ label: `${label}-tokens`, size: G * maxList * 4, usage: storage });
     const lengths = device.createBuffer({ label: `${label}-lengths`, size: G * 4, usage: storage });
@@ -181,17 +190,17 @@ export class LabelSelector {
     const pipelines = Object.fromEntries((['writeLabels', 'scoreTokens'] as const).map((entryPoint) => [entryPoint, device.createComputePipeline({
       label: `${label}-${entryPoint}`, layout: layouts[entryPoint], compute: { module, entryPoint, constants },
     })])) as Record<Kernel, GPUComputePipeline>;
-    const groups = Array.from({ length: L }, (_, l) => {
+    const makeGroups = () => Array.from({ length: L }, (_, l) => {
       const arena = cache.arenaOf(l);
       const resources: GPUBindingResource[] = [
         { buffer: params, offset: l * region, size: region }, { buffer: arena.pages }, { buffer: cache.blockTables },
-        { buffer: channels }, { buffer: labels[arena.index] }, { buffer: scores },
+        { buffer: channels }, { buffer: labels.buffers[arena.index] }, { buffer: scores },
       ];
       return device.createBindGroup({ label: `${label}-layer-${l}`, layout: staticLayout, entries: resources.map((resource, binding) => ({ binding, resource })) });
     });
     this.destroy();
     this.state = {
-      cache, pipelines, groups, queryLayout, queryGroups: new Map(), params, region, channels, labels, scores, indices, lengths, maxList,
+      cache, pipelines, groups: makeGroups(), generation: cache.generation, makeGroups, queryLayout, queryGroups: new Map(), params, region, channels, labels, scores, indices, lengths, maxList,
       topK: new TokenTopK(device, L), labeled: new Map(),
     };
     return this.state;
@@ -202,7 +211,8 @@ export class LabelSelector {
     const st = this.state;
     if (!st) return;
     st.topK.destroy();
-    for (const b of [st.params, st.channels, st.scores, st.indices, st.lengths, ...st.labels]) b.destroy();
+    for (const b of [st.params, st.channels, st.scores, st.indices, st.lengths]) b.destroy();
+    st.labels.destroy();
     this.state = null;
   }
 }

@@ -41,6 +41,9 @@ interface EvictionState {
   evict: GPUComputePipeline;
   accumulate: GPUComputePipeline;
   evictGroups: GPUBindGroup[];
+  /** The cache generation `evictGroups` were made for, and how to make them again when the pool grows. */
+  generation: number;
+  makeEvictGroups: () => GPUBindGroup[];
   /** Per statistics buffer (PagedAttention keeps one), per layer. */
   accumulateGroups: Map<GPUBuffer, GPUBindGroup[]>;
   /** The step whose params were written last: "startPosition:numTokens". */
@@ -170,6 +173,10 @@ export class EvictingPolicy implements AttentionPolicy {
   private stateFor(ctx: PolicyStepContext): EvictionState {
     if (this.state) {
       if (this.state.cache !== ctx.cache) throw new InvalidArgumentError('attention', `a ${this.name} policy serves one cache; create one per model`);
+      if (this.state.generation !== ctx.cache.generation) {
+        this.state.evictGroups = this.state.makeEvictGroups();
+        this.state.generation = ctx.cache.generation;
+      }
       return this.state;
     }
     const { device, cache } = ctx;
@@ -190,7 +197,7 @@ export class EvictingPolicy implements AttentionPolicy {
     const make = (entryPoint: string) => device.createComputePipeline({ label: `${this.name}-${entryPoint}`, layout: 'auto', compute: { module, entryPoint, constants } });
     const evict = make('evict');
     const accumulate = make('accumulate');
-    const evictGroups = Array.from({ length: L }, (_, l) => {
+    const makeEvictGroups = () => Array.from({ length: L }, (_, l) => {
       const arena = cache.arenaOf(l);
       return device.createBindGroup({
         label: `${this.name}-evict-layer-${l}`,
@@ -206,7 +213,9 @@ export class EvictingPolicy implements AttentionPolicy {
         ],
       });
     });
-    this.state = { cache, params, layers, scores, forgetting, evict, accumulate, evictGroups, accumulateGroups: new Map(), writtenFor: '' };
+    this.state = {
+      cache, params, layers, scores, forgetting, evict, accumulate, evictGroups: makeEvictGroups(), generation: cache.generation, makeEvictGroups, accumulateGroups: new Map(), writtenFor: '',
+    };
     return this.state;
   }
 }

@@ -129,7 +129,7 @@ describe.each<[RopeLayout, boolean, number]>([['half', false, 150], ['interleave
         const bounds = questPageBounds(headKeys, d, 16);
         // The GPU bounds of the older pages (read through the block table's arena page ids).
         const arena = cache.arenaOf(l);
-        const arenaBounds = await readBuffer(device, (policy as unknown as { state: { bounds: GPUBuffer[] } }).state.bounds[arena.index], 0, arena.numPages * 2 * d * 4);
+        const arenaBounds = await readBuffer(device, (policy as unknown as { state: { bounds: { buffers: GPUBuffer[] } } }).state.bounds.buffers[arena.index], 0, arena.numPages * 2 * d * 4);
         for (let p = 0; p < 9; p++) {
           const id = cache.pageId(seq, p, l, g);
           for (let c = 0; c < d; c++) {

@@ -1,7 +1,7 @@
 // Quest on the GPU: page key bounds kept on append, the page upper bound of q.k and the top pages per KV head as a
 // {kind: 'pages'} plan; the first layers dense, the page holding the new token always read (by the kernel).
 import { InvalidArgumentError } from '../../errors/index.ts';
-import type { PagedKVCache } from '../../kv/index.ts';
+import type { PageData, PagedKVCache } from '../../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type ModelConfig } from '../../model/index.ts';
 import type { AttentionPlan, AttentionPolicy, AttentionSpec, PolicyNeeds, PolicyStepContext } from '../policy.ts';
 import { parseAttentionSpec } from '../spec.ts';
@@ -24,12 +24,15 @@ interface QuestState {
   cache: PagedKVCache;
   pipelines: Record<Kernel, GPUComputePipeline>;
   groups: GPUBindGroup[];
+  /** The cache generation `groups` were made for, and how to make them again when the pool grows. */
+  generation: number;
+  makeGroups: () => GPUBindGroup[];
   queryLayout: GPUBindGroupLayout;
   queryGroups: Map<GPUBuffer, GPUBindGroup>;
   params: GPUBuffer;
   region: number;
-  /** Per arena: [arena page][min|max][d] f32. */
-  bounds: GPUBuffer[];
+  /** Per arena: [arena page][min|max][d] f32 (grown with the pool by the cache). */
+  bounds: PageData;
   scores: GPUBuffer;
   indices: GPUBuffer;
   lengths: GPUBuffer;
@@ -117,12 +120,19 @@ export class QuestPolicy implements AttentionPolicy {
   destroy(): void {
     const st = this.state;
     if (!st) return;
-    for (const b of [st.params, st.scores, st.indices, st.lengths, ...st.bounds]) b.destroy();
+    for (const b of [st.params, st.scores, st.indices, st.lengths]) b.destroy();
+    st.bounds.destroy();
     this.state = null;
   }
 
   private stateFor(ctx: PolicyStepContext): QuestState {
-    if (this.state?.cache === ctx.cache) return this.state;
+    if (this.state?.cache === ctx.cache) {
+      if (this.state.generation !== ctx.cache.generation) {
+        this.state.groups = this.state.makeGroups();
+        this.state.generation = ctx.cache.generation;
+      }
+      return this.state;
+    }
     if (!this.inverseFrequencies) throw new InvalidArgumentError('policy', 'quest needs the model (checkModel) before its first step: it scores pages with the rotated query');
     const { device, cache } = ctx;
     const { numLayers: L, numKvHeads: G, headDim: d, pageSize: P, maxPagesPerSequence: maxPages } = cache;
@@ -130,7 +140,7 @@ export class QuestPolicy implements AttentionPolicy {
     const region = Math.ceil((PARAMS_HEADER_BYTES + d * 4) / STORAGE_OFFSET_ALIGNMENT) * STORAGE_OFFSET_ALIGNMENT;
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const params = device.createBuffer({ label: 'quest-params', size: L * region, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-    const bounds = cache.arenas.map((a) => device.createBuffer({ label: `quest-bounds-arena-${a.index}`, size: a.numPages * 2 * d * 4, usage: storage }));
+    const bounds = cache.createPageData('quest-bounds', 2 * d * 4);
     const scores = device.createBuffer({ label: 'quest-scores', size: G * maxPages * 4, usage: storage });
     const indices = device.createBuffer({ label: 'quest-pages', size: G * maxList * 4, usage: storage });
     const lengths = device.createBuffer({ label: 'quest-lengths', size: G * 4, usage: storage });
@@ -152,16 +162,16 @@ export class QuestPolicy implements AttentionPolicy {
     const pipelines = Object.fromEntries(kernels.map((entryPoint) => [entryPoint, device.createComputePipeline({
       label: `quest-${entryPoint}`, layout: entryPoint === 'keepBounds' ? boundsLayout : layout, compute: { module, entryPoint, constants },
     })])) as Record<Kernel, GPUComputePipeline>;
-    const groups = Array.from({ length: L }, (_, l) => {
+    const makeGroups = () => Array.from({ length: L }, (_, l) => {
       const arena = cache.arenaOf(l);
       const resources: GPUBindingResource[] = [
         { buffer: params, offset: l * region, size: region }, { buffer: arena.pages }, { buffer: cache.blockTables },
-        { buffer: bounds[arena.index] }, { buffer: scores }, { buffer: indices }, { buffer: lengths },
+        { buffer: bounds.buffers[arena.index] }, { buffer: scores }, { buffer: indices }, { buffer: lengths },
       ];
       return device.createBindGroup({ label: `quest-layer-${l}`, layout: staticLayout, entries: resources.map((resource, binding) => ({ binding, resource })) });
     });
     this.destroy();
-    this.state = { cache, pipelines, groups, queryLayout, queryGroups: new Map(), params, region, bounds, scores, indices, lengths, maxList };
+    this.state = { cache, pipelines, groups: makeGroups(), generation: cache.generation, makeGroups, queryLayout, queryGroups: new Map(), params, region, bounds, scores, indices, lengths, maxList };
     return this.state;
   }
 }
