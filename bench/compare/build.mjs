@@ -18,7 +18,7 @@ const versions = {
   '@mlc-ai/web-llm': version(`${here}node_modules/@mlc-ai/web-llm/package.json`),
 };
 await build({
-  entryPoints: [`${here}driver.ts`, `${here}child.ts`],
+  entryPoints: [`${here}driver.ts`, `${here}child.ts`, `${here}probe.ts`],
   bundle: true, platform: 'node', format: 'esm', target: 'node20', outdir: out, outExtension: { '.js': '.mjs' },
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   define: { __COMPARE_VERSIONS__: JSON.stringify(versions), __ORT_WASM_URL__: JSON.stringify('./ort-wasm-simd-threaded.asyncify.wasm') },

@@ -64,7 +64,8 @@ export async function adapterInfo(): Promise<Record<string, string>> {
   const adapter = await nodeGpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return { error: 'no adapter' };
   const i = adapter.info;
-  return { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description };
+  // shader-f16: Transformers.js refuses fp16 ("does not support fp16") where the adapter does not offer it.
+  return { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, features: [...adapter.features].sort().join(' ') };
 }
 
 /**

@@ -26,6 +26,9 @@ export interface DriverOptions {
   goldenTokens: number;
   bandwidthBytes: number;
   requestTimeoutMs: number;
+  /** Epoch ms by which the whole run must end: each cell gets an even share of what is left, and stops its rounds
+   * (at least one) when the next one would pass its share; a cell that starts past the deadline is not run. */
+  deadlineMs?: number;
   log?: (line: string) => void;
   /** Called with the report after every cell (the run may be cut off: what is done is kept). */
   onCell?: (report: Report) => void;
@@ -162,14 +165,21 @@ export async function runComparison(o: DriverOptions): Promise<Report> {
     } finally {
       await probe.stop();
     }
-    for (const dir of o.models) {
+    const planned = o.models.flatMap((dir) => {
       const info = JSON.parse(readFileSync(join(dir, 'export.json'), 'utf8')) as ExportInfo;
-      for (const format of o.formats) {
-        if (!info.exports[format]) continue;
-        report.cells.push(await runCell(o, `${base}${basename(resolve(dir))}/`, info, format, report, log));
-        log(`cell ${info.model} ${format} done`);
-        o.onCell?.(report);
+      return o.formats.filter((f) => info.exports[f]).map((format) => ({ dir, info, format }));
+    });
+    for (const [i, { dir, info, format }] of planned.entries()) {
+      const now = Date.now();
+      const deadline = o.deadlineMs ?? Infinity;
+      if (now >= deadline) {
+        for (const engine of o.engines) report.notRun.push({ engine, model: info.model, format, reason: 'no time left in the run\'s budget' });
+        continue;
       }
+      const cellDeadline = now + (deadline - now) / (planned.length - i);
+      report.cells.push(await runCell(o, `${base}${basename(resolve(dir))}/`, info, format, report, log, cellDeadline));
+      log(`cell ${info.model} ${format} done`);
+      o.onCell?.(report);
     }
   } finally {
     server.close();
@@ -177,7 +187,9 @@ export async function runComparison(o: DriverOptions): Promise<Report> {
   return report;
 }
 
-async function runCell(o: DriverOptions, url: string, info: ExportInfo, format: ModelRef['format'], report: Report, log: (l: string) => void): Promise<Cell> {
+async function runCell(
+  o: DriverOptions, url: string, info: ExportInfo, format: ModelRef['format'], report: Report, log: (l: string) => void, deadline = Infinity,
+): Promise<Cell> {
   const ref: ModelRef = { url, format, exportInfo: info };
   const vocab = info.config.vocab_size;
   const maxPos = info.config.max_position_embeddings;
@@ -226,7 +238,12 @@ async function runCell(o: DriverOptions, url: string, info: ExportInfo, format: 
   };
   const contexts = o.contexts.filter((c) => c + o.decodeTokens + 1 <= maxPos);
   const prompts = o.prompts.filter((p) => p + 1 <= maxPos);
+  let rounds = 0;
+  let roundMs = 0;
   for (let r = 0; r < o.reps; r++) {
+    // Within the cell's share of the time: at least one round, then another only if it fits.
+    if (r > 0 && Date.now() + roundMs > deadline) { log(`  ${r} of ${o.reps} rounds: the cell's time is up`); break; }
+    const t0 = Date.now();
     for (const ctx of contexts) for (const c of running()) {
       if (c.errors.some((e) => e.stage === `decode@${ctx}`)) continue;
       try {
@@ -241,12 +258,15 @@ async function runCell(o: DriverOptions, url: string, info: ExportInfo, format: 
         push(ttft, c.engine, len, g.firstTokenMs);
       } catch (e) { fail(c, `ttft@${len}`, e); }
     }
-    log(`  round ${r + 1}/${o.reps}`);
+    rounds = r + 1;
+    roundMs = Date.now() - t0;
+    log(`  round ${r + 1}/${o.reps} (${roundMs} ms)`);
   }
 
   // The chat: each turn's prompt is the whole conversation so far (earlier turns' prompts and replies) plus new ids.
   for (const c of running()) {
     if (o.chatTurns === 0) break;
+    if (Date.now() > deadline) { fail(c, 'chat', 'no time left in the cell\'s share of the budget'); continue; }
     try {
       let conversation: number[] = [];
       const turnMs: number[] = [];
@@ -281,7 +301,7 @@ async function runCell(o: DriverOptions, url: string, info: ExportInfo, format: 
     for (const [k, v] of ttft.get(c.engine) ?? []) c.ttftMs[k] = sampled(v);
   }
   const exp = info.exports[format];
-  return { model: info.model, format, exportOps: exp.ops, exportBytes: exp.bytes, engines: cells, ratiosToSieve: ratiosToSieve(cells) };
+  return { model: info.model, format, rounds, exportOps: exp.ops, exportBytes: exp.bytes, engines: cells, ratiosToSieve: ratiosToSieve(cells) };
 }
 
 function arg(name: string, fallback: string): string {
@@ -298,6 +318,7 @@ async function main() {
     chatTurns: Number(arg('--chat-turns', '10')), chatUserTokens: Number(arg('--chat-user', '32')), chatReplyTokens: Number(arg('--chat-reply', '32')),
     goldenTokens: Number(arg('--golden-tokens', '16')), bandwidthBytes: Number(arg('--bandwidth-bytes', String(1 << 30))),
     requestTimeoutMs: Number(arg('--timeout-ms', '300000')),
+    deadlineMs: arg('--budget-s', '') ? Date.now() + Number(arg('--budget-s', '')) * 1000 : undefined,
   };
   if (o.models.length === 0) throw new Error('--models DIR[,DIR...] (folders written by export/export.py)');
   const out = arg('--out', 'compare.json');

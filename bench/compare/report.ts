@@ -28,6 +28,8 @@ export interface EngineCell {
 export interface Cell {
   model: string;
   format: string;
+  /** Interleaved rounds run (the workload's reps, fewer where the cell's share of a time budget ran out). */
+  rounds: number;
   /** Op histogram of the ONNX export this cell's Transformers.js loads. */
   exportOps: Record<string, number>;
   exportBytes: number;
@@ -83,7 +85,7 @@ export function ratiosToSieve(engines: EngineCell[]): Cell['ratiosToSieve'] {
 }
 
 const REPORT_FIELDS = ['schema', 'date', 'gpuFiguresFrom', 'adapter', 'bandwidthBytesPerS', 'node', 'platform', 'versions', 'workload', 'cells', 'notRun'];
-const CELL_FIELDS = ['model', 'format', 'exportOps', 'exportBytes', 'engines', 'ratiosToSieve'];
+const CELL_FIELDS = ['model', 'format', 'rounds', 'exportOps', 'exportBytes', 'engines', 'ratiosToSieve'];
 const ENGINE_FIELDS = [
   'engine', 'config', 'versions', 'load', 'fairness', 'decodeTokensPerS', 'ttftMs', 'chat', 'peakGpuBytes', 'peakJsBytesDuringLoad',
   'rooflinePercent', 'weightBytesPerToken', 'kvBytesPerToken', 'errors',

@@ -2,11 +2,14 @@
 // token ids as the prompt, streamed (one chunk per token: export.py writes a tokenizer whose every token has text).
 import * as ort from 'onnxruntime-web/webgpu';
 import { SieveEngine } from '../../../engine/index.ts';
+import { QUANTIZATION_MODES } from '../../../engine/quant/index.ts';
 import type { EngineUnderTest, ModelRef } from '../protocol.ts';
 import { packageVersions } from '../versions.ts';
 
-/** The cell's format as Sieve runs it: it reads the f16 checkpoint and computes in f32, or quantizes it to int4. */
-const QUANTIZATION = { fp32: 'f32', fp16: 'f32', q4: 'int4' } as const;
+/** Whether this Sieve has f16 weights ('f16' among its quantization modes); until it does, the fp16 cell runs f32. */
+const HAS_F16 = (QUANTIZATION_MODES as readonly string[]).includes('f16');
+/** The cell's format as Sieve runs it, from the f16 checkpoint: f32 (widened at load), f16 where it has it, int4. */
+const QUANTIZATION = { fp32: 'f32', fp16: HAS_F16 ? 'f16' : 'f32', q4: 'int4' } as const;
 
 export function createSieve(): EngineUnderTest {
   // One wasm thread, as bench/node-harness.ts: ORT's threaded wasm buys nothing for GPU work.
@@ -16,14 +19,16 @@ export function createSieve(): EngineUnderTest {
   return {
     describe: (format) => format === 'q4'
       ? 'Sieve int4 (quantized at load from the f16 checkpoint: symmetric blocks of 32, f32 scales, f32 activations; f32 KV)'
-      : 'Sieve f32 (the f16 checkpoint widened to f32 at load; f32 activations and KV)',
+      : QUANTIZATION[format] === 'f16'
+        ? "Sieve f16 (the checkpoint's f16 weights kept as f16; quantization 'f16')"
+        : `Sieve f32 (the f16 checkpoint widened to f32 at load; f32 activations and KV)${format === 'fp16' ? ": this Sieve has no f16 weights yet, so its fp16 cell runs f32" : ''}`,
     versions: async () => {
       const v = packageVersions();
       return { sieve: v.sieve, 'onnxruntime-web': ort.env.versions.web ?? v['onnxruntime-web'], webgpu: v.webgpu };
     },
     async load(model: ModelRef) {
       engine ??= new SieveEngine();
-      const info = await engine.load(model.url, undefined, { quantization: QUANTIZATION[model.format] });
+      const info = await engine.load(model.url, undefined, { quantization: QUANTIZATION[model.format] as never });
       weightBytes = info.weightBytes;
     },
     async generate(ids, maxTokens, onToken) {

@@ -1,0 +1,103 @@
+// Builds the device carry .carry/h200/ (ignored by git; the device tool's `carry: [".carry/h200"]`): everything the
+// H200 run needs that is not a tracked file, packed small because what travels (tracked + untracked + carry) is at
+// most 64 MiB:
+//   node.xz                this machine's node 20, stripped, xz --x86 -9e (~21 MB)
+//   dawn.node.xz           the `webgpu` package's Dawn, stripped, xz
+//   debs/*.deb             libvulkan1 + the GL libraries NVIDIA's Vulkan ICD loads through glvnd (all 7 are needed:
+//                          without libegl1/libgl1/... the loader finds no driver, the 2026-12-02 run)
+//   ort.wasm.xz            ONE copy of onnxruntime-web's asyncify wasm, which both bundles use (run.sh links it)
+//   node-bench.tar.xz      bench/build-node-bench.mjs's bundles (its list of entry points), without wasm and dawn.node
+//   yardstick.tar.xz       bench/compare/build.mjs --no-dawn, without the wasm
+//   webllm/*               WebLLM's prebuilt model library (when bench/compare/webllm/fetch-lib.mjs has been run)
+// `node bench/h200/make-carry.mjs [--check]` prints the sizes; --check fails when the carry is over its 40 MiB share.
+// The xz of node and dawn.node is cached under /tmp/sieve-h200-cache/ (keyed by size and mtime): minutes of xz -9e once.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const out = join(root, '.carry/h200');
+// Shared by every worktree on this machine (xz -9e of node takes minutes on two busy cores).
+const cache = '/tmp/sieve-h200-cache';
+const LIMIT = 40 * 1024 * 1024;
+const DEBS = ['libvulkan1', 'libegl1', 'libglvnd0', 'libopengl0', 'libgl1', 'libglx0', 'libgles2'];
+const WASM = 'ort-wasm-simd-threaded.asyncify.wasm';
+
+const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28, ...opts });
+const mib = (n) => `${(n / 1048576).toFixed(1)} MiB`;
+
+/** Stripped and xz'd copy of a binary, cached by its size and mtime. */
+function packBinary(src, name) {
+  mkdirSync(cache, { recursive: true });
+  const s = statSync(src);
+  const key = join(cache, `${name}.${s.size}.${Math.round(s.mtimeMs)}.xz`);
+  if (!existsSync(key)) {
+    const tmp = join(cache, `${name}.${process.pid}.stripped`);
+    copyFileSync(src, tmp);
+    sh('strip', ['--strip-unneeded', tmp]);
+    // -T1: the machine is shared; --x86 filter first, then LZMA2 at its strongest preset.
+    sh('xz', ['-T1', '-f', '--x86', '--lzma2=preset=9e', tmp]);
+    renameSync(`${tmp}.xz`, key); // atomic: another worktree may be building the same key
+  }
+  copyFileSync(key, join(out, `${name}.xz`));
+}
+
+/** A folder as tar.xz, leaving out the named files (they travel once, beside). */
+function packFolder(dir, name, exclude) {
+  sh('tar', ['-C', dir, ...exclude.flatMap((e) => ['--exclude', e]), '-cJf', join(out, `${name}.tar.xz`), '.'], { env: { ...process.env, XZ_OPT: '-9e -T1' } });
+}
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, 'debs'), { recursive: true });
+
+// Debs: from .gl/ (the device README's apt-get download, amd64), fetched when missing.
+const gl = join(root, '.gl');
+const have = () => (existsSync(gl) ? readdirSync(gl) : []);
+if (DEBS.some((d) => !have().some((f) => f.startsWith(`${d}_`)))) {
+  mkdirSync(gl, { recursive: true });
+  mkdirSync('/tmp/amd64/partial', { recursive: true });
+  const o = ['-oAPT::Architecture=amd64', '-oAPT::Architectures=amd64', '-oDir::State::Lists=/tmp/amd64'];
+  sh('apt-get', [...o, 'update']);
+  sh('apt-get', [...o, 'download', ...DEBS], { cwd: gl });
+}
+for (const d of DEBS) {
+  const f = have().filter((x) => x.startsWith(`${d}_`) && x.endsWith('.deb')).sort().pop();
+  if (!f) throw new Error(`no ${d} deb in .gl/`);
+  copyFileSync(join(gl, f), join(out, 'debs', f));
+}
+
+packBinary(process.execPath, 'node');
+packBinary(join(root, 'node_modules/webgpu/dist/linux-x64/dawn.node'), 'dawn.node');
+// The wasm both bundles load (both build scripts copy the root's onnxruntime-web's).
+writeFileSync(join(out, 'ort.wasm.xz'), sh('xz', ['-T1', '-9e', '-c', join(root, 'node_modules/onnxruntime-web/dist', WASM)]));
+
+sh(process.execPath, [join(root, 'bench/build-node-bench.mjs')], { stdio: ['ignore', 'inherit', 'inherit'] });
+packFolder(join(root, '.carry/node-bench'), 'node-bench', [WASM, 'dist']);
+const yb = join(root, '.carry/yardstick-bundle');
+rmSync(yb, { recursive: true, force: true });
+sh(process.execPath, [join(root, 'bench/compare/build.mjs'), yb, '--no-dawn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+packFolder(yb, 'yardstick', [WASM]);
+
+// WebLLM's model library (fetched from mlc-ai/binary-mlc-llm-libs by bench/compare/webllm/fetch-lib.mjs; never committed).
+const libs = join(root, '.carry/webllm-libs');
+if (existsSync(libs)) {
+  mkdirSync(join(out, 'webllm'), { recursive: true });
+  for (const f of readdirSync(libs)) if (f.endsWith('.wasm')) writeFileSync(join(out, 'webllm', `${f}.xz`), sh('xz', ['-T1', '-9e', '-c', join(libs, f)]));
+}
+
+const sizes = [];
+const walk = (d) => { for (const f of readdirSync(d)) { const p = join(d, f); if (statSync(p).isDirectory()) walk(p); else sizes.push([p.slice(out.length + 1), statSync(p).size]); } };
+walk(out);
+const total = sizes.reduce((a, [, n]) => a + n, 0);
+for (const [f, n] of sizes) console.log(`  ${f.padEnd(44)} ${mib(n)}`);
+console.log(`.carry/h200: ${mib(total)} (share ${mib(LIMIT)}); travel with tracked files: ${mib(total + trackedBytes())} of 64 MiB`);
+if (process.argv.includes('--check') && total > LIMIT) { console.error('carry over its share'); process.exit(1); }
+
+/** Bytes of tracked files plus untracked-not-ignored ones (what travels besides the carry). */
+function trackedBytes() {
+  const files = sh('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root }).toString().split('\0').filter(Boolean);
+  let n = 0;
+  for (const f of files) { try { n += statSync(join(root, f)).size; } catch { /* deleted in the work tree */ } }
+  return n;
+}

@@ -1,0 +1,26 @@
+#!/bin/bash
+# The yardstick's preparation (run.sh starts it first, in the background on cores 4-15, CPU only): the seeded random
+# checkpoints of the three shapes and their onnx-community-style exports (bench/compare/export/export.py), each
+# shape in its own process, with transformers' 16 greedy ids computed on the CPU (the GPU is timing other segments
+# meanwhile). The 1B and the 0.5B are exported in fp16 and q4 only (the fp32 files would be 5 and 2 GB of writing),
+# SmolLM2 also in fp32. Each shape writes $WORK/models/<name>.rc when it is done; yardstick.sh waits for it.
+# Dry run: the committed tiny model instead (no onnx/torch on the dev machine).
+set -u
+M=$WORK/models; mkdir -p "$M"
+if [ "${SIEVE_H200_DRY:-0}" = 1 ]; then
+  cp -r bench/compare/testdata/tiny "$M/tiny"; echo 0 > "$M/tiny.rc"; exit 0
+fi
+export CUDA_VISIBLE_DEVICES= OMP_NUM_THREADS=4 MKL_NUM_THREADS=4
+ex() {
+  local name=$1; shift
+  local t0; t0=$(date +%s)
+  timeout "$BUDGET_S" python3 bench/compare/export/export.py --golden 16 --out "$M/$name" --context 4608 "$@" > "$RES/export-$name.log" 2>&1
+  local rc=$?
+  echo "$name: rc $rc in $(( $(date +%s) - t0 )) s" >> "$RES/exports.txt"
+  echo $rc > "$M/$name.rc"
+}
+ex smollm2-135m --model smollm2-135m-instruct --formats fp16,q4,fp32 &
+ex qwen2.5-0.5b --model qwen2.5-0.5b-instruct --formats q4,fp16 &
+ex llama-3.2-1b --model llama-3.2-1b-instruct --formats q4,fp16 &
+wait
+du -sh "$M"/* >> "$RES/exports.txt" 2>&1

@@ -1,0 +1,47 @@
+#!/bin/bash
+# The yardstick on the GPU machine (issue 17): Sieve and Transformers.js (and WebLLM where its library travelled) on
+# the three shapes, each shape's driver run as soon as its export (yardstick.pre.sh) is done, the smallest first, so a
+# late or failing shape cannot cost the earlier ones. Each shape gets its share of what is left of $BUDGET_S (the
+# time a shape does not use passes on to the next); inside it, the driver splits that among the formats and stops
+# rounds when the next would not fit (median of 5 where there is time, fewer stated in the cell's `rounds`).
+# Results: $RES/compare-<shape>.json (written after every cell), $RES/summary.txt.
+set -u
+T0=$(date +%s); END=$((T0 + BUDGET_S - 4))
+M=$WORK/models; Y=$KIT/yardstick
+if [ "${SIEVE_H200_DRY:-0}" = 1 ]; then
+  # name formats share args
+  PLAN=("tiny fp32,q4 1 --contexts 16,64 --prompts 8,32 --decode-tokens 2 --chat-turns 2 --chat-user 4 --chat-reply 2 --bandwidth-bytes 16777216")
+else
+  W="--contexts 512,4096 --prompts 128,2048 --reps 5 --chat-turns 10 --chat-user 32 --chat-reply 8 --timeout-ms 90000"
+  PLAN=("smollm2-135m fp16,q4,fp32 3 $W --decode-tokens 32"
+        "qwen2.5-0.5b q4,fp16 3 $W --decode-tokens 24"
+        "llama-3.2-1b q4,fp16 4 $W --decode-tokens 16")
+fi
+ENGINES=sieve,transformers
+[ -d "$KIT/webllm" ] && ENGINES=$ENGINES,webllm
+: > "$RES/summary.txt"
+note() { echo "$*"; echo "$*" >> "$RES/summary.txt"; }
+shares_left() { local s=0; for p in "${PLAN[@]:$1}"; do set -- $p; s=$((s + $3)); done; echo $s; }
+for i in "${!PLAN[@]}"; do
+  set -- ${PLAN[$i]}; name=$1; formats=$2; share=$3; shift 3
+  # Wait for the export (its time counts against this shape: nothing else could run meanwhile).
+  while [ ! -f "$M/$name.rc" ] && [ "$(date +%s)" -lt $((END - 10)) ]; do sleep 1; done
+  if [ ! -f "$M/$name.rc" ]; then note "$name: export not done in time"; continue; fi
+  if [ "$(cat "$M/$name.rc")" != 0 ]; then note "$name: export failed (rc $(cat "$M/$name.rc")): $(tail -c 300 "$RES/../yardstick.pre.log" 2>/dev/null)"; continue; fi
+  left=$((END - $(date +%s)))
+  b=$(( left * share / $(shares_left "$i") ))
+  if [ "$b" -lt 15 ]; then note "$name: no time left ($left s)"; continue; fi
+  echo "== $name: $b s (at $(( $(date +%s) - T0 )) s)"
+  (cd "$Y" && timeout -k 3 $((b + 2)) "$NODE" driver.mjs --models "$M/$name" --formats "$formats" --engines "$ENGINES" "$@" \
+     --budget-s $((b - 3)) --out "$RES/compare-$name.json" --svg "$RES/compare-$name.svg")
+  rc=$?
+  # One line per cell and engine: what the table will say.
+  "$NODE" -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const f = (x) => x === undefined ? "-" : x.median.toFixed(x.median < 10 ? 1 : 0);
+    for (const c of r.cells) for (const e of c.engines)
+      console.log(`${c.model} ${c.format} ${e.engine}: ` + (e.load ? `fair ${e.fairness?.pass} load ${(e.load.coldToFirstTokenMs/1000).toFixed(1)}/${(e.load.cachedToFirstTokenMs/1000).toFixed(1)} s, tok/s ${Object.keys(e.decodeTokensPerS).map((k) => k + ":" + f(e.decodeTokensPerS[k])).join(" ")}, ttft ms ${Object.keys(e.ttftMs).map((k) => k + ":" + f(e.ttftMs[k])).join(" ")}, rounds ${c.rounds}` : `not run: ${(e.errors[0]?.message ?? "").slice(0, 160)}`));
+  ' "$RES/compare-$name.json" >> "$RES/summary.txt" 2>&1 || note "$name: driver rc $rc, no report"
+  echo "== $name: driver rc $rc at $(( $(date +%s) - T0 )) s"
+done
+true
