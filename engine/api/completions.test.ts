@@ -71,7 +71,7 @@ describe('createChatCompletion', () => {
     const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
     const whole = await createChatCompletion(backend, tokenizer, template, { messages, max_tokens: 40, temperature: 0 });
     expect(whole.object).toBe('chat.completion');
-    expect(whole.choices[0].message).toEqual({ role: 'assistant', content: text });
+    expect(whole.choices[0].message).toEqual({ role: 'assistant', refusal: null, content: text });
     expect(text.length).toBeGreaterThan(0);
     expect(text).not.toContain('\nUser:');
     expect(chunks[chunks.length - 2].choices[0].finish_reason).toBe(whole.choices[0].finish_reason);
@@ -98,6 +98,29 @@ describe('createChatCompletion', () => {
       expect(e.top_logprobs[0].logprob).toBeCloseTo(e.logprob, 6);
       expect(e.bytes).toEqual([...new TextEncoder().encode(e.token)]);
     }
+  });
+
+  it('n = 3: three choices, each as a lone request with seed + i would give, streamed one after another', async () => {
+    const req = { messages, max_tokens: 8, temperature: 1, seed: 11 };
+    const r = await createChatCompletion(backend, tokenizer, template, { ...req, n: 3 });
+    expect(r.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+    const alone: (string | null)[] = [];
+    for (const i of [0, 1, 2]) alone.push((await createChatCompletion(backend, tokenizer, template, { ...req, seed: 11 + i })).choices[0].message.content);
+    expect(r.choices.map((c) => c.message.content)).toEqual(alone);
+    expect(new Set(alone).size).toBeGreaterThan(1);
+    expect(r.choices[0].message.refusal).toBeNull();
+    expect(r.usage.completion_tokens).toBe(24);
+
+    const texts = ['', '', ''];
+    const finishes: (string | null)[] = [];
+    for await (const c of await createChatCompletion(backend, tokenizer, template, { ...req, n: 3, stream: true })) {
+      for (const ch of c.choices) {
+        texts[ch.index] += ch.delta.content ?? '';
+        if (ch.finish_reason) finishes.push(ch.finish_reason);
+      }
+    }
+    expect(texts).toEqual(alone);
+    expect(finishes).toEqual(['length', 'length', 'length']);
   });
 
   it('abort mid-stream ends with finish_reason abort; a stream left early and the next request are fine', async () => {

@@ -3,10 +3,12 @@ import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
 import { generate, generateAll, type ForwardBackend, type GenerationRequest, type GenerationResult, type PrefillProgress, type TokenLogprob } from '../generation/index.ts';
 import { DEFAULT_TEMPLATE_STOP, type ChatTemplate, type TextTokenizer } from '../tokenizer/index.ts';
 import type {
-  ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatTokenLogprob, Completion, CompletionChunk,
+  ChatCompletion, ChatCompletionChoice, ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionRequest, ChatTokenLogprob, Completion, CompletionChunk,
   CompletionLogprobs, CompletionRequest, CompletionUsage,
 } from './types.ts';
-import { validateChatCompletionRequest, validateCompletionRequest, type SamplingDefaults, type ValidatedParams } from './validate.ts';
+import {
+  validateChatCompletionRequest, validateCompletionRequest, type SamplingDefaults, type ValidatedChatRequest, type ValidatedParams, type ValidatedTool,
+} from './validate.ts';
 
 export interface CompletionOptions {
   /** Aborts generation: the completion ends with finish_reason "abort" and the text so far. */
@@ -91,13 +93,37 @@ function completionLogprobs(tokenizer: TextTokenizer | null, entries: TokenLogpr
   return out;
 }
 
-/** Renders the conversation and tokenizes it; a BOS the template printed and the tokenizer added again is kept once. */
-function chatPromptIds(backend: ForwardBackend, tokenizer: TextTokenizer, template: ChatTemplate, params: ReturnType<typeof validateChatCompletionRequest>): number[] {
-  const text = template.render(params.messages, { addGenerationPrompt: true });
+/** Renders the conversation (tools and template variables included) and tokenizes it; a BOS the template printed and the tokenizer added again is kept once. */
+function chatPromptIds(backend: ForwardBackend, tokenizer: TextTokenizer, template: ChatTemplate, params: ValidatedChatRequest): number[] {
+  const text = template.render(params.messages, {
+    addGenerationPrompt: true,
+    tools: params.tools.length > 0 && params.toolChoice !== 'none' ? params.tools.map(toolForTemplate) : undefined,
+    variables: params.templateVariables,
+  });
   const ids = tokenizer.encode(text);
   const bos = backend.config.bosTokenId;
   if (bos !== null && ids.length >= 2 && ids[0] === bos && ids[1] === bos) ids.shift();
   return ids;
+}
+
+/** A tool as chat templates expect it (OpenAI's shape: {type: 'function', function: {...}}). */
+function toolForTemplate(tool: ValidatedTool): unknown {
+  return { type: 'function', function: tool };
+}
+
+/** Choice i's sampling: a seeded request gives each choice its own seed (seed + i), so choices differ but repeat. */
+function choiceRequest(req: GenerationRequest, i: number): GenerationRequest {
+  const sampling = req.sampling;
+  if (i === 0 || !sampling || sampling.seed === null) return req;
+  return { ...req, sampling: { ...sampling, seed: sampling.seed + i } };
+}
+
+/** Usage over n choices: the prompt once, every choice's completion tokens, the cache as the last choice left it. */
+function usageOfChoices(results: GenerationResult[]): CompletionUsage {
+  const last = usageOf(results[results.length - 1]);
+  if (results.length === 1) return last;
+  const completion = results.reduce((sum, r) => sum + r.usage.completion_tokens, 0);
+  return { ...last, prompt_tokens: results[0].usage.prompt_tokens, completion_tokens: completion, total_tokens: results[0].usage.prompt_tokens + completion };
 }
 
 /** A raw prompt's ids: text through the tokenizer, or the ids as given. */
@@ -115,6 +141,8 @@ export function createChatCompletion(backend: ForwardBackend, tokenizer: TextTok
 /**
  * OpenAI's chat.completions.create on one backend. Validation, templating, tokenizing and the context check happen
  * before the promise resolves (so they reject it, streaming or not); generation runs as the stream is read.
+ * With n > 1 the choices are generated one after another (each reuses the prompt's cache); a stream sends each
+ * choice's chunks in turn, under its index.
  * Under the default template (models without one), "\nUser:" is an extra stop string so the reply ends at its turn.
  */
 export async function createChatCompletion(backend: ForwardBackend, tokenizer: TextTokenizer, chatTemplate: ChatTemplate, request: ChatCompletionRequest, options: CompletionOptions = {}): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
@@ -125,42 +153,51 @@ export async function createChatCompletion(backend: ForwardBackend, tokenizer: T
   const created = Math.floor(Date.now() / 1000);
   const model = params.model ?? options.modelName ?? DEFAULT_MODEL_NAME;
   const wantLogprobs = params.logprobs !== null;
+  const logprobsOf = (entries: TokenLogprob[]) => ({ content: chatLogprobs(tokenizer, entries), refusal: null });
 
   if (!params.stream) {
-    const result = await generateAll(backend, req);
-    return {
-      id, object: 'chat.completion', created, model,
-      choices: [{
-        index: 0,
-        message: { role: 'assistant', content: result.text },
-        logprobs: wantLogprobs ? { content: chatLogprobs(tokenizer, result.logprobs ?? []) } : null,
+    const results: GenerationResult[] = [];
+    const choices: ChatCompletionChoice[] = [];
+    for (let i = 0; i < params.n; i++) {
+      const result = await generateAll(backend, choiceRequest(req, i));
+      results.push(result);
+      choices.push({
+        index: i,
+        message: { role: 'assistant', content: result.text, refusal: null },
+        logprobs: wantLogprobs ? logprobsOf(result.logprobs ?? []) : null,
         finish_reason: result.finishReason,
-      }],
-      usage: usageOf(result),
-    };
+      });
+      if (result.finishReason === 'abort') break;
+    }
+    return { id, object: 'chat.completion', created, model, choices, usage: usageOfChoices(results) };
   }
 
-  const chunk = (choice: ChatCompletionChunk['choices'][number] | null, usage: CompletionUsage | null = null): ChatCompletionChunk => ({
+  const chunk = (choice: ChatCompletionChunkChoice | null, usage: CompletionUsage | null = null): ChatCompletionChunk => ({
     id, object: 'chat.completion.chunk', created, model, choices: choice ? [choice] : [], usage,
   });
   return (async function* chatChunks(): AsyncGenerator<ChatCompletionChunk> {
-    yield chunk({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
-    const gen = generate(backend, req);
-    let pending: TokenLogprob[] = [];
-    for (;;) {
-      const r = await gen.next();
-      if (r.done) {
-        const logprobs = wantLogprobs && pending.length > 0 ? { content: chatLogprobs(tokenizer, pending) } : null;
-        yield chunk({ index: 0, delta: {}, logprobs, finish_reason: r.value.finishReason });
-        yield chunk(null, usageOf(r.value));
-        return;
+    const results: GenerationResult[] = [];
+    for (let index = 0; index < params.n; index++) {
+      yield chunk({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
+      const gen = generate(backend, choiceRequest(req, index));
+      let pending: TokenLogprob[] = [];
+      for (;;) {
+        const r = await gen.next();
+        if (r.done) {
+          const logprobs = wantLogprobs && pending.length > 0 ? logprobsOf(pending) : null;
+          yield chunk({ index, delta: {}, logprobs, finish_reason: r.value.finishReason });
+          results.push(r.value);
+          break;
+        }
+        if (r.value.token?.logprob) pending.push(r.value.token.logprob);
+        if (r.value.text === '') continue;
+        const logprobs = wantLogprobs ? logprobsOf(pending) : null;
+        pending = [];
+        yield chunk({ index, delta: { content: r.value.text }, logprobs, finish_reason: null });
       }
-      if (r.value.token?.logprob) pending.push(r.value.token.logprob);
-      if (r.value.text === '') continue;
-      const logprobs = wantLogprobs ? { content: chatLogprobs(tokenizer, pending) } : null;
-      pending = [];
-      yield chunk({ index: 0, delta: { content: r.value.text }, logprobs, finish_reason: null });
+      if (results[results.length - 1].finishReason === 'abort') break;
     }
+    yield chunk(null, usageOfChoices(results));
   })();
 }
 

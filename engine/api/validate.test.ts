@@ -1,6 +1,6 @@
 // Every request parameter: invalid types and ranges are rejected with an error naming the parameter; valid ones normalized.
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../errors/index.ts';
+import { InvalidArgumentError, UnsupportedParameterError } from '../errors/index.ts';
 import { samplingDefaultsFromGenerationConfig, validateChatCompletionRequest, validateCompletionRequest } from './validate.ts';
 
 const VOCAB = 512;
@@ -19,7 +19,6 @@ const INVALID_CHAT: [string, Record<string, unknown>][] = [
   ['stream', { stream: 'yes' }],
   ['stream_options', { stream_options: true }],
   ['stream_options.include_usage', { stream_options: { include_usage: 'yes' } }],
-  ['stream_options.chunk_size', { stream_options: { chunk_size: 3 } }],
   ['max_tokens', { max_tokens: 0 }],
   ['max_tokens', { max_tokens: 1.5 }],
   ['max_tokens', { max_tokens: '10' }],
@@ -57,14 +56,27 @@ const INVALID_CHAT: [string, Record<string, unknown>][] = [
   ['top_logprobs', { top_logprobs: 3 }],
   ['top_logprobs', { logprobs: true, top_logprobs: 21 }],
   ['ignore_eos', { ignore_eos: 1 }],
-  ['n', { n: 2 }],
+  ['n', { n: 17 }],
   ['n', { n: 0 }],
+  ['messages[0].role', { messages: [{ role: 'function', content: 'x', name: 'f' }] }],
+  ['messages[0].tool_call_id', { messages: [{ role: 'tool', content: 'x' }] }],
+  ['messages[0].tool_calls[0]', { messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function', function: { name: 'f' } }] }] }],
+  ['response_format', { response_format: 'json' }],
+  ['response_format.type', { response_format: { type: 'xml' } }],
+  ['response_format.json_schema', { response_format: { type: 'json_schema' } }],
+  ['response_format.json_schema.name', { response_format: { type: 'json_schema', json_schema: { schema: {} } } }],
+  ['response_format.grammar', { response_format: { type: 'grammar', grammar: ' ' } }],
+  ['tools', { tools: {} }],
+  ['tools[0].type', { tools: [{ type: 'custom', custom: { name: 'x' } }] }],
+  ['tools[0].function.name', { tools: [{ type: 'function', function: { name: 'a b' } }] }],
+  ['tools[1].function.name', { tools: [{ type: 'function', function: { name: 'f' } }, { type: 'function', function: { name: 'f' } }] }],
+  ['tool_choice', { tool_choice: 'required' }],
+  ['tool_choice.function.name', { tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'g' } } }],
+  ['chat_template_kwargs', { chat_template_kwargs: 'x' }],
   ['user', { user: 5 }],
   ['attention', { attention: 5 }],
   ['attention', { attention: { budget: 10 } }],
   ['attention.budget', { attention: { policy: 'h2o', budget: -4 } }],
-  ['max_token', { max_token: 5 }],
-  ['prompt', { prompt: 'chat has no prompt' }],
 ];
 
 const INVALID_COMPLETION: [string, Record<string, unknown>][] = [
@@ -76,8 +88,7 @@ const INVALID_COMPLETION: [string, Record<string, unknown>][] = [
   ['logprobs', { logprobs: 21 }],
   ['echo', { echo: true }],
   ['echo', { echo: 'no' }],
-  ['messages', { messages }],
-  ['top_logprobs', { top_logprobs: 2 }],
+  ['n', { n: 2 }],
   ['temperature', { temperature: 3 }],
 ];
 
@@ -107,6 +118,46 @@ describe('request validation', () => {
     });
   }
 
+  it('refuses fields it does not support with UnsupportedParameterError naming them all (null means unset)', () => {
+    const refused = (f: () => unknown) => {
+      try { f(); } catch (e) {
+        expect(e).toBeInstanceOf(UnsupportedParameterError);
+        expect((e as UnsupportedParameterError).code).toBe('UNSUPPORTED_PARAMETER');
+        return (e as UnsupportedParameterError).details?.parameters;
+      }
+      return undefined;
+    };
+    expect(refused(() => validateChatCompletionRequest({ messages, max_token: 5, audio: { format: 'wav', voice: 'ash' }, store: true }, VOCAB))).toEqual(['max_token', 'audio', 'store']);
+    expect(refused(() => validateChatCompletionRequest({ messages, prompt: 'x' }, VOCAB))).toEqual(['prompt']);
+    expect(refused(() => validateChatCompletionRequest({ messages, stream_options: { chunk_size: 3 } }, VOCAB))).toEqual(['stream_options.chunk_size']);
+    expect(refused(() => validateCompletionRequest({ prompt: 'x', messages, top_logprobs: 2 }, VOCAB))).toEqual(['messages', 'top_logprobs']);
+    expect(refused(() => validateChatCompletionRequest({ messages, store: null, metadata: null, stream_options: { include_obfuscation: false } }, VOCAB))).toBeUndefined();
+  });
+
+  it('takes tools, tool_choice, response_format, n, developer messages and tool turns', () => {
+    const tool = { type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
+    const v = validateChatCompletionRequest({
+      messages: [
+        { role: 'developer', content: 'D' }, { role: 'user', content: 'u' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] },
+        { role: 'tool', tool_call_id: 'c1', content: '3 C' },
+      ],
+      tools: [tool], tool_choice: 'auto', n: 3, parallel_tool_calls: false, chat_template_kwargs: { enable_thinking: false },
+    }, VOCAB);
+    expect(v.messages).toEqual([
+      { role: 'system', content: 'D' }, { role: 'user', content: 'u' },
+      { role: 'assistant', content: '', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: { city: 'Oslo' } } }] },
+      { role: 'tool', content: '3 C', tool_call_id: 'c1' },
+    ]);
+    expect(v).toMatchObject({ n: 3, toolChoice: 'auto', responseFormat: null, templateVariables: { enable_thinking: false } });
+    expect(v.tools).toEqual([tool.function]);
+    expect(validateChatCompletionRequest({ messages, tools: [tool] }, VOCAB).toolChoice).toBe('auto');
+    expect(validateChatCompletionRequest({ messages, tools: [tool], tool_choice: { type: 'function', function: { name: 'get_weather' } } }, VOCAB).toolChoice).toEqual({ name: 'get_weather' });
+    expect(validateChatCompletionRequest({ messages, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'integer' } } } }, VOCAB).responseFormat)
+      .toEqual({ type: 'json_schema', name: 'x', schema: { type: 'integer' } });
+    expect(validateChatCompletionRequest({ messages, response_format: { type: 'text' } }, VOCAB).responseFormat).toBeNull();
+  });
+
   it('rejects a request that is not an object', () => {
     for (const r of [null, 'hi', [messages]]) expect(paramOf(() => validateChatCompletionRequest(r, VOCAB))).toBe('request');
   });
@@ -121,6 +172,7 @@ describe('request validation', () => {
     }, VOCAB);
     expect(v).toEqual({
       messages: [{ role: 'system', content: 'S' }, { role: 'user', content: 'ab' }],
+      n: 1, responseFormat: null, tools: [], toolChoice: 'none', templateVariables: {},
       model: 'm', stream: true, maxTokens: 9, stop: ['.'], ignoreEos: true, logprobs: 5, attention: { policy: 'tidal', budget: 256 },
       sampling: {
         temperature: 0.5, topP: 0.9, topK: 40, minP: 0.05, repetitionPenalty: 1.1, presencePenalty: -0.5, frequencyPenalty: 0.5,

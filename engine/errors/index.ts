@@ -25,7 +25,9 @@ export type SieveErrorCode =
   | 'BAD_CALIBRATION'
   | 'CALIBRATION_MISSING'
   | 'NON_FINITE_LOGITS'
-  | 'NOT_A_MODEL';
+  | 'NOT_A_MODEL'
+  | 'UNSUPPORTED_PARAMETER'
+  | 'INVALID_SCHEMA';
 
 export interface SieveErrorJSON {
   name: string;
@@ -290,6 +292,31 @@ export class NonFiniteLogitsError extends SieveError {
       `The model produced NaN or infinite logits at position ${position}.`,
       'The weights or the chosen format overflow on this input: try f32 weights, another quantization, or a shorter context.',
       { position },
+    );
+  }
+}
+
+/** Request fields Sieve does not support (OpenAI's audio, functions, store...): named all at once, never ignored. */
+export class UnsupportedParameterError extends SieveError {
+  constructor(parameters: string[], where = 'Sieve') {
+    super(
+      'UNSUPPORTED_PARAMETER',
+      `${parameters.join(', ')}: ${parameters.length === 1 ? 'is' : 'are'} not supported by ${where}.`,
+      `Leave ${parameters.length === 1 ? 'it' : 'them'} out of the request (or set ${parameters.length === 1 ? 'it' : 'them'} to null).`,
+      { parameters, param: parameters[0] },
+    );
+  }
+}
+
+/** A response_format schema or grammar that cannot be compiled: names where it is invalid. */
+export class InvalidSchemaError extends SieveError {
+  constructor(kind: 'json_schema' | 'grammar' | 'regex' | 'tools', at: string, problem: string) {
+    super(
+      'INVALID_SCHEMA', `${at}: ${problem}`,
+      kind === 'json_schema' || kind === 'tools'
+        ? `Fix the JSON Schema at ${at} (draft 2020-12 keywords: type, properties, required, items, enum, const, minimum, maximum, anyOf, $ref).`
+        : kind === 'grammar' ? 'Fix the EBNF grammar (xgrammar\'s dialect: rules "name ::= ...", a rule named root).' : 'Fix the regular expression.',
+      { kind, at },
     );
   }
 }

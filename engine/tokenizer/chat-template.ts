@@ -9,6 +9,10 @@ export interface ChatMessage {
   content: string;
   /** An assistant turn's tool calls (OpenAI's shape: {type: 'function', function: {name, arguments}}). */
   tool_calls?: unknown[];
+  /** A tool turn's answer to the call of this id. */
+  tool_call_id?: string;
+  /** The speaker's name (OpenAI's), or a tool turn's function name. */
+  name?: string;
   /** An assistant turn's reasoning, for templates that render it (Qwen3 drops it from earlier turns). */
   reasoning_content?: string;
 }
