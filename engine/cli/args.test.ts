@@ -1,6 +1,6 @@
 // The `sieve generate` grammar of issue 3: every sampling flag in kebab case, --stop repeated, --logit-bias pairs.
 import { describe, expect, it } from 'vitest';
-import { parseCli } from './args.ts';
+import { parseCli, parseEvalCli } from './args.ts';
 
 describe('sieve generate arguments', () => {
   it('takes every sampling parameter as the issue writes it', () => {
@@ -32,5 +32,21 @@ describe('--quantization', () => {
   it('rejects other values, and quantization on the f32-only reference backend, naming the flag', () => {
     expect(() => parseCli(['generate', '--model', 'm', '--ids', '1', '--quantization', 'q4_0'])).toThrow(/--quantization: must be one of f32, int8, int4/);
     expect(() => parseCli(['generate', '--model', 'm', '--ids', '1', '--quantization', 'int4', '--backend', 'reference'])).toThrow(/--quantization: the reference backend/);
+  });
+});
+
+describe('sieve eval arguments', () => {
+  it('takes lists of policies, budgets, contexts and tasks', () => {
+    const o = parseEvalCli(['--model', 'm', '--backend', 'reference', '--policy', 'dense,quest', '--budget', '64,128', '--context', '1024,2048', '--task', 'passkey,kv', '--n', '5', '--seed', '3', '--out', 'x.json']);
+    expect(o).toEqual({ command: 'eval', model: 'm', backend: 'reference', policies: ['dense', 'quest'], budgets: [64, 128], contexts: [1024, 2048], tasks: ['passkey', 'kv'], n: 5, seed: 3, out: 'x.json' });
+    expect(parseEvalCli(['--model', 'm'])).toMatchObject({ backend: 'dawn', policies: undefined, budgets: [128], contexts: [1024], tasks: ['passkey'], n: 10, seed: 0 });
+  });
+
+  it('rejects a bad backend, task or number naming the flag', () => {
+    expect(() => parseEvalCli(['--model', 'm', '--backend', 'cuda'])).toThrow(/--backend: must be one of reference, dawn, webgpu/);
+    expect(() => parseEvalCli(['--model', 'm', '--task', 'ruler'])).toThrow(/--task: unknown task "ruler"/);
+    expect(() => parseEvalCli(['--model', 'm', '--budget', '64,x'])).toThrow(/--budget/);
+    expect(() => parseEvalCli(['--model', 'm', '--context', '100'])).toThrow(/--context/);
+    expect(() => parseEvalCli([])).toThrow(/--model/);
   });
 });

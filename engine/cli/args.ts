@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { GenerateRequest } from '../api/index.ts';
 import { CALIBRATION_METHODS, isCalibrationMethod, type CalibrationMethod } from '../calibration/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
+import { EVAL_BACKENDS, EVAL_TASKS, type EvalBackendName, type EvalTask } from '../eval/index.ts';
 import { QUANTIZATION_MODES, type QuantizationMode } from '../quant/index.ts';
 
 export type Backend = 'webgpu' | 'reference';
@@ -45,6 +46,21 @@ export interface CalibrateCliOptions {
   window: number | undefined;
 }
 
+/** `sieve eval`: seeded tasks under attention policies (engine/eval). */
+export interface EvalCliOptions {
+  command: 'eval';
+  model: string;
+  backend: EvalBackendName;
+  /** Policy names; undefined: every registered policy. */
+  policies: string[] | undefined;
+  budgets: number[];
+  contexts: number[];
+  tasks: EvalTask[];
+  n: number;
+  seed: number;
+  out: string | undefined;
+}
+
 export type CliOptions = LogitsOptions | GenerateOptions;
 
 export function parseIdList(value: string, param = '--ids'): number[] {
@@ -72,6 +88,8 @@ export const USAGE = `Usage:
   both also take  [--quantization f32|int8|int4] [--calibration FILE]
   sieve calibrate --model <folder|file.gguf|url> --method double-sparsity|fasa --text FILE [--out FILE]
                  [--tokens N] [--window N]
+  sieve eval     --model <folder> [--backend dawn|webgpu|reference] [--policy dense,quest,...] [--budget 64,128]
+                 [--context 1024,2048] [--task passkey,kv,needles,chat,perplexity] [--n 10] [--seed 0] [--out FILE]
 
   logits writes little-endian f32 logits of shape [number of ids, vocab].
   --backend webgpu (default) runs the engine in headless Chromium; reference runs the CPU reference in Node.
@@ -79,12 +97,15 @@ export const USAGE = `Usage:
   --calibration FILE gives the calibration artifact the double-sparsity and fasa policies need (webgpu backend);
   without it the engine reads <method>.calibration.json beside the model.
   calibrate runs the text through the CPU reference forward and writes <method>.calibration.json beside a writable
-  model folder (the folder of a .gguf file), or to --out (docs/calibration.md).`;
+  model folder (the folder of a .gguf file), or to --out (docs/calibration.md).
+  eval runs seeded tasks (docs/attention/eval.md) under each policy at each budget (dense once) and prints accuracy,
+  accuracy relative to dense on the same items, perplexity and KV bytes per cell; --out writes rows and cells as JSON.
+  --backend dawn (default) runs the engine in Node on Dawn, webgpu in headless Chromium, reference the CPU forward.`;
 
 export function parseCli(argv: string[]): CliOptions {
   const [command, ...rest] = argv;
   if (command !== 'logits' && command !== 'generate') {
-    throw new InvalidArgumentError('command', `expected "logits", "generate" or "calibrate", got ${command === undefined ? 'nothing' : `"${command}"`}`);
+    throw new InvalidArgumentError('command', `expected "logits", "generate", "calibrate" or "eval", got ${command === undefined ? 'nothing' : `"${command}"`}`);
   }
   const { values } = parseArgs({
     args: rest,
@@ -202,4 +223,38 @@ export function parseCalibrateCli(args: string[]): CalibrateCliOptions {
     return n;
   };
   return { command: 'calibrate', model: values.model, method: values.method, text: values.text, out: values.out, tokens: count('tokens'), window: count('window') };
+}
+
+function positiveList(value: string | undefined, flag: string, fallback: number[], min = 1): number[] {
+  if (value === undefined) return fallback;
+  return value.split(',').map((p) => p.trim()).filter(Boolean).map((p) => {
+    const n = Number(p);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(flag, `"${p}" is not an integer of at least ${min}`);
+    return n;
+  });
+}
+
+/** `sieve eval` after the command word. Policy names are checked against the registry when the command runs. */
+export function parseEvalCli(args: string[]): EvalCliOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      model: { type: 'string' }, backend: { type: 'string', default: 'dawn' }, policy: { type: 'string' }, budget: { type: 'string' },
+      context: { type: 'string' }, task: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+    },
+  });
+  if (!values.model) throw new InvalidArgumentError('--model', 'is required (a model folder with a tokenizer.json, e.g. models/sieve-tiny)');
+  const backend = values.backend ?? 'dawn';
+  if (!(EVAL_BACKENDS as readonly string[]).includes(backend)) throw new InvalidArgumentError('--backend', `must be one of ${EVAL_BACKENDS.join(', ')}, got "${backend}"`);
+  const tasks = (values.task ?? 'passkey').split(',').map((t) => t.trim()).filter(Boolean);
+  for (const t of tasks) if (!(EVAL_TASKS as readonly string[]).includes(t)) throw new InvalidArgumentError('--task', `unknown task "${t}"; available: ${EVAL_TASKS.join(', ')}`);
+  const contexts = positiveList(values.context, '--context', [1024], 256);
+  const [n] = positiveList(values.n, '--n', [10]);
+  const [seed] = positiveList(values.seed, '--seed', [0], 0);
+  return {
+    command: 'eval', model: values.model, backend: backend as EvalBackendName,
+    policies: values.policy === undefined ? undefined : values.policy.split(',').map((p) => p.trim()).filter(Boolean),
+    budgets: positiveList(values.budget, '--budget', [128]), contexts, tasks: tasks as EvalTask[], n, seed, out: values.out,
+  };
 }

@@ -1,11 +1,11 @@
 // `sieve` CLI entry: `logits` and `generate`, on the WebGPU engine in headless Chromium or on the CPU reference;
-// `calibrate` (Double Sparsity, FASA artifacts) on the CPU reference in Node.
+// `calibrate` (Double Sparsity, FASA artifacts) on the CPU reference in Node; `eval` (engine/eval) on any backend.
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { GeneratedIds } from '../api/index.ts';
 import { InvalidArgumentError, SieveError } from '../errors/index.ts';
 import type { QuantizationMode } from '../quant/index.ts';
-import { parseCalibrateCli, parseCli, USAGE, type CliOptions, type GenerateOptions, type LogitsOptions } from './args.ts';
+import { parseCalibrateCli, parseCli, parseEvalCli, USAGE, type CliOptions, type GenerateOptions, type LogitsOptions } from './args.ts';
 
 /** What `sieve generate` prints (generated ids, text, usage): the API's GeneratedIds. */
 export type GenerateOutput = GeneratedIds;
@@ -91,6 +91,12 @@ export async function main(argv: string[]): Promise<number> {
     if (argv[0] === 'calibrate') {
       const { runCalibrate } = await import('./calibrate-command.ts');
       await runCalibrate(parseCalibrateCli(argv.slice(1)), (line) => process.stderr.write(line + '\n'));
+      return 0;
+    }
+    if (argv[0] === 'eval') {
+      const { runEvalCommand, formatCells } = await import('./eval-command.ts');
+      const report = await runEvalCommand(parseEvalCli(argv.slice(1)), (line) => process.stderr.write(line + '\n'));
+      process.stdout.write(formatCells(report.cells) + '\n');
       return 0;
     }
     await run(parseCli(argv));

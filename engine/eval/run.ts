@@ -1,0 +1,135 @@
+// Runs eval items under a set of attention specs on a backend, scores them, and summarizes them per cell (task,
+// context, policy, budget) with accuracy relative to dense on the same items (paired).
+import { InvalidArgumentError } from '../errors/index.ts';
+import type { TextTokenizer } from '../tokenizer/index.ts';
+import type { EvalBackend, ItemRun } from './backend.ts';
+import { isCorrect, type EvalItem, type EvalTask, type TaskGenerator } from './tasks.ts';
+
+export interface EvalGrid {
+  tasks: readonly EvalTask[];
+  contexts: readonly number[];
+  /** Policy names; `dense` runs once per item whatever the budgets. */
+  policies: readonly string[];
+  budgets: readonly number[];
+  /** Items per (task, context). */
+  n: number;
+  seed: number;
+}
+
+export interface EvalRow {
+  task: EvalTask;
+  context: number;
+  item: string;
+  /** Prompt tokens (retrieval) or prefilled tokens (perplexity). */
+  promptTokens: number;
+  policy: string;
+  /** null for dense. */
+  budget: number | null;
+  spec: string;
+  /** Retrieval: whether the greedy continuation starts with the answer; null for perplexity. */
+  correct: boolean | null;
+  answer: string | null;
+  /** The greedy ids after the prompt (retrieval) and their text. */
+  generated: number[];
+  text: string | null;
+  /** Perplexity: summed NLL (nats) over `targets` tokens. */
+  nll: number | null;
+  targets: number | null;
+  kvBytes: number;
+  tokensInCache: number;
+  prefillMs: number;
+  /** Decode time per token on the backend (sieve-tiny's dispatch cost, not the GPU's pace: see the H200 bench). */
+  msPerToken: number | null;
+}
+
+/** The specs of one cell row: dense once, then each policy at each budget (`name:budget=B`). */
+export function specsOf(grid: Pick<EvalGrid, 'policies' | 'budgets'>): { policy: string; budget: number | null; spec: string }[] {
+  const out: { policy: string; budget: number | null; spec: string }[] = [];
+  for (const policy of grid.policies) {
+    if (policy === 'dense') out.push({ policy, budget: null, spec: 'dense' });
+    else for (const budget of grid.budgets) out.push({ policy, budget, spec: `${policy}:budget=${budget}` });
+  }
+  return out;
+}
+
+/** One row per (item, spec); items are taken index-major so a partial run still fills every cell evenly. */
+export async function runEval(backend: EvalBackend, generator: TaskGenerator, tokenizer: TextTokenizer, grid: EvalGrid, onRows?: (rows: EvalRow[]) => void): Promise<EvalRow[]> {
+  if (grid.policies.length === 0) throw new InvalidArgumentError('--policy', 'name at least one policy');
+  const specs = specsOf(grid);
+  const rows: EvalRow[] = [];
+  for (let index = 0; index < grid.n; index++) {
+    for (const context of grid.contexts) {
+      for (const task of grid.tasks) {
+        const item = generator.item(task, context, grid.seed, index, grid.n);
+        const runs = await backend.run(item, specs.map((s) => s.spec));
+        const got = runs.map((run, i) => rowOf(item, context, specs[i], run, tokenizer));
+        rows.push(...got);
+        onRows?.(got);
+      }
+    }
+  }
+  return rows;
+}
+
+function rowOf(item: EvalItem, context: number, spec: { policy: string; budget: number | null; spec: string }, run: ItemRun, tokenizer: TextTokenizer): EvalRow {
+  const retrieval = item.task !== 'perplexity';
+  const text = retrieval ? tokenizer.decode(run.generated) : null;
+  return {
+    task: item.task, context, item: item.id, promptTokens: item.ids.length, ...spec,
+    correct: retrieval ? isCorrect(text as string, (item as { answer: string }).answer) : null,
+    answer: retrieval ? (item as { answer: string }).answer : null,
+    generated: run.generated,
+    text,
+    nll: run.nll,
+    targets: item.task === 'perplexity' ? item.targets.length : null,
+    kvBytes: run.kvBytes, tokensInCache: run.tokensInCache, prefillMs: run.prefillMs,
+    msPerToken: run.decodeSteps > 0 ? run.decodeMs / run.decodeSteps : null,
+  };
+}
+
+export interface EvalCell {
+  task: EvalTask;
+  context: number;
+  policy: string;
+  budget: number | null;
+  n: number;
+  /** Retrieval: share answered; null for perplexity. */
+  accuracy: number | null;
+  /** Of the items dense answered, the share this cell answered too (1 for dense); null without dense rows or hits. */
+  relativeToDense: number | null;
+  /** exp(mean NLL per target token); null for retrieval. */
+  perplexity: number | null;
+  kvBytes: number;
+  tokensInCache: number;
+  msPerToken: number | null;
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+/** Cells of the rows; dense's cell has budget null and its rows are the pairs of every policy's at that task and context. */
+export function summarize(rows: readonly EvalRow[]): EvalCell[] {
+  const cells = new Map<string, EvalRow[]>();
+  for (const r of rows) {
+    const key = `${r.task}|${r.context}|${r.policy}|${r.budget}`;
+    cells.set(key, [...(cells.get(key) ?? []), r]);
+  }
+  const denseHit = new Map<string, boolean>();
+  for (const r of rows) if (r.policy === 'dense' && r.correct !== null) denseHit.set(r.item, r.correct);
+  return [...cells.values()].map((group) => {
+    const { task, context, policy, budget } = group[0];
+    const retrieval = group[0].correct !== null;
+    const paired = group.filter((r) => denseHit.get(r.item) === true);
+    const nll = group.reduce((s, r) => s + (r.nll ?? 0), 0);
+    const targets = group.reduce((s, r) => s + (r.targets ?? 0), 0);
+    const ms = group.map((r) => r.msPerToken).filter((x): x is number => x !== null);
+    return {
+      task, context, policy, budget, n: group.length,
+      accuracy: retrieval ? group.filter((r) => r.correct).length / group.length : null,
+      relativeToDense: retrieval && paired.length > 0 ? paired.filter((r) => r.correct).length / paired.length : null,
+      perplexity: retrieval || targets === 0 ? null : Math.exp(nll / targets),
+      kvBytes: mean(group.map((r) => r.kvBytes)),
+      tokensInCache: mean(group.map((r) => r.tokensInCache)),
+      msPerToken: ms.length ? mean(ms) : null,
+    };
+  });
+}

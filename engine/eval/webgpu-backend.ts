@@ -1,0 +1,44 @@
+// The eval's `webgpu` backend: the whole engine in headless Chromium (the CLI's browser host), each spec through the
+// engine's own generate with the prompt in one prefill chunk. Retrieval only: perplexity needs every step's logits,
+// which the page's generate does not return (use --backend dawn or reference).
+import { InvalidArgumentError } from '../errors/index.ts';
+import type { LoadedModel } from '../model/index.ts';
+import { MAX_PREFILL_CHUNK } from '../runtime/gpu-model.ts';
+import { openBrowserHost, raisePageError } from '../cli/browser-host.ts';
+import type { EvalBackend, ItemRun } from './backend.ts';
+import { ANSWER_TOKENS } from './tasks.ts';
+
+type HostWindow = { sieveHost: Record<string, (arg?: unknown) => Promise<Record<string, unknown>>> };
+
+export async function createWebGpuBackend(modelPath: string, loaded: LoadedModel): Promise<EvalBackend> {
+  const host = await openBrowserHost(modelPath);
+  const call = async (method: string, arg?: unknown) => {
+    const r = await host.page.evaluate(([m, a]) => (window as unknown as HostWindow).sieveHost[m as string](a), [method, arg] as const);
+    if (r.error) raisePageError(r.error as Record<string, unknown>);
+    return r;
+  };
+  try {
+    await call('load', { url: host.modelUrl, prefillChunk: MAX_PREFILL_CHUNK });
+  } catch (e) {
+    await host.close();
+    throw e;
+  }
+  return {
+    name: 'webgpu',
+    config: loaded.config,
+    async run(item, specs) {
+      if (item.task === 'perplexity') throw new InvalidArgumentError('--task', 'perplexity needs every step\'s logits: use --backend dawn or --backend reference');
+      const runs: ItemRun[] = [];
+      for (const spec of specs) {
+        const t0 = performance.now();
+        const r = (await call('generate', { ids: [...item.ids], maxTokens: ANSWER_TOKENS, temperature: 0, attention: spec })).result as {
+          ids: number[]; usage: { kv_bytes: number; tokens_in_cache: number; prefill_tokens_per_s?: number };
+        };
+        const ms = performance.now() - t0;
+        runs.push({ spec, generated: r.ids, nll: null, kvBytes: r.usage.kv_bytes, tokensInCache: r.usage.tokens_in_cache, prefillMs: 0, decodeMs: ms, decodeSteps: Math.max(1, r.ids.length - 1) });
+      }
+      return runs;
+    },
+    close: () => host.close(),
+  };
+}
