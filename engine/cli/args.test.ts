@@ -1,5 +1,6 @@
 // The `sieve generate` grammar of issue 3: every sampling flag in kebab case, --stop repeated, --logit-bias pairs.
 import { describe, expect, it } from 'vitest';
+import { specsOf } from '../eval/index.ts';
 import { parseCli, parseEvalCli } from './args.ts';
 
 describe('sieve generate arguments', () => {
@@ -40,6 +41,11 @@ describe('sieve eval arguments', () => {
     const o = parseEvalCli(['--model', 'm', '--backend', 'reference', '--policy', 'dense,quest', '--budget', '64,128', '--context', '1024,2048', '--task', 'passkey,kv', '--n', '5', '--seed', '3', '--out', 'x.json']);
     expect(o).toEqual({ command: 'eval', model: 'm', backend: 'reference', policies: ['dense', 'quest'], budgets: [64, 128], contexts: [1024, 2048], tasks: ['passkey', 'kv'], n: 5, seed: 3, out: 'x.json' });
     expect(parseEvalCli(['--model', 'm'])).toMatchObject({ backend: 'dawn', policies: undefined, budgets: [128], contexts: [1024], tasks: ['passkey'], n: 10, seed: 0 });
+  });
+
+  it('takes a policy with parameters, the budget joining them', () => {
+    expect(parseEvalCli(['--model', 'm', '--policy', 'dense,tidal:select-layer=5,reselect-layer=6,quest']).policies).toEqual(['dense', 'tidal:select-layer=5,reselect-layer=6', 'quest']);
+    expect(specsOf({ policies: ['dense', 'tidal:select-layer=5', 'quest'], budgets: [64] }).map((s) => s.spec)).toEqual(['dense', 'tidal:select-layer=5,budget=64', 'quest:budget=64']);
   });
 
   it('rejects a bad backend, task or number naming the flag', () => {

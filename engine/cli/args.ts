@@ -254,7 +254,20 @@ export function parseEvalCli(args: string[]): EvalCliOptions {
   const [seed] = positiveList(values.seed, '--seed', [0], 0);
   return {
     command: 'eval', model: values.model, backend: backend as EvalBackendName,
-    policies: values.policy === undefined ? undefined : values.policy.split(',').map((p) => p.trim()).filter(Boolean),
+    policies: values.policy === undefined ? undefined : splitPolicies(values.policy),
     budgets: positiveList(values.budget, '--budget', [128]), contexts, tasks: tasks as EvalTask[], n, seed, out: values.out,
   };
+}
+
+/**
+ * `dense,tidal:select-layer=5,reselect-layer=6,quest` -> dense | tidal:select-layer=5,reselect-layer=6 | quest: a
+ * piece with `=` and no `:` is another parameter of the policy before it.
+ */
+export function splitPolicies(value: string): string[] {
+  const out: string[] = [];
+  for (const piece of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    if (piece.includes('=') && !piece.includes(':') && out.length > 0) out[out.length - 1] += `,${piece}`;
+    else out.push(piece);
+  }
+  return out;
 }

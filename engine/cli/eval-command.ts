@@ -45,9 +45,10 @@ export function formatCells(cells: readonly EvalCell[]): string {
 
 export async function runEvalCommand(opts: EvalCliOptions, log: (line: string) => void): Promise<EvalReport> {
   const registered = listPolicies();
+  // Parameters are checked by the spec grammar when the first item runs; the name here.
   const policies = opts.policies ?? registered;
   // A mistyped policy fails before the model loads and the first item runs.
-  for (const p of policies) if (!registered.includes(p)) throw new InvalidArgumentError('--policy', `unknown policy "${p}"; available: ${registered.join(', ')}`);
+  for (const p of policies) if (!registered.includes(p.split(':')[0])) throw new InvalidArgumentError('--policy', `unknown policy "${p}"; available: ${registered.join(', ')}`);
   const { backend, source } = await openBackend(opts);
   const grid = { tasks: opts.tasks, contexts: opts.contexts, policies, budgets: opts.budgets, n: opts.n, seed: opts.seed };
   const rows: EvalRow[] = [];

@@ -8,7 +8,7 @@ import { isCorrect, type EvalItem, type EvalTask, type TaskGenerator } from './t
 export interface EvalGrid {
   tasks: readonly EvalTask[];
   contexts: readonly number[];
-  /** Policy names; `dense` runs once per item whatever the budgets. */
+  /** Policy names, each optionally with parameters (`tidal:select-layer=5`); `dense` runs once per item whatever the budgets. */
   policies: readonly string[];
   budgets: readonly number[];
   /** Items per (task, context). */
@@ -47,7 +47,8 @@ export function specsOf(grid: Pick<EvalGrid, 'policies' | 'budgets'>): { policy:
   const out: { policy: string; budget: number | null; spec: string }[] = [];
   for (const policy of grid.policies) {
     if (policy === 'dense') out.push({ policy, budget: null, spec: 'dense' });
-    else for (const budget of grid.budgets) out.push({ policy, budget, spec: `${policy}:budget=${budget}` });
+    // A policy may carry its other parameters (`tidal:select-layer=5`); the budget joins them.
+    else for (const budget of grid.budgets) out.push({ policy, budget, spec: `${policy}${policy.includes(':') ? ',' : ':'}budget=${budget}` });
   }
   return out;
 }

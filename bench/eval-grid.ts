@@ -1,0 +1,65 @@
+// bench/eval-grid: the eval grid of issue 16 (contexts 1K/2K/4K, budgets 64..1024, every registered policy with its
+// defaults, the same seeded items for every policy) through `sieve eval`, then its charts in docs/attention/.
+// The full grid on a GPU machine, one command (Node on Dawn):
+//   npx tsx bench/eval-grid.ts --backend dawn --n 200
+// A partial grid (what this 2-core machine can do, on the CPU reference), or only some cells:
+//   npx tsx bench/eval-grid.ts --backend reference --contexts 1024 --tasks passkey,kv --n 12 --out bench/results/eval-grid-1k.json
+// Charts only, from one or more results files (their cells merged; later files win), with the H200 speed rows:
+//   npx tsx bench/eval-grid.ts --plot bench/results/eval-grid-1k.json,bench/results/eval-grid-2k.json --speed bench/results/eval-speed-h200.json
+// Results: --out (default bench/results/eval-grid.json), rewritten after every item; charts in docs/attention/eval-*.svg.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { register } from 'node:module';
+import { drawAccuracyVsBudget, drawAccuracyVsTime, drawPerplexityVsBudget, type SpeedRow } from './eval-plots.ts';
+import type { EvalCell } from '../engine/eval/index.ts';
+
+// The dawn backend imports the engine's `.wgsl?raw` modules: Vite's raw import, as bin/sieve.js registers it.
+register('../engine/cli/raw-import-hooks.mjs', import.meta.url);
+
+/** `--name value` (node-harness.ts has the same, but importing it starts Dawn, which the reference and plots need not). */
+const argOf = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+};
+
+const PLOT = argOf('--plot', '');
+const OUT = argOf('--out', 'bench/results/eval-grid.json');
+const SPEED = argOf('--speed', existsSync('bench/results/eval-speed-h200.json') ? 'bench/results/eval-speed-h200.json' : '');
+const DOCS = argOf('--docs', 'docs/attention');
+
+function drawAll(files: string[]): void {
+  const byKey = new Map<string, EvalCell>();
+  const notes: string[] = [];
+  for (const file of files) {
+    const r = JSON.parse(readFileSync(file, 'utf8')) as { backend: string; done: boolean; cells: EvalCell[] };
+    notes.push(`${file.split('/').pop()} (${r.backend}${r.done ? '' : ', partial'})`);
+    for (const c of r.cells) byKey.set(`${c.task}|${c.context}|${c.policy}|${c.budget}`, c);
+  }
+  const cells = [...byKey.values()];
+  const note = `sieve-tiny, greedy, the same seeded items for every policy; from ${notes.join(', ')}`;
+  writeFileSync(`${DOCS}/eval-accuracy.svg`, drawAccuracyVsBudget(cells, note));
+  const ppl = drawPerplexityVsBudget(cells, note);
+  if (ppl) writeFileSync(`${DOCS}/eval-perplexity.svg`, ppl);
+  let speed: SpeedRow[] | null = null;
+  let speedContext: number | null = null;
+  if (SPEED && existsSync(SPEED)) {
+    speed = (JSON.parse(readFileSync(SPEED, 'utf8')) as { rows: SpeedRow[] }).rows.filter((r) => typeof r.ratioToDense === 'number');
+    speedContext = speed.length ? Math.max(...speed.map((r) => r.context)) : null;
+  }
+  writeFileSync(`${DOCS}/eval-accuracy-vs-time.svg`, drawAccuracyVsTime(cells, speed?.length ? speed : null, speedContext, note));
+  console.log(`charts: ${DOCS}/eval-accuracy.svg${ppl ? `, ${DOCS}/eval-perplexity.svg` : ''}, ${DOCS}/eval-accuracy-vs-time.svg`);
+}
+
+async function main() {
+  if (PLOT) return drawAll(PLOT.split(','));
+  const { main: sieve } = await import('../engine/cli/main.ts');
+  const rc = await sieve([
+    'eval', '--model', argOf('--model', 'models/sieve-tiny'), '--backend', argOf('--backend', 'dawn'),
+    '--context', argOf('--contexts', '1024,2048,4096'), '--budget', argOf('--budgets', '64,128,256,512,1024'),
+    '--task', argOf('--tasks', 'passkey,kv,needles,chat,perplexity'), '--n', argOf('--n', '200'), '--seed', argOf('--seed', '0'),
+    ...(argOf('--policies', '') ? ['--policy', argOf('--policies', '')] : []), '--out', OUT,
+  ]);
+  if (rc !== 0) process.exit(rc);
+  drawAll([OUT]);
+}
+
+await main();
