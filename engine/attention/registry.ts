@@ -1,4 +1,5 @@
-// The attention-policy registry: policies by name, created from the request's `attention` spec.
+// The attention-policy registry: the GPU factory of each policy by name, one line per policy (its parameters and CPU
+// reference are its folder's module.ts, listed in policies.ts), created from the request's `attention` spec.
 import { InvalidArgumentError } from '../errors/index.ts';
 import { createA2SFPolicy } from './a2sf/policy.ts';
 import { createDensePolicy } from './dense/policy.ts';
@@ -9,12 +10,15 @@ import { createQuestPolicy } from './quest/index.ts';
 import { createRecycledPolicy } from './recycled/index.ts';
 import { createStreamingPolicy } from './streaming/policy.ts';
 import { createTidalPolicy } from './tidal/index.ts';
+import { policyModule } from './policies.ts';
 import type { AttentionPolicy, AttentionSpec, PolicyContext, PolicyFactory } from './policy.ts';
 
 const factories = new Map<string, PolicyFactory>();
 
 export function registerPolicy(name: string, factory: PolicyFactory): void {
   if (factories.has(name)) throw new InvalidArgumentError('policy', `an attention policy named "${name}" is already registered`);
+  // Its parameters and CPU reference come from its folder's module.ts, listed in policies.ts: a policy needs both.
+  if (!policyModule(name)) throw new InvalidArgumentError('policy', `attention policy "${name}" has no CPU module in policies.ts (its parameters and CPU reference)`);
   factories.set(name, factory);
 }
 

@@ -1,9 +1,11 @@
 // The attention spec parser: the CLI grammar `name[:key=value[,key=value]...]` and the API object, both validated
-// against the policy parameter table (params.ts) into one normalized spec with every parameter resolved.
+// against the policies' parameter tables (each policy's params.ts, listed in policies.ts) into one normalized spec
+// with every parameter resolved.
 import { InvalidArgumentError } from '../errors/index.ts';
 import {
-  apiKey, cliKey, MAX_POLICY_TOKENS, POLICY_DEFINITIONS, type PolicyDefinition, type PolicyParameterDefinition, type PolicyParameterType,
+  apiKey, cliKey, MAX_POLICY_TOKENS, type PolicyDefinition, type PolicyParameterDefinition, type PolicyParameterType,
 } from './params.ts';
+import { POLICY_DEFINITIONS } from './policies.ts';
 
 export type DenseSpec = { policy: 'dense' };
 /** The cache holds at most sinks + window tokens (= budget). */
