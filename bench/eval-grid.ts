@@ -46,7 +46,37 @@ function drawAll(files: string[]): void {
     speedContext = speed.length ? Math.max(...speed.map((r) => r.context)) : null;
   }
   writeFileSync(`${DOCS}/eval-accuracy-vs-time.svg`, drawAccuracyVsTime(cells, speed?.length ? speed : null, speedContext, note));
+  console.log(headlineTable(cells, speed));
   console.log(`charts: ${DOCS}/eval-accuracy.svg${ppl ? `, ${DOCS}/eval-perplexity.svg` : ''}, ${DOCS}/eval-accuracy-vs-time.svg`);
+}
+
+/**
+ * The issue's headline: each policy at budget = context / 8, answers kept of dense's (all retrieval tasks pooled,
+ * paired items), perplexity, KV bytes held, and ms/token from the speed rows (1B shape) where given. Markdown.
+ */
+function headlineTable(cells: EvalCell[], speed: SpeedRow[] | null): string {
+  const contexts = [...new Set(cells.map((c) => c.context))].sort((a, b) => a - b);
+  const policies = [...new Set(cells.map((c) => c.policy))];
+  const lines = ['| context | policy | budget | items | accuracy | of dense\'s answers | perplexity | KV bytes | ms/token (1B shape) |', '|---|---|---|---|---|---|---|---|---|'];
+  for (const context of contexts) {
+    for (const policy of policies) {
+      const budget = policy === 'dense' ? null : context / 8;
+      const mine = cells.filter((c) => c.context === context && c.policy === policy && c.budget === budget);
+      const retrieval = mine.filter((c) => c.accuracy !== null);
+      if (mine.length === 0) continue;
+      const n = retrieval.reduce((s, c) => s + c.n, 0);
+      const acc = n ? retrieval.reduce((s, c) => s + (c.accuracy as number) * c.n, 0) / n : null;
+      const rel = retrieval.filter((c) => c.relativeToDense !== null);
+      const relN = rel.reduce((s, c) => s + c.n, 0);
+      const relative = relN ? rel.reduce((s, c) => s + (c.relativeToDense as number) * c.n, 0) / relN : null;
+      const ppl = mine.find((c) => c.perplexity !== null)?.perplexity ?? null;
+      const kv = mine.reduce((s, c) => s + c.kvBytes * c.n, 0) / mine.reduce((s, c) => s + c.n, 0);
+      const fast = speed?.filter((r) => r.policy === policy.split(':')[0] && typeof r.msPerToken === 'number').map((r) => `${(r.msPerToken as number).toFixed(2)} (${r.context}: ${(r.ratioToDense ?? NaN).toFixed(2)}x)`).join(', ') ?? '';
+      const pct = (x: number | null) => (x === null ? '-' : `${Math.round(100 * x)}%`);
+      lines.push(`| ${context} | ${policy} | ${budget ?? '-'} | ${n} | ${pct(acc)} | ${pct(relative)} | ${ppl === null ? '-' : ppl.toFixed(2)} | ${Math.round(kv).toLocaleString('en-US')} | ${fast || '-'} |`);
+    }
+  }
+  return lines.join('\n');
 }
 
 async function main() {

@@ -3,10 +3,15 @@
 // which the page's generate does not return (use --backend dawn or reference).
 import { InvalidArgumentError } from '../errors/index.ts';
 import type { LoadedModel } from '../model/index.ts';
-import { MAX_PREFILL_CHUNK } from '../runtime/gpu-model.ts';
 import { openBrowserHost, raisePageError } from '../cli/browser-host.ts';
 import type { EvalBackend, ItemRun } from './backend.ts';
 import { ANSWER_TOKENS } from './tasks.ts';
+
+/**
+ * The prompt in one prefill chunk: GpuModel's MAX_PREFILL_CHUNK (not imported: gpu-model.ts reads WebGPU's globals
+ * when it loads, which Node does not have; the page's engine checks the value).
+ */
+const ONE_CHUNK = 4096;
 
 type HostWindow = { sieveHost: Record<string, (arg?: unknown) => Promise<Record<string, unknown>>> };
 
@@ -18,7 +23,7 @@ export async function createWebGpuBackend(modelPath: string, loaded: LoadedModel
     return r;
   };
   try {
-    await call('load', { url: host.modelUrl, prefillChunk: MAX_PREFILL_CHUNK });
+    await call('load', { url: host.modelUrl, prefillChunk: ONE_CHUNK });
   } catch (e) {
     await host.close();
     throw e;
