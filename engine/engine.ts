@@ -306,7 +306,7 @@ export class SieveEngine {
       if (req.ids !== undefined) validateIds(req.ids, model.config.vocabSize); // errors name `ids`, as the caller wrote it
       const request = completionRequestOf(req);
       model.setPolicy(await this.policyFor(validateCompletionRequest(request, model.config.vocabSize).attention));
-      return this.guard(() => generateIds(model, this.tokenizer, this.chatTemplate, request, req.chat ?? false, { defaults: this.samplingDefaults, signal }));
+      return this.guard(() => generateIds(model, this.tokenizer, this.chatTemplate, request, req.chat ?? false, { defaults: this.samplingDefaults, signal }, req.jsonSchema));
     }, options.signal);
   }
 

@@ -1,6 +1,7 @@
 // createChatCompletion / createCompletion: validate, render and tokenize, generate, and shape OpenAI objects or chunks.
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
 import { generate, generateAll, type ForwardBackend, type GenerationRequest, type GenerationResult, type PrefillProgress, type TokenLogprob } from '../generation/index.ts';
+import { compileConstraint, type CompiledConstraint, type GrammarConstraint } from '../grammar/index.ts';
 import { DEFAULT_TEMPLATE_STOP, type ChatTemplate, type TextTokenizer } from '../tokenizer/index.ts';
 import type {
   ChatCompletion, ChatCompletionChoice, ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionRequest, ChatTokenLogprob, Completion, CompletionChunk,
@@ -111,11 +112,24 @@ function toolForTemplate(tool: ValidatedTool): unknown {
   return { type: 'function', function: tool };
 }
 
-/** Choice i's sampling: a seeded request gives each choice its own seed (seed + i), so choices differ but repeat. */
-function choiceRequest(req: GenerationRequest, i: number): GenerationRequest {
+/**
+ * Choice i's request: a seeded request gives each choice its own seed (seed + i), so choices differ but repeat;
+ * a constrained one gets its own matcher at the grammar's start.
+ */
+async function choiceRequest(req: GenerationRequest, i: number, grammar: CompiledConstraint | null): Promise<GenerationRequest> {
   const sampling = req.sampling;
-  if (i === 0 || !sampling || sampling.seed === null) return req;
-  return { ...req, sampling: { ...sampling, seed: sampling.seed + i } };
+  const seeded = i === 0 || !sampling || sampling.seed === null ? req : { ...req, sampling: { ...sampling, seed: sampling.seed + i } };
+  return grammar ? { ...seeded, constraint: await grammar.start() } : seeded;
+}
+
+/** The response format's grammar, compiled before generation (an invalid schema rejects the request's promise). */
+async function responseGrammar(backend: ForwardBackend, tokenizer: TextTokenizer, params: ValidatedChatRequest, options: CompletionOptions): Promise<CompiledConstraint | null> {
+  const format = params.responseFormat;
+  if (!format) return null;
+  if (params.stop.length > 0) throw new InvalidArgumentError('stop', 'cannot be combined with response_format: the grammar decides where the reply ends');
+  if (params.ignoreEos) throw new InvalidArgumentError('ignore_eos', 'cannot be combined with response_format: the reply ends where the grammar does');
+  const eos = options.eosTokenIds ?? backend.config.eosTokenIds;
+  return compileConstraint(format.type === 'json_schema' ? { type: 'json_schema', schema: format.schema } : format, tokenizer, backend.config.vocabSize, eos);
 }
 
 /** Usage over n choices: the prompt once, every choice's completion tokens, the cache as the last choice left it. */
@@ -148,7 +162,9 @@ export function createChatCompletion(backend: ForwardBackend, tokenizer: TextTok
 export async function createChatCompletion(backend: ForwardBackend, tokenizer: TextTokenizer, chatTemplate: ChatTemplate, request: ChatCompletionRequest, options: CompletionOptions = {}): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
   const params = validateChatCompletionRequest(request, backend.config.vocabSize, options.defaults);
   const ids = chatPromptIds(backend, tokenizer, chatTemplate, params);
-  const req = generationRequest(backend, tokenizer, ids, params, options, chatTemplate.isDefault ? [DEFAULT_TEMPLATE_STOP] : []);
+  const grammar = await responseGrammar(backend, tokenizer, params, options);
+  // Under a grammar the reply ends where the grammar does, so the default template's turn stop is not added.
+  const req = generationRequest(backend, tokenizer, ids, params, options, chatTemplate.isDefault && !grammar ? [DEFAULT_TEMPLATE_STOP] : []);
   const id = responseId('chatcmpl');
   const created = Math.floor(Date.now() / 1000);
   const model = params.model ?? options.modelName ?? DEFAULT_MODEL_NAME;
@@ -159,7 +175,8 @@ export async function createChatCompletion(backend: ForwardBackend, tokenizer: T
     const results: GenerationResult[] = [];
     const choices: ChatCompletionChoice[] = [];
     for (let i = 0; i < params.n; i++) {
-      const result = await generateAll(backend, choiceRequest(req, i));
+      const choice = await choiceRequest(req, i, grammar);
+      const result = await generateAll(backend, choice).finally(() => (choice.constraint as GrammarConstraint | undefined)?.dispose());
       results.push(result);
       choices.push({
         index: i,
@@ -169,6 +186,7 @@ export async function createChatCompletion(backend: ForwardBackend, tokenizer: T
       });
       if (result.finishReason === 'abort') break;
     }
+    grammar?.dispose();
     return { id, object: 'chat.completion', created, model, choices, usage: usageOfChoices(results) };
   }
 
@@ -179,12 +197,14 @@ export async function createChatCompletion(backend: ForwardBackend, tokenizer: T
     const results: GenerationResult[] = [];
     for (let index = 0; index < params.n; index++) {
       yield chunk({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
-      const gen = generate(backend, choiceRequest(req, index));
+      const choice = await choiceRequest(req, index, grammar);
+      const gen = generate(backend, choice);
       let pending: TokenLogprob[] = [];
       for (;;) {
-        const r = await gen.next();
+        const r = await gen.next().catch((e) => { (choice.constraint as GrammarConstraint | undefined)?.dispose(); throw e; });
         if (r.done) {
           const logprobs = wantLogprobs && pending.length > 0 ? logprobsOf(pending) : null;
+          (choice.constraint as GrammarConstraint | undefined)?.dispose();
           yield chunk({ index, delta: {}, logprobs, finish_reason: r.value.finishReason });
           results.push(r.value);
           break;
@@ -197,6 +217,7 @@ export async function createChatCompletion(backend: ForwardBackend, tokenizer: T
       }
       if (results[results.length - 1].finishReason === 'abort') break;
     }
+    grammar?.dispose();
     yield chunk(null, usageOfChoices(results));
   })();
 }
@@ -273,9 +294,17 @@ export interface GeneratedIds {
  */
 export async function generateIds(
   backend: ForwardBackend, tokenizer: TextTokenizer | null, chatTemplate: ChatTemplate | null,
-  request: CompletionRequest, chat: boolean, options: CompletionOptions = {},
+  request: CompletionRequest, chat: boolean, options: CompletionOptions = {}, jsonSchema?: Record<string, unknown>,
 ): Promise<GeneratedIds> {
   const params = validateCompletionRequest(request, backend.config.vocabSize, options.defaults);
+  let constraint: GrammarConstraint | undefined;
+  if (jsonSchema !== undefined) {
+    if (!tokenizer) throw new InvalidArgumentError('--json-schema', 'a schema needs a model with a tokenizer');
+    if (params.stop.length > 0) throw new InvalidArgumentError('stop', 'cannot be combined with a JSON schema: the grammar decides where the reply ends');
+    const compiled = await compileConstraint({ type: 'json_schema', schema: jsonSchema, at: '--json-schema' }, tokenizer, backend.config.vocabSize, options.eosTokenIds ?? backend.config.eosTokenIds);
+    constraint = await compiled.start();
+    compiled.dispose();
+  }
   let ids: number[];
   let extraStops: string[] = [];
   if (chat) {
@@ -283,11 +312,16 @@ export async function generateIds(
     const { prompt: _prompt, ...rest } = request;
     const chatParams = validateChatCompletionRequest({ ...rest, messages: [{ role: 'user', content: params.prompt }] }, backend.config.vocabSize, options.defaults);
     ids = chatPromptIds(backend, tokenizer, chatTemplate, chatParams);
-    if (chatTemplate.isDefault) extraStops = [DEFAULT_TEMPLATE_STOP];
+    if (chatTemplate.isDefault && !constraint) extraStops = [DEFAULT_TEMPLATE_STOP];
   } else {
     ids = completionPromptIds(tokenizer, params.prompt);
   }
-  const result = await generateAll(backend, generationRequest(backend, tokenizer, ids, params, options, extraStops));
+  let result: GenerationResult;
+  try {
+    result = await generateAll(backend, { ...generationRequest(backend, tokenizer, ids, params, options, extraStops), constraint });
+  } finally {
+    constraint?.dispose();
+  }
   return { ids: result.ids, text: result.text, finish_reason: result.finishReason, usage: usageOf(result) };
 }
 
@@ -311,6 +345,8 @@ export interface GenerateRequest {
   /** Render the prompt as one user message through the chat template. */
   chat?: boolean;
   attention?: string | { policy: string; [option: string]: unknown };
+  /** A JSON Schema the reply must follow (`--json-schema FILE`): the text is then JSON valid against it. */
+  jsonSchema?: Record<string, unknown>;
 }
 
 /** The CLI-shaped request (camelCase) as an OpenAI completion request; unset fields stay unset. */

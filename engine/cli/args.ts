@@ -1,4 +1,5 @@
 // Command-line grammar of `sieve logits` / `sieve generate` / `sieve calibrate`: parsed and validated into typed options.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { GenerateRequest } from '../api/index.ts';
 import { CALIBRATION_METHODS, isCalibrationMethod, type CalibrationMethod } from '../calibration/index.ts';
@@ -82,6 +83,7 @@ function parseNumber(value: string | undefined, param: string, fallback: number)
 export const USAGE = `Usage:
   sieve logits   --model <folder|file.gguf|url> --ids 1,5,9 --out FILE [--decode] [--attention SPEC] [--backend webgpu|reference]
   sieve generate --model <folder|file.gguf|url> (--prompt TEXT | --ids 1,2,3) --max-tokens N [--temperature 0] [--json]
+                 [--json-schema FILE]
                  [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--presence-penalty P]
                  [--frequency-penalty F] [--seed S] [--stop TEXT]... [--logit-bias 13=-100,42=2.5] [--ignore-eos] [--chat]
                  [--attention SPEC] [--backend webgpu|reference]
@@ -132,6 +134,7 @@ export function parseCli(argv: string[]): CliOptions {
       stop: { type: 'string', multiple: true },
       'logit-bias': { type: 'string' },
       chat: { type: 'boolean', default: false },
+      'json-schema': { type: 'string' },
       quantization: { type: 'string', default: 'f32' },
       calibration: { type: 'string' },
     },
@@ -186,8 +189,27 @@ export function parseCli(argv: string[]): CliOptions {
       ignoreEos: values['ignore-eos'] ?? false,
       chat: values.chat ?? false,
       attention: common.attention,
+      jsonSchema: values['json-schema'] === undefined ? undefined : readJsonSchema(values['json-schema']),
     },
   };
+}
+
+/** --json-schema FILE: the file's JSON (the engine checks it as a schema, naming where it is invalid). */
+function readJsonSchema(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InvalidArgumentError('--json-schema', `cannot read ${file}: ${(e as Error).message}`);
+  }
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (e) {
+    throw new InvalidArgumentError('--json-schema', `${file} is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new InvalidArgumentError('--json-schema', `${file} must hold a JSON Schema object`);
+  return schema as Record<string, unknown>;
 }
 
 /** `13=-100,42=2.5` -> {"13": -100, "42": 2.5} (OpenAI's logit_bias shape; the engine checks ids and ranges). */

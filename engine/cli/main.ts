@@ -75,6 +75,12 @@ async function run(opts: CliOptions): Promise<void> {
     } else {
       const result = await runner.generate(opts);
       if (opts.json) process.stdout.write(JSON.stringify({ ids: result.ids, text: result.text, usage: result.usage }) + '\n');
+      else if (opts.request.jsonSchema) {
+        // The reply is the JSON: stdout gets it alone, so `sieve generate --json-schema s.json ... | jq` works.
+        process.stdout.write(`${result.text}\n`);
+        process.stderr.write(`${JSON.stringify({ finish_reason: result.finish_reason, usage: result.usage })}\n`);
+        if (result.finish_reason !== 'stop') process.stderr.write('the reply reached --max-tokens before the JSON was complete: raise --max-tokens\n');
+      }
       else process.stdout.write(`${result.text}\n\n${JSON.stringify(result.usage)}\n`);
     }
   } finally {

@@ -17,8 +17,11 @@ import type { CliRunner } from './main.ts';
  */
 export class ReferenceBackend implements ForwardBackend {
   private model: ReferenceModel | EvictingReferenceModel;
+  /** The ids the sequence holds, for prefix reuse (options.reusePrefix, dense only). */
+  private held: number[] = [];
 
-  constructor(readonly loaded: LoadedModel, readonly attention?: string) {
+  /** `reusePrefix`: a request that starts with the ids held continues after them (as the engine does), dense only. */
+  constructor(readonly loaded: LoadedModel, readonly attention?: string, readonly options: { reusePrefix?: boolean } = {}) {
     this.model = this.createModel();
   }
 
@@ -26,12 +29,32 @@ export class ReferenceBackend implements ForwardBackend {
 
   async prefill(ids: number[], rows: 'all' | 'last') {
     const logits = this.model.prefill(ids);
+    this.held.push(...ids);
     return rows === 'all' ? logits : logits.slice((ids.length - 1) * this.config.vocabSize);
   }
 
-  async decode(id: number) { return this.model.decode(id); }
+  async decode(id: number) {
+    this.held.push(id);
+    return this.model.decode(id);
+  }
 
-  async reset() { this.model = this.createModel(); }
+  async reset() {
+    this.model = this.createModel();
+    this.held = [];
+  }
+
+  cachedPrefixLength(ids: readonly number[]): number {
+    if (!this.options.reusePrefix || !(this.model instanceof ReferenceModel)) return 0;
+    let n = 0;
+    while (n < ids.length && n < this.held.length && ids[n] === this.held[n]) n++;
+    return n;
+  }
+
+  async truncate(n: number) {
+    if (!(this.model instanceof ReferenceModel)) throw new InvalidArgumentError('n', 'an evicting policy keeps no exact prefix to truncate to');
+    this.model.truncate(n);
+    this.held.length = n;
+  }
 
   /** Unbounded under an evicting policy, as on the GPU. */
   contextLength() {
@@ -71,7 +94,7 @@ export async function openReferenceRunner(modelPath: string): Promise<CliRunner>
       if (req.prompt !== undefined && !tokenizer) throw new InvalidArgumentError('--prompt', `${loaded.source} has no tokenizer files; pass --ids instead`);
       const r = await generateIds(backend, tokenizer, chatTemplate, completionRequestOf(req), req.chat ?? false, {
         defaults: samplingDefaultsFromGenerationConfig(loaded.tokenizerFiles.generationConfig),
-      });
+      }, req.jsonSchema);
       return r;
     },
     async close() {},

@@ -137,17 +137,12 @@ describe('generation loop on the CPU reference', () => {
 
   it('a backend that reports a cached prefix gets only the new ids prefilled, with the same output as a cold start', async () => {
     const { loaded, base } = await stories();
-    /** The reference with an ids history: it knows its cached prefix, and truncates by rebuilding that prefix. */
+    /** The reference with prefix reuse (its ids history, truncated in place), counting what each prefill feeds. */
     class PrefixReferenceBackend extends ReferenceBackend {
-      held: number[] = [];
       prefilled: number[] = [];
-      override async prefill(ids: number[], rows: 'all' | 'last') { this.prefilled.push(ids.length); this.held.push(...ids); return super.prefill(ids, rows); }
-      override async decode(id: number) { this.held.push(id); return super.decode(id); }
-      override async reset() { this.held = []; return super.reset(); }
-      cachedPrefixLength(ids: readonly number[]) { let n = 0; while (n < ids.length && n < this.held.length && ids[n] === this.held[n]) n++; return n; }
-      async truncate(n: number) { const keep = this.held.slice(0, n); await super.reset(); await super.prefill(keep, 'last'); this.held = keep; }
+      override async prefill(ids: number[], rows: 'all' | 'last') { this.prefilled.push(ids.length); return super.prefill(ids, rows); }
     }
-    const warm = new PrefixReferenceBackend(loaded);
+    const warm = new PrefixReferenceBackend(loaded, undefined, { reusePrefix: true });
     const turn1 = await generateAll(warm, { ...base, maxTokens: 20 });
     const turn2Prompt = [BOS, ...turn1.ids, 13, 403]; // "\nOnce": the next turn appends to the conversation
     warm.prefilled = [];

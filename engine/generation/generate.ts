@@ -2,7 +2,7 @@
 import { AbortedError, ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import type { ForwardBackend, PrefillProgress } from './backend.ts';
 import { validateIds } from './logits.ts';
-import { GREEDY, TokenSampler, tokenLogprob, type SamplingParams, type TokenLogprob } from './sampler.ts';
+import { GREEDY, TokenSampler, tokenLogprob, type SamplingParams, type TokenConstraint, type TokenLogprob } from './sampler.ts';
 import { IncrementalDetokenizer, StopStringFilter } from './stopping.ts';
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -49,6 +49,8 @@ export interface GenerationRequest {
   onPrefillProgress?: (progress: PrefillProgress) => void;
   /** Positions the sequence may use; default the model's max_position_embeddings. */
   contextLength?: number;
+  /** A grammar the reply must follow: each step's mask applies before the CPU sampler (the step-by-step path). */
+  constraint?: TokenConstraint;
 }
 
 /** One generated token (null for the final release of held-back text) and the text this step releases. */
@@ -128,7 +130,9 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
   let decodeStart = 0;
 
   // Plain greedy without logprobs: after the first token the backend chooses the ids (on the GPU) and streams them.
-  const deviceGreedy = sampler.isPlainGreedy && logprobTop === null && backend.decodeGreedy !== undefined;
+  // A constrained request needs each step's logits on the CPU (its mask depends on the token before).
+  const constraint = req.constraint ?? null;
+  const deviceGreedy = sampler.isPlainGreedy && logprobTop === null && constraint === null && backend.decodeGreedy !== undefined;
   let stream: AsyncGenerator<number, void, undefined> | null = null;
   try {
     if (req.signal?.aborted) {
@@ -158,7 +162,8 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
         } else {
           // NaN or Inf logits have no next token (argmax would answer 0, sampling garbage): a typed error instead.
           checkFinite(logits, req.ids.length - 1 + out.length);
-          id = sampler.next(logits);
+          id = sampler.next(logits, constraint ? await constraint.nextMask() : undefined);
+          constraint?.accept(id);
         }
         out.push(id);
         const logprob = logprobTop === null ? null : tokenLogprob(logits, id, logprobTop);

@@ -6,8 +6,8 @@ export { generate, generateAll } from './generate.ts';
 export type { FinishReason, GenerationRequest, GenerationResult, GenerationStep, GenerationUsage } from './generate.ts';
 export { generateGreedy } from './greedy.ts';
 export type { GreedyRequest, GreedyResult } from './greedy.ts';
-export { argmax, buildProcessors, GREEDY, GreedySampler, MultinomialSampler, TokenSampler, tokenLogprob } from './sampler.ts';
-export type { Sampler, SamplingParams, TokenLogprob, TopLogprob } from './sampler.ts';
+export { applyTokenMask, argmax, buildProcessors, GREEDY, GreedySampler, MultinomialSampler, TokenSampler, tokenLogprob } from './sampler.ts';
+export type { Sampler, SamplingParams, TokenConstraint, TokenLogprob, TopLogprob } from './sampler.ts';
 export {
   FrequencyPenaltyProcessor, LogitBiasProcessor, MinPProcessor, PresencePenaltyProcessor, RepetitionPenaltyProcessor,
   TemperatureProcessor, TokenHistory, TopKProcessor, TopPProcessor,

@@ -42,6 +42,29 @@ export interface TokenLogprob extends TopLogprob {
   top: TopLogprob[];
 }
 
+/**
+ * A constraint on the next token (a grammar): the bitmask of allowed ids before each pick, and the id picked after.
+ * Constrained requests decode step by step (each mask needs the token before it), their logits read back.
+ */
+export interface TokenConstraint {
+  /** Bit (id & 31) of word (id >> 5) is set for each allowed id. */
+  nextMask(): Promise<Int32Array>;
+  accept(id: number): void;
+}
+
+/** Sets every id the mask does not allow to -Infinity (a word of all ones, the common case, is skipped). */
+export function applyTokenMask(row: Float32Array, mask: Int32Array): void {
+  for (let w = 0; w < mask.length; w++) {
+    const bits = mask[w];
+    if (bits === -1) continue;
+    const base = w << 5;
+    const end = Math.min(base + 32, row.length);
+    for (let i = base; i < end; i++) if (((bits >>> (i - base)) & 1) === 0) row[i] = -Infinity;
+  }
+  // Ids past the mask (a vocabulary padded beyond the tokenizer's) are not allowed either.
+  for (let i = mask.length << 5; i < row.length; i++) row[i] = -Infinity;
+}
+
 export interface Sampler {
   pick(logits: Float32Array): number;
 }
@@ -158,10 +181,14 @@ export class TokenSampler {
       : new MultinomialSampler(new SeededRandom(params.seed ?? SeededRandom.randomSeed()));
   }
 
-  /** Picks the next id from `logits` ([vocab], left untouched) and records it in the history. */
-  next(logits: Float32Array): number {
+  /**
+   * Picks the next id from `logits` ([vocab], left untouched) and records it in the history. A grammar's `mask`
+   * removes the ids it does not allow first, so bias, penalties and truncation act among the allowed ones.
+   */
+  next(logits: Float32Array, mask?: Int32Array): number {
     if (this.work.length !== logits.length) this.work = new Float32Array(logits.length);
     this.work.set(logits);
+    if (mask) applyTokenMask(this.work, mask);
     for (const p of this.processors) p.apply(this.work, this.history);
     const id = this.sampler.pick(this.work);
     this.history.push(id);

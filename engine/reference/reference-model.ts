@@ -52,6 +52,12 @@ export class ReferenceModel {
     this.cached = 0;
   }
 
+  /** Keeps positions [0, n) (their keys and values are exact under dense attention); the next token takes n. */
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.cached) throw new InvalidArgumentError('n', `must be an integer in [0, ${this.cached}]`);
+    this.cached = n;
+  }
+
   /** Runs `ids` after what is cached; returns logits [ids.length, vocab], one row per new position. */
   prefill(ids: number[]): Float32Array {
     return this.forward(ids);

@@ -307,5 +307,6 @@ export function ggufTokenizer(v: GgufVocabulary, file = 'the GGUF file'): TextTo
     return pre?.cleanSpaces ? cleanSpaces(text) : text;
   }
 
-  return { encode, decode };
+  const grammarVocabulary = () => ({ tokens: vocab.tokens.map((t) => t ?? ''), type: spm ? 'byte_fallback' as const : 'byte_level' as const, prependSpace: spm && v.addSpacePrefix });
+  return { encode, decode, grammarVocabulary };
 }

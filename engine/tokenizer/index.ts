@@ -3,7 +3,7 @@ import type { LoadedModel } from '../model/index.ts';
 import { ggufTokenizer } from './gguf-vocab.ts';
 import { loadTokenizer as loadHfTokenizer, type TextTokenizer } from './tokenizer.ts';
 
-export type { TextTokenizer } from './tokenizer.ts';
+export type { GrammarVocabulary, TextTokenizer } from './tokenizer.ts';
 export { ggufTokenizer } from './gguf-vocab.ts';
 
 /** The model's tokenizer, or null when the model has no tokenizer files (ids only). */

@@ -7,6 +7,40 @@ export interface TextTokenizer {
   /** Raw text to ids, with BOS first when the tokenizer config asks for it. */
   encode(text: string): number[];
   decode(ids: number[]): string;
+  /** Every token's stored text by id and how to read it: what a grammar engine (xgrammar) needs to mask tokens. */
+  grammarVocabulary(): GrammarVocabulary;
+}
+
+/**
+ * A vocabulary as xgrammar's TokenizerInfo takes it: tokens as the tokenizer stores them ('' for unused ids) and
+ * their encoding: 'byte_level' (GPT-2's byte alphabet), 'byte_fallback' (SentencePiece: U+2581 spaces, <0xXX> byte
+ * tokens) or 'raw' (the text itself); prependSpace when encode adds a dummy space before the text.
+ */
+export interface GrammarVocabulary {
+  tokens: string[];
+  type: 'byte_level' | 'byte_fallback' | 'raw';
+  prependSpace: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+/** tokenizer.json's vocabulary by id (BPE/WordPiece: {token: id}; Unigram: [[piece, score]]) and its added tokens. */
+function hfGrammarVocabulary(tokenizerJson: Json): GrammarVocabulary {
+  const model = (tokenizerJson.model ?? {}) as Json;
+  const tokens: string[] = [];
+  if (Array.isArray(model.vocab)) (model.vocab as [string, number][]).forEach(([piece], id) => { tokens[id] = piece; });
+  else for (const [token, id] of Object.entries((model.vocab ?? {}) as Record<string, number>)) tokens[id] = token;
+  for (const added of (tokenizerJson.added_tokens ?? []) as { id: number; content: string }[]) tokens[added.id] = added.content;
+  for (let i = 0; i < tokens.length; i++) tokens[i] ??= '';
+  const decoders = (d: unknown): Json[] => {
+    const x = (d ?? {}) as Json;
+    return x.type === 'Sequence' ? ((x.decoders ?? []) as Json[]).flatMap(decoders) : [x];
+  };
+  const kinds = decoders(tokenizerJson.decoder).map((d) => d.type);
+  const type = kinds.includes('ByteLevel') ? 'byte_level' : kinds.includes('ByteFallback') || kinds.includes('Metaspace') ? 'byte_fallback' : 'raw';
+  const pre = JSON.stringify(tokenizerJson.pre_tokenizer ?? {}) + JSON.stringify(tokenizerJson.normalizer ?? {});
+  const prependSpace = type === 'byte_fallback' && (/"prepend_scheme":"(first|always)"/.test(pre) || /"Prepend","prepend":"\u2581"|"prepend":"▁"/.test(pre));
+  return { tokens, type, prependSpace };
 }
 
 export function loadTokenizer(model: Pick<LoadedModel, 'tokenizerFiles' | 'config' | 'source'>): TextTokenizer | null {
@@ -27,6 +61,7 @@ export function loadTokenizer(model: Pick<LoadedModel, 'tokenizerFiles' | 'confi
       if (addBos && ids[0] !== model.config.bosTokenId) ids.unshift(model.config.bosTokenId as number);
       return ids;
     },
+    grammarVocabulary: () => hfGrammarVocabulary(tokenizerJson as Json),
     decode(ids: number[]) {
       // @huggingface/tokenizers throws on an empty list; transformers (and every caller here) expects ''.
       if (ids.length === 0) return '';
