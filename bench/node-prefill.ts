@@ -1,13 +1,18 @@
 // bench/node-prefill: prompt tokens/s of GpuModel.prefill in Node on Dawn (the H200 box has no browser), for random
-// checkpoints of real model shapes at prompt lengths 128..8K, one row per (model, chunk size, length). The time is
-// the whole prefill through the last row's logits on the host (time to first token less sampling), the best of
-// --reps runs after a warm-up at each length; per-chunk device times come from the onPrefillProgress reports.
-// Build: node bench/build-node-bench.mjs; run: node .carry/node-bench/node-prefill.mjs --label new --out x.json.
+// weights of real model shapes at prompt lengths 128..8K, the prefill paths side by side in the same process:
+// 'wgsl' (our GEMMs, one encoder per chunk), 'ort' (ORT segment sessions around our attention) and 'wgsl-nosplit'
+// (wgsl with prefill attention's split-K off). Each length: a warm-up per path, then --rounds interleaved rounds
+// (the paths' order alternating), one row per (path, length) with the median, min and max; the time is the whole
+// prefill through the last row's logits on the host (time to first token less sampling); per-chunk times come from
+// the onPrefillProgress reports (device completion). Rows are written as they come (a run cut short keeps them),
+// and --budget-s stops before a round that would start past it.
+// Build: node bench/build-node-bench.mjs; run: node .carry/node-bench/node-prefill.mjs --model smollm2 --out x.json.
 import { writeFileSync } from 'node:fs';
 import { argOf as arg, openNodeBenchDevice } from './node-harness.ts';
-import { parseHfConfig, type LoadedModel, type Tensor } from '../engine/model/index.ts';
-import { GpuModel } from '../engine/runtime/index.ts';
+import { layerWeight, parseHfConfig, type ModelConfig } from '../engine/model/index.ts';
+import { GpuModel, GpuWeights, type GpuModelOptions } from '../engine/runtime/index.ts';
 import { PREFILL_MIN_TILES_PER_SPLIT } from '../engine/attention/constants.ts';
+import { isQuantizedWeight } from '../engine/quant/index.ts';
 import { SMOLLM2_135M_SHAPE, type LlamaShape } from './random-checkpoint.ts';
 
 /**
@@ -23,123 +28,172 @@ const LLAMA_32_1B_SHAPE: LlamaShape = {
 /** A two-layer shape of SmolLM2's head layout, to check the bench runs (SwiftShader). */
 const TINY_SHAPE: LlamaShape = { ...SMOLLM2_135M_SHAPE, numLayers: 2, vocabSize: 1024, maxPositionEmbeddings: 1024 };
 
-const LABEL = arg('--label', 'new');
+type Path = 'wgsl' | 'ort' | 'wgsl-nosplit';
+type Format = 'f32' | 'int8' | 'int4';
+
+const LABEL = arg('--label', 'h200');
 const OUT = arg('--out', 'bench-node-prefill.json');
 const MODEL = arg('--model', 'smollm2');
-const LENGTHS = arg('--lengths', '128,512,2048,8192').split(',').map(Number);
-const CHUNKS = arg('--chunks', '512').split(',').map(Number);
-const REPS = Number(arg('--reps', '2'));
-/** Layers kept of the shape (all by default): the 1B shape's 16 int4 layers take most of a minute to quantize on the host. */
+const LENGTHS = arg('--lengths', '128,512,2048').split(',').map(Number);
+const CHUNK = Number(arg('--chunk', '512'));
+const PATHS = arg('--paths', 'wgsl,ort').split(',') as Path[];
+const ROUNDS = Number(arg('--rounds', '5'));
+/** Layers kept of the shape (all by default). */
 const LAYERS = Number(arg('--layers', '0'));
-/** Split-K target workgroups (engine default when absent; 0: never split), to compare both in one run. */
-const SPLIT_TARGET = arg('--split-target', '');
-const QUANTIZATION = arg('--quantization', 'f32') as 'f32' | 'int4';
+const FORMAT = arg('--quantization', 'f32') as Format;
+/**
+ * Warm-up: 0 (default) warms each path at each length before its rounds; N > 0 warms each path once with an N-token
+ * prompt instead (the WGSL path's pipelines do not depend on the length: an 8K row then costs no 8K warm-up).
+ */
+const WARMUP_LENGTH = Number(arg('--warmup-length', '0'));
+/** Seconds after which no new round starts (the device segment's budget). */
+const BUDGET_S = Number(arg('--budget-s', '1e9'));
 
-/** A seeded random checkpoint held in memory (no file: the 1B shape is 5 GB of f32), weights std 0.02. */
-function randomModel(shape: LlamaShape, seed = 1234): LoadedModel {
-  const s = shape;
-  const config = parseHfConfig({
+function configOf(s: LlamaShape): ModelConfig {
+  return parseHfConfig({
     architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: s.hiddenSize, intermediate_size: s.intermediateSize,
     num_hidden_layers: s.numLayers, num_attention_heads: s.numHeads, num_key_value_heads: s.numKvHeads, vocab_size: s.vocabSize,
     max_position_embeddings: s.maxPositionEmbeddings, rope_theta: s.ropeTheta, rms_norm_eps: 1e-5, hidden_act: 'silu',
     tie_word_embeddings: s.tieWordEmbeddings, bos_token_id: 1, eos_token_id: 2,
   });
-  const d = s.hiddenSize / s.numHeads;
-  const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [s.vocabSize, s.hiddenSize]], ['model.norm.weight', [s.hiddenSize]]]);
-  for (let i = 0; i < s.numLayers; i++) {
-    const p = `model.layers.${i}.`;
-    shapes.set(p + 'input_layernorm.weight', [s.hiddenSize]);
-    shapes.set(p + 'post_attention_layernorm.weight', [s.hiddenSize]);
-    shapes.set(p + 'self_attn.q_proj.weight', [s.numHeads * d, s.hiddenSize]);
-    shapes.set(p + 'self_attn.k_proj.weight', [s.numKvHeads * d, s.hiddenSize]);
-    shapes.set(p + 'self_attn.v_proj.weight', [s.numKvHeads * d, s.hiddenSize]);
-    shapes.set(p + 'self_attn.o_proj.weight', [s.hiddenSize, s.numHeads * d]);
-    shapes.set(p + 'mlp.gate_proj.weight', [s.intermediateSize, s.hiddenSize]);
-    shapes.set(p + 'mlp.up_proj.weight', [s.intermediateSize, s.hiddenSize]);
-    shapes.set(p + 'mlp.down_proj.weight', [s.hiddenSize, s.intermediateSize]);
-  }
-  const made = new Map<string, Tensor>();
-  // One pool of seeded normal-ish values (std 0.02), tiled into every matrix: generating 1.2 G values one by one
-  // would take most of a minute, and a speed benchmark only needs realistic magnitudes.
-  let state = seed >>> 0 || 1;
-  const pool = new Float32Array(1 << 22);
-  for (let i = 0; i < pool.length; i++) {
-    let u = 0;
-    for (let k = 0; k < 3; k++) { state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0; u += state / 4294967296; }
-    pool[i] = (u - 1.5) * 0.04;
-  }
-  let offset = 0;
-  const weights = {
-    has: (name: string) => shapes.has(name),
-    names: () => [...shapes.keys()],
-    get: (name: string): Tensor => {
-      const known = made.get(name);
-      if (known) return known;
-      const shape = shapes.get(name);
-      if (!shape) throw new Error(`random model has no ${name}`);
-      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      if (name.endsWith('norm.weight')) data.fill(1);
-      else {
-        // Each tensor starts at another pool offset, so no two matrices are equal.
-        for (let i = 0, o = offset; i < data.length; o = 0) {
-          const n = Math.min(pool.length - o, data.length - i);
-          data.set(pool.subarray(o, o + n), i);
-          i += n;
-        }
-        offset = (offset + 7919) % pool.length;
-      }
-      const t = { shape, data };
-      made.set(name, t);
-      return t;
-    },
-  };
-  return { source: `random ${MODEL} shape`, format: 'safetensors', config, weights, tokenizerFiles: {} as LoadedModel['tokenizerFiles'], ggufVocabulary: null };
 }
 
+/**
+ * Random weights written straight to the GPU in GpuWeights' layout: f32 values of std ~0.02 from a seeded pool, or
+ * (int8/int4) random symmetric block-32 codes with scales of that std, for the matrices engine/quant quantizes; norms
+ * are 1. No CPU copy and no host quantization (the 1B shape's took most of a minute of device time before).
+ */
+export function randomGpuWeights(device: GPUDevice, c: ModelConfig, format: Format): GpuWeights {
+  const weights = new GpuWeights(format === 'f32' ? null : { bits: format === 'int4' ? 4 : 8, blockSize: 32, symmetric: true });
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  let state = 1234;
+  const pool = new Float32Array(1 << 20);
+  for (let i = 0; i < pool.length; i++) { state = (state * 1103515245 + 12345) >>> 0; pool[i] = (state / 4294967296 - 0.5) * 0.07; }
+  const codes = new Uint8Array(1 << 22);
+  for (let i = 0; i < codes.length; i++) { state = (state * 1103515245 + 12345) >>> 0; codes[i] = state >>> 24; }
+  const ones = new Float32Array(1 << 16).fill(1);
+  const buffer = (label: string, bytes: number, src: Float32Array | Uint8Array, offset = 0) => {
+    const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+    const srcBytes = new Uint8Array(src.buffer as ArrayBuffer, src.byteOffset, src.byteLength);
+    for (let at = 0; at < bytes;) {
+      const len = Math.min(srcBytes.length - offset, bytes - at);
+      device.queue.writeBuffer(b, at, srcBytes, offset, Math.ceil(len / 4) * 4);
+      at += len;
+    }
+    weights.bytes += bytes;
+    return b;
+  };
+  const q = weights.quantization;
+  const add = (name: string, shape: number[]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (shape.length === 1) {
+      weights.byName.set(name, { buffer: buffer(name, n * 4, ones), shape });
+    } else if (q && isQuantizedWeight(name)) {
+      const blocksPerRow = Math.ceil(shape[1] / q.blockSize);
+      const scales = new Float32Array(1 << 16).fill(0.07 / Math.sqrt(12) / (q.bits === 4 ? 4.6 : 74));
+      weights.byName.set(name, {
+        buffer: buffer(name, shape[0] * blocksPerRow * q.blockSize * q.bits / 8, codes, (weights.byName.size * 4096) % (1 << 20)),
+        shape,
+        quantized: { scales: buffer(`${name} scales`, shape[0] * blocksPerRow * 4, scales), zeroPoints: null, bits: q.bits as 4 | 8, blockSize: q.blockSize, blocksPerRow },
+      });
+    } else {
+      weights.byName.set(name, { buffer: buffer(name, n * 4, pool, (weights.byName.size * 4096) % (1 << 20)), shape });
+    }
+  };
+  const D = c.hiddenSize;
+  add('model.embed_tokens.weight', [c.vocabSize, D]);
+  add('model.norm.weight', [D]);
+  if (!c.tieWordEmbeddings) add('lm_head.weight', [c.vocabSize, D]);
+  for (let l = 0; l < c.numLayers; l++) {
+    const w = (suffix: string, shape: number[]) => add(layerWeight(l, suffix), shape);
+    w('input_layernorm.weight', [D]);
+    w('post_attention_layernorm.weight', [D]);
+    w('self_attn.q_proj.weight', [c.numHeads * c.headDim, D]);
+    w('self_attn.k_proj.weight', [c.numKvHeads * c.headDim, D]);
+    w('self_attn.v_proj.weight', [c.numKvHeads * c.headDim, D]);
+    w('self_attn.o_proj.weight', [D, c.numHeads * c.headDim]);
+    w('mlp.gate_proj.weight', [c.intermediateSize, D]);
+    w('mlp.up_proj.weight', [c.intermediateSize, D]);
+    w('mlp.down_proj.weight', [D, c.intermediateSize]);
+  }
+  return weights;
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
 async function main() {
+  const t0 = performance.now();
+  const elapsedS = () => (performance.now() - t0) / 1000;
   const { engine, adapter } = await openNodeBenchDevice();
-  console.log(`adapter: ${adapter}; ${LABEL}; ${MODEL} ${QUANTIZATION}; chunks ${CHUNKS}; lengths ${LENGTHS}`);
+  console.log(`adapter: ${adapter}; ${MODEL} ${FORMAT}; chunk ${CHUNK}; paths ${PATHS}; lengths ${LENGTHS}`);
   const base = MODEL === 'llama1b' ? LLAMA_32_1B_SHAPE : MODEL === 'tiny' ? TINY_SHAPE : { ...SMOLLM2_135M_SHAPE, maxPositionEmbeddings: 8192 };
   const shape = LAYERS > 0 ? { ...base, numLayers: LAYERS } : base;
-  const t0 = performance.now();
-  const loaded = randomModel(shape);
-  const rows = [];
+  const config = configOf(shape);
+  const longest = Math.max(...LENGTHS);
+  const models = new Map<Path, GpuModel>();
+  for (const path of PATHS) {
+    const options: GpuModelOptions = {
+      prefillChunk: CHUNK, prefillPath: path === 'ort' ? 'ort' : 'wgsl',
+      // The pool holds the longest prompt (pages and positions: twice its K/V bytes is plenty).
+      kvMemory: Math.max(64 << 20, 2 * longest * config.numLayers * config.numKvHeads * config.headDim * 2 * 4),
+      ...(path === 'wgsl-nosplit' ? { prefillSplitRule: { targetWorkgroups: 0, minTilesPerSplit: PREFILL_MIN_TILES_PER_SPLIT } } : {}),
+    };
+    models.set(path, await GpuModel.build(engine, config, randomGpuWeights(engine.device, config, FORMAT), undefined, options));
+    console.log(`${path} model ready at ${elapsedS().toFixed(1)} s`);
+  }
+  const buildS = elapsedS();
   let seed = 99;
   const ids = (n: number) => Array.from({ length: n }, () => { seed = (seed * 1103515245 + 12345) >>> 0; return 3 + (seed % (shape.vocabSize - 3)); });
-  for (const chunk of CHUNKS) {
-    const model = await GpuModel.create(engine, loaded, undefined, {
-      prefillChunk: chunk, quantization: QUANTIZATION,
-      ...(SPLIT_TARGET !== '' ? { prefillSplitRule: { targetWorkgroups: Number(SPLIT_TARGET), minTilesPerSplit: PREFILL_MIN_TILES_PER_SPLIT } } : {}),
-    });
-    console.log(`model ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (chunk ${chunk})`);
-    for (const tokens of LENGTHS) {
-      const ms: number[] = [];
-      let chunkMs: number[] = [];
-      for (let rep = 0; rep <= REPS; rep++) {
-        await model.reset();
-        const prompt = ids(tokens);
-        const marks: number[] = [];
-        const start = performance.now();
-        await model.prefill(prompt, 'last', { onProgress: () => marks.push(performance.now()) });
-        const end = performance.now();
-        if (rep === 0) continue; // warm-up: pipelines and ORT's kernels for this chunk length
-        ms.push(end - start);
-        chunkMs = marks.map((t, i) => t - (i === 0 ? start : marks[i - 1]));
+  const rows: unknown[] = [];
+  const write = () => writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), label: LABEL, adapter, model: MODEL, format: FORMAT, layers: shape.numLayers, chunk: CHUNK, buildS: Math.round(buildS * 10) / 10, rows }, null, 2));
+  const once = async (model: GpuModel, tokens: number) => {
+    await model.reset();
+    const prompt = ids(tokens);
+    const marks: number[] = [];
+    const start = performance.now();
+    await model.prefill(prompt, 'last', { onProgress: () => marks.push(performance.now()) });
+    const ms = performance.now() - start;
+    return { ms, chunkMs: marks.map((t, i) => t - (i === 0 ? start : marks[i - 1])) };
+  };
+  if (WARMUP_LENGTH > 0) for (const path of PATHS) await once(models.get(path) as GpuModel, WARMUP_LENGTH);
+  for (const tokens of LENGTHS) {
+    if (elapsedS() > BUDGET_S) { console.log(`budget: stopping before ${tokens} tokens`); break; }
+    const timed = new Map<Path, { ms: number[]; chunkMs: number[][] }>(PATHS.map((p) => [p, { ms: [], chunkMs: [] }]));
+    // Warm-up: pipelines and ORT's kernels for this chunk length.
+    if (WARMUP_LENGTH === 0) for (const path of PATHS) await once(models.get(path) as GpuModel, tokens);
+    for (let r = 0; r < ROUNDS && elapsedS() < BUDGET_S; r++) {
+      const order = r % 2 === 0 ? PATHS : [...PATHS].reverse();
+      for (const path of order) {
+        const t = await once(models.get(path) as GpuModel, tokens);
+        const m = timed.get(path) as { ms: number[]; chunkMs: number[][] };
+        m.ms.push(t.ms);
+        m.chunkMs.push(t.chunkMs);
       }
-      const best = Math.min(...ms);
+    }
+    for (const path of PATHS) {
+      const m = timed.get(path) as { ms: number[]; chunkMs: number[][] };
+      if (m.ms.length === 0) continue;
+      const model = models.get(path) as GpuModel;
+      const mem = model.memoryStats();
+      const med = median(m.ms);
       const row = {
-        label: LABEL, model: `${MODEL} ${QUANTIZATION}`, layers: shape.numLayers, splitTarget: SPLIT_TARGET || 'default', adapter, prefillChunk: chunk, tokens, ms, bestMs: best,
-        tokensPerS: Math.round(tokens / (best / 1000)), chunkMs: chunkMs.map((x) => Math.round(x * 10) / 10),
+        path, model: `${MODEL} ${FORMAT}`, layers: shape.numLayers, chunk: CHUNK, tokens, rounds: m.ms.length,
+        medianMs: round1(med), minMs: round1(Math.min(...m.ms)), maxMs: round1(Math.max(...m.ms)), tokensPerS: Math.round(tokens / (med / 1000)),
+        // Per chunk: the median over rounds of each chunk's time.
+        chunkMs: m.chunkMs[0].map((_, i) => round1(median(m.chunkMs.map((c) => c[i] ?? 0)))),
+        memory: { kvInUseBytes: mem.kvInUseBytes, prefillActivationBytes: mem.prefillActivationBytes, weightBytes: mem.weightBytes, deviceLiveBytes: engine.buffers.liveBytes },
       };
       console.log(JSON.stringify(row));
       rows.push(row);
-      // After every row: a run cut short by its time limit keeps what it measured.
-      writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), adapter, rows }, null, 2));
     }
-    model.destroy();
+    write();
   }
+  write();
+  for (const model of models.values()) await model.destroy();
   process.exit(0);
 }
+
 
 main().catch((e) => {
   console.error(e);

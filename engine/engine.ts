@@ -56,6 +56,8 @@ export interface EngineStats {
     kvBytesPerToken: number;
     /** Positions a dense sequence can hold (the trained context, or less when the pool holds fewer). */
     contextLength: number;
+    /** GPU bytes of the prefill chunk's activations (the WGSL prefill path's buffers, sized by prefillChunk). */
+    prefillActivationBytes: number;
   } | null;
   /** Every buffer on the engine's device, ORT's included. Null before the first load made the device. */
   gpu: { liveBuffers: number; liveBytes: number; peakBytes: number } | null;

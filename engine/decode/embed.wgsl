@@ -1,10 +1,11 @@
-// Embedding gather of one decode token: the residual stream starts as row `id` of embed_tokens.
+// Embedding gather: the residual stream of token t starts as row ids[t] of embed_tokens (decode: one token; prefill:
+// a chunk's, whose ids may be non-negative i32).
 //
 // Binding layout (@group(0)):
-//   0 id      storage read        [1] u32, written by the host once per step (queue.writeBuffer)
+//   0 id      storage read        [tokens] u32, written by the host (queue.writeBuffer) or chosen by a greedy step
 //   1 table   storage read        [VOCAB][HIDDEN] f32 (model.embed_tokens.weight)
-//   2 hidden  storage read_write  [HIDDEN] f32
-// Dispatch: ceil(HIDDEN / 256) workgroups.
+//   2 hidden  storage read_write  [tokens][HIDDEN] f32
+// Dispatch: (ceil(HIDDEN / 256), tokens) workgroups.
 
 override HIDDEN: u32;
 
@@ -15,7 +16,8 @@ override HIDDEN: u32;
 @compute @workgroup_size(256)
 fn embed(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
+  let t = gid.y;
   if (i < HIDDEN) {
-    hidden[i] = table[id[0] * HIDDEN + i];
+    hidden[t * HIDDEN + i] = table[id[t] * HIDDEN + i];
   }
 }

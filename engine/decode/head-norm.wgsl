@@ -1,11 +1,13 @@
-// Per-head RMSNorm of q and k before RoPE (qwen3's q_norm / k_norm), in place, for one decode token.
+// Per-head RMSNorm of q and k before RoPE (qwen3's q_norm / k_norm), in place, for each token
+// (decode: one; prefill: a chunk's).
 //
 // Binding layout (@group(0)):
-//   0 q      storage read_write  [NUM_HEADS * D] f32
-//   1 k      storage read_write  [NUM_KV_HEADS * D] f32
+//   0 q      storage read_write  [tokens][NUM_HEADS * D] f32
+//   1 k      storage read_write  [tokens][NUM_KV_HEADS * D] f32
 //   2 qNorm  storage read        [D] f32
 //   3 kNorm  storage read        [D] f32
-// Dispatch: NUM_HEADS + NUM_KV_HEADS workgroups; workgroup h < NUM_HEADS normalizes q head h, the rest k heads.
+// Dispatch: (NUM_HEADS + NUM_KV_HEADS, tokens) workgroups; workgroup (h, t) normalizes q head h of token t for
+// h < NUM_HEADS, k head h - NUM_HEADS otherwise.
 // Math as transformers' Qwen3RMSNorm: w * (v / sqrt(mean(v^2) + EPS)) over the head's D values.
 
 override D: u32;
@@ -22,9 +24,10 @@ const WG: u32 = 64u;
 var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(64)
-fn headNorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn headNorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let isQ = wid.x < NUM_HEADS;
-  let base = select((wid.x - NUM_HEADS) * D, wid.x * D, isQ);
+  let kvHeads = groups.x - NUM_HEADS;
+  let base = select((wid.y * kvHeads + wid.x - NUM_HEADS) * D, (wid.y * NUM_HEADS + wid.x) * D, isQ);
   var s = 0.0;
   for (var i = lid; i < D; i += WG) {
     var v: f32;

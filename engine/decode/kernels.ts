@@ -179,7 +179,6 @@ export class DecodeKernels {
       });
       return { label: 'embed', pipeline, bindGroup, workgroups: [Math.ceil(width / EMBED_WORKGROUP_SIZE), tokens] };
     }
-    if (tokens !== 1) throw new Error('internal: the f32 embed kernel gathers one token (prefill gathers in ORT)');
     const pipeline = this.pipeline(embedSource, 'embed', { HIDDEN: width });
     const bindGroup = this.device.createBindGroup({
       label: 'decode embed',
@@ -190,7 +189,7 @@ export class DecodeKernels {
         { binding: 2, resource: { buffer: hidden } },
       ],
     });
-    return { label: 'embed', pipeline, bindGroup, workgroups: [Math.ceil(width / EMBED_WORKGROUP_SIZE), 1] };
+    return { label: 'embed', pipeline, bindGroup, workgroups: [Math.ceil(width / EMBED_WORKGROUP_SIZE), tokens] };
   }
 
   /** choice[0] = argmax(logits[0..vocab)) (ties to the lower id), choice[1] = 1 when a logit is NaN or infinite. */
@@ -203,15 +202,15 @@ export class DecodeKernels {
     return { label: 'argmax', pipeline, bindGroup, workgroups: [1, 1] };
   }
 
-  /** Per-head RMSNorm of q [numHeads * headDim] and k [numKvHeads * headDim], in place. */
-  headNorm(label: string, shape: { numHeads: number; numKvHeads: number; headDim: number }, q: GPUBuffer, k: GPUBuffer, qNorm: GPUBuffer, kNorm: GPUBuffer): Dispatch {
+  /** Per-head RMSNorm of q [tokens][numHeads * headDim] and k [tokens][numKvHeads * headDim], in place. */
+  headNorm(label: string, shape: { numHeads: number; numKvHeads: number; headDim: number }, q: GPUBuffer, k: GPUBuffer, qNorm: GPUBuffer, kNorm: GPUBuffer, tokens = 1): Dispatch {
     const pipeline = this.pipeline(headNormSource, 'headNorm', { D: shape.headDim, NUM_HEADS: shape.numHeads, EPS: this.rmsNormEps });
     const bindGroup = this.device.createBindGroup({
       label: `decode ${label}`,
       layout: pipeline.getBindGroupLayout(0),
       entries: [q, k, qNorm, kNorm].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
-    return { label, pipeline, bindGroup, workgroups: [shape.numHeads + shape.numKvHeads, 1] };
+    return { label, pipeline, bindGroup, workgroups: [shape.numHeads + shape.numKvHeads, tokens] };
   }
 
   destroy(): void {

@@ -21,6 +21,7 @@ import { createGpuSession, gpuTensor, ort } from './ort.ts';
 import { GpuWeights } from './weights.ts';
 import { countingEncoder, DecodeKernels, decodeVariantFor, encodeDispatch, WgslDecoder, type Dispatch, type DispatchCounts } from '../decode/index.ts';
 import { parseQuantization, quantizationSpec, type QuantizationMode } from '../quant/index.ts';
+import { WgslPrefill } from '../prefill/index.ts';
 
 /** Largest `prefillChunk` a load may ask for: the chunk's activations (ids, q/k/v, attention output) scale with it. */
 export const MAX_PREFILL_CHUNK = 4096;
@@ -33,6 +34,9 @@ export const GREEDY_ENCODE_AHEAD = 2;
 
 
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** GpuModelOptions.prefillPath. */
+export type PrefillPath = 'wgsl' | 'ort';
 
 export interface GpuModelOptions {
   /**
@@ -47,6 +51,12 @@ export interface GpuModelOptions {
    * Smaller chunks bound activation memory and let an abort land sooner; larger ones amortize per-chunk host work.
    */
   prefillChunk?: number;
+  /**
+   * How prefill runs its matrix products: 'wgsl', the whole chunk in our own WGSL (engine/prefill: tiled GEMMs, one
+   * command encoder per chunk), or 'ort' (default until the H200 has measured both), ORT segment sessions around our
+   * attention (L+1 awaited runs per chunk). bench/node-prefill measures both in one run; the slower one goes.
+   */
+  prefillPath?: PrefillPath;
   /** Split-K rule of prefill attention (engine/attention constants by default); bench/node-prefill compares settings. */
   prefillSplitRule?: PrefillSplitRule;
   /**
@@ -102,7 +112,10 @@ export class GpuModel implements ForwardBackend {
     private readonly engine: EngineDevice,
     readonly config: ModelConfig,
     private readonly weights: GpuWeights,
-    private readonly prefillSegments: Record<'embed' | 'layer' | 'head' | 'headLast', Segment>,
+    /** The ORT prefill path's sessions (prefillPath 'ort'), or null. */
+    private readonly prefillSegments: Record<'embed' | 'layer' | 'head' | 'headLast', Segment> | null,
+    /** The WGSL prefill path (prefillPath 'wgsl'), or null. */
+    private readonly wgslPrefill: WgslPrefill | null,
     /** The decode path: our WGSL decoder. */
     private readonly decoder: WgslDecoder,
     /** Decode logits readback, allocated once. */
@@ -179,16 +192,17 @@ export class GpuModel implements ForwardBackend {
         const layers = kind === 'embed' ? [0] : kind === 'head' ? [c.numLayers - 1] : range(c.numLayers - 1);
         return { graph, session, weightFeeds: new Map(layers.map((l) => [l, feedsFor(graph, l)])) };
       };
-      const prefillSegments = {
+      const path = options.prefillPath ?? 'ort';
+      const prefillSegments = path === 'ort' ? {
         embed: await prefillSegment('embed'),
         layer: await prefillSegment('layer'),
         head: await prefillSegment('head'),
         headLast: await prefillSegment('head', true),
-      };
+      } : null;
 
-      // A quantized table is gathered by our kernel in prefill (the compiler's header says why).
+      // A quantized table is gathered by our kernel in ORT's prefill (the compiler's header says why).
       const embedTable = weights.get('model.embed_tokens.weight');
-      const quantizedEmbed = embedTable.quantized
+      const quantizedEmbed = embedTable.quantized && path === 'ort'
         ? { kernels: new DecodeKernels(device, c.rmsNormEps), hidden: alloc('prefill embeddings', chunk * c.hiddenSize * 4) }
         : null;
       if (quantizedEmbed) parts.push(quantizedEmbed.kernels);
@@ -213,8 +227,11 @@ export class GpuModel implements ForwardBackend {
         prefillSplitRule: options.prefillSplitRule,
       });
       parts.push(attention);
-      const decoder = new WgslDecoder(device, config, weights, attention, decodeVariantFor(engine.adapterInfo));
+      const variant = decodeVariantFor(engine.adapterInfo);
+      const decoder = new WgslDecoder(device, config, weights, attention, variant);
       parts.push(decoder);
+      const wgslPrefill = path === 'wgsl' ? new WgslPrefill(device, config, weights, attention, chunk, variant) : null;
+      if (wgslPrefill) parts.push(wgslPrefill);
       const decodeStaging = device.createBuffer({ label: 'decode logits staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       owned.push(decodeStaging);
       const choiceRing = Array.from({ length: GREEDY_ENCODE_AHEAD + 1 }, (_, i) => {
@@ -224,7 +241,7 @@ export class GpuModel implements ForwardBackend {
       });
       const idsBuffer = alloc('prefill ids', chunk * 4);
       const attnBuffer = alloc('prefill attn', chunk * c.numHeads * c.headDim * 4);
-      return new GpuModel(engine, config, weights, prefillSegments, decoder, decodeStaging, choiceRing, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned, quantizedEmbed);
+      return new GpuModel(engine, config, weights, prefillSegments, wgslPrefill, decoder, decodeStaging, choiceRing, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned, quantizedEmbed);
     } catch (e) {
       for (const session of sessions) await session.release().catch(() => undefined);
       for (const part of parts) part.destroy();
@@ -375,8 +392,9 @@ export class GpuModel implements ForwardBackend {
    * is asynchronous, and the engine builds the next model only once this one is gone.
    */
   async destroy(): Promise<void> {
-    const sessions = Object.values(this.prefillSegments).map((s) => s.session);
+    const sessions = Object.values(this.prefillSegments ?? {}).map((s) => s.session);
     this.decoder.destroy();
+    this.wgslPrefill?.destroy();
     this.quantizedEmbed?.kernels.destroy();
     for (const b of this.ownedBuffers) b.destroy();
     this.prefillStaging?.destroy();
@@ -391,12 +409,14 @@ export class GpuModel implements ForwardBackend {
 
   /**
    * GPU memory of the model now: weights, the KV pool as allocated, what it may grow to (kvMemory's pages), the bytes
-   * of it in use, and their peak.
+   * of it in use, their peak, and the prefill chunk's activations.
    */
-  memoryStats(): { weightBytes: number; kvPoolBytes: number; kvPoolLimitBytes: number; kvInUseBytes: number; kvPeakBytes: number; kvBytesPerToken: number } {
+  memoryStats(): { weightBytes: number; kvPoolBytes: number; kvPoolLimitBytes: number; kvInUseBytes: number; kvPeakBytes: number; kvBytesPerToken: number; prefillActivationBytes: number } {
     const cache = this.cache;
     return {
       weightBytes: this.weights.bytes,
+      // The WGSL path's chunk buffers (ORT's own activations are ORT's, counted only in the device's live bytes).
+      prefillActivationBytes: this.wgslPrefill?.activationBytes ?? 0,
       kvPoolBytes: cache.poolBytes,
       kvPoolLimitBytes: cache.maxPoolBytes,
       kvInUseBytes: cache.bytesInUse,
@@ -533,10 +553,38 @@ export class GpuModel implements ForwardBackend {
 
   /** One prefill chunk through every layer. Logits rows: all, the last only, or none (a middle chunk). */
   private async prefillChunk(ids: number[], rows: 'all' | 'last' | 'none'): Promise<Float32Array | null> {
+    return this.wgslPrefill ? this.prefillChunkWgsl(this.wgslPrefill, ids, rows) : this.prefillChunkOrt(ids, rows);
+  }
+
+  /** The WGSL path: the whole chunk in one command encoder and one submit; the only wait is the logits readback. */
+  private async prefillChunkWgsl(prefill: WgslPrefill, ids: number[], rows: 'all' | 'last' | 'none'): Promise<Float32Array | null> {
+    const { device } = this.engine;
+    const n = ids.length;
+    const { cos, sin } = ropeTable(this.inverseFrequencies, this.position, n);
+    this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: n, cos, sin });
+    const encoder = device.createCommandEncoder({ label: 'prefill chunk' });
+    const logits = prefill.encodeChunk(encoder, { ids, rows, policy: this.policy ?? undefined });
+    const evicted = this.attention.endStep(encoder);
+    const bytes = (rows === 'all' ? n : 1) * this.config.vocabSize * 4;
+    const staging = logits ? this.prefillStagingFor(bytes) : null;
+    if (logits && staging) encoder.copyBufferToBuffer(logits, 0, staging, 0, bytes);
+    device.queue.submit([encoder.finish()]);
+    this.afterEviction(evicted);
+    this.position += n;
+    this.heldIds.push(...ids);
+    if (!staging) return null;
+    await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
+    staging.unmap();
+    return out;
+  }
+
+  /** The ORT path: L+1 awaited segment runs, our attention between them. */
+  private async prefillChunkOrt(ids: number[], rows: 'all' | 'last' | 'none'): Promise<Float32Array | null> {
     const { device } = this.engine;
     const c = this.config;
     const n = ids.length;
-    const seg = this.prefillSegments;
+    const seg = this.prefillSegments as NonNullable<GpuModel['prefillSegments']>;
     device.queue.writeBuffer(this.idsBuffer, 0, new Int32Array(ids));
     const { cos, sin } = ropeTable(this.inverseFrequencies, this.position, n);
     this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: n, cos, sin });
@@ -599,18 +647,23 @@ export class GpuModel implements ForwardBackend {
     this.engine.device.queue.submit([encoder.finish()]);
   }
 
-  private async readPrefillLogits(buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
-    const { device } = this.engine;
+  /** The prefill logits readback, grown to `bytes` when smaller. */
+  private prefillStagingFor(bytes: number): GPUBuffer {
     if (!this.prefillStaging || this.prefillStaging.size < bytes) {
       this.prefillStaging?.destroy();
-      this.prefillStaging = device.createBuffer({ label: 'prefill logits staging', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      this.prefillStaging = this.engine.device.createBuffer({ label: 'prefill logits staging', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     }
-    const encoder = device.createCommandEncoder();
-    encoder.copyBufferToBuffer(buffer, 0, this.prefillStaging, 0, bytes);
-    device.queue.submit([encoder.finish()]);
-    await this.prefillStaging.mapAsync(GPUMapMode.READ, 0, bytes);
-    const out = new Float32Array(this.prefillStaging.getMappedRange(0, bytes).slice(0));
-    this.prefillStaging.unmap();
+    return this.prefillStaging;
+  }
+
+  private async readPrefillLogits(buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
+    const staging = this.prefillStagingFor(bytes);
+    const encoder = this.engine.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
+    this.engine.device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
+    staging.unmap();
     return out;
   }
 }
@@ -637,6 +690,9 @@ export function checkGpuModelOptions(options: GpuModelOptions): void {
 
 function checkPrefillChunk(options: GpuModelOptions): void {
   checkKvMemory(options);
+  if (options.prefillPath !== undefined && options.prefillPath !== 'wgsl' && options.prefillPath !== 'ort') {
+    throw new InvalidArgumentError('prefillPath', `must be 'wgsl' or 'ort', got ${String(options.prefillPath)}`);
+  }
   const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > MAX_PREFILL_CHUNK) {
     throw new InvalidArgumentError('prefillChunk', `must be an integer in [1, ${MAX_PREFILL_CHUNK}] tokens, got ${chunk}`);

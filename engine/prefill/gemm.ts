@@ -1,0 +1,101 @@
+// The prefill matrix products (gemm.wgsl) as recorded dispatches: pipeline and bind group made once per weight, the
+// row count (the chunk's tokens) read from a uniform, so one recording serves every chunk length.
+import { linkWgsl } from '../wgsl/index.ts';
+import type { MatrixBuffer } from '../decode/index.ts';
+import gemmRaw from './gemm.wgsl?raw';
+
+// Zero points come through engine/wgsl's block-quant library.
+const gemmSource = linkWgsl(gemmRaw);
+
+/** gemm.wgsl's output tile (rows x columns per workgroup). */
+export const GEMM_TILE_ROWS = 128;
+export const GEMM_TILE_COLUMNS = 64;
+
+export interface GemmIO {
+  /** [M][K] f32 input rows (gated: the gate projection). */
+  x: GPUBuffer;
+  /** The up projection [M][K] (gated: the input is silu(x) * x2). */
+  x2?: GPUBuffer;
+  /** [N][K]: f32, or block-quantized (engine/quant). */
+  w: MatrixBuffer;
+  bias?: GPUBuffer | null;
+  /** [M][N] f32; with `add`, the residual stream the product is added to. */
+  out: GPUBuffer;
+  add?: boolean;
+}
+
+/** A recorded product or norm: encode(pass, rows) dispatches it for `rows` rows of its input. */
+export interface RowDispatch {
+  label: string;
+  encode(pass: GPUComputePassEncoder, rows: number): void;
+}
+
+export class PrefillKernels {
+  private readonly module: GPUShaderModule;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Bound where a product has no bias, zero points or second input: never read, but the binding must exist. */
+  private readonly placeholder: GPUBuffer;
+
+  /** `dims`: the uniform whose x is the rows of every product recorded here (the chunk's tokens), written per chunk. */
+  constructor(private readonly device: GPUDevice, private readonly rmsNormEps: number, private readonly dims: GPUBuffer) {
+    this.module = device.createShaderModule({ label: 'prefill-gemm', code: gemmSource });
+    this.placeholder = device.createBuffer({ label: 'prefill gemm placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
+  }
+
+  /** out (=|+=) x . w^T (+ bias) over the rows given at encode time. */
+  gemm(label: string, io: GemmIO): RowDispatch {
+    const [n, k] = io.w.shape;
+    const q = io.w.quantized;
+    if (q && (q.blockSize % 16 !== 0 || (q.blockSize * q.bits) % 32 !== 0)) throw new Error(`internal: ${label}: blocks of ${q.blockSize} x ${q.bits} bits do not tile by 16`);
+    const pipeline = this.pipeline('gemm', {
+      K: k, N: n, QUANT: q ? 1 : 0, BITS: q?.bits ?? 4, BLOCK: q?.blockSize ?? 32, BLOCKS: q?.blocksPerRow ?? 1, HAS_ZP: q?.zeroPoints ? 1 : 0,
+      HAS_BIAS: io.bias ? 1 : 0, ADD: io.add ? 1 : 0, INPUT: io.x2 ? 1 : 0,
+    });
+    const p = this.placeholder;
+    const buffers = [io.x, io.x2 ?? p, io.w.buffer, q?.scales ?? p, q?.zeroPoints ?? p, io.bias ?? p, io.out];
+    const bindGroup = this.device.createBindGroup({
+      label: `prefill ${label}`, layout: pipeline.getBindGroupLayout(0),
+      entries: [...buffers.map((buffer, binding) => ({ binding, resource: { buffer } })), { binding: 7, resource: { buffer: this.dims } }],
+    });
+    const columnTiles = Math.ceil(n / GEMM_TILE_COLUMNS);
+    return {
+      label,
+      encode(pass, rows) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(columnTiles, Math.ceil(rows / GEMM_TILE_ROWS));
+      },
+    };
+  }
+
+  /** out[r] = rmsnorm(x[r]) * norm for the rows given at encode time (`width` values each). */
+  rmsNorm(label: string, x: GPUBuffer, norm: GPUBuffer, out: GPUBuffer, width: number): RowDispatch {
+    const pipeline = this.pipeline('rmsNorm', { K: width, EPS: this.rmsNormEps });
+    const bindGroup = this.device.createBindGroup({
+      label: `prefill ${label}`, layout: pipeline.getBindGroupLayout(0),
+      entries: [[0, x], [5, norm], [6, out]].map(([binding, buffer]) => ({ binding: binding as number, resource: { buffer: buffer as GPUBuffer } })),
+    });
+    return {
+      label,
+      encode(pass, rows) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(rows);
+      },
+    };
+  }
+
+  destroy(): void {
+    this.placeholder.destroy();
+  }
+
+  private pipeline(entryPoint: 'gemm' | 'rmsNorm', constants: Record<string, number>): GPUComputePipeline {
+    const key = `${entryPoint}:${JSON.stringify(constants)}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      p = this.device.createComputePipeline({ label: `prefill-${entryPoint}`, layout: 'auto', compute: { module: this.module, entryPoint, constants } });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+}

@@ -1,0 +1,210 @@
+// Tiled matrix product of prefill: out[M][N] = X[M][K] . W[N][K]^T + bias (or out += ..., the residual add fused),
+// W f32 or block-quantized in engine/quant's layout (MatMulNBits': codes [N][BLOCKS][BLOCK * BITS / 8] bytes, one f32
+// scale per block, optional packed u8 zero points), dequantized once per workgroup tile in workgroup memory.
+//
+// Binding layout (@group(0); every variant binds all 8, unused ones get a 16-byte placeholder):
+//   0 x       storage read        [M][K] f32   the input rows (INPUT gated: the gate projection)
+//   1 x2      storage read        [M][K] f32   the up projection (INPUT gated: the input is silu(x) * x2)
+//   2 w       storage read        f32 [N][K] as u32 bits (QUANT false), or the codes (QUANT true): element j of a
+//                                 block is bits [BITS*(j % (32/BITS)), +BITS) of u32 word j / (32/BITS)
+//   3 scales  storage read        [N * BLOCKS] f32 (QUANT)
+//   4 zeros   storage read        packed zero points [N][ceil(BLOCKS * BITS / 8)] bytes as u32 (QUANT and HAS_ZP)
+//   5 bias    storage read        [N] f32 (HAS_BIAS)
+//   6 out     storage read_write  [M][N] f32 (ADD: the residual stream, added to in place)
+//   7 dims    uniform             x: M, the rows of this product (a chunk's token count: the one runtime size)
+//
+// Tiles: a workgroup of 16 x 16 threads computes a BM x BN = 128 x 64 tile of out, each thread TM x TN = 8 x 4 of it
+// (rows ty*8 .. +7, columns tx*4 .. +3) in registers, over K in steps of BK = 16: the X tile (128 x 16) and the W
+// tile (64 x 16, dequantized) are staged transposed in workgroup memory (12.5 KiB), so the inner loop reads a
+// thread's 8 rows as two vec4 (the same for the 16 threads of a row: broadcast) and its 4 columns as one. Each thread
+// stages 4 consecutive k of a row (contiguous global reads); the tiles' rows are padded by 4 floats so those
+// transposed stores spread over the banks (unpadded, the 4 k of a thread's stores hit one bank 4 ways, or 16 with
+// one k per thread). BK = 16 divides every block size engine/quant allows (powers of two >= 16), so a W tile row
+// lies in one block: one scale and zero point per row.
+// Dispatch: (ceil(N / 64), ceil(M / 128)).
+
+override K: u32;
+override N: u32;
+override QUANT: bool = false;
+override BITS: u32 = 4u;
+override BLOCK: u32 = 32u;
+override BLOCKS: u32 = 1u;
+override HAS_ZP: bool = false;
+override HAS_BIAS: bool = false;
+/** The product is added to `out` (o_proj, down_proj: the residual add) instead of stored. */
+override ADD: bool = false;
+/** 0: the input is x; 1: silu(x) * x2 (down_proj over the SwiGLU). */
+override INPUT: u32 = 0u;
+
+const TM: u32 = 8u;
+const TN: u32 = 4u;
+const BM: u32 = 128u;
+const BN: u32 = 64u;
+const BK: u32 = 16u;
+const THREADS: u32 = 256u;
+/** Padded tile rows (floats): BM + 4 and BN + 4, multiples of 4 so the vec4 reads stay aligned. */
+const XS_STRIDE: u32 = BM + 4u;
+const WS_STRIDE: u32 = BN + 4u;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x2: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read> scales: array<f32>;
+@group(0) @binding(4) var<storage, read> zeros: array<u32>;
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<uniform> dims: vec4<u32>;
+
+// Transposed tiles: xs[kk][row], ws[kk][column] (ws as vec4: a thread's 4 columns in one load).
+var<workgroup> xs: array<vec4<f32>, BK * XS_STRIDE / 4u>;
+var<workgroup> ws: array<vec4<f32>, BK * WS_STRIDE / 4u>;
+
+//#include block-quant
+
+fn inputAt(row: u32, k: u32, m: u32) -> f32 {
+  if (row >= m || k >= K) {
+    return 0.0;
+  }
+  let i = row * K + k;
+  if (INPUT == 1u) {
+    let g = x[i];
+    return g / (1.0 + exp(-g)) * x2[i];
+  }
+  return x[i];
+}
+
+fn setXs(kk: u32, r: u32, v: f32) {
+  xs[(kk * XS_STRIDE + r) / 4u][r % 4u] = v;
+}
+
+fn setWs(kk: u32, c: u32, v: f32) {
+  ws[(kk * WS_STRIDE + c) / 4u][c % 4u] = v;
+}
+
+// Stages W rows col0 .. col0 + BN, columns k0 .. k0 + BK (dequantized) into ws.
+fn loadW(lid: u32, col0: u32, k0: u32) {
+  if (!QUANT) {
+    // 64 rows x 4 quads of k: one quad per thread.
+    let c = lid / 4u;
+    let kq = (lid % 4u) * 4u;
+    let n = col0 + c;
+    for (var j = 0u; j < 4u; j++) {
+      let k = k0 + kq + j;
+      var v = 0.0;
+      if (n < N && k < K) {
+        v = bitcast<f32>(w[n * K + k]);
+      }
+      setWs(kq + j, c, v);
+    }
+    return;
+  }
+  // One u32 code word per thread: 8 int4 or 4 int8 weights of one row.
+  let perWord = 32u / BITS;
+  let wordsPerTileRow = BK / perWord;
+  if (lid >= BN * wordsPerTileRow) {
+    return;
+  }
+  let c = lid / wordsPerTileRow;
+  let h = lid % wordsPerTileRow;
+  let n = col0 + c;
+  if (n >= N) {
+    for (var j = 0u; j < perWord; j++) {
+      setWs(h * perWord + j, c, 0.0);
+    }
+    return;
+  }
+  let b = k0 / BLOCK;
+  let word = w[(n * BLOCKS * BLOCK + k0) / perWord + h];
+  let scale = scales[n * BLOCKS + b];
+  let zp = zeroPoint(n, b);
+  let mask = (1u << BITS) - 1u;
+  for (var j = 0u; j < perWord; j++) {
+    let code = f32((word >> (BITS * j)) & mask);
+    setWs(h * perWord + j, c, (code - zp) * scale);
+  }
+}
+
+@compute @workgroup_size(16, 16)
+fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let m = dims.x;
+  let row0 = wid.y * BM;
+  let col0 = wid.x * BN;
+  let tx = local.x;
+  let ty = local.y;
+  var acc: array<vec4<f32>, TM>;
+  for (var k0 = 0u; k0 < K; k0 += BK) {
+    // 128 rows x 4 quads of k: two quads per thread.
+    for (var i = 0u; i < BM * BK / (4u * THREADS); i++) {
+      let idx = lid + i * THREADS;
+      let r = idx / 4u;
+      let kq = (idx % 4u) * 4u;
+      for (var j = 0u; j < 4u; j++) {
+        setXs(kq + j, r, inputAt(row0 + r, k0 + kq + j, m));
+      }
+    }
+    loadW(lid, col0, k0);
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+      let b = ws[(kk * WS_STRIDE) / 4u + tx];
+      let a0 = xs[(kk * XS_STRIDE) / 4u + ty * 2u];
+      let a1 = xs[(kk * XS_STRIDE) / 4u + ty * 2u + 1u];
+      acc[0] += a0.x * b;
+      acc[1] += a0.y * b;
+      acc[2] += a0.z * b;
+      acc[3] += a0.w * b;
+      acc[4] += a1.x * b;
+      acc[5] += a1.y * b;
+      acc[6] += a1.z * b;
+      acc[7] += a1.w * b;
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < TM; i++) {
+    let r = row0 + ty * TM + i;
+    if (r >= m) {
+      break;
+    }
+    for (var j = 0u; j < TN; j++) {
+      let c = col0 + tx * TN + j;
+      if (c < N) {
+        var v = acc[i][j];
+        if (HAS_BIAS) {
+          v += bias[c];
+        }
+        if (ADD) {
+          v += out[r * N + c];
+        }
+        out[r * N + c] = v;
+      }
+    }
+  }
+}
+
+// Row RMSNorm of the residual stream: out[r] = norm * (x[r] / sqrt(mean(x[r]^2) + EPS)) for each
+// row r (as transformers' LlamaRMSNorm). Same bindings as gemm: x (0), norm weight as `bias` (5),
+// out (6). Dispatch: one workgroup per row.
+override EPS: f32 = 1e-6;
+const NORM_WG: u32 = 256u;
+var<workgroup> partial: array<f32, NORM_WG>;
+
+@compute @workgroup_size(256)
+fn rmsNorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let r = wid.x;
+  let base = r * K;
+  var s = 0.0;
+  for (var i = lid; i < K; i += NORM_WG) {
+    s += x[base + i] * x[base + i];
+  }
+  partial[lid] = s;
+  workgroupBarrier();
+  for (var stride = NORM_WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      partial[lid] += partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  let scale = 1.0 / sqrt(partial[0] / f32(K) + EPS);
+  for (var i = lid; i < K; i += NORM_WG) {
+    out[base + i] = bias[i] * (x[base + i] * scale);
+  }
+}
