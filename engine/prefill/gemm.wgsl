@@ -159,23 +159,35 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) loc
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < TM; i++) {
-    let r = row0 + ty * TM + i;
-    if (r >= m) {
-      break;
-    }
-    for (var j = 0u; j < TN; j++) {
-      let c = col0 + tx * TN + j;
-      if (c < N) {
-        var v = acc[i][j];
-        if (HAS_BIAS) {
-          v += bias[c];
-        }
-        if (ADD) {
-          v += out[r * N + c];
-        }
-        out[r * N + c] = v;
+  // Constant indices only: a dynamically indexed `acc` would live in local memory instead of registers.
+  let r0 = row0 + ty * TM;
+  let c0 = col0 + tx * TN;
+  storeRow(r0, c0, acc[0], m);
+  storeRow(r0 + 1u, c0, acc[1], m);
+  storeRow(r0 + 2u, c0, acc[2], m);
+  storeRow(r0 + 3u, c0, acc[3], m);
+  storeRow(r0 + 4u, c0, acc[4], m);
+  storeRow(r0 + 5u, c0, acc[5], m);
+  storeRow(r0 + 6u, c0, acc[6], m);
+  storeRow(r0 + 7u, c0, acc[7], m);
+}
+
+// out[r][c0 .. c0 + 4) (=|+=) v + bias, inside the product's M x N.
+fn storeRow(r: u32, c0: u32, v: vec4<f32>, m: u32) {
+  if (r >= m) {
+    return;
+  }
+  for (var j = 0u; j < TN; j++) {
+    let c = c0 + j;
+    if (c < N) {
+      var y = v[j];
+      if (HAS_BIAS) {
+        y += bias[c];
       }
+      if (ADD) {
+        y += out[r * N + c];
+      }
+      out[r * N + c] = y;
     }
   }
 }
