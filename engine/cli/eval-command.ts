@@ -60,7 +60,8 @@ export async function runEvalCommand(opts: EvalCliOptions, log: (line: string) =
   const save = (done: boolean) => {
     if (!opts.out) return;
     mkdirSync(dirname(resolve(opts.out)), { recursive: true });
-    writeFileSync(opts.out, JSON.stringify(report(done), null, 1));
+    // Compact: a grid's rows run to thousands (results travel to the GPU machine with the repository).
+    writeFileSync(opts.out, JSON.stringify(report(done)));
   };
   try {
     await runEval(backend, new TaskGenerator(source), source.tokenizer, grid, (got) => {
