@@ -1,4 +1,11 @@
 // GGUF (v2/v3) parser: metadata, tensor infos and f32/f16/bf16/Q4_0/Q8_0/Q4_K/Q5_K/Q6_K data -> ModelConfig, f32 weights under HF names, vocabulary.
+//
+// The header is parsed from the file's first bytes (parseGgufHeader: the streaming loader reads more until it
+// fits), so a GGUF streams through once and is never whole in memory (engine/model/load.ts). Why our own parser and
+// not @huggingface/gguf 0.4 (read for this): its gguf() reads a URL or a Node path through its own Range fetches
+// (our sources are fetch streams, OPFS files and Node files, read once front to back), caps headers at 50 MB, and
+// throws plain Errors or RangeErrors where ours names the file and field of every malformed value (duplicate keys,
+// counts larger than the file, misaligned or overlapping offsets: e2e/bad-input's cases); it reads no tensor data.
 import { BadModelFileError, MissingTensorError, UnsupportedArchitectureError, UnsupportedDtypeError } from '../errors/index.ts';
 import { f16Table, ggmlBlockType, GGML_BLOCK_TYPES } from '../quant/index.ts';
 import { UnsupportedConfigError } from './config.ts';
@@ -17,6 +24,11 @@ const DEFAULT_ALIGNMENT = 32;
 const MAX_DIMS = 4;
 /** Deepest array-of-array nesting we read; gguf.h allows nesting but no writer we know uses more than one level. */
 const MAX_ARRAY_NESTING = 4;
+/**
+ * Largest GGUF header read (when a stream does not say its length, counts are checked against it): real headers are
+ * a few MB (Llama-3's 128K-token vocabulary and 280K merges take ~9 MB).
+ */
+const MAX_HEADER_BYTES = 256 * 1024 * 1024;
 /** Default RoPE base when <arch>.rope.freq_base is absent (llama.cpp's default and llama2.c's). */
 const DEFAULT_ROPE_THETA = 10000;
 /** llama.cpp's default when attention.layer_norm_rms_epsilon is absent (llama-hparams f_norm_rms_eps is read as required; 1e-5 is llama2's). */
@@ -80,9 +92,46 @@ export interface GgufFile {
   metadata: Map<string, unknown>;
 }
 
-/** Parses a whole GGUF file. Every malformed field throws BadModelFileError naming `file` and the field. */
+/** Parses a whole GGUF file held in memory (tests, tools). Every malformed field throws BadModelFileError naming `file` and the field. */
 export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
-  const reader = new GgufReader(bytes, file);
+  const header = parseGgufHeader(bytes, file, bytes.byteLength);
+  const layout = ggufLayout(header, file, bytes.byteLength, (t) => bytes.subarray(t.start, t.start + t.byteLength));
+  const tensors = new Map<string, StoredTensor>();
+  for (const [name, t] of layout.tensors) tensors.set(name, { ...t, src: bytes.subarray(t.start, t.start + t.byteLength) });
+  // llama2.c exports write a shared classifier twice (see ggufDuplicateOutput): equal stored bytes are equal values.
+  const embed = tensors.get('model.embed_tokens.weight');
+  const output = tensors.get('lm_head.weight');
+  if (embed && output && ggufDuplicateOutput(layout.tensors) && equalBytes(embed.src, output.src)) {
+    tensors.delete('lm_head.weight');
+    layout.config.tieWordEmbeddings = true;
+  }
+  return { config: layout.config, weights: new GgufWeightStore(tensors, file), vocabulary: layout.vocabulary, metadata: header.metadata };
+}
+
+/** A GGUF header: metadata, tensor infos, and where the tensor data starts. */
+export interface GgufHeader {
+  metadata: Map<string, unknown>;
+  infos: TensorInfo[];
+  dataStart: number;
+}
+
+/**
+ * Thrown by parseGgufHeader when `prefix` ends before the header does but the file goes on: read at least `needed`
+ * bytes of the file and parse again (the streaming loader's way of finding the header's end).
+ */
+export class GgufHeaderNeedsMore extends Error {
+  constructor(readonly needed: number) {
+    super(`internal: the GGUF header needs ${needed} bytes`);
+  }
+}
+
+/**
+ * The header from the file's first bytes (`prefix`; the whole file or more than the header). `fileSize`: the
+ * file's length (Infinity when a stream does not say): reads past it are BadModelFileError (truncated), reads past
+ * the prefix but not the file GgufHeaderNeedsMore.
+ */
+export function parseGgufHeader(prefix: Uint8Array, file: string, fileSize: number): GgufHeader {
+  const reader = new GgufReader(prefix, file, fileSize);
   const magic = reader.u32('magic');
   if (magic !== GGUF_MAGIC) {
     throw new BadModelFileError(file, 'magic', `is 0x${magic.toString(16).padStart(8, '0')}, not "GGUF"; this is not a GGUF file`);
@@ -125,7 +174,7 @@ export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
       elements *= n;
       // No tensor can hold more than two elements per byte of the file (Q4_0 and Q4_K, the densest types we read,
       // take 4.5 bits each).
-      if (elements > 2 * bytes.byteLength) throw new BadModelFileError(file, `tensor ${name} shape`, 'has more elements than the file could hold');
+      if (elements > 2 * fileSize) throw new BadModelFileError(file, `tensor ${name} shape`, 'has more elements than the file could hold');
       ne.push(n);
     }
     const type = reader.u32(`tensor ${name} type`);
@@ -136,36 +185,78 @@ export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
     infos.push({ name, ne, elements, type, offset });
   }
   const dataStart = alignUp(reader.position, alignment);
-  if (tensorCount > 0 && dataStart > bytes.byteLength) {
-    throw new BadModelFileError(file, 'tensor data', `starts at byte ${dataStart}, past the end of the file (${bytes.byteLength} bytes)`);
+  if (tensorCount > 0 && dataStart > fileSize) {
+    throw new BadModelFileError(file, 'tensor data', `starts at byte ${dataStart}, past the end of the file (${fileSize} bytes)`);
   }
+  return { metadata, infos, dataStart };
+}
 
-  const tensors = new Map<string, StoredTensor>();
-  for (const info of infos) {
+/** What a header says of the model: its config, vocabulary, and every tensor's place in the file under its HF name. */
+export interface GgufLayout {
+  config: ModelConfig;
+  vocabulary: GgufVocabulary;
+  /** In file order (by data offset), rope_freqs excluded (a config value: config.ropeScaling). */
+  tensors: Map<string, LocatedTensor>;
+}
+
+/**
+ * The model a header describes. `bytesOf` gives a small tensor's stored bytes (rope_freqs, read into the config):
+ * the whole-file parser hands a view; the streaming loader reads it from the stream first (writers put it first).
+ */
+export function ggufLayout(header: GgufHeader, file: string, fileSize: number, bytesOf: (t: LocatedTensor) => Uint8Array): GgufLayout {
+  const located = new Map<string, LocatedTensor>();
+  const byOffset = [...header.infos].sort((a, b) => a.offset - b.offset);
+  let end = 0;
+  for (const info of byOffset) {
     const hfName = hfTensorName(info.name);
-    if (tensors.has(hfName)) throw new BadModelFileError(file, `tensor ${info.name}`, `maps to ${hfName}, which another tensor already took`);
-    tensors.set(hfName, locateTensor(bytes, dataStart, info, file));
+    if (located.has(hfName)) throw new BadModelFileError(file, `tensor ${info.name}`, `maps to ${hfName}, which another tensor already took`);
+    const t = locateTensor(header.dataStart, info, file, fileSize);
+    if (t.start < end) throw new BadModelFileError(file, `tensor ${info.name} data offset`, `${info.offset} overlaps the tensor before it`);
+    end = t.start + t.byteLength;
+    located.set(hfName, t);
   }
+  const vocabulary = readVocabulary(header.metadata, file);
+  const config = readConfig(header.metadata, located, vocabulary, file, bytesOf);
+  return { config, vocabulary, tensors: located };
+}
 
-  dropDuplicateOutput(tensors);
-  const vocabulary = readVocabulary(metadata, file);
-  const config = readConfig(metadata, tensors, vocabulary, file);
-  return { config, weights: new GgufWeightStore(tensors, file), vocabulary, metadata };
+/**
+ * A duplicated classifier is possible: output.weight with the embedding's shape and type (llama2.c exports write the
+ * shared one twice). Then equal bytes mean a tied model, kept once.
+ */
+export function ggufDuplicateOutput(tensors: Map<string, LocatedTensor>): boolean {
+  const embed = tensors.get('model.embed_tokens.weight');
+  const output = tensors.get('lm_head.weight');
+  return !!embed && !!output && embed.shape.join() === output.shape.join() && embed.type === output.type;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A tensor's place in the file: its stored bytes are converted to f32 only when asked for, rows at a time. */
-interface StoredTensor {
+export interface LocatedTensor {
+  /** GGUF's own name (for messages). */
+  ggufName: string;
   /** HF order: [out, in] for a matrix. */
   shape: number[];
   type: number;
-  /** The tensor's bytes, a view of the file. */
-  src: Uint8Array;
+  /** Byte offset of its data in the file, and its length. */
+  start: number;
+  byteLength: number;
   /** Elements of one row (ne[0]); every row is a whole number of blocks. */
   rowElements: number;
   rowBytes: number;
 }
 
-interface TensorInfo {
+/** A located tensor with its bytes in memory (a view of the file). */
+interface StoredTensor extends LocatedTensor {
+  src: Uint8Array;
+}
+
+export interface TensorInfo {
   name: string;
   /** ggml ne: innermost dimension first. */
   ne: number[];
@@ -222,19 +313,6 @@ export class GgufWeightStore implements WeightStore {
   }
 }
 
-/**
- * llama2.c exports with a shared classifier (stories260K among them) write the embedding twice, as token_embd and
- * output. An output bit-identical to the embedding is the tied case: keep one copy, so the engine holds it once.
- */
-function dropDuplicateOutput(tensors: Map<string, StoredTensor>): void {
-  const embed = tensors.get('model.embed_tokens.weight');
-  const output = tensors.get('lm_head.weight');
-  if (!embed || !output || embed.shape.join() !== output.shape.join() || embed.type !== output.type) return;
-  // Same type and shape: equal stored bytes are equal values.
-  for (let i = 0; i < embed.src.length; i++) if (embed.src[i] !== output.src[i]) return;
-  tensors.delete('lm_head.weight');
-}
-
 /** GGUF tensor name -> Hugging Face name (blk.N.attn_q.weight -> model.layers.N.self_attn.q_proj.weight). */
 export function hfTensorName(ggufName: string): string {
   const global = GLOBAL_TENSOR_NAMES[ggufName];
@@ -247,7 +325,7 @@ export function hfTensorName(ggufName: string): string {
   return ggufName;
 }
 
-function locateTensor(bytes: Uint8Array, dataStart: number, info: TensorInfo, file: string): StoredTensor {
+function locateTensor(dataStart: number, info: TensorInfo, file: string, fileSize: number): LocatedTensor {
   const { name, elements, type } = info;
   let rowBytes: number;
   switch (type) {
@@ -264,14 +342,15 @@ function locateTensor(bytes: Uint8Array, dataStart: number, info: TensorInfo, fi
   }
   const byteLength = rowBytes * (elements / info.ne[0]);
   const start = dataStart + info.offset;
-  if (start + byteLength > bytes.byteLength) {
-    throw new BadModelFileError(file, `tensor ${name} data offset`, `data [${start}, ${start + byteLength}) runs past the end of the file (${bytes.byteLength} bytes)`);
+  if (start + byteLength > fileSize) {
+    throw new BadModelFileError(file, `tensor ${name} data offset`, `data [${start}, ${start + byteLength}) runs past the end of the file (${fileSize} bytes)`);
   }
   // ne = [in, out] is row-major [out][in], HF's [out, in]
-  return { shape: [...info.ne].reverse(), type, src: bytes.subarray(start, start + byteLength), rowElements: info.ne[0], rowBytes };
+  return { ggufName: name, shape: [...info.ne].reverse(), type, start, byteLength, rowElements: info.ne[0], rowBytes };
 }
 
-function convertToF32(src: Uint8Array, type: number, elements: number): Float32Array {
+/** Stored bytes of a ggml type (f32, f16, bf16, a block type) as f32. */
+export function convertToF32(src: Uint8Array, type: number, elements: number): Float32Array {
   const out = new Float32Array(elements);
   // Copy into fresh (aligned) buffers: the file's bytes may sit at any offset. GGUF is little endian, as are our hosts.
   if (type === GGML_F32) {
@@ -307,7 +386,7 @@ class GgufReader {
   private pos = 0;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
 
-  constructor(private readonly bytes: Uint8Array, private readonly file: string) {
+  constructor(private readonly bytes: Uint8Array, private readonly file: string, private readonly fileSize: number) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -316,9 +395,10 @@ class GgufReader {
   }
 
   private need(n: number, field: string): void {
-    if (this.pos + n > this.bytes.byteLength) {
-      throw new BadModelFileError(this.file, field, `needs ${n} bytes at offset ${this.pos} but the file ends at ${this.bytes.byteLength} (truncated?)`);
+    if (this.pos + n > this.fileSize) {
+      throw new BadModelFileError(this.file, field, `needs ${n} bytes at offset ${this.pos} but the file ends at ${this.fileSize} (truncated?)`);
     }
+    if (this.pos + n > this.bytes.byteLength) throw new GgufHeaderNeedsMore(this.pos + n);
   }
 
   u32(field: string): number {
@@ -340,7 +420,8 @@ class GgufReader {
   /** A u64 count of items each at least `minItemBytes` long: checked against the bytes left before use. */
   count(field: string, minItemBytes: number): number {
     const n = this.u64(field);
-    const left = this.bytes.byteLength - this.pos;
+    // A stream that does not give its length is bounded by the largest header we read.
+    const left = Math.min(this.fileSize, MAX_HEADER_BYTES) - this.pos;
     if (n * minItemBytes > left) {
       throw new BadModelFileError(this.file, field, `is ${n}, more than the ${left} bytes left could hold`);
     }
@@ -479,7 +560,9 @@ function optionalBool(metadata: Map<string, unknown>, key: string, file: string)
   return v;
 }
 
-function readConfig(metadata: Map<string, unknown>, tensors: Map<string, StoredTensor>, vocab: GgufVocabulary, file: string): ModelConfig {
+function readConfig(
+  metadata: Map<string, unknown>, tensors: Map<string, LocatedTensor>, vocab: GgufVocabulary, file: string, bytesOf: (t: LocatedTensor) => Uint8Array,
+): ModelConfig {
   const arch = optionalString(metadata, 'general.architecture', file);
   if (arch === null) throw new BadModelFileError(file, 'metadata general.architecture', 'is missing');
   if (!(SUPPORTED_ARCHITECTURES as string[]).includes(arch)) throw new UnsupportedArchitectureError(file, arch, SUPPORTED_ARCHITECTURES);
@@ -517,7 +600,7 @@ function readConfig(metadata: Map<string, unknown>, tensors: Map<string, StoredT
     if (ropeFreqs.shape.length !== 1 || ropeFreqs.shape[0] !== headDim / 2) {
       throw new BadModelFileError(file, 'tensor rope_freqs.weight', `has shape [${ropeFreqs.shape.join(', ')}], not [${headDim / 2}] (head dim / 2)`);
     }
-    const factors = [...convertToF32(ropeFreqs.src, ropeFreqs.type, headDim / 2)];
+    const factors = [...convertToF32(bytesOf(ropeFreqs), ropeFreqs.type, headDim / 2)];
     if (!factors.every((f) => Number.isFinite(f) && f > 0)) throw new BadModelFileError(file, 'tensor rope_freqs.weight', 'has a factor that is not a positive number');
     ropeScaling = { type: 'frequency_factors', factors };
     tensors.delete('rope_freqs.weight'); // a config value now, not a weight

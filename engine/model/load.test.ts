@@ -1,4 +1,5 @@
 // Tests of loadModel on small checkpoints written by the test: folders, shards, dtypes, tying, and what must fail early.
+import { readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +8,8 @@ import { BadModelFileError, InvalidArgumentError, MissingTensorError, ModelFetch
 import { safetensorsBytes, TINY, tinyConfig, tinyTensors, writeCheckpoint, type TensorSpec } from './checkpoint.test-helper.ts';
 import { loadModel, type LoadProgress } from './index.ts';
 import { folderSource, loadModelFromPath, pathFileSource } from './node.ts';
+import { parseGguf } from './gguf.ts';
+import { streamFromSource } from './load.ts';
 
 const made: string[] = [];
 async function checkpoint(files: Parameters<typeof writeCheckpoint>[0]): Promise<string> {
@@ -209,6 +212,54 @@ describe('loadModel from a GGUF file', () => {
     const fetched = events.filter((p) => p.phase === 'fetch');
     expect(fetched.at(-1)).toEqual({ phase: 'fetch', loadedBytes: 1185376, totalBytes: 1185376, file: 'stories260K.gguf' });
     expect(events.filter((p) => p.phase === 'parse').length).toBe(2);
+  });
+
+  it('streams a GGUF: tensors reach the sink while the file is still arriving, equal to the whole-file parse', async () => {
+    const goldens = fileURLToPath(new URL('../../models/golden/gguf/', import.meta.url));
+    // stories260K writes its classifier twice (dropped: tied), llama3-rope carries rope_freqs first, Q4_K_M mixes block types.
+    for (const path of [gguf, join(goldens, 'llama3-rope-f16.gguf'), join(goldens, 'llama-kquant-Q4_K_M.gguf')]) {
+      const bytes = new Uint8Array(readFileSync(path));
+      const file = path.slice(path.lastIndexOf('/') + 1);
+      let yielded = 0;
+      const source = {
+        description: path,
+        file,
+        read: async () => bytes,
+        // Odd-sized chunks: headers, tensors and block rows straddle them.
+        async stream(_: string, onBytes?: (loaded: number, total: number) => void) {
+          return (async function* () {
+            onBytes?.(0, bytes.byteLength);
+            for (let at = 0; at < bytes.byteLength; at += 4093) {
+              yielded = Math.min(bytes.byteLength, at + 4093);
+              yield bytes.slice(at, yielded);
+            }
+          })();
+        },
+      };
+      const got = new Map<string, Float32Array[]>();
+      let yieldedAtFirstPiece = -1;
+      const files = await streamFromSource(source, {
+        piece(name, _shape, _rowStart, _rows, data) {
+          if (yieldedAtFirstPiece < 0) yieldedAtFirstPiece = yielded;
+          got.set(name, [...(got.get(name) ?? []), data.slice()]);
+        },
+        drop(name) { got.delete(name); },
+      });
+      const whole = parseGguf(bytes, file);
+      // stories260K (1.2 MB) is larger than the first header read (256 KiB): its first tensor comes before its second half.
+      if (path === gguf) expect(yieldedAtFirstPiece).toBeLessThan(bytes.byteLength / 2);
+      expect(files.config).toEqual(whole.config);
+      expect([...got.keys()].sort()).toEqual(whole.weights.names().sort());
+      for (const [name, pieces] of got) {
+        const joined = new Float32Array(pieces.reduce((n, p) => n + p.length, 0));
+        pieces.reduce((at, p) => (joined.set(p, at), at + p.length), 0);
+        expect(joined).toEqual(whole.weights.get(name).data);
+      }
+    }
+    // A stream cut inside a tensor names it.
+    const bytes = new Uint8Array(readFileSync(gguf));
+    const cut = { description: 'cut.gguf', file: 'cut.gguf', read: async () => bytes.slice(0, bytes.byteLength - 1000) };
+    await expect(streamFromSource(cut, { piece() {} })).rejects.toThrow(/cut\.gguf: tensor blk\.4\.ffn_up\.weight data.*ends at byte \d+, inside the tensor/);
   });
 
   it('refuses a single file that is not a .gguf', async () => {

@@ -82,6 +82,9 @@ export async function loadFromSource(source: FileSource, options: LoadOptions = 
       const perRow = rows === 0 ? 0 : data.length / rows;
       t.data.set(data, rowStart * perRow);
     },
+    drop(name) {
+      tensors.delete(name);
+    },
   };
   const files = await streamFromSource(source, sink, options);
   const fileOf = files.fileOf;
@@ -129,27 +132,72 @@ function isGgufName(name: string): boolean {
 
 async function loadGguf(source: FileSource, file: string, sink: WeightSink, options: LoadOptions): Promise<StreamedModelFiles> {
   // Loaded on demand: pages that only ever load safetensors checkpoints do not carry the GGUF parser.
-  const { parseGguf, ggufTokenizerConfig } = await import('./gguf.ts');
-  let bytes: Uint8Array | null = await readRequired(source, file, options);
-  if (looksLikeHtml(bytes)) throw new NotAModelError(source.description, 'file');
-  const total = bytes.byteLength;
-  reportParse(options, file, total, 0);
-  // The header is parsed whole (engine/model/gguf.ts); each tensor then goes to the sink converted a piece of rows at
-  // a time from the file's bytes (f16, bf16 or ggml blocks), so at most one piece is f32 at once.
-  const parsed = parseGguf(bytes, file);
-  bytes = null;
-  const { config, weights, vocabulary } = parsed;
-  checkWeights(config, { has: (n) => weights.has(n), get: (n) => ({ shape: weights.shape(n) }) }, () => file);
-  for (const name of weights.names()) {
-    const shape = weights.shape(name);
-    const rows = shape.length === 0 ? 1 : shape[0];
-    const rowElements = shape.length <= 1 ? rows : shape.slice(1).reduce((a, b) => a * b, 1);
-    const step = shape.length <= 1 ? rows : Math.max(1, Math.floor(GGUF_PIECE_BYTES / (rowElements * 4)));
-    for (let r = 0; r < rows; r += step) {
-      const n = Math.min(step, rows - r);
-      await sink.piece(name, shape, r, n, weights.rows(name, r, n));
+  const { ggufDuplicateOutput, ggufLayout, ggufTokenizerConfig, GgufHeaderNeedsMore, parseGgufHeader, convertToF32 } = await import('./gguf.ts');
+  // The file streams through once: the header is parsed from its first bytes, then each tensor (in file order) goes
+  // to the sink a piece of rows at a time, converted from its stored bytes (f16, bf16 or ggml blocks) as they
+  // arrive. At most a piece of stored bytes and its f32 are held at once, whatever the file's size.
+  let declared = 0;
+  const onProgress = options.onProgress;
+  const stream = await openGgufStream(source, file, (loaded, total) => {
+    if (loaded === 0 && total > 0) declared = total;
+    onProgress?.({ phase: 'fetch', loadedBytes: loaded, totalBytes: total, file });
+  });
+  const reader = new StreamReader(stream[Symbol.asyncIterator]());
+  await reader.fill(GGUF_HEADER_FIRST_READ);
+  if (looksLikeHtml(reader.peek(Math.min(reader.buffered, 64)))) throw new NotAModelError(source.description, 'file');
+  let fileSize = declared > 0 ? declared : Infinity;
+  let header;
+  for (let want = GGUF_HEADER_FIRST_READ; ;) {
+    try {
+      header = parseGgufHeader(reader.peek(reader.buffered), file, fileSize);
+      break;
+    } catch (e) {
+      if (!(e instanceof GgufHeaderNeedsMore)) throw e;
+      want = Math.max(e.needed, 2 * want);
+      // The stream ended inside the header: parse again knowing the file's end, for the error naming the field.
+      if (!(await reader.fill(want))) fileSize = reader.buffered;
     }
   }
+  reportParse(options, file, declared, 0);
+  // rope_freqs (a config value) must be in hand for the layout: writers put it first, right after the header.
+  const layout = ggufLayout(header, file, fileSize, (t) => {
+    if (t.start + t.byteLength > reader.buffered) throw new BadModelFileError(file, `tensor ${t.ggufName}`, 'must come right after the header (its first tensor) for a streamed load');
+    return reader.peek(t.start + t.byteLength).slice(t.start);
+  });
+  const { config, vocabulary } = layout;
+  checkWeights(config, { has: (n) => layout.tensors.has(n), get: (n) => ({ shape: (layout.tensors.get(n) as { shape: number[] }).shape }) }, () => file);
+  // A duplicated classifier (llama2.c exports) is found by hashing both copies as they pass, then dropped.
+  const duplicate = ggufDuplicateOutput(layout.tensors);
+  const hashes = new Map<string, number>();
+  for (const [name, t] of layout.tensors) {
+    if (!(await reader.skip(t.start - reader.position))) {
+      throw new BadModelFileError(file, `tensor ${t.ggufName} data`, `starts at byte ${t.start}, past the end of the file (${reader.position + reader.buffered} bytes)`);
+    }
+    // Vectors (norms, biases) go whole; a matrix in pieces of whole rows of at most GGUF_PIECE_BYTES as f32.
+    const vector = t.shape.length <= 1;
+    const rows = vector ? 1 : t.shape[0];
+    const rowBytes = t.byteLength / rows;
+    const rowElements = vector ? t.shape[0] ?? 1 : t.shape.slice(1).reduce((a, b) => a * b, 1);
+    const step = vector ? 1 : Math.max(1, Math.floor(GGUF_PIECE_BYTES / (rowElements * 4)));
+    const hashed = duplicate && (name === 'model.embed_tokens.weight' || name === 'lm_head.weight');
+    let hash = FNV_OFFSET;
+    for (let r = 0; r < rows; r += step) {
+      const n = Math.min(step, rows - r);
+      const bytes = n * rowBytes;
+      if (!(await reader.fill(bytes))) {
+        throw new BadModelFileError(file, `tensor ${t.ggufName} data`, `ends at byte ${reader.position + reader.buffered}, inside the tensor's [${t.start}, ${t.start + t.byteLength})`);
+      }
+      const stored = reader.take(bytes);
+      if (hashed) hash = fnv1a(stored, hash);
+      await sink.piece(name, t.shape, r, vector ? t.shape[0] ?? 1 : n, convertToF32(stored, t.type, n * rowElements));
+    }
+    if (hashed) hashes.set(name, hash);
+  }
+  if (duplicate && hashes.get('model.embed_tokens.weight') === hashes.get('lm_head.weight')) {
+    sink.drop?.('lm_head.weight');
+    config.tieWordEmbeddings = true;
+  }
+  const total = declared || reader.position + reader.buffered;
   reportParse(options, file, total, total);
   return {
     source: source.description,
@@ -160,6 +208,93 @@ async function loadGguf(source: FileSource, file: string, sink: WeightSink, opti
     ggufVocabulary: vocabulary,
     fileOf: () => file,
   };
+}
+
+/** Bytes read for a GGUF header before the first try (doubled until the header fits): small vocabularies fit. */
+const GGUF_HEADER_FIRST_READ = 256 * 1024;
+/** 32-bit FNV-1a (offset basis and prime from the FNV reference): a duplicate classifier's bytes, compared by hash. */
+const FNV_OFFSET = 0x811c9dc5;
+function fnv1a(bytes: Uint8Array, hash: number): number {
+  let h = hash;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h >>> 0;
+}
+
+async function openGgufStream(source: FileSource, file: string, onBytes: (loaded: number, total: number) => void): Promise<AsyncIterable<Uint8Array>> {
+  const stream = source.stream ? await source.stream(file, onBytes) : await source.read(file, onBytes).then((b) => b && oneChunk(b));
+  // A single-file source's description is already the file's own URL or path.
+  if (!stream) throw new ModelFetchError(isSingleFileSource(source) ? source.description : `${source.description}/${file}`, 'not found');
+  return stream;
+}
+
+/** A byte stream read front to back: fill to have bytes ahead, peek at them, take or skip them. */
+class StreamReader {
+  private chunks: Uint8Array[] = [];
+  /** Bytes ahead of `position` held in `chunks` (the first chunk from `head` on). */
+  buffered = 0;
+  /** File offset of the next byte not yet taken. */
+  position = 0;
+  private head = 0;
+  private done = false;
+
+  constructor(private readonly source: AsyncIterator<Uint8Array>) {}
+
+  /** Reads until `n` bytes are ahead; false when the stream ends first. */
+  async fill(n: number): Promise<boolean> {
+    while (this.buffered < n && !this.done) {
+      const r = await this.source.next();
+      if (r.done) this.done = true;
+      else if (r.value.byteLength > 0) {
+        this.chunks.push(r.value);
+        this.buffered += r.value.byteLength;
+      }
+    }
+    return this.buffered >= n;
+  }
+
+  /** The next `n` buffered bytes, not taken (a copy when they span chunks). */
+  peek(n: number): Uint8Array {
+    if (n > this.buffered) throw new Error(`internal: peek ${n} of ${this.buffered} buffered bytes`);
+    const first = this.chunks[0];
+    if (first && first.byteLength - this.head >= n) return first.subarray(this.head, this.head + n);
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (let i = 0; at < n; i++) {
+      const c = i === 0 ? this.chunks[0].subarray(this.head) : this.chunks[i];
+      const part = c.subarray(0, n - at);
+      out.set(part, at);
+      at += part.byteLength;
+    }
+    return out;
+  }
+
+  /** The next `n` bytes, taken (fill first). */
+  take(n: number): Uint8Array {
+    const bytes = this.peek(n);
+    this.drop(n);
+    return bytes;
+  }
+
+  /** Passes over the next `n` bytes (padding between tensors); false when the stream ends first. */
+  async skip(n: number): Promise<boolean> {
+    if (n < 0) throw new Error(`internal: skip ${n}`);
+    if (!(await this.fill(n))) return false;
+    this.drop(n);
+    return true;
+  }
+
+  private drop(n: number): void {
+    let left = n;
+    this.buffered -= n;
+    this.position += n;
+    while (left > 0) {
+      const avail = this.chunks[0].byteLength - this.head;
+      if (avail > left) { this.head += left; return; }
+      left -= avail;
+      this.chunks.shift();
+      this.head = 0;
+    }
+  }
 }
 
 async function loadHfCheckpoint(source: FileSource, sink: WeightSink, options: LoadOptions): Promise<StreamedModelFiles> {

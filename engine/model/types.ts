@@ -136,6 +136,8 @@ export type ModelFiles = Omit<LoadedModel, 'weights'>;
  */
 export interface WeightSink {
   piece(name: string, shape: number[], rowStart: number, rows: number, data: Float32Array): Promise<void> | void;
+  /** Forgets a tensor already given (a GGUF's classifier found, once streamed, to duplicate the embedding). */
+  drop?(name: string): void;
 }
 
 export interface LoadProgress {

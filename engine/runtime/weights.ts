@@ -100,6 +100,8 @@ export class GpuWeightWriter implements WeightSink {
   private current: { name: string; rows: number; parts: PartWriter[] } | null = null;
   private inFlight = 0;
   private uploaded = 0;
+  /** GPU bytes of each tensor written, as counted in weights.bytes. */
+  private readonly tensorBytes = new Map<string, number>();
 
   constructor(
     private readonly device: GPUDevice,
@@ -125,6 +127,15 @@ export class GpuWeightWriter implements WeightSink {
     this.inFlight += parts.reduce((sum, p) => sum + p.byteLength, 0);
     if (rowStart + rows === totalRows) this.end(name, data.length / Math.max(1, rows) * totalRows * 4);
     if (this.inFlight >= this.inFlightBytes) return this.drain();
+  }
+
+  /** Frees a tensor already written (a GGUF's duplicated classifier, dropped once the stream showed it). */
+  drop(name: string): void {
+    const w = this.weights.byName.get(name);
+    if (!w) return;
+    for (const b of [w.buffer, w.quantized?.scales, w.quantized?.zeroPoints]) b?.destroy();
+    this.weights.bytes -= this.tensorBytes.get(name) ?? 0;
+    this.weights.byName.delete(name);
   }
 
   /** The uploaded weights; the writer is spent. */
@@ -154,6 +165,7 @@ export class GpuWeightWriter implements WeightSink {
         const buffer = this.device.createBuffer({ label: labels[i], size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: USAGE });
         made.push({ buffer, bytesPerRow, pending: bytesPerRow % 4 === 0 ? null : new Uint8Array(Math.ceil(bytes / 4) * 4) });
         this.weights.bytes += bytes;
+        this.tensorBytes.set(name, (this.tensorBytes.get(name) ?? 0) + bytes);
       });
     } catch (e) {
       for (const p of made) p.buffer.destroy();
