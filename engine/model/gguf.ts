@@ -283,14 +283,17 @@ export class GgufWeightStore implements WeightStore {
     const rows = t.shape.length === 0 ? 1 : t.shape[0];
     return { shape: t.shape, data: this.rows(name, 0, rows) };
   }
+  /** The tensor's bytes as the file stores them (a view of the file). */
+  storedBytes(name: string): Uint8Array {
+    return this.stored(name).src;
+  }
   /** The shape alone, with no conversion. */
   shape(name: string): number[] {
     return this.stored(name).shape;
   }
   /** The ggml type the file stores the tensor in ('Q4_K', 'F16', ...). */
   dtype(name: string): string {
-    const type = this.stored(name).type;
-    return GGML_TYPE_NAMES[type] ?? `ggml type ${type}`;
+    return ggufTypeName(this.stored(name).type);
   }
   /** Rows [rowStart, rowStart + count) of a tensor as f32 (a 1-D tensor is one row per element). */
   rows(name: string, rowStart: number, count: number): Float32Array {
@@ -311,6 +314,11 @@ export class GgufWeightStore implements WeightStore {
     if (!t) throw new MissingTensorError(this.file, name);
     return t;
   }
+}
+
+/** A ggml type id's name ('Q4_K', 'F16', ...). */
+export function ggufTypeName(type: number): string {
+  return GGML_TYPE_NAMES[type] ?? `ggml type ${type}`;
 }
 
 /** GGUF tensor name -> Hugging Face name (blk.N.attn_q.weight -> model.layers.N.self_attn.q_proj.weight). */

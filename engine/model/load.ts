@@ -132,7 +132,7 @@ function isGgufName(name: string): boolean {
 
 async function loadGguf(source: FileSource, file: string, sink: WeightSink, options: LoadOptions): Promise<StreamedModelFiles> {
   // Loaded on demand: pages that only ever load safetensors checkpoints do not carry the GGUF parser.
-  const { ggufDuplicateOutput, ggufLayout, ggufTokenizerConfig, GgufHeaderNeedsMore, parseGgufHeader, convertToF32 } = await import('./gguf.ts');
+  const { ggufDuplicateOutput, ggufLayout, ggufTokenizerConfig, ggufTypeName, GgufHeaderNeedsMore, parseGgufHeader, convertToF32 } = await import('./gguf.ts');
   // The file streams through once: the header is parsed from its first bytes, then each tensor (in file order) goes
   // to the sink a piece of rows at a time, converted from its stored bytes (f16, bf16 or ggml blocks) as they
   // arrive. At most a piece of stored bytes and its f32 are held at once, whatever the file's size.
@@ -180,6 +180,9 @@ async function loadGguf(source: FileSource, file: string, sink: WeightSink, opti
     const rowElements = vector ? t.shape[0] ?? 1 : t.shape.slice(1).reduce((a, b) => a * b, 1);
     const step = vector ? 1 : Math.max(1, Math.floor(GGUF_PIECE_BYTES / (rowElements * 4)));
     const hashed = duplicate && (name === 'model.embed_tokens.weight' || name === 'lm_head.weight');
+    // A sink that stores this block type as it is (Q8_0 under int8, Q4_0 under int4) gets the blocks, not f32.
+    const dtype = ggufTypeName(t.type);
+    const asBlocks = !vector && t.shape.length === 2 && sink.blocks !== undefined && (sink.takesBlocks?.(name, dtype) ?? false);
     let hash = FNV_OFFSET;
     for (let r = 0; r < rows; r += step) {
       const n = Math.min(step, rows - r);
@@ -189,7 +192,8 @@ async function loadGguf(source: FileSource, file: string, sink: WeightSink, opti
       }
       const stored = reader.take(bytes);
       if (hashed) hash = fnv1a(stored, hash);
-      await sink.piece(name, t.shape, r, vector ? t.shape[0] ?? 1 : n, convertToF32(stored, t.type, n * rowElements));
+      if (asBlocks) await (sink.blocks as NonNullable<WeightSink['blocks']>)(name, t.shape, r, n, dtype, stored);
+      else await sink.piece(name, t.shape, r, vector ? t.shape[0] ?? 1 : n, convertToF32(stored, t.type, n * rowElements));
     }
     if (hashed) hashes.set(name, hash);
   }

@@ -12,6 +12,7 @@
 // The same bytes feed ORT (prefill) and our WGSL decode kernels, which read a block's blob as 32-bit words: with
 // bits 4 or 8 and block 32 a blob is 16 or 32 bytes, so every block starts on a 16-byte boundary.
 import { InvalidArgumentError } from '../errors/index.ts';
+import { f16Table } from './ggml-blocks.ts';
 
 /** The load option: full-precision weights, or int8 / int4 blocks. */
 export type QuantizationMode = 'f32' | 'int8' | 'int4';
@@ -170,6 +171,43 @@ export function quantizeMatrix(w: Float32Array, rows: number, cols: number, spec
     }
   }
   return { rows, cols, spec: { ...spec }, blocksPerRow: blocks, data, scales, zeroPoints };
+}
+
+/**
+ * llama.cpp's Q8_0 / Q4_0 rows repacked into our int8 / int4 blocks without passing through f32: both are symmetric
+ * blocks of 32 with one f16 scale, so code = q + 2^(bits-1) and scale = d (as f32) give w = (code - zp) * scale =
+ * q * d, ggml's dequantized value exactly. `stored`: `rows` whole rows of ggml blocks (block_q8_0 { f16 d; i8 qs[32] },
+ * block_q4_0 { f16 d; u8 qs[16] } with element j in the low nibble of qs[j], j + 16 in its high nibble). Null for
+ * other types or specs (they go through f32 and quantizeMatrix).
+ */
+export function repackGgmlBlocks(type: string, stored: Uint8Array, rows: number, cols: number, spec: QuantizationSpec): QuantizedMatrix | null {
+  if (spec.blockSize !== 32 || !spec.symmetric || cols % 32 !== 0) return null;
+  const kind = type === 'Q8_0' && spec.bits === 8 ? 8 : type === 'Q4_0' && spec.bits === 4 ? 4 : 0;
+  if (kind === 0) return null;
+  const blockBytes = kind === 8 ? 34 : 18;
+  const blocks = cols / 32;
+  if (stored.byteLength !== rows * blocks * blockBytes) throw new InvalidArgumentError('stored', `${stored.byteLength} bytes are not ${rows} rows of ${blocks} ${type} blocks`);
+  const t = f16Table();
+  const blob = blobBytes(spec);
+  const data = new Uint8Array(rows * blocks * blob);
+  const scales = new Float32Array(rows * blocks);
+  for (let b = 0; b < rows * blocks; b++) {
+    const at = b * blockBytes;
+    scales[b] = t[stored[at] | (stored[at + 1] << 8)];
+    const out = b * blob;
+    if (kind === 8) {
+      // int8 q + 128 is the byte with its top bit flipped.
+      for (let j = 0; j < 32; j++) data[out + j] = stored[at + 2 + j] ^ 0x80;
+    } else {
+      for (let j = 0; j < 16; j += 2) {
+        const q0 = stored[at + 2 + j];
+        const q1 = stored[at + 3 + j];
+        data[out + j / 2] = (q0 & 0x0f) | ((q1 & 0x0f) << 4); // elements j, j + 1
+        data[out + 8 + j / 2] = (q0 >> 4) | (q1 & 0xf0); // elements j + 16, j + 17
+      }
+    }
+  }
+  return { rows, cols, spec: { ...spec }, blocksPerRow: blocks, data, scales, zeroPoints: null };
 }
 
 /** The CPU reference: W' [rows][cols] f32 with w' = (code - zero_point) * scale, as MatMulNBits defines it. */

@@ -5,7 +5,7 @@
 // so no tensor is ever whole on the CPU. The queue is drained every UPLOAD_IN_FLIGHT_BYTES: a bounded staging pool.
 import { BufferLimitError } from '../errors/index.ts';
 import type { LoadedModel, ProgressCallback, WeightSink } from '../model/index.ts';
-import { isQuantizedWeight, quantizeMatrix, type QuantizationSpec } from '../quant/index.ts';
+import { isQuantizedWeight, quantizeMatrix, repackGgmlBlocks, type QuantizationSpec, type QuantizedMatrix } from '../quant/index.ts';
 
 export interface GpuWeight {
   /** f32 values, or a quantized weight's codes [rows][blocks][blockSize * bits / 8]. */
@@ -115,17 +115,36 @@ export class GpuWeightWriter implements WeightSink {
   }
 
   piece(name: string, shape: number[], rowStart: number, rows: number, data: Float32Array): Promise<void> | void {
-    const totalRows = shape.length === 0 ? 1 : shape[0];
     const q = this.quantization;
     const quantize = q !== null && isQuantizedWeight(name) && shape.length === 2;
-    const values = quantize ? quantizeMatrix(data, rows, shape[1], q) : null;
-    const parts: ArrayBufferView[] = values ? [values.data, values.scales, ...(values.zeroPoints ? [values.zeroPoints] : [])] : [data];
+    return this.write(name, shape, rowStart, rows, quantize ? quantizeMatrix(data, rows, shape[1], q) : data);
+  }
+
+  /** Q8_0 under int8 and Q4_0 under int4: their blocks are ours (engine/quant repackGgmlBlocks), taken with no f32. */
+  takesBlocks(name: string, dtype: string): boolean {
+    const q = this.quantization;
+    return q !== null && isQuantizedWeight(name) && q.blockSize === 32 && q.symmetric && ((dtype === 'Q8_0' && q.bits === 8) || (dtype === 'Q4_0' && q.bits === 4));
+  }
+
+  blocks(name: string, shape: number[], rowStart: number, rows: number, dtype: string, stored: Uint8Array): Promise<void> | void {
+    const values = this.quantization && shape.length === 2 ? repackGgmlBlocks(dtype, stored, rows, shape[1], this.quantization) : null;
+    if (!values) throw new Error(`internal: ${name}'s ${dtype} blocks cannot be repacked (takesBlocks said no)`);
+    return this.write(name, shape, rowStart, rows, values);
+  }
+
+  /** Writes a piece of rows: f32 values, or a quantized piece's codes, scales (and zero points). */
+  private write(name: string, shape: number[], rowStart: number, rows: number, piece: Float32Array | QuantizedMatrix): Promise<void> | void {
+    const totalRows = shape.length === 0 ? 1 : shape[0];
+    const values = piece instanceof Float32Array ? null : piece;
+    const data = piece instanceof Float32Array ? piece : null;
+    const parts: ArrayBufferView[] = values ? [values.data, values.scales, ...(values.zeroPoints ? [values.zeroPoints] : [])] : [data as Float32Array];
     if (rowStart === 0) this.begin(name, shape, totalRows, parts, rows, values?.blocksPerRow ?? 0);
     const t = this.current;
     if (!t || t.name !== name) throw new Error(`internal: rows of ${name} arrived before its first rows`);
-    parts.forEach((part, i) => this.write(t.parts[i], rowStart, part));
+    parts.forEach((part, i) => this.writePart(t.parts[i], rowStart, part));
     this.inFlight += parts.reduce((sum, p) => sum + p.byteLength, 0);
-    if (rowStart + rows === totalRows) this.end(name, data.length / Math.max(1, rows) * totalRows * 4);
+    const elementsPerRow = values ? values.cols : (data as Float32Array).length / Math.max(1, rows);
+    if (rowStart + rows === totalRows) this.end(name, elementsPerRow * totalRows * 4);
     if (this.inFlight >= this.inFlightBytes) return this.drain();
   }
 
@@ -179,7 +198,7 @@ export class GpuWeightWriter implements WeightSink {
       : { buffer, shape, quantized: { scales, zeroPoints: zeroPoints ?? null, bits: q.bits, blockSize: q.blockSize, blocksPerRow } });
   }
 
-  private write(part: PartWriter, rowStart: number, data: ArrayBufferView): void {
+  private writePart(part: PartWriter, rowStart: number, data: ArrayBufferView): void {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const offset = rowStart * part.bytesPerRow;
     if (part.pending) part.pending.set(bytes, offset);

@@ -79,16 +79,17 @@ describe('llama.cpp GGUF files = transformers logits (CPU reference)', () => {
 });
 
 describe("a Q4_0 GGUF loaded with quantization 'int4'", () => {
-  it("keeps every Q4_0 weight exactly: our int4 blocks (symmetric, block 32, scale = signed max / -8) are Q4_0's", async () => {
+  it("keeps every Q4_0 weight exactly: its blocks repacked as ours (code = q, scale = d) dequantize to ggml's values", async () => {
     const { parseGguf } = await import('../../../engine/model/gguf.ts');
-    const { dequantizeMatrix, quantizationSpec, quantizeMatrix } = await import('../../../engine/quant/index.ts');
+    const { dequantizeMatrix, quantizationSpec, repackGgmlBlocks } = await import('../../../engine/quant/index.ts');
     const { weights } = parseGguf(new Uint8Array(readFileSync(join(DIR, 'llama-kquant-Q4_0.gguf'))), 'llama-kquant-Q4_0.gguf');
     const q4 = weights.names().filter((n) => weights.dtype(n) === 'Q4_0');
     expect(q4.length).toBe(7); // every matrix but the (tied) embedding, which llama-quantize keeps in Q6_K
     for (const name of q4) {
       const { shape, data } = weights.get(name);
-      const back = dequantizeMatrix(quantizeMatrix(data, shape[0], shape[1], quantizationSpec('int4')!));
-      expect(maxAbsDiff(back, data), name).toBe(0);
+      const repacked = repackGgmlBlocks('Q4_0', weights.storedBytes(name), shape[0], shape[1], quantizationSpec('int4')!);
+      expect(repacked, name).not.toBeNull();
+      expect(maxAbsDiff(dequantizeMatrix(repacked!), data), name).toBe(0);
     }
   });
 });
