@@ -170,9 +170,11 @@ async function loadGguf(source: FileSource, file: string, sink: WeightSink, opti
   const duplicate = ggufDuplicateOutput(layout.tensors);
   const hashes = new Map<string, number>();
   for (const [name, t] of layout.tensors) {
-    if (!(await reader.skip(t.start - reader.position))) {
-      throw new BadModelFileError(file, `tensor ${t.ggufName} data`, `starts at byte ${t.start}, past the end of the file (${reader.position + reader.buffered} bytes)`);
-    }
+    // A stream that ends inside a tensor says what the whole-file parse says of a file that short.
+    const pastTheEnd = () => new BadModelFileError(
+      file, `tensor ${t.ggufName} data offset`, `data [${t.start}, ${t.start + t.byteLength}) runs past the end of the file (${reader.position + reader.buffered} bytes)`,
+    );
+    if (!(await reader.skip(t.start - reader.position))) throw pastTheEnd();
     // Vectors (norms, biases) go whole; a matrix in pieces of whole rows of at most GGUF_PIECE_BYTES as f32.
     const vector = t.shape.length <= 1;
     const rows = vector ? 1 : t.shape[0];
@@ -187,9 +189,7 @@ async function loadGguf(source: FileSource, file: string, sink: WeightSink, opti
     for (let r = 0; r < rows; r += step) {
       const n = Math.min(step, rows - r);
       const bytes = n * rowBytes;
-      if (!(await reader.fill(bytes))) {
-        throw new BadModelFileError(file, `tensor ${t.ggufName} data`, `ends at byte ${reader.position + reader.buffered}, inside the tensor's [${t.start}, ${t.start + t.byteLength})`);
-      }
+      if (!(await reader.fill(bytes))) throw pastTheEnd();
       const stored = reader.take(bytes);
       if (hashed) hash = fnv1a(stored, hash);
       if (asBlocks) await (sink.blocks as NonNullable<WeightSink['blocks']>)(name, t.shape, r, n, dtype, stored);
