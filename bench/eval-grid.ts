@@ -54,6 +54,9 @@ function drawAll(files: string[]): void {
  * The issue's headline: each policy at budget = context / 8, answers kept of dense's (all retrieval tasks pooled,
  * paired items), perplexity, KV bytes held, and ms/token from the speed rows (1B shape) where given. Markdown.
  */
+/** Items of a cell that dense answered (older results files lack the count: their n). */
+const pairedOf = (c: EvalCell) => c.denseCorrect ?? c.n;
+
 function headlineTable(cells: EvalCell[], speed: SpeedRow[] | null): string {
   const contexts = [...new Set(cells.map((c) => c.context))].sort((a, b) => a - b);
   const policies = [...new Set(cells.map((c) => c.policy))];
@@ -67,8 +70,8 @@ function headlineTable(cells: EvalCell[], speed: SpeedRow[] | null): string {
       const n = retrieval.reduce((s, c) => s + c.n, 0);
       const acc = n ? retrieval.reduce((s, c) => s + (c.accuracy as number) * c.n, 0) / n : null;
       const rel = retrieval.filter((c) => c.relativeToDense !== null);
-      const relN = rel.reduce((s, c) => s + c.n, 0);
-      const relative = relN ? rel.reduce((s, c) => s + (c.relativeToDense as number) * c.n, 0) / relN : null;
+      const relN = rel.reduce((s, c) => s + pairedOf(c), 0);
+      const relative = relN ? rel.reduce((s, c) => s + (c.relativeToDense as number) * pairedOf(c), 0) / relN : null;
       const ppl = mine.find((c) => c.perplexity !== null)?.perplexity ?? null;
       const kv = mine.reduce((s, c) => s + c.kvBytes * c.n, 0) / mine.reduce((s, c) => s + c.n, 0);
       const fast = speed?.filter((r) => r.policy === policy.split(':')[0] && typeof r.msPerToken === 'number').map((r) => `${(r.msPerToken as number).toFixed(2)} (${r.context}: ${(r.ratioToDense ?? NaN).toFixed(2)}x)`).join(', ') ?? '';

@@ -112,7 +112,8 @@ export function drawAccuracyVsTime(cells: readonly EvalCell[], speed: readonly S
       const mine = cells.filter((c) => c.context === context && c.policy === policy && (policy === 'dense' || c.budget === budget) && RETRIEVAL.includes(c.task));
       const rel = mine.filter((c) => c.relativeToDense !== null);
       if (rel.length === 0) continue;
-      const y = rel.reduce((s, c) => s + (c.relativeToDense as number) * c.n, 0) / rel.reduce((s, c) => s + c.n, 0);
+      const paired = (c: EvalCell) => c.denseCorrect ?? c.n;
+      const y = rel.reduce((s, c) => s + (c.relativeToDense as number) * paired(c), 0) / rel.reduce((s, c) => s + paired(c), 0);
       const fromSpeed = speed?.find((r) => r.policy === policy.split(':')[0] && r.context === speedContext)?.ratioToDense ?? null;
       const own = denseMs && mine[0].msPerToken ? mine[0].msPerToken / denseMs : null;
       const x = speed ? fromSpeed : own;

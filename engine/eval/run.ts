@@ -98,6 +98,8 @@ export interface EvalCell {
   accuracy: number | null;
   /** Of the items dense answered, the share this cell answered too (1 for dense); null without dense rows or hits. */
   relativeToDense: number | null;
+  /** How many of this cell's items dense answered (what relativeToDense is a share of; pool cells weighted by it). */
+  denseCorrect: number | null;
   /** exp(mean NLL per target token); null for retrieval. */
   perplexity: number | null;
   kvBytes: number;
@@ -127,6 +129,7 @@ export function summarize(rows: readonly EvalRow[]): EvalCell[] {
       task, context, policy, budget, n: group.length,
       accuracy: retrieval ? group.filter((r) => r.correct).length / group.length : null,
       relativeToDense: retrieval && paired.length > 0 ? paired.filter((r) => r.correct).length / paired.length : null,
+      denseCorrect: retrieval ? paired.length : null,
       perplexity: retrieval || targets === 0 ? null : Math.exp(nll / targets),
       kvBytes: mean(group.map((r) => r.kvBytes)),
       tokensInCache: mean(group.map((r) => r.tokensInCache)),
