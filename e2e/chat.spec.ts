@@ -79,7 +79,10 @@ test('chat page without a default model says how to load one', async ({ page }) 
   await expect(page.locator('body')).toHaveAttribute('data-ready', 'true');
   await expect(page.locator('#notice')).toContainText('No default model');
   await expect(page.locator('#notice')).toContainText('Hugging Face repo id');
-  await expect(page.getByRole('button', { name: 'Send' })).toBeDisabled();
+  // A message sent now waits for a model, saying so (it was: a disabled Send button and no reason).
+  await page.getByRole('textbox', { name: 'Message' }).fill('Hello?');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.locator('.message.pending')).toContainText('no model is loaded');
 });
 
 /** The client API itself (createEngine from web/client), driven from its harness page. */

@@ -2,10 +2,13 @@
 import { createEngine, type AttentionRequest, type CompletionUsage, type LoadProgress, type SieveClient } from '../client/index.ts';
 import { ConversationStore, newConversation, titleOf, toApiMessages, type Conversation, type StoredMessage } from './conversation-store.ts';
 import { BOUNDED_ATTENTION, CONTEXT_CHOICES, isContextFull, withoutOldestTurn } from './context-choice.ts';
+import { explain, type Explained } from './explain.ts';
 import { formatBytes, formatDuration, formatRate, timeLeftMs } from './format.ts';
 import { FALLBACK_MODEL_URL, LAST_MODEL_KEY, PROJECT_MODEL_URL, findDefaultModel } from './model-defaults.ts';
 import { ModelPicker } from './model-picker.ts';
 import { keepStorage, registerOfflineApp } from './offline.ts';
+import { Outbox, canSend, pendingNote, type EngineState, type OutgoingMessage } from './outbox.ts';
+import { checkSettings, type SettingsField } from './settings-check.ts';
 
 /** The policy that reads every cached token: it takes no budget. */
 const DENSE_POLICY = 'dense';
@@ -28,6 +31,8 @@ function element<T extends HTMLElement>(id: string): T {
 }
 
 const ui = {
+  settings: element<HTMLDetailsElement>('settings'),
+  modelSummary: element<HTMLElement>('model-summary'),
   newChat: element<HTMLButtonElement>('new-chat'),
   conversationList: element<HTMLUListElement>('conversation-list'),
   modelForm: element<HTMLFormElement>('model-form'),
@@ -42,6 +47,7 @@ const ui = {
   loadText: element<HTMLParagraphElement>('load-text'),
   policySelect: element<HTMLSelectElement>('policy-select'),
   budgetInput: element<HTMLInputElement>('budget-input'),
+  budgetHelp: element<HTMLParagraphElement>('budget-help'),
   maxTokensInput: element<HTMLInputElement>('max-tokens-input'),
   temperatureInput: element<HTMLInputElement>('temperature-input'),
   notice: element<HTMLParagraphElement>('notice'),
@@ -63,34 +69,84 @@ let conversations: Conversation[] = [];
 let current: Conversation = newConversation();
 let loadedModel: string | null = null;
 let loading = false;
+/** Stops the load in progress (the Load button reads "Cancel" meanwhile). */
+let loadAbort: AbortController | null = null;
 let generation: AbortController | null = null;
+/** Messages sent while the engine could not take them: shown as pending, sent in order once it can. */
+const outbox = new Outbox();
 /** "Reload to update", shown once a new version of the app is cached and waiting. */
 let updateButton: HTMLButtonElement | null = null;
 
 // ---- Notices and errors ----
 
-function showNotice(text: string, kind: 'error' | 'info' = 'error'): void {
-  ui.notice.textContent = text;
+/**
+ * Shows a notice: an error's message and its remedy (each in its own element: every error on the page says what to do),
+ * or an informational line; it can be closed.
+ */
+function showNotice(text: string | Explained, kind: 'error' | 'info' = 'error'): void {
+  const { message, remedy } = typeof text === 'string' ? { message: text, remedy: '' } : text;
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.className = 'notice-close';
+  close.textContent = '×';
+  close.setAttribute('aria-label', 'Close this notice');
+  close.addEventListener('click', clearNotice);
+  const messageEl = document.createElement('span');
+  messageEl.className = 'notice-message';
+  messageEl.textContent = message;
+  const parts: (HTMLElement | string)[] = [close, messageEl];
+  if (remedy) {
+    const remedyEl = document.createElement('span');
+    remedyEl.className = 'notice-remedy';
+    remedyEl.textContent = remedy;
+    parts.push(' ', remedyEl);
+  }
+  ui.notice.replaceChildren(...parts);
   ui.notice.dataset.kind = kind;
   ui.notice.hidden = false;
 }
 
+/** An error where `doing` failed ("Could not load x"), with its remedy or `fallbackRemedy` when it carries none. */
+function showError(doing: string | null, e: unknown, fallbackRemedy: string): void {
+  const { message, remedy } = explain(e, fallbackRemedy);
+  showNotice({ message: doing ? `${doing}: ${message}` : message, remedy });
+}
+
 function clearNotice(): void {
   ui.notice.hidden = true;
-  ui.notice.textContent = '';
+  ui.notice.replaceChildren();
 }
 
-/** Engine errors carry a remedy: show both. */
-function describeError(e: unknown): string {
-  const err = e as { message?: string; remedy?: string };
-  const message = err?.message ?? String(e);
-  return err?.remedy ? `${message} ${err.remedy}` : message;
+/** Remedies for errors that carry none, by where they happened. */
+const REMEDY = {
+  storage: 'Conversations last until the page closes; free some browser storage (or leave private browsing) to keep them.',
+  load: 'Check the model address and your connection, then press Load again.',
+  reply: 'Send the message again; if it fails again, load the model again (Model and settings).',
+  engine: 'Reload the page; if it repeats, use a browser with WebGPU (Chrome or Edge 113+).',
+};
+
+function howToLoadAModel(): Explained {
+  return {
+    message: `No default model is served here (looked for ${PROJECT_MODEL_URL}config.json and ${FALLBACK_MODEL_URL}).`,
+    remedy: 'Enter a model above and press Load: a folder URL with config.json, *.safetensors and tokenizer.json, a .gguf URL, '
+      + 'or a Hugging Face repo id such as HuggingFaceTB/SmolLM2-135M-Instruct.',
+  };
 }
 
-function howToLoadAModel(): string {
-  return `No default model is served here (looked for ${PROJECT_MODEL_URL}config.json and ${FALLBACK_MODEL_URL}). `
-    + 'Enter a model above and press Load: a folder URL with config.json, *.safetensors and tokenizer.json, a .gguf URL, '
-    + 'or a Hugging Face repo id such as HuggingFaceTB/SmolLM2-135M-Instruct.';
+/** A short name for a model URL: the catalog's name, a hub repo id, or the folder or file name. */
+function modelName(url: string): string {
+  const picked = (() => { try { return picker.resolve(url).model; } catch { return null; } })();
+  if (picked) return picked.name.replace(/\s*\(.*\)$/, ''); // "sieve-tiny (Sieve's own 7.9M model)" -> "sieve-tiny"
+  const path = new URL(url, location.href).pathname;
+  const hub = /^\/([^/]+\/[^/]+)\/resolve\//.exec(path);
+  if (hub && !path.toLowerCase().endsWith('.gguf')) return decodeURIComponent(hub[1]);
+  const parts = path.split('/').filter(Boolean);
+  return decodeURIComponent(parts.at(-1) ?? url);
+}
+
+/** The settings summary says what the page has loaded even while the settings are closed. */
+function showModelState(text: string): void {
+  ui.modelSummary.textContent = text;
 }
 
 // ---- Statistics ----
@@ -124,7 +180,11 @@ function markFinish(article: HTMLElement, message: StoredMessage): void {
   article.querySelector('.message-note')?.remove();
   if (!message.finishReason) return;
   article.dataset.finish = message.finishReason;
-  const notes: Record<string, string> = { abort: 'Stopped', length: 'Reached the token limit' };
+  const tokens = message.usage?.completion_tokens;
+  const notes: Record<string, string> = {
+    abort: 'Stopped',
+    length: `Reached the token limit${tokens ? ` (${tokens} tokens)` : ''}: raise Max tokens in Model and settings for longer replies.`,
+  };
   const text = notes[message.finishReason];
   if (!text) return;
   const note = document.createElement('p');
@@ -140,6 +200,7 @@ function scrollToEnd(): void {
 function renderConversation(): void {
   ui.messages.replaceChildren();
   for (const m of current.messages) renderMessage(m);
+  renderPending();
   const lastUsage = [...current.messages].reverse().find((m) => m.usage)?.usage;
   showUsage(lastUsage);
   scrollToEnd();
@@ -178,7 +239,7 @@ async function save(conversation: Conversation): Promise<void> {
   try {
     await store?.put(structuredClone(conversation));
   } catch (e) {
-    showNotice(`Could not save the conversation: ${describeError(e)}`);
+    showError('Could not save the conversation', e, REMEDY.storage);
   }
 }
 
@@ -190,6 +251,7 @@ async function switchTo(id: string): Promise<void> {
   renderConversationList();
   renderConversation();
   ui.prompt.focus();
+  flushOutbox();
 }
 
 function startNewConversation(): void {
@@ -203,7 +265,7 @@ function startNewConversation(): void {
 async function deleteConversation(id: string): Promise<void> {
   if (id === current.id) generation?.abort();
   conversations = conversations.filter((c) => c.id !== id);
-  await store?.delete(id).catch((e: unknown) => showNotice(`Could not delete the conversation: ${describeError(e)}`));
+  await store?.delete(id).catch((e: unknown) => showError('Could not delete the conversation', e, 'Delete it again; if it stays, clear this site\'s data in the browser settings.'));
   if (id === current.id) current = conversations[0] ?? newConversation();
   renderConversationList();
   renderConversation();
@@ -211,15 +273,24 @@ async function deleteConversation(id: string): Promise<void> {
 
 // ---- Model loading ----
 
+function engineState(): EngineState {
+  return { loading, replying: generation !== null, modelLoaded: loadedModel !== null };
+}
+
 function updateControls(): void {
   const busy = generation !== null;
   ui.sendButton.hidden = busy;
   ui.stopButton.hidden = !busy;
-  ui.sendButton.disabled = loading || loadedModel === null;
-  ui.loadButton.disabled = loading || busy;
+  // Sending is always possible: what the engine cannot take yet waits, shown as pending (see the outbox).
+  ui.sendButton.disabled = false;
+  // While a model loads, the Load button stops it.
+  ui.loadButton.textContent = loading ? 'Cancel' : 'Load';
+  ui.loadButton.disabled = busy && !loading;
   ui.modelInput.disabled = loading;
   ui.catalogSelect.disabled = loading;
-  ui.budgetInput.disabled = ui.policySelect.value === DENSE_POLICY;
+  const dense = ui.policySelect.value === DENSE_POLICY;
+  ui.budgetInput.disabled = dense;
+  ui.budgetHelp.hidden = !dense;
   // Updating reloads the page: not in the middle of a reply or a download.
   if (updateButton) updateButton.disabled = busy || loading;
 }
@@ -230,17 +301,28 @@ async function loadModel(input: string, extra: { cache?: boolean } = {}): Promis
   try {
     picked = picker.resolve(input);
   } catch (e) {
-    showNotice(describeError(e));
+    // Refused before any request: the model loaded before (if any) is untouched.
+    showError(input.trim() ? `Cannot load "${input.trim()}"` : 'Cannot load', e, REMEDY.load);
+    ui.modelInput.setAttribute('aria-invalid', 'true');
+    ui.modelInput.focus();
     return;
   }
   const url = picked.url;
+  // A catalog model by its name; anything else as the person typed it.
+  const name = picked.model ? modelName(url) : input.trim();
+  const previous = loadedModel;
   picker.reflect(url);
   clearNotice();
+  ui.modelInput.removeAttribute('aria-invalid');
   loading = true;
+  loadAbort = new AbortController();
   updateControls();
+  renderPending();
+  showModelState(`· loading ${name}…`);
   ui.loadPanel.hidden = false;
+  ui.loadProgress.hidden = false;
   ui.loadProgress.removeAttribute('value');
-  ui.loadText.textContent = `Loading ${input}…`;
+  ui.loadText.textContent = `Loading ${name}…`;
   const started = performance.now();
   let phaseStarted = started;
   let phase: LoadProgress['phase'] | null = null;
@@ -271,22 +353,47 @@ async function loadModel(input: string, extra: { cache?: boolean } = {}): Promis
   };
   try {
     const options = { ...picked.options, ...extra };
-    const info = await engine.load(url, { onProgress, ...options });
+    const info = await engine.load(url, { onProgress, signal: loadAbort.signal, ...options });
     loadedModel = url;
     rememberModel(url);
     if (options.cache || options.catalogId) void keepStorage();
     ui.loadProgress.max = 1;
     ui.loadProgress.value = 1;
-    ui.loadText.textContent = `Loaded ${info.source} (${info.architecture}, ${info.numLayers} layers, ${formatBytes(info.weightBytes)} of weights`
+    ui.loadText.textContent = `Loaded ${name} (${info.architecture}, ${info.numLayers} layers, ${formatBytes(info.weightBytes)} of weights`
       + `${info.adapter ? ` on ${info.adapter}` : ''}) in ${formatDuration(performance.now() - started)}.`;
+    showModelState(`· ${name} ready`);
     document.body.dataset.model = url;
   } catch (e) {
-    ui.loadText.textContent = 'Loading failed.';
-    showNotice(`Could not load ${input}: ${describeError(e)}`);
+    // The engine frees the model it had before it reads the new one's files: after a failed load none is loaded.
+    loadedModel = null;
+    delete document.body.dataset.model;
+    ui.loadProgress.hidden = true;
+    const stopped = (e as { code?: string })?.code === 'ABORTED';
+    ui.loadText.textContent = stopped ? `Loading ${name} was cancelled; no model is loaded.` : `Loading ${name} failed; no model is loaded.`;
+    showModelState('· no model loaded');
+    if (stopped) showNotice({ message: `Loading ${name} was cancelled.`, remedy: 'Press Load to load it or another model; what was downloaded is kept.' }, 'info');
+    else showError(`Could not load ${name}`, e, REMEDY.load);
+    if (previous && previous !== url) offerReload(previous);
   } finally {
     loading = false;
+    loadAbort = null;
     updateControls();
+    flushOutbox();
   }
+}
+
+/** A failed load freed the model before it: one click brings it back (from the model store, with no download). */
+function offerReload(url: string): void {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'button';
+  // Not "Load …": the model form's own Load button keeps its name to itself.
+  button.textContent = `Use ${modelName(url)} again`;
+  button.addEventListener('click', () => {
+    ui.modelInput.value = url;
+    void loadModel(url);
+  });
+  ui.notice.append(' ', button);
 }
 
 function rememberModel(url: string): void {
@@ -320,7 +427,7 @@ function startOfflineApp(): void {
       ui.notice.append(' ', updateButton);
       updateControls();
     },
-    onError: (e) => console.warn(`Sieve cannot work offline here: ${describeError(e)}`),
+    onError: (e) => { const { message, remedy } = explain(e, 'Keep this page open while online.'); console.warn(`Sieve cannot work offline here: ${message} ${remedy}`); },
   });
 }
 
@@ -366,19 +473,89 @@ function prefillProgressBar(article: HTMLElement): { update: (p: { done: number;
   };
 }
 
-async function send(text: string): Promise<void> {
-  if (generation || loading) return;
-  if (!loadedModel) {
-    showNotice('Load a model first (see Model and settings).');
+const SETTINGS_INPUTS: Record<SettingsField, () => HTMLInputElement> = {
+  maxTokens: () => ui.maxTokensInput, temperature: () => ui.temperatureInput, budget: () => ui.budgetInput,
+};
+
+/** A settings value the engine would refuse, shown and focused; null when all are good. */
+function settingsProblem(): boolean {
+  const problem = checkSettings({
+    maxTokens: ui.maxTokensInput.value, temperature: ui.temperatureInput.value, budget: ui.budgetInput.value,
+    policy: ui.policySelect.value || DENSE_POLICY,
+  });
+  for (const input of Object.values(SETTINGS_INPUTS)) input().removeAttribute('aria-invalid');
+  if (!problem) return false;
+  showNotice(problem);
+  const input = SETTINGS_INPUTS[problem.field]();
+  input.setAttribute('aria-invalid', 'true');
+  ui.settings.open = true;
+  input.focus();
+  return true;
+}
+
+/** Sends now when the engine can take it; otherwise the message waits, shown as pending, and goes when it can. */
+function submitMessage(text: string): void {
+  if (settingsProblem()) return; // the text stays in the box
+  ui.prompt.value = '';
+  if (canSend(engineState()) && !outbox.hasWaiting(current.id)) {
+    void send(current, text);
     return;
   }
+  outbox.add(current.id, text);
+  renderPending();
+  scrollToEnd();
+}
+
+/** The waiting messages of the conversation on screen, after its messages, each with why it waits. */
+function renderPending(): void {
+  for (const el of ui.messages.querySelectorAll('.message.pending')) el.remove();
+  const note = pendingNote(engineState());
+  for (const m of outbox.of(current.id)) ui.messages.append(renderPendingMessage(m, note));
+}
+
+function renderPendingMessage(m: OutgoingMessage, note: string): HTMLElement {
+  const article = document.createElement('article');
+  article.className = 'message user pending';
+  article.dataset.role = 'user';
+  article.dataset.pending = 'true';
+  const who = document.createElement('p');
+  who.className = 'message-role';
+  who.textContent = 'You · not sent yet';
+  const content = document.createElement('div');
+  content.className = 'message-content';
+  content.textContent = m.text;
+  const noteEl = document.createElement('p');
+  noteEl.className = 'message-note';
+  noteEl.textContent = note;
+  const withdraw = document.createElement('button');
+  withdraw.type = 'button';
+  withdraw.className = 'pending-withdraw';
+  withdraw.textContent = 'Don\'t send';
+  withdraw.addEventListener('click', () => {
+    outbox.remove(m.id);
+    if (!ui.prompt.value) ui.prompt.value = m.text;
+    renderPending();
+  });
+  noteEl.append(' ', withdraw);
+  article.append(who, content, noteEl);
+  return article;
+}
+
+/** Sends the next waiting message of the conversation on screen, if the engine can take it now. */
+function flushOutbox(): void {
+  const next = outbox.take(current.id, engineState());
+  renderPending();
+  if (next) void send(current, next.text);
+}
+
+async function send(conversation: Conversation, text: string): Promise<void> {
+  if (!canSend(engineState())) return;
   clearNotice();
-  const conversation = current;
   const user: StoredMessage = { role: 'user', content: text };
   conversation.messages.push(user);
   if (conversation.messages.filter((m) => m.role === 'user').length === 1) conversation.title = titleOf(text);
   renderMessage(user);
-  ui.prompt.value = '';
+  renderPending();
   await answer(conversation);
 }
 
@@ -386,8 +563,8 @@ async function send(text: string): Promise<void> {
  * The context is full: the person chooses to go on under a bounded cache or without the oldest turns; the
  * conversation remembers it. A question that did not fit is answered again under the choice.
  */
-function offerContextChoice(conversation: Conversation, why: string): void {
-  showNotice(`${why} How should this conversation go on?`, 'info');
+function offerContextChoice(conversation: Conversation, why: Explained): void {
+  showNotice({ message: why.message, remedy: `${why.remedy ? `${why.remedy} ` : ''}How should this conversation go on?` }, 'info');
   for (const { choice, label } of CONTEXT_CHOICES) {
     const button = document.createElement('button');
     button.type = 'button';
@@ -423,6 +600,7 @@ async function answer(conversation: Conversation): Promise<void> {
   conversation.messages.push(reply);
   const article = renderMessage(reply);
   article.setAttribute('aria-busy', 'true');
+  renderPending(); // after the reply, and now saying they wait for it
   const content = article.querySelector('.message-content') as HTMLElement;
   const controller = new AbortController();
   generation = controller;
@@ -472,9 +650,10 @@ async function answer(conversation: Conversation): Promise<void> {
       }
     }
   } catch (e) {
-    if (isContextFull(e) && !conversation.contextChoice) offerContextChoice(conversation, describeError(e));
-    else if ((e as { code?: string })?.code === 'WORKER_DIED') workerDied = describeError(e);
-    else showNotice(describeError(e));
+    const { message, remedy } = explain(e, REMEDY.reply);
+    if (isContextFull(e) && !conversation.contextChoice) offerContextChoice(conversation, { message, remedy });
+    else if ((e as { code?: string })?.code === 'WORKER_DIED') workerDied = message;
+    else showNotice({ message, remedy });
     // A reply that failed before its first word is not kept.
     if (reply.content.length > 0) {
       reply.finishReason = 'abort';
@@ -495,12 +674,13 @@ async function answer(conversation: Conversation): Promise<void> {
     const model = loadedModel;
     loadedModel = null;
     void loadModel(model);
-    showNotice(`${workerDied} Loading ${model} again; send your message again once it is loaded.`);
+    showNotice({ message: workerDied, remedy: `Loading ${modelName(model)} again: send your message again; it waits until the model is loaded.` });
     return;
   }
+  flushOutbox();
   // Without max_tokens, 'length' means the reply filled the context: the next turn would not fit either.
   if (reply.finishReason === 'length' && request.max_tokens === undefined && !conversation.contextChoice && current === conversation) {
-    offerContextChoice(conversation, 'The reply filled the model\'s context.');
+    offerContextChoice(conversation, { message: 'The reply filled the model\'s context.', remedy: '' });
   }
 }
 
@@ -511,7 +691,7 @@ async function fillPolicies(): Promise<void> {
   try {
     names = await engine.listPolicies();
   } catch (e) {
-    showNotice(`The engine did not start: ${describeError(e)}`);
+    showError('The engine did not start', e, REMEDY.engine);
     names = [];
   }
   ui.policySelect.replaceChildren(...names.map((name) => new Option(name, name, name === DENSE_POLICY, name === DENSE_POLICY)));
@@ -526,12 +706,15 @@ function wireEvents(): void {
   });
   ui.modelForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    if (!loading) void loadModel(ui.modelInput.value);
+    if (loading) loadAbort?.abort();
+    else void loadModel(ui.modelInput.value);
   });
+  ui.modelInput.addEventListener('input', () => ui.modelInput.removeAttribute('aria-invalid'));
+  for (const input of [ui.maxTokensInput, ui.temperatureInput, ui.budgetInput]) input.addEventListener('input', () => input.removeAttribute('aria-invalid'));
   ui.composer.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = ui.prompt.value.trim();
-    if (text.length > 0) void send(text);
+    if (text.length > 0) submitMessage(text);
   });
   ui.prompt.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
@@ -553,11 +736,13 @@ async function start(): Promise<void> {
     store = await ConversationStore.open();
     conversations = await store.list();
   } catch (e) {
-    showNotice(`Conversations cannot be saved in this browser (${describeError(e)}); they last until the page closes.`, 'info');
+    showNotice({ message: `Conversations cannot be saved in this browser: ${explain(e, '').message}`, remedy: REMEDY.storage }, 'info');
   }
   current = conversations[0] ?? newConversation();
   renderConversationList();
   renderConversation();
+  // A new visitor can type at once (a message sent before the model is ready waits for it).
+  if (document.activeElement === document.body) ui.prompt.focus();
   await policies;
 
   const defaultModel = await findDefaultModel({ isCached: (url) => engine.isModelCached(new URL(url, location.href).href), lastLoaded: lastModel() });
@@ -567,6 +752,7 @@ async function start(): Promise<void> {
     ui.modelInput.value = defaultModel;
     await loadModel(defaultModel, { cache: true });
   } else {
+    showModelState('· no model loaded');
     showNotice(howToLoadAModel(), 'info');
   }
 }
