@@ -2,9 +2,10 @@
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
 import { generate, generateAll, type ForwardBackend, type GenerationRequest, type GenerationResult, type PrefillProgress, type TokenLogprob } from '../generation/index.ts';
 import { compileConstraint, type CompiledConstraint, type GrammarConstraint } from '../grammar/index.ts';
+import { parseToolCalls, ToolCallStream, templateRendersTools, toolCallFormat, toolChoiceGrammar, withToolSystemMessage } from './tools.ts';
 import { DEFAULT_TEMPLATE_STOP, type ChatTemplate, type TextTokenizer } from '../tokenizer/index.ts';
 import type {
-  ChatCompletion, ChatCompletionChoice, ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionRequest, ChatTokenLogprob, Completion, CompletionChunk,
+  ChatCompletion, ChatCompletionChoice, ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionRequest, ChatFinishReason, ChatTokenLogprob, Completion, CompletionChunk,
   CompletionLogprobs, CompletionRequest, CompletionUsage,
 } from './types.ts';
 import {
@@ -94,11 +95,20 @@ function completionLogprobs(tokenizer: TextTokenizer | null, entries: TokenLogpr
   return out;
 }
 
-/** Renders the conversation (tools and template variables included) and tokenizes it; a BOS the template printed and the tokenizer added again is kept once. */
+/** Tools are on unless there are none or tool_choice is 'none'. */
+const toolsActive = (params: ValidatedChatRequest) => params.tools.length > 0 && params.toolChoice !== 'none';
+
+/**
+ * Renders the conversation (tools and template variables included) and tokenizes it; a BOS the template printed and
+ * the tokenizer added again is kept once. A template that does not render `tools` gets them as a system message.
+ */
 function chatPromptIds(backend: ForwardBackend, tokenizer: TextTokenizer, template: ChatTemplate, params: ValidatedChatRequest): number[] {
-  const text = template.render(params.messages, {
+  const active = toolsActive(params);
+  const own = active && templateRendersTools(template);
+  const messages = active && !own ? withToolSystemMessage(params.messages, params.tools, toolCallFormat(template)) : params.messages;
+  const text = template.render(messages, {
     addGenerationPrompt: true,
-    tools: params.tools.length > 0 && params.toolChoice !== 'none' ? params.tools.map(toolForTemplate) : undefined,
+    tools: own ? params.tools.map(toolForTemplate) : undefined,
     variables: params.templateVariables,
   });
   const ids = tokenizer.encode(text);
@@ -122,8 +132,14 @@ async function choiceRequest(req: GenerationRequest, i: number, grammar: Compile
   return grammar ? { ...seeded, constraint: await grammar.start() } : seeded;
 }
 
-/** The response format's grammar, compiled before generation (an invalid schema rejects the request's promise). */
-async function responseGrammar(backend: ForwardBackend, tokenizer: TextTokenizer, params: ValidatedChatRequest, options: CompletionOptions): Promise<CompiledConstraint | null> {
+/**
+ * The reply's grammar, compiled before generation (an invalid schema rejects the request's promise): the response
+ * format's, or a forced tool call's (tool_choice 'required' or a named function).
+ */
+async function responseGrammar(backend: ForwardBackend, tokenizer: TextTokenizer, template: ChatTemplate, params: ValidatedChatRequest, options: CompletionOptions): Promise<CompiledConstraint | null> {
+  const eosIds = options.eosTokenIds ?? backend.config.eosTokenIds;
+  const toolGrammar = toolsActive(params) ? toolChoiceGrammar(params.tools, params.toolChoice, toolCallFormat(template)) : null;
+  if (toolGrammar) return compileConstraint(toolGrammar, tokenizer, backend.config.vocabSize, eosIds);
   const format = params.responseFormat;
   if (!format) return null;
   if (params.stop.length > 0) throw new InvalidArgumentError('stop', 'cannot be combined with response_format: the grammar decides where the reply ends');
@@ -162,7 +178,8 @@ export function createChatCompletion(backend: ForwardBackend, tokenizer: TextTok
 export async function createChatCompletion(backend: ForwardBackend, tokenizer: TextTokenizer, chatTemplate: ChatTemplate, request: ChatCompletionRequest, options: CompletionOptions = {}): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
   const params = validateChatCompletionRequest(request, backend.config.vocabSize, options.defaults);
   const ids = chatPromptIds(backend, tokenizer, chatTemplate, params);
-  const grammar = await responseGrammar(backend, tokenizer, params, options);
+  const grammar = await responseGrammar(backend, tokenizer, chatTemplate, params, options);
+  const toolFormat = toolsActive(params) ? toolCallFormat(chatTemplate) : null;
   // Under a grammar the reply ends where the grammar does, so the default template's turn stop is not added.
   const req = generationRequest(backend, tokenizer, ids, params, options, chatTemplate.isDefault && !grammar ? [DEFAULT_TEMPLATE_STOP] : []);
   const id = responseId('chatcmpl');
@@ -178,11 +195,13 @@ export async function createChatCompletion(backend: ForwardBackend, tokenizer: T
       const choice = await choiceRequest(req, i, grammar);
       const result = await generateAll(backend, choice).finally(() => (choice.constraint as GrammarConstraint | undefined)?.dispose());
       results.push(result);
+      const parsed = toolFormat && result.finishReason !== 'abort' ? parseToolCalls(result.text, params.tools, toolFormat) : null;
+      const calls = parsed && parsed.toolCalls.length > 0 ? parsed.toolCalls : null;
       choices.push({
         index: i,
-        message: { role: 'assistant', content: result.text, refusal: null },
+        message: calls ? { role: 'assistant', content: parsed!.content, refusal: null, tool_calls: calls } : { role: 'assistant', content: result.text, refusal: null },
         logprobs: wantLogprobs ? logprobsOf(result.logprobs ?? []) : null,
-        finish_reason: result.finishReason,
+        finish_reason: calls ? 'tool_calls' : result.finishReason,
       });
       if (result.finishReason === 'abort') break;
     }
@@ -199,21 +218,34 @@ export async function createChatCompletion(backend: ForwardBackend, tokenizer: T
       yield chunk({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
       const choice = await choiceRequest(req, index, grammar);
       const gen = generate(backend, choice);
+      const calls = toolFormat ? new ToolCallStream(params.tools, toolFormat) : null;
       let pending: TokenLogprob[] = [];
       for (;;) {
         const r = await gen.next().catch((e) => { (choice.constraint as GrammarConstraint | undefined)?.dispose(); throw e; });
         if (r.done) {
           const logprobs = wantLogprobs && pending.length > 0 ? logprobsOf(pending) : null;
           (choice.constraint as GrammarConstraint | undefined)?.dispose();
-          yield chunk({ index, delta: {}, logprobs, finish_reason: r.value.finishReason });
+          let finish: ChatFinishReason = r.value.finishReason;
+          if (calls) {
+            const end = calls.finish();
+            if (end.content) yield chunk({ index, delta: { content: end.content }, logprobs: null, finish_reason: null });
+            // Each call as OpenAI streams one: its id, type and name first, then its arguments.
+            for (const call of end.calls) {
+              yield chunk({ index, delta: { tool_calls: [{ ...call, function: { name: call.function?.name, arguments: '' } }] }, logprobs: null, finish_reason: null });
+              yield chunk({ index, delta: { tool_calls: [{ index: call.index, function: { arguments: call.function?.arguments } }] }, logprobs: null, finish_reason: null });
+            }
+            if (end.calls.length > 0 && finish !== 'abort') finish = 'tool_calls';
+          }
+          yield chunk({ index, delta: {}, logprobs, finish_reason: finish });
           results.push(r.value);
           break;
         }
         if (r.value.token?.logprob) pending.push(r.value.token.logprob);
-        if (r.value.text === '') continue;
+        const text = calls ? calls.push(r.value.text) : r.value.text;
+        if (text === '') continue;
         const logprobs = wantLogprobs ? logprobsOf(pending) : null;
         pending = [];
-        yield chunk({ index, delta: { content: r.value.text }, logprobs, finish_reason: null });
+        yield chunk({ index, delta: { content: text }, logprobs, finish_reason: null });
       }
       if (results[results.length - 1].finishReason === 'abort') break;
     }

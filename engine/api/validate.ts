@@ -1,5 +1,6 @@
 // Request validation: every parameter's type and range, each failure an InvalidArgumentError naming the parameter.
 import { InvalidArgumentError, UnsupportedParameterError } from '../errors/index.ts';
+import { checkJsonSchema } from '../grammar/index.ts';
 import { validateIds, type SamplingParams } from '../generation/index.ts';
 import type { ChatMessage } from '../tokenizer/index.ts';
 import type { AttentionRequest } from './types.ts';
@@ -309,6 +310,7 @@ function tools(req: Fields): ValidatedTool[] {
     seen.add(f.name);
     if (isSet(f.description) && typeof f.description !== 'string') throw new InvalidArgumentError(`${at}.function.description`, 'must be a string');
     if (isSet(f.parameters) && !isObject(f.parameters)) throw new InvalidArgumentError(`${at}.function.parameters`, 'must be a JSON Schema object');
+    if (isObject(f.parameters)) checkJsonSchema(f.parameters, `${at}.function.parameters`, 'tools');
     return {
       name: f.name,
       ...(typeof f.description === 'string' ? { description: f.description } : {}),

@@ -11,7 +11,8 @@ import { loadXgrammar, withXgrammarErrors } from './xgrammar.ts';
 /** What a reply must be: JSON (any object, or valid against a schema), an EBNF grammar or a regular expression. */
 export type GrammarSpec =
   | { type: 'json_object' }
-  | { type: 'json_schema'; schema: Record<string, unknown>; at?: string }
+  /** `begin`/`end`: text the JSON must come between (a tool call's tags). */
+  | { type: 'json_schema'; schema: Record<string, unknown>; at?: string; begin?: string; end?: string }
   | { type: 'grammar'; grammar: string; at?: string }
   | { type: 'regex'; regex: string; at?: string };
 
@@ -55,21 +56,27 @@ export async function compileConstraint(spec: GrammarSpec, tokenizer: TextTokeni
     schemaText = JSON.stringify(schemaForXgrammar(spec.schema, at));
   }
   const compiler = await compilerFor(tokenizer, vocabSize, eosTokenIds);
+  const xgr = await loadXgrammar();
   let compiled: CompiledGrammar;
   try {
-    compiled = await withXgrammarErrors(() => {
+    compiled = await withXgrammarErrors(async () => {
       switch (spec.type) {
         case 'json_object': return compiler.compileJSONSchema(JSON.stringify({ type: 'object' }), false, -1, [', ', ': '], false);
-        case 'json_schema': return compiler.compileJSONSchema(schemaText, false, -1, [', ', ': '], true);
+        case 'json_schema': {
+          if (spec.begin === undefined && spec.end === undefined) return compiler.compileJSONSchema(schemaText, false, -1, [', ', ': '], true);
+          // Between tags: the schema's grammar (compact, as above) inside a structural tag.
+          const ebnf = await xgr.Testings._jsonSchemaToEBNF(schemaText, false, -1, [', ', ': '], true);
+          return compiler.compileStructuralTag({ type: 'structural_tag', format: { type: 'tag', begin: spec.begin ?? '', content: { type: 'grammar', grammar: ebnf }, end: spec.end ?? '' } });
+        }
         case 'grammar': return compiler.compileGrammar(spec.grammar, 'root');
         case 'regex': return compiler.compileStructuralTag({ type: 'structural_tag', format: { type: 'regex', pattern: spec.regex } });
       }
     });
   } catch (e) {
     const at = spec.type === 'json_object' ? 'response_format' : spec.at ?? (spec.type === 'json_schema' ? 'response_format.json_schema.schema' : `response_format.${spec.type}`);
-    throw new InvalidSchemaError(spec.type === 'json_object' ? 'json_schema' : spec.type, at, (e as Error).message);
+    const kind = spec.type === 'json_object' ? 'json_schema' : spec.type;
+    throw new InvalidSchemaError(kind, at, (e as Error).message);
   }
-  const xgr = await loadXgrammar();
   return {
     start: async () => new GrammarConstraint(await xgr.GrammarMatcher.createGrammarMatcher(compiled)),
     dispose: () => compiled.dispose(),
