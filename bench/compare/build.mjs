@@ -20,7 +20,9 @@ const versions = {
 await build({
   entryPoints: [`${here}driver.ts`, `${here}child.ts`, `${here}probe.ts`],
   bundle: true, platform: 'node', format: 'esm', target: 'node20', outdir: out, outExtension: { '.js': '.mjs' },
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  // require and __dirname as a CommonJS module has them: bundled CommonJS code (and WebLLM's emscripten glue, which
+  // takes Node's branch here) reads them.
+  banner: { js: "import { createRequire as __cr } from 'node:module'; import { dirname as __dn } from 'node:path'; import { fileURLToPath as __fu } from 'node:url'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);" },
   define: { __COMPARE_VERSIONS__: JSON.stringify(versions), __ORT_WASM_URL__: JSON.stringify('./ort-wasm-simd-threaded.asyncify.wasm') },
   // The `webgpu` package's dawn.node is provided beside the bundle (dist/linux-x64/), not bundled; sharp and
   // onnxruntime-node are Transformers.js's Node-only paths, never taken by its web build.
@@ -28,6 +30,19 @@ await build({
   // One onnxruntime-common for both engines' ORT (Transformers.js imports it directly; its own copy would be a second Tensor class).
   alias: { 'onnxruntime-common': `${root}node_modules/onnxruntime-common` },
   plugins: [{
+    // WebLLM's emscripten glue (the TVM runtime, the tokenizers) takes Node's branch here and there sets its CommonJS
+    // wrapper's `module.exports = Module`, which replaces the TVM runtime's exports (WebLLM then finds no
+    // detectGPUDevice): that one statement is dropped, as it does nothing in a page.
+    name: 'webllm-in-node',
+    setup(b) {
+      b.onLoad({ filter: /@mlc-ai[\\/]web-llm[\\/]lib[\\/]index\.js$/ }, (a) => {
+        const text = readFileSync(a.path, 'utf8');
+        const patched = text.replaceAll('{module["exports"]=Module;}', '{}');
+        if (patched === text) throw new Error(`${a.path}: the emscripten exports statement to drop is not there (another WebLLM version?)`);
+        return { contents: patched, loader: 'js' };
+      });
+    },
+  }, {
     name: 'raw',
     setup(b) {
       b.onResolve({ filter: /\?raw$/ }, (a) => ({ path: new URL(a.path.replace(/\?raw$/, ''), `file://${a.resolveDir}/`).pathname, namespace: 'raw' }));

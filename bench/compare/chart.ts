@@ -27,7 +27,7 @@ export function drawChart(report: Report): string {
     const Y = (y: number) => H - pad.b - (y / y1) * (H - pad.t - pad.b);
     const g: string[] = [`<g transform="translate(${i * W},0)">`, `<text x="${W / 2}" y="16" text-anchor="middle" font-weight="bold">${esc(model)}</text>`];
     g.push(`<line x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}" stroke="#000"/><line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${H - pad.b}" stroke="#000"/>`);
-    for (const x of [...new Set(xs)].sort((a, b) => a - b)) g.push(`<text x="${X(x)}" y="${H - pad.b + 14}" text-anchor="middle">${x >= 1024 ? `${x / 1024}K` : x}</text>`);
+    for (const x of [...new Set(xs)].sort((a, b) => a - b)) g.push(`<text x="${X(x)}" y="${H - pad.b + 14}" text-anchor="middle">${x >= 1024 && x % 1024 === 0 ? `${x / 1024}K` : x}</text>`);
     for (let k = 0; k <= 4; k++) { const y = (y1 * k) / 4; g.push(`<text x="${pad.l - 4}" y="${Y(y) + 4}" text-anchor="end">${y.toFixed(0)}</text><line x1="${pad.l}" y1="${Y(y)}" x2="${W - pad.r}" y2="${Y(y)}" stroke="#eee"/>`); }
     g.push(`<text x="${W / 2}" y="${H - 8}" text-anchor="middle">context (tokens)</text>`);
     series.forEach((s, j) => {

@@ -8,6 +8,7 @@ const which = process.argv[2];
 async function openEngine(): Promise<EngineUnderTest | null> {
   if (which === 'sieve') return (await import('./engines/sieve.ts')).createSieve();
   if (which === 'transformers') return (await import('./engines/transformers.ts')).createTransformers();
+  if (which === 'webllm') return (await import('./engines/webllm.ts')).createWebLLM();
   if (which === 'probe') return null;
   throw new Error(`unknown engine ${which}`);
 }

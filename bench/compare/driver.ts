@@ -167,7 +167,8 @@ export async function runComparison(o: DriverOptions): Promise<Report> {
     }
     const planned = o.models.flatMap((dir) => {
       const info = JSON.parse(readFileSync(join(dir, 'export.json'), 'utf8')) as ExportInfo;
-      return o.formats.filter((f) => info.exports[f]).map((format) => ({ dir, info, format }));
+      const mlc = (info as { mlc?: Record<string, unknown> }).mlc ?? {};
+      return o.formats.filter((f) => info.exports[f] || mlc[f]).map((format) => ({ dir, info, format }));
     });
     for (const [i, { dir, info, format }] of planned.entries()) {
       const now = Date.now();
@@ -193,7 +194,10 @@ async function runCell(
   const ref: ModelRef = { url, format, exportInfo: info };
   const vocab = info.config.vocab_size;
   const maxPos = info.config.max_position_embeddings;
-  const cells = o.engines.map(newEngineCell);
+  // WebLLM runs where export/to_mlc.py converted the model for a prebuilt library of its shape and this format.
+  const mlc = (info as { mlc?: Record<string, unknown> }).mlc ?? {};
+  for (const e of o.engines) if (e === 'webllm' && !mlc[format]) report.notRun.push({ engine: e, model: info.model, format, reason: 'no prebuilt MLC model library of this shape and format (export/to_mlc.py converts where one exists)' });
+  const cells = o.engines.filter((e) => e !== 'webllm' || mlc[format]).map(newEngineCell);
   const procs = new Map<string, EngineProcess>();
   const fail = (c: EngineCell, stage: string, e: unknown) => {
     c.errors.push({ stage, message: message(e) });
@@ -301,7 +305,7 @@ async function runCell(
     for (const [k, v] of ttft.get(c.engine) ?? []) c.ttftMs[k] = sampled(v);
   }
   const exp = info.exports[format];
-  return { model: info.model, format, rounds, exportOps: exp.ops, exportBytes: exp.bytes, engines: cells, ratiosToSieve: ratiosToSieve(cells) };
+  return { model: info.model, format, rounds, exportOps: exp?.ops ?? {}, exportBytes: exp?.bytes ?? 0, engines: cells, ratiosToSieve: ratiosToSieve(cells) };
 }
 
 function arg(name: string, fallback: string): string {

@@ -8,7 +8,7 @@
 //   ort.wasm.xz            ONE copy of onnxruntime-web's asyncify wasm, which both bundles use (run.sh links it)
 //   node-bench.tar.xz      bench/build-node-bench.mjs's bundles (its list of entry points), without wasm and dawn.node
 //   yardstick.tar.xz       bench/compare/build.mjs --no-dawn, without the wasm
-//   webllm/*               WebLLM's prebuilt model library (when bench/compare/webllm/fetch-lib.mjs has been run)
+//   webllm/*.wasm.xz       WebLLM's prebuilt model library (mlc-ai/binary-mlc-llm-libs, v0_2_48 Qwen2-0.5B q0f16)
 // `node bench/h200/make-carry.mjs [--check]` prints the sizes; --check fails when the carry is over its 40 MiB share.
 // The xz of node and dawn.node is cached under /tmp/sieve-h200-cache/ (keyed by size and mtime): minutes of xz -9e once.
 import { execFileSync } from 'node:child_process';
@@ -79,11 +79,29 @@ rmSync(yb, { recursive: true, force: true });
 sh(process.execPath, [join(root, 'bench/compare/build.mjs'), yb, '--no-dawn'], { stdio: ['ignore', 'inherit', 'inherit'] });
 packFolder(yb, 'yardstick', [WASM]);
 
-// WebLLM's model library (fetched from mlc-ai/binary-mlc-llm-libs by bench/compare/webllm/fetch-lib.mjs; never committed).
-const libs = join(root, '.carry/webllm-libs');
-if (existsSync(libs)) {
-  mkdirSync(join(out, 'webllm'), { recursive: true });
-  for (const f of readdirSync(libs)) if (f.endsWith('.wasm')) writeFileSync(join(out, 'webllm', `${f}.xz`), sh('xz', ['-T1', '-9e', '-c', join(libs, f)]));
+// WebLLM's prebuilt model library from mlc-ai/binary-mlc-llm-libs (never committed): from .carry/webllm-libs/ if there,
+// else this machine's mirror of the repository, else GitHub. v0_2_48 is what WebLLM 0.2.79 (bench/compare's) loads;
+// Qwen2-0.5B's architecture and shapes are Qwen2.5-0.5B's (export/to_mlc.py checks every parameter against it).
+const WEBLLM_LIBS = ['Qwen2-0.5B-Instruct-q0f16-ctx4k_cs1k-webgpu.wasm'];
+const libDir = join(root, '.carry/webllm-libs');
+mkdirSync(libDir, { recursive: true });
+mkdirSync(join(out, 'webllm'), { recursive: true });
+for (const lib of WEBLLM_LIBS) {
+  const local = join(libDir, lib);
+  const path = `web-llm-models/v0_2_48/${lib}`;
+  try {
+    if (!existsSync(local)) {
+      try {
+        writeFileSync(local, sh('git', ['--git-dir=/work/.mirror/mlc-ai+binary-mlc-llm-libs/repo', 'show', `HEAD:${path}`]));
+      } catch {
+        sh('curl', ['-fsSL', '-o', local, `https://raw.githubusercontent.com/mlc-ai/binary-mlc-llm-libs/main/${path}`]);
+      }
+    }
+    writeFileSync(join(out, 'webllm', `${lib}.xz`), sh('xz', ['-T1', '-9e', '-c', local]));
+  } catch (e) {
+    rmSync(local, { force: true });
+    console.warn(`WebLLM's library ${lib} not found (${e.message.split('\n')[0]}): the run goes without WebLLM`);
+  }
 }
 
 const sizes = [];

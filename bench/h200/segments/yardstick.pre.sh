@@ -3,7 +3,7 @@
 # checkpoints of the three shapes and their onnx-community-style exports (bench/compare/export/export.py), each
 # shape in its own process, with transformers' 16 greedy ids computed on the CPU (the GPU is timing other segments
 # meanwhile). The 1B and the 0.5B are exported in fp16 and q4 only (the fp32 files would be 5 and 2 GB of writing),
-# SmolLM2 also in fp32. Each shape writes $WORK/models/<name>.rc when it is done; yardstick.sh waits for it.
+# SmolLM2 also in fp32; Qwen2.5-0.5B also converted for WebLLM (export/to_mlc.py, q0f16, the fp16 cell). Each shape writes $WORK/models/<name>.rc when it is done; yardstick.sh waits for it.
 # Dry run: the committed tiny model instead (no onnx/torch on the dev machine).
 set -u
 M=$WORK/models; mkdir -p "$M"
@@ -16,6 +16,12 @@ ex() {
   local t0; t0=$(date +%s)
   timeout "$BUDGET_S" python3 bench/compare/export/export.py --golden 16 --out "$M/$name" --context 4608 "$@" > "$RES/export-$name.log" 2>&1
   local rc=$?
+  # WebLLM's copy of the same weights, in MLC's layout for the prebuilt library of this shape (where one travelled).
+  local lib=$KIT/webllm/Qwen2-0.5B-Instruct-q0f16-ctx4k_cs1k-webgpu.wasm
+  if [ $rc = 0 ] && [ "$name" = qwen2.5-0.5b ] && [ -f "$lib" ]; then
+    timeout 120 python3 bench/compare/export/to_mlc.py --model "$M/$name" --lib "$lib" --format fp16 >> "$RES/export-$name.log" 2>&1 \
+      || echo "$name: to_mlc failed" >> "$RES/exports.txt"
+  fi
   echo "$name: rc $rc in $(( $(date +%s) - t0 )) s" >> "$RES/exports.txt"
   echo $rc > "$M/$name.rc"
 }

@@ -4,6 +4,7 @@
 # late or failing shape cannot cost the earlier ones. Each shape gets its share of what is left of $BUDGET_S (the
 # time a shape does not use passes on to the next); inside it, the driver splits that among the formats and stops
 # rounds when the next would not fit (median of 5 where there is time, fewer stated in the cell's `rounds`).
+# Decode at 512 and 4,000 ("4K": WebLLM's prebuilt libraries hold 4,096 positions, prompt and reply).
 # Results: $RES/compare-<shape>.json (written after every cell), $RES/summary.txt.
 set -u
 T0=$(date +%s); END=$((T0 + BUDGET_S - 4))
@@ -12,7 +13,7 @@ if [ "${SIEVE_H200_DRY:-0}" = 1 ]; then
   # name formats share args
   PLAN=("tiny fp32,q4 1 --contexts 16,64 --prompts 8,32 --decode-tokens 2 --chat-turns 2 --chat-user 4 --chat-reply 2 --bandwidth-bytes 16777216")
 else
-  W="--contexts 512,4096 --prompts 128,2048 --reps 5 --chat-turns 10 --chat-user 32 --chat-reply 8 --timeout-ms 90000"
+  W="--contexts 512,4000 --prompts 128,2048 --reps 5 --chat-turns 10 --chat-user 32 --chat-reply 8 --timeout-ms 90000"
   PLAN=("smollm2-135m fp16,q4,fp32 3 $W --decode-tokens 32"
         "qwen2.5-0.5b q4,fp16 3 $W --decode-tokens 24"
         "llama-3.2-1b q4,fp16 4 $W --decode-tokens 16")

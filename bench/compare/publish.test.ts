@@ -1,0 +1,38 @@
+// publish.ts on a report of known ratios: the README part names where Sieve is ahead and where behind, with the
+// factors, and replaces only what is between the markers.
+import { describe, expect, it } from 'vitest';
+import { readmeSection, replaceBetweenMarkers, verdict } from './publish.ts';
+import { ratiosToSieve, sampled, type EngineCell, type Report } from './report.ts';
+
+function engine(name: string, tokS: number, ttftMs: number): EngineCell {
+  return {
+    engine: name, config: '', versions: {}, load: { coldMs: 1000, cachedMs: 500, coldToFirstTokenMs: 1200, cachedToFirstTokenMs: 600 },
+    fairness: { prompt: [1], ids: [2], reference: [2], referenceBy: 'transformers', pass: true }, decodeTokensPerS: { 512: sampled([tokS]) },
+    ttftMs: { 128: sampled([ttftMs]) }, chat: null, peakGpuBytes: 1, peakJsBytesDuringLoad: 1, rooflinePercent: { 512: 10 },
+    weightBytesPerToken: 1, kvBytesPerToken: 1, errors: [],
+  };
+}
+
+describe('publish', () => {
+  const engines = [engine('sieve', 200, 50), engine('transformers', 100, 25)];
+  const report: Report = {
+    schema: 'sieve-compare/1', date: '2026-12-03T08:05:00Z', gpuFiguresFrom: 'Dawn (x) in Node, one process per engine', adapter: { vendor: 'nvidia', description: 'H200' },
+    bandwidthBytesPerS: 4e12, node: 'v20', platform: 'linux x64', versions: { sieve: '0.1.0' }, workload: { reps: 5, decodeTokens: 32 },
+    cells: [{ model: 'm', format: 'q4', rounds: 5, exportOps: {}, exportBytes: 0, engines, ratiosToSieve: ratiosToSieve(engines) }],
+    notRun: [{ engine: 'webllm', model: 'm', format: 'q4', reason: 'no library' }],
+  };
+  it('says Sieve decodes 2x faster and is 2x slower to the first token', () => {
+    const v = verdict(report);
+    expect(v).toContain('ahead on decode @512 in 1 cell (2.00×)');
+    expect(v).toContain('behind on TTFT 128 in 1 cell (2.00×)');
+  });
+  it('writes the table between the markers only', () => {
+    const body = readmeSection(report, 'docs/yardstick.svg', 'bench/results/compare-h200.json');
+    expect(body).toContain('| m | q4 | Transformers.js | yes | 5 | 100.0 | 0.50 | 10.0 | 25 | 1.2 / 0.6 | – |');
+    expect(body).toContain('- WebLLM, m q4: no library');
+    const text = replaceBetweenMarkers('a\n<!-- yardstick:begin -->\nSTALE\n<!-- yardstick:end -->\nb', body);
+    expect(text.startsWith('a\n<!-- yardstick:begin -->\n')).toBe(true);
+    expect(text).not.toContain('STALE');
+    expect(text.endsWith('<!-- yardstick:end -->\nb')).toBe(true);
+  });
+});

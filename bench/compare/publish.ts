@@ -1,0 +1,152 @@
+// After an H200 run: `node --import tsx bench/compare/publish.ts <results dir> [--json F] [--svg F] [--readme F]`.
+// <results dir> is results.tar.xz unpacked (bench/h200/run.sh: yardstick/compare-<shape>.json, one per shape, and
+// yardstick/exports.txt), or any folder holding compare-*.json. It merges the shapes' reports into one
+// (bench/results/compare-h200.json), draws docs/yardstick.svg (decode tokens/s against context, one line per engine
+// and format, a panel per shape), and rewrites the README between <!-- yardstick:begin --> and <!-- yardstick:end -->:
+// the table (tokens/s, ratios to Sieve, % of roofline, TTFT, load), what could not run and why, and a plain sentence
+// of where Sieve is ahead and where it is behind, computed from the ratios.
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { drawChart } from './chart.ts';
+import type { Cell, EngineCell, Report } from './report.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const BEGIN = '<!-- yardstick:begin -->';
+const END = '<!-- yardstick:end -->';
+const NAMES: Record<string, string> = { sieve: 'Sieve', transformers: 'Transformers.js', webllm: 'WebLLM' };
+
+function findReports(dir: string): string[] {
+  const out: string[] = [];
+  for (const f of readdirSync(dir)) {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) out.push(...findReports(p));
+    else if (/^compare-.*\.json$/.test(f)) out.push(p);
+  }
+  return out.sort();
+}
+
+/** The shapes' reports as one: the first one's run facts, every cell and every engine that could not run. */
+export function mergeReports(reports: Report[], extra: Record<string, unknown> = {}): Report & Record<string, unknown> {
+  if (reports.length === 0) throw new Error('no compare-*.json reports in the results');
+  const first = reports.find((r) => r.bandwidthBytesPerS > 0) ?? reports[0];
+  return { ...first, cells: reports.flatMap((r) => r.cells), notRun: reports.flatMap((r) => r.notRun), ...extra };
+}
+
+const fmt = (x: number | undefined, digits = 0) => (x === undefined || !Number.isFinite(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const med = (s: { median: number } | undefined) => s?.median;
+const keys = (o: Record<string, unknown>) => Object.keys(o).map(Number).sort((a, b) => a - b);
+const kLabel = (n: number) => (n >= 1024 && n % 1024 === 0 ? `${n / 1024}K` : n.toLocaleString("en-US"));
+const short = (s: string, n = 140) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+/** The README's yardstick part, as markdown. */
+export function readmeSection(r: Report, chartPath: string, jsonPath: string): string {
+  const contexts = [...new Set(r.cells.flatMap((c) => c.engines.flatMap((e) => keys(e.decodeTokensPerS))))].sort((a, b) => a - b);
+  const prompts = [...new Set(r.cells.flatMap((c) => c.engines.flatMap((e) => keys(e.ttftMs))))].sort((a, b) => a - b);
+  const lines: string[] = [];
+  const adapter = [r.adapter.vendor, r.adapter.architecture, r.adapter.description].filter(Boolean).join(' ') || JSON.stringify(r.adapter);
+  lines.push(`Measured ${r.date.slice(0, 10)} on ${adapter} through Dawn in Node (${r.gpuFiguresFrom.split(';')[0].replace(/^Dawn \(.*?\) in Node, /, '')}), `
+    + `copy bandwidth ${fmt(r.bandwidthBytesPerS / 1e9)} GB/s; ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}. `
+    + `Median of ${String(r.workload.reps)} interleaved rounds where the cell had the time (its rounds column), ${String(r.workload.decodeTokens)} decode tokens per sample, greedy, EOS ignored. `
+    + `Ratios are the engine's over Sieve's in the same cell (tokens/s: above 1 is faster than Sieve; TTFT: below 1 is faster). `
+    + `Full figures: \`${jsonPath}\`; chart: \`${chartPath}\`.`);
+  lines.push('');
+  lines.push(`![decode tokens/s against context](${chartPath})`);
+  lines.push('');
+  const head = ['model', 'format', 'engine', 'fair', 'rounds', ...contexts.map((c) => `tok/s @${kLabel(c)}`), ...contexts.map((c) => `×Sieve @${kLabel(c)}`),
+    ...contexts.map((c) => `% roofline @${kLabel(c)}`), ...prompts.map((p) => `TTFT ${kLabel(p)} ms`), 'load cold / cached s', '10-turn chat s'];
+  lines.push(`| ${head.join(' | ')} |`);
+  lines.push(`|${head.map(() => '---').join('|')}|`);
+  for (const c of r.cells) {
+    const sieve = c.engines.find((e) => e.engine === 'sieve');
+    for (const e of c.engines) {
+      if (!e.load) continue;
+      const ratio = (ctx: number) => (e === sieve ? '1' : fmt(c.ratiosToSieve[e.engine]?.decodeTokensPerS[ctx], 2));
+      lines.push(`| ${[c.model, c.format, `${NAMES[e.engine] ?? e.engine}${e.engine === 'sieve' && /runs f32/.test(e.config) ? ' (f32)' : ''}`, e.fairness?.pass ? 'yes' : 'NO',
+        String(c.rounds), ...contexts.map((k) => fmt(med(e.decodeTokensPerS[k]), 1)), ...contexts.map(ratio),
+        ...contexts.map((k) => fmt(e.rooflinePercent[k], 1)), ...prompts.map((p) => fmt(med(e.ttftMs[p]))),
+        `${fmt(e.load.coldToFirstTokenMs / 1000, 1)} / ${fmt(e.load.cachedToFirstTokenMs / 1000, 1)}`, e.chat ? fmt(e.chat.totalMs / 1000, 2) + (e.chat.reprefills ? ' (re-prefills)' : '') : '–'].join(' | ')} |`);
+    }
+  }
+  lines.push('');
+  const failed = [...r.notRun.map((n) => ({ engine: n.engine, model: n.model, format: n.format, reason: n.reason })),
+    ...r.cells.flatMap((c) => c.engines.filter((e) => e.load && e.errors.length).map((e) => ({ engine: e.engine, model: c.model, format: c.format, reason: e.errors.map((x) => `${x.stage}: ${x.message}`).join('; ') })))];
+  if (failed.length) {
+    lines.push('Not run, or partly:');
+    const seen = new Set<string>();
+    for (const f of failed) {
+      const line = `- ${NAMES[f.engine] ?? f.engine}, ${f.model} ${f.format}: ${short(f.reason.replace(/\s+/g, ' '))}`;
+      if (!seen.has(line)) { seen.add(line); lines.push(line); }
+    }
+    lines.push('');
+  }
+  lines.push(`**Where Sieve is ahead and where it is behind.** ${verdict(r)}`);
+  return lines.join('\n');
+}
+
+/** A plain sentence per other engine: in which cells and metrics Sieve is ahead, in which behind, with the ratios. */
+export function verdict(r: Report): string {
+  const others = [...new Set(r.cells.flatMap((c) => c.engines.map((e) => e.engine)).filter((e) => e !== 'sieve'))];
+  const out: string[] = [];
+  const range = (xs: number[]) => (xs.length === 1 ? `${xs[0].toFixed(2)}×` : `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}×`);
+  for (const other of others) {
+    const ahead: { what: string; x: number }[] = [];
+    const behind: { what: string; x: number }[] = [];
+    for (const c of r.cells) {
+      const rt = c.ratiosToSieve[other];
+      const o = c.engines.find((e) => e.engine === other);
+      if (!rt || !o?.load || !o.fairness?.pass) continue;
+      const at = `${c.model} ${c.format}`;
+      // Sieve's advantage as a factor > 1 when Sieve is better: tokens/s Sieve/other, ms other/Sieve.
+      for (const [k, v] of Object.entries(rt.decodeTokensPerS)) (1 / v >= 1 ? ahead : behind).push({ what: `decode @${kLabel(Number(k))} (${at})`, x: 1 / v });
+      for (const [k, v] of Object.entries(rt.ttftMs)) (v >= 1 ? ahead : behind).push({ what: `TTFT ${kLabel(Number(k))} (${at})`, x: v });
+      if (rt.loadColdMs !== null) (rt.loadColdMs >= 1 ? ahead : behind).push({ what: `cold load (${at})`, x: rt.loadColdMs });
+    }
+    if (!ahead.length && !behind.length) { out.push(`Against ${NAMES[other] ?? other}: no cell where both ran and passed the fairness check.`); continue; }
+    // Each as a factor >= 1: how many times the faster engine is faster.
+    const group = (xs: { what: string; x: number }[], invert: boolean) => {
+      const by = new Map<string, number[]>();
+      for (const { what, x } of xs) { const kind = what.replace(/ \(.*\)$/, ''); if (!by.has(kind)) by.set(kind, []); by.get(kind)!.push(invert ? 1 / x : x); }
+      return [...by].map(([kind, v]) => `${kind} in ${v.length} cell${v.length > 1 ? 's' : ''} (${range(v)})`).join(', ');
+    };
+    const worst = behind.sort((a, b) => a.x - b.x).slice(0, 3).map((b) => `${b.what} ${(1 / b.x).toFixed(2)}×`).join(', ');
+    const n = NAMES[other] ?? other;
+    out.push(`Against ${n}, Sieve is ahead on ${ahead.length ? group(ahead, false) : 'nothing measured'} (how many times faster Sieve is)`
+      + (behind.length ? `, and behind on ${group(behind, true)} (how many times faster ${n} is; furthest: ${worst}).` : ', and behind on nothing measured.'));
+  }
+  return out.join(' ');
+}
+
+export function replaceBetweenMarkers(text: string, body: string): string {
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`the README has no ${BEGIN} ... ${END} markers`);
+  return `${text.slice(0, a + BEGIN.length)}\n${body}\n${text.slice(b)}`;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+function main() {
+  const dir = process.argv[2];
+  if (!dir || !existsSync(dir)) throw new Error('usage: node --import tsx bench/compare/publish.ts <results dir> [--json F] [--svg F] [--readme F]');
+  const jsonOut = arg('--json', join(root, 'bench/results/compare-h200.json'));
+  const svgOut = arg('--svg', join(root, 'docs/yardstick.svg'));
+  const readme = arg('--readme', join(root, 'README.md'));
+  const files = findReports(dir);
+  const reports = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Report);
+  const exportsTxt = files.map((f) => join(f, '../exports.txt')).find((f) => existsSync(f));
+  const merged = mergeReports(reports, {
+    sources: files.map((f) => relative(dir, f)),
+    exports: exportsTxt ? readFileSync(exportsTxt, 'utf8').trim().split('\n') : [],
+  });
+  writeFileSync(jsonOut, JSON.stringify(merged, null, 1) + '\n');
+  writeFileSync(svgOut, drawChart(merged));
+  const rel = (p: string) => relative(root, p);
+  writeFileSync(readme, replaceBetweenMarkers(readFileSync(readme, 'utf8'), readmeSection(merged, rel(svgOut), rel(jsonOut))));
+  console.log(`wrote ${rel(jsonOut)} (${merged.cells.length} cells from ${files.length} reports), ${rel(svgOut)}, ${rel(readme)}'s yardstick section`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
