@@ -1,22 +1,31 @@
 // Node bench of the WGSL decoder on a real GPU (Dawn, the `webgpu` package): ms/token of whole decode steps on random
-// models of real shapes, host encode time, and the bandwidth one large matvec reaches. Bundle it with esbuild (WGSL
-// `?raw` as text: bench/build-node-bench.mjs) and run with `node wgsl-decode-shapes.mjs`; the H200 box has no node_modules.
+// models of real shapes in every weight format, host encode time, dispatches and passes per token, the bandwidth
+// the matvecs reach against a plain WGSL read of a large buffer, the floor of a step and its ratio to it, and f16's
+// correctness on the golden checkpoints against transformers. Bundle it with esbuild (WGSL `?raw` as text:
+// bench/build-node-bench.mjs) and run with `node wgsl-decode-shapes.mjs`; the H200 box has no node_modules.
 //
-// Usage: node wgsl-decode-shapes.mjs [model prefix | smoke] [f32,int8,int4] [out.json]. Measured figures (H200):
-// bench/results/wgsl-decode-shapes-h200.json and the README's speed section. Host encoding in dawn.node (~10 us per
-// dispatch with its passes and attention's bind-group lookups) bounds the small models; Chromium's WebGPU calls are
-// cheaper, so these are upper bounds on host cost.
+// Usage: node wgsl-decode-shapes.mjs [model prefix | smoke] [f32,f16,int8,int4] [out.json] [budget seconds].
+// The JSON is rewritten after every row, so a run stopped by its budget keeps what it measured. Measured figures
+// (H200): bench/results/wgsl-decode-shapes-h200.json and the README's decode section.
+//
+// floor = max(host encode time, dispatches x an empty dispatch's time) + bytes read / read bandwidth, each measured
+// in this run: what a step would cost if every dispatch were free of anything but its launch and its bytes.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { PagedAttention } from '../engine/attention/index.ts';
 import { createEngineDevice } from '../engine/gpu/index.ts';
 import { PagedKVCache } from '../engine/kv/index.ts';
-import { layerWeight, ropeInverseFrequencies, ropeTable, type ModelConfig } from '../engine/model/index.ts';
+import { layerWeight, ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig } from '../engine/model/index.ts';
+import { loadModelFromPath } from '../engine/model/node.ts';
+import { isQuantizedWeight, toF16 } from '../engine/quant/index.ts';
 import { countingEncoder, DecodeKernels, encodeDispatch, WgslDecoder, type DispatchCounts, type MatrixBuffer } from '../engine/decode/index.ts';
+import readBandwidthSource from './read-bandwidth.wgsl?raw';
 
 Object.assign(globalThis, globals);
 const gpu = create([]);
 
-type Format = 'f32' | 'int8' | 'int4';
+type Format = 'f32' | 'f16' | 'int8' | 'int4';
 
 /**
  * Weight uploads as f32 (what GpuWeights does), or as random symmetric block-32 codes in engine/quant's layout
@@ -30,13 +39,21 @@ function uploadRandom(device: GPUDevice, config: ModelConfig, oBias: boolean, fo
   const codeBlock = new Uint8Array(1 << 22);
   for (let i = 0; i < codeBlock.length; i++) codeBlock[i] = Math.floor(Math.abs(Math.sin(i * 78.233) * 43758.5453 % 1) * 256);
   const scaleBlock = new Float32Array(1 << 20).fill(0.004);
+  const halfBlock = format === 'f16' ? toF16(block) : null;
   let bytes = 0;
-  const fill = (buffer: GPUBuffer, src: Float32Array<ArrayBuffer> | Uint8Array<ArrayBuffer>, count: number) => {
+  const fill = (buffer: GPUBuffer, src: Float32Array<ArrayBuffer> | Uint8Array<ArrayBuffer> | Uint16Array<ArrayBuffer>, count: number) => {
     for (let at = 0; at < count; at += src.length) device.queue.writeBuffer(buffer, at * src.BYTES_PER_ELEMENT, src, 0, Math.min(src.length, count - at));
   };
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   const add = (name: string, shape: number[], offset = 0) => {
     const n = shape.reduce((a, b) => a * b, 1);
+    if (halfBlock && shape.length === 2) {
+      const buffer = device.createBuffer({ label: name, size: Math.ceil(n / 8) * 16, usage });
+      fill(buffer, halfBlock, n);
+      map.set(name, { buffer, shape, f16: true });
+      bytes += n * 2;
+      return;
+    }
     if (format !== 'f32' && shape.length === 2) {
       const bits = format === 'int4' ? 4 : 8;
       const blocksPerRow = Math.ceil(shape[1] / 32);
@@ -49,7 +66,7 @@ function uploadRandom(device: GPUDevice, config: ModelConfig, oBias: boolean, fo
       bytes += codeBytes + shape[0] * blocksPerRow * 4;
       return;
     }
-    const buffer = device.createBuffer({ label: name, size: Math.ceil(n / 4) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    const buffer = device.createBuffer({ label: name, size: Math.ceil(n / 4) * 16, usage });
     const src = offset ? block.map((v) => v + offset) : block;
     for (let at = 0; at < n; at += block.length) {
       const len = Math.min(block.length, n - at);
@@ -80,7 +97,7 @@ function uploadRandom(device: GPUDevice, config: ModelConfig, oBias: boolean, fo
     w('mlp.down_proj.weight', [D, c.intermediateSize]);
   }
   // Bytes a decode step reads: every weight once, the embedding row aside (lm_head reads it whole when tied).
-  const embedBytes = format === 'f32' ? c.vocabSize * D * 4 : c.vocabSize * Math.ceil(D / 32) * (32 * (format === 'int4' ? 4 : 8) / 8 + 4);
+  const embedBytes = format === 'f32' ? c.vocabSize * D * 4 : format === 'f16' ? c.vocabSize * D * 2 : c.vocabSize * Math.ceil(D / 32) * (32 * (format === 'int4' ? 4 : 8) / 8 + 4);
   const streamed = bytes - embedBytes * (c.tieWordEmbeddings ? 0 : 1);
   return {
     get: (n: string) => map.get(n)!, has: (n: string) => map.has(n), bytes: streamed,
@@ -106,9 +123,70 @@ const SHAPES: [string, ModelConfig][] = [
 
 const now = () => performance.now();
 
-async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps: number, contextBefore: number, format: Format, rounds = 5) {
+/** What the floor needs, measured once per run. */
+interface Yardstick {
+  /** GB/s of read-bandwidth.wgsl streaming a 1 GiB buffer. */
+  readGBperS: number;
+  /** GB/s of copyBufferToBuffer (bytes copied per second) over the same size. */
+  copyGBperS: number;
+  /** ms of one empty dispatch, from 4,000 in one pass. */
+  emptyDispatchMs: number;
+}
+
+async function gpuMs(device: GPUDevice, encode: (encoder: GPUCommandEncoder) => void, reps: number): Promise<number> {
+  const once = async (n: number) => {
+    const encoder = device.createCommandEncoder();
+    for (let i = 0; i < n; i++) encode(encoder);
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+  await once(2);
+  const t0 = now();
+  await once(reps);
+  return (now() - t0) / reps;
+}
+
+async function yardstick(device: GPUDevice, smoke: boolean): Promise<Yardstick> {
+  const bytes = smoke ? 1 << 22 : 1 << 30;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const src = device.createBuffer({ size: bytes, usage });
+  const dst = device.createBuffer({ size: bytes, usage });
+  const workgroups = 132 * 16;
+  const sink = device.createBuffer({ size: workgroups * 4, usage });
+  const module = device.createShaderModule({ code: readBandwidthSource });
+  const read = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'stream', constants: { WORKGROUPS: workgroups, VEC4S: bytes / 16 } } });
+  const empty = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'empty', constants: { WORKGROUPS: 1, VEC4S: 1 } } });
+  const group = device.createBindGroup({ layout: read.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: sink } }] });
+  const emptyGroup = device.createBindGroup({ layout: empty.getBindGroupLayout(0), entries: [] });
+  const reps = smoke ? 2 : 20;
+  const readMs = await gpuMs(device, (e) => {
+    const pass = e.beginComputePass();
+    pass.setPipeline(read);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(workgroups);
+    pass.end();
+  }, reps);
+  const copyMs = await gpuMs(device, (e) => e.copyBufferToBuffer(src, 0, dst, 0, bytes), reps);
+  const n = smoke ? 50 : 4000;
+  const emptyMs = await gpuMs(device, (e) => {
+    const pass = e.beginComputePass();
+    pass.setPipeline(empty);
+    pass.setBindGroup(0, emptyGroup);
+    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(1);
+    pass.end();
+  }, 2) / n;
+  for (const b of [src, dst, sink]) b.destroy();
+  const row = { readGBperS: +(bytes / 1e6 / readMs).toFixed(0), copyGBperS: +(bytes / 1e6 / copyMs).toFixed(0), emptyDispatchMs: +emptyMs.toFixed(5) };
+  console.log(JSON.stringify({ yardstick: row }));
+  return row;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs: number[]) => +((Math.max(...xs) - Math.min(...xs)) / median(xs)).toFixed(3);
+
+async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps: number, contextBefore: number, format: Format, ys: Yardstick, rounds = 5) {
   const weights = uploadRandom(device, c, false, format);
-  const maxTokens = contextBefore + 3 * steps * rounds + 64;
+  const maxTokens = contextBefore + 2 * steps * rounds + 64;
   const cache = new PagedKVCache(device, {
     numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: maxTokens,
     memoryBudgetBytes: 2 * c.numLayers * c.numKvHeads * c.headDim * 8 * (maxTokens + 64),
@@ -132,7 +210,6 @@ async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps
     counts.passes = 0;
     const encoder = countingEncoder(device.createCommandEncoder(), counts);
     decoder.encodeStep(encoder, { greedy });
-    if (!greedy) encoder.copyBufferToBuffer(decoder.logits, 0, staging, 0, c.vocabSize * 4);
     device.queue.submit([encoder.finish()]);
     encodeMs += now() - t;
     position += 1;
@@ -149,50 +226,44 @@ async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps
   // Context: decode steps without readback (the GPU queues them), then one readback.
   for (let i = 0; i < contextBefore; i++) encodeStep(i % 100, false);
   await readback();
-  // Interleaved rounds (A B C, A B C, ...): synchronous steps as step-by-step generation runs them (step, read
-  // logits, next); pipelined steps without readback (the GPU time per token); greedy on the GPU as decodeGreedy runs
-  // (the id chosen by the argmax kernel, the queue kept full by encoding ahead).
+  // Interleaved rounds (A B, A B, ...): A greedy on the GPU as decodeGreedy runs it (the id chosen by the argmax
+  // kernel, the queue kept full by encoding ahead); B synchronous steps as step-by-step generation runs them.
   const syncs: number[] = [];
   const encodes: number[] = [];
-  const pipes: number[] = [];
   const greedies: number[] = [];
   const greedyEncodes: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    encodeMs = 0;
-    let t0 = now();
-    for (let i = 0; i < steps; i++) {
-      encodeStep(i % 100, false);
-      const l = await readback();
-      if (!Number.isFinite(l[0])) throw new Error('non-finite logits');
-    }
-    syncs.push((now() - t0) / steps);
-    encodes.push(encodeMs / steps);
-    t0 = now();
-    for (let i = 0; i < steps; i++) encodeStep(i % 100, false);
-    await readback();
-    pipes.push((now() - t0) / steps);
     decoder.writeToken(1);
     encodeMs = 0;
-    t0 = now();
+    let t0 = now();
     for (let i = 0; i < steps; i++) encodeStep(0, true);
     const l = await readback();
     greedies.push((now() - t0) / steps);
     greedyEncodes.push(encodeMs / steps);
     if (!Number.isFinite(l[0])) throw new Error('non-finite logits');
+    encodeMs = 0;
+    t0 = now();
+    for (let i = 0; i < steps; i++) {
+      encodeStep(i % 100, false);
+      const l2 = await readback();
+      if (!Number.isFinite(l2[0])) throw new Error('non-finite logits');
+    }
+    syncs.push((now() - t0) / steps);
+    encodes.push(encodeMs / steps);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const spread = (xs: number[]) => +((Math.max(...xs) - Math.min(...xs)) / median(xs)).toFixed(3);
   const syncMs = median(syncs);
-  const hostEncodeMs = median(encodes);
-  const pipelinedMs = median(pipes);
   const greedyMs = median(greedies);
-  const greedyEncodeMs = median(greedyEncodes);
+  const hostMs = median(greedyEncodes);
+  const readMs = weights.bytes / 1e6 / ys.readGBperS;
+  const floorMs = Math.max(hostMs, counts.dispatches * ys.emptyDispatchMs) + readMs;
   const row = {
     model: name, format, layers: c.numLayers, weightGB: +(weights.bytes / 1e9).toFixed(3), context: position,
-    msPerTokenSync: +syncMs.toFixed(3), msPerTokenPipelined: +pipelinedMs.toFixed(3), msPerTokenGpuGreedy: +greedyMs.toFixed(3),
-    tokensPerSGpuGreedy: +(1000 / greedyMs).toFixed(0), hostEncodeMsPerToken: +hostEncodeMs.toFixed(3), greedyHostEncodeMsPerToken: +greedyEncodeMs.toFixed(3),
-    rounds, syncSpread: spread(syncs), greedySpread: spread(greedies), greedyOverSync: +(syncMs / greedyMs).toFixed(2),
-    dispatchesPerToken: counts.dispatches, passesPerToken: counts.passes, weightGBperSGreedy: +(weights.bytes / 1e6 / greedyMs).toFixed(0),
+    msPerTokenGpuGreedy: +greedyMs.toFixed(3), tokensPerSGpuGreedy: +(1000 / greedyMs).toFixed(0), msPerTokenSync: +syncMs.toFixed(3),
+    greedyOverSync: +(syncMs / greedyMs).toFixed(2), rounds, stepsPerRound: steps, greedySpread: spread(greedies), syncSpread: spread(syncs),
+    dispatchesPerToken: counts.dispatches, passesPerToken: counts.passes, hostEncodeMsPerToken: +hostMs.toFixed(3),
+    hostEncodeUsPerDispatch: +(hostMs * 1000 / counts.dispatches).toFixed(2), syncHostEncodeMsPerToken: +median(encodes).toFixed(3),
+    weightGBperSGreedy: +(weights.bytes / 1e6 / greedyMs).toFixed(0), weightReadMsAtBandwidth: +readMs.toFixed(3),
+    floorMs: +floorMs.toFixed(3), overFloor: +(greedyMs / floorMs).toFixed(2),
   };
   console.log(JSON.stringify(row));
   decoder.destroy();
@@ -202,110 +273,195 @@ async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps
   return row;
 }
 
-/** GB/s of one quantized matvec (normed), codes + scales read once per dispatch. */
-async function benchQuantMatvec(device: GPUDevice, out: number, inF: number, format: 'int8' | 'int4', reps: number) {
+/** GB/s of one matvec (normed, or gated for two matrices), weights (codes + scales) read once per dispatch. */
+async function benchMatvec(device: GPUDevice, out: number, inF: number, format: Format, mode: 'normed' | 'gated', reps: number, ys: Yardstick) {
   const kernels = new DecodeKernels(device, 1e-5);
-  const mk = (floats: number) => device.createBuffer({ size: Math.ceil(floats / 4) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  const x = mk(inF);
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const mk = (bytes: number) => device.createBuffer({ size: Math.ceil(bytes / 16) * 16, usage });
+  const x = mk(inF * 4);
   device.queue.writeBuffer(x, 0, new Float32Array(inF).fill(0.5));
-  const norm = mk(inF);
+  const norm = mk(inF * 4);
   device.queue.writeBuffer(norm, 0, new Float32Array(inF).fill(1));
-  const bits = format === 'int4' ? 4 : 8;
   const blocksPerRow = Math.ceil(inF / 32);
-  const codeBytes = out * blocksPerRow * 32 * bits / 8;
-  const a: MatrixBuffer = { buffer: mk(codeBytes / 4), shape: [out, inF], quantized: { scales: mk(out * blocksPerRow), zeroPoints: null, bits: bits as 4 | 8, blockSize: 32, blocksPerRow } };
-  const y = mk(out);
-  const d = kernels.quantMatvec('q', 'normed', { x, norm, a, out: y });
-  const run = async (n: number) => {
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    for (let i = 0; i < n; i++) encodeDispatch(pass, d);
-    pass.end();
-    device.queue.submit([encoder.finish()]);
-    const st = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const e2 = device.createCommandEncoder();
-    e2.copyBufferToBuffer(y, 0, st, 0, 16);
-    device.queue.submit([e2.finish()]);
-    await st.mapAsync(GPUMapMode.READ);
-    st.destroy();
+  const matrix = (): { m: MatrixBuffer; bytes: number } => {
+    if (format === 'int4' || format === 'int8') {
+      const bits = format === 'int4' ? 4 : 8;
+      const codeBytes = out * blocksPerRow * 32 * bits / 8;
+      return { m: { buffer: mk(codeBytes), shape: [out, inF], quantized: { scales: mk(out * blocksPerRow * 4), zeroPoints: null, bits, blockSize: 32, blocksPerRow } }, bytes: codeBytes + out * blocksPerRow * 4 };
+    }
+    const bytes = out * inF * (format === 'f16' ? 2 : 4);
+    return { m: { buffer: mk(bytes), shape: [out, inF], f16: format === 'f16' }, bytes };
   };
-  await run(3);
-  const t0 = now();
-  await run(reps);
-  const ms = (now() - t0) / reps;
-  const bytes = codeBytes + out * blocksPerRow * 4;
-  const row = { matvec: `${out}x${inF}`, format, GBperS: +(bytes / 1e6 / ms).toFixed(0), us: +(ms * 1000).toFixed(1) };
+  const mats = mode === 'gated' ? [matrix(), matrix()] : [matrix()];
+  const y = mk(out * 4);
+  const d = kernels.matvec(mode, mode, { x, norm, matrices: mats.map((m) => m.m), out: y });
+  const ms = await gpuMs(device, (e) => {
+    const pass = e.beginComputePass();
+    encodeDispatch(pass, d);
+    pass.end();
+  }, reps);
+  // One pass per dispatch above; the same dispatches in one pass, as a decode step encodes them.
+  const inPassMs = await gpuMs(device, (e) => {
+    const pass = e.beginComputePass();
+    for (let i = 0; i < 10; i++) encodeDispatch(pass, d);
+    pass.end();
+  }, Math.max(1, reps / 10)) / 10;
+  const bytes = mats.reduce((n, m) => n + m.bytes, 0);
+  const best = Math.min(ms, inPassMs);
+  const row = {
+    matvec: `${out}x${inF}`, format, mode, us: +(best * 1000).toFixed(1), GBperS: +(bytes / 1e6 / best).toFixed(0),
+    ofReadBandwidth: +(bytes / 1e6 / best / ys.readGBperS).toFixed(2),
+  };
   console.log(JSON.stringify(row));
-  a.buffer.destroy();
-  a.quantized?.scales.destroy();
+  for (const m of mats) {
+    m.m.buffer.destroy();
+    m.m.quantized?.scales.destroy();
+  }
+  for (const b of [x, norm, y]) b.destroy();
   kernels.destroy();
   return row;
 }
 
-async function benchMatvec(device: GPUDevice, out: number, inF: number, reps: number) {
-  const kernels = new DecodeKernels(device, 1e-5);
-  const mk = (floats: number) => device.createBuffer({ size: Math.ceil(floats / 4) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  const x = mk(inF);
-  device.queue.writeBuffer(x, 0, new Float32Array(inF).fill(0.5));
-  const norm = mk(inF);
-  device.queue.writeBuffer(norm, 0, new Float32Array(inF).fill(1));
-  const a = { buffer: mk(out * inF), shape: [out, inF] };
-  const b = { buffer: mk(out * inF), shape: [out, inF] };
-  const y = mk(out);
-  const rows: Record<string, number> = {};
-  for (const entry of ['normed', 'normedGated', 'residual'] as const) {
-    const d = kernels.matvec(entry, entry, { x, norm, a, b, outA: y });
-    const run = async (n: number) => {
-      const encoder = device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      for (let i = 0; i < n; i++) encodeDispatch(pass, d);
-      pass.end();
-      device.queue.submit([encoder.finish()]);
-      const st = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      const e2 = device.createCommandEncoder();
-      e2.copyBufferToBuffer(y, 0, st, 0, 16);
-      device.queue.submit([e2.finish()]);
-      await st.mapAsync(GPUMapMode.READ);
-      st.destroy();
-    };
-    await run(3);
-    const t0 = now();
-    await run(reps);
-    const ms = (now() - t0) / reps;
-    const bytes = out * inF * 4 * (entry === 'normedGated' ? 2 : 1);
-    rows[`${entry}GBperS`] = +(bytes / 1e6 / ms).toFixed(0);
-    rows[`${entry}Us`] = +(ms * 1000).toFixed(1);
+/** A golden checkpoint's weights on the GPU, the matrices as f16 (what quantization 'f16' stores) or all f32. */
+function uploadGolden(device: GPUDevice, loaded: LoadedModel, f16: boolean) {
+  const map = new Map<string, MatrixBuffer>();
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  for (const name of loaded.weights.names()) {
+    const t = loaded.weights.get(name);
+    const half = f16 && t.shape.length === 2 && isQuantizedWeight(name);
+    const data = half ? toF16(t.data) : t.data;
+    const buffer = device.createBuffer({ label: name, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage });
+    device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    map.set(name, { buffer, shape: t.shape, f16: half });
   }
-  const row = { matvec: `${out}x${inF}`, ...rows };
+  return { get: (n: string) => map.get(n)!, has: (n: string) => map.has(n), destroy: () => { for (const w of map.values()) w.buffer.destroy(); } };
+}
+
+/** f16 weights on a golden checkpoint: max |logit - transformers'| of f16 and f32 weights, and f16 against f32. */
+async function f16Correctness(device: GPUDevice, name: string, positions: number, halfWeights = true) {
+  const folder = join(GOLDEN_DIR, name);
+  const loaded = await loadModelFromPath(folder);
+  const c = loaded.config;
+  const ids = (JSON.parse(readFileSync(join(folder, 'ids.json'), 'utf8')) as number[]).slice(0, positions);
+  const raw = readFileSync(join(folder, 'logits.f32'));
+  const golden = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  const run = async (f16: boolean) => {
+    const weights = uploadGolden(device, loaded, f16);
+    const cache = new PagedKVCache(device, {
+      numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: positions + 16,
+      memoryBudgetBytes: 2 * c.numLayers * c.numKvHeads * c.headDim * 8 * (positions + 80),
+    });
+    const attention = new PagedAttention(device, cache, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1 });
+    const decoder = new WgslDecoder(device, c, weights, attention);
+    const staging = device.createBuffer({ size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const inv = ropeInverseFrequencies(c);
+    const seq = cache.createSequence();
+    const all = new Float32Array(positions * c.vocabSize);
+    for (let t = 0; t < positions; t++) {
+      const { cos, sin } = ropeTable(inv, t, 1);
+      attention.beginStep(seq, { startPosition: t, numTokens: 1, cos, sin });
+      decoder.writeToken(ids[t]);
+      const encoder = device.createCommandEncoder();
+      decoder.encodeStep(encoder);
+      encoder.copyBufferToBuffer(decoder.logits, 0, staging, 0, c.vocabSize * 4);
+      device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      all.set(new Float32Array(staging.getMappedRange()), t * c.vocabSize);
+      staging.unmap();
+    }
+    decoder.destroy();
+    staging.destroy();
+    weights.destroy();
+    return all;
+  };
+  const maxDiff = (a: Float32Array, b: Float32Array) => {
+    let m = 0;
+    for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+    return m;
+  };
+  const f32 = await run(false);
+  const f16 = await run(halfWeights);
+  const row = {
+    golden: name, positions, ...(halfWeights ? {} : { standIn: 'no shader-f16: the f16 run took f32 weights (checks the bench, not f16)' }), f32VsTransformers: +maxDiff(f32, golden).toExponential(2), f16VsTransformers: +maxDiff(f16, golden).toExponential(2),
+    f16VsF32: +maxDiff(f16, f32).toExponential(2), bound: F16_GOLDEN_BOUND, withinBound: maxDiff(f16, golden) <= F16_GOLDEN_BOUND,
+  };
   console.log(JSON.stringify(row));
-  a.buffer.destroy();
-  b.buffer.destroy();
-  kernels.destroy();
   return row;
 }
+
+/**
+ * Max |logit - transformers'| allowed with f16 weights on the golden checkpoints: f16 keeps 11 significant bits, so
+ * each weight moves by up to 2^-12 of itself; over the goldens' 2-4 layers of sums of 64-128 terms that is ~1e-3 of
+ * logits of magnitude ~1. 2e-2 leaves room for the tails and flags a kernel that reads the wrong halves (errors ~1).
+ */
+const F16_GOLDEN_BOUND = 2e-2;
+// From the repo root (where bench/h200 runs its segments), not beside the bundle.
+const GOLDEN_DIR = process.env.SIEVE_GOLDEN_DIR ?? join(process.cwd(), 'models/golden');
 
 async function main() {
+  const started = now();
   const engine = await createEngineDevice(gpu as unknown as GPU);
   const device = engine.device;
   const info = engine.adapterInfo;
   const adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
   console.log(`adapter: ${adapter}`);
   const only = process.argv[2] ?? '';
-  const formats = (process.argv[3] ?? 'f32').split(',') as Format[];
-  const rows: unknown[] = [];
-  // A 'smoke' run (argv[2]) checks the bench on a software adapter: a tiny model, no large matvecs.
-  if (only !== 'smoke') {
-    for (const [o, i] of [[14336, 4096], [4096, 4096], [1024, 4096], [128256, 2048]]) rows.push(await benchMatvec(device, o, i, 50));
-    for (const [o, i] of [[14336, 4096], [128256, 2048]]) for (const f of ['int8', 'int4'] as const) rows.push(await benchQuantMatvec(device, o, i, f, 50));
+  const smoke = only === 'smoke';
+  const hasF16 = device.features.has('shader-f16');
+  const asked = (process.argv[3] ?? 'f32').split(',') as Format[];
+  const formats = asked.filter((f) => f !== 'f16' || hasF16);
+  const outPath = process.argv[4];
+  const budgetS = Number(process.argv[5] ?? Infinity);
+  const left = () => budgetS - (now() - started) / 1000;
+  const result: Record<string, unknown> = {
+    date: new Date().toISOString(), adapter, how: HOW, shaderF16: hasF16, skipped: asked.filter((f) => !formats.includes(f)).map((f) => `${f}: no shader-f16`),
+    limits: { maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage, maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize },
+    yardstick: null, matvec: [] as unknown[], models: [] as unknown[], f16Golden: [] as unknown[], errors: [] as string[],
+  };
+  const save = () => { if (outPath) writeFileSync(outPath, JSON.stringify(result, null, 2)); };
+  const attempt = async (what: string, f: () => Promise<unknown>, list?: unknown[], needS = 0) => {
+    if (left() < needS) {
+      (result.errors as string[]).push(`${what}: skipped, ${left().toFixed(0)} s of the budget left`);
+      save();
+      return;
+    }
+    try {
+      const row = await f();
+      if (list) list.push(row);
+    } catch (e) {
+      (result.errors as string[]).push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+      console.error(what, e);
+    }
+    save();
+  };
+  const ys = await yardstick(device, smoke);
+  result.yardstick = ys;
+  save();
+  // The shapes in the order the issue's targets need them: the models first, then the matvecs, then f16's goldens.
+  const models = SHAPES.filter(([name]) => (smoke ? name === 'smoke' : only ? name.startsWith(only) : name === 'SmolLM2-135M' || name === 'Llama-3.2-1B'));
+  const order: Format[] = ['f16', 'int4', 'f32', 'int8'];
+  for (const [name, c] of models) {
+    for (const format of order.filter((f) => formats.includes(f))) {
+      await attempt(`${name} ${format}`, () => (smoke ? benchModel(device, name, c, 3, 4, format, ys, 2) : benchModel(device, name, c, 32, 256, format, ys)), result.models as unknown[], smoke ? 0 : 6);
+    }
   }
-  for (const [name, c] of SHAPES) {
-    if (only ? !name.startsWith(only) : name === 'smoke') continue;
-    for (const format of formats) rows.push(name === 'smoke' ? await benchModel(device, name, c, 3, 4, format) : await benchModel(device, name, c, 64, 512, format));
+  const matvecs: [number, number][] = smoke ? [[64, 128]] : [[14336, 4096], [128256, 2048]];
+  for (const [o, i] of matvecs) {
+    for (const format of formats) await attempt(`matvec ${o}x${i} ${format}`, () => benchMatvec(device, o, i, format, 'normed', smoke ? 2 : 50, ys), result.matvec as unknown[], 1);
   }
-  const out = process.argv[4];
-  if (out) (await import('node:fs')).writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), adapter, rows }, null, 2));
+  if (!smoke) for (const format of formats) await attempt(`matvec 8192x2048 gated ${format}`, () => benchMatvec(device, 8192, 2048, format, 'gated', 50, ys), result.matvec as unknown[], 1);
+  if (hasF16) {
+    for (const g of ['llama-gqa-untied', 'llama3-rope', 'qwen2', 'qwen3']) await attempt(`f16 golden ${g}`, () => f16Correctness(device, g, 40), result.f16Golden as unknown[], 2);
+  } else {
+    (result.errors as string[]).push('f16 goldens: the adapter has no shader-f16');
+    if (smoke) await attempt('f16 golden stand-in', () => f16Correctness(device, 'llama-gqa-untied', 4, false), result.f16Golden as unknown[]);
+  }
+  result.seconds = +((now() - started) / 1000).toFixed(1);
+  save();
   process.exit(0);
 }
+
+const HOW = 'Node on Dawn (webgpu 0.6.2), bench/wgsl-decode-shapes.ts: random weights (f32, f16, or random symmetric block-32 int8/int4 codes), 256 decode steps of context first, then 5 interleaved rounds of 32 steps: A gpu-greedy (the argmax kernel chooses the id, the next step embeds it, the queue kept full), B sync (step, read logits back, next); medians, spread = (max - min) / median over the rounds of the same kind. floor = max(host encode, dispatches x empty dispatch) + weight bytes / read bandwidth (read-bandwidth.wgsl over 1 GiB), all from this run. matvec: the best of one dispatch per pass and ten in one pass, weights read once per dispatch.';
 
 main().catch((e) => {
   console.error(e);

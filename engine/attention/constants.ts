@@ -6,6 +6,14 @@ export const WORKGROUP_SIZE = 64;
 /** Slots per split of the decode kernel (CHUNK in decode-attention.wgsl): one slot per thread. */
 export const DECODE_CHUNK = 64;
 
+/**
+ * Cached slots up to which a dense decode step's attention is one workgroup per KV head walking every chunk
+ * (decode-step-attention.wgsl's attend: 1 dispatch, merge and commit inside) rather than a split across workgroups
+ * and a merge dispatch. 4 chunks: past that, one workgroup's serial walk costs more than the second dispatch's
+ * launch (an estimate; bench/wgsl-decode-shapes.ts reports the step at both sides of it).
+ */
+export const DECODE_ONE_WORKGROUP_SLOTS = 256;
+
 /** Largest head dim: the prefill kernel's threads per query row (D / PREFILL_CHANNELS_PER_THREAD) fit a workgroup. */
 export const MAX_HEAD_DIM = 256;
 

@@ -14,8 +14,7 @@
 //     1 out         storage read_write  [1][NUM_HEADS * D] f32 (reduce only)
 // Dispatch: split (number of chunks, NUM_KV_HEADS), a workgroup serving the GROUP query heads of one KV head so
 // each key and value is read once for the whole group; reduce (NUM_HEADS).
-// Partials hold sum_j exp(s_j - m) v_j unnormalized with their chunk max m and sum l; reduce rescales them to the
-// global max (the online-softmax merge), so the result does not depend on the chunking beyond rounding.
+// Query staging, the split and the merge are engine/wgsl's decode-query, decode-chunk and split-reduce.
 
 override D: u32;
 override NUM_HEADS: u32;
@@ -64,115 +63,49 @@ var<workgroup> probs: array<f32, SCORE_FLOATS>;
 var<workgroup> slotBase: array<u32, CHUNK>;
 var<workgroup> chunkMax: array<f32, WG>;
 
-//#include rope
+fn queryAt(h: u32, i: u32) -> f32 {
+  return q[h * D + i];
+}
+
+fn ropeCos(i: u32) -> f32 {
+  return step.rope[i];
+}
+
+fn ropeSin(i: u32) -> f32 {
+  return step.rope[D / 2u + i];
+}
+
+fn slotSkipped(j: u32) -> bool {
+  return false;
+}
+
+//#include decode-query
+//#include decode-chunk
 
 fn totalSlots(g: u32) -> u32 {
   return counts[(step.seq * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g] + step.n;
 }
 
-fn mlIndex(h: u32, s: u32) -> u32 {
-  return NUM_HEADS * MAX_SPLITS * D + (h * MAX_SPLITS + s) * 2u;
-}
-
 @compute @workgroup_size(64)
 fn split(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let group = NUM_HEADS / NUM_KV_HEADS;
   let s = wid.x;
   let g = wid.y;
   let total = totalSlots(g);
   let first = s * CHUNK;
   let valid = min(total - min(first, total), CHUNK);
-
-  // Rotate and scale the group's queries into workgroup memory.
-  let half = D / 2u;
-  for (var idx = lid; idx < group * half; idx += WG) {
-    let hh = idx / half;
-    let i = idx % half;
-    let p = ropePair(i);
-    let c = step.rope[i];
-    let sn = step.rope[half + i];
-    let src = (g * group + hh) * D;
-    let x0 = q[src + p.x];
-    let x1 = q[src + p.y];
-    qs[hh * D + p.x] = (x0 * c - x1 * sn) * SCALE;
-    qs[hh * D + p.y] = (x1 * c + x0 * sn) * SCALE;
-  }
+  stageQuery(g, lid);
   if (lid < valid) {
     let slot = first + lid;
     let page = blockTables[((step.seq * MAX_PAGES + slot / PAGE) * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g];
     slotBase[lid] = page * 2u * PAGE * D + (slot % PAGE) * D;
   }
   workgroupBarrier();
-
-  // One slot per thread: its logit for every head of the group.
-  if (lid < valid) {
-    let base = slotBase[lid];
-    for (var hh = 0u; hh < group; hh++) {
-      var dot = 0.0;
-      for (var i = 0u; i < D; i++) {
-        dot += qs[hh * D + i] * pages[base + i];
-      }
-      probs[hh * CHUNK + lid] = dot;
-    }
-  }
-  workgroupBarrier();
-
-  if (lid < group) {
-    var mx = NEG_BIG;
-    for (var j = 0u; j < valid; j++) {
-      mx = max(mx, probs[lid * CHUNK + j]);
-    }
-    chunkMax[lid] = mx;
-  }
-  workgroupBarrier();
-
-  for (var idx = lid; idx < group * CHUNK; idx += WG) {
-    if (idx % CHUNK < valid) {
-      probs[idx] = exp(probs[idx] - chunkMax[idx / CHUNK]);
-    }
-  }
-  workgroupBarrier();
-
-  // Probability-weighted values; thread (head, dim) reads V coalesced across dims.
-  for (var idx = lid; idx < group * D; idx += WG) {
-    let hh = idx / D;
-    let i = idx % D;
-    var a = 0.0;
-    for (var j = 0u; j < valid; j++) {
-      a += probs[hh * CHUNK + j] * pages[slotBase[j] + PAGE * D + i];
-    }
-    partials[((g * group + hh) * MAX_SPLITS + s) * D + i] = a;
-  }
-  if (lid < group) {
-    var sum = 0.0;
-    for (var j = 0u; j < valid; j++) {
-      sum += probs[lid * CHUNK + j];
-    }
-    let ml = mlIndex(g * group + lid, s);
-    partials[ml] = chunkMax[lid];
-    partials[ml + 1u] = sum;
-  }
+  attendChunk(g, s, valid, lid);
 }
 
 @compute @workgroup_size(64)
 fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = NUM_HEADS / NUM_KV_HEADS;
   let h = wid.x;
-  let numSplits = (totalSlots(h / group) + CHUNK - 1u) / CHUNK;
-  var m = NEG_BIG;
-  for (var s = 0u; s < numSplits; s++) {
-    m = max(m, partials[mlIndex(h, s)]);
-  }
-  var l = 0.0;
-  for (var s = 0u; s < numSplits; s++) {
-    let ml = mlIndex(h, s);
-    l += partials[ml + 1u] * exp(partials[ml] - m);
-  }
-  for (var i = lid; i < D; i += WG) {
-    var o = 0.0;
-    for (var s = 0u; s < numSplits; s++) {
-      o += partials[(h * MAX_SPLITS + s) * D + i] * exp(partials[mlIndex(h, s)] - m);
-    }
-    out[h * D + i] = o / l;
-  }
+  mergeSplits(h, (totalSlots(h / group) + CHUNK - 1u) / CHUNK, lid);
 }

@@ -6,11 +6,12 @@ import type { RopeLayout } from '../model/index.ts';
 import { linkWgsl } from '../wgsl/index.ts';
 import appendSourceRaw from './append.wgsl?raw';
 import {
-  DECODE_CHUNK, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_SPLITS, PREFILL_MAX_TILE_KEYS, PREFILL_MIN_TILES_PER_SPLIT,
+  DECODE_CHUNK, DECODE_ONE_WORKGROUP_SLOTS, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_SPLITS, PREFILL_MAX_TILE_KEYS, PREFILL_MIN_TILES_PER_SPLIT,
   PREFILL_SPLIT_PARTIALS_BYTES, PREFILL_SPLIT_TARGET_WORKGROUPS, STEP_HEADER_BYTES, WORKGROUP_SIZE,
 } from './constants.ts';
 import decodeSourceRaw from './decode-attention.wgsl?raw';
 import decodeListSourceRaw from './decode-list-attention.wgsl?raw';
+import decodeStepSourceRaw from './decode-step-attention.wgsl?raw';
 import { DensePolicy } from './dense/policy.ts';
 import type { AttentionPhase, AttentionPolicy, AttentionStatistics, EvictionResult, PolicyStepContext } from './policy.ts';
 import prefillSourceRaw from './prefill-attention.wgsl?raw';
@@ -20,6 +21,7 @@ import statisticsSourceRaw from './statistics.wgsl?raw';
 const appendSource = linkWgsl(appendSourceRaw);
 const decodeSource = linkWgsl(decodeSourceRaw);
 const decodeListSource = linkWgsl(decodeListSourceRaw);
+const decodeStepSource = linkWgsl(decodeStepSourceRaw);
 const prefillSource = linkWgsl(prefillSourceRaw);
 const statisticsSource = linkWgsl(statisticsSourceRaw);
 
@@ -32,6 +34,8 @@ export interface PagedAttentionOptions {
   maxPrefillTokens: number;
   /** When a prefill step splits its key range across workgroups (split-K); defaults in constants.ts. */
   prefillSplitRule?: PrefillSplitRule;
+  /** Cached slots up to which encodeDecodeLayer takes one workgroup per KV head (default DECODE_ONE_WORKGROUP_SLOTS). */
+  decodeOneWorkgroupSlots?: number;
 }
 
 /**
@@ -64,6 +68,30 @@ export interface AttentionLayerInputs {
   numTokens?: number;
   /** Defaults to dense. */
   policy?: AttentionPolicy;
+}
+
+/** One layer of a dense decode step inside the decoder's compute pass (encodeDecodeLayer). */
+export interface DecodeLayerInputs {
+  layer: number;
+  /** The fused projection's output: q [numHeads * headDim] at 0, k and v at kOffset and vOffset (elements), not rotated. */
+  qkv: GPUBuffer;
+  kOffset: number;
+  vOffset: number;
+  /** [numHeads * headDim] f32, written. */
+  out: GPUBuffer;
+  /** [q_norm; k_norm] (qwen3's per-head RMSNorm weights, 2 * headDim), or null. */
+  qkNorm: GPUBuffer | null;
+  /** RMSNorm epsilon of the q/k norm. */
+  eps?: number;
+}
+
+/** decode-step-attention.wgsl's pipelines for one qkv layout. */
+interface DecodeStepKernels {
+  attend: GPUComputePipeline;
+  appendSplit: GPUComputePipeline;
+  reduceCommit: GPUComputePipeline;
+  /** Per layer, per entry point. */
+  staticGroups: Record<'attend' | 'appendSplit' | 'reduceCommit', GPUBindGroup[]>;
 }
 
 interface CurrentStep {
@@ -153,6 +181,10 @@ export class PagedAttention {
   /** By list kind and entries per head (the indices' row stride, a pipeline constant; fixed per policy). */
   private readonly listKernels = new Map<string, ListKernels>();
   private readonly maxSplits: number;
+  private readonly decodeStepKernels = new Map<string, DecodeStepKernels>();
+  private readonly decodeOneWorkgroupSlots: number;
+  /** Bound where a kernel's optional input is absent (never read). */
+  private readonly placeholder: GPUBuffer;
 
   constructor(device: GPUDevice, cache: PagedKVCache, options: PagedAttentionOptions) {
     const { numHeads: H, numKvHeads: G, headDim: d, ropeLayout, maxPrefillTokens } = options;
@@ -179,8 +211,12 @@ export class PagedAttention {
     // sequence's slot count by a page.
     const maxSplits = Math.ceil(cache.maxTokensPerSequence / DECODE_CHUNK) + 1;
     this.maxSplits = maxSplits;
-    this.stepData = new ArrayBuffer(STEP_HEADER_BYTES + maxPrefillTokens * d * 4);
-    this.stepBuffer = device.createBuffer({ label: 'attention-step', size: this.stepData.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    // At least a whole MAX_HEAD_DIM RoPE row: decode-step-attention.wgsl binds the header and one row as a uniform.
+    this.stepData = new ArrayBuffer(STEP_HEADER_BYTES + Math.max(maxPrefillTokens * d, MAX_HEAD_DIM) * 4);
+    this.stepBuffer = device.createBuffer({
+      label: 'attention-step', size: this.stepData.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.placeholder = device.createBuffer({ label: 'attention-placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
     this.layerUniforms = device.createBuffer({ label: 'attention-layers', size: L * LAYER_UNIFORM_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     const layerData = new Uint32Array(L * LAYER_UNIFORM_STRIDE / 4);
     for (let l = 0; l < L; l++) layerData[l * LAYER_UNIFORM_STRIDE / 4] = l;
@@ -190,6 +226,7 @@ export class PagedAttention {
     const prefill = prefillTiling(d, device.limits.maxComputeWorkgroupStorageSize);
     this.prefillRows = prefill.ROWS;
     this.prefillTileKeys = prefill.TILE_KEYS;
+    this.decodeOneWorkgroupSlots = options.decodeOneWorkgroupSlots ?? DECODE_ONE_WORKGROUP_SLOTS;
     this.splitRule = options.prefillSplitRule ?? { targetWorkgroups: PREFILL_SPLIT_TARGET_WORKGROUPS, minTilesPerSplit: PREFILL_MIN_TILES_PER_SPLIT };
     const bytesPerSplit = maxPrefillTokens * H * (d + 2) * 4;
     this.maxPrefillSplits = Math.max(1, Math.min(PREFILL_MAX_SPLITS, Math.floor(PREFILL_SPLIT_PARTIALS_BYTES / bytesPerSplit)));
@@ -359,6 +396,82 @@ export class PagedAttention {
     const stats = statistic === 'none' ? NO_STATISTICS : this.encodeStatistics(encoder, layer, phase, q, policy, statistic);
     if (phase === 'prefill') policy.afterPrefill?.(encoder, ctx, stats);
     else policy.afterAttention?.(encoder, ctx, stats);
+  }
+
+  /**
+   * Encodes one layer of a dense decode step into the caller's compute pass (decode-step-attention.wgsl): q/k norm,
+   * RoPE, the K/V append, attention over every cached slot and the count commit, in one dispatch while the step's
+   * context fits one workgroup's walk (DECODE_ONE_WORKGROUP_SLOTS), else a split and a merge. No policy hooks run:
+   * for a policy, use encodeLayer.
+   */
+  encodeDecodeLayer(pass: GPUComputePassEncoder, inputs: DecodeLayerInputs): void {
+    const st = this.current;
+    if (!st) throw new InvalidArgumentError('encodeDecodeLayer', 'call beginStep first');
+    if (st.numTokens !== 1) throw new InvalidArgumentError('numTokens', `encodeDecodeLayer encodes decode steps (1 token), the step has ${st.numTokens}`);
+    const { layer } = inputs;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.cache.numLayers) throw new InvalidArgumentError('layer', `must be in [0, ${this.cache.numLayers}), got ${layer}`);
+    st.policy = this.dense;
+    const k = this.decodeStepKernelsFor(inputs);
+    const io = this.decodeStepIoGroup(k.attend, inputs);
+    if (st.tokensHeld <= this.decodeOneWorkgroupSlots) {
+      pass.setPipeline(k.attend);
+      pass.setBindGroup(0, k.staticGroups.attend[layer]);
+      pass.setBindGroup(1, io);
+      pass.dispatchWorkgroups(1, this.numKvHeads);
+      return;
+    }
+    pass.setPipeline(k.appendSplit);
+    pass.setBindGroup(0, k.staticGroups.appendSplit[layer]);
+    pass.setBindGroup(1, this.decodeStepIoGroup(k.appendSplit, inputs));
+    pass.dispatchWorkgroups(Math.ceil(st.tokensHeld / DECODE_CHUNK), this.numKvHeads);
+    pass.setPipeline(k.reduceCommit);
+    pass.setBindGroup(0, k.staticGroups.reduceCommit[layer]);
+    pass.setBindGroup(1, this.decodeStepIoGroup(k.reduceCommit, inputs));
+    pass.dispatchWorkgroups(this.numKvHeads);
+  }
+
+  private decodeStepKernelsFor(inputs: DecodeLayerInputs): DecodeStepKernels {
+    const key = `${inputs.kOffset}:${inputs.vOffset}:${inputs.qkNorm ? 1 : 0}:${inputs.eps ?? 1e-6}`;
+    const known = this.decodeStepKernels.get(key);
+    if (known) return known;
+    const { device, cache, numHeads: H, numKvHeads: G, headDim: d } = this;
+    const group = H / G;
+    const module = device.createShaderModule({ label: 'attention-decode-step', code: decodeStepSource });
+    const constants = {
+      D: d, NUM_HEADS: H, NUM_KV_HEADS: G, NUM_LAYERS: cache.numLayers, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence,
+      MAX_SPLITS: this.maxSplits, INTERLEAVED: this.ropeLayout === 'interleaved' ? 1 : 0, SCALE: 1 / Math.sqrt(d),
+      Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK, K_OFFSET: inputs.kOffset, V_OFFSET: inputs.vOffset,
+      QK_NORM: inputs.qkNorm ? 1 : 0, EPS: inputs.eps ?? 1e-6,
+    };
+    const make = (entryPoint: string) => device.createComputePipeline({ label: `attention-${entryPoint}-${key}`, layout: 'auto', compute: { module, entryPoint, constants } });
+    const pipelines = { attend: make('attend'), appendSplit: make('appendSplit'), reduceCommit: make('reduceCommit') };
+    const bindings = { attend: [0, 1, 2, 3, 4, 5, 6], appendSplit: [0, 1, 2, 3, 4, 5, 6], reduceCommit: [0, 1, 5, 6] };
+    const stepBinding = { buffer: this.stepBuffer, offset: 0, size: STEP_HEADER_BYTES + MAX_HEAD_DIM * 4 };
+    const staticGroups = { attend: [] as GPUBindGroup[], appendSplit: [] as GPUBindGroup[], reduceCommit: [] as GPUBindGroup[] };
+    for (let l = 0; l < cache.numLayers; l++) {
+      const arena = cache.arenaOf(l);
+      const r: Record<number, GPUBindingResource> = {
+        0: stepBinding, 1: { buffer: this.layerUniforms, offset: l * LAYER_UNIFORM_STRIDE, size: 16 }, 2: { buffer: arena.pages },
+        3: { buffer: arena.positions }, 4: { buffer: cache.blockTables }, 5: { buffer: cache.counts }, 6: { buffer: this.partials },
+      };
+      for (const kind of Object.keys(bindings) as (keyof typeof bindings)[]) {
+        staticGroups[kind].push(device.createBindGroup({
+          label: `attention-${kind}-layer-${l}`, layout: pipelines[kind].getBindGroupLayout(0),
+          entries: bindings[kind].map((binding) => ({ binding, resource: r[binding] })),
+        }));
+      }
+    }
+    const kernels = { ...pipelines, staticGroups };
+    this.decodeStepKernels.set(key, kernels);
+    return kernels;
+  }
+
+  /** Group 1 of a decode-step kernel (attend: qkv, out, qk norm; appendSplit: qkv, qk norm; reduceCommit: out), cached. */
+  private decodeStepIoGroup(pipeline: GPUComputePipeline, inputs: DecodeLayerInputs): GPUBindGroup {
+    const norm = inputs.qkNorm ?? this.placeholder;
+    if (pipeline.label.startsWith('attention-reduceCommit')) return this.listIoGroup(pipeline, [inputs.out], [1]);
+    if (pipeline.label.startsWith('attention-appendSplit')) return this.listIoGroup(pipeline, [inputs.qkv, norm], [0, 2]);
+    return this.listIoGroup(pipeline, [inputs.qkv, inputs.out, norm], [0, 1, 2]);
   }
 
   /**
@@ -537,7 +650,8 @@ export class PagedAttention {
 
   /** Frees every buffer this object created (the cache's buffers are the cache's own: PagedKVCache.destroy). */
   destroy(): void {
-    for (const b of [this.stepBuffer, this.layerUniforms, this.partials, this.rows, this.splitPartials]) b.destroy();
+    for (const b of [this.stepBuffer, this.layerUniforms, this.partials, this.rows, this.splitPartials, this.placeholder]) b.destroy();
+    this.decodeStepKernels.clear();
     const st = this.statistics;
     if (st) for (const b of [st.stats, st.decay]) b.destroy();
     this.statistics = null;

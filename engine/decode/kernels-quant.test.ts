@@ -6,7 +6,7 @@ import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { dequantizeMatrix, quantizeMatrix, type QuantizationSpec, type QuantizedMatrix } from '../quant/index.ts';
 import { CPU_ADAPTER_VARIANT, GPU_VARIANT } from './variants.ts';
 
-const QMATVEC_ROWS = GPU_VARIANT.quantMatvec.workgroupSize / GPU_VARIANT.quantMatvec.threadsPerRow;
+const QMATVEC_ROWS = (GPU_VARIANT.quantMatvec.workgroupSize / GPU_VARIANT.quantMatvec.threadsPerRow) * GPU_VARIANT.quantMatvec.rowsPerThread;
 import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
 
 /** Max error against f64 sums of the dequantized weights, relative to max(1, largest expected): f32 rounding only. */
@@ -74,58 +74,65 @@ function maxDiff(a: Float32Array, b: ArrayLike<number>): number {
   return m / scale;
 }
 
-/**
- * Each mode with two of the four shapes below (SHAPES indices), so every shape meets int4 and int8, symmetric and
- * not: every shape x mode pair would compile twice the pipelines (the test's cost on SwiftShader) for no new path.
- */
-const SPECS: [string, QuantizationSpec, number[]][] = [
-  ['int4 symmetric', { bits: 4, blockSize: 32, symmetric: true }, [0, 3]],
-  ['int4 asymmetric', { bits: 4, blockSize: 32, symmetric: false }, [1, 2]],
-  ['int8 symmetric', { bits: 8, blockSize: 32, symmetric: true }, [1, 2]],
-  ['int8 asymmetric', { bits: 8, blockSize: 32, symmetric: false }, [0, 3]],
+/** The matvec reads engine/quant's load formats (symmetric); asymmetric specs meet the gather (and a typed refusal). */
+const SPECS: [string, QuantizationSpec][] = [
+  ['int4 symmetric', { bits: 4, blockSize: 32, symmetric: true }],
+  ['int4 asymmetric', { bits: 4, blockSize: 32, symmetric: false }],
+  ['int8 symmetric', { bits: 8, blockSize: 32, symmetric: true }],
+  ['int8 asymmetric', { bits: 8, blockSize: 32, symmetric: false }],
 ];
 
 /**
- * [out, in]: a short last block (in 100), one block, several words per lane (in 1088), and in 4200: three staging
- * tiles of 2048 (matvec-quant.wgsl's TILE), the last short and ending mid-block; odd out.
+ * [out, in]: a short last block (in 100) on more rows than a workgroup holds, and several units per lane (in 1088),
+ * the last block short (in 4200); odd out. Each on the GPU variant, the last also on the CPU-adapter one.
  */
-const SHAPES: [number, number][] = [[2 * QMATVEC_ROWS + 3, 100], [5, 32], [13, 1088], [6, 4200]];
+const SHAPES: [number, number, 'gpu' | 'cpu-adapter'][] = [[2 * QMATVEC_ROWS + 3, 100, 'gpu'], [13, 1088, 'gpu'], [6, 4200, 'cpu-adapter']];
 
-describe.each(SPECS)('quantized decode kernels, %s', (_name, spec, shapes) => {
-  // Each spec's first shape on the GPU variant, its second on the CPU-adapter one (a thread per row): both meet
-  // every mode and bit width without compiling every pipeline twice.
-  for (const [k, [out, inFeatures]] of shapes.map((i) => SHAPES[i]).entries()) {
-    const variant = k === 0 ? GPU_VARIANT : CPU_ADAPTER_VARIANT;
-    it(`normed, residual and gated at out ${out}, in ${inFeatures} equal the CPU dequantized matvec (${variant.name} variant)`, async () => {
+describe.each(SPECS)('quantized decode kernels, %s', (_name, spec) => {
+  for (const [out, inFeatures, variantName] of spec.symmetric ? SHAPES : []) {
+    const variant = variantName === 'gpu' ? GPU_VARIANT : CPU_ADAPTER_VARIANT;
+    it(`normed (3 stacked), gated and residual at out ${out}, in ${inFeatures} equal the CPU dequantized matvec (${variant.name} variant)`, async () => {
       const device = await nodeGpuDevice();
       const next = rng(out * 7919 + inFeatures + spec.bits);
       const kernels = new DecodeKernels(device, EPS, { variant });
       const x = randoms(next, inFeatures, 2);
-      const up = randoms(next, inFeatures, 2);
       const norm = randoms(next, inFeatures, 0.2, 1);
-      const bias = randoms(next, out);
+      const bias = randoms(next, 3 * out);
       const resid = randoms(next, out, 3);
-      const q = quantizeMatrix(randoms(next, out * inFeatures, 0.1, spec.symmetric ? 0 : 0.02), out, inFeatures, spec);
-      const w = dequantizeMatrix(q);
-      const A = uploadQuantized(device, q);
+      const mats = [0, 1, 2].map(() => quantizeMatrix(randoms(next, out * inFeatures, 0.1), out, inFeatures, spec));
+      const ws = mats.map(dequantizeMatrix);
+      const As = mats.map((q) => uploadQuantized(device, q));
       const xBuf = upload(device, x);
-      const normedOut = upload(device, new Float32Array(out));
+      const normBuf = upload(device, norm);
+      const stackedOut = upload(device, new Float32Array(3 * out));
       const residualOut = upload(device, resid);
-      const gatedOut = upload(device, resid);
+      const gatedOut = upload(device, new Float32Array(out));
       run(device,
-        kernels.quantMatvec('normed', 'normed', { x: xBuf, norm: upload(device, norm), a: A, bias: upload(device, bias), out: normedOut }),
-        kernels.quantMatvec('residual', 'residual', { x: xBuf, a: A, out: residualOut }),
-        kernels.quantMatvec('gated', 'gated', { x: xBuf, x2: upload(device, up), a: A, bias: upload(device, bias), out: gatedOut }),
+        kernels.matvec('normed', 'normed', { x: xBuf, norm: normBuf, matrices: As, outOffsets: [0, out, 2 * out], bias: upload(device, bias), out: stackedOut }),
+        kernels.matvec('residual', 'residual', { x: xBuf, matrices: [As[0]], out: residualOut }),
+        kernels.matvec('gated', 'gated', { x: xBuf, norm: normBuf, matrices: [As[0], As[1]], bias: upload(device, bias), out: gatedOut }),
       );
       let ss = 0;
       for (const v of x) ss += v * v;
       const inv = 1 / Math.sqrt(ss / inFeatures + EPS);
       const xn = Array.from(x, (v, i) => norm[i] * v * inv);
-      const act = Array.from(x, (g, i) => (g / (1 + Math.exp(-g))) * up[i]);
-      const read = (b: GPUBuffer) => readBuffer(device, b, 0, out * 4);
-      expect(maxDiff(await read(normedOut), matvec(w, xn, out, inFeatures).map((v, i) => v + bias[i]))).toBeLessThan(TOLERANCE);
-      expect(maxDiff(await read(residualOut), matvec(w, x, out, inFeatures).map((v, i) => v + resid[i]))).toBeLessThan(TOLERANCE);
-      expect(maxDiff(await read(gatedOut), matvec(w, act, out, inFeatures).map((v, i) => v + bias[i] + resid[i]))).toBeLessThan(TOLERANCE);
+      const products = ws.map((w) => matvec(w, xn, out, inFeatures));
+      const stacked = await readBuffer(device, stackedOut, 0, 3 * out * 4);
+      expect(maxDiff(stacked, products.flatMap((p, m) => Array.from(p, (v, i) => v + bias[m * out + i])))).toBeLessThan(TOLERANCE);
+      expect(maxDiff(await readBuffer(device, residualOut, 0, out * 4), matvec(ws[0], x, out, inFeatures).map((v, i) => v + resid[i]))).toBeLessThan(TOLERANCE);
+      const gated = products[0].map((g, i) => { const gb = g + bias[i]; return (gb / (1 + Math.exp(-gb))) * (products[1][i] + bias[out + i]); });
+      expect(maxDiff(await readBuffer(device, gatedOut, 0, out * 4), gated)).toBeLessThan(TOLERANCE);
+      kernels.destroy();
+    });
+  }
+
+  if (!spec.symmetric) {
+    it('the matvec refuses zero points with a typed error (no load path makes them)', async () => {
+      const device = await nodeGpuDevice();
+      const kernels = new DecodeKernels(device, EPS);
+      const A = uploadQuantized(device, quantizeMatrix(randoms(rng(3), 4 * 64, 0.1, 0.02), 4, 64, spec));
+      expect(() => kernels.matvec('asym', 'residual', { x: upload(device, new Float32Array(64)), matrices: [A], out: upload(device, new Float32Array(4)) }))
+        .toThrow(/symmetric blocks of 32/);
       kernels.destroy();
     });
   }

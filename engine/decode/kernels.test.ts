@@ -5,7 +5,7 @@ import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { CPU_ADAPTER_VARIANT, GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
 
 /** Rows per workgroup of the GPU variant (the CPU-adapter variant has 64). */
-const MATVEC_ROWS = GPU_VARIANT.matvec.workgroupSize / GPU_VARIANT.matvec.threadsPerRow;
+const MATVEC_ROWS = (GPU_VARIANT.matvec.workgroupSize / GPU_VARIANT.matvec.threadsPerRow) * GPU_VARIANT.matvec.rowsPerThread;
 const VARIANTS: [string, DecodeKernelVariant][] = [['gpu', GPU_VARIANT], ['cpu-adapter', CPU_ADAPTER_VARIANT]];
 import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
 import { argmax } from '../generation/index.ts';
@@ -73,12 +73,15 @@ function maxDiff(a: Float32Array, b: ArrayLike<number>): number {
   return m / scale;
 }
 
-/** [out, in]: odd in (rows start mid-word), out not a multiple of ROWS, and one aligned case; 1 row and 1 column too. */
-const SHAPES: [number, number][] = [[11, 37], [4 * MATVEC_ROWS + 1, 130], [257, 300], [1, 1], [3, 5]];
+/**
+ * [out, in]: in not a multiple of the 32-wide units (a short last unit), out not a multiple of the rows per workgroup,
+ * one aligned case, 1 row.
+ */
+const SHAPES: [number, number][] = [[11, 36], [4 * MATVEC_ROWS + 1, 132], [257, 300], [1, 4]];
 
 describe.each(VARIANTS)('decode matvec kernels, %s variant', (_name, variant) => {
   for (const [out, inFeatures] of SHAPES) {
-    it(`normed, normedPair, normedGated and residual at out ${out}, in ${inFeatures}`, async () => {
+    it(`normed (1 and 3 stacked matrices), gated and residual at out ${out}, in ${inFeatures}`, async () => {
       const device = await nodeGpuDevice();
       const next = rng(out * 1000 + inFeatures);
       const kernels = new DecodeKernels(device, EPS, { variant });
@@ -86,52 +89,71 @@ describe.each(VARIANTS)('decode matvec kernels, %s variant', (_name, variant) =>
       const norm = randoms(next, inFeatures, 0.2, 1);
       const wa = randoms(next, out * inFeatures);
       const wb = randoms(next, out * inFeatures);
+      const wc = randoms(next, (out + 2) * inFeatures);
       const ba = randoms(next, out);
       const bb = randoms(next, out);
       const resid = randoms(next, out, 3);
       const xBuf = upload(device, x);
-      const mat = (w: Float32Array): MatrixBuffer => ({ buffer: upload(device, w), shape: [out, inFeatures] });
+      const mat = (w: Float32Array, rows = out): MatrixBuffer => ({ buffer: upload(device, w), shape: [rows, inFeatures] });
       const A = mat(wa);
       const B = mat(wb);
-      const outs = Array.from({ length: 5 }, () => upload(device, new Float32Array(out)));
+      const C = mat(wc, out + 2);
+      // Stacked q/k/v-like: A at 0, B at 64 past A's end (a gap), C after B; bias only on B, to catch a misplaced one.
+      const bAt = out + 64;
+      const cAt = bAt + out;
+      const stackedBias = new Float32Array(cAt + out + 2);
+      stackedBias.set(bb, bAt);
+      const outs = Array.from({ length: 3 }, (_, i) => upload(device, new Float32Array(i === 1 ? cAt + out + 2 : out)));
       const residBuf = upload(device, resid);
       const normBuf = upload(device, norm);
       run(device,
-        kernels.matvec('normed', 'normed', { x: xBuf, norm: normBuf, a: A, biasA: upload(device, ba), outA: outs[0] }),
-        // k/v shape: bias on the second matrix only, to catch a swapped flag.
-        kernels.matvec('pair', 'normedPair', { x: xBuf, norm: normBuf, a: A, b: B, biasB: upload(device, bb), outA: outs[1], outB: outs[2] }),
-        kernels.matvec('gated', 'normedGated', { x: xBuf, norm: normBuf, a: A, b: B, biasA: upload(device, ba), outA: outs[3] }),
-        kernels.matvec('residual', 'residual', { x: xBuf, a: A, biasA: upload(device, ba), outA: residBuf }),
+        kernels.matvec('normed', 'normed', { x: xBuf, norm: normBuf, matrices: [A], bias: upload(device, ba), out: outs[0] }),
+        kernels.matvec('stacked', 'normed', { x: xBuf, norm: normBuf, matrices: [A, B, C], outOffsets: [0, bAt, cAt], bias: upload(device, stackedBias), out: outs[1] }),
+        kernels.matvec('gated', 'gated', { x: xBuf, norm: normBuf, matrices: [A, B], bias: upload(device, Float32Array.from([...ba, ...bb])), out: outs[2] }),
+        kernels.matvec('residual', 'residual', { x: xBuf, matrices: [A], bias: upload(device, ba), out: residBuf }),
       );
       const xn = rmsNorm(x, norm);
       const expectA = matvec(wa, xn, out, inFeatures, null);
       const expectB = matvec(wb, xn, out, inFeatures, null);
-      const read = (b: GPUBuffer) => readBuffer(device, b, 0, out * 4);
+      const expectC = matvec(wc, xn, out + 2, inFeatures, null);
+      const read = (b: GPUBuffer, at = 0, n = out) => readBuffer(device, b, at * 4, n * 4);
       expect(maxDiff(await read(outs[0]), expectA.map((v, i) => v + ba[i]))).toBeLessThan(TOLERANCE);
       expect(maxDiff(await read(outs[1]), expectA)).toBeLessThan(TOLERANCE);
-      expect(maxDiff(await read(outs[2]), expectB.map((v, i) => v + bb[i]))).toBeLessThan(TOLERANCE);
-      const gated = expectA.map((g, i) => { const gb = g + ba[i]; return (gb / (1 + Math.exp(-gb))) * expectB[i]; });
-      expect(maxDiff(await read(outs[3]), gated)).toBeLessThan(TOLERANCE);
+      expect(maxDiff(await read(outs[1], bAt), expectB.map((v, i) => v + bb[i]))).toBeLessThan(TOLERANCE);
+      expect(maxDiff(await read(outs[1], cAt, out + 2), expectC)).toBeLessThan(TOLERANCE);
+      // The gap between the stacked parts is left alone.
+      expect(Array.from(await read(outs[1], out, 64)).every((v) => v === 0)).toBe(true);
+      const gated = expectA.map((g, i) => { const gb = g + ba[i]; const u = expectB[i] + bb[i]; return (gb / (1 + Math.exp(-gb))) * u; });
+      expect(maxDiff(await read(outs[2]), gated)).toBeLessThan(TOLERANCE);
       const residual = matvec(wa, x, out, inFeatures, ba).map((v, i) => v + resid[i]);
       expect(maxDiff(await read(residBuf), residual)).toBeLessThan(TOLERANCE);
       kernels.destroy();
     });
   }
 
+  it('refuses f32 rows that are not whole vec4s with a typed error', async () => {
+    const device = await nodeGpuDevice();
+    const kernels = new DecodeKernels(device, EPS, { variant });
+    const a = { buffer: upload(device, new Float32Array(15)), shape: [3, 5] };
+    expect(() => kernels.matvec('odd', 'residual', { x: upload(device, new Float32Array(5)), matrices: [a], out: upload(device, new Float32Array(3)) }))
+      .toThrow(/width 5 is not a multiple of 4/);
+    kernels.destroy();
+  });
+
   it('folds a grid above the per-dimension limit into two dimensions', async () => {
     const device = await nodeGpuDevice();
     // A limit of 5 workgroups per dimension stands in for 65535 (a 262K-row head would take minutes here).
     const limit = 5;
-    const rows = variant.matvec.workgroupSize / variant.matvec.threadsPerRow;
+    const rows = (variant.matvec.workgroupSize / variant.matvec.threadsPerRow) * variant.matvec.rowsPerThread;
     const out = 3 * limit * rows + 2 * rows + 3;
-    const inFeatures = 9;
+    const inFeatures = 12;
     const next = rng(7);
     const kernels = new DecodeKernels(device, EPS, { variant, maxWorkgroupsPerDimension: limit });
     const x = randoms(next, inFeatures);
     const norm = randoms(next, inFeatures, 0.2, 1);
     const w = randoms(next, out * inFeatures);
     const y = upload(device, new Float32Array(out));
-    run(device, kernels.matvec('head', 'normed', { x: upload(device, x), norm: upload(device, norm), a: { buffer: upload(device, w), shape: [out, inFeatures] }, outA: y }));
+    run(device, kernels.matvec('head', 'normed', { x: upload(device, x), norm: upload(device, norm), matrices: [{ buffer: upload(device, w), shape: [out, inFeatures] }], out: y }));
     expect(maxDiff(await readBuffer(device, y, 0, out * 4), matvec(w, rmsNorm(x, norm), out, inFeatures, null))).toBeLessThan(TOLERANCE);
     kernels.destroy();
   });

@@ -1,17 +1,53 @@
 // The decode kernels as recorded dispatches: pipelines (cached per shape) and bind groups made once, replayed each step.
+import { InvalidArgumentError } from '../errors/index.ts';
 import { EMBED_WORKGROUP_SIZE } from './constants.ts';
 import { GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
 import argmaxSource from './argmax.wgsl?raw';
-import embedSource from './embed.wgsl?raw';
+import embedRaw from './embed.wgsl?raw';
 import embedQuantRaw from './embed-quant.wgsl?raw';
 import headNormSource from './head-norm.wgsl?raw';
-import matvecSource from './matvec.wgsl?raw';
-import matvecQuantRaw from './matvec-quant.wgsl?raw';
-import { linkWgsl } from '../wgsl/index.ts';
+import matvecDense from './matvec-dense.wgsl?raw';
+import matvecInt4 from './matvec-int4.wgsl?raw';
+import matvecInt8 from './matvec-int8.wgsl?raw';
+import matvecSegments1 from './matvec-segments-1.wgsl?raw';
+import matvecSegments2 from './matvec-segments-2.wgsl?raw';
+import matvecSegments3 from './matvec-segments-3.wgsl?raw';
+import matvecRaw from './matvec.wgsl?raw';
+import weightF16 from './weight-f16.wgsl?raw';
+import weightF32 from './weight-f32.wgsl?raw';
+import { linkWgsl, WGSL_LIBRARY } from '../wgsl/index.ts';
 
-// Both quantized kernels read zero points through engine/wgsl's block-quant library.
+// The quantized gather reads zero points through engine/wgsl's block-quant library; the plain one is linked for f32
+// or f16 tables.
 const embedQuantSource = linkWgsl(embedQuantRaw);
-const matvecQuantSource = linkWgsl(matvecQuantRaw);
+const embedSources = {
+  f32: linkWgsl(embedRaw, { ...WGSL_LIBRARY, 'weight-float': weightF32 }),
+  f16: linkWgsl(embedRaw, { ...WGSL_LIBRARY, 'weight-float': weightF16 }),
+};
+
+/** How a matrix's weights are stored: the weight format matvec.wgsl is linked with. */
+export type WeightFormat = 'f32' | 'f16' | 'int8' | 'int4';
+
+/**
+ * matvec.wgsl linked for one weight format and segment count: the format file (and, for f32/f16, the element type)
+ * and the segment dispatcher are the kernel's `//#include weight-format`, `weight-float` and `matvec-segments`.
+ * Exported so a test can print the joined text the GPU compiles.
+ */
+export function matvecSource(format: WeightFormat, segments: 1 | 2 | 3): string {
+  const key = `${format}:${segments}`;
+  const known = linkedMatvec.get(key);
+  if (known) return known;
+  const weightFormat = format === 'int4' ? matvecInt4 : format === 'int8' ? matvecInt8 : matvecDense;
+  const source = linkWgsl(matvecRaw, {
+    ...WGSL_LIBRARY,
+    'weight-format': weightFormat,
+    'weight-float': format === 'f16' ? weightF16 : weightF32,
+    'matvec-segments': [matvecSegments1, matvecSegments2, matvecSegments3][segments - 1],
+  });
+  linkedMatvec.set(key, source);
+  return source;
+}
+const linkedMatvec = new Map<string, string>();
 
 /** One dispatch with everything bound; `encodeDispatch` replays it into a pass. */
 export interface Dispatch {
@@ -22,7 +58,7 @@ export interface Dispatch {
 }
 
 /** Entry points of matvec.wgsl (see its header for the math of each). */
-export type MatvecEntry = 'normed' | 'normedPair' | 'normedGated' | 'residual';
+export type MatvecMode = 'normed' | 'residual' | 'gated';
 
 /** A weight matrix [out, in]: f32 row-major, or block-quantized (MatMulNBits' layout) when `quantized` is set. */
 export interface MatrixBuffer {
@@ -30,6 +66,8 @@ export interface MatrixBuffer {
   buffer: GPUBuffer;
   shape: number[];
   quantized?: QuantizedMatrixBuffers;
+  /** Unquantized values stored as f16 (quantization 'f16'; needs shader-f16). */
+  f16?: boolean;
 }
 
 /** The other parts of a block-quantized matrix (engine/quant). */
@@ -43,44 +81,34 @@ export interface QuantizedMatrixBuffers {
   blocksPerRow: number;
 }
 
-/** Modes of matvec-quant.wgsl (see its header); numbered as its MODE constant. */
-export type QuantMatvecMode = 'normed' | 'residual' | 'gated';
-const QUANT_MODE: Record<QuantMatvecMode, number> = { normed: 0, residual: 1, gated: 2 };
-
-export interface QuantMatvecIO {
+export interface MatvecIO {
+  /** The input vector [in] (normed, gated: the residual stream before RMSNorm). */
   x: GPUBuffer;
-  /** RMSNorm weight (normed). */
+  /** RMSNorm weight [in] (normed, gated). */
   norm?: GPUBuffer;
-  /** The up projection (gated: the input is silu(x) * x2). */
-  x2?: GPUBuffer;
-  a: MatrixBuffer;
+  /**
+   * normed: 1 to 3 matrices of one format and width stacked along the output (q, k, v); residual: 1; gated: gate
+   * and up, same shape.
+   */
+  matrices: MatrixBuffer[];
+  /** normed: where each matrix's rows start in `out` (elements; default: one after the other). */
+  outOffsets?: number[];
+  /** Laid out as `out` (normed: matrix i's bias at outOffsets[i]; residual: [rows]; gated: [gate; up]), or null. */
   bias?: GPUBuffer | null;
+  /** [out]; for `residual`, the residual stream that the product is added to. */
   out: GPUBuffer;
 }
 
-export interface MatvecIO {
-  /** The input vector [in] (normed entries: the residual stream before RMSNorm). */
-  x: GPUBuffer;
-  /** RMSNorm weight [in] (normed entries). */
-  norm?: GPUBuffer;
-  a: MatrixBuffer;
-  /** Second matrix, same shape as `a` (normedPair, normedGated). */
-  b?: MatrixBuffer;
-  biasA?: GPUBuffer | null;
-  biasB?: GPUBuffer | null;
-  /** [out]; for `residual`, the residual stream that the product is added to. */
-  outA: GPUBuffer;
-  /** [out] (normedPair). */
-  outB?: GPUBuffer;
+/** Storage buffers a matvec entry binds: x, norm, bias, out and each matrix's (f32/f16: values; int: codes, scales). */
+export function matvecStorageBuffers(matrices: number, quantized: boolean): number {
+  return 4 + matrices * (quantized ? 2 : 1);
 }
 
-/** The bindings each matvec entry point declares (matvec.wgsl's layout). */
-const MATVEC_BINDINGS: Record<MatvecEntry, number[]> = {
-  normed: [0, 1, 2, 4, 6],
-  normedPair: [0, 1, 2, 3, 4, 5, 6, 7],
-  normedGated: [0, 1, 2, 3, 4, 5, 6],
-  residual: [0, 2, 4, 6],
-};
+/** The weight format of a matrix buffer. */
+export function weightFormatOf(m: MatrixBuffer): WeightFormat {
+  if (m.quantized) return m.quantized.bits === 4 ? 'int4' : 'int8';
+  return m.f16 ? 'f16' : 'f32';
+}
 
 /** A 1-D grid of `n` workgroups, folded into two dimensions past the per-dimension limit. */
 function grid(n: number, limit: number): [number, number] {
@@ -93,6 +121,8 @@ export interface DecodeKernelOptions {
   variant?: DecodeKernelVariant;
   /** Workgroups per grid dimension (default: the device's limit; a test folds smaller grids). */
   maxWorkgroupsPerDimension?: number;
+  /** Storage buffers per kernel (default: the device's limit; a test takes WebGPU's default 8 to check the fallback). */
+  maxStorageBuffersPerShaderStage?: number;
 }
 
 export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
@@ -111,55 +141,69 @@ export class DecodeKernels {
   private readonly maxWorkgroupsPerDimension: number;
   /** The workgroup shapes for this adapter (engine/decode/variants.ts). */
   readonly variant: DecodeKernelVariant;
+  /** Storage buffers one kernel may bind (the device's limit; a test lowers it to WebGPU's default 8). */
+  readonly maxStorageBuffers: number;
 
   constructor(private readonly device: GPUDevice, private readonly rmsNormEps: number, opts: DecodeKernelOptions = {}) {
     this.maxWorkgroupsPerDimension = opts.maxWorkgroupsPerDimension ?? device.limits.maxComputeWorkgroupsPerDimension;
     this.variant = opts.variant ?? GPU_VARIANT;
+    this.maxStorageBuffers = opts.maxStorageBuffersPerShaderStage ?? device.limits.maxStorageBuffersPerShaderStage;
     this.placeholder = device.createBuffer({ label: 'decode no-bias placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
   }
 
-  /** A matvec of `entry` over `io`; out/in come from `io.a`'s shape. */
-  matvec(label: string, entry: MatvecEntry, io: MatvecIO): Dispatch {
-    const [out, inFeatures] = io.a.shape;
-    if (io.b && (io.b.shape[0] !== out || io.b.shape[1] !== inFeatures)) {
-      throw new Error(`internal: ${label}: paired matrices differ, [${io.a.shape}] and [${io.b.shape}]`);
+  /** A matvec (matvec.wgsl) of `mode` over `io`; out/in come from the matrices' shapes. */
+  matvec(label: string, mode: MatvecMode, io: MatvecIO): Dispatch {
+    const ms = io.matrices;
+    if (ms.length < 1 || ms.length > 3 || (mode === 'residual' && ms.length !== 1) || (mode === 'gated' && ms.length !== 2)) {
+      throw new Error(`internal: ${label}: ${mode} takes ${mode === 'normed' ? '1 to 3' : mode === 'gated' ? '2' : '1'} matrices, got ${ms.length}`);
     }
-    const { workgroupSize, threadsPerRow } = this.variant.matvec;
-    const workgroups = grid(Math.ceil(out / (workgroupSize / threadsPerRow)), this.maxWorkgroupsPerDimension);
-    const pipeline = this.pipeline(matvecSource, entry, {
-      WG: workgroupSize, TPR: threadsPerRow, IN: inFeatures, OUT: out, EPS: this.rmsNormEps,
-      HAS_BIAS_A: io.biasA ? 1 : 0, HAS_BIAS_B: io.biasB ? 1 : 0, WORKGROUPS_X: workgroups[0],
+    if (mode !== 'residual' && !io.norm) throw new Error(`internal: ${label}: ${mode} needs a norm weight`);
+    const format = weightFormatOf(ms[0]);
+    const inFeatures = ms[0].shape[1];
+    for (const m of ms) {
+      if (weightFormatOf(m) !== format || m.shape[1] !== inFeatures) throw new Error(`internal: ${label}: fused matrices differ in format or width`);
+      const q = m.quantized;
+      if (q && (q.blockSize !== 32 || q.zeroPoints)) {
+        throw new InvalidArgumentError('weights', `${label}: the WGSL decoder reads symmetric blocks of 32 (engine/quant's int4/int8), got blocks of ${q.blockSize}${q.zeroPoints ? ' with zero points' : ''}`);
+      }
+    }
+    if (mode === 'gated' && ms[1].shape[0] !== ms[0].shape[0]) throw new Error(`internal: ${label}: gate and up differ in rows`);
+    if (!ms[0].quantized && inFeatures % 4 !== 0) {
+      throw new InvalidArgumentError('weights', `${label}: the WGSL decoder reads f32/f16 rows as vec4s; width ${inFeatures} is not a multiple of 4`);
+    }
+    const quantized = !!ms[0].quantized;
+    const storage = matvecStorageBuffers(ms.length, quantized);
+    if (storage > this.maxStorageBuffers) throw new Error(`internal: ${label} needs ${storage} storage buffers, the device allows ${this.maxStorageBuffers}`);
+    const v = quantized ? this.variant.quantMatvec : this.variant.matvec;
+    const rowsPerWorkgroup = (v.workgroupSize / v.threadsPerRow) * v.rowsPerThread;
+    const rows = ms.map((m) => m.shape[0]);
+    const segmentRows = mode === 'gated' ? [rows[0]] : rows;
+    const total = segmentRows.reduce((n, r) => n + Math.ceil(r / rowsPerWorkgroup), 0);
+    const workgroups = grid(total, this.maxWorkgroupsPerDimension);
+    const offsets = io.outOffsets ?? rows.map((_, i) => rows.slice(0, i).reduce((a, b) => a + b, 0));
+    const unitsPerRow = format === 'int4' ? Math.ceil(inFeatures / 32) : format === 'int8' ? 2 * Math.ceil(inFeatures / 32) : inFeatures / 4;
+    const segments = (mode === 'normed' ? ms.length : 1) as 1 | 2 | 3;
+    const pipeline = this.pipeline(matvecSource(format, segments), mode, {
+      WG: v.workgroupSize, TPR: v.threadsPerRow, RPT: v.rowsPerThread, IN: inFeatures, UNITS_PER_ROW: unitsPerRow, EPS: this.rmsNormEps,
+      HAS_BIAS: io.bias ? 1 : 0, WORKGROUPS_X: workgroups[0],
+      ROWS0: rows[0], OUT_AT0: mode === 'normed' ? offsets[0] : 0, ROWS1: segments > 1 ? rows[1] : 0, ROWS2: segments > 2 ? rows[2] : 0,
+      OUT_AT1: segments > 1 ? offsets[1] : 0, OUT_AT2: segments > 2 ? offsets[2] : 0,
     });
-    const resources: (GPUBuffer | undefined)[] = [
-      io.x, io.norm, io.a.buffer, io.b?.buffer, io.biasA ?? this.placeholder, io.biasB ?? this.placeholder, io.outA, io.outB,
-    ];
-    const entries = MATVEC_BINDINGS[entry].map((binding) => {
-      const buffer = resources[binding];
-      if (!buffer) throw new Error(`internal: ${label} (${entry}) has no buffer for binding ${binding}`);
-      return { binding, resource: { buffer } };
+    // residual never reads the norm, but shares its loop (and so the binding) with normed.
+    const resources: GPUBuffer[] = [io.x, io.norm ?? this.placeholder, io.bias ?? this.placeholder, io.out];
+    const bindings = [0, 1, 2, 3];
+    ms.forEach((m, i) => {
+      if (m.quantized) {
+        resources.push(m.buffer, m.quantized.scales);
+        bindings.push(4 + 2 * i, 5 + 2 * i);
+      } else {
+        resources.push(m.buffer);
+        bindings.push(4 + i);
+      }
     });
-    const bindGroup = this.device.createBindGroup({ label: `decode ${label}`, layout: pipeline.getBindGroupLayout(0), entries });
-    return { label, pipeline, bindGroup, workgroups };
-  }
-
-  /** A matvec over a block-quantized matrix (`io.a.quantized`); see matvec-quant.wgsl for the modes. */
-  quantMatvec(label: string, mode: QuantMatvecMode, io: QuantMatvecIO): Dispatch {
-    const q = io.a.quantized;
-    if (!q) throw new Error(`internal: ${label}: quantMatvec needs a quantized matrix`);
-    const [out, inFeatures] = io.a.shape;
-    if ((q.blockSize * q.bits) % 32 !== 0) throw new Error(`internal: ${label}: a block of ${q.blockSize} x ${q.bits} bits is not whole 32-bit words`);
-    if (mode === 'normed' && !io.norm) throw new Error(`internal: ${label}: normed needs a norm weight`);
-    if (mode === 'gated' && !io.x2) throw new Error(`internal: ${label}: gated needs x2`);
-    const { workgroupSize, threadsPerRow } = this.variant.quantMatvec;
-    const workgroups = grid(Math.ceil(out / (workgroupSize / threadsPerRow)), this.maxWorkgroupsPerDimension);
-    const pipeline = this.pipeline(matvecQuantSource, 'main', {
-      WG: workgroupSize, TPR: threadsPerRow, IN: inFeatures, OUT: out, BLOCKS: q.blocksPerRow, BLOCK: q.blockSize, BITS: q.bits, MODE: QUANT_MODE[mode], EPS: this.rmsNormEps,
-      HAS_ZP: q.zeroPoints ? 1 : 0, HAS_BIAS: io.bias ? 1 : 0, WORKGROUPS_X: workgroups[0],
-    });
-    const p = this.placeholder;
-    const buffers = [io.x, io.norm ?? p, io.a.buffer, q.scales, q.zeroPoints ?? p, io.bias ?? p, io.out, io.x2 ?? p];
     const bindGroup = this.device.createBindGroup({
-      label: `decode ${label}`, layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      label: `decode ${label}`, layout: pipeline.getBindGroupLayout(0),
+      entries: resources.map((buffer, i) => ({ binding: bindings[i], resource: { buffer } })),
     });
     return { label, pipeline, bindGroup, workgroups };
   }
@@ -179,7 +223,7 @@ export class DecodeKernels {
       });
       return { label: 'embed', pipeline, bindGroup, workgroups: [Math.ceil(width / EMBED_WORKGROUP_SIZE), tokens] };
     }
-    const pipeline = this.pipeline(embedSource, 'embed', { HIDDEN: width });
+    const pipeline = this.pipeline(embedSources[table.f16 ? 'f16' : 'f32'], 'embed', { HIDDEN: width });
     const bindGroup = this.device.createBindGroup({
       label: 'decode embed',
       layout: pipeline.getBindGroupLayout(0),

@@ -1,228 +1,263 @@
-// Matrix-vector products of one decode token: W [OUT][IN] f32, row-major as Hugging Face stores it, times a vector.
+// Matrix-vector products of one decode token, y = W x, for every weight format: W [rows][IN] row-major as Hugging
+// Face stores it, in the format that `//#include weight-format` joins in (matvec-dense.wgsl: f32 or f16 values;
+// matvec-int4.wgsl / matvec-int8.wgsl: engine/quant's symmetric blocks of 32 codes with an f32 scale each). One
+// source for all formats: the format file supplies the weight bindings and the dot product of one unit (a few
+// consecutive weights of a row read as one 16-byte word, or 8 bytes for f16); everything else is shared.
 //
-// Binding layout (@group(0); each entry point binds only the entries it uses, at most 8 storage buffers):
-//   0 x      storage read        [IN] f32   input vector (normed*: the residual stream, RMSNorm'd on the fly)
-//   1 norm   storage read        [IN] f32   RMSNorm weight (normed* only)
-//   2 wA     storage read        [OUT][IN] f32, bound as vec4 (the allocation is padded to 16 bytes)
-//   3 wB     storage read        [OUT][IN] f32, as wA (normedPair, normedGated)
-//   4 biasA  storage read        [OUT] f32; read only when HAS_BIAS_A (else a 16-byte placeholder)
-//   5 biasB  storage read        [OUT] f32; read only when HAS_BIAS_B (normedPair, normedGated)
-//   6 outA   storage read_write  [OUT] f32  (residual: the residual stream, added to in place)
-//   7 outB   storage read_write  [OUT] f32  (normedPair)
+// Binding layout (@group(0); 'auto' layouts keep only what an entry point uses):
+//   0 x      storage read        [IN] f32 as vec4s (normed: the residual stream, RMSNorm'd on the fly)
+//   1 norm   storage read        [IN] f32 as vec4s, RMSNorm weight (normed, gated)
+//   2 bias   storage read        f32 laid out as `out` (normed: bias of segment s's row r at OUT_AT_s + r; gated:
+//                                [gate rows; up rows]); read when HAS_BIAS
+//   3 out    storage read_write  normed, gated: written; residual: the residual stream, added to in place
+//   4..9     the weight format's slots (matvec-dense.wgsl: 4 w0, 5 w1, 6 w2; int: 4 codes0, 5 scales0, 6 codes1, ...)
 //
-// Entry points (xn = rmsnorm(x) = norm * (x / sqrt(mean(x^2) + EPS)), as transformers' LlamaRMSNorm):
-//   normed       outA = wA xn + biasA                              q_proj; lm_head after the final norm
-//   normedPair   outA = wA xn + biasA; outB = wB xn + biasB        k_proj and v_proj
-//   normedGated  outA = silu(wA xn + biasA) * (wB xn + biasB)      gate_proj and up_proj (SwiGLU), x read once
-//   residual     outA += wA x + biasA                              o_proj; down_proj (residual add fused)
+// Entry points (xn = rmsnorm(x) = norm * x / sqrt(mean(x^2) + EPS), as transformers' LlamaRMSNorm):
+//   normed    out[OUT_AT_s + r] = W_s xn + bias    up to 3 matrices stacked along the output (segments: q, k, v in
+//                                                  one dispatch; `//#include matvec-segments` says how many)
+//   residual  out[r] += W_0 x + bias               o_proj, down_proj (residual add fused)
+//   gated     out[r] = silu(W_0 xn + b) * (W_1 xn + b')   gate_proj and up_proj (SwiGLU), x read once
 //
-// Dispatch: ceil(OUT / ROWS_PER_WG) workgroups, folded into (WORKGROUPS_X, y) when above the 65535-per-dimension limit.
-// A workgroup serves ROWS_PER_WG rows with TPR threads per row. The threads of a row read its 16-byte words in order
-// (coalesced vec4 loads); when IN is not a multiple of 4 a row starts mid-word, so each word's lanes are masked
-// to the row and the input is read with that shift. Partial sums meet in a workgroup-shared tree.
-// Every normed workgroup recomputes sum(x^2) itself: x is a few KiB and cached, and it saves a dispatch.
+// Work split (why it reads at bandwidth): a workgroup serves ROWS_PER_WG rows of one segment: GROUPS groups of TPR
+// lanes, each thread RPT rows. Lane l takes units l, l + TPR, ... of its rows, so a group's loads of one row are
+// contiguous; the input unit is loaded (and normalized) once per thread for its RPT rows, so input reads cost
+// 1/RPT of what one row per thread costs, and int codes are unpacked in registers with shifts. rmsnorm's 1/rms is a
+// scalar, so it is applied after the dot product: sum(x^2) is summed by the same lanes in the same loop and reduced
+// with the dot products (no separate pass over x, no barrier before the loop). Partial sums meet in one
+// workgroup-shared tree per row group.
+//
+// Dispatch: sum over segments of ceil(rows_s / ROWS_PER_WG) workgroups, folded into (WORKGROUPS_X, y) past the
+// 65535-per-dimension limit.
+//#include weight-float
+//#include weight-format
+//#include matvec-segments
 
 override IN: u32;
-override OUT: u32;
+// Units of UNIT weights per row (dense: IN / 4; int4: blocks; int8: 2 per block).
+override UNITS_PER_ROW: u32;
 override EPS: f32 = 1e-6;
-override HAS_BIAS_A: bool = false;
-override HAS_BIAS_B: bool = false;
+override HAS_BIAS: bool = false;
 override WORKGROUPS_X: u32 = 65535u;
 
-// The kernel variant (engine/decode/variants.ts): WG threads, TPR of them per row. GPUs: 256 and 64 (coalesced
-// loads, a shared-memory tree per row). CPU adapters (SwiftShader): 64 and 1, a thread per row and barriers only
-// in the norm, because there every barrier of a 256-thread workgroup costs more than the arithmetic.
+// The kernel variant (engine/decode/variants.ts). GPUs: 256 threads, 32 lanes per row group, 4 rows per thread.
+// CPU adapters (SwiftShader): 64 threads, 1 lane, 1 row: a thread per row and no barriers, because there each
+// barrier of a workgroup costs more than the arithmetic.
 override WG: u32 = 256u;
-override TPR: u32 = 64u;
-override ROWS_PER_WG: u32 = WG / TPR;
+override TPR: u32 = 32u;
+override RPT: u32 = 4u;
+override GROUPS: u32 = WG / TPR;
+override ROWS_PER_WG: u32 = GROUPS * RPT;
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> norm: array<f32>;
-@group(0) @binding(2) var<storage, read> wA: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> wB: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> biasA: array<f32>;
-@group(0) @binding(5) var<storage, read> biasB: array<f32>;
-@group(0) @binding(6) var<storage, read_write> outA: array<f32>;
-@group(0) @binding(7) var<storage, read_write> outB: array<f32>;
+// Segments stacked along the output (normed): rows of matrix s, and where they start in `out`.
+override ROWS0: u32 = 0u;
+override OUT_AT0: u32 = 0u;
+override ROWS1: u32 = 0u;
+override ROWS2: u32 = 0u;
+override OUT_AT1: u32 = 0u;
+override OUT_AT2: u32 = 0u;
 
-var<workgroup> partA: array<f32, WG>;
-var<workgroup> partB: array<f32, WG>;
+// Partial sums per thread: RPT (gated: 2 RPT) dot products and sum(x^2).
+override RED: u32 = WG * (2u * RPT + 1u);
+const MAX_RPT: u32 = 8u;
 
-struct RowSlot {
-  row: u32,
-  lane: u32,
-  valid: bool,
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> norm: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+var<workgroup> red: array<f32, RED>;
+
+struct Segment {
+  index: u32,
+  firstRow: u32,
+  rows: u32,
+  outAt: u32,
 }
 
-fn rowSlot(wid: vec3<u32>, lid: u32) -> RowSlot {
-  let row = (wid.x + wid.y * WORKGROUPS_X) * ROWS_PER_WG + lid / TPR;
-  return RowSlot(row, lid % TPR, row < OUT);
+fn workgroupsOf(rows: u32) -> u32 {
+  return (rows + ROWS_PER_WG - 1u) / ROWS_PER_WG;
 }
 
-// The words of row `row` are [first, last): word w holds input elements 4w - row*IN + (0..3).
-fn firstWord(row: u32) -> u32 {
-  return (row * IN) / 4u;
-}
-
-fn lastWord(row: u32) -> u32 {
-  return (row * IN + IN + 3u) / 4u;
-}
-
-// Element offset of word w's lane 0 within its row (negative for a row's first word when the row starts mid-word).
-fn wordOffset(w: u32, row: u32) -> i32 {
-  return i32(4u * w) - i32(row * IN);
-}
-
-// 1 / rms(x) for the whole workgroup. Call in uniform control flow; uses partA.
-fn rmsScale(lid: u32) -> f32 {
-  var s = 0.0;
-  for (var i = lid; i < IN; i += WG) {
-    s += x[i] * x[i];
+fn segmentOf(wid: vec3<u32>) -> Segment {
+  let wg = wid.x + wid.y * WORKGROUPS_X;
+  let w0 = workgroupsOf(ROWS0);
+  let w1 = workgroupsOf(ROWS1);
+  if (wg < w0) {
+    return Segment(0u, wg * ROWS_PER_WG, ROWS0, OUT_AT0);
   }
-  partA[lid] = s;
+  if (wg < w0 + w1) {
+    return Segment(1u, (wg - w0) * ROWS_PER_WG, ROWS1, OUT_AT1);
+  }
+  return Segment(2u, (wg - w0 - w1) * ROWS_PER_WG, ROWS2, OUT_AT2);
+}
+
+// Input vec4 v, zero past IN (the padding of a short last unit).
+fn inputAt(v: u32) -> vec4<f32> {
+  let first = 4u * v;
+  if (first + 4u <= IN) {
+    return x[v];
+  }
+  if (first >= IN) {
+    return vec4<f32>(0.0);
+  }
+  return select(vec4<f32>(0.0), x[v], first + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(IN));
+}
+
+fn normAt(v: u32) -> vec4<f32> {
+  if (4u * v >= IN) {
+    return vec4<f32>(0.0);
+  }
+  return norm[v];
+}
+
+fn threadRow(seg: Segment, lid: u32, k: u32) -> u32 {
+  return seg.firstRow + k * GROUPS + lid / TPR;
+}
+
+// Sums the first `count` partials of each row group over its TPR lanes; lane 0 of the group then holds them.
+fn reduceLanes(lid: u32, count: u32) {
+  if (TPR == 1u) {
+    return;
+  }
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
-      partA[lid] += partA[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let scale = 1.0 / sqrt(partA[0] / f32(IN) + EPS);
-  workgroupBarrier();
-  return scale;
-}
-
-// Normalized input element at offset o of the row, 0 outside [0, IN).
-fn normedAt(o: i32, scale: f32) -> f32 {
-  if (o < 0 || o >= i32(IN)) {
-    return 0.0;
-  }
-  let i = u32(o);
-  return norm[i] * (x[i] * scale);
-}
-
-fn plainAt(o: i32) -> f32 {
-  if (o < 0 || o >= i32(IN)) {
-    return 0.0;
-  }
-  return x[u32(o)];
-}
-
-fn normedWord(o: i32, scale: f32) -> vec4<f32> {
-  return vec4<f32>(normedAt(o, scale), normedAt(o + 1, scale), normedAt(o + 2, scale), normedAt(o + 3, scale));
-}
-
-// Sums partA (and partB) over each row's TPR lanes; lane 0 of a row then holds the row's dot product.
-fn reduceRows(lid: u32, lane: u32, both: bool) {
-  workgroupBarrier();
+  let lane = lid % TPR;
   for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
     if (lane < stride) {
-      partA[lid] += partA[lid + stride];
-      if (both) {
-        partB[lid] += partB[lid + stride];
+      for (var j = 0u; j < count; j++) {
+        red[j * WG + lid] += red[j * WG + lid + stride];
       }
     }
     workgroupBarrier();
   }
 }
 
+// 1 / rms of the input from the row group's reduced sum of squares.
+fn rmsScale(sumSq: f32) -> f32 {
+  return 1.0 / sqrt(sumSq / f32(IN) + EPS);
+}
+
+// This thread's partial sums over its units: W_seg(row k) . input for its RPT rows, and sum(x^2) at MAX_RPT.
+fn accumulate(seg: Segment, lid: u32, normed: bool) -> array<f32, 9> {
+  var acc: array<f32, 9>;
+  var sumSq = 0.0;
+  for (var u = lid % TPR; u < UNITS_PER_ROW; u += TPR) {
+    var xv: array<vec4<f32>, UNIT_VEC4S>;
+    var xs = vec4<f32>(0.0);
+    for (var i = 0u; i < UNIT_VEC4S; i++) {
+      let v = u * UNIT_VEC4S + i;
+      var xi = inputAt(v);
+      sumSq += dot(xi, xi);
+      if (normed) {
+        xi *= normAt(v);
+      }
+      xv[i] = xi;
+      xs += xi;
+    }
+    let sx = dot(xs, vec4<f32>(1.0));
+    for (var k = 0u; k < RPT; k++) {
+      let row = threadRow(seg, lid, k);
+      if (row < seg.rows) {
+        acc[k] += segmentDot(seg.index, row, u, xv, sx);
+      }
+    }
+  }
+  acc[MAX_RPT] = sumSq;
+  return acc;
+}
+
+fn biasAt(i: u32) -> f32 {
+  if (HAS_BIAS) {
+    return bias[i];
+  }
+  return 0.0;
+}
+
+// Reduces this thread's partials (RPT dots, then sum(x^2)) over its lanes; lane 0's result.
+fn reduced(lid: u32, acc: array<f32, 9>, count: u32) -> array<f32, 9> {
+  var r = acc;
+  if (TPR == 1u) {
+    return r;
+  }
+  for (var j = 0u; j < count; j++) {
+    red[j * WG + lid] = acc[j];
+  }
+  red[count * WG + lid] = acc[MAX_RPT];
+  reduceLanes(lid, count + 1u);
+  for (var j = 0u; j < count; j++) {
+    r[j] = red[j * WG + lid];
+  }
+  r[MAX_RPT] = red[count * WG + lid];
+  return r;
+}
+
 @compute @workgroup_size(WG)
 fn normed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let scale = rmsScale(lid);
-  let slot = rowSlot(wid, lid);
-  var acc = 0.0;
-  if (slot.valid) {
-    for (var w = firstWord(slot.row) + slot.lane; w < lastWord(slot.row); w += TPR) {
-      acc += dot(wA[w], normedWord(wordOffset(w, slot.row), scale));
-    }
+  let seg = segmentOf(wid);
+  let r = reduced(lid, accumulate(seg, lid, true), RPT);
+  if (lid % TPR != 0u) {
+    return;
   }
-  partA[lid] = acc;
-  reduceRows(lid, slot.lane, false);
-  if (slot.valid && slot.lane == 0u) {
-    var y = partA[lid];
-    if (HAS_BIAS_A) {
-      y += biasA[slot.row];
+  let rs = rmsScale(r[MAX_RPT]);
+  for (var k = 0u; k < RPT; k++) {
+    let row = threadRow(seg, lid, k);
+    if (row < seg.rows) {
+      out[seg.outAt + row] = r[k] * rs + biasAt(seg.outAt + row);
     }
-    outA[slot.row] = y;
-  }
-}
-
-@compute @workgroup_size(WG)
-fn normedPair(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let scale = rmsScale(lid);
-  let slot = rowSlot(wid, lid);
-  var a = 0.0;
-  var b = 0.0;
-  if (slot.valid) {
-    for (var w = firstWord(slot.row) + slot.lane; w < lastWord(slot.row); w += TPR) {
-      let xn = normedWord(wordOffset(w, slot.row), scale);
-      a += dot(wA[w], xn);
-      b += dot(wB[w], xn);
-    }
-  }
-  partA[lid] = a;
-  partB[lid] = b;
-  reduceRows(lid, slot.lane, true);
-  if (slot.valid && slot.lane == 0u) {
-    var ya = partA[lid];
-    var yb = partB[lid];
-    if (HAS_BIAS_A) {
-      ya += biasA[slot.row];
-    }
-    if (HAS_BIAS_B) {
-      yb += biasB[slot.row];
-    }
-    outA[slot.row] = ya;
-    outB[slot.row] = yb;
-  }
-}
-
-@compute @workgroup_size(WG)
-fn normedGated(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let scale = rmsScale(lid);
-  let slot = rowSlot(wid, lid);
-  var a = 0.0;
-  var b = 0.0;
-  if (slot.valid) {
-    for (var w = firstWord(slot.row) + slot.lane; w < lastWord(slot.row); w += TPR) {
-      let xn = normedWord(wordOffset(w, slot.row), scale);
-      a += dot(wA[w], xn);
-      b += dot(wB[w], xn);
-    }
-  }
-  partA[lid] = a;
-  partB[lid] = b;
-  reduceRows(lid, slot.lane, true);
-  if (slot.valid && slot.lane == 0u) {
-    var gate = partA[lid];
-    var up = partB[lid];
-    if (HAS_BIAS_A) {
-      gate += biasA[slot.row];
-    }
-    if (HAS_BIAS_B) {
-      up += biasB[slot.row];
-    }
-    outA[slot.row] = gate / (1.0 + exp(-gate)) * up;
   }
 }
 
 @compute @workgroup_size(WG)
 fn residual(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let slot = rowSlot(wid, lid);
-  var acc = 0.0;
-  if (slot.valid) {
-    for (var w = firstWord(slot.row) + slot.lane; w < lastWord(slot.row); w += TPR) {
-      let o = wordOffset(w, slot.row);
-      acc += dot(wA[w], vec4<f32>(plainAt(o), plainAt(o + 1), plainAt(o + 2), plainAt(o + 3)));
+  let seg = segmentOf(wid);
+  let r = reduced(lid, accumulate(seg, lid, false), RPT);
+  if (lid % TPR != 0u) {
+    return;
+  }
+  for (var k = 0u; k < RPT; k++) {
+    let row = threadRow(seg, lid, k);
+    if (row < seg.rows) {
+      out[row] += r[k] + biasAt(row);
     }
   }
-  partA[lid] = acc;
-  reduceRows(lid, slot.lane, false);
-  if (slot.valid && slot.lane == 0u) {
-    var y = partA[lid];
-    if (HAS_BIAS_A) {
-      y += biasA[slot.row];
+}
+
+// gate (matrix 0) and up (matrix 1) of the same rows: 2 RPT dot products per thread, the input read once.
+@compute @workgroup_size(WG)
+fn gated(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let seg = Segment(0u, (wid.x + wid.y * WORKGROUPS_X) * ROWS_PER_WG, ROWS0, 0u);
+  var acc: array<f32, 9>;
+  var sumSq = 0.0;
+  for (var u = lid % TPR; u < UNITS_PER_ROW; u += TPR) {
+    var xv: array<vec4<f32>, UNIT_VEC4S>;
+    var xs = vec4<f32>(0.0);
+    for (var i = 0u; i < UNIT_VEC4S; i++) {
+      let v = u * UNIT_VEC4S + i;
+      let xi = inputAt(v);
+      sumSq += dot(xi, xi);
+      xv[i] = xi * normAt(v);
+      xs += xv[i];
     }
-    outA[slot.row] += y;
+    let sx = dot(xs, vec4<f32>(1.0));
+    for (var k = 0u; k < RPT; k++) {
+      let row = threadRow(seg, lid, k);
+      if (row < seg.rows) {
+        acc[k] += dot0(row, u, xv, sx);
+        acc[RPT + k] += dot1(row, u, xv, sx);
+      }
+    }
+  }
+  acc[MAX_RPT] = sumSq;
+  let r = reduced(lid, acc, 2u * RPT);
+  if (lid % TPR != 0u) {
+    return;
+  }
+  let rs = rmsScale(r[MAX_RPT]);
+  for (var k = 0u; k < RPT; k++) {
+    let row = threadRow(seg, lid, k);
+    if (row < seg.rows) {
+      let g = r[k] * rs + biasAt(row);
+      let up = r[RPT + k] * rs + biasAt(ROWS0 + row);
+      out[row] = g / (1.0 + exp(-g)) * up;
+    }
   }
 }

@@ -1,25 +1,35 @@
 // Kernel variants per adapter: the same WGSL entry points with the workgroup shape that suits the hardware, chosen
 // once per device from its adapter info. One decode path everywhere; only these numbers differ.
+export interface MatvecShape {
+  workgroupSize: number;
+  threadsPerRow: number;
+  /** At most 4 (matvec.wgsl's gated entry keeps 2 per row in 8 registers). */
+  rowsPerThread: number;
+}
+
 /** The workgroup shape of the matvec kernels (WG and TPR overrides of matvec.wgsl and matvec-quant.wgsl). */
 export interface DecodeKernelVariant {
   name: 'gpu' | 'cpu-adapter';
-  /** f32 matvec: threads per workgroup and per row (rows per workgroup = their ratio). */
-  matvec: { workgroupSize: number; threadsPerRow: number };
-  /** Block-quantized matvec: likewise. */
-  quantMatvec: { workgroupSize: number; threadsPerRow: number };
+  /**
+   * f32/f16 matvec (matvec.wgsl's WG, TPR, RPT): threads per workgroup, lanes per row group, rows per thread
+   * (rows per workgroup = workgroupSize / threadsPerRow * rowsPerThread).
+   */
+  matvec: MatvecShape;
+  /** int4/int8 matvec: likewise. */
+  quantMatvec: MatvecShape;
   /** Threads of the one greedy argmax workgroup (argmax.wgsl). */
   argmaxWorkgroupSize: number;
 }
 
 /**
- * Real GPUs: 64 threads per f32 row keep a row's loads 1 KiB-contiguous per step, and 4 rows a workgroup give even a
- * 576-row k/v projection 144 workgroups (an H200 has 132 SMs); 32 threads per quantized row, each whole code words,
- * keep a 576-wide row's lanes busy.
+ * Real GPUs: 32 lanes per row keep a row's loads 512 bytes contiguous (f32, int4, int8 16-byte units; f16 256), and 4
+ * rows per thread read each input unit once for 4 rows (input loads were what bound int4: 8 bytes of input per
+ * byte of codes). 32 rows a workgroup still give a 1B model's fused q/k/v 96 workgroups.
  */
 export const GPU_VARIANT: DecodeKernelVariant = {
   name: 'gpu',
-  matvec: { workgroupSize: 256, threadsPerRow: 64 },
-  quantMatvec: { workgroupSize: 256, threadsPerRow: 32 },
+  matvec: { workgroupSize: 256, threadsPerRow: 32, rowsPerThread: 4 },
+  quantMatvec: { workgroupSize: 256, threadsPerRow: 32, rowsPerThread: 4 },
   argmaxWorkgroupSize: 256,
 };
 
@@ -31,8 +41,8 @@ export const GPU_VARIANT: DecodeKernelVariant = {
  */
 export const CPU_ADAPTER_VARIANT: DecodeKernelVariant = {
   name: 'cpu-adapter',
-  matvec: { workgroupSize: 64, threadsPerRow: 1 },
-  quantMatvec: { workgroupSize: 64, threadsPerRow: 1 },
+  matvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1 },
+  quantMatvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1 },
   argmaxWorkgroupSize: 64,
 };
 

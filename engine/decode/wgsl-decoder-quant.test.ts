@@ -13,7 +13,7 @@ import { loadModelFromPath } from '../model/node.ts';
 import { dequantizeMatrix, isQuantizedWeight, quantizationSpec, quantizeMatrix, type QuantizationSpec } from '../quant/index.ts';
 import { ReferenceModel } from '../reference/index.ts';
 import { GpuWeights } from '../runtime/index.ts';
-import { decodeVariantFor, WgslDecoder } from './index.ts';
+import { countingEncoder, decodeVariantFor, WgslDecoder, type DispatchCounts } from './index.ts';
 
 /** Max |GPU - CPU reference| per logit over the same dequantized weights: f32 summation order only (as f32). */
 const REFERENCE_TOLERANCE = 1e-4;
@@ -47,11 +47,12 @@ function maxAbsDiff(a: Float32Array, b: Float32Array, bOffset = 0): number {
 }
 
 describe('WgslDecoder over quantized weights', () => {
-  // Two models, both formats (q/k norm + int4, llama3 RoPE + int8): each costs ~20 s on SwiftShader; the kernels
-  // themselves see every shape in kernels-quant.test.ts.
-  const cases: [string, 'int4' | 'int8'][] = [['qwen3', 'int4'], ['llama3-rope', 'int8']];
-  for (const [name, mode] of cases) {
-    it(`${name} ${mode}: ${POSITIONS} steps equal ReferenceModel over the dequantized weights within ${REFERENCE_TOLERANCE}`, async () => {
+  // Two models, both formats (q/k norm + int4, llama3 RoPE + int8): each costs ~5 s on SwiftShader; the kernels
+  // themselves see every shape in kernels-quant.test.ts. The int4 one with WebGPU's default 8 storage buffers per
+  // kernel: q and k/v are then two dispatches (the fallback), the int8 one with the adapter's limit (one).
+  const cases: [string, 'int4' | 'int8', number | undefined][] = [['qwen3', 'int4', 8], ['llama3-rope', 'int8', undefined]];
+  for (const [name, mode, storageLimit] of cases) {
+    it(`${name} ${mode}${storageLimit ? ` (${storageLimit} storage buffers)` : ''}: ${POSITIONS} steps equal ReferenceModel over the dequantized weights within ${REFERENCE_TOLERANCE}`, async () => {
       const device = await nodeGpuDevice();
       const folder = join(GOLDEN_DIR, name);
       const loaded = await loadModelFromPath(folder);
@@ -64,7 +65,8 @@ describe('WgslDecoder over quantized weights', () => {
         memoryBudgetBytes: 2 * c.numLayers * c.numKvHeads * c.headDim * 8 * 128,
       });
       const attention = new PagedAttention(device, cache, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1 });
-      const decoder = new WgslDecoder(device, c, weights, attention, decodeVariantFor(device.adapterInfo));
+      const decoder = new WgslDecoder(device, c, weights, attention, decodeVariantFor(device.adapterInfo), storageLimit);
+      const counts: DispatchCounts = { dispatches: 0, passes: 0 };
       const staging = device.createBuffer({ size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       const seq = cache.createSequence();
       const inv = ropeInverseFrequencies(c);
@@ -79,7 +81,8 @@ describe('WgslDecoder over quantized weights', () => {
           attention.beginStep(seq, { startPosition: t, numTokens: 1, cos, sin });
           decoder.writeToken(ids[t]);
           const encoder = device.createCommandEncoder();
-          decoder.encodeStep(encoder);
+          if (t === 0) decoder.encodeStep(countingEncoder(encoder, counts));
+          else decoder.encodeStep(encoder);
           encoder.copyBufferToBuffer(decoder.logits, 0, staging, 0, staging.size);
           device.queue.submit([encoder.finish()]);
           await staging.mapAsync(GPUMapMode.READ);
@@ -93,6 +96,8 @@ describe('WgslDecoder over quantized weights', () => {
         staging.destroy();
         weights.destroy();
       }
+      // embed, 5 a layer (6 with q and k/v apart), lm_head; one pass.
+      expect(counts).toEqual({ dispatches: 2 + c.numLayers * (storageLimit === 8 ? 6 : 5), passes: 1 });
       console.log(`${name} ${mode}: GPU vs reference over dequantized weights ${refDiff.toExponential(2)}; vs f32 reference ${f32Diff.toExponential(2)}`);
       expect(refDiff).toBeLessThan(REFERENCE_TOLERANCE);
       // Quantization does change the logits: a decoder that ignored the codes' error would not get here.

@@ -1,29 +1,30 @@
 // One decode token of a Llama / Qwen2 / Qwen3 model in our own WGSL, all into one command encoder: no ORT run.
 //
-// Why (DESIGN.md, "Per-run overhead decides the shape of decode"): ORT Web's graph capture fails for our decode
-// sessions, so a step through ORT costs L+1 run() calls of ~0.5 ms host time each. Here a step is a fixed list of
-// dispatches over buffers and bind groups made once in the constructor; encoding it allocates no GPU memory.
+// Why (DESIGN.md, "Per-run overhead decides the shape of decode"): a step costs what its dispatches and passes cost
+// on the host and the GPU far more than what its bytes cost (SmolLM2-135M on an H200: 0.16 ms of weight reads in a
+// 3.35 ms step of 273 dispatches), so a step is few, fat dispatches over buffers and bind groups made once in the
+// constructor; encoding it allocates no GPU memory.
 //
 // Per step, in order:
 //   x = embed_tokens[id]
-//   per layer: q = Wq norm(x) (+b); k, v = Wk norm(x) (+b), Wv norm(x) (+b); qwen3: per-head norm of q and k;
-//              attention (PagedAttention: RoPE, K/V append, paged decode attention) -> attn;
-//              x += Wo attn (+b); act = silu(Wg norm(x)) * Wu norm(x); x += Wd act
-//   logits = lm_head norm(x)
-// Each RMSNorm is fused into the matvecs that read it, so a layer is 5 dispatches of ours (6 with qk norm) plus
-// the attention's, and the whole step is 5L + 2 of ours.
-//
-// Quantized weights (engine/quant; GpuWeights marks them): the same step over matvec-quant.wgsl, which reads the
-// int4/int8 blocks and dequantizes in registers. Two quantized matrices in one dispatch would need more storage
-// bindings than WebGPU's default 8, so q, k, v, gate and up are one dispatch each and down_proj applies the SwiGLU
-// to its input: 7 dispatches a layer.
+//   per layer: qkv = [Wq; Wk; Wv] norm(x) (+b)                          1 dispatch (matvec.wgsl, 3 segments)
+//              attention: q/k norm (qwen3), RoPE, K/V append, decode    PagedAttention: 1 dispatch (2 past one
+//              attention over the paged cache, count commit            split's context; policies: their own)
+//              x += Wo attn (+b)                                       1 dispatch
+//              act = silu(Wg norm(x)) * Wu norm(x)                     1 dispatch
+//              x += Wd act                                             1 dispatch
+//   logits = lm_head norm(x) (+ greedy argmax)
+// Each RMSNorm is fused into the matvecs that read it. Dense decode is 5 dispatches a layer at short context in one
+// compute pass for the whole step; a policy's layers keep PagedAttention.encodeLayer (its hooks encode between
+// passes). Quantized q/k/v in one dispatch bind 10 storage buffers: on a device that allows only WebGPU's default
+// 8, q and k/v are two dispatches (6 a layer).
 import type { AttentionPolicy, PagedAttention } from '../attention/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { layerWeight, type ModelConfig } from '../model/index.ts';
-import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
+import { DecodeKernels, encodeDispatch, matvecStorageBuffers, type Dispatch, type MatrixBuffer } from './kernels.ts';
 import { GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
 
-/** What the decoder needs of the uploaded weights (GpuWeights satisfies it): buffers in HF layout, f32 or quantized. */
+/** What the decoder needs of the uploaded weights (GpuWeights satisfies it): buffers in HF layout, f32, f16 or quantized. */
 export interface DecoderWeights {
   has(name: string): boolean;
   get(name: string): MatrixBuffer;
@@ -40,11 +41,18 @@ export interface DecodeStepOptions {
 }
 
 interface LayerDispatches {
-  /** Before attention: q, k/v, and qwen3's head norm. */
-  attentionInputs: Dispatch[];
-  /** After attention: o_proj + residual, gate/up, down + residual. */
-  attentionOutputs: Dispatch[];
+  /** RMSNorm + q/k/v into `qkv` (1 dispatch, 2 where the device has too few storage bindings for 3 int matrices). */
+  qkv: Dispatch[];
+  /** Qwen3's per-head q/k norm for a policy's path (the dense path norms inside its attention kernel). */
+  headNorm: Dispatch | null;
+  /** [q_norm; k_norm] weights for the dense attention kernel, or null. */
+  qkNorm: GPUBuffer | null;
+  /** After attention: o_proj + residual, gate/up + SwiGLU, down + residual. */
+  mlp: Dispatch[];
 }
+
+/** Elements between the q, k and v parts of `qkv`: 256-byte steps, so each part can be bound or copied on its own. */
+const QKV_ALIGN = 64;
 
 export class WgslDecoder {
   /** [vocab] f32 logits of the last encoded step (STORAGE | COPY_SRC). */
@@ -58,15 +66,17 @@ export class WgslDecoder {
   private readonly kernels: DecodeKernels;
   /** The residual stream [hidden]. */
   private readonly hidden: GPUBuffer;
-  private readonly q: GPUBuffer;
+  /** q, k, v of the step, not rotated: q at 0, k at kOffset, v at vOffset (elements). */
+  private readonly qkv: GPUBuffer;
+  readonly kOffset: number;
+  readonly vOffset: number;
+  /** k and v alone, for a policy's PagedAttention.encodeLayer (copied from qkv). */
   private readonly k: GPUBuffer;
   private readonly v: GPUBuffer;
   /** Attention output [numHeads * headDim], before o_proj. */
   private readonly attn: GPUBuffer;
-  /** silu(gate) * up [intermediate]; with quantized weights, the gate projection alone. */
+  /** silu(gate) * up [intermediate]. */
   private readonly act: GPUBuffer;
-  /** The up projection [intermediate] (quantized weights only: down_proj applies the SwiGLU). */
-  private readonly up: GPUBuffer | null;
   private readonly owned: GPUBuffer[] = [];
   private readonly idData = new Uint32Array(1);
   private readonly embedDispatch: Dispatch;
@@ -81,6 +91,8 @@ export class WgslDecoder {
     private readonly attention: PagedAttention,
     /** The workgroup shapes for this adapter (decodeVariantFor(adapterInfo)); default: a real GPU's. */
     readonly variant: DecodeKernelVariant = GPU_VARIANT,
+    /** Storage buffers a kernel may bind (default: the device's limit; a test takes 8 to check the fallback). */
+    maxStorageBuffersPerShaderStage = device.limits.maxStorageBuffersPerShaderStage,
   ) {
     const c = config;
     if (attention.numHeads !== c.numHeads || attention.numKvHeads !== c.numKvHeads || attention.headDim !== c.headDim) {
@@ -95,29 +107,30 @@ export class WgslDecoder {
       this.owned.push(b);
       return b;
     };
-    this.kernels = new DecodeKernels(device, c.rmsNormEps, { variant });
+    this.kernels = new DecodeKernels(device, c.rmsNormEps, { variant, maxStorageBuffersPerShaderStage });
     this.choice = alloc('choice', 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.hidden = alloc('hidden', c.hiddenSize);
-    this.q = alloc('q', qDim);
-    this.k = alloc('k', kvDim);
-    this.v = alloc('v', kvDim);
+    this.kOffset = Math.ceil(qDim / QKV_ALIGN) * QKV_ALIGN;
+    this.vOffset = this.kOffset + Math.ceil(kvDim / QKV_ALIGN) * QKV_ALIGN;
+    this.qkv = alloc('qkv', this.vOffset + kvDim);
+    this.k = alloc('k', kvDim, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    this.v = alloc('v', kvDim, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
     this.attn = alloc('attn', qDim);
     this.act = alloc('mlp act', c.intermediateSize);
-    this.up = weights.get(layerWeight(0, 'mlp.up_proj.weight')).quantized ? alloc('mlp up', c.intermediateSize) : null;
     this.logits = alloc('logits', c.vocabSize);
 
+    const setup = device.createCommandEncoder({ label: 'decode setup' });
     try {
       this.embedDispatch = this.kernels.embed(this.choice, this.matrix('model.embed_tokens.weight', c.vocabSize, c.hiddenSize), this.hidden);
-      for (let l = 0; l < c.numLayers; l++) this.layers.push(this.layer(l));
+      for (let l = 0; l < c.numLayers; l++) this.layers.push(this.layer(l, setup, alloc));
       // transformers ties lm_head to embed_tokens after loading when tie_word_embeddings is set, whatever the
       // file holds (the compiler's head segment does the same).
       const head = c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-      const headMatrix = this.matrix(head, c.vocabSize, c.hiddenSize);
-      const finalNorm = this.vector('model.norm.weight', c.hiddenSize);
-      this.headDispatch = headMatrix.quantized
-        ? this.kernels.quantMatvec('lm_head', 'normed', { x: this.hidden, norm: finalNorm, a: headMatrix, out: this.logits })
-        : this.kernels.matvec('lm_head', 'normed', { x: this.hidden, norm: finalNorm, a: headMatrix, outA: this.logits });
+      this.headDispatch = this.kernels.matvec('lm_head', 'normed', {
+        x: this.hidden, norm: this.vector('model.norm.weight', c.hiddenSize), matrices: [this.matrix(head, c.vocabSize, c.hiddenSize)], out: this.logits,
+      });
       this.argmaxDispatch = this.kernels.argmax(this.logits, this.choice, c.vocabSize);
+      device.queue.submit([setup.finish()]);
     } catch (e) {
       this.destroy();
       throw e;
@@ -139,14 +152,31 @@ export class WgslDecoder {
    * `logits` holds the step's logits and, with `greedy`, `choice` the next id.
    */
   encodeStep(encoder: GPUCommandEncoder, opts: DecodeStepOptions = {}): void {
-    let pass = encoder.beginComputePass({ label: 'decode embed, layer 0 q/k/v' });
+    const policy = opts.policy;
+    const dense = !policy || policy.name === 'dense';
+    let pass = encoder.beginComputePass({ label: dense ? 'decode step' : 'decode embed, layer 0 q/k/v' });
     encodeDispatch(pass, this.embedDispatch);
     for (let l = 0; l < this.layers.length; l++) {
-      for (const d of this.layers[l].attentionInputs) encodeDispatch(pass, d);
-      pass.end();
-      this.attention.encodeLayer(encoder, { layer: l, q: this.q, k: this.k, v: this.v, out: this.attn, numTokens: 1, policy: opts.policy });
-      pass = encoder.beginComputePass({ label: `decode layer ${l} o_proj, MLP` });
-      for (const d of this.layers[l].attentionOutputs) encodeDispatch(pass, d);
+      const layer = this.layers[l];
+      for (const d of layer.qkv) encodeDispatch(pass, d);
+      if (dense) {
+        this.attention.encodeDecodeLayer(pass, {
+          layer: l, qkv: this.qkv, kOffset: this.kOffset, vOffset: this.vOffset, out: this.attn, qkNorm: layer.qkNorm, eps: this.config.rmsNormEps,
+        });
+      } else {
+        pass.end();
+        const kvBytes = this.config.numKvHeads * this.config.headDim * 4;
+        encoder.copyBufferToBuffer(this.qkv, this.kOffset * 4, this.k, 0, kvBytes);
+        encoder.copyBufferToBuffer(this.qkv, this.vOffset * 4, this.v, 0, kvBytes);
+        if (layer.headNorm) {
+          pass = encoder.beginComputePass({ label: `decode layer ${l} qk norm` });
+          encodeDispatch(pass, layer.headNorm);
+          pass.end();
+        }
+        this.attention.encodeLayer(encoder, { layer: l, q: this.qkv, k: this.k, v: this.v, out: this.attn, numTokens: 1, policy });
+        pass = encoder.beginComputePass({ label: `decode layer ${l} o_proj, MLP` });
+      }
+      for (const d of layer.mlp) encodeDispatch(pass, d);
     }
     encodeDispatch(pass, this.headDispatch);
     if (opts.greedy) encodeDispatch(pass, this.argmaxDispatch);
@@ -160,7 +190,7 @@ export class WgslDecoder {
     this.kernels.destroy();
   }
 
-  private layer(l: number): LayerDispatches {
+  private layer(l: number, setup: GPUCommandEncoder, alloc: (label: string, floats: number, usage?: number) => GPUBuffer): LayerDispatches {
     const c = this.config;
     const D = c.hiddenSize;
     const F = c.intermediateSize;
@@ -169,77 +199,55 @@ export class WgslDecoder {
     const name = (suffix: string) => layerWeight(l, suffix);
     const k = this.kernels;
     const inputNorm = this.vector(name('input_layernorm.weight'), D);
-    if (this.weights.get(name('self_attn.q_proj.weight')).quantized) return this.quantizedLayer(l, inputNorm);
-    const attentionInputs: Dispatch[] = [
-      k.matvec(`layer ${l} q`, 'normed', {
-        x: this.hidden, norm: inputNorm, a: this.matrix(name('self_attn.q_proj.weight'), qDim, D), biasA: this.bias(name('self_attn.q_proj.bias'), qDim), outA: this.q,
-      }),
-      k.matvec(`layer ${l} k v`, 'normedPair', {
-        x: this.hidden, norm: inputNorm,
-        a: this.matrix(name('self_attn.k_proj.weight'), kvDim, D), biasA: this.bias(name('self_attn.k_proj.bias'), kvDim), outA: this.k,
-        b: this.matrix(name('self_attn.v_proj.weight'), kvDim, D), biasB: this.bias(name('self_attn.v_proj.bias'), kvDim), outB: this.v,
-      }),
-    ];
+    const q = this.matrix(name('self_attn.q_proj.weight'), qDim, D);
+    const kw = this.matrix(name('self_attn.k_proj.weight'), kvDim, D);
+    const vw = this.matrix(name('self_attn.v_proj.weight'), kvDim, D);
+    const qkvBias = this.joined(setup, alloc, `layer ${l} qkv bias`, [
+      [name('self_attn.q_proj.bias'), qDim, 0], [name('self_attn.k_proj.bias'), kvDim, this.kOffset], [name('self_attn.v_proj.bias'), kvDim, this.vOffset],
+    ], this.vOffset + kvDim);
+    const quantized = !!q.quantized;
+    const qkv = matvecStorageBuffers(3, quantized) <= k.maxStorageBuffers
+      ? [k.matvec(`layer ${l} qkv`, 'normed', { x: this.hidden, norm: inputNorm, matrices: [q, kw, vw], outOffsets: [0, this.kOffset, this.vOffset], bias: qkvBias, out: this.qkv })]
+      : [
+        k.matvec(`layer ${l} q`, 'normed', { x: this.hidden, norm: inputNorm, matrices: [q], bias: qkvBias, out: this.qkv }),
+        k.matvec(`layer ${l} kv`, 'normed', { x: this.hidden, norm: inputNorm, matrices: [kw, vw], outOffsets: [this.kOffset, this.vOffset], bias: qkvBias, out: this.qkv }),
+      ];
+    let headNorm: Dispatch | null = null;
+    let qkNorm: GPUBuffer | null = null;
     if (c.qkNorm) {
-      attentionInputs.push(k.headNorm(`layer ${l} qk norm`, c, this.q, this.k,
-        this.vector(name('self_attn.q_norm.weight'), c.headDim), this.vector(name('self_attn.k_norm.weight'), c.headDim)));
+      const qn = this.vector(name('self_attn.q_norm.weight'), c.headDim);
+      const kn = this.vector(name('self_attn.k_norm.weight'), c.headDim);
+      headNorm = k.headNorm(`layer ${l} qk norm`, c, this.qkv, this.k, qn, kn);
+      qkNorm = this.joined(setup, alloc, `layer ${l} qk norm`, [[name('self_attn.q_norm.weight'), c.headDim, 0], [name('self_attn.k_norm.weight'), c.headDim, c.headDim]], 2 * c.headDim);
     }
-    const attentionOutputs: Dispatch[] = [
+    const gateUpBias = this.joined(setup, alloc, `layer ${l} gate/up bias`, [[name('mlp.gate_proj.bias'), F, 0], [name('mlp.up_proj.bias'), F, F]], 2 * F);
+    const mlp: Dispatch[] = [
       k.matvec(`layer ${l} o`, 'residual', {
-        x: this.attn, a: this.matrix(name('self_attn.o_proj.weight'), D, qDim), biasA: this.bias(name('self_attn.o_proj.bias'), D), outA: this.hidden,
+        x: this.attn, matrices: [this.matrix(name('self_attn.o_proj.weight'), D, qDim)], bias: this.bias(name('self_attn.o_proj.bias'), D), out: this.hidden,
       }),
-      k.matvec(`layer ${l} gate up`, 'normedGated', {
+      k.matvec(`layer ${l} gate up`, 'gated', {
         x: this.hidden, norm: this.vector(name('post_attention_layernorm.weight'), D),
-        a: this.matrix(name('mlp.gate_proj.weight'), F, D), biasA: this.bias(name('mlp.gate_proj.bias'), F),
-        b: this.matrix(name('mlp.up_proj.weight'), F, D), biasB: this.bias(name('mlp.up_proj.bias'), F), outA: this.act,
+        matrices: [this.matrix(name('mlp.gate_proj.weight'), F, D), this.matrix(name('mlp.up_proj.weight'), F, D)], bias: gateUpBias, out: this.act,
       }),
       k.matvec(`layer ${l} down`, 'residual', {
-        x: this.act, a: this.matrix(name('mlp.down_proj.weight'), D, F), biasA: this.bias(name('mlp.down_proj.bias'), D), outA: this.hidden,
+        x: this.act, matrices: [this.matrix(name('mlp.down_proj.weight'), D, F)], bias: this.bias(name('mlp.down_proj.bias'), D), out: this.hidden,
       }),
     ];
-    return { attentionInputs, attentionOutputs };
+    const formats = [q, kw, vw].map((m) => !!m.quantized);
+    if (formats.some((f) => f !== quantized)) throw new InvalidArgumentError('weights', `layer ${l}: q/k/v mix quantized and unquantized weights`);
+    return { qkv, headNorm, qkNorm, mlp };
   }
 
-  /** One layer over quantized matrices: 7 dispatches (see the header). */
-  private quantizedLayer(l: number, inputNorm: GPUBuffer): LayerDispatches {
-    const c = this.config;
-    const D = c.hiddenSize;
-    const F = c.intermediateSize;
-    const qDim = c.numHeads * c.headDim;
-    const kvDim = c.numKvHeads * c.headDim;
-    const name = (suffix: string) => layerWeight(l, suffix);
-    const k = this.kernels;
-    const normed = (p: 'q' | 'k' | 'v', rows: number, out: GPUBuffer) => k.quantMatvec(`layer ${l} ${p}`, 'normed', {
-      x: this.hidden, norm: inputNorm, a: this.quantizedMatrix(name(`self_attn.${p}_proj.weight`), rows, D), bias: this.bias(name(`self_attn.${p}_proj.bias`), rows), out,
-    });
-    const attentionInputs: Dispatch[] = [normed('q', qDim, this.q), normed('k', kvDim, this.k), normed('v', kvDim, this.v)];
-    if (c.qkNorm) {
-      attentionInputs.push(k.headNorm(`layer ${l} qk norm`, c, this.q, this.k,
-        this.vector(name('self_attn.q_norm.weight'), c.headDim), this.vector(name('self_attn.k_norm.weight'), c.headDim)));
-    }
-    const postNorm = this.vector(name('post_attention_layernorm.weight'), D);
-    const up = this.up as GPUBuffer;
-    const attentionOutputs: Dispatch[] = [
-      k.quantMatvec(`layer ${l} o`, 'residual', {
-        x: this.attn, a: this.quantizedMatrix(name('self_attn.o_proj.weight'), D, qDim), bias: this.bias(name('self_attn.o_proj.bias'), D), out: this.hidden,
-      }),
-      k.quantMatvec(`layer ${l} gate`, 'normed', {
-        x: this.hidden, norm: postNorm, a: this.quantizedMatrix(name('mlp.gate_proj.weight'), F, D), bias: this.bias(name('mlp.gate_proj.bias'), F), out: this.act,
-      }),
-      k.quantMatvec(`layer ${l} up`, 'normed', {
-        x: this.hidden, norm: postNorm, a: this.quantizedMatrix(name('mlp.up_proj.weight'), F, D), bias: this.bias(name('mlp.up_proj.bias'), F), out: up,
-      }),
-      k.quantMatvec(`layer ${l} down`, 'gated', {
-        x: this.act, x2: up, a: this.quantizedMatrix(name('mlp.down_proj.weight'), D, F), bias: this.bias(name('mlp.down_proj.bias'), D), out: this.hidden,
-      }),
-    ];
-    return { attentionInputs, attentionOutputs };
-  }
-
-  private quantizedMatrix(name: string, out: number, inFeatures: number): MatrixBuffer {
-    const m = this.matrix(name, out, inFeatures);
-    if (!m.quantized) throw new InvalidArgumentError('weights', `${name} is f32 while the model's other linear weights are quantized`);
-    return m;
+  /**
+   * One buffer of `total` floats holding the given vectors at their offsets (zeros where a vector is absent), copied
+   * once at construction; null when none of them exists. Fused kernels bind one bias (or norm) buffer, not three.
+   */
+  private joined(setup: GPUCommandEncoder, alloc: (label: string, floats: number, usage?: number) => GPUBuffer, label: string, parts: [string, number, number][], total: number): GPUBuffer | null {
+    const present = parts.filter(([n]) => this.weights.has(n));
+    if (present.length === 0) return null;
+    const buffer = alloc(label, total, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    for (const [n, length, at] of present) setup.copyBufferToBuffer(this.vector(n, length), 0, buffer, at * 4, length * 4);
+    return buffer;
   }
 
   /** A weight, its shape checked against what the config implies. */
@@ -259,7 +267,7 @@ export class WgslDecoder {
     return this.checked(name, [length]).buffer;
   }
 
-  /** A linear layer's bias when the checkpoint has one (q/k/v: qwen2 and attention_bias; o_proj: attention_bias). */
+  /** A linear layer's bias when the checkpoint has one (o_proj: attention_bias; down_proj: mlp_bias). */
   private bias(name: string, length: number): GPUBuffer | null {
     return this.weights.has(name) ? this.vector(name, length) : null;
   }

@@ -103,9 +103,7 @@ export class WgslPrefill {
       for (let l = 0; l < c.numLayers; l++) this.layers.push(this.layer(l));
       const head = this.headMatrix();
       const finalNorm = this.vector('model.norm.weight', c.hiddenSize);
-      this.headDispatch = head.quantized
-        ? this.decodeKernels.quantMatvec('lm_head', 'normed', { x: this.lastRow, norm: finalNorm, a: head, out: this.lastLogits })
-        : this.decodeKernels.matvec('lm_head', 'normed', { x: this.lastRow, norm: finalNorm, a: head, outA: this.lastLogits });
+      this.headDispatch = this.decodeKernels.matvec('lm_head', 'normed', { x: this.lastRow, norm: finalNorm, matrices: [head], out: this.lastLogits });
     } catch (e) {
       this.destroy();
       throw e;

@@ -5,3 +5,4 @@ export {
   type QuantizationMode, type QuantizationSpec, type QuantizedMatrix,
 } from './block-quant.ts';
 export { GGML_BLOCK_TYPES, ggmlBlockType, f16Table, type GgmlBlockType } from './ggml-blocks.ts';
+export { f16Bits, toF16 } from './f16.ts';

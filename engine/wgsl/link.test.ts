@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { matvecSource } from '../decode/kernels.ts';
 import { linkWgsl, WGSL_LIBRARY } from './index.ts';
 
 const engineRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -68,10 +69,32 @@ describe('the WGSL sources of the engine', () => {
       const text = readFileSync(ts, 'utf8');
       for (const m of text.matchAll(/^import (\w+) from '(\.[^']+\.wgsl)\?raw';$/gm)) {
         const wgsl = join(ts, '..', m[2]);
-        if (withIncludes.has(wgsl) && !text.includes(`linkWgsl(${m[1]})`)) unlinked.push(`${relative(engineRoot, ts)}: ${m[1]}`);
+        if (withIncludes.has(wgsl) && !text.includes(`linkWgsl(${m[1]})`) && !text.includes(`linkWgsl(${m[1]}, `)) unlinked.push(`${relative(engineRoot, ts)}: ${m[1]}`);
       }
     }
     expect(unlinked).toEqual([]);
-    for (const p of withIncludes) expect(() => linkWgsl(readFileSync(p, 'utf8')), relative(engineRoot, p)).not.toThrow();
+    // Kernels whose includes the library has link with it alone; the others name their own entries (the decode
+    // matvec's weight format), checked below.
+    for (const p of withIncludes) {
+      const text = readFileSync(p, 'utf8');
+      const names = [...text.matchAll(/^[ \t]*\/\/#include[ \t]+(\S+)/gm)].map((m) => m[1]);
+      if (names.every((n) => n in WGSL_LIBRARY)) expect(() => linkWgsl(text), relative(engineRoot, p)).not.toThrow();
+    }
+  });
+
+  it('link the decode matvec for every weight format and segment count, f16 as the f32 kernel with its type swapped', () => {
+    for (const format of ['f32', 'f16', 'int8', 'int4'] as const) {
+      for (const segments of [1, 2, 3] as const) {
+        const src = matvecSource(format, segments);
+        expect(src).not.toMatch(/^\s*\/\/#include/m);
+        expect(functionNames(src).filter((n) => n === 'segmentDot')).toHaveLength(1);
+      }
+    }
+    const f32 = matvecSource('f32', 3);
+    const f16 = matvecSource('f16', 3);
+    expect(f16.startsWith('//')).toBe(true);
+    expect(f16.replace('enable f16;\n', '').replace(/alias WeightFloat = f16;/, 'alias WeightFloat = f32;').replace(/weight-f16\.wgsl|weight-f32\.wgsl/g, '')
+      .replace(/\/\/ Weight element type f16[^\n]*\n/, '').replace(/\/\/ Weight element type f32[^\n]*\n/, ''))
+      .toBe(f32.replace(/weight-f16\.wgsl|weight-f32\.wgsl/g, '').replace(/\/\/ Weight element type f32[^\n]*\n/, ''));
   });
 });

@@ -3,10 +3,19 @@
 // other). Kernels call linkWgsl on their `?raw` source where they import it, so every pipeline compiles the joined
 // text and the text a test prints is the text the GPU gets.
 import blockQuant from './block-quant.wgsl?raw';
+import decodeChunk from './decode-chunk.wgsl?raw';
+import decodeQuery from './decode-query.wgsl?raw';
 import rope from './rope.wgsl?raw';
+import splitReduce from './split-reduce.wgsl?raw';
 
-/** The library: one entry per shared function family (RoPE pairs, block-quant reading, ...). */
-export const WGSL_LIBRARY: Readonly<Record<string, string>> = { rope, 'block-quant': blockQuant };
+/**
+ * The library: one entry per shared function family (RoPE pairs, block-quant reading, decode query staging, one
+ * decode-attention split, split-reduce partials and their merge). A kernel may add entries of its own when it links
+ * (engine/decode's matvec picks its weight format that way).
+ */
+export const WGSL_LIBRARY: Readonly<Record<string, string>> = {
+  rope, 'block-quant': blockQuant, 'decode-query': decodeQuery, 'decode-chunk': decodeChunk, 'split-reduce': splitReduce,
+};
 
 const INCLUDE = /^[ \t]*\/\/#include[ \t]+(\S+)[ \t]*$/gm;
 
