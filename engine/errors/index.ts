@@ -27,7 +27,12 @@ export type SieveErrorCode =
   | 'NON_FINITE_LOGITS'
   | 'NOT_A_MODEL'
   | 'UNSUPPORTED_PARAMETER'
-  | 'INVALID_SCHEMA';
+  | 'INVALID_SCHEMA'
+  | 'REMOTE_UNAUTHORIZED'
+  | 'REMOTE_RATE_LIMITED'
+  | 'REMOTE_SERVER_ERROR'
+  | 'REMOTE_REJECTED'
+  | 'REMOTE_UNREACHABLE';
 
 export interface SieveErrorJSON {
   name: string;
@@ -317,6 +322,69 @@ export class InvalidSchemaError extends SieveError {
         ? `Fix the JSON Schema at ${at} (draft 2020-12 keywords: type, properties, required, items, enum, const, minimum, maximum, anyOf, $ref).`
         : kind === 'grammar' ? 'Fix the EBNF grammar (xgrammar\'s dialect: rules "name ::= ...", a rule named root).' : 'Fix the regular expression.',
       { kind, at },
+    );
+  }
+}
+
+/** What a remote OpenAI-compatible server answered (createEngine({ remote })): the status and its message. */
+export interface RemoteErrorDetails extends Record<string, unknown> {
+  url: string;
+  status?: number;
+  serverMessage?: string;
+  retryAfterSeconds?: number;
+}
+
+/** The remote server refused the API key (401) or the request's access (403). */
+export class RemoteUnauthorizedError extends SieveError {
+  constructor(details: RemoteErrorDetails) {
+    super(
+      'REMOTE_UNAUTHORIZED', `${details.url} answered ${details.status}: ${details.serverMessage ?? 'unauthorized'}.`,
+      'Check the apiKey given to createEngine({ remote, apiKey }); in a page, send requests through your own proxy that adds the key (never put a key in a page).',
+      details,
+    );
+  }
+}
+
+/** The remote server is rate-limiting (429). */
+export class RemoteRateLimitedError extends SieveError {
+  constructor(details: RemoteErrorDetails) {
+    super(
+      'REMOTE_RATE_LIMITED', `${details.url} answered 429: ${details.serverMessage ?? 'too many requests'}.`,
+      `Wait${details.retryAfterSeconds !== undefined ? ` ${details.retryAfterSeconds} s (Retry-After)` : ''} and send it again, or lower the request rate.`,
+      details,
+    );
+  }
+}
+
+/** The remote server failed (5xx). */
+export class RemoteServerError extends SieveError {
+  constructor(details: RemoteErrorDetails) {
+    super(
+      'REMOTE_SERVER_ERROR', `${details.url} answered ${details.status}: ${details.serverMessage ?? 'server error'}.`,
+      'The server failed, not the request: try again shortly; if it repeats, check the server\'s log (its model may not be loaded).',
+      details,
+    );
+  }
+}
+
+/** The remote server refused the request itself (400, 404, 422): names what it said. */
+export class RemoteRejectedError extends SieveError {
+  constructor(details: RemoteErrorDetails) {
+    super(
+      'REMOTE_REJECTED', `${details.url} answered ${details.status}: ${details.serverMessage ?? 'bad request'}.`,
+      'Fix the request as the server says (the model name, or a parameter it does not take), or check that remote is its /v1 address.',
+      details,
+    );
+  }
+}
+
+/** The remote server could not be reached (network, DNS, CORS), or a stream stopped before it ended. */
+export class RemoteUnreachableError extends SieveError {
+  constructor(details: RemoteErrorDetails & { reason: string }) {
+    super(
+      'REMOTE_UNREACHABLE', `${details.url}: ${details.reason}.`,
+      'Check that the server runs and is reachable from here (for a page: that it sends CORS headers for this origin); a dropped stream can be sent again.',
+      details,
     );
   }
 }

@@ -1,5 +1,5 @@
 // The chat page: loads a model into the engine worker, streams replies, and keeps conversations in IndexedDB.
-import { createEngine, type AttentionRequest, type CompletionUsage, type LoadProgress, type SieveClient } from '../client/index.ts';
+import { createEngine, type AttentionRequest, type CompletionUsage, type EngineClient, type LoadProgress } from '../client/index.ts';
 import { ConversationStore, newConversation, titleOf, toApiMessages, type Conversation, type StoredMessage } from './conversation-store.ts';
 import { BOUNDED_ATTENTION, CONTEXT_CHOICES, isContextFull, withoutOldestTurn } from './context-choice.ts';
 import { explain, type Explained } from './explain.ts';
@@ -62,7 +62,10 @@ const ui = {
   statKv: element<HTMLElement>('stat-kv'),
 };
 
-const engine: SieveClient = createEngine();
+// ?remote=https://host/v1 chats with an OpenAI-compatible server (its model name typed in the model box) instead of
+// the in-tab engine; no API key here: point it at a proxy that adds one (README, the remote door).
+const remoteUrl = new URLSearchParams(location.search).get('remote');
+const engine: EngineClient = remoteUrl ? createEngine({ remote: remoteUrl }) : createEngine();
 const picker = new ModelPicker(ui.catalogSelect, ui.tokenRow, ui.tokenInput, location.href);
 let store: ConversationStore | null = null;
 let conversations: Conversation[] = [];
@@ -299,7 +302,8 @@ function updateControls(): void {
 async function loadModel(input: string, extra: { cache?: boolean } = {}): Promise<void> {
   let picked: ReturnType<ModelPicker['resolve']>;
   try {
-    picked = picker.resolve(input);
+    // A remote server's model is its name there, not a URL.
+    picked = remoteUrl ? { url: input.trim(), model: null, options: {} } : picker.resolve(input);
   } catch (e) {
     // Refused before any request: the model loaded before (if any) is untouched.
     showError(input.trim() ? `Cannot load "${input.trim()}"` : 'Cannot load', e, REMEDY.load);
@@ -745,7 +749,9 @@ async function start(): Promise<void> {
   if (document.activeElement === document.body) ui.prompt.focus();
   await policies;
 
-  const defaultModel = await findDefaultModel({ isCached: (url) => engine.isModelCached(new URL(url, location.href).href), lastLoaded: lastModel() });
+  const defaultModel = remoteUrl
+    ? new URLSearchParams(location.search).get('model')
+    : await findDefaultModel({ isCached: (url) => engine.isModelCached(new URL(url, location.href).href), lastLoaded: lastModel() });
   for (const url of [PROJECT_MODEL_URL, FALLBACK_MODEL_URL]) ui.modelSuggestions.append(new Option(url));
   document.body.dataset.ready = 'true';
   if (defaultModel) {

@@ -2,6 +2,7 @@
 import * as Comlink from 'comlink';
 import { AbortedError, installSieveErrorTransfer, WorkerDiedError, type SieveEngine } from '../../engine/protocol.ts';
 import { ChunkChannel } from './chunk-channel.ts';
+import { RemoteEngine, type RemoteEngineOptions } from './remote-engine.ts';
 import type {
   ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest,
   LoadOptions, ModelInfo, RequestOptions,
@@ -12,6 +13,9 @@ export interface CreateEngineOptions {
   worker?: Worker;
 }
 
+/** What a page may hold: the in-tab engine (SieveClient) or a remote OpenAI-compatible server (RemoteEngine). */
+export type EngineClient = Pick<SieveClient, 'chat' | 'completions' | 'load' | 'unload' | 'listPolicies' | 'listCachedModels' | 'isModelCached' | 'deleteCachedModel' | 'interrupt' | 'terminate'>;
+
 /**
  * What the client talks through: the engine's Worker, or any comlink endpoint that reaches one (the embed script's
  * MessagePort into its cross-origin frame) and can end it.
@@ -20,7 +24,7 @@ export interface EngineEndpoint extends Comlink.Endpoint {
   terminate(): void;
 }
 
-type RemoteEngine = Comlink.Remote<SieveEngine>;
+type WorkerEngine = Comlink.Remote<SieveEngine>;
 
 interface QueuedTask {
   run: () => Promise<void>;
@@ -35,7 +39,7 @@ export class SieveClient {
   readonly chat: { completions: { create: SieveClient['createChatCompletion'] } };
   readonly completions: { create: SieveClient['createCompletion'] };
   private worker!: EngineEndpoint;
-  private live!: RemoteEngine;
+  private live!: WorkerEngine;
   private readonly tasks: QueuedTask[] = [];
   private running = false;
   /** Set while a generation request is in the worker: the abort hook of the request running now. */
@@ -82,7 +86,7 @@ export class SieveClient {
   }
 
   /** The worker's engine for a new call: a new worker when the last one died. */
-  private get remote(): RemoteEngine {
+  private get remote(): WorkerEngine {
     if (this.dead && !this.terminated) {
       if (!this.spawn) throw this.dead;
       this.attach(this.spawn());
@@ -227,8 +231,15 @@ function prefillProgressProxy(options: RequestOptions) {
   return f ? Comlink.proxy((p: Parameters<typeof f>[0]) => f(p)) : undefined;
 }
 
-/** Starts the engine's Web Worker and returns the client that talks to it. */
-export function createEngine(options: CreateEngineOptions = {}): SieveClient {
+export function createEngine(options: RemoteEngineOptions): RemoteEngine;
+export function createEngine(options?: CreateEngineOptions): SieveClient;
+/**
+ * Starts the engine's Web Worker and returns the client that talks to it; with `remote` (an OpenAI-compatible
+ * server's /v1 URL, and `apiKey` outside pages), the same API spoken to that server instead.
+ */
+export function createEngine(options: CreateEngineOptions | RemoteEngineOptions = {}): SieveClient | RemoteEngine {
+  if ('remote' in options && options.remote !== undefined) return new RemoteEngine(options);
   const start = () => new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module' });
-  return options.worker ? new SieveClient(options.worker) : new SieveClient(start(), start);
+  const worker = (options as CreateEngineOptions).worker;
+  return worker ? new SieveClient(worker) : new SieveClient(start(), start);
 }

@@ -1,13 +1,23 @@
 // sieve.embed.js (a classic script, built as an IIFE): defines window.Sieve and mounts the chat widget of its tag.
 import type { SieveClient } from '../client/index.ts';
+import { RemoteEngine } from '../client/remote-engine.ts';
 import { EmbedRuntime } from './embedded-engine.ts';
 import { ChatWidget } from './widget.ts';
 import { readWidgetOptions } from './widget-options.ts';
 
 /** What the page sees as window.Sieve. */
 export interface SieveGlobal {
-  /** A client with web/client's API (load, chat.completions.create, completions.create, interrupt, unload, terminate). */
-  createEngine(): SieveClient;
+  /**
+   * A client with web/client's API (load, chat.completions.create, completions.create, interrupt, unload, terminate);
+   * with {remote}, the same API spoken to an OpenAI-compatible server from the page (never with an API key).
+   */
+  createEngine(options?: { remote?: string }): SieveClient | RemoteEngine;
+}
+
+/** window.Sieve.createEngine({remote}): no apiKey in a page, whatever the caller passes. */
+function remoteEngine(options: { remote: string; apiKey?: unknown }): RemoteEngine {
+  if (options.apiKey !== undefined) throw new TypeError('apiKey is refused in a page (every visitor could read it): point remote at your own proxy that adds the key.');
+  return new RemoteEngine({ remote: options.remote });
 }
 
 // Only readable while this script runs for the first time, never later in a callback.
@@ -19,7 +29,9 @@ function install(): void {
   let sieve = (window as { Sieve?: SieveGlobal }).Sieve;
   if (!sieve) {
     const runtime = new EmbedRuntime(script.src);
-    sieve = Object.freeze({ createEngine: () => runtime.createEngine() });
+    sieve = Object.freeze({
+      createEngine: (options?: { remote?: string }) => (options?.remote ? remoteEngine(options as { remote: string }) : runtime.createEngine()),
+    });
     Object.defineProperty(window, 'Sieve', { value: sieve, enumerable: true });
   }
   const engines = sieve;
@@ -29,7 +41,7 @@ function install(): void {
   const mount = () => {
     const target = options.target ? document.querySelector(options.target) : null;
     if (options.target && !target) throw new TypeError(`sieve.embed.js: data-target="${options.target}" matches no element.`);
-    const widget = new ChatWidget(engines.createEngine(), options);
+    const widget = new ChatWidget(engines.createEngine(options.remote ? { remote: options.remote } : undefined), options);
     if (target) target.append(widget.host);
     else if (script.isConnected && script.parentElement && script.parentElement !== document.head) script.after(widget.host);
     else document.body.append(widget.host);

@@ -15,6 +15,11 @@ export interface WidgetOptions {
   title: string;
   /** data-target: a CSS selector of the element the widget goes into; by default it follows the script tag. */
   target?: string;
+  /**
+   * data-remote: an OpenAI-compatible server's /v1 URL (a proxy of yours): the widget chats with it from the page,
+   * `data-model` naming its model. There is no data-api-key: a key in a page is visible to every visitor.
+   */
+  remote?: string;
 }
 
 /** A reply long enough to answer a question, short enough to keep a small model from rambling. */
@@ -29,8 +34,13 @@ function positiveInteger(name: string, text: string): number {
 
 /** Null when there is no data-model (the script then only provides window.Sieve); throws TypeError on a bad value. */
 export function readWidgetOptions(data: DOMStringMap | Record<string, string | undefined>): WidgetOptions | null {
+  if (data.apiKey !== undefined) {
+    throw new TypeError('data-api-key is refused: a key in a page is visible to every visitor. Point data-remote at your own proxy that adds the key (README: the remote door).');
+  }
   const model = data.model?.trim();
   if (!model) return null;
+  const remote = data.remote?.trim() || undefined;
+  if (remote !== undefined && !/^https?:\/\//.test(remote)) throw new TypeError(`data-remote="${remote}" must be an http(s) URL ending in /v1.`);
   const temperature = data.temperature === undefined ? undefined : Number(data.temperature);
   if (temperature !== undefined && !(temperature >= 0)) throw new TypeError(`data-temperature="${data.temperature}" must be a number >= 0.`);
   return {
@@ -41,5 +51,6 @@ export function readWidgetOptions(data: DOMStringMap | Record<string, string | u
     system: data.system?.trim() || undefined,
     title: data.title?.trim() || DEFAULT_TITLE,
     target: data.target?.trim() || undefined,
+    remote,
   };
 }

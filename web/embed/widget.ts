@@ -1,5 +1,5 @@
 // The chat widget that the script tag mounts: a shadow root on the host page, its engine in Sieve's frame.
-import type { ChatCompletionMessageParam, LoadProgress, SieveClient } from '../client/index.ts';
+import type { ChatCompletionMessageParam, EngineClient, LoadProgress } from '../client/index.ts';
 import type { WidgetOptions } from './widget-options.ts';
 import widgetCss from './widget.css?raw';
 
@@ -42,7 +42,7 @@ export class ChatWidget {
   private readonly messages: ChatCompletionMessageParam[] = [];
   private generation: AbortController | null = null;
 
-  constructor(private readonly engine: SieveClient, private readonly options: WidgetOptions) {
+  constructor(private readonly engine: EngineClient, private readonly options: WidgetOptions) {
     this.host = document.createElement('sieve-chat');
     const shadow = this.host.attachShadow({ mode: 'open' });
     const sheet = new CSSStyleSheet();
