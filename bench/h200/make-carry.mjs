@@ -72,6 +72,12 @@ packBinary(join(root, 'node_modules/webgpu/dist/linux-x64/dawn.node'), 'dawn.nod
 // The wasm both bundles load (both build scripts copy the root's onnxruntime-web's).
 writeFileSync(join(out, 'ort.wasm.xz'), sh('xz', ['-T1', '-9e', '-c', join(root, 'node_modules/onnxruntime-web/dist', WASM)]));
 
+// bench/compare's own install (Transformers.js, WebLLM): made when missing or broken (a dangling or looping symlink).
+const compare = join(root, 'bench/compare');
+if (!existsSync(join(compare, 'node_modules/@huggingface/transformers/package.json')) || !existsSync(join(compare, 'node_modules/@mlc-ai/web-llm/package.json'))) {
+  rmSync(join(compare, 'node_modules'), { recursive: true, force: true });
+  sh('npm', ['ci', '--no-audit', '--no-fund'], { cwd: compare, stdio: ['ignore', 'inherit', 'inherit'] });
+}
 sh(process.execPath, [join(root, 'bench/build-node-bench.mjs')], { stdio: ['ignore', 'inherit', 'inherit'] });
 packFolder(join(root, '.carry/node-bench'), 'node-bench', [WASM, 'dist']);
 const yb = join(root, '.carry/yardstick-bundle');
