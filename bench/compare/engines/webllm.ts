@@ -5,6 +5,7 @@
 // browser's would read its disk cache); and the prompt goes through its text completion API as `<a> <b> ...`, which
 // the converter's word-level tokenizer maps to exactly the ids a, b, ... (no template, no prefix tokens).
 // 0.2.79 is the newest WebLLM whose prebuilt libraries (v0_2_48) are in binary-mlc-llm-libs as stored here.
+import { createRequire } from 'node:module';
 import type { EngineUnderTest, ModelRef } from '../protocol.ts';
 import { packageVersions } from '../versions.ts';
 
@@ -64,6 +65,8 @@ export function createWebLLM(): EngineUnderTest {
       mlc = mlcOf(ref);
       if (!mlc) throw new Error(`no MLC conversion of this model for ${ref.format} (export/to_mlc.py makes one where a prebuilt library of the shape exists)`);
       const base = new URL(mlc.dir, ref.url).href; // .../mlc-q0f16/resolve/main/
+      // The tokenizer's emscripten glue, in Node's branch, calls a free createRequire(<page URL>) for fs and path.
+      (globalThis as { createRequire?: unknown }).createRequire ??= () => createRequire(import.meta.url);
       // WebLLM resolves relative library URLs against the page's location.origin (a page has one; Node does not).
       (globalThis as { location?: unknown }).location ??= { origin: new URL(ref.url).origin, href: ref.url };
       const appConfig = {
