@@ -132,11 +132,14 @@ async function main() {
   const config = configOf(shape);
   const longest = Math.max(...LENGTHS);
   const models = new Map<Path, GpuModel>();
+  // The pool holds the longest prompt (pages and positions: twice its K/V bytes is plenty).
+  const kvMemory = Math.max(64 << 20, 2 * longest * config.numLayers * config.numKvHeads * config.headDim * 2 * 4);
   for (const path of PATHS) {
     const options: GpuModelOptions = {
       prefillChunk: CHUNK, prefillPath: path === 'ort' ? 'ort' : 'wgsl',
-      // The pool holds the longest prompt (pages and positions: twice its K/V bytes is plenty).
-      kvMemory: Math.max(64 << 20, 2 * longest * config.numLayers * config.numKvHeads * config.headDim * 2 * 4),
+      kvMemory,
+      // The whole pool at load: no pool growth inside a timed prefill.
+      kvGrowthBytes: kvMemory,
       ...(path === 'wgsl-nosplit' ? { prefillSplitRule: { targetWorkgroups: 0, minTilesPerSplit: PREFILL_MIN_TILES_PER_SPLIT } } : {}),
     };
     models.set(path, await GpuModel.build(engine, config, randomGpuWeights(engine.device, config, FORMAT), undefined, options));
@@ -146,7 +149,7 @@ async function main() {
   let seed = 99;
   const ids = (n: number) => Array.from({ length: n }, () => { seed = (seed * 1103515245 + 12345) >>> 0; return 3 + (seed % (shape.vocabSize - 3)); });
   const rows: unknown[] = [];
-  const write = () => writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), label: LABEL, adapter, model: MODEL, format: FORMAT, layers: shape.numLayers, chunk: CHUNK, buildS: Math.round(buildS * 10) / 10, rows }, null, 2));
+  const write = (partial: unknown[] = []) => writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), label: LABEL, adapter, model: MODEL, format: FORMAT, layers: shape.numLayers, chunk: CHUNK, buildS: Math.round(buildS * 10) / 10, rows: [...rows, ...partial] }, null, 2));
   const once = async (model: GpuModel, tokens: number) => {
     await model.reset();
     const prompt = ids(tokens);
@@ -162,6 +165,21 @@ async function main() {
     const timed = new Map<Path, { ms: number[]; chunkMs: number[][] }>(PATHS.map((p) => [p, { ms: [], chunkMs: [] }]));
     // Warm-up: pipelines and ORT's kernels for this chunk length.
     if (WARMUP_LENGTH === 0) for (const path of PATHS) await once(models.get(path) as GpuModel, tokens);
+    // This length's rows, made again after every round and written with the rows before: a run killed mid-length
+    // keeps the rounds it finished.
+    const rowsOfLength = () => PATHS.flatMap((path) => {
+      const m = timed.get(path) as { ms: number[]; chunkMs: number[][] };
+      if (m.ms.length === 0) return [];
+      const mem = (models.get(path) as GpuModel).memoryStats();
+      const med = median(m.ms);
+      return [{
+        path, model: `${MODEL} ${FORMAT}`, layers: shape.numLayers, chunk: CHUNK, tokens, rounds: m.ms.length,
+        medianMs: round1(med), minMs: round1(Math.min(...m.ms)), maxMs: round1(Math.max(...m.ms)), tokensPerS: Math.round(tokens / (med / 1000)),
+        // Per chunk: the median over rounds of each chunk's time.
+        chunkMs: m.chunkMs[0].map((_, i) => round1(median(m.chunkMs.map((c) => c[i] ?? 0)))),
+        memory: { kvInUseBytes: mem.kvInUseBytes, prefillActivationBytes: mem.prefillActivationBytes, weightBytes: mem.weightBytes, deviceLiveBytes: engine.buffers.liveBytes },
+      }];
+    });
     for (let r = 0; r < ROUNDS && elapsedS() < BUDGET_S; r++) {
       const order = r % 2 === 0 ? PATHS : [...PATHS].reverse();
       for (const path of order) {
@@ -169,24 +187,12 @@ async function main() {
         const m = timed.get(path) as { ms: number[]; chunkMs: number[][] };
         m.ms.push(t.ms);
         m.chunkMs.push(t.chunkMs);
+        write(rowsOfLength());
       }
     }
-    for (const path of PATHS) {
-      const m = timed.get(path) as { ms: number[]; chunkMs: number[][] };
-      if (m.ms.length === 0) continue;
-      const model = models.get(path) as GpuModel;
-      const mem = model.memoryStats();
-      const med = median(m.ms);
-      const row = {
-        path, model: `${MODEL} ${FORMAT}`, layers: shape.numLayers, chunk: CHUNK, tokens, rounds: m.ms.length,
-        medianMs: round1(med), minMs: round1(Math.min(...m.ms)), maxMs: round1(Math.max(...m.ms)), tokensPerS: Math.round(tokens / (med / 1000)),
-        // Per chunk: the median over rounds of each chunk's time.
-        chunkMs: m.chunkMs[0].map((_, i) => round1(median(m.chunkMs.map((c) => c[i] ?? 0)))),
-        memory: { kvInUseBytes: mem.kvInUseBytes, prefillActivationBytes: mem.prefillActivationBytes, weightBytes: mem.weightBytes, deviceLiveBytes: engine.buffers.liveBytes },
-      };
-      console.log(JSON.stringify(row));
-      rows.push(row);
-    }
+    const done = rowsOfLength();
+    for (const row of done) console.log(JSON.stringify(row));
+    rows.push(...done);
     write();
   }
   write();
