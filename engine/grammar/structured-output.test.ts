@@ -130,6 +130,16 @@ describe('structured output on sieve-tiny', () => {
     expect(ok.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: expect.stringMatching(/^(yes|no)$/) } });
   });
 
+  it("a SentencePiece vocabulary (stories260K's GGUF: U+2581 spaces, <0xXX> byte tokens) masks as well", async () => {
+    const stories = await loadModelFromPath(fileURLToPath(new URL('../../../shared/models/stories260K/stories260K.gguf', import.meta.url)));
+    const spm = loadTokenizer(stories)!;
+    expect(spm.grammarVocabulary()).toMatchObject({ type: 'byte_fallback', prependSpace: true });
+    const schema = { type: 'object', properties: { name: { enum: ['Lily', 'Tom'] }, age: { type: 'integer', minimum: 1, maximum: 9 } }, required: ['name', 'age'] };
+    const r = await generateIds(new ReferenceBackend(stories), spm, createChatTemplate(null), completionRequestOf({ prompt: 'Once upon a time', maxTokens: 40 }), false, {}, schema);
+    expect(r.finish_reason).toBe('stop');
+    expect(ajv.validate(schema, JSON.parse(r.text))).toBe(true);
+  });
+
   it("generateIds with a JSON schema (sieve generate --json-schema) gives the schema's JSON", async () => {
     const schema = { type: 'object', properties: { answer: { enum: ['yes', 'no'] } }, required: ['answer'] };
     const r = await generateIds(backend, tokenizer, template, completionRequestOf({ prompt: 'Is the sea big?', maxTokens: 30, chat: true }), true, {}, schema);

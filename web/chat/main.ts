@@ -157,7 +157,7 @@ function showModelState(text: string): void {
 function showUsage(usage: CompletionUsage | undefined): void {
   ui.statPrefill.textContent = usage ? formatRate(usage.prefill_tokens_per_s) : '–';
   ui.statDecode.textContent = usage ? formatRate(usage.decode_tokens_per_s) : '–';
-  ui.statContext.textContent = usage ? String(usage.tokens_in_cache) : '–';
+  ui.statContext.textContent = usage?.tokens_in_cache !== undefined ? String(usage.tokens_in_cache) : '–'; // a remote server reports none
   ui.statKv.textContent = usage ? formatBytes(usage.kv_bytes) : '–';
 }
 

@@ -29,6 +29,8 @@ const SIEVE_ONLY_FIELDS = ['attention'];
 
 type Json = Record<string, unknown>;
 
+const isDense = (a: unknown) => a === 'dense' || (typeof a === 'object' && a !== null && (a as Json).policy === 'dense' && Object.keys(a).length === 1);
+
 export class RemoteEngine {
   readonly chat: { completions: { create: RemoteEngine['createChatCompletion'] } };
   readonly completions: { create: RemoteEngine['createCompletion'] };
@@ -91,9 +93,11 @@ export class RemoteEngine {
 
   private async generate(path: string, request: Json, options: RequestOptions): Promise<unknown> {
     const known = new Set(this.options.serverKnows ?? []);
-    const refused = SIEVE_ONLY_FIELDS.filter((f) => request[f] !== undefined && request[f] !== null && !known.has(f));
-    if (refused.length > 0) throw new UnsupportedParameterError(refused, `the remote server ${this.base} (an OpenAI-compatible server does not know it; it would be ignored)`);
     const body: Json = { ...request, model: request.model ?? this.model ?? undefined };
+    // Dense attention is what such a server does anyway: asking for it changes nothing, so it is not sent.
+    if (!known.has('attention') && isDense(request.attention)) delete body.attention;
+    const refused = SIEVE_ONLY_FIELDS.filter((f) => body[f] !== undefined && body[f] !== null && !known.has(f));
+    if (refused.length > 0) throw new UnsupportedParameterError(refused, `the remote server ${this.base} (an OpenAI-compatible server does not know it; it would be ignored)`);
     if (body.model === undefined) throw new RemoteRejectedError({ url: this.base + path, serverMessage: 'no model named: call load(model) first or give request.model' });
     const stream = request.stream === true;
     if (stream) body.stream_options = { ...(request.stream_options as Json | undefined), include_usage: true };
