@@ -2,7 +2,7 @@
 // browser (the H200 box). Same GpuModel as the worker runs (its one decode path, our WGSL decoder). Per model and
 // weight format, in the same process, interleaved A B A B (--rounds each, medians and spreads reported):
 //   A stepwise:   decode() step by step, logits read back, the id chosen on the CPU (how greedy ran before issue 14)
-//   B gpu-greedy: GpuModel.decodeGreedy, ids chosen on the GPU, encoded ahead, 8 bytes read back per token
+//   B gpu-greedy: GpuModel.decodeStream, ids chosen on the GPU, encoded ahead, 8 bytes read back per token
 // with host encode and readback time, dispatches and compute passes per token.
 // Build: node bench/build-node-bench.mjs (bundles WGSL and ORT); run: node .carry/node-bench/node-decode.mjs
 // [--tokens N] [--rounds N] [--formats f32,int8,int4] [--only stories|random].
@@ -22,7 +22,7 @@ const OUT = arg('--out', 'bench-node-decode.json');
 const STORIES = arg('--stories', '../shared/models/stories260K/stories260K.gguf');
 const FORMATS = arg('--formats', 'f32,int8,int4').split(',') as QuantizationMode[];
 
-/** The model without decodeGreedy: generation samples on the CPU from each step's logits. */
+/** The model without decodeStream: generation samples on the CPU from each step's logits. */
 function stepwise(model: GpuModel): ForwardBackend {
   return {
     config: model.config, prefill: (ids, rows, o) => model.prefill(ids, rows, o), decode: (id) => model.decode(id),

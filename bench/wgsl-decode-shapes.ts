@@ -199,7 +199,7 @@ async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps
   let position = 0;
   let encodeMs = 0;
   const counts: DispatchCounts = { dispatches: 0, passes: 0 };
-  // greedy: the id is chosen on the GPU and the next step embeds it (GpuModel.decodeGreedy's steps); only 8 bytes
+  // greedy: the id is chosen on the GPU and the next step embeds it (GpuModel.decodeStream's steps); only 8 bytes
   // would come back per step, so the readback is left out here.
   const encodeStep = (id: number, greedy: boolean) => {
     const t = now();
@@ -226,7 +226,7 @@ async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps
   // Context: decode steps without readback (the GPU queues them), then one readback.
   for (let i = 0; i < contextBefore; i++) encodeStep(i % 100, false);
   await readback();
-  // Interleaved rounds (A B, A B, ...): A greedy on the GPU as decodeGreedy runs it (the id chosen by the argmax
+  // Interleaved rounds (A B, A B, ...): A greedy on the GPU as decodeStream runs it (the id chosen by the argmax
   // kernel, the queue kept full by encoding ahead); B synchronous steps as step-by-step generation runs them.
   const syncs: number[] = [];
   const encodes: number[] = [];

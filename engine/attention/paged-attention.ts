@@ -1,6 +1,7 @@
 // Dispatches one layer of attention on the paged KV cache: RoPE, K/V append, then causal prefill attention or
 // split-K decode attention over the slots the policy plans, writing [n][H*d] for the next ORT segment.
 import { BufferLimitError, InvalidArgumentError } from '../errors/index.ts';
+import { countingEncoder, type DispatchCounts } from '../gpu/index.ts';
 import type { PagedKVCache, SequenceHandle } from '../kv/index.ts';
 import type { RopeLayout } from '../model/index.ts';
 import { linkWgsl } from '../wgsl/index.ts';
@@ -177,6 +178,8 @@ export class PagedAttention {
   private readonly decodeSteps = new Map<number, number>();
   private readonly dense = new DensePolicy();
   private current: CurrentStep | null = null;
+  /** Dispatches the policy's hooks encoded in the current step (the profile's policy share). */
+  private readonly policyCounts: DispatchCounts = { dispatches: 0, passes: 0 };
   private statistics: StatisticsKernels | null = null;
   /** By list kind and entries per head (the indices' row stride, a pipeline constant; fixed per policy). */
   private readonly listKernels = new Map<string, ListKernels>();
@@ -312,6 +315,20 @@ export class PagedAttention {
     const decoded = this.decodeSteps.get(seq.id) ?? 0;
     if (n === 1) this.decodeSteps.set(seq.id, decoded + 1);
     this.current = { seq, startPosition, numTokens: n, tokensHeld: this.cache.tokensHeld(seq), splits, step: decoded, policy: null };
+    this.policyCounts.dispatches = 0;
+    this.policyCounts.passes = 0;
+  }
+
+  /** Dispatches the policy's hooks (estimators, selection, metadata, eviction) encoded in the current step so far. */
+  get stepPolicyDispatches(): number {
+    return this.policyCounts.dispatches;
+  }
+
+  /** Forgets the last `steps` decode steps of `seq` (encoded ahead past a stop and dropped): its step counter goes back. */
+  rewindSteps(seq: SequenceHandle, steps: number): void {
+    const decoded = this.decodeSteps.get(seq.id) ?? 0;
+    if (!Number.isInteger(steps) || steps < 0 || steps > decoded) throw new InvalidArgumentError('steps', `must be in [0, ${decoded}], got ${steps}`);
+    this.decodeSteps.set(seq.id, decoded - steps);
   }
 
   /** Encodes RoPE + append + attention + count commit of one layer for the current step. */
@@ -346,11 +363,13 @@ export class PagedAttention {
     pass.setBindGroup(1, this.ioGroup('append', [k, v]));
     pass.dispatchWorkgroups(Math.ceil(G * d / 2 / WORKGROUP_SIZE), n);
     pass.end();
-    policy.onAppend?.(encoder, ctx);
+    // The policy's hooks encode through a counting view of the encoder: the profile reports what they add.
+    const policyEncoder = policy === this.dense ? encoder : countingEncoder(encoder, this.policyCounts);
+    policy.onAppend?.(policyEncoder, ctx);
 
     // Prefill always reads everything; decode reads what the policy plans, except on its dense layers.
     const denseLayer = phase === 'prefill' || policy.needs.denseLayers === 'all' || policy.needs.denseLayers.includes(layer);
-    const plan = denseLayer ? { kind: 'dense' as const } : policy.plan(encoder, ctx);
+    const plan = denseLayer ? { kind: 'dense' as const } : policy.plan(policyEncoder, ctx);
 
     pass = encoder.beginComputePass({ label: `attention-${phase}-${layer}` });
     if (phase === 'prefill') {
@@ -393,9 +412,9 @@ export class PagedAttention {
     pass.dispatchWorkgroups(1);
     pass.end();
 
-    const stats = statistic === 'none' ? NO_STATISTICS : this.encodeStatistics(encoder, layer, phase, q, policy, statistic);
-    if (phase === 'prefill') policy.afterPrefill?.(encoder, ctx, stats);
-    else policy.afterAttention?.(encoder, ctx, stats);
+    const stats = statistic === 'none' ? NO_STATISTICS : this.encodeStatistics(policyEncoder, layer, phase, q, policy, statistic);
+    if (phase === 'prefill') policy.afterPrefill?.(policyEncoder, ctx, stats);
+    else policy.afterAttention?.(policyEncoder, ctx, stats);
   }
 
   /**
@@ -483,7 +502,7 @@ export class PagedAttention {
     if (!st) throw new InvalidArgumentError('endStep', 'call beginStep first');
     const policy = st.policy;
     if (!policy?.evict) return null;
-    return policy.evict(encoder, {
+    return policy.evict(countingEncoder(encoder, this.policyCounts), {
       device: this.device, cache: this.cache, seq: st.seq, layer: -1, phase: st.numTokens > 1 ? 'prefill' : 'decode', step: st.step,
       startPosition: st.startPosition, numTokens: st.numTokens, query: null, scale: 1 / Math.sqrt(this.headDim),
     });

@@ -106,6 +106,19 @@ export interface AttentionPolicy {
    */
   evict?(encoder: GPUCommandEncoder, ctx: PolicyStepContext): EvictionResult | null;
   /**
+   * False when decode steps under this policy cannot be encoded ahead of their token: a step encoded past a stop is
+   * undone by truncating the cache and calling rewind(), which an evicting policy's compaction does not survive (its
+   * victims are overwritten). Absent or true: truncation is enough, because the policy's state either is rebuilt from
+   * what the cache holds (Quest's page bounds are recomputed from a page's keys on append; lists are made each step)
+   * or is rewound by rewind().
+   */
+  readonly encodesAhead?: boolean;
+  /**
+   * The last `steps` decode steps were dropped (encoded ahead past a stop; the cache is already truncated to before
+   * them): put the policy's own per-step state back as it was before them.
+   */
+  rewind?(steps: number): void;
+  /**
    * Frees the policy's GPU buffers (scores, lists, label caches: some as large as a fraction of the KV pool). The
    * engine makes a policy per request, so GpuModel calls this when another policy replaces it and when the model is
    * destroyed, rather than leaving device memory to the garbage collector. Work already submitted is unaffected

@@ -2,4 +2,5 @@
 export { WgslDecoder, type DecoderWeights, type DecodeStepOptions } from './wgsl-decoder.ts';
 export { decodeVariantFor, CPU_ADAPTER_VARIANT, GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
 export { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer, type QuantizedMatrixBuffers } from './kernels.ts';
-export { countingEncoder, type DispatchCounts } from './dispatch-counts.ts';
+export { countingEncoder, type DispatchCounts } from '../gpu/index.ts';
+export { GpuSampler } from './sampler.ts';

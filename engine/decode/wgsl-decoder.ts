@@ -22,6 +22,7 @@ import type { AttentionPolicy, PagedAttention } from '../attention/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { layerWeight, type ModelConfig } from '../model/index.ts';
 import { DecodeKernels, encodeDispatch, matvecStorageBuffers, type Dispatch, type MatrixBuffer } from './kernels.ts';
+import { GpuSampler } from './sampler.ts';
 import { GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
 
 /** What the decoder needs of the uploaded weights (GpuWeights satisfies it): buffers in HF layout, f32, f16 or quantized. */
@@ -38,6 +39,11 @@ export interface DecodeStepOptions {
    * encode the next step before this one's id is known, and reads back 8 bytes instead of the logits.
    */
   greedy?: boolean;
+  /**
+   * Choose the next id by the GPU sampler instead (`sampler.begin` set the request): temperature, truncation,
+   * penalties, bias and the seeded draw, into `choice` as `greedy` does.
+   */
+  sample?: boolean;
 }
 
 interface LayerDispatches {
@@ -62,6 +68,8 @@ export class WgslDecoder {
    * [1] 1 when that greedy step saw a NaN or infinite logit.
    */
   readonly choice: GPUBuffer;
+  /** The sampler kernel over `logits` and `choice` (encodeStep's `sample`). */
+  readonly sampler: GpuSampler;
 
   private readonly kernels: DecodeKernels;
   /** The residual stream [hidden]. */
@@ -131,6 +139,7 @@ export class WgslDecoder {
       });
       this.argmaxDispatch = this.kernels.argmax(this.logits, this.choice, c.vocabSize);
       device.queue.submit([setup.finish()]);
+      this.sampler = new GpuSampler(device, this.logits, this.choice, c.vocabSize, variant.argmaxWorkgroupSize);
     } catch (e) {
       this.destroy();
       throw e;
@@ -179,7 +188,8 @@ export class WgslDecoder {
       for (const d of layer.mlp) encodeDispatch(pass, d);
     }
     encodeDispatch(pass, this.headDispatch);
-    if (opts.greedy) encodeDispatch(pass, this.argmaxDispatch);
+    if (opts.sample) encodeDispatch(pass, this.sampler.dispatch);
+    else if (opts.greedy) encodeDispatch(pass, this.argmaxDispatch);
     pass.end();
   }
 
@@ -187,6 +197,7 @@ export class WgslDecoder {
   destroy(): void {
     for (const b of this.owned) b.destroy();
     this.owned.length = 0;
+    this.sampler?.destroy();
     this.kernels.destroy();
   }
 

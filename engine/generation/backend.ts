@@ -1,5 +1,7 @@
 // What generation needs from a forward pass, whatever runs it (the WebGPU engine or the CPU reference).
 import type { ModelConfig } from '../model/index.ts';
+import type { TokenHistory } from './processors.ts';
+import type { SamplingParams } from './sampler.ts';
 
 export interface CacheUsage {
   /** Bytes of KV pages this sequence holds now (not the pool). */
@@ -24,6 +26,15 @@ export interface PrefillOptions {
   signal?: AbortSignal;
 }
 
+/** A request's sampling, for a backend that chooses the ids itself (decodeStream). */
+export interface DeviceSampling {
+  readonly params: SamplingParams;
+  /** The seed it draws with (the request's, or the fresh random one its CPU sampler took). */
+  readonly seed: number;
+  /** The prompt and the ids generated so far: the penalties' counts, and the step number of the next choice. */
+  readonly history: TokenHistory;
+}
+
 export interface ForwardBackend {
   readonly config: ModelConfig;
   /** Feeds `ids` after what is cached; returns logits of every row ([n, vocab]) or of the last row only ([vocab]). */
@@ -31,12 +42,13 @@ export interface ForwardBackend {
   /** Feeds one id; returns its logits [vocab]. */
   decode(id: number): Promise<Float32Array>;
   /**
-   * Optional: greedy decoding with the ids chosen by the backend (on the GPU), for requests whose sampling is a
-   * plain argmax and that ask for no logprobs. Feeds `firstId`, then yields each next id (argmax of the logits,
-   * ties to the lower id, as the CPU sampler) up to `maxSteps`; leaving the loop ends it, and the sequence then
-   * holds the prompt and the ids fed (those taken but the last), exactly as decode() step by step would.
+   * Optional: decoding with the ids chosen by the backend (on the GPU), for requests that ask for no logprobs.
+   * Feeds `firstId`, then yields each next id up to `maxSteps`: with `sampling` absent the argmax of the logits (ties
+   * to the lower id), else the id the CPU TokenSampler would choose from the same logits for the same seed and
+   * history. Leaving the loop ends it, and the sequence then holds the prompt and the ids fed (those taken but the
+   * last), exactly as decode() step by step would.
    */
-  decodeGreedy?(firstId: number, maxSteps: number): AsyncGenerator<number, void, undefined>;
+  decodeStream?(firstId: number, maxSteps: number, sampling?: DeviceSampling): AsyncGenerator<number, void, undefined>;
   /** Forgets the sequence (frees its cache). */
   reset(): Promise<void>;
   cacheUsage(): CacheUsage;

@@ -129,10 +129,11 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
   let prefillMs = 0;
   let decodeStart = 0;
 
-  // Plain greedy without logprobs: after the first token the backend chooses the ids (on the GPU) and streams them.
-  // A constrained request needs each step's logits on the CPU (its mask depends on the token before).
+  // Without logprobs, after the first token the backend chooses the ids (on the GPU: argmax, or the sampler kernel
+  // with this request's parameters, seed and history) and streams them; logprobs need each step's logits here, and a
+  // constrained request too (its mask depends on the token before).
   const constraint = req.constraint ?? null;
-  const deviceGreedy = sampler.isPlainGreedy && logprobTop === null && constraint === null && backend.decodeGreedy !== undefined;
+  const deviceChoice = logprobTop === null && constraint === null && backend.decodeStream !== undefined;
   let stream: AsyncGenerator<number, void, undefined> | null = null;
   try {
     if (req.signal?.aborted) {
@@ -159,6 +160,7 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
           const r = await stream.next();
           if (r.done) throw new Error('internal: the greedy stream ended before max_tokens');
           id = r.value;
+          sampler.record(id);
         } else {
           // NaN or Inf logits have no next token (argmax would answer 0, sampling garbage): a typed error instead.
           checkFinite(logits, req.ids.length - 1 + out.length);
@@ -178,7 +180,7 @@ export async function* generate(backend: ForwardBackend, req: GenerationRequest)
         text += released;
         yield { token: { id, logprob }, text: released };
         if (finished !== null) { finishReason = finished; break; }
-        if (deviceGreedy) stream ??= (backend.decodeGreedy as NonNullable<ForwardBackend['decodeGreedy']>)(id, maxTokens - out.length);
+        if (deviceChoice) stream ??= (backend.decodeStream as NonNullable<ForwardBackend['decodeStream']>)(id, maxTokens - out.length, sampler.deviceSampling());
         else logits = await backend.decode(id);
       }
     }

@@ -4,8 +4,8 @@ import {
   FrequencyPenaltyProcessor, LogitBiasProcessor, MinPProcessor, PresencePenaltyProcessor, RepetitionPenaltyProcessor,
   TemperatureProcessor, TokenHistory, TopKProcessor, TopPProcessor,
 } from './processors.ts';
-import { SeededRandom } from './random.ts';
-import { buildProcessors, GREEDY, MultinomialSampler, TokenSampler, tokenLogprob } from './sampler.ts';
+import { gumbelNoise, noiseUniform, samplingSeed, seedKey, stepKey } from './random.ts';
+import { buildProcessors, GREEDY, GumbelSampler, TokenSampler, tokenLogprob } from './sampler.ts';
 
 const row = (...xs: number[]) => Float32Array.from(xs);
 const kept = (x: Float32Array) => [...x].map((v, i) => (v > -Infinity ? i : -1)).filter((i) => i >= 0);
@@ -93,28 +93,36 @@ describe('logits processors', () => {
 });
 
 describe('seeded random and sampling', () => {
-  it('the same seed gives the same sequence; different seeds differ; values are uniform in [0, 1)', () => {
-    const a = new SeededRandom(42), b = new SeededRandom(42), c = new SeededRandom(43);
-    const xa = Array.from({ length: 1000 }, () => a.next());
-    expect(Array.from({ length: 1000 }, () => b.next())).toEqual(xa);
-    expect(Array.from({ length: 1000 }, () => c.next())).not.toEqual(xa);
-    expect(xa.every((v) => v >= 0 && v < 1)).toBe(true);
+  it('the counter-based noise: a function of (seed, step, id), uniform in (0, 1), distinct per seed and step', () => {
+    const key = seedKey(samplingSeed(42));
+    const at = (k: number, step: number) => Array.from({ length: 1000 }, (_, i) => noiseUniform(k, stepKey(k, step), i));
+    const xa = at(key, 0);
+    expect(at(key, 0)).toEqual(xa);
+    expect(at(key, 1)).not.toEqual(xa);
+    expect(at(seedKey(samplingSeed(43)), 0)).not.toEqual(xa);
+    expect(xa.every((v) => v > 0 && v < 1)).toBe(true);
     // Seeds beyond 32 bits and negative seeds are distinct streams too.
-    expect(new SeededRandom(2 ** 40 + 42).next()).not.toBe(new SeededRandom(42).next());
-    expect(new SeededRandom(-1).next()).not.toBe(new SeededRandom(1).next());
-    // Chi-square over 10 bins of 100K draws: 9 degrees of freedom, 27.9 is the 0.999 quantile.
-    const r = new SeededRandom(7), bins = new Array(10).fill(0);
-    for (let i = 0; i < 100_000; i++) bins[Math.floor(r.next() * 10)]++;
+    expect(at(seedKey(samplingSeed(2 ** 40 + 42)), 0)).not.toEqual(xa);
+    expect(at(seedKey(samplingSeed(-1)), 0)).not.toEqual(at(seedKey(samplingSeed(1)), 0));
+    // Chi-square over 10 bins of 100K draws (100 steps x 1000 ids): 9 degrees of freedom, 27.9 is the 0.999 quantile.
+    const bins = new Array(10).fill(0);
+    for (let step = 0; step < 100; step++) for (const u of at(key, step)) bins[Math.floor(u * 10)]++;
     const chi2 = bins.reduce((s, n) => s + (n - 10_000) ** 2 / 10_000, 0);
     expect(chi2).toBeLessThan(27.9);
+    // Neighbouring steps are not a shuffle of each other: their values at the same ids are uncorrelated.
+    const [a, b] = [at(key, 5), at(key, 6)];
+    const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
+    const cov = mean(a.map((v, i) => (v - 0.5) * (b[i] - 0.5)));
+    expect(Math.abs(cov / (1 / 12))).toBeLessThan(0.1);
+    expect(gumbelNoise(key, stepKey(key, 0), 3)).toBe(Math.fround(-Math.log(-Math.log(xa[3]))));
   });
 
-  it('multinomial sampling follows softmax(logits) and never picks a removed token', () => {
+  it('Gumbel-max sampling follows softmax(logits) and never picks a removed token', () => {
     const logits = [2, 1, 0, -Infinity, 0.5];
     const probs = softmax(logits.map((v) => (v === -Infinity ? -1e9 : v)));
-    const sampler = new MultinomialSampler(new SeededRandom(1));
+    const sampler = new GumbelSampler(1);
     const counts = new Array(5).fill(0), n = 50_000;
-    for (let i = 0; i < n; i++) counts[sampler.pick(Float32Array.from(logits))]++;
+    for (let i = 0; i < n; i++) counts[sampler.pick(Float32Array.from(logits), i)]++;
     expect(counts[3]).toBe(0);
     for (let i = 0; i < 5; i++) expect(Math.abs(counts[i] / n - probs[i])).toBeLessThan(0.01);
   });
@@ -145,8 +153,8 @@ describe('seeded random and sampling', () => {
 describe('selection helpers on a large vocabulary', () => {
   it('kthLargest agrees with a full sort, and top_p with a narrow or flat distribution keeps the exact nucleus', async () => {
     const { kthLargest } = await import('./processors.ts');
-    const r = new SeededRandom(3);
-    const x = Float32Array.from({ length: 20_000 }, () => (r.next() - 0.5) * 40);
+    const key = seedKey(samplingSeed(3));
+    const x = Float32Array.from({ length: 20_000 }, (_, i) => (noiseUniform(key, 0, i) - 0.5) * 40);
     const sorted = [...x].sort((a, b) => b - a);
     for (const k of [1, 2, 40, 1000, 20_000]) expect(kthLargest(x, k)).toBe(sorted[k - 1]);
     expect(kthLargest(x, 20_001)).toBe(-Infinity);

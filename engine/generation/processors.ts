@@ -1,5 +1,8 @@
 // Logits processors: small, composable steps that reshape one row of logits in place before a token is picked.
 // Removed tokens are set to -Infinity, so every later step (and the sampler) simply skips them.
+// The arithmetic is f32's: each parameter is rounded to f32 (Math.fround) and each result stored in the f32 row, and
+// divisions are products with an f32 reciprocal, so the GPU sampler kernel (engine/decode/sampler.wgsl), whose f32
+// +, - and * are correctly rounded, computes the same values bit for bit.
 
 /** What the processors may look at: the prompt and the tokens generated so far. */
 export class TokenHistory {
@@ -29,27 +32,35 @@ export interface LogitsProcessor {
 export class LogitBiasProcessor implements LogitsProcessor {
   constructor(private readonly bias: ReadonlyMap<number, number>) {}
   apply(logits: Float32Array): void {
-    for (const [id, b] of this.bias) if (id < logits.length) logits[id] += b;
+    for (const [id, b] of this.bias) if (id < logits.length) logits[id] += Math.fround(b);
   }
 }
 
 /**
  * CTRL's repetition penalty (Keskar et al. 2019, as in transformers): every token already in the prompt or the
- * output has its logit divided by `penalty` when positive and multiplied by it when negative.
+ * output has its logit divided by `penalty` when positive (times its f32 reciprocal) and multiplied by it when negative.
  */
 export class RepetitionPenaltyProcessor implements LogitsProcessor {
-  constructor(private readonly penalty: number) {}
+  private readonly penalty: number;
+  private readonly inverse: number;
+  constructor(penalty: number) {
+    this.penalty = Math.fround(penalty);
+    this.inverse = Math.fround(1 / penalty);
+  }
   apply(logits: Float32Array, history: TokenHistory): void {
     for (const id of history.seen) {
       const x = logits[id];
-      logits[id] = x > 0 ? x / this.penalty : x * this.penalty;
+      logits[id] = x > 0 ? x * this.inverse : x * this.penalty;
     }
   }
 }
 
 /** OpenAI's presence_penalty: subtracts `penalty` once from every token that appeared in the output so far. */
 export class PresencePenaltyProcessor implements LogitsProcessor {
-  constructor(private readonly penalty: number) {}
+  private readonly penalty: number;
+  constructor(penalty: number) {
+    this.penalty = Math.fround(penalty);
+  }
   apply(logits: Float32Array, history: TokenHistory): void {
     for (const id of history.generatedCounts.keys()) logits[id] -= this.penalty;
   }
@@ -57,9 +68,12 @@ export class PresencePenaltyProcessor implements LogitsProcessor {
 
 /** OpenAI's frequency_penalty: subtracts `penalty` times the number of times a token appeared in the output. */
 export class FrequencyPenaltyProcessor implements LogitsProcessor {
-  constructor(private readonly penalty: number) {}
+  private readonly penalty: number;
+  constructor(penalty: number) {
+    this.penalty = Math.fround(penalty);
+  }
   apply(logits: Float32Array, history: TokenHistory): void {
-    for (const [id, count] of history.generatedCounts) logits[id] -= this.penalty * count;
+    for (const [id, count] of history.generatedCounts) logits[id] -= Math.fround(this.penalty * count);
   }
 }
 
@@ -67,7 +81,7 @@ export class FrequencyPenaltyProcessor implements LogitsProcessor {
 export class TemperatureProcessor implements LogitsProcessor {
   constructor(private readonly temperature: number) {}
   apply(logits: Float32Array): void {
-    const inv = 1 / this.temperature;
+    const inv = Math.fround(1 / this.temperature);
     for (let i = 0; i < logits.length; i++) logits[i] *= inv;
   }
 }
@@ -166,6 +180,6 @@ export class MinPProcessor implements LogitsProcessor {
     let max = -Infinity;
     for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
     if (max === -Infinity) return;
-    maskBelow(logits, max + Math.log(this.minP));
+    maskBelow(logits, Math.fround(max + Math.fround(Math.log(this.minP))));
   }
 }

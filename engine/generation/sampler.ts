@@ -1,5 +1,6 @@
 // Token selection: the sampling parameters, the processor chain they build, greedy / seeded multinomial picking, logprobs.
-import { SeededRandom } from './random.ts';
+import type { DeviceSampling } from './backend.ts';
+import { GUMBEL_MAX, gumbelNoise, randomSeed, samplingSeed, seedKey, stepKey } from './random.ts';
 import {
   FrequencyPenaltyProcessor, LogitBiasProcessor, MinPProcessor, PresencePenaltyProcessor, RepetitionPenaltyProcessor,
   TemperatureProcessor, TokenHistory, TopKProcessor, TopPProcessor, type LogitsProcessor,
@@ -66,7 +67,8 @@ export function applyTokenMask(row: Float32Array, mask: Int32Array): void {
 }
 
 export interface Sampler {
-  pick(logits: Float32Array): number;
+  /** Picks an id from the processed row; `step` is the request's generation step (0 for its first token). */
+  pick(logits: Float32Array, step: number): number;
 }
 
 export class GreedySampler implements Sampler {
@@ -76,38 +78,33 @@ export class GreedySampler implements Sampler {
 }
 
 /**
- * Logits more than this below the maximum get weight 0 instead of exp(): e^-50 is 2e-22, so even a million such
- * tokens hold under 2e-16 of the mass, below the f64 rounding of the total; skipping exp() there saves most of
- * the time on a 150K vocabulary.
+ * Seeded sampling from softmax(logits) by the Gumbel-max rule: the id with the largest logit + g, where g = -ln(-ln(u))
+ * and u is the counter-based uniform of (seed, step, id) (random.ts). It draws from the same distribution as inverse-CDF
+ * sampling but needs no running sum, so the GPU kernel (engine/decode/sampler.wgsl) computes the same id from the same
+ * f32 logits: only a near-tie of two noisy scores (within the f32 rounding of ln) can pick another one. -Infinity
+ * entries (removed by processors) never win; ties go to the lower id.
  */
-export const NEGLIGIBLE_LOGIT_GAP = 50;
+export class GumbelSampler implements Sampler {
+  private readonly key: number;
+  constructor(seed: number) {
+    this.key = seedKey(samplingSeed(seed));
+  }
 
-/** Draws from softmax(logits) with a seeded generator; -Infinity entries (removed by processors) never win. */
-export class MultinomialSampler implements Sampler {
-  private weights = new Float64Array(0);
-  constructor(private readonly random: SeededRandom) {}
-  pick(logits: Float32Array): number {
-    if (this.weights.length !== logits.length) this.weights = new Float64Array(logits.length);
-    const w = this.weights;
-    const max = logits[argmax(logits)];
-    const floor = max - NEGLIGIBLE_LOGIT_GAP;
-    let total = 0;
+  pick(logits: Float32Array, step: number): number {
+    const key = this.key;
+    const sk = stepKey(key, step);
+    const top = argmax(logits);
+    // A token whose logit is more than GUMBEL_MAX below this bound cannot beat the argmax's own score: skip its hash.
+    const bound = Math.fround(logits[top] + gumbelNoise(key, sk, top)) - GUMBEL_MAX;
+    let best = -Infinity;
+    let id = top;
     for (let i = 0; i < logits.length; i++) {
       const x = logits[i];
-      const e = x < floor ? 0 : Math.exp(x - max);
-      w[i] = e;
-      total += e;
+      if (x < bound || x === -Infinity) continue;
+      const s = Math.fround(x + gumbelNoise(key, sk, i));
+      if (s > best) { best = s; id = i; }
     }
-    let u = this.random.next() * total;
-    let last = 0;
-    for (let i = 0; i < w.length; i++) {
-      const e = w[i];
-      if (e === 0) continue;
-      last = i;
-      u -= e;
-      if (u < 0) return i;
-    }
-    return last; // rounding left a sliver of mass: the last kept token takes it
+    return id;
   }
 }
 
@@ -165,6 +162,8 @@ export function buildProcessors(params: SamplingParams): LogitsProcessor[] {
  */
 export class TokenSampler {
   readonly history: TokenHistory;
+  /** The seed this request draws with (the request's, or a fresh random one): a backend choosing ids itself uses it. */
+  readonly seed: number;
   private readonly processors: LogitsProcessor[];
   private readonly sampler: Sampler;
   private work = new Float32Array(0);
@@ -172,13 +171,22 @@ export class TokenSampler {
   /** Plain argmax of the raw logits (temperature 0, no bias or penalties): a backend may choose the ids itself. */
   readonly isPlainGreedy: boolean;
 
-  constructor(params: SamplingParams, prompt: readonly number[]) {
+  constructor(readonly params: SamplingParams, prompt: readonly number[]) {
     this.history = new TokenHistory(prompt);
+    this.seed = params.seed ?? randomSeed();
     this.processors = buildProcessors(params);
     this.isPlainGreedy = params.temperature === 0 && this.processors.length === 0;
-    this.sampler = params.temperature === 0
-      ? new GreedySampler()
-      : new MultinomialSampler(new SeededRandom(params.seed ?? SeededRandom.randomSeed()));
+    this.sampler = params.temperature === 0 ? new GreedySampler() : new GumbelSampler(this.seed);
+  }
+
+  /** What a backend needs to choose the ids itself; undefined for a plain argmax (its argmax kernel needs nothing). */
+  deviceSampling(): DeviceSampling | undefined {
+    return this.isPlainGreedy ? undefined : { params: this.params, seed: this.seed, history: this.history };
+  }
+
+  /** Records an id the backend chose (the history the penalties and the noise counter follow). */
+  record(id: number): void {
+    this.history.push(id);
   }
 
   /**
@@ -190,7 +198,7 @@ export class TokenSampler {
     this.work.set(logits);
     if (mask) applyTokenMask(this.work, mask);
     for (const p of this.processors) p.apply(this.work, this.history);
-    const id = this.sampler.pick(this.work);
+    const id = this.sampler.pick(this.work, this.history.generated.length);
     this.history.push(id);
     return id;
   }

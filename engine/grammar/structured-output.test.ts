@@ -17,7 +17,7 @@ const tokenizer = loadTokenizer(loaded)!;
 const template = createChatTemplate(loaded.tokenizerFiles.tokenizerConfig);
 /** A backend whose device-side greedy loop must never run: constrained requests decode step by step on the CPU. */
 class NoDeviceGreedy extends ReferenceBackend {
-  decodeGreedy(): AsyncGenerator<number, void, undefined> { throw new Error('a constrained request took the device greedy path'); }
+  decodeStream(): AsyncGenerator<number, void, undefined> { throw new Error('a constrained request took the device path'); }
 }
 const backend: ForwardBackend = new NoDeviceGreedy(loaded, undefined, { reusePrefix: true });
 const messages = [{ role: 'user' as const, content: 'JSON' }];

@@ -13,7 +13,7 @@
 import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult, type PrefillSplitRule } from '../attention/index.ts';
 import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind } from '../compiler/index.ts';
 import { AbortedError, ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
-import type { CacheUsage, ForwardBackend, PrefillOptions } from '../generation/index.ts';
+import type { CacheUsage, DeviceSampling, ForwardBackend, PrefillOptions } from '../generation/index.ts';
 import type { EngineDevice } from '../gpu/index.ts';
 import { DEFAULT_KV_MEMORY_BYTES, KV_BUFFER_BYTES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
@@ -26,11 +26,12 @@ import { WgslPrefill } from '../prefill/index.ts';
 /** Largest `prefillChunk` a load may ask for: the chunk's activations (ids, q/k/v, attention output) scale with it. */
 export const MAX_PREFILL_CHUNK = 4096;
 /**
- * Greedy decode steps the host encodes ahead of the id it is waiting for (engine/decode chooses each id on the GPU
- * and the next step embeds it from a buffer). One already overlaps encoding with the GPU's step; two leave room for
- * a host hiccup. Steps past a stop are undone by truncating the cache (dense attention only: see decodeGreedy).
+ * Decode steps the host encodes ahead of the id it is waiting for (engine/decode chooses each id on the GPU, by argmax
+ * or the sampler kernel, and the next step embeds it from a buffer). One already overlaps encoding with the GPU's
+ * step; two leave room for a host hiccup. Steps past a stop are undone: the cache is truncated and the policy rewinds
+ * its per-step state (see decodeStream); a policy that cannot (AttentionPolicy.encodesAhead false) waits for each id.
  */
-export const GREEDY_ENCODE_AHEAD = 2;
+export const DECODE_ENCODE_AHEAD = 2;
 
 
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -87,6 +88,8 @@ export interface DecodeProfile {
   /** Compute dispatches and compute passes encoded per step (the last step's: attention's splits grow with context). */
   dispatchesPerStep: number;
   passesPerStep: number;
+  /** Of dispatchesPerStep, those the attention policy's hooks encoded (estimators, selection, metadata, eviction). */
+  policyDispatchesPerStep: number;
 }
 
 interface Segment {
@@ -120,7 +123,7 @@ export class GpuModel implements ForwardBackend {
     private readonly decoder: WgslDecoder,
     /** Decode logits readback, allocated once. */
     private readonly decodeStaging: GPUBuffer,
-    /** 16-byte readbacks of greedy steps' choices, GREEDY_ENCODE_AHEAD + 1 of them (one per step in flight). */
+    /** 16-byte readbacks of greedy steps' choices, DECODE_ENCODE_AHEAD + 1 of them (one per step in flight). */
     private readonly choiceRing: GPUBuffer[],
     private readonly cache: PagedKVCache,
     private readonly attention: PagedAttention,
@@ -141,7 +144,7 @@ export class GpuModel implements ForwardBackend {
   }
 
   private newProfile(): DecodeProfile {
-    return { variant: this.decoder.variant.name, steps: 0, encodeMs: 0, readbackMs: 0, totalMs: 0, dispatchesPerStep: 0, passesPerStep: 0 };
+    return { variant: this.decoder.variant.name, steps: 0, encodeMs: 0, readbackMs: 0, totalMs: 0, dispatchesPerStep: 0, passesPerStep: 0, policyDispatchesPerStep: 0 };
   }
 
   /** A model whose weights are on the CPU (tests, benches, the CPU reference's LoadedModel): uploads them, then build. */
@@ -234,8 +237,8 @@ export class GpuModel implements ForwardBackend {
       if (wgslPrefill) parts.push(wgslPrefill);
       const decodeStaging = device.createBuffer({ label: 'decode logits staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       owned.push(decodeStaging);
-      const choiceRing = Array.from({ length: GREEDY_ENCODE_AHEAD + 1 }, (_, i) => {
-        const b = device.createBuffer({ label: `greedy choice readback ${i}`, size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const choiceRing = Array.from({ length: DECODE_ENCODE_AHEAD + 1 }, (_, i) => {
+        const b = device.createBuffer({ label: `decode choice readback ${i}`, size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
         owned.push(b);
         return b;
       });
@@ -457,8 +460,7 @@ export class GpuModel implements ForwardBackend {
     this.position += 1;
     this.heldIds.push(id);
     p.steps += 1;
-    p.dispatchesPerStep = counts.dispatches;
-    p.passesPerStep = counts.passes;
+    this.recordStepCounts(counts);
     p.encodeMs += t1 - t0;
     p.readbackMs += now() - t1;
     p.totalMs += now() - t0;
@@ -466,23 +468,27 @@ export class GpuModel implements ForwardBackend {
   }
 
   /**
-   * Greedy decoding with every id chosen on the GPU: feeds `firstId`, then yields each next id as it arrives, up to
-   * `maxSteps`. The host encodes up to GREEDY_ENCODE_AHEAD steps ahead (each step's embedding reads the id the one
-   * before chose), so the GPU never waits for a readback, and reads back 8 bytes per step instead of the logits.
-   * The consumer stops by leaving the loop (return()); the steps encoded past the last id it took are then undone,
-   * so the cache holds exactly what a step-by-step run would: the prompt and the ids fed. Only dense attention
-   * encodes ahead: a policy's per-step state (an evicting policy's kept set, page metadata, step counters) cannot
-   * be cut back yet, so under any policy each step waits for its id (still chosen on the GPU).
+   * Decoding with every id chosen on the GPU: feeds `firstId`, then yields each next id as it arrives, up to `maxSteps`:
+   * the argmax, or with `sampling` the sampler kernel's id (the CPU TokenSampler's rule, seed and history). The host
+   * encodes up to DECODE_ENCODE_AHEAD steps ahead (each step's embedding reads the id the one before chose), so the
+   * GPU never waits for a readback, and reads back 16 bytes per step instead of the logits. The consumer stops by
+   * leaving the loop (return()); the steps encoded past the last id it took are then undone, so the cache holds
+   * exactly what a step-by-step run would: the prompt and the ids fed. Undoing is truncating the cache and rewinding
+   * the step counters (the policy's too: AttentionPolicy.rewind); a policy whose steps cannot be undone that way
+   * (encodesAhead false: the evicting ones) waits for each id (still chosen on the GPU).
    */
-  async *decodeGreedy(firstId: number, maxSteps: number): AsyncGenerator<number, void, undefined> {
+  async *decodeStream(firstId: number, maxSteps: number, sampling?: DeviceSampling): AsyncGenerator<number, void, undefined> {
     this.checkTokens([firstId]);
     if (!Number.isInteger(maxSteps) || maxSteps < 0) throw new InvalidArgumentError('maxSteps', `must be a non-negative integer, got ${maxSteps}`);
     if (maxSteps === 0) return;
-    if (this.position === 0) throw new InvalidArgumentError('decodeGreedy', 'needs a prefilled sequence (the first token has nothing cached)');
+    if (this.position === 0) throw new InvalidArgumentError('decodeStream', 'needs a prefilled sequence (the first token has nothing cached)');
     const { device } = this.engine;
     const decoder = this.decoder;
     const p = this.profileData;
-    const ahead = this.policy && this.policy.name !== 'dense' ? 0 : GREEDY_ENCODE_AHEAD;
+    const policy = this.policy;
+    const ahead = policy?.encodesAhead === false ? 0 : DECODE_ENCODE_AHEAD;
+    const stepOptions = { policy: policy ?? undefined, greedy: !sampling, sample: !!sampling };
+    if (sampling) decoder.sampler.begin(sampling);
     const start = this.position;
     const fedIds = [firstId];
     const pending: Promise<{ id: number; nonFinite: boolean }>[] = [];
@@ -497,8 +503,8 @@ export class GpuModel implements ForwardBackend {
       this.attention.beginStep(this.seq, { startPosition: position, numTokens: 1, cos, sin });
       if (encoded === 0) decoder.writeToken(firstId);
       const counts: DispatchCounts = { dispatches: 0, passes: 0 };
-      const encoder = countingEncoder(device.createCommandEncoder({ label: 'greedy decode step' }), counts);
-      decoder.encodeStep(encoder, { policy: this.policy ?? undefined, greedy: true });
+      const encoder = countingEncoder(device.createCommandEncoder({ label: 'decode step, id chosen on the GPU' }), counts);
+      decoder.encodeStep(encoder, stepOptions);
       const evicted = this.attention.endStep(encoder);
       const slot = this.choiceRing[encoded % this.choiceRing.length];
       encoder.copyBufferToBuffer(decoder.choice, 0, slot, 0, 16);
@@ -506,8 +512,7 @@ export class GpuModel implements ForwardBackend {
       this.afterEviction(evicted);
       encoded += 1;
       this.position = start + encoded;
-      p.dispatchesPerStep = counts.dispatches;
-      p.passesPerStep = counts.passes;
+      this.recordStepCounts(counts);
       p.encodeMs += now() - t;
       pending.push(slot.mapAsync(GPUMapMode.READ).then(() => {
         const v = new Uint32Array(slot.getMappedRange(0, 8).slice(0));
@@ -536,12 +541,24 @@ export class GpuModel implements ForwardBackend {
       pending.length = 0;
       // The steps that count fed fedIds[0 .. taken): the last id taken is the consumer's, not fed.
       const kept = start + taken;
-      if (encoded > taken) this.cache.truncate(this.seq, kept);
+      if (encoded > taken) {
+        this.cache.truncate(this.seq, kept);
+        this.attention.rewindSteps(this.seq, encoded - taken);
+        policy?.rewind?.(encoded - taken);
+      }
       this.position = kept;
       this.heldIds.push(...fedIds.slice(0, taken));
       p.steps += taken;
       p.totalMs += now() - t0;
     }
+  }
+
+  /** The profile's per-step counts: the last step's (attention's splits grow with the context). */
+  private recordStepCounts(counts: DispatchCounts): void {
+    const p = this.profileData;
+    p.dispatchesPerStep = counts.dispatches;
+    p.passesPerStep = counts.passes;
+    p.policyDispatchesPerStep = this.attention.stepPolicyDispatches;
   }
 
   private async readDecodeLogits(): Promise<Float32Array> {

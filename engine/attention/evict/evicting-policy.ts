@@ -59,6 +59,8 @@ export class EvictingPolicy implements AttentionPolicy {
   readonly name: string;
   readonly needs: PolicyNeeds;
   readonly budget: number;
+  /** Eviction moves a head's last slot over each victim: a step encoded past a stop could not be undone. */
+  readonly encodesAhead = false;
   private state: EvictionState | null = null;
   /** Per-layer factors once checkModel saw the model's depth. */
   private factors: Float64Array | null = null;

@@ -17,7 +17,7 @@ const STORAGE_OFFSET_ALIGNMENT = 256;
 /** Query bind groups kept at most (ORT's pool cycles through a few buffers). */
 const MAX_QUERY_GROUPS = 64;
 
-type Kernel = 'keepBounds' | 'scorePages' | 'clearLengths' | 'selectPages';
+type Kernel = 'keepBounds' | 'boundsAndScores' | 'selectPages';
 
 /** GPU state for one cache (made on the first hook: the policy is created before the model). */
 interface QuestState {
@@ -37,6 +37,11 @@ interface QuestState {
   indices: GPUBuffer;
   lengths: GPUBuffer;
   maxList: number;
+}
+
+/** Workgroups that score `candidates` pages (at least one: it also clears the list lengths). */
+function scoreGroups(candidates: number): number {
+  return Math.max(1, Math.ceil(candidates / WORKGROUP_SIZE));
 }
 
 export class QuestPolicy implements AttentionPolicy {
@@ -75,10 +80,13 @@ export class QuestPolicy implements AttentionPolicy {
     // The query of a decode step sits at the last position of the step.
     const { cos, sin } = ropeTable(inv, ctx.startPosition + ctx.numTokens - 1, 1);
     const data = new ArrayBuffer(PARAMS_HEADER_BYTES + inv.length * 8);
-    new Uint32Array(data, 0, 6).set([ctx.seq.slot, ctx.layer, first, ctx.numTokens, Math.floor((held - 1) / P), questPagesToRead(this.params.budget, P) - 1]);
+    const candidates = Math.floor((held - 1) / P);
+    new Uint32Array(data, 0, 7).set([ctx.seq.slot, ctx.layer, first, ctx.numTokens, candidates, questPagesToRead(this.params.budget, P) - 1, scoreGroups(candidates)]);
     new Float32Array(data, PARAMS_HEADER_BYTES).set(cos);
     new Float32Array(data, PARAMS_HEADER_BYTES + inv.length * 4).set(sin);
     ctx.device.queue.writeBuffer(st.params, ctx.layer * st.region, data);
+    // A decode step keeps the newest page's bounds in plan()'s first dispatch (item 7: two dispatches per layer).
+    if (ctx.phase === 'decode') return;
     const pagesTouched = Math.floor((held - 1) / P) - Math.floor(first / P) + 1;
     const pass = encoder.beginComputePass({ label: `quest-bounds-${ctx.layer}` });
     pass.setPipeline(st.pipelines.keepBounds);
@@ -96,11 +104,9 @@ export class QuestPolicy implements AttentionPolicy {
     const pass = encoder.beginComputePass({ label: `quest-plan-${ctx.layer}` });
     pass.setBindGroup(0, st.groups[ctx.layer]);
     pass.setBindGroup(1, this.queryGroup(st, ctx.query));
-    const x = Math.max(1, Math.ceil(candidates / WORKGROUP_SIZE));
-    pass.setPipeline(st.pipelines.scorePages);
-    pass.dispatchWorkgroups(x, G);
-    pass.setPipeline(st.pipelines.clearLengths);
-    pass.dispatchWorkgroups(1);
+    const x = scoreGroups(candidates);
+    pass.setPipeline(st.pipelines.boundsAndScores);
+    pass.dispatchWorkgroups(x + Math.ceil(st.cache.headDim / WORKGROUP_SIZE), G);
     pass.setPipeline(st.pipelines.selectPages);
     pass.dispatchWorkgroups(x, G);
     pass.end();
@@ -158,7 +164,7 @@ export class QuestPolicy implements AttentionPolicy {
       D: d, NUM_HEADS: this.numHeads, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: P, MAX_PAGES: maxPages, MAX_LIST: maxList,
       INTERLEAVED: this.interleaved ? 1 : 0,
     };
-    const kernels: Kernel[] = ['keepBounds', 'scorePages', 'clearLengths', 'selectPages'];
+    const kernels: Kernel[] = ['keepBounds', 'boundsAndScores', 'selectPages'];
     const pipelines = Object.fromEntries(kernels.map((entryPoint) => [entryPoint, device.createComputePipeline({
       label: `quest-${entryPoint}`, layout: entryPoint === 'keepBounds' ? boundsLayout : layout, compute: { module, entryPoint, constants },
     })])) as Record<Kernel, GPUComputePipeline>;

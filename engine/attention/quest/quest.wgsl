@@ -11,8 +11,9 @@
 //     5 indices     storage read_write  [NUM_KV_HEADS][MAX_LIST] u32 page numbers read (any order)
 //     6 lengths     storage read_write  [NUM_KV_HEADS] u32 entries listed
 //   @group(1) the step's query: 0 q storage read [NUM_HEADS * D] f32, not rotated
-// Dispatch: keepBounds (ceil(NUM_KV_HEADS * D / 64), pages touched); scorePages (ceil(candidates / 64), NUM_KV_HEADS);
-// clearLengths (1), then selectPages (ceil(candidates / 64), NUM_KV_HEADS).
+// Dispatch: prefill: keepBounds (ceil(NUM_KV_HEADS * D / 64), pages touched). Decode, 2 per layer: boundsAndScores
+// (scoreGroups + ceil(D / 64), NUM_KV_HEADS), then selectPages (ceil(candidates / 64),
+// NUM_KV_HEADS).
 
 override D: u32;
 override NUM_HEADS: u32;
@@ -32,7 +33,8 @@ struct Params {
   // Pages before the newest one (the candidates), and how many of them a step reads.
   candidates: u32,
   k: u32,
-  pad0: u32,
+  // Workgroups of boundsAndScores that score pages (ceil(candidates / 64), at least 1); the rest keep bounds.
+  scoreGroups: u32,
   pad1: u32,
   rope: array<f32>,
 }
@@ -50,12 +52,10 @@ fn pageId(page: u32, g: u32) -> u32 {
   return blockTables[((params.seq * MAX_PAGES + page) * NUM_LAYERS + params.layer) * NUM_KV_HEADS + g];
 }
 
-// Recomputed from the page's keys rather than widened: a page copied on write or reused starts right.
-@compute @workgroup_size(64)
-fn keepBounds(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let g = gid.x / D;
-  let c = gid.x % D;
-  let page = params.first / PAGE + gid.y;
+// Channel c of KV head g of `page`'s key bounds. Recomputed from the page's keys rather than widened: a page copied on
+// write or reused starts right, and a decode step dropped after it ran (encoded past a stop, then truncated) leaves
+// nothing behind once the page's next token is appended.
+fn keepBoundsAt(g: u32, c: u32, page: u32) {
   let end = params.first + params.n;
   if (g >= NUM_KV_HEADS || page * PAGE >= end) {
     return;
@@ -71,6 +71,11 @@ fn keepBounds(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   bounds[id * 2u * D + c] = lo;
   bounds[id * 2u * D + D + c] = hi;
+}
+
+@compute @workgroup_size(64)
+fn keepBounds(@builtin(global_invocation_id) gid: vec3<u32>) {
+  keepBoundsAt(gid.x / D, gid.x % D, params.first / PAGE + gid.y);
 }
 
 // Channel c of query head h after RoPE at this step's position.
@@ -98,10 +103,7 @@ fn rotated(h: u32, c: u32) -> f32 {
   return x * co + y * si;
 }
 
-@compute @workgroup_size(64)
-fn scorePages(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let p = gid.x;
-  let g = gid.y;
+fn scorePage(p: u32, g: u32) {
   if (p >= params.candidates) {
     return;
   }
@@ -119,10 +121,23 @@ fn scorePages(@builtin(global_invocation_id) gid: vec3<u32>) {
   scores[g * MAX_PAGES + p] = best;
 }
 
+// A decode step's first Quest dispatch, three jobs without hazards between them: workgroups [0, scoreGroups) score the
+// candidate pages (x: page, y: KV head); the rest keep the bounds of the newest page, which holds the step's token and
+// is never a candidate (x - scoreGroups: a block of 64 channels, y: KV head); the first clears the list lengths,
+// which the previous layer's attention (an earlier dispatch) has read and selectPages (the next one) fills.
 @compute @workgroup_size(64)
-fn clearLengths(@builtin(global_invocation_id) gid: vec3<u32>) {
-  if (gid.x < NUM_KV_HEADS) {
-    atomicStore(&lengths[gid.x], 0u);
+fn boundsAndScores(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = wid.y;
+  if (wid.x < params.scoreGroups) {
+    scorePage(wid.x * 64u + lid, g);
+    if (wid.x == 0u && g == 0u && lid < NUM_KV_HEADS) {
+      atomicStore(&lengths[lid], 0u);
+    }
+    return;
+  }
+  let c = (wid.x - params.scoreGroups) * 64u + lid;
+  if (c < D) {
+    keepBoundsAt(g, c, params.first / PAGE);
   }
 }
 

@@ -42,6 +42,8 @@ interface RecycledState {
 export class RecycledPolicy implements AttentionPolicy {
   readonly name = 'recycled';
   readonly needs: PolicyNeeds;
+  /** A full or check step rewrites the recycled list and the reference query on the GPU: not undone by truncation. */
+  readonly encodesAhead = false;
   private state: RecycledState | null = null;
   /** Fixed schedule: the decode step of the last full step (the same at every layer). */
   private lastFull = -1;
