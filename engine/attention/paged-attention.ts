@@ -324,11 +324,15 @@ export class PagedAttention {
     return this.policyCounts.dispatches;
   }
 
-  /** Forgets the last `steps` decode steps of `seq` (encoded ahead past a stop and dropped): its step counter goes back. */
-  rewindSteps(seq: SequenceHandle, steps: number): void {
+  /**
+   * Forgets the last `steps` decode steps of `seq` (encoded ahead past a stop and dropped): its step counter goes
+   * back. Returns the step number of the first one dropped (the next step takes it again).
+   */
+  rewindSteps(seq: SequenceHandle, steps: number): number {
     const decoded = this.decodeSteps.get(seq.id) ?? 0;
     if (!Number.isInteger(steps) || steps < 0 || steps > decoded) throw new InvalidArgumentError('steps', `must be in [0, ${decoded}], got ${steps}`);
     this.decodeSteps.set(seq.id, decoded - steps);
+    return decoded - steps;
   }
 
   /** Encodes RoPE + append + attention + count commit of one layer for the current step. */

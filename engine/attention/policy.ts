@@ -78,6 +78,17 @@ export interface AttentionStatistics {
   readonly stride: number;
 }
 
+/** What rewind() is told about the dropped decode steps of a sequence. */
+export interface PolicyRewindContext {
+  readonly device: GPUDevice;
+  readonly cache: PagedKVCache;
+  readonly seq: SequenceHandle;
+  /** The decode step number (PolicyStepContext.step) of the first step dropped. */
+  readonly firstStep: number;
+  /** Slots each (layer, KV head) held before each dropped step, oldest first. */
+  readonly heldBefore: readonly number[];
+}
+
 /** Result of an eviction: the slots each (layer, KV head) holds after the policy compacted them to the front. */
 export interface EvictionResult {
   readonly tokensHeld: number;
@@ -114,10 +125,13 @@ export interface AttentionPolicy {
    */
   readonly encodesAhead?: boolean;
   /**
-   * The last `steps` decode steps were dropped (encoded ahead past a stop; the cache is already truncated to before
-   * them): put the policy's own per-step state back as it was before them.
+   * The last `steps` decode steps were dropped (encoded ahead past a stop): put the policy's own per-step state, and
+   * what its kernels changed in the cache beyond appending (an eviction's moves), back as it was before them. The
+   * caller then truncates the cache to ctx.heldBefore[0]. Submits its own GPU work.
    */
-  rewind?(steps: number): void;
+  rewind?(steps: number, ctx: PolicyRewindContext): void;
+  /** Most steps rewind() can undo (the engine encodes no further ahead); absent: any number. */
+  readonly maxRewind?: number;
   /**
    * Frees the policy's GPU buffers (scores, lists, label caches: some as large as a fraction of the KV pool). The
    * engine makes a policy per request, so GpuModel calls this when another policy replaces it and when the model is

@@ -29,7 +29,7 @@ export const MAX_PREFILL_CHUNK = 4096;
  * Decode steps the host encodes ahead of the id it is waiting for (engine/decode chooses each id on the GPU, by argmax
  * or the sampler kernel, and the next step embeds it from a buffer). One already overlaps encoding with the GPU's
  * step; two leave room for a host hiccup. Steps past a stop are undone: the cache is truncated and the policy rewinds
- * its per-step state (see decodeStream); a policy that cannot (AttentionPolicy.encodesAhead false) waits for each id.
+ * its per-step state (see decodeStream); a policy that cannot (encodesAhead false: Recycled Attention) waits per id.
  */
 export const DECODE_ENCODE_AHEAD = 2;
 
@@ -110,6 +110,8 @@ export class GpuModel implements ForwardBackend {
   /** The ids the sequence holds, position by position (multi-turn prefix reuse compares against them). */
   private heldIds: number[] = [];
   private profileData: DecodeProfile;
+  /** Steps decodeStream encodes ahead of the id it waits for; bench/node-sampler sets 0 to measure waiting per id. */
+  encodeAhead = DECODE_ENCODE_AHEAD;
 
   private constructor(
     private readonly engine: EngineDevice,
@@ -473,9 +475,10 @@ export class GpuModel implements ForwardBackend {
    * encodes up to DECODE_ENCODE_AHEAD steps ahead (each step's embedding reads the id the one before chose), so the
    * GPU never waits for a readback, and reads back 16 bytes per step instead of the logits. The consumer stops by
    * leaving the loop (return()); the steps encoded past the last id it took are then undone, so the cache holds
-   * exactly what a step-by-step run would: the prompt and the ids fed. Undoing is truncating the cache and rewinding
-   * the step counters (the policy's too: AttentionPolicy.rewind); a policy whose steps cannot be undone that way
-   * (encodesAhead false: the evicting ones) waits for each id (still chosen on the GPU).
+   * exactly what a step-by-step run would: the prompt and the ids fed. Undoing is rewinding the step counters and the
+   * policy (AttentionPolicy.rewind: an evicting policy puts its victims and scores back from its undo log), then
+   * truncating the cache; a policy whose steps cannot be undone (encodesAhead false: Recycled Attention) waits for
+   * each id (still chosen on the GPU).
    */
   async *decodeStream(firstId: number, maxSteps: number, sampling?: DeviceSampling): AsyncGenerator<number, void, undefined> {
     this.checkTokens([firstId]);
@@ -486,11 +489,13 @@ export class GpuModel implements ForwardBackend {
     const decoder = this.decoder;
     const p = this.profileData;
     const policy = this.policy;
-    const ahead = policy?.encodesAhead === false ? 0 : DECODE_ENCODE_AHEAD;
+    const ahead = policy?.encodesAhead === false ? 0 : Math.min(this.encodeAhead, policy?.maxRewind ?? Infinity);
     const stepOptions = { policy: policy ?? undefined, greedy: !sampling, sample: !!sampling };
     if (sampling) decoder.sampler.begin(sampling);
     const start = this.position;
     const fedIds = [firstId];
+    /** Slots the cache held before each encoded step (an evicting policy holds fewer than the positions). */
+    const heldBefore: number[] = [];
     const pending: Promise<{ id: number; nonFinite: boolean }>[] = [];
     let encoded = 0;
     let taken = 0;
@@ -500,6 +505,7 @@ export class GpuModel implements ForwardBackend {
       const position = start + encoded;
       if (position + 1 > this.contextLength()) throw new ContextFullError(position + 1, this.contextLength(), this.contextBound());
       const { cos, sin } = ropeTable(this.inverseFrequencies, position, 1);
+      heldBefore.push(this.cache.tokensHeld(this.seq));
       this.attention.beginStep(this.seq, { startPosition: position, numTokens: 1, cos, sin });
       if (encoded === 0) decoder.writeToken(firstId);
       const counts: DispatchCounts = { dispatches: 0, passes: 0 };
@@ -542,9 +548,10 @@ export class GpuModel implements ForwardBackend {
       // The steps that count fed fedIds[0 .. taken): the last id taken is the consumer's, not fed.
       const kept = start + taken;
       if (encoded > taken) {
-        this.cache.truncate(this.seq, kept);
-        this.attention.rewindSteps(this.seq, encoded - taken);
-        policy?.rewind?.(encoded - taken);
+        const firstStep = this.attention.rewindSteps(this.seq, encoded - taken);
+        const dropped = heldBefore.slice(taken);
+        policy?.rewind?.(encoded - taken, { device, cache: this.cache, seq: this.seq, firstStep, heldBefore: dropped });
+        this.cache.truncate(this.seq, dropped[0]);
       }
       this.position = kept;
       this.heldIds.push(...fedIds.slice(0, taken));

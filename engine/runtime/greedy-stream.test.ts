@@ -1,8 +1,9 @@
 // Decoding with the ids chosen on the GPU (GpuModel.decodeStream: argmax or sampler kernel, id buffer, encode-ahead,
 // 16-byte readbacks) against the same model decoded step by step through decode() and the CPU sampler, on Dawn
 // (SwiftShader) with stories260K: the same ids, the same cache after a stop found with steps already encoded past
-// it, the same next turn; seeded sampling with truncation and penalties; under a selecting policy (quest, encoded
-// ahead) and an evicting one (h2o, step by step); and against stories260K's published greedy output.
+// it, the same next turn; seeded sampling with truncation and penalties; under a selecting policy (quest) and an
+// evicting one (h2o, its evictions past the stop undone), both encoded ahead; and against stories260K's published
+// greedy output.
 // First: puts WebGPU's globals (GPUBufferUsage, ...) in place before the engine's modules read them at import.
 import { installNodeNavigatorGpu } from '../gpu/node-webgpu.test-helper.ts';
 import { readFileSync } from 'node:fs';
@@ -87,19 +88,33 @@ describe('greedy decoding chosen on the GPU', () => {
     expect(gpu.second.ids).toEqual(cpu.second.ids);
   });
 
-  it('under h2o (evicting) gives the step-by-step ids and cache', async () => {
+  it('under h2o (evicting) encodes ahead and undoes the evictions past a stop: the step-by-step ids, cache and next turn', async () => {
+    const policy = () => createPolicy({ policy: 'h2o', budget: 16, recent: 4 }, { config: model.config });
+    const prompt = [1, 5, 9, 13, 17, 21];
+    model.setPolicy(policy());
+    await model.reset();
+    const all = await generateAll(model, { ids: prompt, maxTokens: 30, eosTokenIds: [], ignoreEos: true });
+    // An EOS first generated at token 16 or later: the cache is full and every step evicts, two encoded past it.
+    const stopAt = all.ids.findIndex((id, i) => i >= 16 && all.ids.indexOf(id) === i);
     const runs = [];
     for (const backend of [model, stepwise(model)]) {
-      model.setPolicy(createPolicy({ policy: 'h2o', budget: 16, recent: 4 }, { config: model.config }));
+      model.setPolicy(policy());
       await backend.reset();
-      const r = await generateAll(backend, { ids: [1, 5, 9, 13], maxTokens: 36, eosTokenIds: [], ignoreEos: true });
-      runs.push({ ids: r.ids, cache: backend.cacheUsage() });
+      const first = await generateAll(backend, { ids: prompt, maxTokens: 30, eosTokenIds: [all.ids[stopAt]] });
+      const held = backend.cacheUsage();
+      // The next turn goes on from the bounded cache; its logprobs (exact f32 values, read on the synchronous path)
+      // differ unless every kept key, value, position and score is what the step-by-step run left.
+      const second = await generateAll(backend, { ids: [...prompt, ...first.ids, 13, 7], maxTokens: 6, eosTokenIds: [], logprobs: 0 });
+      runs.push({ first: first.ids, held, second: second.ids, reused: second.reusedPrefix, logprobs: second.logprobs });
     }
     model.setPolicy(createPolicy({ policy: 'dense' }, { config: model.config }));
     await model.reset();
-    expect(runs[0].ids).toEqual(runs[1].ids);
-    expect(runs[0].cache).toEqual(runs[1].cache);
-    expect(runs[0].cache.tokensInCache).toBeLessThan(36);
+    const [gpu, cpu] = runs;
+    expect(stopAt).toBeGreaterThan(0);
+    expect(gpu.first).toEqual(all.ids.slice(0, stopAt + 1));
+    expect(gpu).toEqual(cpu);
+    expect(gpu.held.tokensInCache).toBeLessThanOrEqual(16);
+    expect(gpu.reused).toBe(prompt.length + gpu.first.length - 1);
   });
 
   it('samples on the GPU as the CPU sampler does (seed, temperature, top-p, penalties), and stops at an EOS alike', async () => {

@@ -17,8 +17,19 @@
 //   6 scores      storage read_write  [NUM_LAYERS][NUM_KV_HEADS][STRIDE] f32 running scores by slot
 //   7 stats       storage read        [NUM_KV_HEADS][STRIDE] f32 this layer's statistics (accumulate only)
 //   8 forgetting  storage read        [NUM_LAYERS] f32 per-layer forgetting factor a (1 for H2O) (accumulate only)
+//   9 undoLog     storage read_write  [UNDO_STEPS][NUM_LAYERS][NUM_KV_HEADS][LOG_STRIDE] f32: per decode step (ring
+//                                     slot params.ring), what undo needs: [0] victim slot (as an f32 number, exact
+//                                     below 2^24; -1: none), [1] its true position (likewise), [4, 4 + D) its K,
+//                                     [4 + D, 4 + 2D) its V, then the scores of the slots held before the step
+//  10 undoParams  uniform             UndoParams (undo only)
 // Dispatch: accumulate (ceil(count / 64), NUM_KV_HEADS) after a layer's statistics; evict (NUM_KV_HEADS) per layer
-// after the step's last layer.
+// after the step's last layer; undo (NUM_KV_HEADS) per layer, one submit per dropped step, the newest first.
+//
+// Undo (decode steps encoded ahead past a stop, then dropped): a decode step changes a head by appending its token
+// at slot `held`, adding to the scores of the slots before it, and (when over the budget) moving the last slot
+// over one victim. Logging the victim and the old scores lets undo put the head back exactly: the victim's K, V and
+// position go back into its slot, the scores of the slots held before go back, and the count (the CPU's truncate)
+// drops the step's own token.
 
 override D: u32;
 override NUM_KV_HEADS: u32;
@@ -26,6 +37,7 @@ override NUM_LAYERS: u32;
 override PAGE: u32;
 override MAX_PAGES: u32;
 override STRIDE: u32;
+override LOG_STRIDE: u32;
 
 const WG: u32 = 64u;
 const NONE: u32 = 0xffffffffu;
@@ -39,8 +51,18 @@ struct Params {
   sinks: u32,
   top: u32,
   recent: u32,
-  pad0: u32,
-  pad1: u32,
+  // The undo log's slot for this step, and whether to log (1: a decode step, whose undo may be asked for).
+  ring: u32,
+  log: u32,
+}
+
+struct UndoParams {
+  seq: u32,
+  ring: u32,
+  // Slots the head held before the step being undone.
+  held: u32,
+  // 1: restore the scores too (the scored policies; StreamingLLM keeps none).
+  scored: u32,
 }
 
 struct LayerParams {
@@ -59,6 +81,8 @@ struct LayerParams {
 @group(0) @binding(6) var<storage, read_write> scores: array<f32>;
 @group(0) @binding(7) var<storage, read> stats: array<f32>;
 @group(0) @binding(8) var<storage, read> forgetting: array<f32>;
+@group(0) @binding(9) var<storage, read_write> undoLog: array<f32>;
+@group(0) @binding(10) var<uniform> undoParams: UndoParams;
 
 var<workgroup> bestScore: array<f32, WG>;
 var<workgroup> bestPosition: array<u32, WG>;
@@ -77,6 +101,10 @@ fn scoreIndex(g: u32, slot: u32) -> u32 {
   return (layer.index * NUM_KV_HEADS + g) * STRIDE + slot;
 }
 
+fn logBase(ring: u32, g: u32) -> u32 {
+  return ((ring * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g) * LOG_STRIDE;
+}
+
 // score = a^n * score + this step's (row-weighted) probability mass; a new slot starts from 0.
 @compute @workgroup_size(64)
 fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -89,7 +117,11 @@ fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = scoreIndex(g, slot);
   var old = 0.0;
   if (slot + params.n < count) {
-    old = scores[i] * pow(forgetting[layer.index], f32(params.n));
+    let before = scores[i];
+    if (params.log != 0u) {
+      undoLog[logBase(params.ring, g) + 4u + 2u * D + slot] = before;
+    }
+    old = before * pow(forgetting[layer.index], f32(params.n));
   }
   scores[i] = old + stats[g * STRIDE + slot];
 }
@@ -110,6 +142,10 @@ fn evict(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
   }
   let count = workgroupUniformLoad(&headCount);
   let keep = params.sinks + params.top + params.recent;
+  let logged = params.log != 0u;
+  if (logged && lid == 0u) {
+    undoLog[logBase(params.ring, g)] = -1.0;
+  }
   if (count <= keep) {
     return;
   }
@@ -153,6 +189,19 @@ fn evict(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
       let dstPage = pageOf(g, victim);
       let srcBase = srcPage * 2u * PAGE * D + (last % PAGE) * D;
       let dstBase = dstPage * 2u * PAGE * D + (victim % PAGE) * D;
+      // A decode step evicts one slot: log what is overwritten (each thread reads its channels before it writes them;
+      // thread 0 logs the position before it moves the last slot's).
+      if (logged) {
+        let base = logBase(params.ring, g);
+        for (var i = lid; i < D; i += WG) {
+          undoLog[base + 4u + i] = pages[dstBase + i];
+          undoLog[base + 4u + D + i] = pages[dstBase + PAGE * D + i];
+        }
+        if (lid == 0u) {
+          undoLog[base] = f32(victim);
+          undoLog[base + 1u] = f32(positions[dstPage * PAGE + victim % PAGE]);
+        }
+      }
       for (var i = lid; i < D; i += WG) {
         pages[dstBase + i] = pages[srcBase + i];
         pages[dstBase + PAGE * D + i] = pages[srcBase + PAGE * D + i];
@@ -168,5 +217,32 @@ fn evict(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
   }
   if (lid == 0u) {
     counts[countIndex(g)] = keep;
+  }
+}
+
+// Puts one head back as it was before the logged step undoParams.ring (see the header); the CPU then truncates the
+// count to undoParams.held.
+@compute @workgroup_size(64)
+fn undo(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = wid.x;
+  let base = logBase(undoParams.ring, g);
+  let logged = undoLog[base];
+  let victim = u32(max(logged, 0.0));
+  let held = undoParams.held;
+  if (logged >= 0.0 && victim < held) {
+    let page = blockTables[((undoParams.seq * MAX_PAGES + victim / PAGE) * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g];
+    let at = page * 2u * PAGE * D + (victim % PAGE) * D;
+    for (var i = lid; i < D; i += WG) {
+      pages[at + i] = undoLog[base + 4u + i];
+      pages[at + PAGE * D + i] = undoLog[base + 4u + D + i];
+    }
+    if (lid == 0u) {
+      positions[page * PAGE + victim % PAGE] = u32(undoLog[base + 1u]);
+    }
+  }
+  if (undoParams.scored != 0u) {
+    for (var s = lid; s < held; s += WG) {
+      scores[scoreIndex(g, s)] = undoLog[base + 4u + 2u * D + s];
+    }
   }
 }

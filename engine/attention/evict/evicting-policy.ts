@@ -5,7 +5,7 @@ import type { PagedKVCache } from '../../kv/index.ts';
 import type { ModelConfig } from '../../model/index.ts';
 import { forgettingForLayers } from '../a2sf/reference.ts';
 import type {
-  AttentionPlan, AttentionPolicy, AttentionStatistics, EvictionResult, PolicyNeeds, PolicyStepContext,
+  AttentionPlan, AttentionPolicy, AttentionStatistics, EvictionResult, PolicyNeeds, PolicyRewindContext, PolicyStepContext,
 } from '../policy.ts';
 import evictSource from './evict.wgsl?raw';
 
@@ -30,6 +30,14 @@ const WORKGROUP_SIZE = 64;
 const LAYER_UNIFORM_STRIDE = 256;
 /** Bytes of evict.wgsl's Params. */
 const PARAMS_BYTES = 32;
+/**
+ * Decode steps the undo log holds (a ring): rewind() undoes at most UNDO_STEPS - 1 of the latest, enough for the
+ * engine's encode-ahead (DECODE_ENCODE_AHEAD = 2, engine/runtime).
+ */
+export const UNDO_STEPS = 4;
+/** The undo log's header per (step, layer, KV head): victim slot, its position, two pad words (evict.wgsl). */
+const LOG_HEADER = 4;
+
 
 /** GPU state of one policy instance on one cache (created on the first hook: the policy is made before the model). */
 interface EvictionState {
@@ -40,10 +48,15 @@ interface EvictionState {
   forgetting: GPUBuffer;
   evict: GPUComputePipeline;
   accumulate: GPUComputePipeline;
+  undo: GPUComputePipeline;
+  /** [UNDO_STEPS][layers][KV heads][logStride] f32: what undo needs of each recent decode step (evict.wgsl). */
+  undoLog: GPUBuffer;
+  undoParams: GPUBuffer;
   evictGroups: GPUBindGroup[];
-  /** The cache generation `evictGroups` were made for, and how to make them again when the pool grows. */
+  undoGroups: GPUBindGroup[];
+  /** The cache generation the arena-bound groups were made for, and how to make them again when the pool grows. */
   generation: number;
-  makeEvictGroups: () => GPUBindGroup[];
+  makeGroups: () => { evict: GPUBindGroup[]; undo: GPUBindGroup[] };
   /** Per statistics buffer (PagedAttention keeps one), per layer. */
   accumulateGroups: Map<GPUBuffer, GPUBindGroup[]>;
   /** The step whose params were written last: "startPosition:numTokens". */
@@ -59,8 +72,8 @@ export class EvictingPolicy implements AttentionPolicy {
   readonly name: string;
   readonly needs: PolicyNeeds;
   readonly budget: number;
-  /** Eviction moves a head's last slot over each victim: a step encoded past a stop could not be undone. */
-  readonly encodesAhead = false;
+  /** Steps encoded ahead are undone from the undo log (evict.wgsl): at most UNDO_STEPS - 1 of them. */
+  readonly maxRewind = UNDO_STEPS - 1;
   private state: EvictionState | null = null;
   /** Per-layer factors once checkModel saw the model's depth. */
   private factors: Float64Array | null = null;
@@ -126,10 +139,38 @@ export class EvictingPolicy implements AttentionPolicy {
     return { tokensHeld: this.budget };
   }
 
+  /**
+   * Undoes the latest `heldBefore.length` decode steps (encoded ahead past a stop): the newest first, each head's
+   * victim back in its slot and its scores as before the step, one submit each (their parameters differ). The caller
+   * then truncates the cache to heldBefore[0] (the count, and the pages of the dropped tokens).
+   */
+  rewind(steps: number, ctx: PolicyRewindContext): void {
+    if (steps === 0) return;
+    if (steps > this.maxRewind || ctx.heldBefore.length !== steps) throw new InvalidArgumentError('steps', `${this.name} undoes at most ${this.maxRewind} steps, given ${steps} (${ctx.heldBefore.length} counts)`);
+    const st = this.state;
+    if (!st) return;
+    this.refreshGroups(st);
+    const { device, cache } = ctx;
+    for (let j = steps - 1; j >= 0; j--) {
+      device.queue.writeBuffer(st.undoParams, 0, new Uint32Array([ctx.seq.slot, (ctx.firstStep + j) % UNDO_STEPS, ctx.heldBefore[j], this.options.forgetting ? 1 : 0]));
+      const encoder = device.createCommandEncoder({ label: `${this.name}-undo` });
+      const pass = encoder.beginComputePass({ label: `${this.name}-undo` });
+      pass.setPipeline(st.undo);
+      for (let l = 0; l < cache.numLayers; l++) {
+        pass.setBindGroup(0, st.undoGroups[l]);
+        pass.dispatchWorkgroups(cache.numKvHeads);
+      }
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+    }
+    // The next step's parameters are written again (its position equals the first dropped step's).
+    st.writtenFor = '';
+  }
+
   destroy(): void {
     const st = this.state;
     if (!st) return;
-    for (const b of [st.params, st.layers, st.scores, st.forgetting]) b.destroy();
+    for (const b of [st.params, st.layers, st.scores, st.forgetting, st.undoLog, st.undoParams]) b.destroy();
     this.state = null;
   }
 
@@ -151,6 +192,7 @@ export class EvictingPolicy implements AttentionPolicy {
           { binding: 6, resource: { buffer: st.scores } },
           { binding: 7, resource: { buffer: stats.buffer as GPUBuffer } },
           { binding: 8, resource: { buffer: st.forgetting } },
+          { binding: 9, resource: { buffer: st.undoLog } },
         ],
       }));
       st.accumulateGroups.set(stats.buffer, groups);
@@ -164,21 +206,20 @@ export class EvictingPolicy implements AttentionPolicy {
 
   /** The step's parameters, written once per step (queue writes land before the step's commands are submitted). */
   private writeParams(st: EvictionState, ctx: PolicyStepContext): void {
-    const key = `${ctx.seq.slot}:${ctx.startPosition}:${ctx.numTokens}`;
+    const key = `${ctx.seq.slot}:${ctx.startPosition}:${ctx.numTokens}:${ctx.step}`;
     if (st.writtenFor === key) return;
     st.writtenFor = key;
     const { sinks, top, recent } = this.options;
     const newest = ctx.startPosition + ctx.numTokens - 1;
-    ctx.device.queue.writeBuffer(st.params, 0, new Uint32Array([ctx.seq.slot, ctx.numTokens, newest, sinks, top, recent, 0, 0]));
+    // Decode steps log what their undo needs, in the ring slot of their step number.
+    const log = ctx.phase === 'decode' ? 1 : 0;
+    ctx.device.queue.writeBuffer(st.params, 0, new Uint32Array([ctx.seq.slot, ctx.numTokens, newest, sinks, top, recent, ctx.step % UNDO_STEPS, log]));
   }
 
   private stateFor(ctx: PolicyStepContext): EvictionState {
     if (this.state) {
       if (this.state.cache !== ctx.cache) throw new InvalidArgumentError('attention', `a ${this.name} policy serves one cache; create one per model`);
-      if (this.state.generation !== ctx.cache.generation) {
-        this.state.evictGroups = this.state.makeEvictGroups();
-        this.state.generation = ctx.cache.generation;
-      }
+      this.refreshGroups(this.state);
       return this.state;
     }
     const { device, cache } = ctx;
@@ -195,29 +236,43 @@ export class EvictingPolicy implements AttentionPolicy {
     const forgetting = device.createBuffer({ label: `${this.name}-forgetting`, size: L * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(forgetting, 0, Float32Array.from({ length: L }, (_, l) => this.factorOf(l)));
     const module = device.createShaderModule({ label: 'evict', code: evictSource });
-    const constants = { D: cache.headDim, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence, STRIDE: stride };
+    const logStride = LOG_HEADER + 2 * cache.headDim + this.budget;
+    const undoLog = device.createBuffer({ label: `${this.name}-undo-log`, size: UNDO_STEPS * L * G * logStride * 4, usage: GPUBufferUsage.STORAGE });
+    const undoParams = device.createBuffer({ label: `${this.name}-undo-params`, size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const constants = {
+      D: cache.headDim, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence, STRIDE: stride, LOG_STRIDE: logStride,
+    };
     const make = (entryPoint: string) => device.createComputePipeline({ label: `${this.name}-${entryPoint}`, layout: 'auto', compute: { module, entryPoint, constants } });
     const evict = make('evict');
     const accumulate = make('accumulate');
-    const makeEvictGroups = () => Array.from({ length: L }, (_, l) => {
+    const undo = make('undo');
+    const groupsOf = (pipeline: GPUComputePipeline, label: string, bindings: number[]) => Array.from({ length: L }, (_, l) => {
       const arena = cache.arenaOf(l);
+      const resources: Record<number, GPUBindingResource> = {
+        0: { buffer: arena.pages }, 1: { buffer: arena.positions }, 2: { buffer: cache.blockTables }, 3: { buffer: cache.counts },
+        4: { buffer: params }, 5: { buffer: layers, offset: l * LAYER_UNIFORM_STRIDE, size: 16 }, 6: { buffer: scores },
+        9: { buffer: undoLog }, 10: { buffer: undoParams },
+      };
       return device.createBindGroup({
-        label: `${this.name}-evict-layer-${l}`,
-        layout: evict.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: arena.pages } },
-          { binding: 1, resource: { buffer: arena.positions } },
-          { binding: 2, resource: { buffer: cache.blockTables } },
-          { binding: 3, resource: { buffer: cache.counts } },
-          { binding: 4, resource: { buffer: params } },
-          { binding: 5, resource: { buffer: layers, offset: l * LAYER_UNIFORM_STRIDE, size: 16 } },
-          { binding: 6, resource: { buffer: scores } },
-        ],
+        label: `${this.name}-${label}-layer-${l}`, layout: pipeline.getBindGroupLayout(0),
+        entries: bindings.map((binding) => ({ binding, resource: resources[binding] })),
       });
     });
+    const makeGroups = () => ({ evict: groupsOf(evict, 'evict', [0, 1, 2, 3, 4, 5, 6, 9]), undo: groupsOf(undo, 'undo', [0, 1, 2, 5, 6, 9, 10]) });
+    const groups = makeGroups();
     this.state = {
-      cache, params, layers, scores, forgetting, evict, accumulate, evictGroups: makeEvictGroups(), generation: cache.generation, makeEvictGroups, accumulateGroups: new Map(), writtenFor: '',
+      cache, params, layers, scores, forgetting, evict, accumulate, undo, undoLog, undoParams, evictGroups: groups.evict, undoGroups: groups.undo,
+      generation: cache.generation, makeGroups, accumulateGroups: new Map(), writtenFor: '',
     };
     return this.state;
+  }
+
+  /** After the pool grew (new arena buffers), the arena-bound groups again. */
+  private refreshGroups(st: EvictionState): void {
+    if (st.generation === st.cache.generation) return;
+    const groups = st.makeGroups();
+    st.evictGroups = groups.evict;
+    st.undoGroups = groups.undo;
+    st.generation = st.cache.generation;
   }
 }
