@@ -13,6 +13,6 @@ export {
   TemperatureProcessor, TokenHistory, TopKProcessor, TopPProcessor,
 } from './processors.ts';
 export type { LogitsProcessor } from './processors.ts';
-export { gumbelNoise, noiseUniform, pcgHash, randomSeed, samplingSeed, seedKey, stepKey, type SamplingSeed } from './random.ts';
+export { gumbelNoise, noiseUniform, pcgHash, randomSeed, SeededRandom, samplingSeed, seedKey, stepKey, type SamplingSeed } from './random.ts';
 export { IncrementalDetokenizer, StopStringFilter } from './stopping.ts';
 export type { StopCheck } from './stopping.ts';

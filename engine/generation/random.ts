@@ -1,10 +1,13 @@
-// Counter-based sampling noise: the uniform of token i at generation step n of a request is a hash of (seed, n, i),
-// so the CPU sampler and the GPU sampler kernel (engine/decode/sampler.wgsl, which repeats these lines in u32 math)
-// draw the same numbers in any order, and a step's noise needs no state from the steps before it.
+// Seeded randomness. Sampling: counter-based noise, the uniform of token i at generation step n of a request a hash
+// of (seed, n, i), so the CPU sampler and the GPU sampler kernel (engine/decode/sampler.wgsl, which repeats these
+// lines in u32 math) draw the same numbers in any order, and a step's noise needs no state from the steps before it.
+// Seeded sequences for everything else (engine/eval's tasks): SeededRandom (mulberry32).
 
 /** Golden-ratio constant used to fold the high word of a 53-bit seed into 32 bits (Knuth's multiplicative hashing). */
 const GOLDEN_RATIO_32 = 0x9e3779b9;
 const TWO_POW_32 = 4294967296;
+/** mulberry32's Weyl-sequence increment (Tommy Ettinger, 2017). */
+const MULBERRY_INCREMENT = 0x6d2b79f5;
 const TWO_POW_24 = 16777216;
 /** Largest Gumbel noise a 24-bit uniform can give: -ln(-ln(1 - 2^-25)) = 17.33 (bound used to skip hopeless tokens). */
 export const GUMBEL_MAX = 17.34;
@@ -52,4 +55,23 @@ export function noiseUniform(key: number, stepKeyValue: number, index: number): 
 /** Gumbel noise -ln(-ln(u)) of token `index`, rounded to f32 as the kernel holds it. */
 export function gumbelNoise(key: number, stepKeyValue: number, index: number): number {
   return Math.fround(-Math.log(-Math.log(noiseUniform(key, stepKeyValue, index))));
+}
+
+/** Uniform numbers in [0, 1) from a 32-bit state (mulberry32); integer math only, so identical in every JS engine. */
+export class SeededRandom {
+  private state: number;
+
+  /** `seed`: any safe integer; negative seeds are taken modulo 2^64 like an int64 would be. */
+  constructor(seed: number) {
+    const { lo, hi } = samplingSeed(seed);
+    this.state = (lo ^ Math.imul(hi, GOLDEN_RATIO_32)) >>> 0;
+  }
+
+  next(): number {
+    this.state = (this.state + MULBERRY_INCREMENT) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / TWO_POW_32;
+  }
 }
