@@ -68,7 +68,8 @@ async function main() {
   const weights = randomGpuWeights(engine.device, config, quantization);
   console.log(`weights written at ${elapsedS().toFixed(1)} s`);
   const model = await GpuModel.build(engine, config, weights);
-  console.log(`model built (ORT prefill sessions) at ${elapsedS().toFixed(1)} s (${(model.weightBytes / 1e9).toFixed(2)} GB)`);
+  const builtS = elapsedS();
+  console.log(`model built (ORT prefill sessions) at ${builtS.toFixed(1)} s (${(model.weightBytes / 1e9).toFixed(2)} GB)`);
   const policy = (spec: string) => { const p = createPolicy(spec === 'dense' ? { policy: 'dense' } : { policy: spec, budget: BUDGET }, { config }); return p; };
   const dense = policy('dense');
   const quest = policy('quest');
@@ -117,11 +118,13 @@ async function main() {
         h2oAheadVsWaiting: same(`h2o:budget=${BUDGET} ahead`, `h2o:budget=${BUDGET} waiting`),
       },
       rows,
+      modelBuiltS: +builtS.toFixed(1),
       elapsedS: +elapsedS().toFixed(1),
     };
     writeFileSync(OUT, JSON.stringify(report, null, 2));
     return report;
   };
+  write(0);
   // Warm-up: every pipeline built, every policy's state made.
   for (const m of modes) {
     await run(m, 2);
