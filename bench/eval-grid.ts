@@ -4,13 +4,13 @@
 //   npx tsx bench/eval-grid.ts --backend dawn --n 200
 // A partial grid (what this 2-core machine can do, on the CPU reference), or only some cells:
 //   npx tsx bench/eval-grid.ts --backend reference --contexts 1024 --tasks passkey,kv --n 12 --out bench/results/eval-grid-1k.json
-// Charts only, from one or more results files (their cells merged; later files win), with the H200 speed rows:
+// Charts only, from one or more results files (their rows summarized together), with the H200 speed rows:
 //   npx tsx bench/eval-grid.ts --plot bench/results/eval-grid-1k.json,bench/results/eval-grid-2k.json --speed bench/results/eval-speed-h200.json
 // Results: --out (default bench/results/eval-grid.json), rewritten after every item; charts in docs/attention/eval-*.svg.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { register } from 'node:module';
 import { drawAccuracyVsBudget, drawAccuracyVsTime, drawPerplexityVsBudget, type SpeedRow } from './eval-plots.ts';
-import type { EvalCell } from '../engine/eval/index.ts';
+import { summarize, type EvalCell, type EvalRow } from '../engine/eval/index.ts';
 
 // The dawn backend imports the engine's `.wgsl?raw` modules: Vite's raw import, as bin/sieve.js registers it.
 register('../engine/cli/raw-import-hooks.mjs', import.meta.url);
@@ -27,14 +27,16 @@ const SPEED = argOf('--speed', existsSync('bench/results/eval-speed-h200.json') 
 const DOCS = argOf('--docs', 'docs/attention');
 
 function drawAll(files: string[]): void {
-  const byKey = new Map<string, EvalCell>();
+  // Rows of every file (one per item and spec; the same item and spec twice: the later file's), summarized together,
+  // so runs with other seeds add items to the same cells.
+  const rows = new Map<string, EvalRow>();
   const notes: string[] = [];
   for (const file of files) {
-    const r = JSON.parse(readFileSync(file, 'utf8')) as { backend: string; done: boolean; cells: EvalCell[] };
+    const r = JSON.parse(readFileSync(file, 'utf8')) as { backend: string; done: boolean; rows: EvalRow[] };
     notes.push(`${file.split('/').pop()} (${r.backend}${r.done ? '' : ', partial'})`);
-    for (const c of r.cells) byKey.set(`${c.task}|${c.context}|${c.policy}|${c.budget}`, c);
+    for (const row of r.rows) rows.set(`${row.item}|${row.spec}`, row);
   }
-  const cells = [...byKey.values()];
+  const cells = summarize([...rows.values()]);
   const note = `sieve-tiny, greedy, the same seeded items for every policy; from ${notes.join(', ')}`;
   writeFileSync(`${DOCS}/eval-accuracy.svg`, drawAccuracyVsBudget(cells, note));
   const ppl = drawPerplexityVsBudget(cells, note);
