@@ -1,7 +1,7 @@
 // SieveEngine: what the worker exposes. Owns the device, the loaded model and a queue that runs one request at a time.
 import { AbortedError, InvalidArgumentError, NotLoadedError } from './errors/index.ts';
 import { sequenceLogits, validateIds, type LogitsMode, type PrefillProgress } from './generation/index.ts';
-import { createEngineDevice, type EngineDevice } from './gpu/index.ts';
+import { createEngineDevice, withGpuErrorScopes, type EngineDevice } from './gpu/index.ts';
 import { streamModel, type FileSource, type ModelConfig, type ModelFiles, type LoadProgress, type ProgressCallback } from './model/index.ts';
 import {
   catalogModelConfig, checkCapabilities, deleteCachedModel, defaultModelStorage, findCatalogModel, isModelCached, modelNeeds, openCachedModelSource,
@@ -197,7 +197,11 @@ export class SieveEngine {
         writer.destroy();
         throw e;
       }
-      const model = await GpuModel.build(engineDevice, loaded.config, writer.finish(), onProgress, { ...options, quantization, signal });
+      // Pipelines, ORT sessions and working buffers are made in the GPU's error scopes (the weights were, per tensor).
+      const askedBefore = engineDevice.buffers.liveBytes;
+      const model = await withGpuErrorScopes(engineDevice.device, `${loaded.source}: the model's kernels and working buffers`,
+        () => GpuModel.build(engineDevice, loaded.config, writer.finish(), onProgress, { ...options, quantization, signal }),
+        { bytes: () => engineDevice.buffers.liveBytes - askedBefore, release: (m) => m.destroy() });
       if (signal.aborted) { model.destroy(); throw new AbortedError('The model load was aborted.'); }
       await cached?.markComplete();
       const { signal: _signal, ...again } = options;

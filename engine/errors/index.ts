@@ -32,7 +32,8 @@ export type SieveErrorCode =
   | 'REMOTE_RATE_LIMITED'
   | 'REMOTE_SERVER_ERROR'
   | 'REMOTE_REJECTED'
-  | 'REMOTE_UNREACHABLE';
+  | 'REMOTE_UNREACHABLE'
+  | 'GPU_VALIDATION';
 
 export interface SieveErrorJSON {
   name: string;
@@ -184,6 +185,23 @@ export class OutOfGpuMemoryError extends SieveError {
       `The GPU refused ${bytes} bytes for ${what}: ${detail}.`,
       'Close other GPU-heavy tabs or apps, load with a smaller kvMemory, or pick a smaller or quantized model.',
       { what, bytes, detail },
+    );
+  }
+}
+
+/**
+ * The GPU refused to make something (a pipeline whose shader or layout this adapter does not accept, a buffer against
+ * its limits): caught by a validation error scope where the engine makes its pipelines and buffers, instead of an
+ * invalid object that fails every later step.
+ */
+export class GpuValidationError extends SieveError {
+  constructor(what: string, detail: string) {
+    super(
+      'GPU_VALIDATION',
+      `The GPU refused ${what}: ${detail}`,
+      'The engine stays usable. This adapter or browser does not accept what this model needs: try f32 weights or another '
+        + 'model, update the browser, or report it with this message and the adapter it names.',
+      { what, detail },
     );
   }
 }

@@ -4,6 +4,7 @@
 // points, each its own buffer because ORT binds each as a separate MatMulNBits input) and written at its offset,
 // so no tensor is ever whole on the CPU. The queue is drained every UPLOAD_IN_FLIGHT_BYTES: a bounded staging pool.
 import { BufferLimitError } from '../errors/index.ts';
+import { withGpuErrorScopes } from '../gpu/index.ts';
 import type { LoadedModel, ProgressCallback, WeightSink } from '../model/index.ts';
 import { isQuantizedWeight, quantizeMatrix, repackGgmlBlocks, type QuantizationSpec, type QuantizedMatrix } from '../quant/index.ts';
 
@@ -138,7 +139,20 @@ export class GpuWeightWriter implements WeightSink {
     const values = piece instanceof Float32Array ? null : piece;
     const data = piece instanceof Float32Array ? piece : null;
     const parts: ArrayBufferView[] = values ? [values.data, values.scales, ...(values.zeroPoints ? [values.zeroPoints] : [])] : [data as Float32Array];
-    if (rowStart === 0) this.begin(name, shape, totalRows, parts, rows, values?.blocksPerRow ?? 0);
+    if (rowStart === 0) {
+      // A tensor's buffers are made in the GPU's error scopes: a device that refuses them fails the load here, typed.
+      const bytes = parts.reduce((sum, part) => sum + (part.byteLength / Math.max(1, rows)) * totalRows, 0);
+      return withGpuErrorScopes(this.device, `${this.source}: tensor ${name}`, () => this.begin(name, shape, totalRows, parts, rows, values?.blocksPerRow ?? 0), {
+        bytes,
+        release: () => { this.current = null; this.drop(name); },
+      }).then(() => this.writeRows(name, rowStart, rows, totalRows, parts, values, data));
+    }
+    return this.writeRows(name, rowStart, rows, totalRows, parts, values, data);
+  }
+
+  private writeRows(
+    name: string, rowStart: number, rows: number, totalRows: number, parts: ArrayBufferView[], values: QuantizedMatrix | null, data: Float32Array | null,
+  ): Promise<void> | void {
     const t = this.current;
     if (!t || t.name !== name) throw new Error(`internal: rows of ${name} arrived before its first rows`);
     parts.forEach((part, i) => this.writePart(t.parts[i], rowStart, part));
