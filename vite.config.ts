@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
+import { crossOriginIsolation } from './tools/cross-origin-isolation.ts';
 import { serveFolders } from './tools/serve-folders.ts';
 import { sieveEmbed } from './web/embed/index.ts';
 import { sievePwa } from './web/pwa/index.ts';
@@ -37,6 +38,8 @@ export default defineConfig({
       '/models/': fileURLToPath(new URL('./models/', import.meta.url)),
       ...(existsSync(sharedModels) ? { '/shared-models/': sharedModels } : {}),
     }),
+    // `?isolated` pages and their workers get COOP/COEP (e2e/memory-1b measures JS memory there).
+    crossOriginIsolation(),
     // sieve.embed.js beside the build (and in dev), and the embed frame's CSP header.
     sieveEmbed(),
     // The installable offline app: manifest, icons, and the service worker precaching the app shell (build only).

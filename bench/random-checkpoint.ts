@@ -115,9 +115,8 @@ function f32ToF16(v: number): number {
   return sign | (exp << 10) | (mant >>> 13);
 }
 
-export function writeRandomCheckpoint(dir: string, shape: LlamaShape, seed = 1234, std = 0.02): string {
-  if (existsSync(join(dir, 'model.safetensors'))) return dir;
-  mkdirSync(dir, { recursive: true });
+/** A Llama checkpoint's tensors in file order: name, shape, and how a random checkpoint fills them. */
+export function llamaTensorList(shape: LlamaShape): [string, number[], 'normal' | 'ones'][] {
   const s = shape;
   const d = s.hiddenSize / s.numHeads;
   const tensors: [string, number[], 'normal' | 'ones'][] = [['model.embed_tokens.weight', [s.vocabSize, s.hiddenSize], 'normal']];
@@ -137,16 +136,39 @@ export function writeRandomCheckpoint(dir: string, shape: LlamaShape, seed = 123
   }
   tensors.push(['model.norm.weight', [s.hiddenSize], 'ones']);
   if (!s.tieWordEmbeddings) tensors.push(['lm_head.weight', [s.vocabSize, s.hiddenSize], 'normal']);
+  return tensors;
+}
 
+/** config.json of a Llama checkpoint of `shape` whose weights are stored as `dtype`. */
+export function llamaConfigJson(shape: LlamaShape, dtype: 'float16' | 'bfloat16'): string {
+  const s = shape;
+  return JSON.stringify({
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: s.hiddenSize, intermediate_size: s.intermediateSize,
+    num_hidden_layers: s.numLayers, num_attention_heads: s.numHeads, num_key_value_heads: s.numKvHeads, vocab_size: s.vocabSize,
+    max_position_embeddings: s.maxPositionEmbeddings, rope_theta: s.ropeTheta, rms_norm_eps: 1e-5, hidden_act: 'silu',
+    tie_word_embeddings: s.tieWordEmbeddings, bos_token_id: 1, eos_token_id: 2, torch_dtype: dtype,
+  }, null, 2);
+}
+
+/** The safetensors header (padded to 8 bytes) of 2-byte tensors laid out in order, and the bytes of data after it. */
+export function safetensorsHeaderJson(tensors: [string, number[], unknown][], dtype: 'F16' | 'BF16'): { json: string; dataBytes: number } {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const [name, dims] of tensors) {
     const bytes = dims.reduce((a, b) => a * b, 1) * 2;
-    header[name] = { dtype: 'F16', shape: dims, data_offsets: [offset, offset + bytes] };
+    header[name] = { dtype, shape: dims, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
-  let headerJson = JSON.stringify(header);
-  headerJson += ' '.repeat((8 - (headerJson.length % 8)) % 8);
+  const json = JSON.stringify(header);
+  return { json: json + ' '.repeat((8 - (json.length % 8)) % 8), dataBytes: offset };
+}
+
+export function writeRandomCheckpoint(dir: string, shape: LlamaShape, seed = 1234, std = 0.02): string {
+  if (existsSync(join(dir, 'model.safetensors'))) return dir;
+  mkdirSync(dir, { recursive: true });
+  const tensors = llamaTensorList(shape);
+
+  const { json: headerJson, dataBytes: offset } = safetensorsHeaderJson(tensors, 'F16');
   const data = new Uint16Array(offset / 2);
   let state = seed >>> 0 || 1;
   const uniform = () => { state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0; return (state + 0.5) / 4294967296; };
@@ -161,11 +183,6 @@ export function writeRandomCheckpoint(dir: string, shape: LlamaShape, seed = 123
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(headerJson.length));
   writeFileSync(join(dir, 'model.safetensors'), Buffer.concat([len, Buffer.from(headerJson), Buffer.from(data.buffer)]));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: s.hiddenSize, intermediate_size: s.intermediateSize,
-    num_hidden_layers: s.numLayers, num_attention_heads: s.numHeads, num_key_value_heads: s.numKvHeads, vocab_size: s.vocabSize,
-    max_position_embeddings: s.maxPositionEmbeddings, rope_theta: s.ropeTheta, rms_norm_eps: 1e-5, hidden_act: 'silu',
-    tie_word_embeddings: s.tieWordEmbeddings, bos_token_id: 1, eos_token_id: 2, torch_dtype: 'float16',
-  }, null, 2));
+  writeFileSync(join(dir, 'config.json'), llamaConfigJson(shape, 'float16'));
   return dir;
 }
