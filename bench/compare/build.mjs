@@ -20,9 +20,10 @@ const versions = {
 await build({
   entryPoints: [`${here}driver.ts`, `${here}child.ts`, `${here}probe.ts`],
   bundle: true, platform: 'node', format: 'esm', target: 'node20', outdir: out, outExtension: { '.js': '.mjs' },
-  // require and __dirname as a CommonJS module has them: bundled CommonJS code (and WebLLM's emscripten glue, which
-  // takes Node's branch here) reads them.
-  banner: { js: "import { createRequire as __cr } from 'node:module'; import { dirname as __dn } from 'node:path'; import { fileURLToPath as __fu } from 'node:url'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);" },
+  // require as a CommonJS module has it, for bundled CommonJS code; __dirname as a global (a declaration would clash
+  // with bundled modules that declare their own, e.g. the webgpu package's), for WebLLM's emscripten glue, which
+  // takes Node's branch here.
+  banner: { js: "import { createRequire as __cr } from 'node:module'; import { dirname as __dn } from 'node:path'; import { fileURLToPath as __fu } from 'node:url'; const require = __cr(import.meta.url); globalThis.__dirname ??= __dn(__fu(import.meta.url));" },
   define: { __COMPARE_VERSIONS__: JSON.stringify(versions), __ORT_WASM_URL__: JSON.stringify('./ort-wasm-simd-threaded.asyncify.wasm') },
   // The `webgpu` package's dawn.node is provided beside the bundle (dist/linux-x64/), not bundled; sharp and
   // onnxruntime-node are Transformers.js's Node-only paths, never taken by its web build.
