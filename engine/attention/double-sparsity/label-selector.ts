@@ -33,7 +33,7 @@ export interface LabelSelectorOptions {
   budget: number;
 }
 
-type Kernel = 'writeLabels' | 'scoreTokens';
+type Kernel = 'writeLabels' | 'scoreTokens' | 'labelsAndScores';
 
 /** GPU state for one cache (made on the first hook: the policy is created before the model's cache). */
 interface SelectorState {
@@ -57,6 +57,13 @@ interface SelectorState {
   topK: TokenTopK;
   /** Per sequence id and layer: slots [0, n) carry labels written by this selector. */
   labeled: Map<number, Int32Array>;
+  /** Per layer: the decode step's own label is left to plan()'s first dispatch (item 7: 2 dispatches per layer). */
+  labelInPlan: boolean[];
+}
+
+/** Workgroups that score `candidates` slots (at least one). */
+function scoreGroups(candidates: number): number {
+  return Math.max(1, Math.ceil(candidates / WORKGROUP_SIZE));
 }
 
 export class LabelSelector {
@@ -100,10 +107,13 @@ export class LabelSelector {
     // The query of a decode step sits at the last position of the step.
     const { cos, sin } = ropeTable(inv, ctx.startPosition + ctx.numTokens - 1, 1);
     const data = new ArrayBuffer(PARAMS_HEADER_BYTES + inv.length * 8);
-    new Uint32Array(data, 0, 5).set([ctx.seq.slot, ctx.layer, first, held - first, held - 1]);
+    new Uint32Array(data, 0, 6).set([ctx.seq.slot, ctx.layer, first, held - first, held - 1, scoreGroups(held - 1)]);
     new Float32Array(data, PARAMS_HEADER_BYTES).set(cos);
     new Float32Array(data, PARAMS_HEADER_BYTES + inv.length * 4).set(sin);
     ctx.device.queue.writeBuffer(st.params, ctx.layer * st.region, data);
+    // A decode step that labels only its own token leaves it to plan(), which every labeled layer runs at decode.
+    st.labelInPlan[ctx.layer] = ctx.phase === 'decode' && first === held - 1;
+    if (st.labelInPlan[ctx.layer]) return;
     const pass = encoder.beginComputePass({ label: `${this.options.label}-labels-${ctx.layer}` });
     pass.setPipeline(st.pipelines.writeLabels);
     pass.setBindGroup(0, st.groups[ctx.layer]);
@@ -119,10 +129,12 @@ export class LabelSelector {
     const candidates = st.cache.tokensHeld(ctx.seq) - 1;
     const G = st.cache.numKvHeads;
     const pass = encoder.beginComputePass({ label: `${this.options.label}-scores-${ctx.layer}` });
-    pass.setPipeline(st.pipelines.scoreTokens);
+    const withLabel = st.labelInPlan[ctx.layer];
+    st.labelInPlan[ctx.layer] = false;
+    pass.setPipeline(withLabel ? st.pipelines.labelsAndScores : st.pipelines.scoreTokens);
     pass.setBindGroup(0, st.groups[ctx.layer]);
     pass.setBindGroup(1, this.queryGroup(st, ctx.query));
-    pass.dispatchWorkgroups(Math.max(1, Math.ceil(candidates / WORKGROUP_SIZE)), G);
+    pass.dispatchWorkgroups(scoreGroups(candidates) + (withLabel ? Math.ceil(this.width / WORKGROUP_SIZE) : 0), G);
     pass.end();
     st.topK.encode(encoder, ctx.layer, {
       scores: st.scores, stride: st.cache.maxTokensPerSequence, rows: G, length: candidates, k: this.options.budget - 1,
@@ -186,8 +198,9 @@ export class LabelSelector {
     const layouts: Record<Kernel, GPUPipelineLayout> = {
       writeLabels: device.createPipelineLayout({ label: `${label}-labels`, bindGroupLayouts: [staticLayout] }),
       scoreTokens: device.createPipelineLayout({ label: `${label}-scores`, bindGroupLayouts: [staticLayout, queryLayout] }),
+      labelsAndScores: device.createPipelineLayout({ label: `${label}-labels-scores`, bindGroupLayouts: [staticLayout, queryLayout] }),
     };
-    const pipelines = Object.fromEntries((['writeLabels', 'scoreTokens'] as const).map((entryPoint) => [entryPoint, device.createComputePipeline({
+    const pipelines = Object.fromEntries((['writeLabels', 'scoreTokens', 'labelsAndScores'] as const).map((entryPoint) => [entryPoint, device.createComputePipeline({
       label: `${label}-${entryPoint}`, layout: layouts[entryPoint], compute: { module, entryPoint, constants },
     })])) as Record<Kernel, GPUComputePipeline>;
     const makeGroups = () => Array.from({ length: L }, (_, l) => {
@@ -201,7 +214,7 @@ export class LabelSelector {
     this.destroy();
     this.state = {
       cache, pipelines, groups: makeGroups(), generation: cache.generation, makeGroups, queryLayout, queryGroups: new Map(), params, region, channels, labels, scores, indices, lengths, maxList,
-      topK: new TokenTopK(device, L), labeled: new Map(),
+      topK: new TokenTopK(device, L), labeled: new Map(), labelInPlan: new Array<boolean>(L).fill(false),
     };
     return this.state;
   }

@@ -12,7 +12,9 @@
 //     4 labels      storage read_write  the arena's labels: [arena page][PAGE][R] f32
 //     5 scores      storage read_write  [NUM_KV_HEADS][STRIDE] f32 partial scores of this layer and step, by slot
 //   @group(1) the step's query: 0 q storage read [NUM_HEADS * D] f32, not rotated
-// Dispatch: writeLabels (ceil(NUM_KV_HEADS * R / 64), min(n, 65535)); scoreTokens (ceil(candidates / 64), NUM_KV_HEADS).
+// Dispatch: writeLabels (ceil(NUM_KV_HEADS * R / 64), min(n, 65535)); scoreTokens (ceil(candidates / 64), NUM_KV_HEADS);
+// a decode step that labels only its own token: labelsAndScores (scoreGroups + ceil(R / 64), NUM_KV_HEADS) instead of
+// both (with the top-k kernel after it, 2 dispatches per selecting layer).
 
 override D: u32;
 override R: u32;
@@ -35,7 +37,8 @@ struct Params {
   n: u32,
   // Older slots scored this step (the newest slot is the step's own token, always read).
   candidates: u32,
-  pad0: u32,
+  // Workgroups of labelsAndScores that score (ceil(candidates / 64), at least 1); the rest write the newest label.
+  scoreGroups: u32,
   pad1: u32,
   pad2: u32,
   rope: array<f32>,
@@ -55,6 +58,14 @@ fn pageId(page: u32, g: u32) -> u32 {
   return blockTables[((params.seq * MAX_PAGES + page) * NUM_LAYERS + params.layer) * NUM_KV_HEADS + g];
 }
 
+// Label channel i of slot s of KV head g.
+fn writeLabel(g: u32, i: u32, s: u32) {
+  let c = channels[(params.layer * NUM_KV_HEADS + g) * R + i];
+  let id = pageId(s / PAGE, g);
+  let o = s % PAGE;
+  labels[(id * PAGE + o) * R + i] = pages[id * 2u * PAGE * D + o * D + c];
+}
+
 @compute @workgroup_size(64)
 fn writeLabels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let g = gid.x / R;
@@ -62,12 +73,8 @@ fn writeLabels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   if (g >= NUM_KV_HEADS) {
     return;
   }
-  let c = channels[(params.layer * NUM_KV_HEADS + g) * R + i];
   for (var t = gid.y; t < params.n; t += groups.y) {
-    let s = params.first + t;
-    let id = pageId(s / PAGE, g);
-    let o = s % PAGE;
-    labels[(id * PAGE + o) * R + i] = pages[id * 2u * PAGE * D + o * D + c];
+    writeLabel(g, i, params.first + t);
   }
 }
 
@@ -97,7 +104,26 @@ fn rotated(h: u32, c: u32) -> f32 {
 }
 
 @compute @workgroup_size(64)
-fn scoreTokens(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+fn scoreTokens(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  scoreSlots(lid, wid);
+}
+
+// A decode step's scores and its own token's label in one dispatch: the newest slot (params.first) is never a
+// candidate, so the two jobs touch different labels. wid.x < scoreGroups: scoring (uniform per workgroup, so the
+// barrier inside is in uniform control flow); the rest: label channels (wid.x - scoreGroups) * 64 + lid of head wid.y.
+@compute @workgroup_size(64)
+fn labelsAndScores(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  if (wid.x < params.scoreGroups) {
+    scoreSlots(lid, wid);
+    return;
+  }
+  let i = (wid.x - params.scoreGroups) * 64u + lid;
+  if (i < R) {
+    writeLabel(wid.y, i, params.first);
+  }
+}
+
+fn scoreSlots(lid: u32, wid: vec3<u32>) {
   let g = wid.y;
   let group = NUM_HEADS / NUM_KV_HEADS;
   // The group's rotated query on the label channels, once per workgroup.
@@ -105,7 +131,7 @@ fn scoreTokens(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_inv
     rotatedQuery[e] = rotated(g * group + e / R, channels[(params.layer * NUM_KV_HEADS + g) * R + e % R]);
   }
   workgroupBarrier();
-  let s = gid.x;
+  let s = wid.x * 64u + lid;
   if (s >= params.candidates) {
     return;
   }
