@@ -1,6 +1,7 @@
 // bench/decode: decode ms/token and its host-side breakdown (encode, readback, dispatches and passes per step) for
 // stories260K and a random 30-layer model of SmolLM2-135M's shape, on whatever WebGPU adapter Chromium gives.
-// Run: npx tsx bench/decode.ts [--tokens 32]. Writes bench/results/decode.json. Not a test: numbers, no asserts.
+// Run: npx tsx bench/decode.ts [--tokens 32]. Writes bench/results/decode.json (the ORT-era run of 2026-11-28 is
+// kept as decode-ort-path-2026-11-28.json). Not a test: numbers, no asserts.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

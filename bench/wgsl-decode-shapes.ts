@@ -254,7 +254,7 @@ async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps
   const syncMs = median(syncs);
   const greedyMs = median(greedies);
   const hostMs = median(greedyEncodes);
-  const readMs = weights.bytes / 1e6 / ys.readGBperS;
+  const readMs = ys.readGBperS > 0 ? weights.bytes / 1e6 / ys.readGBperS : 0;
   const floorMs = Math.max(hostMs, counts.dispatches * ys.emptyDispatchMs) + readMs;
   const row = {
     model: name, format, layers: c.numLayers, weightGB: +(weights.bytes / 1e9).toFixed(3), context: position,
@@ -310,7 +310,7 @@ async function benchMatvec(device: GPUDevice, out: number, inF: number, format: 
   const best = Math.min(ms, inPassMs);
   const row = {
     matvec: `${out}x${inF}`, format, mode, us: +(best * 1000).toFixed(1), GBperS: +(bytes / 1e6 / best).toFixed(0),
-    ofReadBandwidth: +(bytes / 1e6 / best / ys.readGBperS).toFixed(2),
+    ofReadBandwidth: ys.readGBperS > 0 ? +(bytes / 1e6 / best / ys.readGBperS).toFixed(2) : null,
   };
   console.log(JSON.stringify(row));
   for (const m of mats) {
