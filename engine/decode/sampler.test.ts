@@ -3,20 +3,14 @@
 // itself), at a small vocabulary and at Llama 3's 128,256; a NaN logit raises the flag.
 import { describe, expect, it } from 'vitest';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
-import { GREEDY, TokenSampler, type SamplingParams } from '../generation/index.ts';
+import { GREEDY, SeededRandom, TokenSampler, type SamplingParams } from '../generation/index.ts';
 import { encodeDispatch } from './kernels.ts';
 import { GpuSampler } from './sampler.ts';
 import { CPU_ADAPTER_VARIANT, GPU_VARIANT } from './variants.ts';
 
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRandom(seed);
+  return () => r.next();
 }
 
 /** A logits row shaped like a model's: a few strong candidates over a broad tail. */
