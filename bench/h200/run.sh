@@ -26,7 +26,7 @@ KIT=$BASE/kit; RESROOT=$BASE/res; WORKROOT=$BASE/work; NODE=$BASE/node
 mkdir -p "$KIT" "$RESROOT" "$WORKROOT"
 LOG=$OUT/log.txt; : > "$LOG"
 ORDER="decode sampler prefill eval yardstick"
-declare -A BUDGET=([decode]=75 [sampler]=20 [prefill]=60 [eval]=35 [yardstick]=250)
+declare -A BUDGET=([decode]=65 [sampler]=15 [prefill]=50 [eval]=30 [yardstick]=250)
 if [ "$DRY" = 1 ]; then SEG_CPUS=0-$(( $(nproc) - 1 )); PRE_CPUS=$SEG_CPUS; else SEG_CPUS=0-3; PRE_CPUS=4-15; fi
 ONLY=${SIEVE_H200_SEGMENTS:-}
 exec 3>&1 >>"$LOG" 2>&1
