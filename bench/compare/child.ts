@@ -77,7 +77,8 @@ async function main() {
     handle(req).then(
       (result) => process.send?.({ id: req.id, ok: true, result } satisfies Response),
       (e: unknown) => {
-        const err = e instanceof Error ? e : new Error(String(e));
+        // Some engines reject with plain objects (WebLLM's runtime, a GPU error): say what is in them.
+        const err = e instanceof Error ? e : new Error(typeof e === 'object' && e !== null ? `${e.constructor?.name ?? 'object'} ${JSON.stringify(e, Object.getOwnPropertyNames(e))}` : String(e));
         process.send?.({ id: req.id, ok: false, error: { name: err.name, message: err.message, code: (err as { code?: string }).code, stack: err.stack } } satisfies Response);
       },
     );

@@ -67,8 +67,9 @@ export function createWebLLM(): EngineUnderTest {
       const base = new URL(mlc.dir, ref.url).href; // .../mlc-q0f16/resolve/main/
       // The tokenizer's emscripten glue, in Node's branch, calls a free createRequire(<page URL>) for fs and path.
       (globalThis as { createRequire?: unknown }).createRequire ??= () => createRequire(import.meta.url);
-      // WebLLM resolves relative library URLs against the page's location.origin (a page has one; Node does not).
-      (globalThis as { location?: unknown }).location ??= { origin: new URL(ref.url).origin, href: ref.url };
+      // WebLLM reads the page's location.origin (for relative URLs; ours are absolute), and its bundled emscripten glue
+      // stands location.href in for import.meta.url, which Node's branch turns into a file path: this module's.
+      (globalThis as { location?: unknown }).location ??= { origin: new URL(ref.url).origin, href: import.meta.url };
       const appConfig = {
         model_list: [{ model: base.replace(/resolve\/main\/$/, ''), model_id: 'sieve-compare', model_lib: new URL('model.wasm', base).href }],
         useIndexedDBCache: false,
