@@ -30,7 +30,9 @@ function findReports(dir: string): string[] {
 export function mergeReports(reports: Report[], extra: Record<string, unknown> = {}): Report & Record<string, unknown> {
   if (reports.length === 0) throw new Error('no compare-*.json reports in the results');
   const first = reports.find((r) => r.bandwidthBytesPerS > 0) ?? reports[0];
-  return { ...first, cells: reports.flatMap((r) => r.cells), notRun: reports.flatMap((r) => r.notRun), ...extra };
+  // Each shape's run may have had its own workload (decode tokens): kept by model.
+  const workloads = Object.fromEntries(reports.flatMap((r) => [...new Set(r.cells.map((c) => c.model))].map((m) => [m, r.workload])));
+  return { ...first, cells: reports.flatMap((r) => r.cells), notRun: reports.flatMap((r) => r.notRun), workloads, ...extra };
 }
 
 const fmt = (x: number | undefined, digits = 0) => (x === undefined || !Number.isFinite(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
@@ -44,10 +46,13 @@ export function readmeSection(r: Report, chartPath: string, jsonPath: string): s
   const contexts = [...new Set(r.cells.flatMap((c) => c.engines.flatMap((e) => keys(e.decodeTokensPerS))))].sort((a, b) => a - b);
   const prompts = [...new Set(r.cells.flatMap((c) => c.engines.flatMap((e) => keys(e.ttftMs))))].sort((a, b) => a - b);
   const lines: string[] = [];
-  const adapter = [r.adapter.vendor, r.adapter.architecture, r.adapter.description].filter(Boolean).join(' ') || JSON.stringify(r.adapter);
+  const adapter = [r.adapter.device, r.adapter.architecture, r.adapter.description && `(${r.adapter.description})`].filter(Boolean).join(' ') || JSON.stringify(r.adapter);
+  const workloads = Object.values((r as { workloads?: Record<string, Report['workload']> }).workloads ?? { all: r.workload });
+  const tokens = [...new Set(workloads.map((w) => Number(w.decodeTokens)))].sort((a, b) => a - b);
+  const singles = r.cells.filter((c) => c.rounds < 2).length;
   lines.push(`Measured ${r.date.slice(0, 10)} on ${adapter} through Dawn in Node (${r.gpuFiguresFrom.split(';')[0].replace(/^Dawn \(.*?\) in Node, /, '')}), `
     + `copy bandwidth ${fmt(r.bandwidthBytesPerS / 1e9)} GB/s; ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}. `
-    + `Median of ${String(r.workload.reps)} interleaved rounds where the cell had the time (its rounds column), ${String(r.workload.decodeTokens)} decode tokens per sample, greedy, EOS ignored. `
+    + `Median of up to ${String(r.workload.reps)} interleaved rounds (the rounds column: ${singles ? `${singles} of ${r.cells.length} cells had time for only one, so their figures are single samples` : 'every cell had them all'}), ${tokens.join('/')} decode tokens per sample (by shape), greedy, EOS ignored. `
     + `Ratios are the engine's over Sieve's in the same cell (tokens/s: above 1 is faster than Sieve; TTFT: below 1 is faster). `
     + `Full figures: \`${jsonPath}\`; chart: \`${chartPath}\`.`);
   lines.push('');
