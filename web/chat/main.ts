@@ -671,6 +671,7 @@ async function answer(conversation: Conversation): Promise<void> {
     await save(conversation);
     article.removeAttribute('aria-busy');
     markFinish(article, reply);
+    if (current === conversation) scrollToEnd(); // the finish note shows under the reply
     generation = null;
     updateControls();
   }
