@@ -1,5 +1,5 @@
-// Unit tests run in Node: parsers, the CPU reference, the ONNX compiler (on ORT's wasm backend),
-// and WGSL kernels on Dawn (the `webgpu` package) over SwiftShader. Browser tests live in e2e/.
+// Unit tests run in Node: parsers, the CPU reference, and WGSL kernels on Dawn (the `webgpu` package) over
+// SwiftShader. Browser tests live in e2e/.
 import { defineConfig } from 'vitest/config';
 
 // Dawn's Vulkan loader must see SwiftShader's driver from the start of every test process (forks inherit this):

@@ -11,7 +11,7 @@ mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
 // The Node benches: the engine's decode, our WGSL decoder alone on real model shapes, KV memory
 // under the evicting policies, decode time against context length under every policy, and prompt tokens/s of prefill.
 await build({
-  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode', 'node-prefill', 'prefill-gemm', 'streaming-load', 'eval-speed', 'node-sampler'].map((name) => `${root}bench/${name}.ts`),
+  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode', 'node-prefill', 'streaming-load', 'eval-speed', 'node-sampler'].map((name) => `${root}bench/${name}.ts`),
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -1,7 +1,6 @@
 // Shared set-up of the Node benches (Dawn through the `webgpu` package): the engine's device with dawn.node's quirks
 // handled, a model loaded from a folder, and the adapter named for the results file.
 import { nodeGpu } from './node-webgpu-globals.ts';
-import * as ort from 'onnxruntime-web/webgpu';
 import { createEngineDevice, type EngineDevice } from '../engine/gpu/index.ts';
 
 /** dawn.node rejects writeBuffer from SharedArrayBuffer views (ORT's wasm memory): copy those (DESIGN.md). */
@@ -27,8 +26,6 @@ export interface NodeBenchDevice {
 }
 
 export async function openNodeBenchDevice(): Promise<NodeBenchDevice> {
-  // One wasm thread: ORT's threaded wasm needs cross-origin isolation in browsers and buys nothing for GPU work.
-  ort.env.wasm.numThreads = 1;
   const engine = await createEngineDevice(nodeGpu as unknown as GPU);
   patchSharedArrayBufferWrites(engine.device);
   const info = engine.adapterInfo;

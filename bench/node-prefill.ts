@@ -1,7 +1,7 @@
 // bench/node-prefill: prompt tokens/s of GpuModel.prefill in Node on Dawn (the H200 box has no browser), for random
-// weights of real model shapes at prompt lengths 128..8K, the prefill paths side by side in the same process:
-// 'wgsl' (our GEMMs, one encoder per chunk), 'ort' (ORT segment sessions around our attention) and 'wgsl-nosplit'
-// (wgsl with prefill attention's split-K off). Each length: a warm-up per path, then --rounds interleaved rounds
+// weights of real model shapes at prompt lengths 128..8K, variants side by side in the same process: 'wgsl' (the
+// engine's prefill) and 'wgsl-nosplit' (prefill attention's split-K off). The ORT segment path this bench once
+// measured against (bench/results/node-prefill-h200.json) is gone. Each length: a warm-up per path, then --rounds interleaved rounds
 // (the paths' order alternating), one row per (path, length) with the median, min and max; the time is the whole
 // prefill through the last row's logits on the host (time to first token less sampling); per-chunk times come from
 // the onPrefillProgress reports (device completion). Rows are written as they come (a run cut short keeps them),
@@ -28,7 +28,7 @@ const LLAMA_32_1B_SHAPE: LlamaShape = {
 /** A two-layer shape of SmolLM2's head layout, to check the bench runs (SwiftShader). */
 const TINY_SHAPE: LlamaShape = { ...SMOLLM2_135M_SHAPE, numLayers: 2, vocabSize: 1024, maxPositionEmbeddings: 1024 };
 
-type Path = 'wgsl' | 'ort' | 'wgsl-nosplit';
+type Path = 'wgsl' | 'wgsl-nosplit';
 type Format = 'f32' | 'int8' | 'int4';
 
 const LABEL = arg('--label', 'h200');
@@ -36,7 +36,7 @@ const OUT = arg('--out', 'bench-node-prefill.json');
 const MODEL = arg('--model', 'smollm2');
 const LENGTHS = arg('--lengths', '128,512,2048').split(',').map(Number);
 const CHUNK = Number(arg('--chunk', '512'));
-const PATHS = arg('--paths', 'wgsl,ort').split(',') as Path[];
+const PATHS = arg('--paths', 'wgsl').split(',') as Path[];
 const ROUNDS = Number(arg('--rounds', '5'));
 /** Layers kept of the shape (all by default). */
 const LAYERS = Number(arg('--layers', '0'));
@@ -136,7 +136,7 @@ async function main() {
   const kvMemory = Math.max(64 << 20, 2 * longest * config.numLayers * config.numKvHeads * config.headDim * 2 * 4);
   for (const path of PATHS) {
     const options: GpuModelOptions = {
-      prefillChunk: CHUNK, prefillPath: path === 'ort' ? 'ort' : 'wgsl',
+      prefillChunk: CHUNK,
       kvMemory,
       // The whole pool at load: no pool growth inside a timed prefill.
       kvGrowthBytes: kvMemory,

@@ -46,8 +46,8 @@ const measured: string[] = [];
 /**
  * Two of the five golden models, one mode each, keep the suite's time in bounds (each case costs ~20 s on
  * SwiftShader): qwen2 (f16 shards, q/k/v bias) in int4 and llama-gqa-untied (GQA, an untied head) in int8; qwen3
- * int4 through our decoder and stories260K in both modes follow below. The quantized kernels and segments see every shape
- * in the unit tests (engine/decode/*quant*.test.ts, engine/compiler/segments-quantized.test.ts). docs/quantization.md
+ * int4 through our decoder and stories260K in both modes follow below. The quantized kernels see every shape
+ * in the unit tests (engine/decode/*quant*.test.ts, engine/prefill/*.test.ts). docs/quantization.md
  * lists the figures measured on all five.
  */
 const QUANTIZED_CASES: [string, Mode][] = [['llama-gqa-untied', 'int8'], ['qwen2', 'int4']];

@@ -132,7 +132,7 @@ export class WgslDecoder {
       this.embedDispatch = this.kernels.embed(this.choice, this.matrix('model.embed_tokens.weight', c.vocabSize, c.hiddenSize), this.hidden);
       for (let l = 0; l < c.numLayers; l++) this.layers.push(this.layer(l, setup, alloc));
       // transformers ties lm_head to embed_tokens after loading when tie_word_embeddings is set, whatever the
-      // file holds (the compiler's head segment does the same).
+      // file holds (engine/prefill's head does the same).
       const head = c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
       this.headDispatch = this.kernels.matvec('lm_head', 'normed', {
         x: this.hidden, norm: this.vector('model.norm.weight', c.hiddenSize), matrices: [this.matrix(head, c.vocabSize, c.hiddenSize)], out: this.logits,

@@ -1,4 +1,4 @@
-// The WGSL prefill path (GpuModel prefillPath 'wgsl': tiled GEMMs, the flash attention, one encoder per chunk) on
+// The WGSL prefill (GpuModel's one prefill path: tiled GEMMs, the flash attention, one encoder per chunk) on
 // Dawn/SwiftShader, through GpuModel with chunks of 16 (so every prompt crosses chunk boundaries), against
 // transformers' golden logits and the CPU reference on the same ids: every row's logits ('all', what `sieve logits`
 // reads) and the last row's; and over int4/int8 weights against the reference on the same weights dequantized.
@@ -71,13 +71,13 @@ const measured: Record<string, string> = {};
 
 describe('WGSL prefill (chunks of 16) against transformers and the CPU reference', () => {
   // Biases (qwen2), q/k norm and tied embeddings (qwen3); the other golden checkpoints go through this path in the
-  // engine's own golden tests, where it is the default.
+  // engine's own golden tests.
   for (const name of ['qwen2', 'qwen3']) {
     it(`${name}: all ${POSITIONS} rows within ${REFERENCE_TOLERANCE} of the reference and ${GOLDEN_TOLERANCE} of transformers; the last row alone too`, async () => {
       const g = golden(name);
       const loaded = await loadModelFromPath(g.folder);
       const vocab = loaded.config.vocabSize;
-      const model = await GpuModel.create(engine, loaded, undefined, { prefillPath: 'wgsl', prefillChunk: CHUNK });
+      const model = await GpuModel.create(engine, loaded, undefined, { prefillChunk: CHUNK });
       try {
         const all = await model.prefill(g.ids, 'all');
         const reference = new ReferenceModel(loaded.config, loaded.weights).prefill(g.ids);
@@ -101,7 +101,7 @@ describe('WGSL prefill (chunks of 16) against transformers and the CPU reference
     it(`${name} ${mode}: all rows within ${REFERENCE_TOLERANCE} of the reference on the dequantized weights`, async () => {
       const g = golden(name);
       const loaded = await loadModelFromPath(g.folder);
-      const model = await GpuModel.create(engine, loaded, undefined, { prefillPath: 'wgsl', prefillChunk: CHUNK, quantization: mode });
+      const model = await GpuModel.create(engine, loaded, undefined, { prefillChunk: CHUNK, quantization: mode });
       try {
         const all = await model.prefill(g.ids, 'all');
         const reference = new ReferenceModel(loaded.config, dequantizedModel(loaded, mode).weights).prefill(g.ids);

@@ -1,25 +1,21 @@
-// The GPU forward of one model on the engine's one device: prefill through ORT segment sessions with our paged
-// attention kernels between them, decode through our own WGSL. Implements the generation backend (prefill /
-// decode / reset).
+// The GPU forward of one model on the engine's one device, all in our own WGSL: prefill a chunk at a time
+// (engine/prefill: tiled GEMMs and the paged flash attention, one command encoder per chunk), decode a token at a
+// time (engine/decode: the whole token in one command encoder, its kernels in the variant that suits the adapter).
+// Implements the generation backend (prefill / decode / reset).
 //
-// Prefill runs on ORT: one dynamic-length session per segment kind serves every layer, weights bound as graph
-// inputs (uploaded once). Decode has one path on every adapter, our WGSL decoder (engine/decode): the whole token
-// in ONE command encoder, its kernels in the variant that suits the adapter (engine/decode/variants.ts). Why not
-// ORT for decode (DESIGN.md's "graph capture is required" is superseded): one ORT run() costs ~0.5 ms of host time
-// on a real GPU whatever the graph, so L+1 runs per token capped a 30-layer model near 17 tokens/s on an H200
-// against 104 for our decoder (bench/results/node-decode-h200.json), ORT 1.30's graph capture fails on our
-// sessions, and on SwiftShader our CPU-adapter variant decodes stories260K 7.3x faster than the ORT path did
-// (29.6 vs 217 ms/token in the same run, bench/results/decode-software-adapter.json).
+// Why no ORT (DESIGN.md's ORT prefill segments are superseded): one ORT run() costs milliseconds of host time on a
+// real GPU whatever the graph (0.5 ms in decode, ~2.6 ms per prefill segment on an H200), so L+1 runs per token or
+// chunk bound both phases by the host, and ORT 1.30's graph capture fails on our sessions. Decode moved first
+// (bench/results/node-decode-h200.json: 104 against 17 tokens/s on a 30-layer model); prefill followed once the H200
+// measured both paths in one run (bench/results/node-prefill-h200.json, docs/prefill.md).
 import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult, type PrefillSplitRule } from '../attention/index.ts';
-import { buildSegment, segmentWeightFeeds, SEGMENT_TENSORS, type SegmentGraph, type SegmentKind } from '../compiler/index.ts';
 import { AbortedError, ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import type { CacheUsage, DeviceSampling, ForwardBackend, PrefillOptions } from '../generation/index.ts';
 import type { EngineDevice } from '../gpu/index.ts';
 import { DEFAULT_KV_MEMORY_BYTES, KV_BUFFER_BYTES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
-import { createGpuSession, gpuTensor, ort } from './ort.ts';
 import { GpuWeights } from './weights.ts';
-import { countingEncoder, DecodeKernels, decodeVariantFor, encodeDispatch, WgslDecoder, type Dispatch, type DispatchCounts } from '../decode/index.ts';
+import { countingEncoder, decodeVariantFor, WgslDecoder, type DispatchCounts } from '../decode/index.ts';
 import { parseQuantization, quantizationSpec, type QuantizationMode } from '../quant/index.ts';
 import { WgslPrefill } from '../prefill/index.ts';
 
@@ -34,11 +30,6 @@ export const MAX_PREFILL_CHUNK = 4096;
 export const DECODE_ENCODE_AHEAD = 2;
 
 
-const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-
-/** GpuModelOptions.prefillPath. */
-export type PrefillPath = 'wgsl' | 'ort';
-
 export interface GpuModelOptions {
   /**
    * Weights quantized at load (engine/quant): 'int4' or 'int8' blocks of 32 in MatMulNBits' layout, run by ORT's
@@ -52,12 +43,6 @@ export interface GpuModelOptions {
    * Smaller chunks bound activation memory and let an abort land sooner; larger ones amortize per-chunk host work.
    */
   prefillChunk?: number;
-  /**
-   * How prefill runs its matrix products: 'wgsl', the whole chunk in our own WGSL (engine/prefill: tiled GEMMs, one
-   * command encoder per chunk), or 'ort' (default until the H200 has measured both), ORT segment sessions around our
-   * attention (L+1 awaited runs per chunk). bench/node-prefill measures both in one run; the slower one goes.
-   */
-  prefillPath?: PrefillPath;
   /** Split-K rule of prefill attention (engine/attention constants by default); bench/node-prefill compares settings. */
   prefillSplitRule?: PrefillSplitRule;
   /**
@@ -71,7 +56,7 @@ export interface GpuModelOptions {
   kvMemory?: number;
   /** Bytes the KV pool grows by at a time (default KV_BUFFER_BYTES); tests and benches make growth visible with less. */
   kvGrowthBytes?: number;
-  /** Aborts the load between session compiles: what was made is freed and the load throws AbortedError. */
+  /** Aborts the load before the model's buffers and kernels are made: the load throws AbortedError. */
   signal?: AbortSignal;
 }
 
@@ -92,13 +77,6 @@ export interface DecodeProfile {
   policyDispatchesPerStep: number;
 }
 
-interface Segment {
-  graph: SegmentGraph;
-  session: ort.InferenceSession;
-  /** Weight feeds per layer index, built once (ORT tensors over our weight buffers). */
-  weightFeeds: Map<number, Record<string, ort.Tensor>>;
-}
-
 const now = () => performance.now();
 
 export class GpuModel implements ForwardBackend {
@@ -117,10 +95,8 @@ export class GpuModel implements ForwardBackend {
     private readonly engine: EngineDevice,
     readonly config: ModelConfig,
     private readonly weights: GpuWeights,
-    /** The ORT prefill path's sessions (prefillPath 'ort'), or null. */
-    private readonly prefillSegments: Record<'embed' | 'layer' | 'head' | 'headLast', Segment> | null,
-    /** The WGSL prefill path (prefillPath 'wgsl'), or null. */
-    private readonly wgslPrefill: WgslPrefill | null,
+    /** The prefill path: a whole chunk in our WGSL. */
+    private readonly wgslPrefill: WgslPrefill,
     /** The decode path: our WGSL decoder. */
     private readonly decoder: WgslDecoder,
     /** Decode logits readback, allocated once. */
@@ -130,14 +106,8 @@ export class GpuModel implements ForwardBackend {
     private readonly cache: PagedKVCache,
     private readonly attention: PagedAttention,
     private readonly inverseFrequencies: Float64Array,
-    /** int32 ids of the current prefill chunk. */
-    private readonly idsBuffer: GPUBuffer,
-    /** f32 [chunk, H*d] attention output of a prefill chunk, read by the next segment. */
-    private readonly attnBuffer: GPUBuffer,
     /** Buffers this model allocated (destroyed with it). */
     private readonly ownedBuffers: GPUBuffer[],
-    /** Quantized embedding table: our gather kernels and the prefill chunk's gathered rows; null with f32 weights. */
-    private readonly quantizedEmbed: { kernels: DecodeKernels; hidden: GPUBuffer } | null,
     /** Prefill logits readback (grows on demand: prefill may allocate, decode never does). */
     private prefillStaging: GPUBuffer | null = null,
   ) {
@@ -163,55 +133,13 @@ export class GpuModel implements ForwardBackend {
   static async build(engine: EngineDevice, config: ModelConfig, weights: GpuWeights, onProgress?: ProgressCallback, options: GpuModelOptions = {}): Promise<GpuModel> {
     const { device } = engine;
     const c = config;
-    const quantization = weights.quantization;
     const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
     const owned: GPUBuffer[] = [];
     // Everything made below, freed if a later step fails (a failed load leaves nothing on the device).
-    const sessions: ort.InferenceSession[] = [];
     const parts: { destroy(): void }[] = [];
-    const alloc = (label: string, bytes: number) => {
-      const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: STORAGE });
-      owned.push(b);
-      return b;
-    };
     try {
       checkPrefillChunk(options);
-      const has = (name: string) => weights.has(name);
-      const feedsFor = (graph: SegmentGraph, layer: number) => {
-        const feeds: Record<string, ort.Tensor> = {};
-        for (const { input, weight, part } of segmentWeightFeeds(graph, layer)) {
-          const w = weights.get(weight);
-          const info = graph.tensors[input];
-          const buffer = part === 'data' ? w.buffer : part === 'scales' ? w.quantized?.scales : w.quantized?.zeroPoints;
-          if (!buffer) throw new Error(`internal: ${weight} has no ${part} for input ${input}`);
-          feeds[input] = gpuTensor(buffer, info.dims as number[], info.dataType);
-        }
-        return feeds;
-      };
-      const prefillSegment = async (kind: SegmentKind, lastOnly = false): Promise<Segment> => {
-        const graph = buildSegment(config, kind, { lastOnly }, has, { quantization });
-        if (options.signal?.aborted) throw new AbortedError('The model load was aborted.');
-        onProgress?.({ phase: 'compile', loadedBytes: 0, totalBytes: 0, file: `${kind}${lastOnly ? ' (last row)' : ''}` });
-        const session = await createGpuSession(graph.bytes, device);
-        sessions.push(session);
-        const layers = kind === 'embed' ? [0] : kind === 'head' ? [c.numLayers - 1] : range(c.numLayers - 1);
-        return { graph, session, weightFeeds: new Map(layers.map((l) => [l, feedsFor(graph, l)])) };
-      };
-      const path = options.prefillPath ?? 'ort';
-      const prefillSegments = path === 'ort' ? {
-        embed: await prefillSegment('embed'),
-        layer: await prefillSegment('layer'),
-        head: await prefillSegment('head'),
-        headLast: await prefillSegment('head', true),
-      } : null;
-
-      // A quantized table is gathered by our kernel in ORT's prefill (the compiler's header says why).
-      const embedTable = weights.get('model.embed_tokens.weight');
-      const quantizedEmbed = embedTable.quantized && path === 'ort'
-        ? { kernels: new DecodeKernels(device, c.rmsNormEps), hidden: alloc('prefill embeddings', chunk * c.hiddenSize * 4) }
-        : null;
-      if (quantizedEmbed) parts.push(quantizedEmbed.kernels);
-
+      if (options.signal?.aborted) throw new AbortedError('The model load was aborted.');
       // The pool holds the trained context, or what kvMemory holds of it: the dense context is what fits.
       const kvMemory = options.kvMemory ?? defaultKvMemory(device, c.numLayers);
       const capacity = kvCapacity(c, c.maxPositionEmbeddings, kvMemory);
@@ -235,8 +163,8 @@ export class GpuModel implements ForwardBackend {
       const variant = decodeVariantFor(engine.adapterInfo);
       const decoder = new WgslDecoder(device, config, weights, attention, variant);
       parts.push(decoder);
-      const wgslPrefill = path === 'wgsl' ? new WgslPrefill(device, config, weights, attention, chunk, variant) : null;
-      if (wgslPrefill) parts.push(wgslPrefill);
+      const wgslPrefill = new WgslPrefill(device, config, weights, attention, chunk, variant);
+      parts.push(wgslPrefill);
       const decodeStaging = device.createBuffer({ label: 'decode logits staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       owned.push(decodeStaging);
       const choiceRing = Array.from({ length: DECODE_ENCODE_AHEAD + 1 }, (_, i) => {
@@ -244,11 +172,8 @@ export class GpuModel implements ForwardBackend {
         owned.push(b);
         return b;
       });
-      const idsBuffer = alloc('prefill ids', chunk * 4);
-      const attnBuffer = alloc('prefill attn', chunk * c.numHeads * c.headDim * 4);
-      return new GpuModel(engine, config, weights, prefillSegments, wgslPrefill, decoder, decodeStaging, choiceRing, cache, attention, ropeInverseFrequencies(config), idsBuffer, attnBuffer, owned, quantizedEmbed);
+      return new GpuModel(engine, config, weights, wgslPrefill, decoder, decodeStaging, choiceRing, cache, attention, ropeInverseFrequencies(config), owned);
     } catch (e) {
-      for (const session of sessions) await session.release().catch(() => undefined);
       for (const part of parts) part.destroy();
       weights.destroy();
       for (const b of owned) b.destroy();
@@ -392,15 +317,10 @@ export class GpuModel implements ForwardBackend {
     return { kvBytes: this.cache.bytesHeld(this.seq), tokensInCache: this.cache.tokensHeld(this.seq) };
   }
 
-  /**
-   * Frees every GPU buffer and ORT session of the model, the policy's state included. Awaited: ORT's session release
-   * is asynchronous, and the engine builds the next model only once this one is gone.
-   */
+  /** Frees every GPU buffer of the model, the policy's state included. */
   async destroy(): Promise<void> {
-    const sessions = Object.values(this.prefillSegments ?? {}).map((s) => s.session);
     this.decoder.destroy();
-    this.wgslPrefill?.destroy();
-    this.quantizedEmbed?.kernels.destroy();
+    this.wgslPrefill.destroy();
     for (const b of this.ownedBuffers) b.destroy();
     this.prefillStaging?.destroy();
     this.prefillStaging = null;
@@ -409,7 +329,6 @@ export class GpuModel implements ForwardBackend {
     this.attention.destroy();
     this.cache.destroy();
     this.weights.destroy();
-    for (const s of sessions) await s.release();
   }
 
   /**
@@ -575,14 +494,13 @@ export class GpuModel implements ForwardBackend {
     return logits;
   }
 
-  /** One prefill chunk through every layer. Logits rows: all, the last only, or none (a middle chunk). */
+  /**
+   * One prefill chunk through every layer, in one command encoder and one submit; the only wait is the logits
+   * readback. Logits rows: all, the last only, or none (a middle chunk).
+   */
   private async prefillChunk(ids: number[], rows: 'all' | 'last' | 'none'): Promise<Float32Array | null> {
-    return this.wgslPrefill ? this.prefillChunkWgsl(this.wgslPrefill, ids, rows) : this.prefillChunkOrt(ids, rows);
-  }
-
-  /** The WGSL path: the whole chunk in one command encoder and one submit; the only wait is the logits readback. */
-  private async prefillChunkWgsl(prefill: WgslPrefill, ids: number[], rows: 'all' | 'last' | 'none'): Promise<Float32Array | null> {
     const { device } = this.engine;
+    const prefill = this.wgslPrefill;
     const n = ids.length;
     const { cos, sin } = ropeTable(this.inverseFrequencies, this.position, n);
     this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: n, cos, sin });
@@ -603,72 +521,10 @@ export class GpuModel implements ForwardBackend {
     return out;
   }
 
-  /** The ORT path: L+1 awaited segment runs, our attention between them. */
-  private async prefillChunkOrt(ids: number[], rows: 'all' | 'last' | 'none'): Promise<Float32Array | null> {
-    const { device } = this.engine;
-    const c = this.config;
-    const n = ids.length;
-    const seg = this.prefillSegments as NonNullable<GpuModel['prefillSegments']>;
-    device.queue.writeBuffer(this.idsBuffer, 0, new Int32Array(ids));
-    const { cos, sin } = ropeTable(this.inverseFrequencies, this.position, n);
-    this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: n, cos, sin });
-    const attnTensor = gpuTensor(this.attnBuffer, [n, c.numHeads * c.headDim]);
-
-    let embedInput: Record<string, ort.Tensor>;
-    if (this.quantizedEmbed) {
-      const { kernels, hidden } = this.quantizedEmbed;
-      this.encodeGather(kernels.embed(this.idsBuffer, this.weights.get('model.embed_tokens.weight'), hidden, n));
-      embedInput = { [SEGMENT_TENSORS.hiddenIn]: gpuTensor(hidden, [n, c.hiddenSize]) };
-    } else {
-      embedInput = { [SEGMENT_TENSORS.ids]: gpuTensor(this.idsBuffer, [n], 'int32') };
-    }
-    let outs = await seg.embed.session.run({ ...embedInput, ...seg.embed.weightFeeds.get(0) });
-    let logits: Float32Array | null = null;
-    for (let layer = 0; layer < c.numLayers; layer++) {
-      const encoder = device.createCommandEncoder({ label: `prefill attention ${layer}` });
-      this.attention.encodeLayer(encoder, {
-        layer, policy: this.policy ?? undefined, numTokens: n, out: this.attnBuffer,
-        q: bufferOf(outs[SEGMENT_TENSORS.q]), k: bufferOf(outs[SEGMENT_TENSORS.k]), v: bufferOf(outs[SEGMENT_TENSORS.v]),
-      });
-      const isLast = layer === c.numLayers - 1;
-      // Eviction after the last layer's attention, in its encoder: the head segment never reads the cache.
-      const evicted = isLast ? this.attention.endStep(encoder) : null;
-      device.queue.submit([encoder.finish()]);
-      this.afterEviction(evicted);
-      if (isLast && rows === 'none') { disposeAll(outs); break; }
-      const segment = isLast ? (rows === 'all' ? seg.head : seg.headLast) : seg.layer;
-      const next = await segment.session.run({
-        [SEGMENT_TENSORS.hiddenIn]: outs[SEGMENT_TENSORS.hiddenOut],
-        [SEGMENT_TENSORS.attn]: attnTensor,
-        ...segment.weightFeeds.get(layer),
-      });
-      disposeAll(outs);
-      if (isLast) {
-        const t = next[SEGMENT_TENSORS.logits];
-        logits = await this.readPrefillLogits(bufferOf(t), (rows === 'all' ? n : 1) * c.vocabSize * 4);
-        t.dispose();
-      } else {
-        outs = next;
-      }
-    }
-    this.position += n;
-    this.heldIds.push(...ids);
-    return logits;
-  }
-
   /** After an evicting step was submitted: the GPU compacted every head to `tokensHeld`; free the tail pages. */
   private afterEviction(evicted: EvictionResult | null): void {
     if (!evicted) return;
     this.cache.truncate(this.seq, evicted.tokensHeld);
-  }
-
-  /** Submits our quantized embedding gather; queue order puts it before the embed session's run. */
-  private encodeGather(d: Dispatch): void {
-    const encoder = this.engine.device.createCommandEncoder({ label: 'embedding gather' });
-    const pass = encoder.beginComputePass();
-    encodeDispatch(pass, d);
-    pass.end();
-    this.engine.device.queue.submit([encoder.finish()]);
   }
 
   /** The prefill logits readback, grown to `bytes` when smaller. */
@@ -680,16 +536,6 @@ export class GpuModel implements ForwardBackend {
     return this.prefillStaging;
   }
 
-  private async readPrefillLogits(buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
-    const staging = this.prefillStagingFor(bytes);
-    const encoder = this.engine.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
-    this.engine.device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(GPUMapMode.READ, 0, bytes);
-    const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
-    staging.unmap();
-    return out;
-  }
 }
 
 function checkKvMemory(options: GpuModelOptions): void {
@@ -714,23 +560,8 @@ export function checkGpuModelOptions(options: GpuModelOptions): void {
 
 function checkPrefillChunk(options: GpuModelOptions): void {
   checkKvMemory(options);
-  if (options.prefillPath !== undefined && options.prefillPath !== 'wgsl' && options.prefillPath !== 'ort') {
-    throw new InvalidArgumentError('prefillPath', `must be 'wgsl' or 'ort', got ${String(options.prefillPath)}`);
-  }
   const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > MAX_PREFILL_CHUNK) {
     throw new InvalidArgumentError('prefillChunk', `must be an integer in [1, ${MAX_PREFILL_CHUNK}] tokens, got ${chunk}`);
   }
-}
-
-function bufferOf(t: ort.Tensor): GPUBuffer {
-  return t.gpuBuffer as GPUBuffer;
-}
-
-function disposeAll(outs: Record<string, ort.Tensor>): void {
-  for (const t of Object.values(outs)) t.dispose();
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
 }

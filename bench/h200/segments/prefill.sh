@@ -1,15 +1,14 @@
 #!/bin/bash
-# H200 segment of issue 18 (prefill), 60 s: bench/node-prefill (the WGSL prefill path against the ORT one, same
-# process, interleaved rounds) and bench/prefill-gemm (one matrix product, ORT against ours, M = 128 .. 8K).
+# H200 segment of issue 18 (prefill), 60 s: bench/node-prefill (the engine's WGSL prefill; with split-K on and off at
+# 8K, interleaved rounds). The run of 2026-12-03 also measured the ORT segment path and one ORT product against ours
+# (bench/results/node-prefill-h200.json): the ORT path is gone since.
 # Steps in order of what the issue needs most, each under its own timeout (a step cut short keeps the rows it wrote):
-#   1. SmolLM2-135M shape f32, chunk 512: wgsl vs ort at 128, 512, 2048 tokens           (target >= 20,000 tok/s at 2K)
-#   1b. the same at 2048 in one chunk of 2048, wgsl only (does a larger chunk pay without ORT's per-run cost?)
-#   2. Llama-3.2-1B shape int4, all 16 layers, chunk 512: wgsl vs ort at 2048             (target >= 5,000 at 2K)
-#   3. the same at 8192, wgsl with split-K on and off (ORT's 8K would take the budget)   (target >= 2,000 at 8K;
+#   1. SmolLM2-135M shape f32, chunk 512, at 128, 512, 2048 tokens                       (target >= 20,000 tok/s at 2K)
+#   1b. the same at 2048 in one chunk of 2048
+#   2. Llama-3.2-1B shape int4, all 16 layers, chunk 512, at 2048                        (target >= 5,000 at 2K)
+#   3. the same at 8192, split-K on and off                                              (target >= 2,000 at 8K;
 #      ms per chunk <= ~100; GPU memory of the 8K prefill from the model's memoryStats = engine.stats().model)
-#   4. one 1B gate_proj product [M x 2048] . [8192 x 2048]^T, int4 and f32, ORT vs ours, M = 128 .. 8192
-# Env (bench/h200/run.sh): NODE, KIT, RES, BUDGET_S, CPUS, SIEVE_H200_DRY (1: tiny shapes on SwiftShader, no ORT
-# model: ORT's segment compile alone takes minutes there).
+# Env (bench/h200/run.sh): NODE, KIT, RES, BUDGET_S, CPUS, SIEVE_H200_DRY (1: tiny shapes on SwiftShader).
 set -u
 DRY=${SIEVE_H200_DRY:-0}
 B=$KIT/node-bench
@@ -29,13 +28,11 @@ if [ "$DRY" = 1 ]; then
   step smollm2-chunk2048 6 node-prefill.mjs --model tiny --layers 1 --paths wgsl --lengths 40 --chunk 64 --rounds 1
   step llama1b-int4-2k 14 node-prefill.mjs --model tiny --quantization int4 --layers 1 --paths wgsl --lengths 40 --chunk 32 --rounds 1
   step llama1b-int4-8k 14 node-prefill.mjs --model tiny --quantization int4 --layers 1 --paths wgsl,wgsl-nosplit --lengths 70 --chunk 32 --rounds 1 --warmup-length 16
-  step gemm 14 prefill-gemm.mjs --shapes tiny:96:64 --formats int4,f32 --rows 16,130 --rounds 1 --reps 1
 else
-  step smollm2 14 node-prefill.mjs --model smollm2 --paths wgsl,ort --lengths 128,512,2048 --chunk 512 --rounds 5
+  step smollm2 14 node-prefill.mjs --model smollm2 --paths wgsl --lengths 128,512,2048 --chunk 512 --rounds 5
   step smollm2-chunk2048 6 node-prefill.mjs --model smollm2 --paths wgsl --lengths 2048 --chunk 2048 --rounds 5
-  step llama1b-int4-2k 14 node-prefill.mjs --model llama1b --quantization int4 --paths wgsl,ort --lengths 2048 --chunk 512 --rounds 5
+  step llama1b-int4-2k 14 node-prefill.mjs --model llama1b --quantization int4 --paths wgsl --lengths 2048 --chunk 512 --rounds 5
   step llama1b-int4-8k 14 node-prefill.mjs --model llama1b --quantization int4 --paths wgsl,wgsl-nosplit --lengths 8192 --chunk 512 --rounds 3 --warmup-length 512
-  step gemm 9 prefill-gemm.mjs --shapes llama1b-gate:8192:2048 --formats int4,f32 --rows 128,512,2048,8192 --rounds 3 --reps 3
 fi
 # summary.txt: one line per row (run.sh prints it).
 "$NODE" -e '
