@@ -6,6 +6,7 @@
 //   npx tsx bench/eval-grid.ts --backend reference --contexts 1024 --tasks passkey,kv --n 12 --out bench/results/eval-grid-1k.json
 // Charts only, from one or more results files (their rows summarized together), with the H200 speed rows:
 //   npx tsx bench/eval-grid.ts --plot bench/results/eval-grid-1k.json,bench/results/eval-grid-2k.json --speed bench/results/eval-speed-h200.json
+//   (--speed-context N picks the speed rows' context; default their largest; sparse-decode-h200.json's rows work too)
 // Results: --out (default bench/results/eval-grid.json), rewritten after every item; charts in docs/attention/eval-*.svg.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { register } from 'node:module';
@@ -45,7 +46,8 @@ function drawAll(files: string[]): void {
   let speedContext: number | null = null;
   if (SPEED && existsSync(SPEED)) {
     speed = (JSON.parse(readFileSync(SPEED, 'utf8')) as { rows: SpeedRow[] }).rows.filter((r) => typeof r.ratioToDense === 'number');
-    speedContext = speed.length ? Math.max(...speed.map((r) => r.context)) : null;
+    const at = Number(argOf('--speed-context', '0'));
+    speedContext = at > 0 ? at : speed.length ? Math.max(...speed.map((r) => r.context)) : null;
   }
   writeFileSync(`${DOCS}/eval-accuracy-vs-time.svg`, drawAccuracyVsTime(cells, speed?.length ? speed : null, speedContext, note));
   console.log(headlineTable(cells, speed));

@@ -127,7 +127,7 @@ export function drawAccuracyVsTime(cells: readonly EvalCell[], speed: readonly S
   for (let k = 0; k <= 4; k++) g.push(`<text x="${pad.l - 3}" y="${Y(k / 4) + 3}" text-anchor="end">${k * 25}%</text><line x1="${pad.l}" y1="${Y(k / 4)}" x2="${W - pad.r}" y2="${Y(k / 4)}" stroke="#eee"/>`);
   for (let x = 0; x <= xMax; x += 0.25) g.push(`<text x="${X(x).toFixed(1)}" y="${H - pad.b + 12}" text-anchor="middle">${x.toFixed(2)}</text>`);
   g.push(`<line x1="${X(1)}" y1="${pad.t}" x2="${X(1)}" y2="${H - pad.b}" stroke="#000" stroke-dasharray="4 3"/>`);
-  g.push(`<text x="${(pad.l + W - pad.r) / 2}" y="${H - 8}" text-anchor="middle">decode time per token / dense's${speed ? ` (Llama-3.2-1B shape, ${speedContext} tokens)` : ' (eval backend)'}</text>`);
+  g.push(`<text x="${(pad.l + W - pad.r) / 2}" y="${H - 8}" text-anchor="middle">decode time per token / dense's${speed ? ` (H200, ${speedContext} tokens, budget ${speedContext ? speedContext / 8 : '?'})` : ' (eval backend)'}</text>`);
   g.push(`<text x="12" y="${(pad.t + H - pad.b) / 2}" transform="rotate(-90 12 ${(pad.t + H - pad.b) / 2})" text-anchor="middle">answers kept of dense's, budget = context/8</text>`);
   const shapes = ['circle', 'square', 'triangle'];
   points.forEach((p) => {
