@@ -142,10 +142,16 @@ export class GpuWeightWriter implements WeightSink {
     if (rowStart === 0) {
       // A tensor's buffers are made in the GPU's error scopes: a device that refuses them fails the load here, typed.
       const bytes = parts.reduce((sum, part) => sum + (part.byteLength / Math.max(1, rows)) * totalRows, 0);
-      return withGpuErrorScopes(this.device, `${this.source}: tensor ${name}`, () => this.begin(name, shape, totalRows, parts, rows, values?.blocksPerRow ?? 0), {
+      const scoped = withGpuErrorScopes(this.device, `${this.source}: tensor ${name}`, () => this.begin(name, shape, totalRows, parts, rows, values?.blocksPerRow ?? 0), {
         bytes,
         release: () => { this.current = null; this.drop(name); },
-      }).then(() => this.writeRows(name, rowStart, rows, totalRows, parts, values, data));
+      });
+      // begin ran before withGpuErrorScopes first awaited: when it made the buffers, the rows are written now, not
+      // after the scopes pop (GpuWeights.upload is synchronous and feeds the next tensor at once). When it threw, the
+      // promise rejects with its error.
+      if (this.current?.name !== name) return scoped;
+      const written = this.writeRows(name, rowStart, rows, totalRows, parts, values, data);
+      return scoped.then(() => written);
     }
     return this.writeRows(name, rowStart, rows, totalRows, parts, values, data);
   }
