@@ -217,3 +217,14 @@ describe.each(VARIANTS)('greedy argmax kernel, %s variant', (_name, variant) => 
     kernels.destroy();
   });
 });
+
+describe('matvec shape by grid size', () => {
+  it('keeps 32 rows a workgroup for big matrices and falls to 4 for small ones (GPU variant); the CPU one never changes', async () => {
+    const { matvecShapeFor } = await import('./variants.ts');
+    const v = GPU_VARIANT.matvec;
+    expect(matvecShapeFor(v, 14336)).toEqual(v);
+    expect(matvecShapeFor(v, 3072)).toMatchObject({ threadsPerRow: 32, rowsPerThread: 1 });
+    expect(matvecShapeFor(v, 576)).toMatchObject({ threadsPerRow: 64, rowsPerThread: 1 });
+    expect(matvecShapeFor(CPU_ADAPTER_VARIANT.matvec, 5)).toEqual(CPU_ADAPTER_VARIANT.matvec);
+  });
+});

@@ -1,7 +1,7 @@
 // The decode kernels as recorded dispatches: pipelines (cached per shape) and bind groups made once, replayed each step.
 import { InvalidArgumentError } from '../errors/index.ts';
 import { EMBED_WORKGROUP_SIZE } from './constants.ts';
-import { GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
+import { GPU_VARIANT, matvecShapeFor, type DecodeKernelVariant } from './variants.ts';
 import argmaxSource from './argmax.wgsl?raw';
 import embedRaw from './embed.wgsl?raw';
 import embedQuantRaw from './embed-quant.wgsl?raw';
@@ -174,9 +174,9 @@ export class DecodeKernels {
     const quantized = !!ms[0].quantized;
     const storage = matvecStorageBuffers(ms.length, quantized);
     if (storage > this.maxStorageBuffers) throw new Error(`internal: ${label} needs ${storage} storage buffers, the device allows ${this.maxStorageBuffers}`);
-    const v = quantized ? this.variant.quantMatvec : this.variant.matvec;
-    const rowsPerWorkgroup = (v.workgroupSize / v.threadsPerRow) * v.rowsPerThread;
     const rows = ms.map((m) => m.shape[0]);
+    const v = matvecShapeFor(quantized ? this.variant.quantMatvec : this.variant.matvec, mode === 'gated' ? rows[0] : rows.reduce((a, b) => a + b, 0));
+    const rowsPerWorkgroup = (v.workgroupSize / v.threadsPerRow) * v.rowsPerThread;
     const segmentRows = mode === 'gated' ? [rows[0]] : rows;
     const total = segmentRows.reduce((n, r) => n + Math.ceil(r / rowsPerWorkgroup), 0);
     const workgroups = grid(total, this.maxWorkgroupsPerDimension);

@@ -5,6 +5,26 @@ export interface MatvecShape {
   threadsPerRow: number;
   /** At most 4 (matvec.wgsl's gated entry keeps 2 per row in 8 registers). */
   rowsPerThread: number;
+  /**
+   * A matrix whose grid would have fewer workgroups takes fewer rows per thread (then twice the lanes per row) down
+   * to 4 rows a workgroup: 0 keeps the shape whatever the grid.
+   */
+  minWorkgroups: number;
+}
+
+/**
+ * The shape of one matvec dispatch: `v` while its grid reaches v.minWorkgroups, else fewer rows a workgroup (rows per
+ * thread 4 -> 2 -> 1, then twice the lanes per row). Why: the H200 run of 2026-12-03 read 14336x4096 f32 at 84% of
+ * bandwidth with 32 rows a workgroup, but SmolLM2-135M's 576-row matrices then had 18 workgroups for 132 SMs and its
+ * step was slower than with 4 rows a workgroup (4.12 against 3.35 ms). Not yet measured with this rule.
+ */
+export function matvecShapeFor(v: MatvecShape, rows: number): MatvecShape {
+  const workgroups = (s: MatvecShape) => Math.ceil(rows / ((s.workgroupSize / s.threadsPerRow) * s.rowsPerThread));
+  if (v.minWorkgroups <= 0 || v.threadsPerRow === 1) return v;
+  const ladder: MatvecShape[] = [v];
+  for (let r = v.rowsPerThread >> 1; r >= 1; r >>= 1) ladder.push({ ...v, rowsPerThread: r });
+  if (v.threadsPerRow * 2 <= v.workgroupSize / 4) ladder.push({ ...v, rowsPerThread: 1, threadsPerRow: v.threadsPerRow * 2 });
+  return ladder.find((s) => workgroups(s) >= v.minWorkgroups) ?? ladder[ladder.length - 1];
 }
 
 /** The workgroup shape of the matvec kernels (WG and TPR overrides of matvec.wgsl and matvec-quant.wgsl). */
@@ -21,6 +41,9 @@ export interface DecodeKernelVariant {
   argmaxWorkgroupSize: number;
 }
 
+/** Two workgroups per SM of a 132-SM GPU (H200): fewer leave SMs idle in a latency-bound matvec. */
+const GPU_MATVEC_MIN_WORKGROUPS = 264;
+
 /**
  * Real GPUs: 32 lanes per row keep a row's loads 512 bytes contiguous (f32, int4, int8 16-byte units; f16 256), and 4
  * rows per thread read each input unit once for 4 rows (input loads were what bound int4: 8 bytes of input per
@@ -28,8 +51,8 @@ export interface DecodeKernelVariant {
  */
 export const GPU_VARIANT: DecodeKernelVariant = {
   name: 'gpu',
-  matvec: { workgroupSize: 256, threadsPerRow: 32, rowsPerThread: 4 },
-  quantMatvec: { workgroupSize: 256, threadsPerRow: 32, rowsPerThread: 4 },
+  matvec: { workgroupSize: 256, threadsPerRow: 32, rowsPerThread: 4, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS },
+  quantMatvec: { workgroupSize: 256, threadsPerRow: 32, rowsPerThread: 4, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS },
   argmaxWorkgroupSize: 256,
 };
 
@@ -41,8 +64,8 @@ export const GPU_VARIANT: DecodeKernelVariant = {
  */
 export const CPU_ADAPTER_VARIANT: DecodeKernelVariant = {
   name: 'cpu-adapter',
-  matvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1 },
-  quantMatvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1 },
+  matvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1, minWorkgroups: 0 },
+  quantMatvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1, minWorkgroups: 0 },
   argmaxWorkgroupSize: 64,
 };
 
