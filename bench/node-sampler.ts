@@ -69,7 +69,7 @@ async function main() {
   console.log(`weights written at ${elapsedS().toFixed(1)} s`);
   const model = await GpuModel.build(engine, config, weights);
   const builtS = elapsedS();
-  console.log(`model built (ORT prefill sessions) at ${builtS.toFixed(1)} s (${(model.weightBytes / 1e9).toFixed(2)} GB)`);
+  console.log(`model built at ${builtS.toFixed(1)} s (${(model.weightBytes / 1e9).toFixed(2)} GB)`);
   const policy = (spec: string) => { const p = createPolicy(spec === 'dense' ? { policy: 'dense' } : { policy: spec, budget: BUDGET }, { config }); return p; };
   const dense = policy('dense');
   const quest = policy('quest');
