@@ -7,9 +7,9 @@ import { iconPng } from './icon.ts';
 import { APP_ICONS, APP_MANIFEST, MANIFEST_FILENAME } from './manifest.ts';
 
 /**
- * The largest file the service worker precaches. ONNX Runtime's WebGPU wasm is ~27 MB and the engine cannot start
- * without it, so it belongs to the app shell (Workbox's default limit, 2 MiB, would silently leave it out and the
- * app would fail offline). Models are not precached: they live in the engine's OPFS model store (engine/hub).
+ * The largest file the service worker precaches. Workbox's default limit, 2 MiB, silently leaves larger files out
+ * and the app then fails offline; the largest today is the engine worker with the grammar engine's inline wasm
+ * (about 1.1 MB; ONNX Runtime's 27 MB wasm was the reason for this limit until prefill moved to our WGSL). Models are not precached: they live in the engine's OPFS model store (engine/hub).
  */
 export const PRECACHE_MAX_FILE_BYTES = 64 * 1024 * 1024;
 
