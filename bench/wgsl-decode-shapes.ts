@@ -21,9 +21,10 @@ import { loadModelFromPath } from '../engine/model/node.ts';
 import { isQuantizedWeight, toF16 } from '../engine/quant/index.ts';
 import { countingEncoder, DecodeKernels, encodeDispatch, WgslDecoder, type DispatchCounts, type MatrixBuffer } from '../engine/decode/index.ts';
 import readBandwidthSource from './read-bandwidth.wgsl?raw';
+import { DAWN_FLAGS } from './dawn-flags.ts';
 
 Object.assign(globalThis, globals);
-const gpu = create([]);
+const gpu = create(DAWN_FLAGS);
 
 type Format = 'f32' | 'f16' | 'int8' | 'int4';
 
