@@ -94,7 +94,7 @@ export function randomGpuWeights(device: GPUDevice, c: ModelConfig, format: Form
       weights.byName.set(name, {
         buffer: buffer(name, shape[0] * blocksPerRow * q.blockSize * q.bits / 8, codes, (weights.byName.size * 4096) % (1 << 20)),
         shape,
-        quantized: { scales: buffer(`${name} scales`, shape[0] * blocksPerRow * 4, scales), zeroPoints: null, bits: q.bits as 4 | 8, blockSize: q.blockSize, blocksPerRow },
+        quantized: { scales: buffer(`${name} scales`, shape[0] * blocksPerRow * 4, scales), mins: false, bits: q.bits as 4 | 8, blockSize: q.blockSize, blocksPerRow },
       });
     } else {
       weights.byName.set(name, { buffer: buffer(name, n * 4, pool, (weights.byName.size * 4096) % (1 << 20)), shape });

@@ -81,7 +81,7 @@ export function randomGpuWeights(device: GPUDevice, config: ModelConfig, quantiz
       const blocksPerRow = Math.ceil(shape[1] / spec.blockSize);
       const codes = buffer(name, shape[0] * blocksPerRow * spec.blockSize * spec.bits / 8, pattern);
       const scales = buffer(`${name} scales`, shape[0] * blocksPerRow * 4, new Float32Array(1 << 16).fill(spec.bits === 4 ? 0.004 : 0.00025));
-      weights.byName.set(name, { buffer: codes, shape, quantized: { scales, zeroPoints: null, bits: spec.bits as 4 | 8, blockSize: spec.blockSize, blocksPerRow } });
+      weights.byName.set(name, { buffer: codes, shape, quantized: { scales, mins: false, bits: spec.bits as 4 | 8, blockSize: spec.blockSize, blocksPerRow } });
     }
   };
   const c = config;

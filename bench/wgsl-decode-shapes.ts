@@ -63,7 +63,7 @@ function uploadRandom(device: GPUDevice, config: ModelConfig, oBias: boolean, fo
       fill(codes, codeBlock, codeBytes);
       const scales = device.createBuffer({ label: `${name} scales`, size: Math.ceil(shape[0] * blocksPerRow / 4) * 16, usage });
       fill(scales, scaleBlock, shape[0] * blocksPerRow);
-      map.set(name, { buffer: codes, shape, quantized: { scales, zeroPoints: null, bits, blockSize: 32, blocksPerRow } });
+      map.set(name, { buffer: codes, shape, quantized: { scales, mins: false, bits, blockSize: 32, blocksPerRow } });
       bytes += codeBytes + shape[0] * blocksPerRow * 4;
       return;
     }
@@ -288,7 +288,7 @@ async function benchMatvec(device: GPUDevice, out: number, inF: number, format: 
     if (format === 'int4' || format === 'int8') {
       const bits = format === 'int4' ? 4 : 8;
       const codeBytes = out * blocksPerRow * 32 * bits / 8;
-      return { m: { buffer: mk(codeBytes), shape: [out, inF], quantized: { scales: mk(out * blocksPerRow * 4), zeroPoints: null, bits, blockSize: 32, blocksPerRow } }, bytes: codeBytes + out * blocksPerRow * 4 };
+      return { m: { buffer: mk(codeBytes), shape: [out, inF], quantized: { scales: mk(out * blocksPerRow * 4), mins: false, bits, blockSize: 32, blocksPerRow } }, bytes: codeBytes + out * blocksPerRow * 4 };
     }
     const bytes = out * inF * (format === 'f16' ? 2 : 4);
     return { m: { buffer: mk(bytes), shape: [out, inF], f16: format === 'f16' }, bytes };

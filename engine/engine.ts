@@ -32,8 +32,13 @@ export interface ModelInfo {
   maxPositionEmbeddings: number;
   /** GPU bytes of the weights as stored (quantized codes, scales and zero points included). */
   weightBytes: number;
-  /** How the weights are stored on the GPU: 'f32', or 'int8' / 'int4' blocks (the load option). */
+  /** The load option: how f32, f16 and bf16 weights are stored on the GPU ('f32', or 'int8' / 'int4' blocks). */
   quantization: QuantizationMode;
+  /**
+   * Tensors per storage format on the GPU: 'f32', or blocks as int<bits>/<block size>, '+min' where blocks carry an
+   * f32 min. A GGUF's quantized tensors keep their own format: Q4_K_M gives { 'int4/32+min': ..., 'int8/16': ..., f32: ... }.
+   */
+  weightFormats: Record<string, number>;
   hasTokenizer: boolean;
   adapter: string;
 }
@@ -217,7 +222,7 @@ export class SieveEngine {
       return {
         source: loaded.source, format: loaded.format, architecture: c.architecture, vocabSize: c.vocabSize,
         numLayers: c.numLayers, hiddenSize: c.hiddenSize, maxPositionEmbeddings: c.maxPositionEmbeddings,
-        weightBytes: model.weightBytes, quantization: model.quantization, hasTokenizer: this.tokenizer !== null,
+        weightBytes: model.weightBytes, quantization: model.quantization, weightFormats: model.weightFormats, hasTokenizer: this.tokenizer !== null,
         adapter: [engineDevice.adapterInfo.vendor, engineDevice.adapterInfo.architecture, engineDevice.adapterInfo.description].filter(Boolean).join(' '),
       };
     }

@@ -1,28 +1,24 @@
 // Embedding gather from a block-quantized table (engine/quant, MatMulNBits' layout) for TOKENS ids: row t of the
-// output is row ids[t] of embed_tokens, dequantized: (code - zero_point) * scale. Prefill runs it on a chunk
-// before the embed segment (ORT's GatherBlockQuantized takes 4-bit tables only as constant initializers); decode
-// on one id.
+// output is row ids[t] of embed_tokens, dequantized (engine/wgsl block-quant: symmetric, or with mins). Prefill runs
+// it on a chunk, decode on one id.
 //
 // Binding layout (@group(0)):
 //   0 ids     storage read        [TOKENS] u32 (int32 ids read as u32: they are non-negative)
 //   1 codes   storage read        [VOCAB][BLOCKS][BLOCK * BITS / 8] bytes as u32, low bits first
-//   2 scales  storage read        [VOCAB * BLOCKS] f32
-//   3 zeros   storage read        packed zero points [VOCAB][ceil(BLOCKS * BITS / 8)] bytes as u32 (HAS_ZP only;
-//                                 else a 16-byte placeholder)
-//   4 hidden  storage read_write  [TOKENS][HIDDEN] f32
+//   2 scales  storage read        [VOCAB * BLOCKS] f32, or [VOCAB * BLOCKS][2] (scale, min) pairs (HAS_MIN)
+//   3 hidden  storage read_write  [TOKENS][HIDDEN] f32
 // Dispatch: (ceil(HIDDEN / 256), TOKENS) workgroups.
 
 override HIDDEN: u32;
 override BLOCKS: u32;
 override BLOCK: u32 = 32u;
 override BITS: u32 = 4u;
-override HAS_ZP: bool = false;
+override HAS_MIN: bool = false;
 
 @group(0) @binding(0) var<storage, read> ids: array<u32>;
 @group(0) @binding(1) var<storage, read> codes: array<u32>;
 @group(0) @binding(2) var<storage, read> scales: array<f32>;
-@group(0) @binding(3) var<storage, read> zeros: array<u32>;
-@group(0) @binding(4) var<storage, read_write> hidden: array<f32>;
+@group(0) @binding(3) var<storage, read_write> hidden: array<f32>;
 
 //#include block-quant
 
@@ -46,5 +42,5 @@ fn embed(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (BITS == 4u) {
     code = (byte >> (4u * (j % 2u))) & 0xfu;
   }
-  hidden[t * HIDDEN + i] = (f32(code) - zeroPoint(row, b)) * scales[row * BLOCKS + b];
+  hidden[t * HIDDEN + i] = blockWeight(code, blockAffine(row * BLOCKS + b));
 }

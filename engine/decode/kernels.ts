@@ -17,8 +17,8 @@ import weightF16 from './weight-f16.wgsl?raw';
 import weightF32 from './weight-f32.wgsl?raw';
 import { linkWgsl, WGSL_LIBRARY } from '../wgsl/index.ts';
 
-// The quantized gather reads zero points through engine/wgsl's block-quant library; the plain one is linked for f32
-// or f16 tables.
+// The quantized gather dequantizes through engine/wgsl's block-quant library; the plain one is linked for f32 or f16
+// tables.
 const embedQuantSource = linkWgsl(embedQuantRaw);
 const embedSources = {
   f32: linkWgsl(embedRaw, { ...WGSL_LIBRARY, 'weight-float': weightF32 }),
@@ -72,10 +72,15 @@ export interface MatrixBuffer {
 
 /** The other parts of a block-quantized matrix (engine/quant). */
 export interface QuantizedMatrixBuffers {
-  /** f32 [out * blocksPerRow]. */
+  /**
+   * f32 per block: [out * blocksPerRow] scales, or with `mins` [out * blocksPerRow][2] (scale, min) pairs. The min
+   * shares the scale's buffer, not a buffer of its own, so a fused q/k/v matvec still binds 4 + 3 x 2 = 10 storage
+   * buffers (the limit most adapters give; a third buffer per matrix would split it into two dispatches per layer),
+   * and a block's scale and min come in one 8-byte read.
+   */
   scales: GPUBuffer;
-  /** Packed u8 zero points [out][ceil(blocksPerRow * bits / 8)], or null (symmetric: 2^(bits-1)). */
-  zeroPoints: GPUBuffer | null;
+  /** Whether blocks carry an f32 min: w = scale * code - min; else w = (code - 2^(bits-1)) * scale. */
+  mins: boolean;
   bits: 4 | 8;
   blockSize: number;
   blocksPerRow: number;
@@ -108,6 +113,20 @@ export function matvecStorageBuffers(matrices: number, quantized: boolean): numb
 export function weightFormatOf(m: MatrixBuffer): WeightFormat {
   if (m.quantized) return m.quantized.bits === 4 ? 'int4' : 'int8';
   return m.f16 ? 'f16' : 'f32';
+}
+
+/**
+ * What a matvec kernel is specialised for: the weight format with, for blocks, their size and whether they carry
+ * mins ('f32', 'int4/32+min', 'int8/16', ...). Matrices fused in one dispatch must share it.
+ */
+export function matvecLayoutOf(m: MatrixBuffer): string {
+  const q = m.quantized;
+  return q ? `int${q.bits}/${q.blockSize}${q.mins ? '+min' : ''}` : weightFormatOf(m);
+}
+
+/** Codes of one matvec unit (one 16-byte load): 32 int4 or 16 int8. */
+function quantUnit(bits: 4 | 8): number {
+  return bits === 4 ? 32 : 16;
 }
 
 /** A 1-D grid of `n` workgroups, folded into two dimensions past the per-dimension limit. */
@@ -160,11 +179,17 @@ export class DecodeKernels {
     if (mode !== 'residual' && !io.norm) throw new Error(`internal: ${label}: ${mode} needs a norm weight`);
     const format = weightFormatOf(ms[0]);
     const inFeatures = ms[0].shape[1];
+    const layout = matvecLayoutOf(ms[0]);
     for (const m of ms) {
-      if (weightFormatOf(m) !== format || m.shape[1] !== inFeatures) throw new Error(`internal: ${label}: fused matrices differ in format or width`);
+      if (m.shape[1] !== inFeatures) throw new Error(`internal: ${label}: fused matrices differ in width`);
+      // A file may store fused matrices differently (a GGUF's Q4_K gate with a Q6_K up): one kernel reads one layout.
+      if (matvecLayoutOf(m) !== layout) {
+        throw new InvalidArgumentError('weights', `${label}: fused matrices are stored as ${ms.map(matvecLayoutOf).join(' and ')}; the WGSL decoder runs them in one kernel, which reads one layout. Use a file that stores them alike`);
+      }
+      // A unit (int4: 32 codes, int8: 16) lies in one block.
       const q = m.quantized;
-      if (q && (q.blockSize !== 32 || q.zeroPoints)) {
-        throw new InvalidArgumentError('weights', `${label}: the WGSL decoder reads symmetric blocks of 32 (engine/quant's int4/int8), got blocks of ${q.blockSize}${q.zeroPoints ? ' with zero points' : ''}`);
+      if (q && q.blockSize % quantUnit(q.bits) !== 0) {
+        throw new InvalidArgumentError('weights', `${label}: the WGSL decoder reads int${q.bits} blocks of a multiple of ${quantUnit(q.bits)} codes, got blocks of ${q.blockSize}`);
       }
     }
     if (mode === 'gated' && ms[1].shape[0] !== ms[0].shape[0]) throw new Error(`internal: ${label}: gate and up differ in rows`);
@@ -181,13 +206,15 @@ export class DecodeKernels {
     const total = segmentRows.reduce((n, r) => n + Math.ceil(r / rowsPerWorkgroup), 0);
     const workgroups = grid(total, this.maxWorkgroupsPerDimension);
     const offsets = io.outOffsets ?? rows.map((_, i) => rows.slice(0, i).reduce((a, b) => a + b, 0));
-    const unitsPerRow = format === 'int4' ? Math.ceil(inFeatures / 32) : format === 'int8' ? 2 * Math.ceil(inFeatures / 32) : inFeatures / 4;
+    const q = ms[0].quantized;
+    const unitsPerRow = q ? q.blocksPerRow * (q.blockSize / quantUnit(q.bits)) : inFeatures / 4;
     const segments = (mode === 'normed' ? ms.length : 1) as 1 | 2 | 3;
     const pipeline = this.pipeline(matvecSource(format, segments), mode, {
       WG: v.workgroupSize, TPR: v.threadsPerRow, RPT: v.rowsPerThread, IN: inFeatures, UNITS_PER_ROW: unitsPerRow, EPS: this.rmsNormEps,
       HAS_BIAS: io.bias ? 1 : 0, WORKGROUPS_X: workgroups[0],
       ROWS0: rows[0], OUT_AT0: mode === 'normed' ? offsets[0] : 0, ROWS1: segments > 1 ? rows[1] : 0, ROWS2: segments > 2 ? rows[2] : 0,
       OUT_AT1: segments > 1 ? offsets[1] : 0, OUT_AT2: segments > 2 ? offsets[2] : 0,
+      ...(q ? { UNITS_PER_BLOCK: q.blockSize / quantUnit(q.bits), HAS_MIN: q.mins ? 1 : 0 } : {}),
     });
     // residual never reads the norm, but shares its loop (and so the binding) with normed.
     const resources: GPUBuffer[] = [io.x, io.norm ?? this.placeholder, io.bias ?? this.placeholder, io.out];
@@ -216,8 +243,8 @@ export class DecodeKernels {
     const width = table.shape[1];
     const q = table.quantized;
     if (q) {
-      const pipeline = this.pipeline(embedQuantSource, 'embed', { HIDDEN: width, BLOCKS: q.blocksPerRow, BLOCK: q.blockSize, BITS: q.bits, HAS_ZP: q.zeroPoints ? 1 : 0 });
-      const buffers = [id, table.buffer, q.scales, q.zeroPoints ?? this.placeholder, hidden];
+      const pipeline = this.pipeline(embedQuantSource, 'embed', { HIDDEN: width, BLOCKS: q.blocksPerRow, BLOCK: q.blockSize, BITS: q.bits, HAS_MIN: q.mins ? 1 : 0 });
+      const buffers = [id, table.buffer, q.scales, hidden];
       const bindGroup = this.device.createBindGroup({
         label: 'decode embed (quantized)', layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
       });

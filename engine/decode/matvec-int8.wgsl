@@ -1,10 +1,14 @@
-// Weight format of matvec.wgsl (//#include weight-format): engine/quant's symmetric int8 blocks (MatMulNBits'
-// layout, block 32, zero point 128). A unit is half a block: 16 codes in one vec4<u32> (element j in byte j % 4 of
-// word j / 4), read with one 16-byte load; two units share their block's scale.
-// sum_j (c_j - 128) x_j = sum_j c_j x_j - 128 sum_j x_j, with sum_j x_j (sx) from the caller.
+// Weight format of matvec.wgsl (//#include weight-format): engine/quant's int8 blocks of 16, 32 or a larger power of
+// two. A unit is 16 codes in one vec4<u32> (element j in byte j % 4 of word j / 4), read with one 16-byte load;
+// UNITS_PER_BLOCK units share their block's scale (1 for Q6_K's sub-blocks of 16, 2 for blocks of 32).
+// Symmetric: sum_j (c_j - 128) s x_j = s (sum_j c_j x_j - 128 sum_j x_j); with mins (HAS_MIN: Q5_K), the block's
+// scale and min are an f32 pair in `scales` and the unit gives s sum_j c_j x_j - min sum_j x_j. sum_j x_j (sx) comes
+// from the caller.
 
 const UNIT: u32 = 16u;
 const UNIT_VEC4S: u32 = 4u;
+override UNITS_PER_BLOCK: u32 = 2u;
+override HAS_MIN: bool = false;
 
 @group(0) @binding(4) var<storage, read> codes0: array<vec4<u32>>;
 @group(0) @binding(5) var<storage, read> scales0: array<f32>;
@@ -19,22 +23,37 @@ fn bytes4(word: u32) -> vec4<f32> {
   return vec4<f32>((vec4<u32>(word) >> BYTE_SHIFTS) & vec4<u32>(255u));
 }
 
-fn int8Dot(c: vec4<u32>, scale: f32, xv: array<vec4<f32>, UNIT_VEC4S>, sx: f32) -> f32 {
-  let d = dot(bytes4(c.x), xv[0]) + dot(bytes4(c.y), xv[1]) + dot(bytes4(c.z), xv[2]) + dot(bytes4(c.w), xv[3]);
-  return scale * (d - 128.0 * sx);
+// sum_j c_j x_j over the unit's 16 codes.
+fn int8Dot(c: vec4<u32>, xv: array<vec4<f32>, UNIT_VEC4S>) -> f32 {
+  return dot(bytes4(c.x), xv[0]) + dot(bytes4(c.y), xv[1]) + dot(bytes4(c.z), xv[2]) + dot(bytes4(c.w), xv[3]);
 }
 
 fn dot0(row: u32, u: u32, xv: array<vec4<f32>, UNIT_VEC4S>, sx: f32) -> f32 {
   let i = row * UNITS_PER_ROW + u;
-  return int8Dot(codes0[i], scales0[i / 2u], xv, sx);
+  let b = i / UNITS_PER_BLOCK;
+  let d = int8Dot(codes0[i], xv);
+  if (HAS_MIN) {
+    return scales0[2u * b] * d - scales0[2u * b + 1u] * sx;
+  }
+  return scales0[b] * (d - 128.0 * sx);
 }
 
 fn dot1(row: u32, u: u32, xv: array<vec4<f32>, UNIT_VEC4S>, sx: f32) -> f32 {
   let i = row * UNITS_PER_ROW + u;
-  return int8Dot(codes1[i], scales1[i / 2u], xv, sx);
+  let b = i / UNITS_PER_BLOCK;
+  let d = int8Dot(codes1[i], xv);
+  if (HAS_MIN) {
+    return scales1[2u * b] * d - scales1[2u * b + 1u] * sx;
+  }
+  return scales1[b] * (d - 128.0 * sx);
 }
 
 fn dot2(row: u32, u: u32, xv: array<vec4<f32>, UNIT_VEC4S>, sx: f32) -> f32 {
   let i = row * UNITS_PER_ROW + u;
-  return int8Dot(codes2[i], scales2[i / 2u], xv, sx);
+  let b = i / UNITS_PER_BLOCK;
+  let d = int8Dot(codes2[i], xv);
+  if (HAS_MIN) {
+    return scales2[2u * b] * d - scales2[2u * b + 1u] * sx;
+  }
+  return scales2[b] * (d - 128.0 * sx);
 }

@@ -1,6 +1,6 @@
 // Matrix-vector products of one decode token, y = W x, for every weight format: W [rows][IN] row-major as Hugging
 // Face stores it, in the format that `//#include weight-format` joins in (matvec-dense.wgsl: f32 or f16 values;
-// matvec-int4.wgsl / matvec-int8.wgsl: engine/quant's symmetric blocks of 32 codes with an f32 scale each). One
+// matvec-int4.wgsl / matvec-int8.wgsl: engine/quant's blocks of codes with an f32 scale, and an f32 min, each). One
 // source for all formats: the format file supplies the weight bindings and the dot product of one unit (a few
 // consecutive weights of a row read as one 16-byte word, or 8 bytes for f16); everything else is shared.
 //
@@ -33,7 +33,7 @@
 //#include matvec-segments
 
 override IN: u32;
-// Units of UNIT weights per row (dense: IN / 4; int4: blocks; int8: 2 per block).
+// Units of UNIT weights per row (dense: IN / 4; int4: 32 codes; int8: 16 codes).
 override UNITS_PER_ROW: u32;
 override EPS: f32 = 1e-6;
 override HAS_BIAS: bool = false;

@@ -21,7 +21,7 @@
 import type { AttentionPolicy, PagedAttention } from '../attention/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { layerWeight, type ModelConfig } from '../model/index.ts';
-import { DecodeKernels, encodeDispatch, matvecStorageBuffers, type Dispatch, type MatrixBuffer } from './kernels.ts';
+import { DecodeKernels, encodeDispatch, matvecLayoutOf, matvecStorageBuffers, type Dispatch, type MatrixBuffer } from './kernels.ts';
 import { GpuSampler } from './sampler.ts';
 import { GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
 
@@ -216,13 +216,10 @@ export class WgslDecoder {
     const qkvBias = this.joined(setup, alloc, `layer ${l} qkv bias`, [
       [name('self_attn.q_proj.bias'), qDim, 0], [name('self_attn.k_proj.bias'), kvDim, this.kOffset], [name('self_attn.v_proj.bias'), kvDim, this.vOffset],
     ], this.vOffset + kvDim);
-    const quantized = !!q.quantized;
-    const qkv = matvecStorageBuffers(3, quantized) <= k.maxStorageBuffers
-      ? [k.matvec(`layer ${l} qkv`, 'normed', { x: this.hidden, norm: inputNorm, matrices: [q, kw, vw], outOffsets: [0, this.kOffset, this.vOffset], bias: qkvBias, out: this.qkv })]
-      : [
-        k.matvec(`layer ${l} q`, 'normed', { x: this.hidden, norm: inputNorm, matrices: [q], bias: qkvBias, out: this.qkv }),
-        k.matvec(`layer ${l} kv`, 'normed', { x: this.hidden, norm: inputNorm, matrices: [kw, vw], outOffsets: [this.kOffset, this.vOffset], bias: qkvBias, out: this.qkv }),
-      ];
+    const qkv = this.qkvGroups([q, kw, vw]).map((group) => k.matvec(`layer ${l} ${group.map((i) => 'qkv'[i]).join('')}`, 'normed', {
+      x: this.hidden, norm: inputNorm, matrices: group.map((i) => [q, kw, vw][i]), outOffsets: group.map((i) => [0, this.kOffset, this.vOffset][i]),
+      bias: qkvBias, out: this.qkv,
+    }));
     let headNorm: Dispatch | null = null;
     let qkNorm: GPUBuffer | null = null;
     if (c.qkNorm) {
@@ -244,9 +241,23 @@ export class WgslDecoder {
         x: this.act, matrices: [this.matrix(name('mlp.down_proj.weight'), D, F)], bias: this.bias(name('mlp.down_proj.bias'), D), out: this.hidden,
       }),
     ];
-    const formats = [q, kw, vw].map((m) => !!m.quantized);
-    if (formats.some((f) => f !== quantized)) throw new InvalidArgumentError('weights', `layer ${l}: q/k/v mix quantized and unquantized weights`);
     return { qkv, headNorm, qkNorm, mlp };
+  }
+
+  /**
+   * Which of q, k, v (0, 1, 2) share a matvec dispatch: all three when they are stored alike and their buffers fit
+   * the device's storage-buffer limit, else q alone and k with v. A GGUF stores them in their own formats (Q4_K_M:
+   * q and k in Q4_K, v in Q6_K in some layers): then each run of alike neighbours is one dispatch.
+   */
+  private qkvGroups(ms: MatrixBuffer[]): number[][] {
+    const groups: number[][] = [];
+    for (let i = 0; i < ms.length; i++) {
+      const last = groups[groups.length - 1];
+      if (last && matvecLayoutOf(ms[last[0]]) === matvecLayoutOf(ms[i])) last.push(i);
+      else groups.push([i]);
+    }
+    const fits = (n: number, m: MatrixBuffer) => matvecStorageBuffers(n, !!m.quantized) <= this.kernels.maxStorageBuffers;
+    return groups.flatMap((g) => (fits(g.length, ms[g[0]]) ? [g] : g.length === 3 ? [[0], [1, 2]] : g.map((i) => [i])));
   }
 
   /**

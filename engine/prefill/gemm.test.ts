@@ -1,11 +1,11 @@
 // The prefill GEMM (gemm.wgsl) on Dawn/SwiftShader against f64 products on the CPU: f32 and block-quantized weights
-// (int4 and int8, symmetric and with zero points, through engine/quant's own dequantizer), odd shapes that leave
+// (int4 and int8, symmetric and with mins, blocks of 16, through engine/quant's own dequantizer), odd shapes that leave
 // partial tiles in every dimension, K not a multiple of the block, bias, the residual add, the SwiGLU input, and one
 // recording run for two row counts (the uniform the chunk writes). Plus the row RMSNorm.
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
-import { dequantizeMatrix, quantizeMatrix, type QuantizationSpec } from '../quant/index.ts';
+import { dequantizeMatrix, gpuScales, quantizeMatrix, type QuantizationSpec } from '../quant/index.ts';
 import type { MatrixBuffer } from '../decode/index.ts';
 import { PrefillKernels, type GemmIO } from './gemm.ts';
 
@@ -58,9 +58,10 @@ const CASES: Case[] = [
   { name: 'f32, residual add', m: 5, n: 130, k: 64, spec: null, add: true },
   { name: 'f32, SwiGLU input', m: 129, n: 33, k: 48, spec: null, gated: true },
   { name: 'int4 symmetric, bias', m: 140, n: 67, k: 80, spec: { bits: 4, blockSize: 32, symmetric: true }, bias: true },
-  { name: 'int4 zero points, residual add', m: 3, n: 129, k: 96, spec: { bits: 4, blockSize: 32, symmetric: false }, add: true },
+  { name: 'int4 with mins, residual add', m: 3, n: 129, k: 96, spec: { bits: 4, blockSize: 32, symmetric: false }, add: true },
   { name: 'int8 symmetric, SwiGLU input', m: 130, n: 65, k: 72, spec: { bits: 8, blockSize: 32, symmetric: true }, gated: true },
-  { name: 'int8 zero points, blocks of 64', m: 17, n: 20, k: 100, spec: { bits: 8, blockSize: 64, symmetric: false } },
+  { name: 'int8 with mins, blocks of 64', m: 17, n: 20, k: 100, spec: { bits: 8, blockSize: 64, symmetric: false } },
+  { name: 'int8 symmetric, blocks of 16 (Q6_K), bias', m: 9, n: 70, k: 56, spec: { bits: 8, blockSize: 16, symmetric: true }, bias: true },
 ];
 
 describe('prefill GEMM (gemm.wgsl) against the CPU', () => {
@@ -79,7 +80,7 @@ describe('prefill GEMM (gemm.wgsl) against the CPU', () => {
       wCpu = dequantizeMatrix(q);
       w = {
         buffer: upload(device, q.data), shape: [n, k],
-        quantized: { scales: upload(device, q.scales), zeroPoints: q.zeroPoints ? upload(device, q.zeroPoints) : null, bits: spec.bits, blockSize: spec.blockSize, blocksPerRow: q.blocksPerRow },
+        quantized: { scales: upload(device, gpuScales(q)), mins: q.mins !== null, bits: spec.bits, blockSize: spec.blockSize, blocksPerRow: q.blocksPerRow },
       };
     }
     const input = gated ? x.map((g, i) => g / (1 + Math.exp(-g)) * x2[i]) : x;

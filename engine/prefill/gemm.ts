@@ -4,7 +4,7 @@ import { linkWgsl } from '../wgsl/index.ts';
 import type { MatrixBuffer } from '../decode/index.ts';
 import gemmRaw from './gemm.wgsl?raw';
 
-// Zero points come through engine/wgsl's block-quant library.
+// Block dequantization comes through engine/wgsl's block-quant library.
 const gemmSource = linkWgsl(gemmRaw);
 
 /** gemm.wgsl's output tile (rows x columns per workgroup). */
@@ -33,7 +33,7 @@ export interface RowDispatch {
 export class PrefillKernels {
   private readonly module: GPUShaderModule;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  /** Bound where a product has no bias, zero points or second input: never read, but the binding must exist. */
+  /** Bound where a product has no bias, scales or second input: never read, but the binding must exist. */
   private readonly placeholder: GPUBuffer;
 
   /** `dims`: the uniform whose x is the rows of every product recorded here (the chunk's tokens), written per chunk. */
@@ -48,14 +48,14 @@ export class PrefillKernels {
     const q = io.w.quantized;
     if (q && (q.blockSize % 16 !== 0 || (q.blockSize * q.bits) % 32 !== 0)) throw new Error(`internal: ${label}: blocks of ${q.blockSize} x ${q.bits} bits do not tile by 16`);
     const pipeline = this.pipeline('gemm', {
-      K: k, N: n, QUANT: q ? 1 : 0, BITS: q?.bits ?? 4, BLOCK: q?.blockSize ?? 32, BLOCKS: q?.blocksPerRow ?? 1, HAS_ZP: q?.zeroPoints ? 1 : 0,
+      K: k, N: n, QUANT: q ? 1 : 0, BITS: q?.bits ?? 4, BLOCK: q?.blockSize ?? 32, BLOCKS: q?.blocksPerRow ?? 1, HAS_MIN: q?.mins ? 1 : 0,
       HAS_BIAS: io.bias ? 1 : 0, ADD: io.add ? 1 : 0, INPUT: io.x2 ? 1 : 0,
     });
     const p = this.placeholder;
-    const buffers = [io.x, io.x2 ?? p, io.w.buffer, q?.scales ?? p, q?.zeroPoints ?? p, io.bias ?? p, io.out];
+    const buffers: [number, GPUBuffer][] = [[0, io.x], [1, io.x2 ?? p], [2, io.w.buffer], [3, q?.scales ?? p], [5, io.bias ?? p], [6, io.out]];
     const bindGroup = this.device.createBindGroup({
       label: `prefill ${label}`, layout: pipeline.getBindGroupLayout(0),
-      entries: [...buffers.map((buffer, binding) => ({ binding, resource: { buffer } })), { binding: 7, resource: { buffer: this.dims } }],
+      entries: [...buffers.map(([binding, buffer]) => ({ binding, resource: { buffer } })), { binding: 7, resource: { buffer: this.dims } }],
     });
     const columnTiles = Math.ceil(n / GEMM_TILE_COLUMNS);
     return {

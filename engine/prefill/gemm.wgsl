@@ -1,14 +1,13 @@
 // Tiled matrix product of prefill: out[M][N] = X[M][K] . W[N][K]^T + bias (or out += ..., the residual add fused),
-// W f32 or block-quantized in engine/quant's layout (MatMulNBits': codes [N][BLOCKS][BLOCK * BITS / 8] bytes, one f32
-// scale per block, optional packed u8 zero points), dequantized once per workgroup tile in workgroup memory.
+// W f32 or block-quantized in engine/quant's layout (codes [N][BLOCKS][BLOCK * BITS / 8] bytes, one f32 scale per
+// block, or an f32 (scale, min) pair with HAS_MIN), dequantized once per workgroup tile in workgroup memory.
 //
-// Binding layout (@group(0); every variant binds all 8, unused ones get a 16-byte placeholder):
+// Binding layout (@group(0); every variant binds all 7, unused ones get a 16-byte placeholder):
 //   0 x       storage read        [M][K] f32   the input rows (INPUT gated: the gate projection)
 //   1 x2      storage read        [M][K] f32   the up projection (INPUT gated: the input is silu(x) * x2)
 //   2 w       storage read        f32 [N][K] as u32 bits (QUANT false), or the codes (QUANT true): element j of a
 //                                 block is bits [BITS*(j % (32/BITS)), +BITS) of u32 word j / (32/BITS)
-//   3 scales  storage read        [N * BLOCKS] f32 (QUANT)
-//   4 zeros   storage read        packed zero points [N][ceil(BLOCKS * BITS / 8)] bytes as u32 (QUANT and HAS_ZP)
+//   3 scales  storage read        [N * BLOCKS] f32, or [N * BLOCKS][2] (scale, min) pairs with HAS_MIN (QUANT)
 //   5 bias    storage read        [N] f32 (HAS_BIAS)
 //   6 out     storage read_write  [M][N] f32 (ADD: the residual stream, added to in place)
 //   7 dims    uniform             x: M, the rows of this product (a chunk's token count: the one runtime size)
@@ -20,7 +19,7 @@
 // stages 4 consecutive k of a row (contiguous global reads); the tiles' rows are padded by 4 floats so those
 // transposed stores spread over the banks (unpadded, the 4 k of a thread's stores hit one bank 4 ways, or 16 with
 // one k per thread). BK = 16 divides every block size engine/quant allows (powers of two >= 16), so a W tile row
-// lies in one block: one scale and zero point per row.
+// lies in one block: one scale (and min) per row.
 // Dispatch: (ceil(N / 64), ceil(M / 128)).
 
 override K: u32;
@@ -29,7 +28,7 @@ override QUANT: bool = false;
 override BITS: u32 = 4u;
 override BLOCK: u32 = 32u;
 override BLOCKS: u32 = 1u;
-override HAS_ZP: bool = false;
+override HAS_MIN: bool = false;
 override HAS_BIAS: bool = false;
 /** The product is added to `out` (o_proj, down_proj: the residual add) instead of stored. */
 override ADD: bool = false;
@@ -50,7 +49,6 @@ const WS_STRIDE: u32 = BN + 4u;
 @group(0) @binding(1) var<storage, read> x2: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<u32>;
 @group(0) @binding(3) var<storage, read> scales: array<f32>;
-@group(0) @binding(4) var<storage, read> zeros: array<u32>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<uniform> dims: vec4<u32>;
@@ -115,12 +113,10 @@ fn loadW(lid: u32, col0: u32, k0: u32) {
   }
   let b = k0 / BLOCK;
   let word = w[(n * BLOCKS * BLOCK + k0) / perWord + h];
-  let scale = scales[n * BLOCKS + b];
-  let zp = zeroPoint(n, b);
+  let a = blockAffine(n * BLOCKS + b);
   let mask = (1u << BITS) - 1u;
   for (var j = 0u; j < perWord; j++) {
-    let code = f32((word >> (BITS * j)) & mask);
-    setWs(h * perWord + j, c, (code - zp) * scale);
+    setWs(h * perWord + j, c, blockWeight((word >> (BITS * j)) & mask, a));
   }
 }
 

@@ -1,4 +1,4 @@
-// Block quantization against MatMulNBits' layout written out by hand, and quantize -> dequantize round trips.
+// Block quantization against its layout (MatMulNBits' codes and scales, f32 mins) written out by hand, and quantize -> dequantize round trips.
 import { describe, expect, it } from 'vitest';
 import {
   dequantizeMatrix, isQuantizedWeight, parseQuantization, quantizationSpec, quantizedBytes, quantizeMatrix, type QuantizationSpec,
@@ -22,18 +22,19 @@ function randoms(seed: number, count: number, offset = 0): Float32Array {
 
 const SPECS: [string, QuantizationSpec][] = [
   ['int4 symmetric', { bits: 4, blockSize: 32, symmetric: true }],
-  ['int4 asymmetric', { bits: 4, blockSize: 32, symmetric: false }],
+  ['int4 with mins', { bits: 4, blockSize: 32, symmetric: false }],
   ['int8 symmetric', { bits: 8, blockSize: 32, symmetric: true }],
-  ['int8 asymmetric', { bits: 8, blockSize: 32, symmetric: false }],
+  ['int8 with mins', { bits: 8, blockSize: 32, symmetric: false }],
+  ['int8 symmetric, blocks of 16', { bits: 8, blockSize: 16, symmetric: true }],
 ];
 
-describe('MatMulNBits layout', () => {
+describe('block layout', () => {
   it('int4 symmetric: codes packed low nibble first, default zero point 8, scale = -max/8', () => {
     // One row, one block: w_j = (j - 16) * 0.5 for j < 32 -> largest magnitude -8 (j = 0) -> scale 1, code j - 8 + 8.
     const w = Float32Array.from({ length: 32 }, (_, j) => (j - 16) * 0.5);
     const q = quantizeMatrix(w, 1, 32, { bits: 4, blockSize: 32, symmetric: true });
     expect(Array.from(q.scales)).toEqual([1]);
-    expect(q.zeroPoints).toBeNull();
+    expect(q.mins).toBeNull();
     expect(q.data.length).toBe(16);
     // w_j / 1 + 8 = j/2: round(j/2) half up, clamped to 15.
     const codes = Array.from({ length: 32 }, (_, j) => Math.min(15, Math.round(j / 2)));
@@ -41,16 +42,17 @@ describe('MatMulNBits layout', () => {
     expect(Array.from(q.data)).toEqual(bytes);
   });
 
-  it('int4 asymmetric: zero points packed two per byte per row, rows padded to whole bytes', () => {
-    // 2 rows x 96 cols = 3 blocks per row -> 2 zero-point bytes per row (the second half empty).
+  it('int4 with mins: one f32 min per block, w = scale * code - min, the block minimum at code 0', () => {
     const w = new Float32Array(2 * 96);
     for (let b = 0; b < 6; b++) for (let j = 0; j < 32; j++) w[b * 32 + j] = j === 0 ? -b - 1 : j === 1 ? 15 - b - 1 : 0;
     const q = quantizeMatrix(w, 2, 96, { bits: 4, blockSize: 32, symmetric: false });
-    // Block b spans [-(b+1), 14-b]: scale 1, zero point b+1.
+    // Block b spans [-(b+1), 14-b]: scale 1, min b+1.
     expect(Array.from(q.scales)).toEqual([1, 1, 1, 1, 1, 1]);
-    expect(Array.from(q.zeroPoints as Uint8Array)).toEqual([1 | (2 << 4), 3, 4 | (5 << 4), 6]);
+    expect(Array.from(q.mins as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(q.data[0]).toBe(0 | (15 << 4)); // block 0: codes 0 and 15
-    expect(q.data[1]).toBe(1 | (1 << 4)); // zeros -> the zero point 1
+    expect(q.data[1]).toBe(1 | (1 << 4)); // zeros -> code 1 (1 * 1 - 1 = 0)
+    expect(Array.from(dequantizeMatrix(q))).toEqual(Array.from(w));
+    expect(quantizedBytes(2, 96, q.spec)).toBe(2 * 3 * (16 + 8));
   });
 
   it('int8: one byte per code, default zero point 128; a short last block is padded with the zero point', () => {
@@ -77,7 +79,7 @@ describe('quantize -> dequantize round trip', () => {
       let worst = 0;
       for (let r = 0; r < rows; r++) {
         for (let j = 0; j < cols; j++) {
-          const scale = Math.abs(q.scales[r * q.blocksPerRow + Math.floor(j / 32)]);
+          const scale = Math.abs(q.scales[r * q.blocksPerRow + Math.floor(j / spec.blockSize)]);
           const err = Math.abs(back[r * cols + j] - w[r * cols + j]);
           const bound = (spec.symmetric ? 1 : 0.5) * scale * (1 + 1e-5) + 1e-7;
           expect(err).toBeLessThanOrEqual(bound);
@@ -85,7 +87,7 @@ describe('quantize -> dequantize round trip', () => {
         }
         if (!spec.symmetric) continue;
         // Symmetric: the block's value of largest magnitude comes back within f32 rounding (it defines the scale).
-        const row = w.subarray(r * cols, r * cols + 32);
+        const row = w.subarray(r * cols, r * cols + spec.blockSize);
         const i = row.reduce((best, v, k) => (Math.abs(v) > Math.abs(row[best]) ? k : best), 0);
         expect(Math.abs(back[r * cols + i] - row[i])).toBeLessThan(1e-6);
       }

@@ -1,18 +1,20 @@
-// Block quantization of linear weights at load, in the layout of ONNX Runtime's com.microsoft MatMulNBits, and
-// its CPU reference dequantizer (the oracle of the GPU kernels' tests).
+// Block quantization of linear weights at load, in the layout of ONNX Runtime's com.microsoft MatMulNBits for its
+// codes and scales, and its CPU reference dequantizer (the oracle of the GPU kernels' tests).
 //
-// MatMulNBits (onnxruntime docs/ContribOperators.md, com.microsoft.MatMulNBits, since version 1) computes
-// Y = A @ dequant(B)^T for a weight W [N][K] (Hugging Face's [out, in]) quantized along K in blocks:
-//   B            uint8 [N][n_blocks][blob]      n_blocks = ceil(K / block_size), blob = block_size * bits / 8;
-//                codes packed low bits first: 4-bit element j of a block sits in byte j/2, low nibble when j is even
-//   scales       [N * n_blocks] (A's type: f32 here)
-//   zero_points  uint8 [N * ceil(n_blocks * bits / 8)], packed like B, each row padded to whole bytes; optional:
-//                absent means 2^(bits - 1) (8 for int4, 128 for int8)
-//   w = (code - zero_point) * scale
-// The same bytes feed ORT (prefill) and our WGSL decode kernels, which read a block's blob as 32-bit words: with
-// bits 4 or 8 and block 32 a blob is 16 or 32 bytes, so every block starts on a 16-byte boundary.
+// A weight W [N][K] (Hugging Face's [out, in]) is quantized along K in blocks:
+//   data     uint8 [N][n_blocks][blob]      n_blocks = ceil(K / block_size), blob = block_size * bits / 8;
+//            codes packed low bits first: 4-bit element j of a block sits in byte j/2, low nibble when j is even
+//   scales   f32 [N * n_blocks]
+//   mins     f32 [N * n_blocks], optional (asymmetric blocks):
+//            symmetric   w = (code - 2^(bits - 1)) * scale          (MatMulNBits' default zero point: 8 or 128)
+//            with mins   w = scale * code - min                      (llama.cpp's Q4_K / Q5_K: d * sc * q - dmin * m)
+// Why an f32 min and not MatMulNBits' integer zero point: the K-quants' offset dmin * m is no integer multiple of
+// their scale d * sc, so only w = s * q - min holds them exactly; the integer zero point is the special case
+// min = zp * s, so one form serves both and the kernels read one thing (an f32 beside each scale). No load path
+// made zero points, and the kernels' cost is one more f32 read per block where mins exist, none where they do not.
+// Our WGSL kernels read a block's blob as 32-bit words: with bits 4 or 8 and blocks of 16 or more a blob is a
+// whole number of 16-byte words (int8 blocks of 16: llama.cpp's Q6_K sub-blocks).
 import { InvalidArgumentError } from '../errors/index.ts';
-import { f16Table } from './ggml-blocks.ts';
 
 /** The load option: full-precision weights, or int8 / int4 blocks. */
 export type QuantizationMode = 'f32' | 'int8' | 'int4';
@@ -29,10 +31,10 @@ export interface QuantizationSpec {
   bits: 4 | 8;
   blockSize: number;
   /**
-   * Symmetric: no zero points (MatMulNBits' default 2^(bits-1)), scale = m / -2^(bits-1) where m is the block's
-   * value of largest magnitude, so m is exact and the codes span the whole range (llama.cpp's Q4_0 rule).
-   * Asymmetric: scale = (hi - lo) / (2^bits - 1) over [lo, hi] = [min(block, 0), max(block, 0)], zero point
-   * round(-lo / scale): better for skewed blocks, at 4 more bits per block.
+   * Symmetric: no mins (the zero point is MatMulNBits' default 2^(bits-1)), scale = m / -2^(bits-1) where m is the
+   * block's value of largest magnitude, so m is exact and the codes span the whole range (llama.cpp's Q4_0 rule).
+   * Asymmetric: scale = (hi - lo) / (2^bits - 1) and min = -lo over [lo, hi] = [min(block, 0), max(block, 0)]
+   * (llama.cpp's Q4_1 rule): better for skewed blocks, at 32 more bits per block.
    */
   symmetric: boolean;
 }
@@ -50,7 +52,7 @@ export function parseQuantization(value: unknown): QuantizationMode {
   throw new InvalidArgumentError('quantization', `must be one of ${QUANTIZATION_MODES.join(', ')}, got ${JSON.stringify(value)}`);
 }
 
-/** A weight [rows = N][cols = K] in MatMulNBits' layout. */
+/** A weight [rows = N][cols = K] in blocks along K (the layout above). */
 export interface QuantizedMatrix {
   rows: number;
   cols: number;
@@ -60,8 +62,8 @@ export interface QuantizedMatrix {
   data: Uint8Array;
   /** [rows * blocksPerRow]. */
   scales: Float32Array;
-  /** [rows * zeroPointBytesPerRow], or null (symmetric). */
-  zeroPoints: Uint8Array | null;
+  /** [rows * blocksPerRow]: w = scale * code - min; null when symmetric (w = (code - 2^(bits-1)) * scale). */
+  mins: Float32Array | null;
 }
 
 export function blocksPerRow(cols: number, spec: QuantizationSpec): number {
@@ -72,20 +74,15 @@ export function blobBytes(spec: QuantizationSpec): number {
   return (spec.blockSize * spec.bits) / 8;
 }
 
-/** Bytes of one row's packed zero points: ceil(n_blocks * bits / 8). */
-export function zeroPointBytesPerRow(blocks: number, bits: number): number {
-  return Math.ceil((blocks * bits) / 8);
-}
-
-/** The zero point MatMulNBits assumes when none is given. */
+/** The zero point of a symmetric block (MatMulNBits' default): 8 (int4) or 128 (int8). */
 export function defaultZeroPoint(bits: number): number {
   return 1 << (bits - 1);
 }
 
-/** GPU bytes of a quantized [rows][cols] weight: codes + f32 scales (+ zero points). */
+/** GPU bytes of a quantized [rows][cols] weight: codes + f32 scales (+ f32 mins). */
 export function quantizedBytes(rows: number, cols: number, spec: QuantizationSpec): number {
   const blocks = blocksPerRow(cols, spec);
-  return rows * (blocks * blobBytes(spec) + blocks * 4 + (spec.symmetric ? 0 : zeroPointBytesPerRow(blocks, spec.bits)));
+  return rows * blocks * (blobBytes(spec) + (spec.symmetric ? 4 : 8));
 }
 
 /**
@@ -130,100 +127,81 @@ export function quantizeMatrix(w: Float32Array, rows: number, cols: number, spec
   const maxCode = (1 << bits) - 1;
   const blocks = blocksPerRow(cols, spec);
   const blob = blobBytes(spec);
-  const zpRow = zeroPointBytesPerRow(blocks, bits);
   const data = new Uint8Array(rows * blocks * blob);
   const scales = new Float32Array(rows * blocks);
-  const zeroPoints = symmetric ? null : new Uint8Array(rows * zpRow);
-  const scratch = new Float32Array(1);
+  const mins = symmetric ? null : new Float32Array(rows * blocks);
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < blocks; b++) {
       const start = r * cols + b * bs;
       const count = Math.min(bs, cols - b * bs);
-      let scale: number;
-      let zp: number;
+      const at = r * blocks + b;
+      // Codes are chosen against the f32 scale (and min) that are stored, so the CPU and GPU dequantize the same numbers.
+      let zp = 0;
+      let lo = 0;
       if (symmetric) {
         let m = 0;
         for (let j = 0; j < count; j++) if (Math.abs(w[start + j]) > Math.abs(m)) m = w[start + j];
         zp = defaultZeroPoint(bits);
-        scale = m / -zp;
+        scales[at] = m / -zp;
       } else {
-        let lo = 0;
         let hi = 0;
         for (let j = 0; j < count; j++) {
           lo = Math.min(lo, w[start + j]);
           hi = Math.max(hi, w[start + j]);
         }
-        scale = (hi - lo) / maxCode;
-        zp = scale === 0 ? 0 : Math.min(maxCode, Math.max(0, Math.round(-lo / scale)));
+        scales[at] = (hi - lo) / maxCode;
+        (mins as Float32Array)[at] = -lo;
+        lo = -(mins as Float32Array)[at];
       }
-      // Codes are chosen against the f32 scale that is stored, so the CPU and GPU dequantize the same numbers.
-      scratch[0] = scale;
-      scale = scratch[0];
-      scales[r * blocks + b] = scale;
-      if (zeroPoints) putCode(zeroPoints, r * zpRow, b, zp, bits);
+      const scale = scales[at];
       const inv = scale === 0 ? 0 : 1 / scale;
-      const base = (r * blocks + b) * blob;
-      // Elements past cols (the last block of a row whose cols is not a multiple of blockSize) get the zero point.
+      const base = at * blob;
+      // Elements past cols (the last block of a row whose cols is not a multiple of blockSize) get the code of 0.
+      const zeroCode = symmetric ? zp : Math.min(maxCode, Math.round(-lo * inv));
       for (let j = 0; j < bs; j++) {
-        const code = j < count ? Math.min(maxCode, Math.max(0, Math.round(w[start + j] * inv) + zp)) : zp;
-        putCode(data, base, j, code, bits);
+        const v = j < count ? (symmetric ? Math.round(w[start + j] * inv) + zp : Math.round((w[start + j] - lo) * inv)) : zeroCode;
+        putCode(data, base, j, Math.min(maxCode, Math.max(0, v)), bits);
       }
     }
   }
-  return { rows, cols, spec: { ...spec }, blocksPerRow: blocks, data, scales, zeroPoints };
+  return { rows, cols, spec: { ...spec }, blocksPerRow: blocks, data, scales, mins };
 }
 
 /**
- * llama.cpp's Q8_0 / Q4_0 rows repacked into our int8 / int4 blocks without passing through f32: both are symmetric
- * blocks of 32 with one f16 scale, so code = q + 2^(bits-1) and scale = d (as f32) give w = (code - zp) * scale =
- * q * d, ggml's dequantized value exactly. `stored`: `rows` whole rows of ggml blocks (block_q8_0 { f16 d; i8 qs[32] },
- * block_q4_0 { f16 d; u8 qs[16] } with element j in the low nibble of qs[j], j + 16 in its high nibble). Null for
- * other types or specs (they go through f32 and quantizeMatrix).
+ * The per-block f32s as the GPU kernels read them from one buffer: the scales, or with mins (scale, min) pairs
+ * (engine/decode QuantizedMatrixBuffers says why one buffer).
  */
-export function repackGgmlBlocks(type: string, stored: Uint8Array, rows: number, cols: number, spec: QuantizationSpec): QuantizedMatrix | null {
-  if (spec.blockSize !== 32 || !spec.symmetric || cols % 32 !== 0) return null;
-  const kind = type === 'Q8_0' && spec.bits === 8 ? 8 : type === 'Q4_0' && spec.bits === 4 ? 4 : 0;
-  if (kind === 0) return null;
-  const blockBytes = kind === 8 ? 34 : 18;
-  const blocks = cols / 32;
-  if (stored.byteLength !== rows * blocks * blockBytes) throw new InvalidArgumentError('stored', `${stored.byteLength} bytes are not ${rows} rows of ${blocks} ${type} blocks`);
-  const t = f16Table();
-  const blob = blobBytes(spec);
-  const data = new Uint8Array(rows * blocks * blob);
-  const scales = new Float32Array(rows * blocks);
-  for (let b = 0; b < rows * blocks; b++) {
-    const at = b * blockBytes;
-    scales[b] = t[stored[at] | (stored[at + 1] << 8)];
-    const out = b * blob;
-    if (kind === 8) {
-      // int8 q + 128 is the byte with its top bit flipped.
-      for (let j = 0; j < 32; j++) data[out + j] = stored[at + 2 + j] ^ 0x80;
-    } else {
-      for (let j = 0; j < 16; j += 2) {
-        const q0 = stored[at + 2 + j];
-        const q1 = stored[at + 3 + j];
-        data[out + j / 2] = (q0 & 0x0f) | ((q1 & 0x0f) << 4); // elements j, j + 1
-        data[out + 8 + j / 2] = (q0 >> 4) | (q1 & 0xf0); // elements j + 16, j + 17
-      }
-    }
+export function gpuScales(q: QuantizedMatrix): Float32Array {
+  const { scales, mins } = q;
+  if (!mins) return scales;
+  const pairs = new Float32Array(2 * scales.length);
+  for (let i = 0; i < scales.length; i++) {
+    pairs[2 * i] = scales[i];
+    pairs[2 * i + 1] = mins[i];
   }
-  return { rows, cols, spec: { ...spec }, blocksPerRow: blocks, data, scales, zeroPoints: null };
+  return pairs;
 }
 
-/** The CPU reference: W' [rows][cols] f32 with w' = (code - zero_point) * scale, as MatMulNBits defines it. */
+/**
+ * The CPU reference: W' [rows][cols] f32 with w' = (code - 2^(bits-1)) * scale (symmetric) or scale * code - min,
+ * each product and difference rounded to f32 as the GPU kernels and ggml's dequantize_row_q4_K / _q5_K compute it.
+ */
 export function dequantizeMatrix(q: QuantizedMatrix): Float32Array {
-  const { rows, cols, blocksPerRow: blocks } = q;
+  const { rows, cols, blocksPerRow: blocks, mins } = q;
   const { bits, blockSize: bs } = q.spec;
   const blob = blobBytes(q.spec);
-  const zpRow = zeroPointBytesPerRow(blocks, bits);
+  const zp = defaultZeroPoint(bits);
+  const f32 = Math.fround;
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < blocks; b++) {
-      const scale = q.scales[r * blocks + b];
-      const zp = q.zeroPoints ? getCode(q.zeroPoints, r * zpRow, b, bits) : defaultZeroPoint(bits);
-      const base = (r * blocks + b) * blob;
+      const at = r * blocks + b;
+      const scale = q.scales[at];
+      const base = at * blob;
       const count = Math.min(bs, cols - b * bs);
-      for (let j = 0; j < count; j++) out[r * cols + b * bs + j] = (getCode(q.data, base, j, bits) - zp) * scale;
+      const to = r * cols + b * bs;
+      if (mins) for (let j = 0; j < count; j++) out[to + j] = f32(f32(scale * getCode(q.data, base, j, bits)) - mins[at]);
+      else for (let j = 0; j < count; j++) out[to + j] = (getCode(q.data, base, j, bits) - zp) * scale;
     }
   }
   return out;

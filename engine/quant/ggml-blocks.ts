@@ -66,7 +66,7 @@ const Q8_0: GgmlBlockType = {
 };
 
 /** get_scale_min_k4: the 6-bit scale and min of sub-block j from the 12 packed bytes at `s`. */
-function scaleMin(src: Uint8Array, s: number, j: number): [number, number] {
+export function kScaleMin(src: Uint8Array, s: number, j: number): [number, number] {
   if (j < 4) return [src[s + j] & 63, src[s + j + 4] & 63];
   return [(src[s + j + 4] & 0x0f) | ((src[s + j - 4] >> 6) << 4), (src[s + j + 4] >> 4) | ((src[s + j] >> 6) << 4)];
 }
@@ -85,8 +85,8 @@ const Q4_K: GgmlBlockType = {
       const scales = at + 4;
       let q = at + 16;
       for (let j = 0, is = 0; j < QK_K; j += 64, is += 2, q += 32) {
-        const [sc1, m1] = scaleMin(src, scales, is);
-        const [sc2, m2] = scaleMin(src, scales, is + 1);
+        const [sc1, m1] = kScaleMin(src, scales, is);
+        const [sc2, m2] = kScaleMin(src, scales, is + 1);
         const d1 = f32(d * sc1), min1 = f32(dmin * m1), d2 = f32(d * sc2), min2 = f32(dmin * m2);
         for (let l = 0; l < 32; l++) out[to++] = f32(f32(d1 * (src[q + l] & 0x0f)) - min1);
         for (let l = 0; l < 32; l++) out[to++] = f32(f32(d2 * (src[q + l] >> 4)) - min2);
@@ -108,8 +108,8 @@ const Q5_K: GgmlBlockType = {
       let ql = at + 48;
       let u1 = 1, u2 = 2;
       for (let j = 0, is = 0; j < QK_K; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
-        const [sc1, m1] = scaleMin(src, scales, is);
-        const [sc2, m2] = scaleMin(src, scales, is + 1);
+        const [sc1, m1] = kScaleMin(src, scales, is);
+        const [sc2, m2] = kScaleMin(src, scales, is + 1);
         const d1 = f32(d * sc1), min1 = f32(dmin * m1), d2 = f32(d * sc2), min2 = f32(dmin * m2);
         for (let l = 0; l < 32; l++) out[to++] = f32(f32(d1 * ((src[ql + l] & 0x0f) + (src[qh + l] & u1 ? 16 : 0))) - min1);
         for (let l = 0; l < 32; l++) out[to++] = f32(f32(d2 * ((src[ql + l] >> 4) + (src[qh + l] & u2 ? 16 : 0))) - min2);
@@ -152,4 +152,8 @@ export const GGML_BLOCK_TYPES: readonly GgmlBlockType[] = [Q4_0, Q8_0, Q4_K, Q5_
 
 export function ggmlBlockType(id: number): GgmlBlockType | undefined {
   return GGML_BLOCK_TYPES.find((t) => t.id === id);
+}
+
+export function ggmlBlockTypeNamed(name: string): GgmlBlockType | undefined {
+  return GGML_BLOCK_TYPES.find((t) => t.name === name);
 }

@@ -185,7 +185,12 @@ export class GpuModel implements ForwardBackend {
     return this.weights.bytes;
   }
 
-  /** How the weights are stored on the GPU. */
+  /** Tensors per storage format ('f32', 'int4/32+min', 'int8/16', ...): a GGUF's tensors keep their own. */
+  get weightFormats(): Record<string, number> {
+    return this.weights.formats();
+  }
+
+  /** The quantization the load asked for (f32, f16 and bf16 weights take it; a GGUF's block tensors keep theirs). */
   get quantization(): QuantizationMode {
     const q = this.weights.quantization;
     return q === null ? 'f32' : q.bits === 4 ? 'int4' : 'int8';

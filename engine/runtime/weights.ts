@@ -1,27 +1,35 @@
 // Uploads a model's weights to the GPU once; ORT's prefill sessions and our decode kernels read the same buffers.
 // Weights arrive as a stream (GpuWeightWriter is the loader's WeightSink): each tensor's buffers are made when its
-// first rows arrive, and every piece of rows is converted (f32) or quantized (engine/quant: codes, scales and zero
-// points, each its own buffer because ORT binds each as a separate MatMulNBits input) and written at its offset,
-// so no tensor is ever whole on the CPU. The queue is drained every UPLOAD_IN_FLIGHT_BYTES: a bounded staging pool.
+// first rows arrive, and every piece of rows is converted (f32), quantized, or repacked from a GGUF's ggml blocks
+// (engine/quant: codes, and scales or (scale, min) pairs, two buffers) and written at its offset, so no tensor is
+// ever whole on the CPU. Each tensor keeps its own format: a GGUF mixes them (Q4_K_M: Q4_K, Q6_K, F32). The queue is
+// drained every UPLOAD_IN_FLIGHT_BYTES: a bounded staging pool.
 import { BufferLimitError } from '../errors/index.ts';
 import { withGpuErrorScopes } from '../gpu/index.ts';
 import type { LoadedModel, ProgressCallback, WeightSink } from '../model/index.ts';
-import { isQuantizedWeight, quantizeMatrix, repackGgmlBlocks, type QuantizationSpec, type QuantizedMatrix } from '../quant/index.ts';
+import { ggmlRepackSpec, gpuScales, isQuantizedWeight, quantizeMatrix, repackGgmlBlocks, type QuantizationSpec, type QuantizedMatrix } from '../quant/index.ts';
 
 export interface GpuWeight {
   /** f32 values, or a quantized weight's codes [rows][blocks][blockSize * bits / 8]. */
   buffer: GPUBuffer;
   /** The logical shape ([out, in] for a matrix), whatever the storage. */
   shape: number[];
+  /** Blocks (engine/decode QuantizedMatrixBuffers). */
   quantized?: {
-    /** f32 [rows * blocksPerRow]. */
+    /** f32 [rows * blocksPerRow] scales, or with `mins` [rows * blocksPerRow][2] (scale, min) pairs. */
     scales: GPUBuffer;
-    /** Packed u8 zero points, or null (symmetric). */
-    zeroPoints: GPUBuffer | null;
+    /** Whether w = scale * code - min (GGUF Q4_K, Q5_K); else w = (code - 2^(bits-1)) * scale. */
+    mins: boolean;
     bits: 4 | 8;
     blockSize: number;
     blocksPerRow: number;
   };
+}
+
+/** How a weight is stored, for engine.info: 'f32', or blocks as 'int4/32', 'int8/16', 'int4/32+min'. */
+export function gpuWeightFormat(w: GpuWeight): string {
+  const q = w.quantized;
+  return q ? `int${q.bits}/${q.blockSize}${q.mins ? '+min' : ''}` : 'f32';
 }
 
 /**
@@ -39,8 +47,18 @@ export class GpuWeights {
   /** GPU bytes of all weights as stored (quantized parts included, allocation padding excluded). */
   bytes = 0;
 
-  /** @internal use GpuWeightWriter or upload */
+  /**
+   * @internal use GpuWeightWriter or upload. `quantization`: what the load option asked for (f32, f16 and bf16
+   * weights quantized with it); a GGUF's block tensors keep their own (formats() tells).
+   */
   constructor(readonly quantization: QuantizationSpec | null) {}
+
+  /** Tensors per storage format (gpuWeightFormat), e.g. { 'int4/32+min': 5, 'int8/16': 3, f32: 3 } for a Q4_K_M GGUF. */
+  formats(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const w of this.byName.values()) counts[gpuWeightFormat(w)] = (counts[gpuWeightFormat(w)] ?? 0) + 1;
+    return counts;
+  }
 
   /**
    * Uploads weights already on the CPU (the CPU reference's LoadedModel, tests, benches) through the same writer a
@@ -80,7 +98,6 @@ export class GpuWeights {
     for (const w of this.byName.values()) {
       w.buffer.destroy();
       w.quantized?.scales.destroy();
-      w.quantized?.zeroPoints?.destroy();
     }
     this.byName.clear();
   }
@@ -90,7 +107,7 @@ export class GpuWeights {
 interface PartWriter {
   buffer: GPUBuffer;
   bytesPerRow: number;
-  /** CPU bytes of a part whose row offsets writeBuffer cannot take (packed int4 zero points: small). */
+  /** CPU bytes of a part whose row offsets writeBuffer cannot take (rows not a 4-byte multiple: small). */
   pending: Uint8Array | null;
 }
 
@@ -121,28 +138,33 @@ export class GpuWeightWriter implements WeightSink {
     return this.write(name, shape, rowStart, rows, quantize ? quantizeMatrix(data, rows, shape[1], q) : data);
   }
 
-  /** Q8_0 under int8 and Q4_0 under int4: their blocks are ours (engine/quant repackGgmlBlocks), taken with no f32. */
+  /**
+   * A GGUF's ggml blocks (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) are taken as they are, whatever the load option: each type
+   * repacks exactly into one of our block formats (engine/quant ggml-repack.ts), so the weight keeps the precision
+   * and about the size its file chose, with no f32 between. Requantizing them to the option would only lose
+   * accuracy, and expanding them to f32 takes 5 to 7 times the memory (a 1B Q4_K_M: 4.9 GB instead of under 1).
+   * The embedding table too: the gather and the tied LM head read every block format (its own Q6_K in Q4_K_M).
+   */
   takesBlocks(name: string, dtype: string): boolean {
-    const q = this.quantization;
-    return q !== null && isQuantizedWeight(name) && q.blockSize === 32 && q.symmetric && ((dtype === 'Q8_0' && q.bits === 8) || (dtype === 'Q4_0' && q.bits === 4));
+    return isQuantizedWeight(name) && ggmlRepackSpec(dtype) !== null;
   }
 
   blocks(name: string, shape: number[], rowStart: number, rows: number, dtype: string, stored: Uint8Array): Promise<void> | void {
-    const values = this.quantization && shape.length === 2 ? repackGgmlBlocks(dtype, stored, rows, shape[1], this.quantization) : null;
+    const values = shape.length === 2 ? repackGgmlBlocks(dtype, stored, rows, shape[1]) : null;
     if (!values) throw new Error(`internal: ${name}'s ${dtype} blocks cannot be repacked (takesBlocks said no)`);
     return this.write(name, shape, rowStart, rows, values);
   }
 
-  /** Writes a piece of rows: f32 values, or a quantized piece's codes, scales (and zero points). */
+  /** Writes a piece of rows: f32 values, or a quantized piece's codes and scales (or (scale, min) pairs). */
   private write(name: string, shape: number[], rowStart: number, rows: number, piece: Float32Array | QuantizedMatrix): Promise<void> | void {
     const totalRows = shape.length === 0 ? 1 : shape[0];
     const values = piece instanceof Float32Array ? null : piece;
     const data = piece instanceof Float32Array ? piece : null;
-    const parts: ArrayBufferView[] = values ? [values.data, values.scales, ...(values.zeroPoints ? [values.zeroPoints] : [])] : [data as Float32Array];
+    const parts: ArrayBufferView[] = values ? [values.data, gpuScales(values)] : [data as Float32Array];
     if (rowStart === 0) {
       // A tensor's buffers are made in the GPU's error scopes: a device that refuses them fails the load here, typed.
       const bytes = parts.reduce((sum, part) => sum + (part.byteLength / Math.max(1, rows)) * totalRows, 0);
-      const scoped = withGpuErrorScopes(this.device, `${this.source}: tensor ${name}`, () => this.begin(name, shape, totalRows, parts, rows, values?.blocksPerRow ?? 0), {
+      const scoped = withGpuErrorScopes(this.device, `${this.source}: tensor ${name}`, () => this.begin(name, shape, totalRows, parts, rows, values), {
         bytes,
         release: () => { this.current = null; this.drop(name); },
       });
@@ -172,7 +194,7 @@ export class GpuWeightWriter implements WeightSink {
   drop(name: string): void {
     const w = this.weights.byName.get(name);
     if (!w) return;
-    for (const b of [w.buffer, w.quantized?.scales, w.quantized?.zeroPoints]) b?.destroy();
+    for (const b of [w.buffer, w.quantized?.scales]) b?.destroy();
     this.weights.bytes -= this.tensorBytes.get(name) ?? 0;
     this.weights.byName.delete(name);
   }
@@ -190,10 +212,10 @@ export class GpuWeightWriter implements WeightSink {
     this.weights.destroy();
   }
 
-  private begin(name: string, shape: number[], totalRows: number, parts: ArrayBufferView[], rows: number, blocksPerRow: number): void {
+  private begin(name: string, shape: number[], totalRows: number, parts: ArrayBufferView[], rows: number, values: QuantizedMatrix | null): void {
     if (this.current) throw new Error(`internal: ${name} began before ${this.current.name} ended`);
     const made: PartWriter[] = [];
-    const labels = [name, `${name} scales`, `${name} zero points`];
+    const labels = [name, `${name} ${values?.mins ? 'scales and mins' : 'scales'}`];
     try {
       parts.forEach((part, i) => {
         const bytesPerRow = part.byteLength / Math.max(1, rows);
@@ -211,11 +233,10 @@ export class GpuWeightWriter implements WeightSink {
       throw e;
     }
     this.current = { name, rows: 0, parts: made };
-    const [buffer, scales, zeroPoints] = made.map((p) => p.buffer);
-    const q = this.quantization;
-    this.weights.byName.set(name, parts.length === 1 || !q
+    const [buffer, scales] = made.map((p) => p.buffer);
+    this.weights.byName.set(name, !values
       ? { buffer, shape }
-      : { buffer, shape, quantized: { scales, zeroPoints: zeroPoints ?? null, bits: q.bits, blockSize: q.blockSize, blocksPerRow } });
+      : { buffer, shape, quantized: { scales, mins: values.mins !== null, bits: values.spec.bits, blockSize: values.spec.blockSize, blocksPerRow: values.blocksPerRow } });
   }
 
   private writePart(part: PartWriter, rowStart: number, data: ArrayBufferView): void {

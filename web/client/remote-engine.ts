@@ -63,7 +63,7 @@ export class RemoteEngine {
     this.model = model;
     return {
       source: `${this.base} ${model}`, format: 'remote', architecture: 'remote', vocabSize: 0, numLayers: 0, hiddenSize: 0,
-      maxPositionEmbeddings: 0, weightBytes: 0, quantization: 'f32', hasTokenizer: true, adapter: `remote: ${this.base}`,
+      maxPositionEmbeddings: 0, weightBytes: 0, quantization: 'f32', weightFormats: {}, hasTokenizer: true, adapter: `remote: ${this.base}`,
     };
   }
 

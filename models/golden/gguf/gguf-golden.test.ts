@@ -78,18 +78,26 @@ describe('llama.cpp GGUF files = transformers logits (CPU reference)', () => {
   });
 });
 
-describe("a Q4_0 GGUF loaded with quantization 'int4'", () => {
-  it("keeps every Q4_0 weight exactly: its blocks repacked as ours (code = q, scale = d) dequantize to ggml's values", async () => {
+describe('the quantized GGUFs repacked into our blocks', () => {
+  it("keeps every block tensor exactly: each dequantizes to ggml's values, block by block", async () => {
     const { parseGguf } = await import('../../../engine/model/gguf.ts');
-    const { dequantizeMatrix, quantizationSpec, repackGgmlBlocks } = await import('../../../engine/quant/index.ts');
-    const { weights } = parseGguf(new Uint8Array(readFileSync(join(DIR, 'llama-kquant-Q4_0.gguf'))), 'llama-kquant-Q4_0.gguf');
-    const q4 = weights.names().filter((n) => weights.dtype(n) === 'Q4_0');
-    expect(q4.length).toBe(7); // every matrix but the (tied) embedding, which llama-quantize keeps in Q6_K
-    for (const name of q4) {
-      const { shape, data } = weights.get(name);
-      const repacked = repackGgmlBlocks('Q4_0', weights.storedBytes(name), shape[0], shape[1], quantizationSpec('int4')!);
-      expect(repacked, name).not.toBeNull();
-      expect(maxAbsDiff(dequantizeMatrix(repacked!), data), name).toBe(0);
+    const { dequantizeMatrix, ggmlRepackSpec, repackGgmlBlocks } = await import('../../../engine/quant/index.ts');
+    const seen = new Set<string>();
+    for (const { file } of CASES.filter((c) => c.types.some((t) => t.startsWith('Q')))) {
+      const { weights } = parseGguf(new Uint8Array(readFileSync(join(DIR, file))), file);
+      for (const name of weights.names()) {
+        const dtype = weights.dtype(name);
+        if (!ggmlRepackSpec(dtype)) continue;
+        seen.add(dtype);
+        const { shape, data } = weights.get(name);
+        const back = dequantizeMatrix(repackGgmlBlocks(dtype, weights.storedBytes(name), shape[0], shape[1])!);
+        const block = dtype.endsWith('_K') ? 256 : 32;
+        for (let b = 0; b < data.length / block; b++) {
+          const bad = Array.from({ length: block }, (_, j) => b * block + j).find((i) => !Object.is(back[i], data[i]));
+          expect(bad, `${file} ${name} (${dtype}) block ${b}`).toBeUndefined();
+        }
+      }
     }
+    expect([...seen].sort()).toEqual(['Q4_0', 'Q4_K', 'Q5_K', 'Q6_K', 'Q8_0']);
   });
 });
