@@ -1,91 +1,306 @@
-// bench/sparse-decode: decode step time against context length for dense and each policy at a budget of 256 tokens
-// (issue 5 item 5), as ratios to dense measured in the same run, on a seeded random model in Node on Dawn.
-// Build: node bench/build-node-bench.mjs; run: node .carry/node-bench/sparse-decode.mjs [--contexts 512,1024,...]
-//   [--budget 256] [--steps 32] [--policies quest,tidal,...] [--out FILE]
-// Writes bench/results/sparse-decode.json (or --out). Not a test: numbers, no asserts.
+// bench/sparse-decode: decode attention and whole decode steps at long contexts on the Llama-3.2-1B shape, dense
+// against the selecting policies (Quest, TidalDecode, Double Sparsity) at a budget of 2048, for each KV dtype (issue
+// 14's KV targets), in Node on Dawn with random weights and a randomly filled paged cache.
+//
+// Build: node bench/build-node-bench.mjs; run: node .carry/node-bench/sparse-decode.mjs [--smoke]
+//   [--contexts 16384,32768,130048] [--kv f16,f32] [--budget 2048] [--policies dense,quest,tidal,double-sparsity]
+//   [--weights f16|f32] [--steps 8] [--rounds 5] [--seconds S] [--out FILE]
+// Writes bench/results/sparse-decode.json (or --out), rewritten after every row. Not a test: numbers, no asserts.
+//
+// Why no prefill: a 128K prefill of the 1B shape is minutes of attention; decode's cost does not depend on the
+// values in the cache, so bench/kv-fill.wgsl writes random K/V over the arenas and the sequence's counts are set to
+// the context. The policies' metadata (Quest's page bounds, Double Sparsity's labels) of the filled tokens is then
+// zero, not what a prefill would leave: their kernels' work is the same, their choices are not meaningful (their
+// accuracy is tested against the CPU references elsewhere). Double Sparsity gets a synthetic calibration (channels
+// in index order): which channels it reads does not change what it costs.
+//
+// Per (KV dtype, context), interleaved rounds A B C D, A B C D, ... (the median of --rounds):
+//   attention: PagedAttention alone for every layer of a step (dense: encodeDecodeLayer, the decoder's dense path,
+//     in one pass; a policy: encodeLayer with its estimator hooks), steps queued back to back; dense's KV bytes
+//     per step over that time against the read bandwidth measured in this run (read-bandwidth.wgsl over 1 GiB);
+//   step: the whole decode step (WgslDecoder.encodeStep, greedy on the GPU, steps queued as decodeStream runs them).
+// ratioToDense of a policy is its time over dense's in the same round; spread = (max - min) / median over rounds.
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { argOf, openNodeBenchDevice } from './node-harness.ts';
-import { createPolicy, listPolicies, parseAttentionSpec } from '../engine/attention/index.ts';
-import { calibrateWindows, type CalibrationMethod } from '../engine/calibration/index.ts';
-import { argmax } from '../engine/generation/index.ts';
-import { loadModelFromPath } from '../engine/model/node.ts';
-import { GpuModel } from '../engine/runtime/index.ts';
-import { writeRandomCheckpoint, type LlamaShape } from './random-checkpoint.ts';
+import { createPolicy, PagedAttention, parseAttentionSpec, type AttentionPolicy } from '../engine/attention/index.ts';
+import { CALIBRATION_FORMAT, CALIBRATION_VERSION, modelIdentity } from '../engine/calibration/index.ts';
+import { decodeVariantFor, WgslDecoder } from '../engine/decode/index.ts';
+import { KV_PAGE_SIZE, kvPageBytes, PagedKVCache, type KvDtype, KV_DTYPE_BYTES } from '../engine/kv/index.ts';
+import { ropeInverseFrequencies, ropeTable, type ModelConfig } from '../engine/model/index.ts';
+import kvFillSource from './kv-fill.wgsl?raw';
+import { modelShape, uploadRandom } from './random-gpu-weights.ts';
+import readBandwidthSource from './read-bandwidth.wgsl?raw';
 
-const CONTEXTS = argOf('--contexts', '512,1024,2048,4096,8192,16384,32768').split(',').map(Number);
-const BUDGET = Number(argOf('--budget', '256'));
-const STEPS = Number(argOf('--steps', '32'));
-const POLICIES = argOf('--policies', 'dense,quest,tidal,double-sparsity,fasa,recycled,streaming,h2o,a2sf').split(',').map((p) => p.trim()).filter(Boolean);
+const SMOKE = process.argv.includes('--smoke');
+const LONGEST = 130048;
+const CONTEXTS = argOf('--contexts', SMOKE ? '320' : `16384,32768,${LONGEST}`).split(',').map(Number);
+const KV_DTYPES = argOf('--kv', 'f16,f32').split(',') as KvDtype[];
+const BUDGET = Number(argOf('--budget', SMOKE ? '64' : '2048'));
+const POLICIES = argOf('--policies', 'dense,quest,tidal,double-sparsity').split(',').map((p) => p.trim()).filter(Boolean);
+const STEPS = Number(argOf('--steps', SMOKE ? '2' : '8'));
+const ROUNDS = Number(argOf('--rounds', SMOKE ? '2' : '5'));
+const SECONDS = Number(argOf('--seconds', 'Infinity'));
 const OUT = argOf('--out', 'bench/results/sparse-decode.json');
-/** Decode steps before timing: shader compilation and the first full steps of a schedule (Recycled's). */
-const WARMUP_STEPS = 4;
+/** Steps per policy before its rounds: pipeline compilation and first-use buffers (policy state, list kernels). */
+const WARMUP_STEPS = 2;
+/** Slots past the longest context for the steps the rounds append (policies x rounds x 2 x steps + warmups). */
+const HEADROOM = 1024;
 
-/**
- * A Llama-shaped random model where attention is a real share of a step at long contexts: 8 layers, hidden 512,
- * 8 query heads on 2 KV heads (GQA 4, as Llama-3), head dim 64, 32K context. Small weights keep the dense matvecs
- * cheap, so the attention's share — what the policies change — shows in the step time.
- */
-const SHAPE: LlamaShape = {
-  hiddenSize: 512, intermediateSize: 1408, numLayers: 8, numHeads: 8, numKvHeads: 2, vocabSize: 4096,
-  maxPositionEmbeddings: Math.max(...CONTEXTS) + WARMUP_STEPS + STEPS + 16, ropeTheta: 500_000, tieWordEmbeddings: true,
-};
+const CONFIG: ModelConfig = SMOKE
+  ? modelShape('smoke', { vocabSize: 512, hiddenSize: 64, intermediateSize: 128, numLayers: 4, numHeads: 4, numKvHeads: 2, headDim: 16 })[1]
+  : modelShape('Llama-3.2-1B', { vocabSize: 128256, hiddenSize: 2048, intermediateSize: 8192, numLayers: 16, numHeads: 32, numKvHeads: 8, ropeTheta: 500_000 })[1];
 
-/** Deterministic prompt ids (a multiplicative hash), so every policy sees the same context. */
-const promptOf = (n: number): number[] => Array.from({ length: n }, (_, i) => (i * 2654435761 >>> 0) % (SHAPE.vocabSize - 2) + 1);
+const now = () => performance.now();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs: number[]) => +((Math.max(...xs) - Math.min(...xs)) / median(xs)).toFixed(3);
+const round3 = (x: number) => +x.toFixed(3);
 
-async function main() {
-  const { engine, adapter } = await openNodeBenchDevice();
-  const registered = listPolicies();
-  console.log(`adapter: ${adapter}; registered policies: ${registered.join(', ')}`);
-  const path = writeRandomCheckpoint(join(tmpdir(), `sieve-bench-sparse-${SHAPE.numLayers}x${SHAPE.hiddenSize}-ctx${SHAPE.maxPositionEmbeddings}`), SHAPE);
-  const loaded = await loadModelFromPath(path);
-  const model = await GpuModel.create(engine, loaded);
-  // Double Sparsity and FASA need a calibration artifact: made here on the CPU reference over the bench's own kind
-  // of prompt (two 256-token windows), as `sieve calibrate` makes one from text.
-  const calibrations = new Map<string, unknown>();
-  for (const method of ['double-sparsity', 'fasa'] as CalibrationMethod[]) {
-    if (!POLICIES.includes(method) || !registered.includes(method)) continue;
-    const t0 = performance.now();
-    const w = Math.min(256, SHAPE.maxPositionEmbeddings);
-    const windows = [promptOf(2 * w).slice(0, w), promptOf(2 * w).slice(w)];
-    calibrations.set(method, calibrateWindows(loaded, method, windows, { textName: 'bench prompt ids' }));
-    console.log(`${method} calibrated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+/** GB/s of read-bandwidth.wgsl streaming a buffer (1 GiB; 4 MiB on the smoke run), best of the timed repeats. */
+async function readBandwidth(device: GPUDevice): Promise<number> {
+  // The smoke run's few workgroups: SwiftShader runs a 256-thread workgroup with a barrier as slow loops.
+  const bytes = SMOKE ? 1 << 20 : 1 << 30;
+  const workgroups = SMOKE ? 4 : 132 * 16;
+  const src = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE });
+  const sink = device.createBuffer({ size: workgroups * 4, usage: GPUBufferUsage.STORAGE });
+  const module = device.createShaderModule({ code: readBandwidthSource });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'stream', constants: { WORKGROUPS: workgroups, VEC4S: bytes / 16 } } });
+  const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: sink } }] });
+  const run = async (reps: number) => {
+    const encoder = device.createCommandEncoder();
+    for (let i = 0; i < reps; i++) {
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(workgroups);
+      pass.end();
+    }
+    const t0 = now();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    return (now() - t0) / reps;
+  };
+  await run(1);
+  const ms = SMOKE ? await run(1) : Math.min(await run(10), await run(10));
+  src.destroy();
+  sink.destroy();
+  return bytes / 1e6 / ms;
+}
+
+/** Random K/V over every arena (kv-fill.wgsl), and each filled slot's true position. */
+function fillCache(device: GPUDevice, cache: PagedKVCache, seq: ReturnType<PagedKVCache['createSequence']>, tokens: number): void {
+  const module = device.createShaderModule({ code: kvFillSource });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'fill', constants: { F16: cache.dtype === 'f16' ? 1 : 0 } } });
+  const params = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  for (const arena of cache.arenas) {
+    const words = arena.pages.size / 4;
+    const workgroups = Math.ceil(words / 256);
+    const x = Math.min(32768, workgroups);
+    device.queue.writeBuffer(params, 0, new Uint32Array([words, x, 0, 0]));
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: arena.pages } }, { binding: 1, resource: { buffer: params } }] }));
+    pass.dispatchWorkgroups(x, Math.ceil(workgroups / x));
+    pass.end();
+    device.queue.submit([encoder.finish()]);
   }
-  const rows: Record<string, unknown>[] = [];
-  for (const context of CONTEXTS) {
-    let denseMs: number | null = null;
-    for (const policy of POLICIES) {
-      const spec = policy === 'dense' ? 'dense' : `${policy}:budget=${BUDGET}`;
-      if (!registered.includes(policy)) {
-        rows.push({ context, policy, spec, available: false });
-        continue;
-      }
-      try {
-        await model.reset();
-        model.setPolicy(createPolicy(parseAttentionSpec(spec), { config: loaded.config, calibration: calibrations.get(policy) }));
-        let next = argmax(await model.prefill(promptOf(context), 'last'));
-        for (let i = 0; i < WARMUP_STEPS; i++) next = argmax(await model.decode(next));
-        const t0 = performance.now();
-        for (let i = 0; i < STEPS; i++) next = argmax(await model.decode(next));
-        const msPerStep = (performance.now() - t0) / STEPS;
-        if (policy === 'dense') denseMs = msPerStep;
-        const row = { context, policy, spec, msPerStep, ratioToDense: denseMs === null ? null : msPerStep / denseMs, tokensInCache: model.cacheUsage().tokensInCache };
-        console.log(JSON.stringify(row));
-        rows.push(row);
-      } catch (e) {
-        const error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-        console.log(JSON.stringify({ context, policy, error }));
-        rows.push({ context, policy, spec, error });
-      }
+  params.destroy();
+  // The sequence takes its pages in order; each slot's position is its index (what a prefill would write).
+  const held = cache.tokensHeld(seq);
+  if (tokens > held) cache.reserve(seq, tokens - held);
+  cache.truncate(seq, tokens); // sets the GPU counts to `tokens`
+  const P = cache.pageSize;
+  const slots = new Uint32Array(P);
+  for (let p = Math.floor(held / P); p < Math.ceil(tokens / P); p++) {
+    for (let i = 0; i < P; i++) slots[i] = p * P + i;
+    for (let l = 0; l < cache.numLayers; l++) {
+      const arena = cache.arenaOf(l);
+      for (let g = 0; g < cache.numKvHeads; g++) device.queue.writeBuffer(arena.positions, cache.pageId(seq, p, l, g) * P * 4, slots);
     }
   }
-  await model.destroy();
-  writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), adapter, budget: BUDGET, steps: STEPS, model: SHAPE, rows }, null, 2));
+}
+
+/** Double Sparsity's calibration for a random model: every head ranks its channels in index order. */
+function syntheticCalibration(c: ModelConfig): unknown {
+  const cube = (f: (e: number) => number) => Array.from({ length: c.numLayers }, () => Array.from({ length: c.numHeads }, () => Array.from({ length: c.headDim }, (_, e) => f(e))));
+  return {
+    format: CALIBRATION_FORMAT, version: CALIBRATION_VERSION, method: 'double-sparsity', model: modelIdentity(c, 'bench/sparse-decode random weights'),
+    shape: { layers: c.numLayers, heads: c.numHeads, entries: c.headDim }, calibration: { text: 'synthetic: channels in index order', tokens: 1, window: 1 },
+    data: { statistic: 'qk', scores: cube((e) => c.headDim - e), ranks: cube((e) => e) },
+  };
+}
+
+interface Timing {
+  attentionMs: number[];
+  attentionHostMs: number[];
+  stepMs: number[];
+  stepHostMs: number[];
+}
+
+async function main() {
+  const started = now();
+  const left = () => SECONDS - (now() - started) / 1000;
+  const { engine, adapter } = await openNodeBenchDevice();
+  const device = engine.device;
+  const c = CONFIG;
+  const shaderF16 = device.features.has('shader-f16');
+  // f16 weights where the adapter can read them (the engine's default there); they make attention's share larger.
+  const weightFormat = argOf('--weights', shaderF16 ? 'f16' : 'f32') as 'f16' | 'f32';
+  const result: Record<string, unknown> = {
+    date: new Date().toISOString(), adapter, shaderF16, how: HOW, model: c, weights: weightFormat, budget: BUDGET, steps: STEPS, rounds: ROUNDS,
+    readGBperS: 0, rows: [] as unknown[], errors: [] as string[],
+  };
+  const save = () => writeFileSync(OUT, JSON.stringify(result, null, 2));
+  const readGBperS = await readBandwidth(device);
+  result.readGBperS = +readGBperS.toFixed(0);
+  console.log(JSON.stringify({ adapter, shaderF16, readGBperS: result.readGBperS, weights: weightFormat }));
+  const weights = uploadRandom(device, c, false, weightFormat);
+  const inv = ropeInverseFrequencies(c);
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  const align = (n: number) => Math.ceil(n / 64) * 64;
+  const kOffset = align(qDim);
+  const vOffset = kOffset + align(kvDim);
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const qkv = device.createBuffer({ size: (vOffset + align(kvDim)) * 4, usage });
+  device.queue.writeBuffer(qkv, 0, Float32Array.from({ length: vOffset + align(kvDim) }, (_, i) => Math.sin(i * 0.37)));
+  const k = device.createBuffer({ size: kvDim * 4, usage });
+  const v = device.createBuffer({ size: kvDim * 4, usage });
+  const out = device.createBuffer({ size: qDim * 4, usage });
+  const maxTokens = Math.max(...CONTEXTS) + HEADROOM;
+  const contextOrder = [...CONTEXTS].sort((a, b) => a - b);
+
+  for (const dtype of KV_DTYPES) {
+    if (left() < 10) {
+      (result.errors as string[]).push(`kv ${dtype}: skipped, ${left().toFixed(0)} s of the budget left`);
+      break;
+    }
+    let cache: PagedKVCache | null = null;
+    let attention: PagedAttention | null = null;
+    let decoder: WgslDecoder | null = null;
+    const policies = new Map<string, AttentionPolicy>();
+    try {
+      cache = await PagedKVCache.create(device, {
+        numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: maxTokens, maxSequences: 1, dtype,
+        memoryBudgetBytes: c.numLayers * c.numKvHeads * Math.ceil(maxTokens / KV_PAGE_SIZE) * kvPageBytes(c.headDim, KV_PAGE_SIZE, KV_DTYPE_BYTES[dtype]),
+      });
+      attention = new PagedAttention(device, cache, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1 });
+      decoder = new WgslDecoder(device, c, weights, attention, decodeVariantFor(engine.adapterInfo));
+      const calibration = syntheticCalibration(c);
+      for (const p of POLICIES) {
+        const policy = createPolicy(parseAttentionSpec(p === 'dense' ? 'dense' : `${p}:budget=${BUDGET}`), { config: c, calibration });
+        policy.checkModel?.(c);
+        policies.set(p, policy);
+      }
+      const seq = cache.createSequence();
+      const a = attention;
+      const d = decoder;
+      for (const context of contextOrder) {
+        if (left() < 8) {
+          (result.errors as string[]).push(`kv ${dtype} context ${context}: skipped, ${left().toFixed(0)} s of the budget left`);
+          break;
+        }
+        fillCache(device, cache, seq, context);
+        let position = context;
+        const begin = () => {
+          const { cos, sin } = ropeTable(inv, position, 1);
+          a.beginStep(seq, { startPosition: position, numTokens: 1, cos, sin });
+          position += 1;
+        };
+        // Steps queued back to back, then one wait: ms per step (GPU-bound when the host's encode time is less).
+        const timeSteps = async (n: number, encodeOne: (encoder: GPUCommandEncoder) => void) => {
+          let host = 0;
+          const t0 = now();
+          for (let i = 0; i < n; i++) {
+            const h = now();
+            begin();
+            const encoder = device.createCommandEncoder();
+            encodeOne(encoder);
+            device.queue.submit([encoder.finish()]);
+            host += now() - h;
+          }
+          await device.queue.onSubmittedWorkDone();
+          return { ms: (now() - t0) / n, hostMs: host / n };
+        };
+        const encodeAttention = (policyName: string) => (encoder: GPUCommandEncoder) => {
+          if (policyName === 'dense') {
+            const pass = encoder.beginComputePass({ label: 'bench dense attention' });
+            for (let l = 0; l < c.numLayers; l++) a.encodeDecodeLayer(pass, { layer: l, qkv, kOffset, vOffset, out, qkNorm: null });
+            pass.end();
+            return;
+          }
+          const policy = policies.get(policyName) as AttentionPolicy;
+          for (let l = 0; l < c.numLayers; l++) {
+            encoder.copyBufferToBuffer(qkv, kOffset * 4, k, 0, kvDim * 4);
+            encoder.copyBufferToBuffer(qkv, vOffset * 4, v, 0, kvDim * 4);
+            a.encodeLayer(encoder, { layer: l, q: qkv, k, v, out, numTokens: 1, policy });
+          }
+        };
+        const encodeDecode = (policyName: string) => (encoder: GPUCommandEncoder) => {
+          d.encodeStep(encoder, { policy: policyName === 'dense' ? undefined : policies.get(policyName), greedy: true });
+        };
+        const timings = new Map<string, Timing>(POLICIES.map((p) => [p, { attentionMs: [], attentionHostMs: [], stepMs: [], stepHostMs: [] }]));
+        d.writeToken(1);
+        for (const p of POLICIES) {
+          await timeSteps(WARMUP_STEPS, encodeAttention(p));
+          await timeSteps(WARMUP_STEPS, encodeDecode(p));
+        }
+        for (let r = 0; r < ROUNDS; r++) {
+          for (const p of POLICIES) {
+            const t = timings.get(p) as Timing;
+            const att = await timeSteps(STEPS, encodeAttention(p));
+            t.attentionMs.push(att.ms);
+            t.attentionHostMs.push(att.hostMs);
+            const step = await timeSteps(STEPS, encodeDecode(p));
+            t.stepMs.push(step.ms);
+            t.stepHostMs.push(step.hostMs);
+          }
+        }
+        const dense = timings.get('dense');
+        // KV bytes dense attention reads per step: K and V of every cached slot of every (layer, KV head).
+        const kvBytes = c.numLayers * c.numKvHeads * context * 2 * c.headDim * KV_DTYPE_BYTES[dtype];
+        for (const p of POLICIES) {
+          const t = timings.get(p) as Timing;
+          const ratios = (mine: number[], base: number[] | undefined) => (base ? mine.map((x, i) => x / base[i]) : null);
+          const attentionRatios = ratios(t.attentionMs, dense?.attentionMs);
+          const stepRatios = ratios(t.stepMs, dense?.stepMs);
+          const attentionMs = median(t.attentionMs);
+          const row = {
+            kv: dtype, context, policy: p, budget: p === 'dense' ? null : BUDGET,
+            attentionMs: round3(attentionMs), attentionHostMs: round3(median(t.attentionHostMs)), attentionSpread: spread(t.attentionMs),
+            stepMs: round3(median(t.stepMs)), tokensPerS: +(1000 / median(t.stepMs)).toFixed(1), stepHostMs: round3(median(t.stepHostMs)), stepSpread: spread(t.stepMs),
+            ...(p === 'dense'
+              ? { kvGB: +(kvBytes / 1e9).toFixed(3), kvGBperS: +(kvBytes / 1e6 / attentionMs).toFixed(0), ofReadBandwidth: +(kvBytes / 1e6 / attentionMs / readGBperS).toFixed(2) }
+              : {
+                attentionRatioToDense: attentionRatios ? round3(median(attentionRatios)) : null,
+                stepSpeedupOverDense: stepRatios ? round3(1 / median(stepRatios)) : null,
+              }),
+          };
+          console.log(JSON.stringify(row));
+          (result.rows as unknown[]).push(row);
+        }
+        save();
+      }
+    } catch (e) {
+      const error = `kv ${dtype}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+      console.error(error);
+      (result.errors as string[]).push(error);
+    }
+    for (const p of policies.values()) p.destroy?.();
+    decoder?.destroy();
+    attention?.destroy();
+    cache?.destroy();
+    await device.queue.onSubmittedWorkDone();
+    save();
+  }
+  weights.destroy();
+  result.seconds = +((now() - started) / 1000).toFixed(1);
+  save();
   console.log(`wrote ${OUT}`);
   process.exit(0);
 }
+
+const HOW = 'Node on Dawn, bench/sparse-decode.ts: random weights (uploadRandom), the paged cache filled with random K/V (kv-fill.wgsl) to each context, no prefill; per (KV dtype, context) interleaved rounds over the policies, each round: attention of all layers alone (dense: encodeDecodeLayer; policies: encodeLayer with their hooks), then whole greedy decode steps (WgslDecoder.encodeStep), each as steps queued back to back and one wait; medians over rounds; ratios per round, then their median; spread = (max - min) / median.';
 
 main().catch((e) => {
   console.error(e);

@@ -191,6 +191,7 @@ export class PagedAttention {
 
   constructor(device: GPUDevice, cache: PagedKVCache, options: PagedAttentionOptions) {
     const { numHeads: H, numKvHeads: G, headDim: d, ropeLayout, maxPrefillTokens } = options;
+    if (cache.dtype !== 'f32') throw new InvalidArgumentError('kvDtype', `the attention kernels read f32 KV pages; this cache holds ${cache.dtype}`);
     if (G !== cache.numKvHeads || d !== cache.headDim) throw new InvalidArgumentError('numKvHeads/headDim', `the cache holds ${cache.numKvHeads} KV heads of dim ${cache.headDim}`);
     if (!Number.isInteger(H / G)) throw new InvalidArgumentError('numHeads', `${H} query heads do not divide into ${G} KV heads`);
     if (d % 2 !== 0 || d > MAX_HEAD_DIM) throw new InvalidArgumentError('headDim', `must be even and at most ${MAX_HEAD_DIM}, got ${d}`);

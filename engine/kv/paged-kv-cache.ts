@@ -1,16 +1,17 @@
 // The paged KV cache on the GPU: page arenas, block tables, per-slot positions and per-head token counts.
 import { BufferLimitError, ContextFullError, InvalidArgumentError, OutOfGpuMemoryError } from '../errors/index.ts';
-import { BYTES_PER_ELEMENT, DEFAULT_MAX_SEQUENCES, KV_BUFFER_BYTES, KV_PAGE_SIZE } from './constants.ts';
+import { BYTES_PER_ELEMENT, DEFAULT_MAX_SEQUENCES, KV_BUFFER_BYTES, KV_DTYPE_BYTES, KV_DTYPES, KV_PAGE_SIZE, type KvDtype } from './constants.ts';
 import { kvPageBytes } from './capacity.ts';
 import { PageAllocator } from './page-allocator.ts';
 
 /*
- * Layout (all f32 / u32, little-endian):
+ * Layout (little-endian; K/V elements in the cache's dtype, everything else u32):
  *
  * Arenas. The pool is split into arenas, each serving a contiguous range of layers, so a layer's kernels bind
  * exactly one arena and no binding exceeds maxStorageBufferBindingSize. Page ids are local to their arena and
  * each arena has its own allocator. A page holds PAGE tokens of one KV head of one layer, K then V:
- *   arena.pages:     [numPages][2][PAGE][headDim] f32   (K at page*2*PAGE*d, V at page*2*PAGE*d + PAGE*d)
+ *   arena.pages:     [numPages][2][PAGE][headDim] f32   (K at page*2*PAGE*d, V at page*2*PAGE*d + PAGE*d), or in f16
+ *                    the same order as u32 words of two halves (dims 2i, 2i+1; engine/wgsl's kv-f16.wgsl reads them)
  *   arena.positions: [numPages][PAGE] u32                (the true position of the token in each slot)
  * K and V share one buffer (instead of a K arena and a V arena) so a kernel spends one storage binding on the pool:
  * the append kernel already needs 7 of the 8 that WebGPU guarantees, and policies need room for their metadata.
@@ -53,6 +54,8 @@ export interface PagedKVCacheOptions {
    * min(maxStorageBufferBindingSize, maxBufferSize)).
    */
   maxBindingBytes?: number;
+  /** Element type of K and V (default f32). f16 needs an even head dim (two dims per u32 word). */
+  dtype?: KvDtype;
 }
 
 export interface KVArena {
@@ -63,7 +66,7 @@ export interface KVArena {
   readonly numPages: number;
   /** Pages the arena holds once grown to the budget. */
   readonly maxPages: number;
-  /** [numPages][2][pageSize][headDim] f32: K then V of each page. Replaced when the arena grows (see generation). */
+  /** [numPages][2][pageSize][headDim] in the cache's dtype: K then V of each page. Replaced when the arena grows (see generation). */
   readonly pages: GPUBuffer;
   /** [numPages][pageSize] u32 true positions. Replaced when the arena grows. */
   readonly positions: GPUBuffer;
@@ -102,6 +105,8 @@ export class PagedKVCache {
   readonly numKvHeads: number;
   readonly headDim: number;
   readonly pageSize: number;
+  /** Element type of the K/V pages. */
+  readonly dtype: KvDtype;
   readonly maxSequences: number;
   readonly maxPagesPerSequence: number;
   readonly maxTokensPerSequence: number;
@@ -135,11 +140,14 @@ export class PagedKVCache {
     this.numKvHeads = numKvHeads;
     this.headDim = headDim;
     this.pageSize = options.pageSize ?? KV_PAGE_SIZE;
+    this.dtype = options.dtype ?? 'f32';
+    if (!KV_DTYPES.includes(this.dtype)) throw new InvalidArgumentError('kvDtype', `must be one of ${KV_DTYPES.join(', ')}, got ${JSON.stringify(this.dtype)}`);
+    if (this.dtype === 'f16' && headDim % 2 !== 0) throw new InvalidArgumentError('kvDtype', `f16 KV packs two head dims per word; head dim ${headDim} is odd`);
     this.maxSequences = options.maxSequences ?? DEFAULT_MAX_SEQUENCES;
     this.maxTokensPerSequence = maxTokensPerSequence;
     this.maxPagesPerSequence = Math.ceil(maxTokensPerSequence / this.pageSize);
-    const pageFloats = 2 * this.pageSize * headDim;
-    this.bytesPerPage = kvPageBytes(headDim, this.pageSize);
+    const pageKvBytes = this.pageKvBytes;
+    this.bytesPerPage = kvPageBytes(headDim, this.pageSize, KV_DTYPE_BYTES[this.dtype]);
 
     this.maxPagesPerLayer = Math.floor(memoryBudgetBytes / (numLayers * this.bytesPerPage));
     if (this.maxPagesPerLayer < numKvHeads) {
@@ -148,7 +156,7 @@ export class PagedKVCache {
     // Read at construction: in Node the GPUBufferUsage global exists only once a WebGPU provider is loaded.
     const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const deviceBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-    const layerBytes = this.maxPagesPerLayer * pageFloats * BYTES_PER_ELEMENT;
+    const layerBytes = this.maxPagesPerLayer * pageKvBytes;
     const maxBinding = options.maxBindingBytes ?? (layerBytes > KV_BUFFER_BYTES ? deviceBinding : Math.min(KV_BUFFER_BYTES, deviceBinding));
     const layersPerArena = Math.min(numLayers, Math.floor(maxBinding / layerBytes));
     if (layersPerArena === 0) throw new BufferLimitError(`The KV pages of one layer (${this.maxPagesPerLayer} pages)`, layerBytes, maxBinding, 'maxStorageBufferBindingSize');
@@ -189,11 +197,16 @@ export class PagedKVCache {
     this.counts = device.createBuffer({ label: 'kv-counts', size: this.maxSequences * numLayers * numKvHeads * BYTES_PER_ELEMENT, usage: STORAGE_USAGE });
     this.staging = device.createBuffer({
       label: 'kv-staging',
-      size: Math.max(pageFloats, numLayers * numKvHeads) * BYTES_PER_ELEMENT,
+      size: Math.max(pageKvBytes, numLayers * numKvHeads * BYTES_PER_ELEMENT),
       usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     this.freeSlots = [];
     for (let s = this.maxSequences - 1; s >= 0; s--) this.freeSlots.push(s);
+  }
+
+  /** Bytes of one page's K and V (without its position slots). */
+  get pageKvBytes(): number {
+    return 2 * this.pageSize * this.headDim * KV_DTYPE_BYTES[this.dtype];
   }
 
   /** Entries per sequence in the block-table buffer. */
@@ -359,8 +372,8 @@ export class PagedKVCache {
   }
 
   private arenaBuffer(arena: number, part: 'pages' | 'positions', numPages: number): GPUBuffer {
-    const floats = part === 'pages' ? numPages * 2 * this.pageSize * this.headDim : numPages * this.pageSize;
-    return this.device.createBuffer({ label: `kv-arena-${arena}-${part}`, size: floats * BYTES_PER_ELEMENT, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const bytes = part === 'pages' ? numPages * this.pageKvBytes : numPages * this.pageSize * BYTES_PER_ELEMENT;
+    return this.device.createBuffer({ label: `kv-arena-${arena}-${part}`, size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
   }
 
   /** Bytes of the pages some sequence holds now (a page shared by forks counts once). */
@@ -440,7 +453,7 @@ export class PagedKVCache {
     if (cow.length > 0) {
       firstWritten = s.pages - 1;
       const encoder = this.device.createCommandEncoder({ label: 'kv-copy-on-write' });
-      const pageBytes = 2 * this.pageSize * this.headDim * BYTES_PER_ELEMENT;
+      const pageBytes = this.pageKvBytes;
       const posBytes = this.pageSize * BYTES_PER_ELEMENT;
       const last = (s.pages - 1) * L * G;
       for (const lg of cow) {

@@ -1,0 +1,94 @@
+// Random weights of a model shape uploaded straight to the GPU (no checkpoint file, no CPU copy of a multi-GB model):
+// what the Node benches of real shapes decode with (bench/wgsl-decode-shapes.ts, bench/sparse-decode.ts).
+import { layerWeight, type ModelConfig } from '../engine/model/index.ts';
+import { toF16 } from '../engine/quant/index.ts';
+import type { MatrixBuffer } from '../engine/decode/index.ts';
+
+export type Format = 'f32' | 'f16' | 'int8' | 'int4';
+
+/**
+ * Weight uploads as f32 (what GpuWeights does), or as random symmetric block-32 codes in engine/quant's layout
+ * (int8/int4: the matrices only, norms stay f32), without holding a CPU copy of a multi-GB model.
+ */
+export function uploadRandom(device: GPUDevice, config: ModelConfig, oBias: boolean, format: Format = 'f32') {
+  const c = config;
+  const map = new Map<string, MatrixBuffer>();
+  const block = new Float32Array(1 << 20);
+  for (let i = 0; i < block.length; i++) block[i] = (Math.sin(i * 12.9898) * 43758.5453 % 1) * 0.05;
+  const codeBlock = new Uint8Array(1 << 22);
+  for (let i = 0; i < codeBlock.length; i++) codeBlock[i] = Math.floor(Math.abs(Math.sin(i * 78.233) * 43758.5453 % 1) * 256);
+  const scaleBlock = new Float32Array(1 << 20).fill(0.004);
+  const halfBlock = format === 'f16' ? toF16(block) : null;
+  let bytes = 0;
+  const fill = (buffer: GPUBuffer, src: Float32Array<ArrayBuffer> | Uint8Array<ArrayBuffer> | Uint16Array<ArrayBuffer>, count: number) => {
+    for (let at = 0; at < count; at += src.length) device.queue.writeBuffer(buffer, at * src.BYTES_PER_ELEMENT, src, 0, Math.min(src.length, count - at));
+  };
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const add = (name: string, shape: number[], offset = 0) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (halfBlock && shape.length === 2) {
+      const buffer = device.createBuffer({ label: name, size: Math.ceil(n / 8) * 16, usage });
+      fill(buffer, halfBlock, n);
+      map.set(name, { buffer, shape, f16: true });
+      bytes += n * 2;
+      return;
+    }
+    if (format !== 'f32' && shape.length === 2) {
+      const bits = format === 'int4' ? 4 : 8;
+      const blocksPerRow = Math.ceil(shape[1] / 32);
+      const codeBytes = shape[0] * blocksPerRow * 32 * bits / 8;
+      const codes = device.createBuffer({ label: name, size: Math.ceil(codeBytes / 16) * 16, usage });
+      fill(codes, codeBlock, codeBytes);
+      const scales = device.createBuffer({ label: `${name} scales`, size: Math.ceil(shape[0] * blocksPerRow / 4) * 16, usage });
+      fill(scales, scaleBlock, shape[0] * blocksPerRow);
+      map.set(name, { buffer: codes, shape, quantized: { scales, mins: false, bits, blockSize: 32, blocksPerRow } });
+      bytes += codeBytes + shape[0] * blocksPerRow * 4;
+      return;
+    }
+    const buffer = device.createBuffer({ label: name, size: Math.ceil(n / 4) * 16, usage });
+    const src = offset ? block.map((v) => v + offset) : block;
+    for (let at = 0; at < n; at += block.length) {
+      const len = Math.min(block.length, n - at);
+      device.queue.writeBuffer(buffer, at * 4, src, 0, len);
+    }
+    map.set(name, { buffer, shape });
+    bytes += n * 4;
+  };
+  const D = c.hiddenSize;
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  add('model.embed_tokens.weight', [c.vocabSize, D]);
+  add('model.norm.weight', [D], 1);
+  if (!c.tieWordEmbeddings) add('lm_head.weight', [c.vocabSize, D]);
+  for (let l = 0; l < c.numLayers; l++) {
+    const w = (s: string, shape: number[], offset = 0) => add(layerWeight(l, s), shape, offset);
+    w('input_layernorm.weight', [D], 1);
+    w('post_attention_layernorm.weight', [D], 1);
+    w('self_attn.q_proj.weight', [qDim, D]);
+    w('self_attn.k_proj.weight', [kvDim, D]);
+    w('self_attn.v_proj.weight', [kvDim, D]);
+    w('self_attn.o_proj.weight', [D, qDim]);
+    if (c.attentionBias) for (const [p, n] of [['q', qDim], ['k', kvDim], ['v', kvDim]] as const) w(`self_attn.${p}_proj.bias`, [n]);
+    if (oBias) w('self_attn.o_proj.bias', [D]);
+    if (c.qkNorm) for (const p of ['q', 'k']) w(`self_attn.${p}_norm.weight`, [c.headDim], 1);
+    w('mlp.gate_proj.weight', [c.intermediateSize, D]);
+    w('mlp.up_proj.weight', [c.intermediateSize, D]);
+    w('mlp.down_proj.weight', [D, c.intermediateSize]);
+  }
+  // Bytes a decode step reads: every weight once, the embedding row aside (lm_head reads it whole when tied).
+  const embedBytes = format === 'f32' ? c.vocabSize * D * 4 : format === 'f16' ? c.vocabSize * D * 2 : c.vocabSize * Math.ceil(D / 32) * (32 * (format === 'int4' ? 4 : 8) / 8 + 4);
+  const streamed = bytes - embedBytes * (c.tieWordEmbeddings ? 0 : 1);
+  return {
+    get: (n: string) => map.get(n)!, has: (n: string) => map.has(n), bytes: streamed,
+    destroy: () => { for (const w of map.values()) { w.buffer.destroy(); w.quantized?.scales.destroy(); } },
+  };
+}
+
+/** A Llama-family config of the given sizes, the rest as Llama-3 has it (head dim 64, RMSNorm eps 1e-5, rotate-half RoPE). */
+export function modelShape(name: string, o: Partial<ModelConfig>): [string, ModelConfig] {
+  return [name, {
+    architecture: 'llama', vocabSize: 0, hiddenSize: 0, intermediateSize: 0, numLayers: 0, numHeads: 0, numKvHeads: 0, headDim: 64,
+    rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, ropeLayout: 'half', maxPositionEmbeddings: 4096, tieWordEmbeddings: true,
+    attentionBias: false, qkNorm: false, bosTokenId: null, eosTokenIds: [], ...o,
+  }];
+}
