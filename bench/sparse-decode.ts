@@ -105,18 +105,22 @@ function fillCache(device: GPUDevice, cache: PagedKVCache, seq: ReturnType<Paged
     device.queue.submit([encoder.finish()]);
   }
   params.destroy();
-  // The sequence takes its pages in order; each slot's position is its index (what a prefill would write).
+  // Each filled slot's position is its index (what a prefill would write): one write per arena.
   const held = cache.tokensHeld(seq);
   if (tokens > held) cache.reserve(seq, tokens - held);
   cache.truncate(seq, tokens); // sets the GPU counts to `tokens`
   const P = cache.pageSize;
-  const slots = new Uint32Array(P);
-  for (let p = Math.floor(held / P); p < Math.ceil(tokens / P); p++) {
-    for (let i = 0; i < P; i++) slots[i] = p * P + i;
-    for (let l = 0; l < cache.numLayers; l++) {
-      const arena = cache.arenaOf(l);
-      for (let g = 0; g < cache.numKvHeads; g++) device.queue.writeBuffer(arena.positions, cache.pageId(seq, p, l, g) * P * 4, slots);
+  for (const arena of cache.arenas) {
+    const positions = new Uint32Array(arena.numPages * P);
+    for (let p = 0; p < Math.ceil(tokens / P); p++) {
+      for (let l = arena.firstLayer; l < arena.firstLayer + arena.numLayers; l++) {
+        for (let g = 0; g < cache.numKvHeads; g++) {
+          const id = cache.pageId(seq, p, l, g);
+          for (let i = 0; i < P; i++) positions[id * P + i] = p * P + i;
+        }
+      }
     }
+    device.queue.writeBuffer(arena.positions, 0, positions);
   }
 }
 
