@@ -16,6 +16,7 @@ import {
   type CompletionChunk, type CompletionOptions, type CompletionRequest, type GeneratedIds, type GenerateRequest, completionRequestOf, type SamplingDefaults,
 } from './api/index.ts';
 import { listPolicies } from './attention/index.ts';
+import { FairQueue } from './scheduling/index.ts';
 import { createPolicy, parseAttentionSpec, type AttentionPolicy, type AttentionSpec, type AttentionSpecInput } from './attention/index.ts';
 import {
   calibrationFileName, calibrationFolderOfUrl, checkCalibrationFits, isCalibrationMethod, parseCalibration, readCalibrationBeside,
@@ -97,6 +98,8 @@ export interface EngineLoadOptions extends GpuModelOptions {
    * `<method>.calibration.json` the engine otherwise reads beside the model when such a policy is first asked for.
    */
   calibration?: unknown;
+  /** Whose turn the load takes in the engine's queue (EngineRequestOptions.owner). */
+  owner?: string;
 }
 
 export type EngineGenerateRequest = GenerateRequest;
@@ -105,7 +108,15 @@ export type EngineGenerateRequest = GenerateRequest;
 export interface EngineRequestOptions {
   /** Aborts the request, running or still queued: it ends with finish_reason "abort". */
   signal?: AbortSignal;
+  /**
+   * Who asks: requests take turns between owners (engine/scheduling's FairQueue). The shared worker names each tab;
+   * callers that name none share one first-come-first-served line.
+   */
+  owner?: string;
 }
+
+/** The queue line of callers that name no owner. */
+const DEFAULT_OWNER = '';
 
 export type EngineGenerateResult = GeneratedIds;
 
@@ -134,15 +145,16 @@ export class SieveEngine {
   private lastPolicy: { key: string; policy: AttentionPolicy } | null = null;
   /** Aborts the task running now, whatever it is doing (a download, a calibration fetch, prefill, decode): interrupt(). */
   private inFlight: AbortController | null = null;
-  /** Requests run one after another, never interleaved on the one KV sequence. */
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Requests run one after another, never interleaved on the one KV sequence, in turns between owners. */
+  private readonly queue = new FairQueue();
 
   /**
-   * Runs `task` after the ones queued before it. Its abort controller exists from the moment it starts, so an
-   * interrupt() while it awaits anything (the calibration fetch of its policy included) is kept; `signal` (in-process
-   * callers) aborts it too, whether it is running or still queued (then it starts already aborted).
+   * Runs `task` in its owner's turn (first come, first served within one owner). Its abort controller exists from the
+   * moment it starts, so an interrupt() while it awaits anything (the calibration fetch of its policy included) is
+   * kept; `signal` (in-process callers) aborts it too, whether it is running or still queued (then it starts already
+   * aborted).
    */
-  private serialize<T>(task: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private serialize<T>(task: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal, owner = DEFAULT_OWNER): Promise<T> {
     const run = async () => {
       const controller = new AbortController();
       const onAbort = () => controller.abort();
@@ -158,9 +170,7 @@ export class SieveEngine {
         if (this.inFlight === controller) this.inFlight = null;
       }
     };
-    const next = this.queue.then(run, run);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(owner, run);
   }
 
   /**
@@ -169,12 +179,14 @@ export class SieveEngine {
    * freed, and the load throws AbortedError.
    */
   load(url: string, onProgress?: ProgressCallback, options: EngineLoadOptions = {}): Promise<ModelInfo> {
-    return this.serialize((signal) => this.loadNow(url, onProgress, options, signal), options.signal);
+    return this.serialize((signal) => this.loadNow(url, onProgress, options, signal), options.signal, options.owner);
   }
 
   /** load()'s work, inside a serialized task (also the reload after a device loss). */
   private async loadNow(url: string, onProgress: ProgressCallback | undefined, options: EngineLoadOptions, signal: AbortSignal): Promise<ModelInfo> {
     {
+      // Aborted while queued: the model loaded before stays (below, it is freed before the new one streams in).
+      if (signal.aborted) throw new AbortedError('The model load was aborted.');
       if (typeof url !== 'string' || url.length === 0) throw new InvalidArgumentError('model', 'must be a URL of a model folder or .gguf file');
       const entry = options.catalogId ? findCatalogModel(options.catalogId) : null;
       if (options.catalogId && !entry) throw new InvalidArgumentError('catalogId', `"${options.catalogId}" is not in models/catalog.json`);
@@ -209,7 +221,7 @@ export class SieveEngine {
         { bytes: () => engineDevice.buffers.liveBytes - askedBefore, release: (m) => m.destroy() });
       if (signal.aborted) { model.destroy(); throw new AbortedError('The model load was aborted.'); }
       await cached?.markComplete();
-      const { signal: _signal, ...again } = options;
+      const { signal: _signal, owner: _owner, ...again } = options;
       this.lastLoad = { url, options: again };
       this.loaded = loaded;
       this.model = model;
@@ -318,7 +330,7 @@ export class SieveEngine {
       const request = completionRequestOf(req);
       model.setPolicy(await this.policyFor(validateCompletionRequest(request, model.config.vocabSize).attention));
       return this.guard(() => generateIds(model, this.tokenizer, this.chatTemplate, request, req.chat ?? false, { defaults: this.samplingDefaults, signal }, req.jsonSchema));
-    }, options.signal);
+    }, options.signal, options.owner);
   }
 
 
@@ -339,7 +351,7 @@ export class SieveEngine {
       model.setPolicy(await this.policyFor(params.attention));
       if (params.stream && !onChunk) throw new InvalidArgumentError('stream', 'streaming needs a chunk callback');
       return this.runRequest(signal, (o) => createChatCompletion(model, this.tokenizer as TextTokenizer, this.chatTemplate as ChatTemplate, request, o), onChunk, onPrefillProgress);
-    }, options.signal);
+    }, options.signal, options.owner);
   }
 
   /** OpenAI's completions.create for raw prompts (text, or token ids for models without a tokenizer). */
@@ -353,7 +365,7 @@ export class SieveEngine {
       model.setPolicy(await this.policyFor(params.attention));
       if (params.stream && !onChunk) throw new InvalidArgumentError('stream', 'streaming needs a chunk callback');
       return this.runRequest(signal, (o) => createCompletion(model, this.tokenizer, request, o), onChunk, onPrefillProgress);
-    }, options.signal);
+    }, options.signal, options.owner);
   }
 
   /**
@@ -405,11 +417,11 @@ export class SieveEngine {
     return this.serialize(async () => this.requireModel().takeProfile());
   }
 
-  unload(): Promise<void> {
+  unload(options: EngineRequestOptions = {}): Promise<void> {
     return this.serialize(async () => {
       this.lastLoad = null; // unloaded on purpose: nothing to bring back after a device loss
       await this.disposeModel();
-    });
+    }, options.signal, options.owner);
   }
 
   /**

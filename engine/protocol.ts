@@ -11,3 +11,6 @@ export type { DecodeProfile } from './runtime/index.ts';
 export type { PrefillProgress } from './generation/index.ts';
 export type * from './api/index.ts';
 export type { LoadProgress } from './model/index.ts';
+// One engine for every tab: the worker-side API both worker kinds expose, and the shared worker's handshake.
+export type { EngineWorkerApi } from './sharing/index.ts';
+export * from './shared-handshake.ts';

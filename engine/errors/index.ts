@@ -33,7 +33,8 @@ export type SieveErrorCode =
   | 'REMOTE_SERVER_ERROR'
   | 'REMOTE_REJECTED'
   | 'REMOTE_UNREACHABLE'
-  | 'GPU_VALIDATION';
+  | 'GPU_VALIDATION'
+  | 'MODEL_IN_USE';
 
 export interface SieveErrorJSON {
   name: string;
@@ -260,6 +261,22 @@ export class NotAModelError extends SieveError {
 export class NotLoadedError extends SieveError {
   constructor() {
     super('NOT_LOADED', 'No model is loaded.', 'Call load(model) first.');
+  }
+}
+
+/**
+ * The engine is shared by this origin's tabs (createEngine({ shared: true })) and holds one model at a time: another
+ * tab holds a different one (it loaded it, or is loading it, and has not unloaded or closed).
+ */
+export class ModelInUseError extends SieveError {
+  constructor(asked: string, loaded: string, tabs: number) {
+    super(
+      'MODEL_IN_USE',
+      `Cannot load ${asked}: ${tabs === 1 ? 'another tab uses' : `${tabs} other tabs use`} ${loaded} in this browser's shared engine, which holds one model at a time.`,
+      `Load ${loaded} here to share it, unload it or close it in the other tabs first, or make this tab's engine without `
+        + '{ shared: true } to run a second model beside it (it takes its own GPU memory).',
+      { asked, loaded, tabs },
+    );
   }
 }
 

@@ -1,16 +1,23 @@
 // SieveClient: the page-side handle on the engine worker, shaped like OpenAI's JS client (and WebLLM's).
 import * as Comlink from 'comlink';
-import { AbortedError, installSieveErrorTransfer, WorkerDiedError, type SieveEngine } from '../../engine/protocol.ts';
+import { AbortedError, installSieveErrorTransfer, SHARED_WORKER_NAME, WorkerDiedError, type EngineWorkerApi } from '../../engine/protocol.ts';
 import { ChunkChannel } from './chunk-channel.ts';
 import { RemoteEngine, type RemoteEngineOptions } from './remote-engine.ts';
+import { SharedEngineEndpoint } from './shared-endpoint.ts';
 import type {
   ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest,
-  LoadOptions, ModelInfo, RequestOptions,
+  EngineInfo, LoadOptions, ModelInfo, RequestOptions,
 } from './types.ts';
 
 export interface CreateEngineOptions {
   /** A worker already running workers/engine.worker.ts; by default createEngine starts one. */
   worker?: Worker;
+  /**
+   * Run the engine in a SharedWorker that every tab of this origin shares: one loaded model, one GPU copy of it, requests
+   * taken in turns between tabs (README, "One engine for every tab"). Where that cannot run, a dedicated worker does,
+   * and `engine.info` says why.
+   */
+  shared?: boolean;
 }
 
 /** What a page may hold: the in-tab engine (SieveClient) or a remote OpenAI-compatible server (RemoteEngine). */
@@ -22,9 +29,13 @@ export type EngineClient = Pick<SieveClient, 'chat' | 'completions' | 'load' | '
  */
 export interface EngineEndpoint extends Comlink.Endpoint {
   terminate(): void;
+  /** Where the engine behind it runs, when the endpoint knows (the shared endpoint); a dedicated worker otherwise. */
+  readonly info?: EngineInfo;
+  /** Settles once `info` is final. */
+  readonly started?: Promise<EngineInfo>;
 }
 
-type WorkerEngine = Comlink.Remote<SieveEngine>;
+type WorkerEngine = Comlink.Remote<EngineWorkerApi>;
 
 interface QueuedTask {
   run: () => Promise<void>;
@@ -65,7 +76,7 @@ export class SieveClient {
   /** Starts talking to `worker`, and watches it: an uncaught error in it or a failed start is its death. */
   private attach(worker: EngineEndpoint): void {
     this.worker = worker;
-    this.live = Comlink.wrap<SieveEngine>(worker);
+    this.live = Comlink.wrap<EngineWorkerApi>(worker);
     this.dead = null;
     this.death = new Promise<never>((_, reject) => { this.onDeath = reject; });
     this.death.catch(() => undefined); // observed by the calls that race it
@@ -98,6 +109,20 @@ export class SieveClient {
   private untilDeath<T>(call: () => Promise<T>): Promise<T> {
     const pending = call(); // first: a call after a death starts the new worker, whose death is the one to race
     return Promise.race([pending, this.death]);
+  }
+
+  /**
+   * Where the engine runs: `worker: 'shared'` (the origin's SharedWorker), or `'dedicated'` (this page's own Worker;
+   * with `fallbackReason` when a shared one was asked for), `'starting'` until the shared worker answered (every call
+   * waits for that; `await engine.started` for the final value).
+   */
+  get info(): EngineInfo {
+    return this.worker.info ?? DEDICATED;
+  }
+
+  /** Settles with `info` once the engine's worker is decided (at once for a dedicated worker). */
+  get started(): Promise<EngineInfo> {
+    return this.worker.started ?? Promise.resolve(this.info);
   }
 
   /** Loads a model from a folder URL, a .gguf URL or a Hugging Face resolve URL (see resolveModelUrl). */
@@ -137,7 +162,10 @@ export class SieveClient {
     this.current?.interrupt();
   }
 
-  /** Stops the worker (and frees its GPU device). The client is unusable afterwards. */
+  /**
+   * Stops the worker (and frees its GPU device). The client is unusable afterwards. A shared engine goes on serving the
+   * other tabs: this tab's requests stop and its hold on the model is dropped (the last tab's frees it).
+   */
   terminate(): void {
     this.terminated = true;
     this.worker.terminate();
@@ -240,6 +268,15 @@ export function createEngine(options?: CreateEngineOptions): SieveClient;
 export function createEngine(options: CreateEngineOptions | RemoteEngineOptions = {}): SieveClient | RemoteEngine {
   if ('remote' in options && options.remote !== undefined) return new RemoteEngine(options);
   const start = () => new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module' });
-  const worker = (options as CreateEngineOptions).worker;
-  return worker ? new SieveClient(worker) : new SieveClient(start(), start);
+  const { worker, shared } = options as CreateEngineOptions;
+  if (worker) return new SieveClient(worker);
+  if (shared) {
+    // The same script as the dedicated worker (it serves tabs when started as a SharedWorker): one engine bundle.
+    const startShared = () => new SharedWorker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: SHARED_WORKER_NAME });
+    const connect = () => new SharedEngineEndpoint(startShared, start);
+    return new SieveClient(connect(), connect);
+  }
+  return new SieveClient(start(), start);
 }
+
+const DEDICATED: EngineInfo = { worker: 'dedicated' };

@@ -64,3 +64,11 @@ export interface LoadOptions {
    */
   signal?: AbortSignal;
 }
+
+/** engine.info: where the engine runs (createEngine({ shared: true }) asks for the origin's shared worker). */
+export interface EngineInfo {
+  /** 'shared': the SharedWorker of every tab of this origin; 'dedicated': this page's own Worker; 'starting': not yet known. */
+  worker: 'shared' | 'dedicated' | 'starting';
+  /** Why a shared engine was asked for and a dedicated one runs (no SharedWorker, or no WebGPU inside one, ...). */
+  fallbackReason?: string;
+}

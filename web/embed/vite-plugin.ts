@@ -5,8 +5,12 @@ import { FRAME_CSP } from './csp.ts';
 import { EMBED_SCRIPT_NAME, FRAME_PATH } from './protocol.ts';
 
 const ENTRY = 'web/embed/sieve-embed.ts';
-/** web/client's createEngine starts the engine worker on the page: `new Worker(new URL(...engine.worker.ts...))`. */
-const PAGE_WORKER_START = /new Worker\(\s*new URL\(\s*'[^']*engine\.worker\.ts'\s*,\s*import\.meta\.url\s*\)[^)]*\)/;
+/**
+ * web/client's createEngine starts the engine worker on the page, dedicated and shared:
+ * `new Worker(new URL(...engine.worker.ts...))` and `new SharedWorker(new URL(...engine.worker.ts...))`.
+ */
+const PAGE_WORKER_START = /new (?:Shared)?Worker\(\s*new URL\(\s*'[^']*engine\.worker\.ts'\s*,\s*import\.meta\.url\s*\)[^)]*\)/g;
+const PAGE_WORKER_STARTS = 2;
 
 /**
  * The script reuses web/client's SieveClient, whose module also holds createEngine. Left alone, Vite would bundle
@@ -20,8 +24,9 @@ function withoutPageWorker(): Plugin {
     enforce: 'pre',
     transform(code, id) {
       if (!id.split('?')[0].endsWith('/web/client/engine-client.ts')) return null;
+      const starts = code.match(PAGE_WORKER_START)?.length ?? 0;
+      if (starts !== PAGE_WORKER_STARTS) this.error(`web/client/engine-client.ts starts its workers ${starts} times, not ${PAGE_WORKER_STARTS} as expected: update PAGE_WORKER_START.`);
       const replaced = code.replace(PAGE_WORKER_START, "(() => { throw new Error('sieve.embed.js starts engines in its frame: use window.Sieve.createEngine().'); })()");
-      if (replaced === code) this.error('web/client/engine-client.ts no longer starts its worker as expected: update PAGE_WORKER_START.');
       return replaced;
     },
   };

@@ -1,0 +1,53 @@
+// FairQueue's rule: one task at a time, owners in turns, first come first served within an owner.
+import { describe, expect, it } from 'vitest';
+import { FairQueue } from './index.ts';
+
+/** A task that records its start and ends when released. */
+function gate(log: string[], name: string) {
+  let release!: () => void;
+  const done = new Promise<void>((r) => { release = r; });
+  return { task: async () => { log.push(name); await done; return name; }, release };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+describe('FairQueue', () => {
+  it('with one owner it is first come, first served, one at a time', async () => {
+    const q = new FairQueue();
+    const log: string[] = [];
+    const gates = ['a1', 'a2', 'a3'].map((n) => gate(log, n));
+    const results = gates.map((g) => q.run('a', g.task));
+    await tick();
+    expect(log).toEqual(['a1']);
+    for (const g of gates) { g.release(); await tick(); }
+    expect(await Promise.all(results)).toEqual(['a1', 'a2', 'a3']);
+    expect(log).toEqual(['a1', 'a2', 'a3']);
+  });
+
+  it("a tab that asked once goes before a burst's second request, whenever it arrived during the first", async () => {
+    const q = new FairQueue();
+    const log: string[] = [];
+    const a = ['a1', 'a2', 'a3'].map((n) => gate(log, n));
+    a.forEach((g) => void q.run('A', g.task));
+    await tick(); // a1 runs; a2, a3 wait
+    const b = gate(log, 'b1');
+    void q.run('B', b.task); // B arrives after A queued three
+    const c = gate(log, 'c1');
+    a[0].release(); await tick(); // next: B, not A's second
+    void q.run('C', c.task); // C arrives while b1 runs: A waited longer, so A goes first, then C
+    b.release(); await tick();
+    a[1].release(); await tick();
+    c.release(); await tick();
+    a[2].release(); await tick();
+    expect(log).toEqual(['a1', 'b1', 'a2', 'c1', 'a3']);
+    expect(q.waiting).toBe(0);
+  });
+
+  it('a failed task passes its error on and the next one still runs', async () => {
+    const q = new FairQueue();
+    const failed = q.run('A', async () => { throw new Error('boom'); });
+    const next = q.run('B', async () => 'ok');
+    await expect(failed).rejects.toThrow('boom');
+    expect(await next).toBe('ok');
+  });
+});

@@ -1,0 +1,221 @@
+// SharedEngineHost: one SieveEngine for all tabs of an origin (the SharedWorker's), and one EngineSession per tab.
+import { AbortedError, ModelInUseError, NotLoadedError } from '../errors/index.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest } from '../api/index.ts';
+import type { EngineLoadOptions, EngineStats, ModelInfo, SieveEngine } from '../engine.ts';
+import type { PrefillProgress } from '../generation/index.ts';
+import type { ProgressCallback } from '../model/index.ts';
+
+/** What the page's SieveClient calls in its worker: the dedicated worker's SieveEngine, or its tab's EngineSession. */
+export type EngineWorkerApi = Pick<SieveEngine,
+  'load' | 'unload' | 'chatCompletion' | 'completion' | 'interrupt' | 'listPolicies' | 'listCachedModels' | 'isModelCached'
+  | 'deleteCachedModel' | 'stats'>;
+
+/** The model the tabs share, and which tabs hold it. */
+interface HeldModel {
+  key: string;
+  url: string;
+  info: ModelInfo;
+  holders: Set<EngineSession>;
+}
+
+/**
+ * The rules of a shared engine (README, "One engine for every tab"):
+ * - One model at a time. A tab holds the model once its load() of it returned, until it unloads or closes. A load
+ *   of the model already held (same URL and same load options, apart from progress, signal, cache and token, which
+ *   do not change what is loaded) joins it at once; a load of another model while another tab holds one is refused
+ *   with ModelInUseError. Why refuse rather than queue: a queued switch would still run between the other tab's
+ *   messages and answer its next one with a model it never asked for; the refusal leaves the choice to the person.
+ * - A tab sends requests only for the model it holds (NotLoadedError otherwise, as a dedicated engine before load):
+ *   no tab is ever answered by a model another tab picked.
+ * - Loads and unloads are made one at a time (`exclusive`): a tab that loads the model another tab is loading waits
+ *   for that load and joins it, so two tabs opening together download and build the model once.
+ * - The model is freed when its last holder unloads or closes.
+ */
+export class SharedEngineHost {
+  private model: HeldModel | null = null;
+  private modelOps: Promise<unknown> = Promise.resolve();
+  private sessions = 0;
+
+  constructor(readonly engine: SieveEngine) {}
+
+  /** A new tab: its session is what the worker exposes on the tab's port. */
+  connect(): EngineSession {
+    return new EngineSession(`tab-${++this.sessions}`, this);
+  }
+
+  /** The model's URL and how many tabs hold it (null when none is loaded). */
+  held(): { url: string; tabs: number } | null {
+    return this.model ? { url: this.model.url, tabs: this.model.holders.size } : null;
+  }
+
+  /** session.load(): join the model held, or load one if no other tab holds a model. */
+  async loadFor(session: EngineSession, url: string, onProgress: ProgressCallback | undefined, options: EngineLoadOptions, signal: AbortSignal): Promise<ModelInfo> {
+    const key = modelKey(url, options);
+    return this.exclusive(signal, async () => {
+      const held = this.model;
+      if (held?.key === key) {
+        held.holders.add(session);
+        return held.info;
+      }
+      const others = held ? [...held.holders].filter((s) => s !== session).length : 0;
+      if (held && others > 0) throw new ModelInUseError(url, held.url, others);
+      // This tab alone holds the loaded model, or nobody does: it loads (the engine frees the old model first).
+      try {
+        const info = await this.engine.load(url, onProgress, { ...options, signal, owner: session.id });
+        this.model = { key, url, info, holders: new Set([session]) };
+        if (session.closed) await this.releaseNow(session); // closed while its load finished
+        return info;
+      } catch (e) {
+        // The engine keeps the old model where the load failed before freeing it (a bad option, an abort while queued).
+        const kept = held && (await this.engine.stats()).model !== null;
+        this.model = kept ? held : null;
+        throw e;
+      }
+    });
+  }
+
+  /** Throws NotLoadedError unless `session` holds the loaded model. */
+  requireHeldBy(session: EngineSession): void {
+    if (!this.model?.holders.has(session)) {
+      throw new NotLoadedError();
+    }
+  }
+
+  /** session.unload() or a closed tab: drops its hold; the last holder's release frees the model. */
+  release(session: EngineSession): Promise<void> {
+    return this.exclusive(undefined, () => this.releaseNow(session));
+  }
+
+  private async releaseNow(session: EngineSession): Promise<void> {
+    const held = this.model;
+    if (!held?.holders.delete(session) || held.holders.size > 0) return;
+    this.model = null;
+    await this.engine.unload({ owner: session.id });
+  }
+
+  /** Runs model changes one at a time; a caller whose signal aborts stops waiting for its turn. */
+  private exclusive<T>(signal: AbortSignal | undefined, change: () => Promise<T>): Promise<T> {
+    const turn = this.modelOps.then(() => {
+      if (signal?.aborted) throw new AbortedError('The model load was aborted.');
+      return change();
+    });
+    this.modelOps = turn.catch(() => undefined);
+    if (!signal) return turn;
+    const aborted = new Promise<never>((_, reject) => {
+      signal.addEventListener('abort', () => reject(new AbortedError('The model load was aborted.')), { once: true });
+    });
+    return Promise.race([turn, aborted]);
+  }
+}
+
+/**
+ * One tab's face on the shared engine, exposed on the tab's port. Its requests take the tab's turns in the engine's
+ * queue; interrupt() stops only this tab's requests; close() (the tab is gone) stops them and drops its hold.
+ */
+export class EngineSession implements EngineWorkerApi {
+  /** Abort controllers of this tab's calls now in the engine (the client sends one at a time). */
+  private readonly calls = new Set<AbortController>();
+  private isClosed = false;
+  private markGone!: () => void;
+  /** Settles when the tab is gone: chunk deliveries race it (a closed port never answers). */
+  private readonly gone = new Promise<void>((resolve) => { this.markGone = resolve; });
+
+  constructor(readonly id: string, private readonly host: SharedEngineHost) {}
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  load(url: string, onProgress?: ProgressCallback, options: EngineLoadOptions = {}): Promise<ModelInfo> {
+    return this.track((signal) => this.host.loadFor(this, url, onProgress, options, signal));
+  }
+
+  /** Drops this tab's hold on the model; the model is freed when no tab holds it. */
+  async unload(): Promise<void> {
+    await this.host.release(this);
+  }
+
+  chatCompletion(
+    request: ChatCompletionRequest, onChunk?: (chunk: ChatCompletionChunk) => unknown, onPrefillProgress?: (p: PrefillProgress) => unknown,
+  ): Promise<ChatCompletion | null> {
+    return this.track((signal) => {
+      this.host.requireHeldBy(this);
+      return this.host.engine.chatCompletion(request, this.deliver(onChunk), onPrefillProgress, { signal, owner: this.id });
+    });
+  }
+
+  completion(
+    request: CompletionRequest, onChunk?: (chunk: CompletionChunk) => unknown, onPrefillProgress?: (p: PrefillProgress) => unknown,
+  ): Promise<Completion | null> {
+    return this.track((signal) => {
+      this.host.requireHeldBy(this);
+      return this.host.engine.completion(request, this.deliver(onChunk), onPrefillProgress, { signal, owner: this.id });
+    });
+  }
+
+  /** Stops this tab's request (running or still queued behind other tabs'); other tabs' requests go on. */
+  interrupt(): void {
+    for (const c of this.calls) c.abort();
+  }
+
+  listPolicies(): string[] {
+    return this.host.engine.listPolicies();
+  }
+
+  listCachedModels(): Promise<string[]> {
+    return this.host.engine.listCachedModels();
+  }
+
+  isModelCached(url: string): Promise<boolean> {
+    return this.host.engine.isModelCached(url);
+  }
+
+  deleteCachedModel(url: string): Promise<void> {
+    return this.host.engine.deleteCachedModel(url);
+  }
+
+  stats(): Promise<EngineStats> {
+    return this.host.engine.stats();
+  }
+
+  /**
+   * The tab is gone: its request stops (it ends as an abort, whose chunks go nowhere), anything it queued is dropped,
+   * and its hold on the model is released.
+   */
+  close(): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    this.isClosed = true;
+    this.interrupt();
+    this.markGone();
+    return this.host.release(this);
+  }
+
+  private async track<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.isClosed) throw new AbortedError("This tab's connection to the shared engine is closed.");
+    const controller = new AbortController();
+    this.calls.add(controller);
+    try {
+      return await call(controller.signal);
+    } finally {
+      this.calls.delete(controller);
+    }
+  }
+
+  /**
+   * The engine awaits each chunk's delivery (back-pressure from the page); a closed tab's port never answers, so a
+   * delivery also ends when the tab is gone, and the aborted request can finish and free the engine.
+   */
+  private deliver<C>(onChunk: ((chunk: C) => unknown) | undefined): ((chunk: C) => unknown) | undefined {
+    if (!onChunk) return undefined;
+    return (chunk) => (this.isClosed ? undefined : Promise.race([onChunk(chunk), this.gone]));
+  }
+}
+
+/** What makes two loads the same model: the URL (absolute, as the worker resolves it) and the options that shape it. */
+function modelKey(url: string, options: EngineLoadOptions): string {
+  const { signal: _signal, owner: _owner, cache: _cache, accessToken: _token, ...shaping } = options;
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  const absolute = base ? new URL(url, base).href : url;
+  const sorted = Object.keys(shaping).sort().map((k) => [k, (shaping as Record<string, unknown>)[k]]);
+  return JSON.stringify([absolute, sorted]);
+}
