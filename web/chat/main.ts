@@ -65,7 +65,13 @@ const ui = {
 // ?remote=https://host/v1 chats with an OpenAI-compatible server (its model name typed in the model box) instead of
 // the in-tab engine; no API key here: point it at a proxy that adds one (README, the remote door).
 const remoteUrl = new URLSearchParams(location.search).get('remote');
-const engine: EngineClient = remoteUrl ? createEngine({ remote: remoteUrl }) : createEngine();
+// ?worker=shared runs the engine in the origin's SharedWorker, one model for every tab (README, "One engine for every
+// tab"). Dedicated by default: a tab of the chat is its own conversation with its own model, and a person expects to
+// pick a model in one tab without another tab refusing it (a shared engine holds one model) and to get a reply without
+// waiting behind another tab's, whose conversation the engine would also prefill again on every switch (it holds one
+// KV sequence). A second tab of the same model costs no second download (the model store), only its GPU memory.
+const sharedEngine = new URLSearchParams(location.search).get('worker') === 'shared';
+const engine: EngineClient = remoteUrl ? createEngine({ remote: remoteUrl }) : createEngine({ shared: sharedEngine });
 const picker = new ModelPicker(ui.catalogSelect, ui.tokenRow, ui.tokenInput, location.href);
 let store: ConversationStore | null = null;
 let conversations: Conversation[] = [];
