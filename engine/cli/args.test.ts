@@ -55,4 +55,12 @@ describe('sieve eval arguments', () => {
     expect(() => parseEvalCli(['--model', 'm', '--context', '100'])).toThrow(/--context/);
     expect(() => parseEvalCli([])).toThrow(/--model/);
   });
+
+  it('takes a shard of the items and a time limit', () => {
+    expect(parseEvalCli(['--model', 'm', '--shard', '3/12', '--stop-after', '200'])).toMatchObject({ shard: { index: 3, count: 12 }, stopAfterS: 200 });
+    expect(parseEvalCli(['--model', 'm'])).not.toHaveProperty('shard');
+    expect(() => parseEvalCli(['--model', 'm', '--shard', '12/12'])).toThrow(/--shard: must be i\/k with 0 <= i < k/);
+    expect(() => parseEvalCli(['--model', 'm', '--shard', '2'])).toThrow(/--shard/);
+    expect(() => parseEvalCli(['--model', 'm', '--stop-after', '0'])).toThrow(/--stop-after: must be a positive number/);
+  });
 });

