@@ -25,6 +25,8 @@ async function openHarness(page: Page): Promise<void> {
   await page.evaluate(() => {
     const w = window as unknown as Record<string, unknown> & { engine: { chat: { completions: { create: Function } } } };
     const controllers = new Map<string, AbortController>();
+    const ended = new Set<string>();
+    w.ended = (id: string) => ended.has(id);
     const firsts = new Map<string, Promise<void>>();
     w.ask = (id: string, prompt: string, maxTokens: number) => {
       const controller = new AbortController();
@@ -45,6 +47,7 @@ async function openHarness(page: Page): Promise<void> {
           if (text) first();
         }
         first();
+        ended.add(id);
         return { text, finish, tokens };
       })();
     };
@@ -115,6 +118,8 @@ test('two pages share one engine: one download, fair turns, aborts and a closed 
     await ask(a, 'a3', PROMPTS.long, LONG_TOKENS);
     await firstText(a, 'a3');
     await ask(b, 'b3', PROMPTS.b, SHORT_TOKENS);
+    // Still running as it closes (else B would be served anyway, and this would show nothing).
+    expect(await a.evaluate(() => (window as unknown as { ended: (i: string) => boolean }).ended('a3'))).toBe(false);
     await a.close();
     const b3 = await reply(b, 'b3');
     expect(b3).toEqual(b1);
