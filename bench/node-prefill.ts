@@ -12,7 +12,7 @@ import { argOf as arg, openNodeBenchDevice } from './node-harness.ts';
 import { layerWeight, parseHfConfig, type ModelConfig } from '../engine/model/index.ts';
 import { GpuModel, GpuWeights, type GpuModelOptions } from '../engine/runtime/index.ts';
 import { PREFILL_MIN_TILES_PER_SPLIT } from '../engine/attention/constants.ts';
-import { isQuantizedWeight } from '../engine/quant/index.ts';
+import { isQuantizedWeight, toF16 } from '../engine/quant/index.ts';
 import { SMOLLM2_135M_SHAPE, type LlamaShape } from './random-checkpoint.ts';
 
 /**
@@ -29,7 +29,7 @@ const LLAMA_32_1B_SHAPE: LlamaShape = {
 const TINY_SHAPE: LlamaShape = { ...SMOLLM2_135M_SHAPE, numLayers: 2, vocabSize: 1024, maxPositionEmbeddings: 1024 };
 
 type Path = 'wgsl' | 'wgsl-nosplit';
-type Format = 'f32' | 'int8' | 'int4';
+type Format = 'f32' | 'f16' | 'int8' | 'int4';
 
 const LABEL = arg('--label', 'h200');
 const OUT = arg('--out', 'bench-node-prefill.json');
@@ -64,7 +64,7 @@ function configOf(s: LlamaShape): ModelConfig {
  * are 1. No CPU copy and no host quantization (the 1B shape's took most of a minute of device time before).
  */
 export function randomGpuWeights(device: GPUDevice, c: ModelConfig, format: Format): GpuWeights {
-  const weights = new GpuWeights(format === 'f32' ? null : { bits: format === 'int4' ? 4 : 8, blockSize: 32, symmetric: true });
+  const weights = new GpuWeights(format);
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   let state = 1234;
   const pool = new Float32Array(1 << 20);
@@ -72,7 +72,9 @@ export function randomGpuWeights(device: GPUDevice, c: ModelConfig, format: Form
   const codes = new Uint8Array(1 << 22);
   for (let i = 0; i < codes.length; i++) { state = (state * 1103515245 + 12345) >>> 0; codes[i] = state >>> 24; }
   const ones = new Float32Array(1 << 16).fill(1);
-  const buffer = (label: string, bytes: number, src: Float32Array | Uint8Array, offset = 0) => {
+  // f16: the same pool as f16 pairs (engine/quant/f16.ts's layout is a Uint16Array's bytes).
+  const halves = format === 'f16' ? toF16(pool) : null;
+  const buffer = (label: string, bytes: number, src: Float32Array | Uint8Array | Uint16Array, offset = 0) => {
     const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
     const srcBytes = new Uint8Array(src.buffer as ArrayBuffer, src.byteOffset, src.byteLength);
     for (let at = 0; at < bytes;) {
@@ -96,6 +98,8 @@ export function randomGpuWeights(device: GPUDevice, c: ModelConfig, format: Form
         shape,
         quantized: { scales: buffer(`${name} scales`, shape[0] * blocksPerRow * 4, scales), mins: false, bits: q.bits as 4 | 8, blockSize: q.blockSize, blocksPerRow },
       });
+    } else if (halves && isQuantizedWeight(name)) {
+      weights.byName.set(name, { buffer: buffer(name, n * 2, halves, (weights.byName.size * 4096) % (1 << 20)), shape, f16: true });
     } else {
       weights.byName.set(name, { buffer: buffer(name, n * 4, pool, (weights.byName.size * 4096) % (1 << 20)), shape });
     }

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { layerWeight, type ModelConfig } from '../engine/model/index.ts';
-import { quantizationSpec } from '../engine/quant/index.ts';
+import { quantizationSpec, toF16 } from '../engine/quant/index.ts';
 import { GpuWeights } from '../engine/runtime/weights.ts';
 
 export interface LlamaShape {
@@ -55,9 +55,9 @@ export function configOfShape(s: LlamaShape): ModelConfig {
  * f32 values. No checkpoint and no CPU copy of the model: a 1B shape is on the GPU in about a second, which a bench
  * with seconds of device time needs.
  */
-export function randomGpuWeights(device: GPUDevice, config: ModelConfig, quantization: 'f32' | 'int8' | 'int4', seed = 1234): GpuWeights {
+export function randomGpuWeights(device: GPUDevice, config: ModelConfig, quantization: 'f32' | 'f16' | 'int8' | 'int4', seed = 1234): GpuWeights {
   const spec = quantizationSpec(quantization);
-  const weights = new GpuWeights(spec);
+  const weights = new GpuWeights(quantization);
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   // One 4 MiB pattern of random bytes, written again and again: the bytes need not differ across a matrix.
   let state = seed >>> 0 || 1;
@@ -65,6 +65,7 @@ export function randomGpuWeights(device: GPUDevice, config: ModelConfig, quantiz
   for (let i = 0; i < pattern.length; i++) { state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0; pattern[i] = state & 0xff; }
   // f32 matrices: the bytes as small values in [-0.02, 0.02); norms: ones.
   const smallFloats = Float32Array.from({ length: 1 << 20 }, (_, i) => (pattern[i] - 128) / 6400);
+  const smallHalves = quantization === 'f16' ? toF16(smallFloats) : null;
   const buffer = (label: string, bytes: number, src: ArrayBufferView<ArrayBuffer>): GPUBuffer => {
     const b = device.createBuffer({ label, size: Math.ceil(bytes / 16) * 16, usage });
     for (let at = 0; at < bytes; at += src.byteLength) device.queue.writeBuffer(b, at, src, 0, Math.min(src.byteLength, bytes - at) / (src as Float32Array).BYTES_PER_ELEMENT);
@@ -75,6 +76,8 @@ export function randomGpuWeights(device: GPUDevice, config: ModelConfig, quantiz
     const n = shape.reduce((a, b) => a * b, 1);
     if (shape.length === 1) {
       weights.byName.set(name, { buffer: buffer(name, n * 4, new Float32Array(Math.min(n, 1 << 20)).fill(1)), shape });
+    } else if (smallHalves) {
+      weights.byName.set(name, { buffer: buffer(name, n * 2, smallHalves), shape, f16: true });
     } else if (!spec) {
       weights.byName.set(name, { buffer: buffer(name, n * 4, smallFloats), shape });
     } else {

@@ -11,7 +11,7 @@ import { argOf as arg, openNodeBenchDevice } from './node-harness.ts';
 import { folderSource, loadModelFromPath, streamModel, type WeightSink } from '../engine/model/node.ts';
 import { GpuModel, GpuWeightWriter } from '../engine/runtime/index.ts';
 import { generateGreedy } from '../engine/generation/index.ts';
-import { parseQuantization, quantizationSpec } from '../engine/quant/index.ts';
+import { parseQuantization } from '../engine/quant/index.ts';
 import { SMOLLM2_135M_SHAPE, writeRandomCheckpoint } from './random-checkpoint.ts';
 
 const MODEL = arg('--model', '');
@@ -54,7 +54,7 @@ async function main() {
   const dir = MODEL || (small
     ? writeRandomCheckpoint(join(tmpdir(), 'sieve-bench-small-shape'), SMALL_SHAPE)
     : writeRandomCheckpoint(join(tmpdir(), 'sieve-bench-smollm2-135m-shape'), SMOLLM2_135M_SHAPE));
-  const quantization = quantizationSpec(QUANTIZATION);
+  const quantization = QUANTIZATION;
   const rows: Record<string, unknown>[] = [];
   const write = () => writeFileSync(OUT, JSON.stringify({
     date: new Date().toISOString(), adapter, model: dir, quantization: QUANTIZATION, gcExposed: gc !== undefined,

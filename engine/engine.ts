@@ -8,7 +8,8 @@ import {
   type CachedModelSource, type CatalogModel,
 } from './hub/index.ts';
 import { checkGpuModelOptions, GpuModel, GpuWeightWriter, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
-import { codeBytesPerF32Byte, parseQuantization, quantizationSpec, type QuantizationMode } from './quant/index.ts';
+import { codeBytesPerF32Byte, parseQuantization, type QuantizationMode } from './quant/index.ts';
+import { defaultWeightFormat } from './decode/index.ts';
 import { createChatTemplate, loadTokenizer, type ChatTemplate, type TextTokenizer } from './tokenizer/index.ts';
 import {
   createChatCompletion, createCompletion, generateIds, samplingDefaultsFromGenerationConfig, validateChatCompletionRequest,
@@ -33,7 +34,7 @@ export interface ModelInfo {
   maxPositionEmbeddings: number;
   /** GPU bytes of the weights as stored (quantized codes, scales and zero points included). */
   weightBytes: number;
-  /** The load option: how f32, f16 and bf16 weights are stored on the GPU ('f32', or 'int8' / 'int4' blocks). */
+  /** How the matrices are stored on the GPU: 'f32', 'f16', or 'int8' / 'int4' blocks (the load option, or the adapter's default). */
   quantization: QuantizationMode;
   /**
    * Tensors per storage format on the GPU: 'f32', or blocks as int<bits>/<block size>, '+min' where blocks carry an
@@ -190,21 +191,25 @@ export class SieveEngine {
       if (typeof url !== 'string' || url.length === 0) throw new InvalidArgumentError('model', 'must be a URL of a model folder or .gguf file');
       const entry = options.catalogId ? findCatalogModel(options.catalogId) : null;
       if (options.catalogId && !entry) throw new InvalidArgumentError('catalogId', `"${options.catalogId}" is not in models/catalog.json`);
-      // A catalog model loads in the format its entry says it needs to fit a tab, unless the caller asks for another.
-      const quantization = parseQuantization(options.quantization ?? entry?.quantization); // before any download
+      // A catalog model loads in the format its entry says it needs to fit a tab, unless the caller asks for another;
+      // an entry that needs no smaller format than f32, and a load that names none, take the adapter's default
+      // (defaultWeightFormat: f16 on real GPUs, f32 on CPU adapters).
+      const asked = options.quantization ?? (entry?.quantization === 'f32' ? undefined : entry?.quantization);
+      parseQuantization(asked); // before any download
       checkGpuModelOptions(options);
       const engineDevice = await this.usableDevice();
+      const quantization = parseQuantization(asked, defaultWeightFormat(engineDevice.adapterInfo));
       const { maxStorageBufferBindingSize, maxBufferSize } = engineDevice.limits;
       const cached = await this.cachedSource(url, onProgress, options, entry, quantization, signal);
       const source: FileSource | string = cached ?? url;
       // A cached source reports its downloads itself (with rate and time left); the loader's own fetch events would repeat them.
       const loaderProgress = cached && onProgress ? (p: LoadProgress) => { if (p.phase !== 'fetch') void onProgress(p); } : onProgress;
-      // The loader checks f32 tensor sizes; a quantized tensor's largest buffer is its codes, bits/32 of that.
+      // The loader checks f32 tensor sizes; an f16 tensor is half of that, a quantized one's largest buffer (its codes) bits/32.
       const maxTensorBytes = Math.floor(Math.min(maxStorageBufferBindingSize, maxBufferSize) / codeBytesPerF32Byte(quantization));
       // The old model is freed before the new one's first buffer: two models at once are what a tab cannot hold.
       await this.disposeModel();
       // Weights stream from the network (or the model store) to the GPU tensor by tensor; none stays on the CPU.
-      const writer = new GpuWeightWriter(engineDevice.device, typeof source === 'string' ? source : source.description, quantizationSpec(quantization), onProgress);
+      const writer = new GpuWeightWriter(engineDevice.device, typeof source === 'string' ? source : source.description, quantization, onProgress);
       let loaded: ModelFiles;
       let calibrations: Map<CalibrationMethod, CalibrationArtifact | null>;
       try {

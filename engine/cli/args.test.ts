@@ -25,13 +25,14 @@ describe('sieve generate arguments', () => {
 
 describe('--quantization', () => {
   it('defaults to f32 and takes int8 / int4 for both commands', () => {
-    expect(parseCli(['generate', '--model', 'm', '--ids', '1']).quantization).toBe('f32');
+    expect(parseCli(['generate', '--model', 'm', '--ids', '1']).quantization).toBeUndefined();
+    expect(parseCli(['generate', '--model', 'm', '--ids', '1', '--quantization', 'f16']).quantization).toBe('f16');
     expect(parseCli(['generate', '--model', 'm', '--ids', '1', '--quantization', 'int4']).quantization).toBe('int4');
     expect(parseCli(['logits', '--model', 'm', '--ids', '1', '--out', 'o', '--quantization', 'int8']).quantization).toBe('int8');
   });
 
   it('rejects other values, and quantization on the f32-only reference backend, naming the flag', () => {
-    expect(() => parseCli(['generate', '--model', 'm', '--ids', '1', '--quantization', 'q4_0'])).toThrow(/--quantization: must be one of f32, int8, int4/);
+    expect(() => parseCli(['generate', '--model', 'm', '--ids', '1', '--quantization', 'q4_0'])).toThrow(/--quantization: must be one of f32, f16, int8, int4/);
     expect(() => parseCli(['generate', '--model', 'm', '--ids', '1', '--quantization', 'int4', '--backend', 'reference'])).toThrow(/--quantization: the reference backend/);
   });
 });

@@ -13,8 +13,11 @@ export interface CommonOptions {
   model: string;
   backend: Backend;
   attention: string | undefined;
-  /** Weights quantized at load (webgpu backend): f32 (default), int8 or int4 blocks of 32. */
-  quantization: QuantizationMode;
+  /**
+   * How the webgpu backend stores the matrices: f32, f16, int8 or int4 blocks of 32; undefined: the engine's default
+   * for the adapter (f16 on real GPUs, f32 on software ones).
+   */
+  quantization: QuantizationMode | undefined;
   /** A calibration artifact file (Double Sparsity, FASA) given instead of the one beside the model. */
   calibration: string | undefined;
 }
@@ -91,7 +94,7 @@ export const USAGE = `Usage:
                  [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--presence-penalty P]
                  [--frequency-penalty F] [--seed S] [--stop TEXT]... [--logit-bias 13=-100,42=2.5] [--ignore-eos] [--chat]
                  [--attention SPEC] [--backend webgpu|reference]
-  both also take  [--quantization f32|int8|int4] [--calibration FILE]
+  both also take  [--quantization f32|f16|int8|int4] [--calibration FILE]
   sieve calibrate --model <folder|file.gguf|url> --method double-sparsity|fasa --text FILE [--out FILE]
                  [--tokens N] [--window N]
   sieve eval     --model <folder> [--backend dawn|webgpu|reference] [--policy dense,quest,...] [--budget 64,128]
@@ -100,7 +103,8 @@ export const USAGE = `Usage:
 
   logits writes little-endian f32 logits of shape [number of ids, vocab].
   --backend webgpu (default) runs the engine in headless Chromium; reference runs the CPU reference in Node.
-  --quantization int8|int4 quantizes the weights at load (webgpu backend only; docs/quantization.md).
+  --quantization stores the matrices as f32, f16, or int8/int4 blocks made at load (webgpu backend only;
+  docs/quantization.md); default f16 on a real GPU, f32 on a software adapter.
   --calibration FILE gives the calibration artifact the double-sparsity and fasa policies need (webgpu backend);
   without it the engine reads <method>.calibration.json beside the model.
   calibrate runs the text through the CPU reference forward and writes <method>.calibration.json beside a writable
@@ -142,7 +146,7 @@ export function parseCli(argv: string[]): CliOptions {
       'logit-bias': { type: 'string' },
       chat: { type: 'boolean', default: false },
       'json-schema': { type: 'string' },
-      quantization: { type: 'string', default: 'f32' },
+      quantization: { type: 'string' },
       calibration: { type: 'string' },
     },
   });
@@ -150,18 +154,18 @@ export function parseCli(argv: string[]): CliOptions {
   if (values.backend !== 'webgpu' && values.backend !== 'reference') {
     throw new InvalidArgumentError('--backend', `must be "webgpu" or "reference", got "${values.backend}"`);
   }
-  const quantization = values.quantization ?? 'f32';
-  if (!(QUANTIZATION_MODES as readonly string[]).includes(quantization)) {
+  const quantization = values.quantization;
+  if (quantization !== undefined && !(QUANTIZATION_MODES as readonly string[]).includes(quantization)) {
     throw new InvalidArgumentError('--quantization', `must be one of ${QUANTIZATION_MODES.join(', ')}, got "${quantization}"`);
   }
-  if (quantization !== 'f32' && values.backend === 'reference') {
+  if (quantization !== undefined && quantization !== 'f32' && values.backend === 'reference') {
     throw new InvalidArgumentError('--quantization', 'the reference backend runs f32 weights; quantization needs --backend webgpu');
   }
   if (values.calibration !== undefined && values.backend === 'reference') {
     throw new InvalidArgumentError('--calibration', 'the reference backend runs no policy that reads a calibration (double-sparsity, fasa); they need --backend webgpu');
   }
   const common: CommonOptions = {
-    model: values.model, backend: values.backend, attention: values.attention, quantization: quantization as QuantizationMode, calibration: values.calibration,
+    model: values.model, backend: values.backend, attention: values.attention, quantization: quantization as QuantizationMode | undefined, calibration: values.calibration,
   };
   if (command === 'logits') {
     if (!values.ids) throw new InvalidArgumentError('--ids', 'is required');

@@ -21,7 +21,7 @@ type HostWindow = { sieveHost: Record<string, (arg?: unknown) => Promise<Record<
 
 // Each backend is imported when chosen: Playwright and Vite alone take ~1.7 s to import (measured here), which a
 // usage error or a reference run should not pay.
-async function openWebGpuRunner(model: string, attention: string | undefined, quantization: QuantizationMode, calibrationFile?: string): Promise<CliRunner> {
+async function openWebGpuRunner(model: string, attention: string | undefined, quantization: QuantizationMode | undefined, calibrationFile?: string): Promise<CliRunner> {
   // Read and validated here, so a bad file fails before the browser starts; the engine checks it against the model.
   const calibration = calibrationFile === undefined ? undefined : await readCalibrationArgument(calibrationFile);
   const { openBrowserHost, raisePageError } = await import('./browser-host.ts');
@@ -38,7 +38,7 @@ async function openWebGpuRunner(model: string, attention: string | undefined, qu
       const name = attention.split(':')[0].trim();
       if (!policies.includes(name)) throw new InvalidArgumentError('--attention', `unknown policy "${name}"; available: ${policies.join(', ')}`);
     }
-    await call('load', quantization === 'f32' && !calibration ? host.modelUrl : { url: host.modelUrl, quantization, ...(calibration ? { calibration } : {}) });
+    await call('load', quantization === undefined && !calibration ? host.modelUrl : { url: host.modelUrl, quantization, ...(calibration ? { calibration } : {}) });
   } catch (e) {
     await host.close();
     throw e;

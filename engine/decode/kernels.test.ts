@@ -9,6 +9,7 @@ const MATVEC_ROWS = (GPU_VARIANT.matvec.workgroupSize / GPU_VARIANT.matvec.threa
 const VARIANTS: [string, DecodeKernelVariant][] = [['gpu', GPU_VARIANT], ['cpu-adapter', CPU_ADAPTER_VARIANT]];
 import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
 import { argmax } from '../generation/index.ts';
+import { packF16Pairs, roundToF16 } from '../quant/index.ts';
 
 /** Max error against f64 sums, relative to the largest expected magnitude (at least 1): f32 sums of <= 300 terms. */
 const TOLERANCE = 1e-5;
@@ -159,6 +160,57 @@ describe.each(VARIANTS)('decode matvec kernels, %s variant', (_name, variant) =>
   });
 });
 
+/** f16 shapes: widths are whole 8-value units (F16_UNIT), one of them a single unit; rows as SHAPES'. */
+const F16_SHAPES: [number, number][] = [[11, 40], [4 * MATVEC_ROWS + 1, 136], [1, 8]];
+
+describe.each(VARIANTS)('decode matvec kernels on f16 weights, %s variant', (_name, variant) => {
+  for (const [out, inFeatures] of F16_SHAPES) {
+    it(`normed (3 stacked), gated and residual at out ${out}, in ${inFeatures} equal f64 sums over the f16-rounded weights`, async () => {
+      const device = await nodeGpuDevice();
+      const next = rng(out * 77 + inFeatures);
+      const kernels = new DecodeKernels(device, EPS, { variant });
+      const x = randoms(next, inFeatures, 2);
+      const norm = randoms(next, inFeatures, 0.2, 1);
+      const [wa, wb, wc] = [out, out, out + 2].map((rows) => randoms(next, rows * inFeatures));
+      const ba = randoms(next, out);
+      const resid = randoms(next, out, 3);
+      const half = (w: Float32Array, rows = out): MatrixBuffer => ({ buffer: upload(device, packF16Pairs(w)), shape: [rows, inFeatures], f16: true });
+      const [A, B, C] = [half(wa), half(wb), half(wc, out + 2)];
+      const xBuf = upload(device, x);
+      const normBuf = upload(device, norm);
+      const stacked = upload(device, new Float32Array(3 * out + 2));
+      const gated = upload(device, new Float32Array(out));
+      const residBuf = upload(device, resid);
+      run(device,
+        kernels.matvec('stacked', 'normed', { x: xBuf, norm: normBuf, matrices: [A, B, C], outOffsets: [0, out, 2 * out], out: stacked }),
+        kernels.matvec('gated', 'gated', { x: xBuf, norm: normBuf, matrices: [A, B], out: gated }),
+        kernels.matvec('residual', 'residual', { x: xBuf, matrices: [A], bias: upload(device, ba), out: residBuf }),
+      );
+      // The oracle: the same f16-rounded weights in f64 sums (what the kernel must equal up to f32 summation).
+      const [ra, rb, rc] = [wa, wb, wc].map(roundToF16);
+      const xn = rmsNorm(x, norm);
+      const expectA = matvec(ra, xn, out, inFeatures, null);
+      const expectB = matvec(rb, xn, out, inFeatures, null);
+      const read = (b: GPUBuffer, at = 0, n = out) => readBuffer(device, b, at * 4, n * 4);
+      expect(maxDiff(await read(stacked), expectA)).toBeLessThan(TOLERANCE);
+      expect(maxDiff(await read(stacked, out), expectB)).toBeLessThan(TOLERANCE);
+      expect(maxDiff(await read(stacked, 2 * out, out + 2), matvec(rc, xn, out + 2, inFeatures, null))).toBeLessThan(TOLERANCE);
+      expect(maxDiff(await read(gated), expectA.map((g, i) => (g / (1 + Math.exp(-g))) * expectB[i]))).toBeLessThan(TOLERANCE);
+      expect(maxDiff(await read(residBuf), matvec(ra, x, out, inFeatures, ba).map((v, i) => v + resid[i]))).toBeLessThan(TOLERANCE);
+      kernels.destroy();
+    });
+  }
+
+  it('refuses f16 rows that are not whole 8-value units with a typed error', async () => {
+    const device = await nodeGpuDevice();
+    const kernels = new DecodeKernels(device, EPS, { variant });
+    const a: MatrixBuffer = { buffer: upload(device, new Uint32Array(18)), shape: [3, 12], f16: true };
+    expect(() => kernels.matvec('odd', 'residual', { x: upload(device, new Float32Array(12)), matrices: [a], out: upload(device, new Float32Array(3)) }))
+      .toThrow(/width 12 is not a multiple of 8/);
+    kernels.destroy();
+  });
+});
+
 describe('decode embedding and head-norm kernels', () => {
   it('gathers an embedding row and normalizes q and k per head', async () => {
     const device = await nodeGpuDevice();
@@ -180,6 +232,13 @@ describe('decode embedding and head-norm kernels', () => {
       kernels.embed(id, { buffer: upload(device, table), shape: [vocab, width] }, hidden),
       kernels.headNorm('qk', shape, qBuf, kBuf, upload(device, qn), upload(device, kn)));
     expect(maxDiff(await readBuffer(device, hidden, 0, width * 4), table.subarray(7 * width, 8 * width))).toBe(0);
+    // An f16 table (packed pairs): the row as f16 rounds it, exactly; rows 3 and 8 of two tokens.
+    const hidden2 = upload(device, new Float32Array(2 * width));
+    run(device, kernels.embed(upload(device, new Uint32Array([3, 8])), { buffer: upload(device, packF16Pairs(table)), shape: [vocab, width], f16: true }, hidden2, 2));
+    const rounded = roundToF16(table);
+    const got = await readBuffer(device, hidden2, 0, 2 * width * 4);
+    expect(maxDiff(got.subarray(0, width), rounded.subarray(3 * width, 4 * width))).toBe(0);
+    expect(maxDiff(got.subarray(width), rounded.subarray(8 * width, 9 * width))).toBe(0);
     const perHead = (v: Float32Array, w: Float32Array, heads: number) => {
       const outv: number[] = [];
       for (let h = 0; h < heads; h++) outv.push(...rmsNorm(v.subarray(h * 24, (h + 1) * 24), w));

@@ -3,45 +3,45 @@ import { InvalidArgumentError } from '../errors/index.ts';
 import { EMBED_WORKGROUP_SIZE } from './constants.ts';
 import { GPU_VARIANT, matvecShapeFor, type DecodeKernelVariant } from './variants.ts';
 import argmaxSource from './argmax.wgsl?raw';
-import embedRaw from './embed.wgsl?raw';
+import embedSource from './embed.wgsl?raw';
 import embedQuantRaw from './embed-quant.wgsl?raw';
 import headNormSource from './head-norm.wgsl?raw';
 import matvecDense from './matvec-dense.wgsl?raw';
+import matvecF16 from './matvec-f16.wgsl?raw';
 import matvecInt4 from './matvec-int4.wgsl?raw';
 import matvecInt8 from './matvec-int8.wgsl?raw';
 import matvecSegments1 from './matvec-segments-1.wgsl?raw';
 import matvecSegments2 from './matvec-segments-2.wgsl?raw';
 import matvecSegments3 from './matvec-segments-3.wgsl?raw';
 import matvecRaw from './matvec.wgsl?raw';
-import weightF16 from './weight-f16.wgsl?raw';
-import weightF32 from './weight-f32.wgsl?raw';
 import { linkWgsl, WGSL_LIBRARY } from '../wgsl/index.ts';
 
-// The quantized gather dequantizes through engine/wgsl's block-quant library; the plain one is linked for f32 or f16
-// tables.
+// The quantized gather dequantizes through engine/wgsl's block-quant library; the plain one reads f32 or f16 tables
+// (its HALF override).
 const embedQuantSource = linkWgsl(embedQuantRaw);
-const embedSources = {
-  f32: linkWgsl(embedRaw, { ...WGSL_LIBRARY, 'weight-float': weightF32 }),
-  f16: linkWgsl(embedRaw, { ...WGSL_LIBRARY, 'weight-float': weightF16 }),
-};
+
+/**
+ * Weights per unit of the f16 matvec (matvec-f16.wgsl): one 16-byte load, as the int formats' units. An f16 matrix's
+ * width must be a multiple of it (engine/runtime's writer keeps other matrices f32).
+ */
+export const F16_UNIT = 8;
 
 /** How a matrix's weights are stored: the weight format matvec.wgsl is linked with. */
 export type WeightFormat = 'f32' | 'f16' | 'int8' | 'int4';
 
 /**
- * matvec.wgsl linked for one weight format and segment count: the format file (and, for f32/f16, the element type)
- * and the segment dispatcher are the kernel's `//#include weight-format`, `weight-float` and `matvec-segments`.
- * Exported so a test can print the joined text the GPU compiles.
+ * matvec.wgsl linked for one weight format and segment count: the format file and the segment dispatcher are the
+ * kernel's `//#include weight-format` and `matvec-segments`. Exported so a test can print the joined text the GPU
+ * compiles.
  */
 export function matvecSource(format: WeightFormat, segments: 1 | 2 | 3): string {
   const key = `${format}:${segments}`;
   const known = linkedMatvec.get(key);
   if (known) return known;
-  const weightFormat = format === 'int4' ? matvecInt4 : format === 'int8' ? matvecInt8 : matvecDense;
+  const weightFormat = { f32: matvecDense, f16: matvecF16, int8: matvecInt8, int4: matvecInt4 }[format];
   const source = linkWgsl(matvecRaw, {
     ...WGSL_LIBRARY,
     'weight-format': weightFormat,
-    'weight-float': format === 'f16' ? weightF16 : weightF32,
     'matvec-segments': [matvecSegments1, matvecSegments2, matvecSegments3][segments - 1],
   });
   linkedMatvec.set(key, source);
@@ -60,13 +60,16 @@ export interface Dispatch {
 /** Entry points of matvec.wgsl (see its header for the math of each). */
 export type MatvecMode = 'normed' | 'residual' | 'gated';
 
-/** A weight matrix [out, in]: f32 row-major, or block-quantized (MatMulNBits' layout) when `quantized` is set. */
+/**
+ * A weight matrix [out, in]: f32 row-major, f16 row-major as packed pairs when `f16` is set, or block-quantized
+ * (MatMulNBits' layout) when `quantized` is set.
+ */
 export interface MatrixBuffer {
-  /** f32 values, or the quantized codes [out][blocks][blockSize * bits / 8]. */
+  /** f32 values, f16 pairs (engine/quant/f16.ts: element 2i in the low half of word i), or the quantized codes [out][blocks][blockSize * bits / 8]. */
   buffer: GPUBuffer;
   shape: number[];
   quantized?: QuantizedMatrixBuffers;
-  /** Unquantized values stored as f16 (quantization 'f16'; needs shader-f16). */
+  /** Values stored as f16 (quantization 'f16'), read with core WGSL's unpack2x16float: no shader-f16 needed. */
   f16?: boolean;
 }
 
@@ -193,8 +196,11 @@ export class DecodeKernels {
       }
     }
     if (mode === 'gated' && ms[1].shape[0] !== ms[0].shape[0]) throw new Error(`internal: ${label}: gate and up differ in rows`);
-    if (!ms[0].quantized && inFeatures % 4 !== 0) {
-      throw new InvalidArgumentError('weights', `${label}: the WGSL decoder reads f32/f16 rows as vec4s; width ${inFeatures} is not a multiple of 4`);
+    if (format === 'f32' && inFeatures % 4 !== 0) {
+      throw new InvalidArgumentError('weights', `${label}: the WGSL decoder reads f32 rows as vec4s; width ${inFeatures} is not a multiple of 4`);
+    }
+    if (format === 'f16' && inFeatures % F16_UNIT !== 0) {
+      throw new InvalidArgumentError('weights', `${label}: the WGSL decoder reads f16 rows ${F16_UNIT} values at a time; width ${inFeatures} is not a multiple of ${F16_UNIT} (load with quantization 'f32')`);
     }
     const quantized = !!ms[0].quantized;
     const storage = matvecStorageBuffers(ms.length, quantized);
@@ -207,7 +213,7 @@ export class DecodeKernels {
     const workgroups = grid(total, this.maxWorkgroupsPerDimension);
     const offsets = io.outOffsets ?? rows.map((_, i) => rows.slice(0, i).reduce((a, b) => a + b, 0));
     const q = ms[0].quantized;
-    const unitsPerRow = q ? q.blocksPerRow * (q.blockSize / quantUnit(q.bits)) : inFeatures / 4;
+    const unitsPerRow = q ? q.blocksPerRow * (q.blockSize / quantUnit(q.bits)) : format === 'f16' ? inFeatures / F16_UNIT : inFeatures / 4;
     const segments = (mode === 'normed' ? ms.length : 1) as 1 | 2 | 3;
     const pipeline = this.pipeline(matvecSource(format, segments), mode, {
       WG: v.workgroupSize, TPR: v.threadsPerRow, RPT: v.rowsPerThread, IN: inFeatures, UNITS_PER_ROW: unitsPerRow, EPS: this.rmsNormEps,
@@ -250,7 +256,8 @@ export class DecodeKernels {
       });
       return { label: 'embed', pipeline, bindGroup, workgroups: [Math.ceil(width / EMBED_WORKGROUP_SIZE), tokens] };
     }
-    const pipeline = this.pipeline(embedSources[table.f16 ? 'f16' : 'f32'], 'embed', { HIDDEN: width });
+    if (table.f16 && width % 2 !== 0) throw new InvalidArgumentError('weights', `embedding width ${width} is odd: f16 rows must be whole pairs`);
+    const pipeline = this.pipeline(embedSource, 'embed', { HIDDEN: width, HALF: table.f16 ? 1 : 0 });
     const bindGroup = this.device.createBindGroup({
       label: 'decode embed',
       layout: pipeline.getBindGroupLayout(0),

@@ -1,8 +1,9 @@
 // Matrix-vector products of one decode token, y = W x, for every weight format: W [rows][IN] row-major as Hugging
-// Face stores it, in the format that `//#include weight-format` joins in (matvec-dense.wgsl: f32 or f16 values;
-// matvec-int4.wgsl / matvec-int8.wgsl: engine/quant's blocks of codes with an f32 scale, and an f32 min, each). One
-// source for all formats: the format file supplies the weight bindings and the dot product of one unit (a few
-// consecutive weights of a row read as one 16-byte word, or 8 bytes for f16); everything else is shared.
+// Face stores it, in the format that `//#include weight-format` joins in (matvec-dense.wgsl: f32 values;
+// matvec-f16.wgsl: f16 values packed in pairs; matvec-int4.wgsl / matvec-int8.wgsl: engine/quant's blocks of codes
+// with an f32 scale, and an f32 min, each). One source for all formats: the format file supplies the weight bindings
+// and the dot product of one unit (a few consecutive weights of a row read as one 16-byte word); everything else is
+// shared.
 //
 // Binding layout (@group(0); 'auto' layouts keep only what an entry point uses):
 //   0 x      storage read        [IN] f32 as vec4s (normed: the residual stream, RMSNorm'd on the fly)
@@ -10,7 +11,7 @@
 //   2 bias   storage read        f32 laid out as `out` (normed: bias of segment s's row r at OUT_AT_s + r; gated:
 //                                [gate rows; up rows]); read when HAS_BIAS
 //   3 out    storage read_write  normed, gated: written; residual: the residual stream, added to in place
-//   4..9     the weight format's slots (matvec-dense.wgsl: 4 w0, 5 w1, 6 w2; int: 4 codes0, 5 scales0, 6 codes1, ...)
+//   4..9     the weight format's slots (f32, f16: 4 w0, 5 w1, 6 w2; int: 4 codes0, 5 scales0, 6 codes1, ...)
 //
 // Entry points (xn = rmsnorm(x) = norm * x / sqrt(mean(x^2) + EPS), as transformers' LlamaRMSNorm):
 //   normed    out[OUT_AT_s + r] = W_s xn + bias    up to 3 matrices stacked along the output (segments: q, k, v in
@@ -28,12 +29,11 @@
 //
 // Dispatch: sum over segments of ceil(rows_s / ROWS_PER_WG) workgroups, folded into (WORKGROUPS_X, y) past the
 // 65535-per-dimension limit.
-//#include weight-float
 //#include weight-format
 //#include matvec-segments
 
 override IN: u32;
-// Units of UNIT weights per row (dense: IN / 4; int4: 32 codes; int8: 16 codes).
+// Units of UNIT weights per row (f32: IN / 4; f16: IN / 8; int4: 32 codes; int8: 16 codes).
 override UNITS_PER_ROW: u32;
 override EPS: f32 = 1e-6;
 override HAS_BIAS: bool = false;

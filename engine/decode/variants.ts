@@ -1,5 +1,6 @@
 // Kernel variants per adapter: the same WGSL entry points with the workgroup shape that suits the hardware, chosen
 // once per device from its adapter info. One decode path everywhere; only these numbers differ.
+import type { QuantizationMode } from '../quant/index.ts';
 export interface MatvecShape {
   workgroupSize: number;
   threadsPerRow: number;
@@ -72,6 +73,23 @@ export const CPU_ADAPTER_VARIANT: DecodeKernelVariant = {
 /** CPU implementations of WebGPU (SwiftShader in Chromium and Dawn, lavapipe/llvmpipe in Mesa). */
 const CPU_ADAPTER = /swiftshader|llvmpipe|lavapipe/i;
 
-export function decodeVariantFor(adapter: { vendor?: string; architecture?: string; description?: string }): DecodeKernelVariant {
-  return CPU_ADAPTER.test(`${adapter.vendor ?? ''} ${adapter.architecture ?? ''} ${adapter.description ?? ''}`) ? CPU_ADAPTER_VARIANT : GPU_VARIANT;
+type AdapterFacts = { vendor?: string; architecture?: string; description?: string };
+
+function isCpuAdapter(adapter: AdapterFacts): boolean {
+  return CPU_ADAPTER.test(`${adapter.vendor ?? ''} ${adapter.architecture ?? ''} ${adapter.description ?? ''}`);
+}
+
+export function decodeVariantFor(adapter: AdapterFacts): DecodeKernelVariant {
+  return isCpuAdapter(adapter) ? CPU_ADAPTER_VARIANT : GPU_VARIANT;
+}
+
+/**
+ * The weight format of a load that names none: f16 on real GPUs, f32 on CPU adapters. f16 halves the bytes a decode
+ * step reads, and decode on a GPU is bound by those reads once dispatches are few; it moves logits by ~1e-3 (the
+ * golden bounds in engine/model/golden.test.ts). A CPU adapter gains little from fewer bytes, and keeping it on f32
+ * keeps CI's golden e2e tests (transformers within 2e-3, stories260K's exact text) on the weights they were written
+ * for; f16 is tested there explicitly. An explicit `quantization` always wins.
+ */
+export function defaultWeightFormat(adapter: AdapterFacts): QuantizationMode {
+  return isCpuAdapter(adapter) ? 'f32' : 'f16';
 }

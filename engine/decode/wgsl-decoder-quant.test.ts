@@ -58,7 +58,7 @@ describe('WgslDecoder over quantized weights', () => {
       const loaded = await loadModelFromPath(folder);
       const spec = quantizationSpec(mode) as QuantizationSpec;
       const c = loaded.config;
-      const weights = GpuWeights.upload(device, loaded, undefined, spec);
+      const weights = GpuWeights.upload(device, loaded, undefined, mode);
       expect(weights.get('model.layers.0.mlp.up_proj.weight').quantized?.bits).toBe(spec.bits);
       const cache = new PagedKVCache(device, {
         numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: 64,

@@ -1,6 +1,6 @@
 // Quota and capability checks, made before a download starts.
 import { describe, expect, it } from 'vitest';
-import { BufferLimitError, MissingFeatureError, StorageQuotaError } from '../errors/index.ts';
+import { BufferLimitError, StorageQuotaError } from '../errors/index.ts';
 import { catalogModelConfig, findCatalogModel } from './catalog.ts';
 import { checkCapabilities, checkQuota, modelNeeds, QUOTA_HEADROOM_BYTES } from './checks.ts';
 
@@ -44,11 +44,13 @@ describe('checkCapabilities', () => {
     // int4 brings the embedding table to 76.6 MB: it fits the same adapter.
     expect(() => checkCapabilities('qwen', modelNeeds(config, 'int4'), mobile)).not.toThrow();
   });
-  it('asks for shader-f16 only for f16 weights', () => {
+  it('counts f16 weights at 2 bytes and asks for no feature (f16 pairs are read without shader-f16)', () => {
     const config = catalogModelConfig(findCatalogModel('sieve-tiny')!);
-    expect(() => checkCapabilities('tiny', modelNeeds(config, 'f32'), swiftshader)).not.toThrow();
-    expect(() => checkCapabilities('tiny', modelNeeds(config, 'f16'), swiftshader)).toThrow(MissingFeatureError);
-    expect(() => checkCapabilities('tiny', modelNeeds(config, 'f16'), { ...swiftshader, features: new Set(['shader-f16']) })).not.toThrow();
+    const f32 = modelNeeds(config, 'f32');
+    const f16 = modelNeeds(config, 'f16');
+    expect(f16.largestTensorBytes).toBe(f32.largestTensorBytes / 2);
+    expect(f16.features).toEqual([]);
+    expect(() => checkCapabilities('tiny', f16, swiftshader)).not.toThrow();
   });
   it('names maxBufferSize when that is the smaller limit', () => {
     const odd = { limits: { maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 20 }, features: new Set<string>() };

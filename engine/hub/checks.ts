@@ -38,8 +38,9 @@ export interface ModelNeeds {
 
 /**
  * What a model needs from the adapter, from its config alone (before any weight is fetched). Weights in `format`:
- * f32 tensors take 4 bytes per element; quantized formats shrink the matrices (norm vectors are tiny either way).
- * `f16` asks for shader-f16 (a model run with f16 storage); nothing in the f32 and integer paths needs it.
+ * f32 tensors take 4 bytes per element, f16 2; quantized formats shrink the matrices further (norm vectors are tiny
+ * either way). No format needs a feature: f16 is stored as pairs in u32 words and read with core WGSL's
+ * unpack2x16float, not as shader-f16's f16 type.
  */
 export function modelNeeds(config: ModelConfig, format: WeightFormat | 'f16' = 'f32'): ModelNeeds {
   const bytesPerWeight = format === 'f16' ? 2 : BYTES_PER_WEIGHT[format];
@@ -50,7 +51,7 @@ export function modelNeeds(config: ModelConfig, format: WeightFormat | 'f16' = '
     const bytes = Math.ceil(shape.reduce((a, b) => a * b, 1) * bytesPerWeight);
     if (bytes > largestTensorBytes) { largestTensorBytes = bytes; largestTensor = name; }
   }
-  return { largestTensorBytes, largestTensor, features: format === 'f16' ? ['shader-f16'] : [] };
+  return { largestTensorBytes, largestTensor, features: [] };
 }
 
 /** Throws MissingFeatureError or BufferLimitError when the adapter cannot hold the model; names what is short. */

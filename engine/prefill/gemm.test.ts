@@ -1,11 +1,11 @@
-// The prefill GEMM (gemm.wgsl) on Dawn/SwiftShader against f64 products on the CPU: f32 and block-quantized weights
-// (int4 and int8, symmetric and with mins, blocks of 16, through engine/quant's own dequantizer), odd shapes that leave
+// The prefill GEMM (gemm.wgsl) on Dawn/SwiftShader against f64 products on the CPU: f32, f16 (against the f16-rounded
+// weights) and block-quantized weights (int4 and int8, symmetric and with mins, blocks of 16, through engine/quant's own dequantizer), odd shapes that leave
 // partial tiles in every dimension, K not a multiple of the block, bias, the residual add, the SwiGLU input, and one
 // recording run for two row counts (the uniform the chunk writes). Plus the row RMSNorm.
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
-import { dequantizeMatrix, gpuScales, quantizeMatrix, type QuantizationSpec } from '../quant/index.ts';
+import { dequantizeMatrix, gpuScales, packF16Pairs, quantizeMatrix, roundToF16, type QuantizationSpec } from '../quant/index.ts';
 import type { MatrixBuffer } from '../decode/index.ts';
 import { PrefillKernels, type GemmIO } from './gemm.ts';
 
@@ -22,7 +22,7 @@ function rng(seed: number): () => number {
 
 const randoms = (next: () => number, count: number) => Float32Array.from({ length: count }, () => next() * 2 - 1);
 
-function upload(device: GPUDevice, data: Float32Array | Uint8Array, usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST): GPUBuffer {
+function upload(device: GPUDevice, data: Float32Array | Uint8Array | Uint32Array, usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST): GPUBuffer {
   const b = device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage });
   const bytes = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
   bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -47,6 +47,8 @@ interface Case {
   n: number;
   k: number;
   spec: QuantizationSpec | null;
+  /** f32 weights stored as f16 pairs (spec null). */
+  f16?: boolean;
   bias?: boolean;
   add?: boolean;
   gated?: boolean;
@@ -57,6 +59,8 @@ const CASES: Case[] = [
   { name: 'f32, bias', m: 131, n: 70, k: 37, spec: null, bias: true },
   { name: 'f32, residual add', m: 5, n: 130, k: 64, spec: null, add: true },
   { name: 'f32, SwiGLU input', m: 129, n: 33, k: 48, spec: null, gated: true },
+  { name: 'f16, bias', m: 131, n: 70, k: 38, spec: null, f16: true, bias: true },
+  { name: 'f16, SwiGLU input, residual add', m: 5, n: 65, k: 48, spec: null, f16: true, gated: true, add: true },
   { name: 'int4 symmetric, bias', m: 140, n: 67, k: 80, spec: { bits: 4, blockSize: 32, symmetric: true }, bias: true },
   { name: 'int4 with mins, residual add', m: 3, n: 129, k: 96, spec: { bits: 4, blockSize: 32, symmetric: false }, add: true },
   { name: 'int8 symmetric, SwiGLU input', m: 130, n: 65, k: 72, spec: { bits: 8, blockSize: 32, symmetric: true }, gated: true },
@@ -65,7 +69,7 @@ const CASES: Case[] = [
 ];
 
 describe('prefill GEMM (gemm.wgsl) against the CPU', () => {
-  it.each(CASES)('$name: [$m x $k] . [$n x $k]^T', async ({ m, n, k, spec, bias, add, gated }) => {
+  it.each(CASES)('$name: [$m x $k] . [$n x $k]^T', async ({ m, n, k, spec, f16, bias, add, gated }) => {
     const device = await nodeGpuDevice();
     const next = rng(m * 1000 + n * 10 + k);
     const x = randoms(next, m * k);
@@ -75,6 +79,10 @@ describe('prefill GEMM (gemm.wgsl) against the CPU', () => {
     const residual = randoms(next, m * n);
     let wCpu: Float32Array = wf;
     let w: MatrixBuffer = { buffer: upload(device, wf), shape: [n, k] };
+    if (f16) {
+      wCpu = roundToF16(wf);
+      w = { buffer: upload(device, packF16Pairs(wf)), shape: [n, k], f16: true };
+    }
     if (spec) {
       const q = quantizeMatrix(wf, n, k, spec);
       wCpu = dequantizeMatrix(q);

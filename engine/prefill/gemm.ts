@@ -16,7 +16,7 @@ export interface GemmIO {
   x: GPUBuffer;
   /** The up projection [M][K] (gated: the input is silu(x) * x2). */
   x2?: GPUBuffer;
-  /** [N][K]: f32, or block-quantized (engine/quant). */
+  /** [N][K]: f32, f16 pairs, or block-quantized (engine/quant). */
   w: MatrixBuffer;
   bias?: GPUBuffer | null;
   /** [M][N] f32; with `add`, the residual stream the product is added to. */
@@ -47,8 +47,9 @@ export class PrefillKernels {
     const [n, k] = io.w.shape;
     const q = io.w.quantized;
     if (q && (q.blockSize % 16 !== 0 || (q.blockSize * q.bits) % 32 !== 0)) throw new Error(`internal: ${label}: blocks of ${q.blockSize} x ${q.bits} bits do not tile by 16`);
+    if (io.w.f16 && k % 2 !== 0) throw new Error(`internal: ${label}: f16 rows of odd width ${k}`);
     const pipeline = this.pipeline('gemm', {
-      K: k, N: n, QUANT: q ? 1 : 0, BITS: q?.bits ?? 4, BLOCK: q?.blockSize ?? 32, BLOCKS: q?.blocksPerRow ?? 1, HAS_MIN: q?.mins ? 1 : 0,
+      K: k, N: n, QUANT: q ? 1 : 0, HALF: io.w.f16 ? 1 : 0, BITS: q?.bits ?? 4, BLOCK: q?.blockSize ?? 32, BLOCKS: q?.blocksPerRow ?? 1, HAS_MIN: q?.mins ? 1 : 0,
       HAS_BIAS: io.bias ? 1 : 0, ADD: io.add ? 1 : 0, INPUT: io.x2 ? 1 : 0,
     });
     const p = this.placeholder;

@@ -1,12 +1,15 @@
 // Tiled matrix product of prefill: out[M][N] = X[M][K] . W[N][K]^T + bias (or out += ..., the residual add fused),
-// W f32 or block-quantized in engine/quant's layout (codes [N][BLOCKS][BLOCK * BITS / 8] bytes, one f32 scale per
-// block, or an f32 (scale, min) pair with HAS_MIN), dequantized once per workgroup tile in workgroup memory.
+// W f32, f16 (HALF: packed pairs, engine/quant/f16.ts) or block-quantized in engine/quant's layout (codes
+// [N][BLOCKS][BLOCK * BITS / 8] bytes, one f32 scale per block, or an f32 (scale, min) pair with HAS_MIN), widened or
+// dequantized once per workgroup tile in workgroup memory; the tiles and the sums are f32 in every format.
 //
 // Binding layout (@group(0); every variant binds all 7, unused ones get a 16-byte placeholder):
 //   0 x       storage read        [M][K] f32   the input rows (INPUT gated: the gate projection)
 //   1 x2      storage read        [M][K] f32   the up projection (INPUT gated: the input is silu(x) * x2)
-//   2 w       storage read        f32 [N][K] as u32 bits (QUANT false), or the codes (QUANT true): element j of a
-//                                 block is bits [BITS*(j % (32/BITS)), +BITS) of u32 word j / (32/BITS)
+//   2 w       storage read        f32 [N][K] as u32 bits (QUANT and HALF false); f16 [N][K / 2] pairs (HALF: element
+//                                 2i of a row in the low half of its word i, read with core WGSL's unpack2x16float,
+//                                 so no shader-f16 is needed); or the codes (QUANT true): element j of a block is
+//                                 bits [BITS*(j % (32/BITS)), +BITS) of u32 word j / (32/BITS)
 //   3 scales  storage read        [N * BLOCKS] f32, or [N * BLOCKS][2] (scale, min) pairs with HAS_MIN (QUANT)
 //   5 bias    storage read        [N] f32 (HAS_BIAS)
 //   6 out     storage read_write  [M][N] f32 (ADD: the residual stream, added to in place)
@@ -25,6 +28,8 @@
 override K: u32;
 override N: u32;
 override QUANT: bool = false;
+/** W is f16 pairs (K even). */
+override HALF: bool = false;
 override BITS: u32 = 4u;
 override BLOCK: u32 = 32u;
 override BLOCKS: u32 = 1u;
@@ -81,6 +86,22 @@ fn setWs(kk: u32, c: u32, v: f32) {
 
 // Stages W rows col0 .. col0 + BN, columns k0 .. k0 + BK (dequantized) into ws.
 fn loadW(lid: u32, col0: u32, k0: u32) {
+  if (HALF) {
+    // 64 rows x 4 quads of k: one quad (two f16 pairs) per thread. K is even, so a pair never straddles K.
+    let c = lid / 4u;
+    let kq = (lid % 4u) * 4u;
+    let n = col0 + c;
+    for (var j = 0u; j < 4u; j += 2u) {
+      let k = k0 + kq + j;
+      var v = vec2<f32>(0.0);
+      if (n < N && k < K) {
+        v = unpack2x16float(w[(n * K + k) / 2u]);
+      }
+      setWs(kq + j, c, v.x);
+      setWs(kq + j + 1u, c, v.y);
+    }
+    return;
+  }
   if (!QUANT) {
     // 64 rows x 4 quads of k: one quad per thread.
     let c = lid / 4u;

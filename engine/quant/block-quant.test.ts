@@ -123,7 +123,10 @@ describe('options', () => {
     expect(parseQuantization('int4')).toBe('int4');
     expect(quantizationSpec('f32')).toBeNull();
     expect(quantizationSpec('int8')).toEqual({ bits: 8, blockSize: 32, symmetric: true });
-    expect(() => parseQuantization('q4')).toThrow(/quantization: must be one of f32, int8, int4/);
+    expect(() => parseQuantization('q4')).toThrow(/quantization: must be one of f32, f16, int8, int4/);
+    expect(parseQuantization(undefined, 'f16')).toBe('f16');
+    expect(parseQuantization('f32', 'f16')).toBe('f32');
+    expect(quantizationSpec('f16')).toBeNull();
   });
 
   it('quantizes linear weights and the embedding table, never norms or biases', () => {

@@ -16,9 +16,13 @@
 // whole number of 16-byte words (int8 blocks of 16: llama.cpp's Q6_K sub-blocks).
 import { InvalidArgumentError } from '../errors/index.ts';
 
-/** The load option: full-precision weights, or int8 / int4 blocks. */
-export type QuantizationMode = 'f32' | 'int8' | 'int4';
-export const QUANTIZATION_MODES: readonly QuantizationMode[] = ['f32', 'int8', 'int4'];
+/**
+ * The load option, the one weight-format option: f32 values, f16 values (engine/quant/f16.ts: pairs packed in u32
+ * words, read with WGSL's core unpack2x16float, so no shader-f16 is needed), or int8 / int4 blocks. Products and sums
+ * are f32 in every format.
+ */
+export type QuantizationMode = 'f32' | 'f16' | 'int8' | 'int4';
+export const QUANTIZATION_MODES: readonly QuantizationMode[] = ['f32', 'f16', 'int8', 'int4'];
 
 /**
  * Block size along K: 32, as MatMulNBits' int4 models from ORT's own quantizer (matmul_nbits_quantizer.py
@@ -39,15 +43,18 @@ export interface QuantizationSpec {
   symmetric: boolean;
 }
 
-/** The spec a load option stands for (null: f32). int4 and int8 are symmetric: see docs/quantization.md. */
+/** The block spec a load option stands for (null: f32 or f16 values). int4 and int8 are symmetric: see docs/quantization.md. */
 export function quantizationSpec(mode: QuantizationMode): QuantizationSpec | null {
-  if (mode === 'f32') return null;
+  if (mode === 'f32' || mode === 'f16') return null;
   return { bits: mode === 'int4' ? 4 : 8, blockSize: QUANT_BLOCK_SIZE, symmetric: true };
 }
 
-/** Validates a user-given quantization option (engine.load, the worker, the CLI). */
-export function parseQuantization(value: unknown): QuantizationMode {
-  if (value === undefined || value === null) return 'f32';
+/**
+ * Validates a user-given quantization option (engine.load, the worker, the CLI); absent, it is `byDefault` (the
+ * adapter's default: engine/decode's defaultWeightFormat, f16 on real GPUs and f32 on CPU adapters).
+ */
+export function parseQuantization(value: unknown, byDefault: QuantizationMode = 'f32'): QuantizationMode {
+  if (value === undefined || value === null) return byDefault;
   if (typeof value === 'string' && (QUANTIZATION_MODES as readonly string[]).includes(value)) return value as QuantizationMode;
   throw new InvalidArgumentError('quantization', `must be one of ${QUANTIZATION_MODES.join(', ')}, got ${JSON.stringify(value)}`);
 }
@@ -86,11 +93,12 @@ export function quantizedBytes(rows: number, cols: number, spec: QuantizationSpe
 }
 
 /**
- * Bytes of a quantized weight's largest buffer (its codes) per f32 byte of the weight: 1/4 (int8), 1/8 (int4), 1
- * (f32); a K that is not a multiple of the block adds up to one block per row. The loader checks tensor sizes
- * against the device's binding limit as f32 before any download; with quantization that limit scales by this.
+ * Bytes of a weight's largest buffer (int: its codes) per f32 byte of the weight: 1/2 (f16), 1/4 (int8), 1/8 (int4),
+ * 1 (f32); a K that is not a multiple of the block adds up to one block per row. The loader checks tensor sizes
+ * against the device's binding limit as f32 before any download; with another format that limit scales by this.
  */
 export function codeBytesPerF32Byte(mode: QuantizationMode): number {
+  if (mode === 'f16') return 0.5;
   const spec = quantizationSpec(mode);
   return spec ? spec.bits / 32 : 1;
 }
@@ -208,7 +216,7 @@ export function dequantizeMatrix(q: QuantizedMatrix): Float32Array {
 }
 
 /**
- * Which weights are quantized: the linear layers' matrices (q/k/v/o, gate/up/down), the embedding table and an
+ * Which weights are quantized (or stored as f16 under 'f16'): the linear layers' matrices (q/k/v/o, gate/up/down), the embedding table and an
  * untied LM head. Norms, biases and qwen3's q/k norms stay f32 (a few KiB, and every output depends on them).
  * The embedding table is quantized too, and shared by the gather and a tied LM head: kept f32 it would be the
  * largest tensor of every small model (SmolLM2-135M: 113 MB of its 540 MB; Qwen2.5-0.5B: 545 MB of 2 GB).

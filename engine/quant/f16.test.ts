@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { f16Bits, toF16 } from './f16.ts';
+import { f16Bits, packF16Pairs, roundToF16, toF16 } from './f16.ts';
 import { f16Table } from './ggml-blocks.ts';
 
 describe('f16 conversion', () => {
@@ -26,5 +26,14 @@ describe('f16 conversion', () => {
       const ulp = 2 ** (Math.floor(Math.log2(Math.max(Math.abs(v), 2 ** -14))) - 10);
       expect(Math.abs(back - v)).toBeLessThanOrEqual(ulp / 2);
     }
+  });
+
+  it('packs pairs low half first, as WGSL unpack2x16float reads them, and pads an odd count with 0', () => {
+    const v = Float32Array.from([1, -2, 0.5, 65504, 3]);
+    expect(Array.from(packF16Pairs(v))).toEqual([(0xc000 << 16 | 0x3c00) >>> 0, (0x7bff << 16 | 0x3800) >>> 0, 0x4200]);
+    expect(Array.from(packF16Pairs(v, 2))).toEqual([(0xc000 << 16 | 0x3c00) >>> 0]);
+    // The bytes are a Uint16Array's of the halves (little-endian).
+    expect(Array.from(new Uint16Array(packF16Pairs(v).buffer))).toEqual([...toF16(v), 0]);
+    expect(Array.from(roundToF16(Float32Array.from([1 + 2 ** -11, 0.1])))).toEqual([1, f16Table()[f16Bits(0.1)]]);
   });
 });

@@ -1,4 +1,4 @@
-// The quantization module's face: int4 / int8 block quantization at load (symmetric, or with f32 mins), its CPU reference, and llama.cpp's GGUF block types (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) with their dequantization and their exact repacking into our blocks.
+// The quantization module's face: f16 values packed in pairs (f16.ts), int4 / int8 block quantization at load (symmetric, or with f32 mins), its CPU reference, and llama.cpp's GGUF block types (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) with their dequantization and their exact repacking into our blocks.
 export {
   QUANTIZATION_MODES, QUANT_BLOCK_SIZE, quantizationSpec, parseQuantization, quantizeMatrix, dequantizeMatrix, gpuScales,
   blocksPerRow, blobBytes, defaultZeroPoint, quantizedBytes, isQuantizedWeight, codeBytesPerF32Byte,
@@ -6,4 +6,4 @@ export {
 } from './block-quant.ts';
 export { GGML_BLOCK_TYPES, ggmlBlockType, f16Table, type GgmlBlockType } from './ggml-blocks.ts';
 export { ggmlRepackSpec, repackGgmlBlocks } from './ggml-repack.ts';
-export { f16Bits, toF16 } from './f16.ts';
+export { f16Bits, packF16Pairs, roundToF16, toF16 } from './f16.ts';

@@ -15,8 +15,8 @@ import type { EngineDevice } from '../gpu/index.ts';
 import { DEFAULT_KV_MEMORY_BYTES, KV_BUFFER_BYTES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
 import { GpuWeights } from './weights.ts';
-import { countingEncoder, decodeVariantFor, WgslDecoder, type DispatchCounts } from '../decode/index.ts';
-import { parseQuantization, quantizationSpec, type QuantizationMode } from '../quant/index.ts';
+import { countingEncoder, decodeVariantFor, defaultWeightFormat, WgslDecoder, type DispatchCounts } from '../decode/index.ts';
+import { parseQuantization, type QuantizationMode } from '../quant/index.ts';
 import { WgslPrefill } from '../prefill/index.ts';
 
 /** Largest `prefillChunk` a load may ask for: the chunk's activations (ids, q/k/v, attention output) scale with it. */
@@ -32,8 +32,9 @@ export const DECODE_ENCODE_AHEAD = 2;
 
 export interface GpuModelOptions {
   /**
-   * Weights quantized at load (engine/quant): 'int4' or 'int8' blocks of 32 in MatMulNBits' layout, run by ORT's
-   * MatMulNBits in prefill and by our quantized matvec kernels in decode; default 'f32'. docs/quantization.md has
+   * How the matrices are stored on the GPU (engine/quant): 'f32', 'f16' (packed pairs, f32 sums; no shader-f16
+   * needed), or 'int4' / 'int8' blocks of 32 in MatMulNBits' layout, each read by our decode matvecs and prefill
+   * GEMMs. Default: defaultWeightFormat(adapter), f16 on real GPUs and f32 on CPU adapters. docs/quantization.md has
    * the measured logit error against f32 and the memory of each.
    */
   quantization?: QuantizationMode;
@@ -122,7 +123,7 @@ export class GpuModel implements ForwardBackend {
   /** A model whose weights are on the CPU (tests, benches, the CPU reference's LoadedModel): uploads them, then build. */
   static async create(engine: EngineDevice, loaded: LoadedModel, onProgress?: ProgressCallback, options: GpuModelOptions = {}): Promise<GpuModel> {
     checkPrefillChunk(options);
-    const weights = GpuWeights.upload(engine.device, loaded, onProgress, quantizationSpec(parseQuantization(options.quantization)));
+    const weights = GpuWeights.upload(engine.device, loaded, onProgress, parseQuantization(options.quantization, defaultWeightFormat(engine.adapterInfo)));
     return GpuModel.build(engine, loaded.config, weights, onProgress, options);
   }
 
@@ -185,15 +186,17 @@ export class GpuModel implements ForwardBackend {
     return this.weights.bytes;
   }
 
-  /** Tensors per storage format ('f32', 'int4/32+min', 'int8/16', ...): a GGUF's tensors keep their own. */
+  /** Tensors per storage format ('f32', 'f16', 'int4/32+min', 'int8/16', ...): a GGUF's tensors keep their own. */
   get weightFormats(): Record<string, number> {
     return this.weights.formats();
   }
 
-  /** The quantization the load asked for (f32, f16 and bf16 weights take it; a GGUF's block tensors keep theirs). */
+  /**
+   * The format the load asked for (or the adapter's default): f32, f16 and bf16 matrices take it; norms and biases
+   * stay f32, and a GGUF's block tensors keep theirs (weightFormats tells).
+   */
   get quantization(): QuantizationMode {
-    const q = this.weights.quantization;
-    return q === null ? 'f32' : q.bits === 4 ? 'int4' : 'int8';
+    return this.weights.format;
   }
 
   setPolicy(policy: AttentionPolicy): void {

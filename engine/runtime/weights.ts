@@ -1,19 +1,26 @@
 // Uploads a model's weights to the GPU once; ORT's prefill sessions and our decode kernels read the same buffers.
 // Weights arrive as a stream (GpuWeightWriter is the loader's WeightSink): each tensor's buffers are made when its
-// first rows arrive, and every piece of rows is converted (f32), quantized, or repacked from a GGUF's ggml blocks
-// (engine/quant: codes, and scales or (scale, min) pairs, two buffers) and written at its offset, so no tensor is
-// ever whole on the CPU. Each tensor keeps its own format: a GGUF mixes them (Q4_K_M: Q4_K, Q6_K, F32). The queue is
-// drained every UPLOAD_IN_FLIGHT_BYTES: a bounded staging pool.
+// first rows arrive, and every piece of rows is written as f32, converted to f16 pairs (engine/quant/f16.ts),
+// quantized, or repacked from a GGUF's ggml blocks (engine/quant: codes, and scales or (scale, min) pairs, two
+// buffers) and written at its offset, so no tensor is ever whole on the CPU, in any format: a bf16, f16 or f32
+// checkpoint (or GGUF tensor) reaches f16 through its pieces' f32 only. Each tensor keeps its own format: a GGUF mixes
+// them (Q4_K_M: Q4_K, Q6_K, F32). The queue is drained every UPLOAD_IN_FLIGHT_BYTES: a bounded staging pool.
 import { BufferLimitError } from '../errors/index.ts';
 import { withGpuErrorScopes } from '../gpu/index.ts';
 import type { LoadedModel, ProgressCallback, WeightSink } from '../model/index.ts';
-import { ggmlRepackSpec, gpuScales, isQuantizedWeight, quantizeMatrix, repackGgmlBlocks, type QuantizationSpec, type QuantizedMatrix } from '../quant/index.ts';
+import { F16_UNIT } from '../decode/index.ts';
+import {
+  ggmlRepackSpec, gpuScales, isQuantizedWeight, packF16Pairs, quantizationSpec, quantizeMatrix, repackGgmlBlocks, type QuantizationMode,
+  type QuantizationSpec, type QuantizedMatrix,
+} from '../quant/index.ts';
 
 export interface GpuWeight {
-  /** f32 values, or a quantized weight's codes [rows][blocks][blockSize * bits / 8]. */
+  /** f32 values, f16 pairs (`f16`), or a quantized weight's codes [rows][blocks][blockSize * bits / 8]. */
   buffer: GPUBuffer;
   /** The logical shape ([out, in] for a matrix), whatever the storage. */
   shape: number[];
+  /** Stored as f16 pairs (engine/quant/f16.ts: element 2i in the low half of word i). */
+  f16?: boolean;
   /** Blocks (engine/decode QuantizedMatrixBuffers). */
   quantized?: {
     /** f32 [rows * blocksPerRow] scales, or with `mins` [rows * blocksPerRow][2] (scale, min) pairs. */
@@ -26,10 +33,10 @@ export interface GpuWeight {
   };
 }
 
-/** How a weight is stored, for engine.info: 'f32', or blocks as 'int4/32', 'int8/16', 'int4/32+min'. */
+/** How a weight is stored, for engine.info: 'f32', 'f16', or blocks as 'int4/32', 'int8/16', 'int4/32+min'. */
 export function gpuWeightFormat(w: GpuWeight): string {
   const q = w.quantized;
-  return q ? `int${q.bits}/${q.blockSize}${q.mins ? '+min' : ''}` : 'f32';
+  return q ? `int${q.bits}/${q.blockSize}${q.mins ? '+min' : ''}` : w.f16 ? 'f16' : 'f32';
 }
 
 /**
@@ -47,11 +54,16 @@ export class GpuWeights {
   /** GPU bytes of all weights as stored (quantized parts included, allocation padding excluded). */
   bytes = 0;
 
+  /** The block spec of `format` (int8, int4), or null (f32, f16). */
+  readonly quantization: QuantizationSpec | null;
+
   /**
-   * @internal use GpuWeightWriter or upload. `quantization`: what the load option asked for (f32, f16 and bf16
-   * weights quantized with it); a GGUF's block tensors keep their own (formats() tells).
+   * @internal use GpuWeightWriter or upload. `format`: what the load option asked for (f32, f16 and bf16 matrices are
+   * stored in it); a GGUF's block tensors keep their own (formats() tells).
    */
-  constructor(readonly quantization: QuantizationSpec | null) {}
+  constructor(readonly format: QuantizationMode) {
+    this.quantization = quantizationSpec(format);
+  }
 
   /** Tensors per storage format (gpuWeightFormat), e.g. { 'int4/32+min': 5, 'int8/16': 3, f32: 3 } for a Q4_K_M GGUF. */
   formats(): Record<string, number> {
@@ -62,12 +74,12 @@ export class GpuWeights {
 
   /**
    * Uploads weights already on the CPU (the CPU reference's LoadedModel, tests, benches) through the same writer a
-   * streaming load uses. `quantization`: weights that isQuantizedWeight names are block-quantized with it (null: all
-   * f32). An untied checkpoint's lm_head.weight is uploaded even when tie_word_embeddings says to use embed_tokens.
+   * streaming load uses. `format`: weights that isQuantizedWeight names are stored in it (default f32). An untied
+   * checkpoint's lm_head.weight is uploaded even when tie_word_embeddings says to use embed_tokens.
    */
-  static upload(device: GPUDevice, model: LoadedModel, onProgress?: ProgressCallback, quantization: QuantizationSpec | null = null): GpuWeights {
+  static upload(device: GPUDevice, model: LoadedModel, onProgress?: ProgressCallback, format: QuantizationMode = 'f32'): GpuWeights {
     // The CPU copy exists already: nothing is gained by waiting for the queue (and upload stays synchronous).
-    const writer = new GpuWeightWriter(device, model.source, quantization, onProgress, Infinity);
+    const writer = new GpuWeightWriter(device, model.source, format, onProgress, Infinity);
     try {
       for (const name of model.weights.names()) {
         const t = model.weights.get(name);
@@ -103,6 +115,11 @@ export class GpuWeights {
   }
 }
 
+/** A piece of rows of an f16 matrix: its values as packed pairs (rows * cols / 2 words; cols is even). */
+interface HalfPiece {
+  halves: Uint32Array;
+}
+
 /** One GPU buffer of a tensor being written; parts whose rows are not 4-byte multiples are kept whole until the end. */
 interface PartWriter {
   buffer: GPUBuffer;
@@ -121,21 +138,36 @@ export class GpuWeightWriter implements WeightSink {
   /** GPU bytes of each tensor written, as counted in weights.bytes. */
   private readonly tensorBytes = new Map<string, number>();
 
+  private readonly quantization: QuantizationSpec | null;
+
   constructor(
     private readonly device: GPUDevice,
     private readonly source: string,
-    private readonly quantization: QuantizationSpec | null,
+    private readonly format: QuantizationMode,
     private readonly onProgress?: ProgressCallback,
     private readonly inFlightBytes = UPLOAD_IN_FLIGHT_BYTES,
   ) {
-    this.weights = new GpuWeights(quantization);
+    this.weights = new GpuWeights(format);
+    this.quantization = this.weights.quantization;
     this.limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   }
 
   piece(name: string, shape: number[], rowStart: number, rows: number, data: Float32Array): Promise<void> | void {
     const q = this.quantization;
-    const quantize = q !== null && isQuantizedWeight(name) && shape.length === 2;
-    return this.write(name, shape, rowStart, rows, quantize ? quantizeMatrix(data, rows, shape[1], q) : data);
+    if (q !== null && isQuantizedWeight(name) && shape.length === 2) return this.write(name, shape, rowStart, rows, quantizeMatrix(data, rows, shape[1], q));
+    if (this.storesF16(name, shape)) return this.write(name, shape, rowStart, rows, { halves: packF16Pairs(data, rows * shape[1]) });
+    return this.write(name, shape, rowStart, rows, data);
+  }
+
+  /**
+   * Under 'f16', the matrices isQuantizedWeight names (the embedding, an untied head, the linear layers) whose rows
+   * are whole units of the f16 matvec (F16_UNIT values: every real model's). Norms and biases stay f32: a few KiB
+   * against megabytes of matrices, read once per step, and every output goes through them, so f16's rounding there
+   * would cost accuracy for no measurable speed. A matrix of another width stays f32 (the f32 matvec takes any
+   * multiple of 4), and the ones a kernel fuses (q/k/v, gate/up) share a width, so they share a format.
+   */
+  private storesF16(name: string, shape: number[]): boolean {
+    return this.format === 'f16' && shape.length === 2 && isQuantizedWeight(name) && shape[1] % F16_UNIT === 0;
   }
 
   /**
@@ -155,16 +187,16 @@ export class GpuWeightWriter implements WeightSink {
     return this.write(name, shape, rowStart, rows, values);
   }
 
-  /** Writes a piece of rows: f32 values, or a quantized piece's codes and scales (or (scale, min) pairs). */
-  private write(name: string, shape: number[], rowStart: number, rows: number, piece: Float32Array | QuantizedMatrix): Promise<void> | void {
+  /** Writes a piece of rows: f32 values, f16 pairs, or a quantized piece's codes and scales (or (scale, min) pairs). */
+  private write(name: string, shape: number[], rowStart: number, rows: number, piece: Float32Array | HalfPiece | QuantizedMatrix): Promise<void> | void {
     const totalRows = shape.length === 0 ? 1 : shape[0];
-    const values = piece instanceof Float32Array ? null : piece;
-    const data = piece instanceof Float32Array ? piece : null;
-    const parts: ArrayBufferView[] = values ? [values.data, gpuScales(values)] : [data as Float32Array];
+    const half = !(piece instanceof Float32Array) && 'halves' in piece;
+    const values = piece instanceof Float32Array || 'halves' in piece ? null : piece;
+    const parts: ArrayBufferView[] = piece instanceof Float32Array ? [piece] : 'halves' in piece ? [piece.halves] : [piece.data, gpuScales(piece)];
     if (rowStart === 0) {
       // A tensor's buffers are made in the GPU's error scopes: a device that refuses them fails the load here, typed.
       const bytes = parts.reduce((sum, part) => sum + (part.byteLength / Math.max(1, rows)) * totalRows, 0);
-      const scoped = withGpuErrorScopes(this.device, `${this.source}: tensor ${name}`, () => this.begin(name, shape, totalRows, parts, rows, values), {
+      const scoped = withGpuErrorScopes(this.device, `${this.source}: tensor ${name}`, () => this.begin(name, shape, totalRows, parts, rows, values, half), {
         bytes,
         release: () => { this.current = null; this.drop(name); },
       });
@@ -172,21 +204,19 @@ export class GpuWeightWriter implements WeightSink {
       // after the scopes pop (GpuWeights.upload is synchronous and feeds the next tensor at once). When it threw, the
       // promise rejects with its error.
       if (this.current?.name !== name) return scoped;
-      const written = this.writeRows(name, rowStart, rows, totalRows, parts, values, data);
+      const written = this.writeRows(name, shape, rowStart, rows, totalRows, parts);
       return scoped.then(() => written);
     }
-    return this.writeRows(name, rowStart, rows, totalRows, parts, values, data);
+    return this.writeRows(name, shape, rowStart, rows, totalRows, parts);
   }
 
-  private writeRows(
-    name: string, rowStart: number, rows: number, totalRows: number, parts: ArrayBufferView[], values: QuantizedMatrix | null, data: Float32Array | null,
-  ): Promise<void> | void {
+  private writeRows(name: string, shape: number[], rowStart: number, rows: number, totalRows: number, parts: ArrayBufferView[]): Promise<void> | void {
     const t = this.current;
     if (!t || t.name !== name) throw new Error(`internal: rows of ${name} arrived before its first rows`);
     parts.forEach((part, i) => this.writePart(t.parts[i], rowStart, part));
     this.inFlight += parts.reduce((sum, p) => sum + p.byteLength, 0);
-    const elementsPerRow = values ? values.cols : (data as Float32Array).length / Math.max(1, rows);
-    if (rowStart + rows === totalRows) this.end(name, elementsPerRow * totalRows * 4);
+    // Progress counts the tensor as f32 (what the loader's sizes say), whatever it is stored as.
+    if (rowStart + rows === totalRows) this.end(name, shape.reduce((a, b) => a * b, 1) * 4);
     if (this.inFlight >= this.inFlightBytes) return this.drain();
   }
 
@@ -212,7 +242,7 @@ export class GpuWeightWriter implements WeightSink {
     this.weights.destroy();
   }
 
-  private begin(name: string, shape: number[], totalRows: number, parts: ArrayBufferView[], rows: number, values: QuantizedMatrix | null): void {
+  private begin(name: string, shape: number[], totalRows: number, parts: ArrayBufferView[], rows: number, values: QuantizedMatrix | null, half: boolean): void {
     if (this.current) throw new Error(`internal: ${name} began before ${this.current.name} ended`);
     const made: PartWriter[] = [];
     const labels = [name, `${name} ${values?.mins ? 'scales and mins' : 'scales'}`];
@@ -234,7 +264,7 @@ export class GpuWeightWriter implements WeightSink {
     }
     this.current = { name, rows: 0, parts: made };
     const [buffer, scales] = made.map((p) => p.buffer);
-    this.weights.byName.set(name, !values
+    this.weights.byName.set(name, half ? { buffer, shape, f16: true } : !values
       ? { buffer, shape }
       : { buffer, shape, quantized: { scales, mins: values.mins !== null, bits: values.spec.bits, blockSize: values.spec.blockSize, blocksPerRow: values.blocksPerRow } });
   }

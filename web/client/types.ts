@@ -49,8 +49,12 @@ export interface LoadOptions {
   accessToken?: string;
   /** A models/catalog.json id: adapter and quota are checked before any download; implies cache. */
   catalogId?: string;
-  /** Weights as loaded: 'f32' (default), or quantized at load to 'int8' / 'int4' (docs/quantization.md). */
-  quantization?: 'f32' | 'int8' | 'int4';
+  /**
+   * How the matrices are stored on the GPU: 'f32', 'f16' (half the bytes, f32 sums; no shader-f16 needed), or
+   * quantized at load to 'int8' / 'int4' (docs/quantization.md). Default: 'f16' on real GPUs, 'f32' on software
+   * adapters (or the catalog entry's smaller format); `info.quantization` says which was used.
+   */
+  quantization?: 'f32' | 'f16' | 'int8' | 'int4';
   /**
    * Calibration artifacts (parsed `sieve calibrate` JSON, one or a list) for Double Sparsity / FASA; without them the
    * engine looks for `<method>.calibration.json` beside the model (docs/calibration.md).

@@ -52,7 +52,7 @@ describe('quantized GGUFs on Dawn, each tensor in its own format', () => {
     const whole = parseGguf(new Uint8Array(readFileSync(path)), file);
     const blocked = whole.weights.names().filter((n) => ggmlRepackSpec(whole.weights.dtype(n)) !== null);
 
-    const writer = new GpuWeightWriter(engine.device, file, null);
+    const writer = new GpuWeightWriter(engine.device, file, 'f32');
     let f32Pieces = 0;
     const files = await streamModel(pathFileSource(path), {
       piece: (...a) => { if (blocked.includes(a[0])) f32Pieces++; return writer.piece(...a); },
