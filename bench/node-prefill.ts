@@ -1,6 +1,7 @@
 // bench/node-prefill: prompt tokens/s of GpuModel.prefill in Node on Dawn (the H200 box has no browser), for random
 // weights of real model shapes at prompt lengths 128..8K, variants side by side in the same process: 'wgsl' (the
-// engine's prefill) and 'wgsl-nosplit' (prefill attention's split-K off). The ORT segment path this bench once
+// engine's prefill) and 'wgsl-nosplit' (prefill attention's split-K off), each in every weight format asked
+// (--quantization int4,f16: a model per pair, interleaved in the same rounds). The ORT segment path this bench once
 // measured against (bench/results/node-prefill-h200.json) is gone. Each length: a warm-up per path, then --rounds interleaved rounds
 // (the paths' order alternating), one row per (path, length) with the median, min and max; the time is the whole
 // prefill through the last row's logits on the host (time to first token less sampling); per-chunk times come from
@@ -29,6 +30,7 @@ const LLAMA_32_1B_SHAPE: LlamaShape = {
 const TINY_SHAPE: LlamaShape = { ...SMOLLM2_135M_SHAPE, numLayers: 2, vocabSize: 1024, maxPositionEmbeddings: 1024 };
 
 type Path = 'wgsl' | 'wgsl-nosplit';
+interface Variant { path: Path; format: Format; key: string }
 type Format = 'f32' | 'f16' | 'int8' | 'int4';
 
 const LABEL = arg('--label', 'h200');
@@ -40,7 +42,8 @@ const PATHS = arg('--paths', 'wgsl').split(',') as Path[];
 const ROUNDS = Number(arg('--rounds', '5'));
 /** Layers kept of the shape (all by default). */
 const LAYERS = Number(arg('--layers', '0'));
-const FORMAT = arg('--quantization', 'f32') as Format;
+/** Weight formats, each a variant beside the paths (interleaved in the same rounds): e.g. int4,f16. */
+const FORMATS = arg('--quantization', 'f32').split(',') as Format[];
 /**
  * Warm-up: 0 (default) warms each path at each length before its rounds; N > 0 warms each path once with an N-token
  * prompt instead (the WGSL path's pipelines do not depend on the length: an 8K row then costs no 8K warm-up).
@@ -130,15 +133,17 @@ async function main() {
   const t0 = performance.now();
   const elapsedS = () => (performance.now() - t0) / 1000;
   const { engine, adapter } = await openNodeBenchDevice();
-  console.log(`adapter: ${adapter}; ${MODEL} ${FORMAT}; chunk ${CHUNK}; paths ${PATHS}; lengths ${LENGTHS}`);
+  console.log(`adapter: ${adapter}; ${MODEL} ${FORMATS}; chunk ${CHUNK}; paths ${PATHS}; lengths ${LENGTHS}`);
   const base = MODEL === 'llama1b' ? LLAMA_32_1B_SHAPE : MODEL === 'tiny' ? TINY_SHAPE : { ...SMOLLM2_135M_SHAPE, maxPositionEmbeddings: 8192 };
   const shape = LAYERS > 0 ? { ...base, numLayers: LAYERS } : base;
   const config = configOf(shape);
   const longest = Math.max(...LENGTHS);
-  const models = new Map<Path, GpuModel>();
+  // Every (path, format) pair is a variant with its own model; the rounds alternate over them.
+  const variants: Variant[] = PATHS.flatMap((path) => FORMATS.map((format) => ({ path, format, key: `${path} ${format}` })));
+  const models = new Map<string, GpuModel>();
   // The pool holds the longest prompt (pages and positions: twice its K/V bytes is plenty).
   const kvMemory = Math.max(64 << 20, 2 * longest * config.numLayers * config.numKvHeads * config.headDim * 2 * 4);
-  for (const path of PATHS) {
+  for (const { path, format, key } of variants) {
     const options: GpuModelOptions = {
       prefillChunk: CHUNK,
       kvMemory,
@@ -146,14 +151,14 @@ async function main() {
       kvGrowthBytes: kvMemory,
       ...(path === 'wgsl-nosplit' ? { prefillSplitRule: { targetWorkgroups: 0, minTilesPerSplit: PREFILL_MIN_TILES_PER_SPLIT } } : {}),
     };
-    models.set(path, await GpuModel.build(engine, config, randomGpuWeights(engine.device, config, FORMAT), undefined, options));
-    console.log(`${path} model ready at ${elapsedS().toFixed(1)} s`);
+    models.set(key, await GpuModel.build(engine, config, randomGpuWeights(engine.device, config, format), undefined, options));
+    console.log(`${key} model ready at ${elapsedS().toFixed(1)} s`);
   }
   const buildS = elapsedS();
   let seed = 99;
   const ids = (n: number) => Array.from({ length: n }, () => { seed = (seed * 1103515245 + 12345) >>> 0; return 3 + (seed % (shape.vocabSize - 3)); });
   const rows: unknown[] = [];
-  const write = (partial: unknown[] = []) => writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), label: LABEL, adapter, model: MODEL, format: FORMAT, layers: shape.numLayers, chunk: CHUNK, buildS: Math.round(buildS * 10) / 10, rows: [...rows, ...partial] }, null, 2));
+  const write = (partial: unknown[] = []) => writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), label: LABEL, adapter, model: MODEL, formats: FORMATS, layers: shape.numLayers, chunk: CHUNK, buildS: Math.round(buildS * 10) / 10, rows: [...rows, ...partial] }, null, 2));
   const once = async (model: GpuModel, tokens: number) => {
     await model.reset();
     const prompt = ids(tokens);
@@ -163,21 +168,21 @@ async function main() {
     const ms = performance.now() - start;
     return { ms, chunkMs: marks.map((t, i) => t - (i === 0 ? start : marks[i - 1])) };
   };
-  if (WARMUP_LENGTH > 0) for (const path of PATHS) await once(models.get(path) as GpuModel, WARMUP_LENGTH);
+  if (WARMUP_LENGTH > 0) for (const v of variants) await once(models.get(v.key) as GpuModel, WARMUP_LENGTH);
   for (const tokens of LENGTHS) {
     if (elapsedS() > BUDGET_S) { console.log(`budget: stopping before ${tokens} tokens`); break; }
-    const timed = new Map<Path, { ms: number[]; chunkMs: number[][] }>(PATHS.map((p) => [p, { ms: [], chunkMs: [] }]));
-    // Warm-up: pipelines and ORT's kernels for this chunk length.
-    if (WARMUP_LENGTH === 0) for (const path of PATHS) await once(models.get(path) as GpuModel, tokens);
+    const timed = new Map<string, { ms: number[]; chunkMs: number[][] }>(variants.map((v) => [v.key, { ms: [], chunkMs: [] }]));
+    // Warm-up: pipelines for this chunk length.
+    if (WARMUP_LENGTH === 0) for (const v of variants) await once(models.get(v.key) as GpuModel, tokens);
     // This length's rows, made again after every round and written with the rows before: a run killed mid-length
     // keeps the rounds it finished.
-    const rowsOfLength = () => PATHS.flatMap((path) => {
-      const m = timed.get(path) as { ms: number[]; chunkMs: number[][] };
+    const rowsOfLength = () => variants.flatMap(({ path, format, key }) => {
+      const m = timed.get(key) as { ms: number[]; chunkMs: number[][] };
       if (m.ms.length === 0) return [];
-      const mem = (models.get(path) as GpuModel).memoryStats();
+      const mem = (models.get(key) as GpuModel).memoryStats();
       const med = median(m.ms);
       return [{
-        path, model: `${MODEL} ${FORMAT}`, layers: shape.numLayers, chunk: CHUNK, tokens, rounds: m.ms.length,
+        path, format, model: `${MODEL} ${format}`, layers: shape.numLayers, chunk: CHUNK, tokens, rounds: m.ms.length,
         medianMs: round1(med), minMs: round1(Math.min(...m.ms)), maxMs: round1(Math.max(...m.ms)), tokensPerS: Math.round(tokens / (med / 1000)),
         // Per chunk: the median over rounds of each chunk's time.
         chunkMs: m.chunkMs[0].map((_, i) => round1(median(m.chunkMs.map((c) => c[i] ?? 0)))),
@@ -185,10 +190,10 @@ async function main() {
       }];
     });
     for (let r = 0; r < ROUNDS && elapsedS() < BUDGET_S; r++) {
-      const order = r % 2 === 0 ? PATHS : [...PATHS].reverse();
-      for (const path of order) {
-        const t = await once(models.get(path) as GpuModel, tokens);
-        const m = timed.get(path) as { ms: number[]; chunkMs: number[][] };
+      const order = r % 2 === 0 ? variants : [...variants].reverse();
+      for (const { key } of order) {
+        const t = await once(models.get(key) as GpuModel, tokens);
+        const m = timed.get(key) as { ms: number[]; chunkMs: number[][] };
         m.ms.push(t.ms);
         m.chunkMs.push(t.chunkMs);
         write(rowsOfLength());

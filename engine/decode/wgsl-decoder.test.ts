@@ -11,6 +11,7 @@ import { PagedKVCache } from '../kv/index.ts';
 import { layerWeight, ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type Tensor, type WeightStore } from '../model/index.ts';
 import { loadModelFromPath } from '../model/node.ts';
 import { ReferenceModel } from '../reference/index.ts';
+import { isQuantizedWeight, roundToF16, type QuantizationMode } from '../quant/index.ts';
 import { GpuWeights } from '../runtime/index.ts';
 import { countingEncoder, decodeVariantFor, WgslDecoder, type DispatchCounts } from './index.ts';
 
@@ -18,8 +19,16 @@ import { countingEncoder, decodeVariantFor, WgslDecoder, type DispatchCounts } f
 const REFERENCE_TOLERANCE = 1e-4;
 /** Max |GPU - transformers| per logit, as the reference's own golden test allows (it lands within 4e-6). */
 const GOLDEN_TOLERANCE = 2e-3;
+/**
+ * Max |GPU - transformers| per logit with f16 weights (quantization 'f16'): f16 keeps 11 significant bits, so each
+ * weight moves by up to 2^-12 of itself; over the goldens' 2-4 layers that moves logits of magnitude ~1 by ~1e-3
+ * (measured on SwiftShader: 3.9e-3 llama-gqa-untied, 2.4e-3 qwen3, against f32's ~2e-6). 1e-2 flags a kernel that reads the wrong halves (errors ~1).
+ */
+const F16_GOLDEN_TOLERANCE = 1e-2;
 /** Golden positions decoded: SwiftShader is slow, and 40 positions cross two KV pages and a decode split. */
 const GOLDEN_POSITIONS = 40;
+/** f16's golden positions: f16 changes only the weights' reads, which every position exercises alike (~0.5 s each here). */
+const F16_GOLDEN_POSITIONS = 20;
 const GOLDEN_DIR = fileURLToPath(new URL('../../models/golden/', import.meta.url));
 
 function rng(seed: number): () => number {
@@ -105,9 +114,9 @@ class GpuDecodeRun {
   private readonly seq;
   private position = 0;
 
-  constructor(private readonly device: GPUDevice, loaded: LoadedModel, maxTokens: number, decodeOneWorkgroupSlots?: number) {
+  constructor(private readonly device: GPUDevice, loaded: LoadedModel, maxTokens: number, decodeOneWorkgroupSlots?: number, format: QuantizationMode = 'f32') {
     const c = loaded.config;
-    this.weights = GpuWeights.upload(device, loaded);
+    this.weights = GpuWeights.upload(device, loaded, undefined, format);
     const bytesPerToken = c.numLayers * c.numKvHeads * c.headDim * 2 * 4;
     this.cache = new PagedKVCache(device, {
       numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: maxTokens,
@@ -156,11 +165,32 @@ function maxAbsDiff(a: Float32Array, b: Float32Array, bOffset = 0): number {
   return m;
 }
 
-/** Decodes `ids` from position 0 on the GPU and the CPU reference; returns the largest difference per step. */
-async function decodeAgainstReference(loaded: LoadedModel, ids: number[], golden?: Float32Array, decodeOneWorkgroupSlots?: number): Promise<{ reference: number; golden: number }> {
+/** The checkpoint as f16 storage keeps it: the matrices the writer stores as f16 rounded to f16 (the reference's input). */
+function f16RoundedModel(loaded: LoadedModel): LoadedModel {
+  const rounded = new Map<string, Tensor>();
+  const weights: WeightStore = {
+    has: (name) => loaded.weights.has(name),
+    names: () => loaded.weights.names(),
+    get: (name) => {
+      const t = loaded.weights.get(name);
+      if (!isQuantizedWeight(name) || t.shape.length !== 2) return t;
+      let r = rounded.get(name);
+      if (!r) rounded.set(name, (r = { shape: t.shape, data: roundToF16(t.data) }));
+      return r;
+    },
+  };
+  return { ...loaded, weights };
+}
+
+/**
+ * Decodes `ids` from position 0 on the GPU (weights in `format`) and the CPU reference (over the same f16-rounded
+ * weights for 'f16'); returns the largest difference per step.
+ */
+async function decodeAgainstReference(loaded: LoadedModel, ids: number[], golden?: Float32Array, decodeOneWorkgroupSlots?: number, format: 'f32' | 'f16' = 'f32'): Promise<{ reference: number; golden: number }> {
   const device = await decodeTestDevice();
-  const run = new GpuDecodeRun(device, loaded, Math.max(64, ids.length + 16), decodeOneWorkgroupSlots);
-  const ref = new ReferenceModel(loaded.config, loaded.weights);
+  const run = new GpuDecodeRun(device, loaded, Math.max(64, ids.length + 16), decodeOneWorkgroupSlots, format);
+  const refModel = format === 'f16' ? f16RoundedModel(loaded) : loaded;
+  const ref = new ReferenceModel(refModel.config, refModel.weights);
   const vocab = loaded.config.vocabSize;
   let refDiff = 0;
   let goldenDiff = 0;
@@ -234,8 +264,23 @@ describe('WgslDecoder on the golden checkpoints', () => {
     });
   }
 
+  // f16 weights through the engine's writer: an untied head (llama-gqa-untied) and a tied one with q/k norm (qwen3).
+  for (const name of ['llama-gqa-untied', 'qwen3']) {
+    it(`${name} in f16: ${F16_GOLDEN_POSITIONS} steps match ReferenceModel over the f16-rounded weights within ${REFERENCE_TOLERANCE} and transformers within ${F16_GOLDEN_TOLERANCE}`, async () => {
+      const folder = join(GOLDEN_DIR, name);
+      const loaded = await loadModelFromPath(folder);
+      const ids = (JSON.parse(readFileSync(join(folder, 'ids.json'), 'utf8')) as number[]).slice(0, F16_GOLDEN_POSITIONS);
+      const raw = readFileSync(join(folder, 'logits.f32'));
+      const golden = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+      const d = await decodeAgainstReference(loaded, ids, golden, undefined, 'f16');
+      measured[`${name} f16`] = `reference over f16-rounded weights ${d.reference.toExponential(2)}, transformers ${d.golden.toExponential(2)}`;
+      expect(d.reference).toBeLessThan(REFERENCE_TOLERANCE);
+      expect(d.golden).toBeLessThan(F16_GOLDEN_TOLERANCE);
+    });
+  }
+
   it('reports the measured differences', () => {
     console.log(Object.entries(measured).map(([n, d]) => `${n}: ${d}`).join('\n'));
-    expect(Object.keys(measured).length).toBe(11);
+    expect(Object.keys(measured).length).toBe(13);
   });
 });

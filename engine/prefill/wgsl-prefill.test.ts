@@ -1,7 +1,8 @@
 // The WGSL prefill (GpuModel's one prefill path: tiled GEMMs, the flash attention, one encoder per chunk) on
 // Dawn/SwiftShader, through GpuModel with chunks of 16 (so every prompt crosses chunk boundaries), against
 // transformers' golden logits and the CPU reference on the same ids: every row's logits ('all', what `sieve logits`
-// reads) and the last row's; and over int4/int8 weights against the reference on the same weights dequantized.
+// reads) and the last row's; and over int4 and f16 weights against the reference on the same weights dequantized
+// (or f16-rounded).
 // First: puts WebGPU's globals (GPUBufferUsage, ...) in place before the engine's modules read them at import.
 import { installNodeNavigatorGpu } from '../gpu/node-webgpu.test-helper.ts';
 import { readFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngineDevice, type EngineDevice } from '../gpu/index.ts';
 import type { LoadedModel, Tensor, WeightStore } from '../model/index.ts';
 import { loadModelFromPath } from '../model/node.ts';
-import { dequantizeMatrix, isQuantizedWeight, quantizationSpec, quantizeMatrix, type QuantizationMode } from '../quant/index.ts';
+import { dequantizeMatrix, isQuantizedWeight, quantizationSpec, quantizeMatrix, roundToF16, type QuantizationMode } from '../quant/index.ts';
 import { ReferenceModel } from '../reference/index.ts';
 import { GpuModel } from '../runtime/index.ts';
 
@@ -23,6 +24,8 @@ const CHUNK = 16;
 const REFERENCE_TOLERANCE = 1e-4;
 /** Max |GPU - transformers| per logit (the decoder's golden test allows the same). */
 const GOLDEN_TOLERANCE = 2e-3;
+/** The same with f16 weights (engine/decode/wgsl-decoder.test.ts says why). */
+const F16_GOLDEN_TOLERANCE = 1e-2;
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
@@ -39,10 +42,13 @@ function golden(name: string): { folder: string; ids: number[]; logits: Float32A
   return { folder, ids, logits: all };
 }
 
-/** The checkpoint as the quantized model computes with it: quantized weights replaced by their dequantization. */
+/**
+ * The checkpoint as the quantized (or f16) model computes with it: quantized weights replaced by their
+ * dequantization, f16 ones by their f16 rounding.
+ */
 function dequantizedModel(loaded: LoadedModel, mode: QuantizationMode): LoadedModel {
   const spec = quantizationSpec(mode);
-  if (!spec) return loaded;
+  if (!spec && mode !== 'f16') return loaded;
   const cache = new Map<string, Tensor>();
   const weights: WeightStore = {
     has: (name) => loaded.weights.has(name),
@@ -52,7 +58,7 @@ function dequantizedModel(loaded: LoadedModel, mode: QuantizationMode): LoadedMo
       if (!isQuantizedWeight(name) || t.shape.length !== 2) return t;
       let d = cache.get(name);
       if (!d) {
-        d = { shape: t.shape, data: dequantizeMatrix(quantizeMatrix(t.data, t.shape[0], t.shape[1], spec)) };
+        d = { shape: t.shape, data: spec ? dequantizeMatrix(quantizeMatrix(t.data, t.shape[0], t.shape[1], spec)) : roundToF16(t.data) };
         cache.set(name, d);
       }
       return d;
@@ -96,9 +102,9 @@ describe('WGSL prefill (chunks of 16) against transformers and the CPU reference
     });
   }
 
-  // int4 with q/k norm (int8 and zero points: gemm.test.ts).
-  for (const [name, mode] of [['qwen3', 'int4']] as const) {
-    it(`${name} ${mode}: all rows within ${REFERENCE_TOLERANCE} of the reference on the dequantized weights`, async () => {
+  // int4 with q/k norm (int8 and zero points: gemm.test.ts); f16 with biases, from f16 shards.
+  for (const [name, mode] of [['qwen3', 'int4'], ['qwen2', 'f16']] as const) {
+    it(`${name} ${mode}: all rows within ${REFERENCE_TOLERANCE} of the reference on the same (dequantized or f16-rounded) weights`, async () => {
       const g = golden(name);
       const loaded = await loadModelFromPath(g.folder);
       const model = await GpuModel.create(engine, loaded, undefined, { prefillChunk: CHUNK, quantization: mode });
@@ -106,8 +112,11 @@ describe('WGSL prefill (chunks of 16) against transformers and the CPU reference
         const all = await model.prefill(g.ids, 'all');
         const reference = new ReferenceModel(loaded.config, dequantizedModel(loaded, mode).weights).prefill(g.ids);
         const d = maxAbsDiff(all, reference);
-        measured[`${name} ${mode}`] = `reference ${d.toExponential(2)}`;
+        const toGolden = maxAbsDiff(all, g.logits.subarray(0, POSITIONS * loaded.config.vocabSize));
+        measured[`${name} ${mode}`] = `reference ${d.toExponential(2)}, transformers ${toGolden.toExponential(2)}`;
+        expect(model.quantization).toBe(mode);
         expect(d).toBeLessThan(REFERENCE_TOLERANCE);
+        if (mode === 'f16') expect(toGolden).toBeLessThan(F16_GOLDEN_TOLERANCE);
       } finally {
         await model.destroy();
       }
@@ -116,6 +125,6 @@ describe('WGSL prefill (chunks of 16) against transformers and the CPU reference
 
   it('reports the measured differences', () => {
     console.log(Object.entries(measured).map(([n, d]) => `${n}: ${d}`).join('\n'));
-    expect(Object.keys(measured).length).toBe(3);
+    expect(Object.keys(measured).length).toBe(4);
   });
 });

@@ -1,12 +1,12 @@
 #!/bin/bash
-# H200 segment of issue 18 (prefill), 60 s: bench/node-prefill (the engine's WGSL prefill; with split-K on and off at
-# 8K, interleaved rounds). The run of 2026-12-03 also measured the ORT segment path and one ORT product against ours
-# (bench/results/node-prefill-h200.json): the ORT path is gone since.
+# H200 segment of issue 18 (prefill), 50 s: bench/node-prefill (the engine's WGSL prefill; each weight format a
+# variant with its own model, interleaved in the same rounds). The run of 2026-12-03 also measured the ORT segment
+# path (gone since) and split-K on and off at 8K (1661 against 1637 tok/s: bench/results/h200-2026-12-03/prefill).
 # Steps in order of what the issue needs most, each under its own timeout (a step cut short keeps the rows it wrote):
-#   1. SmolLM2-135M shape f32, chunk 512, at 128, 512, 2048 tokens                       (target >= 20,000 tok/s at 2K)
+#   1. SmolLM2-135M shape f32 and f16, chunk 512, at 128, 512, 2048 tokens               (target >= 20,000 tok/s at 2K)
 #   1b. the same at 2048 in one chunk of 2048
-#   2. Llama-3.2-1B shape int4, all 16 layers, chunk 512, at 2048                        (target >= 5,000 at 2K)
-#   3. the same at 8192, split-K on and off                                              (target >= 2,000 at 8K;
+#   2. Llama-3.2-1B shape int4 and f16, all 16 layers, chunk 512, at 2048                (target >= 5,000 at 2K)
+#   3. the same at 8192                                                                  (target >= 2,000 at 8K;
 #      ms per chunk <= ~100; GPU memory of the 8K prefill from the model's memoryStats = engine.stats().model)
 # Env (bench/h200/run.sh): NODE, KIT, RES, BUDGET_S, CPUS, SIEVE_H200_DRY (1: tiny shapes on SwiftShader).
 set -u
@@ -24,15 +24,15 @@ step() {
   echo "[$name] rc ${PIPESTATUS[0]}"
 }
 if [ "$DRY" = 1 ]; then
-  step smollm2 14 node-prefill.mjs --model tiny --layers 1 --paths wgsl --lengths 40 --chunk 32 --rounds 1
-  step smollm2-chunk2048 6 node-prefill.mjs --model tiny --layers 1 --paths wgsl --lengths 40 --chunk 64 --rounds 1
-  step llama1b-int4-2k 14 node-prefill.mjs --model tiny --quantization int4 --layers 1 --paths wgsl --lengths 40 --chunk 32 --rounds 1
-  step llama1b-int4-8k 14 node-prefill.mjs --model tiny --quantization int4 --layers 1 --paths wgsl,wgsl-nosplit --lengths 70 --chunk 32 --rounds 1 --warmup-length 16
+  step smollm2 10 node-prefill.mjs --model tiny --layers 1 --paths wgsl --quantization f32,f16 --lengths 40 --chunk 32 --rounds 1
+  step smollm2-chunk2048 5 node-prefill.mjs --model tiny --layers 1 --paths wgsl --quantization f32,f16 --lengths 40 --chunk 64 --rounds 1
+  step llama1b-2k 11 node-prefill.mjs --model tiny --quantization int4,f16 --layers 1 --paths wgsl --lengths 40 --chunk 32 --rounds 1
+  step llama1b-8k 22 node-prefill.mjs --model tiny --quantization int4,f16 --layers 1 --paths wgsl --lengths 70 --chunk 32 --rounds 1 --warmup-length 16
 else
-  step smollm2 14 node-prefill.mjs --model smollm2 --paths wgsl --lengths 128,512,2048 --chunk 512 --rounds 5
-  step smollm2-chunk2048 6 node-prefill.mjs --model smollm2 --paths wgsl --lengths 2048 --chunk 2048 --rounds 5
-  step llama1b-int4-2k 14 node-prefill.mjs --model llama1b --quantization int4 --paths wgsl --lengths 2048 --chunk 512 --rounds 5
-  step llama1b-int4-8k 14 node-prefill.mjs --model llama1b --quantization int4 --paths wgsl,wgsl-nosplit --lengths 8192 --chunk 512 --rounds 3 --warmup-length 512
+  step smollm2 10 node-prefill.mjs --model smollm2 --paths wgsl --quantization f32,f16 --lengths 128,512,2048 --chunk 512 --rounds 3
+  step smollm2-chunk2048 5 node-prefill.mjs --model smollm2 --paths wgsl --quantization f32,f16 --lengths 2048 --chunk 2048 --rounds 3
+  step llama1b-2k 11 node-prefill.mjs --model llama1b --quantization int4,f16 --paths wgsl --lengths 2048 --chunk 512 --rounds 3
+  step llama1b-8k 22 node-prefill.mjs --model llama1b --quantization int4,f16 --paths wgsl --lengths 8192 --chunk 512 --rounds 2 --warmup-length 512
 fi
 # summary.txt: one line per row (run.sh prints it).
 "$NODE" -e '
