@@ -11,9 +11,10 @@
 //
 // floor = max(host encode time, dispatches x an empty dispatch's time) + bytes read / read bandwidth, each measured
 // in this run: what a step would cost if every dispatch were free of anything but its launch and its bytes.
+// First: WebGPU's globals (GPUBufferUsage, ...) before engine/runtime reads them at load time (and Dawn's flags).
+import { nodeGpu } from './node-webgpu-globals.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { create, globals } from 'webgpu';
 import { PagedAttention } from '../engine/attention/index.ts';
 import { createEngineDevice } from '../engine/gpu/index.ts';
 import { PagedKVCache } from '../engine/kv/index.ts';
@@ -22,11 +23,9 @@ import { loadModelFromPath } from '../engine/model/node.ts';
 import { GpuWeights } from '../engine/runtime/index.ts';
 import { countingEncoder, DecodeKernels, encodeDispatch, WgslDecoder, type DispatchCounts, type MatrixBuffer } from '../engine/decode/index.ts';
 import readBandwidthSource from './read-bandwidth.wgsl?raw';
-import { DAWN_FLAGS } from './dawn-flags.ts';
 import { modelShape as shape, uploadRandom, type Format } from './random-gpu-weights.ts';
 
-Object.assign(globalThis, globals);
-const gpu = create(DAWN_FLAGS);
+const gpu = nodeGpu;
 
 const SHAPES: [string, ModelConfig][] = [
   shape('smoke', { vocabSize: 512, hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16 }),
@@ -242,11 +241,13 @@ async function benchMatvec(device: GPUDevice, out: number, inF: number, format: 
  * converter): max |logit - transformers'| of f16 and f32 weights over `positions` decode steps, and f16 against f32.
  */
 async function f16Correctness(device: GPUDevice, name: string, positions: number) {
-  const folder = join(GOLDEN_DIR, name);
+  // The golden checkpoints (models/golden/<name>, random weights) and sieve-tiny (trained; its golden beside it).
+  const folder = name === 'sieve-tiny' ? join(GOLDEN_DIR, '../sieve-tiny') : join(GOLDEN_DIR, name);
+  const goldenFolder = name === 'sieve-tiny' ? join(folder, 'golden') : folder;
   const loaded = await loadModelFromPath(folder);
   const c = loaded.config;
-  const ids = (JSON.parse(readFileSync(join(folder, 'ids.json'), 'utf8')) as number[]).slice(0, positions);
-  const raw = readFileSync(join(folder, 'logits.f32'));
+  const ids = (JSON.parse(readFileSync(join(goldenFolder, 'ids.json'), 'utf8')) as number[]).slice(0, positions);
+  const raw = readFileSync(join(goldenFolder, 'logits.f32'));
   const golden = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   const run = async (f16: boolean) => {
     const weights = GpuWeights.upload(device, loaded, undefined, f16 ? 'f16' : 'f32');
@@ -282,10 +283,30 @@ async function f16Correctness(device: GPUDevice, name: string, positions: number
     for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
     return m;
   };
+  // Perplexity of the ids' next tokens and argmax agreement with transformers over the decoded positions.
+  const quality = (l: Float32Array) => {
+    let nll = 0;
+    let agree = 0;
+    const V = c.vocabSize;
+    for (let t = 0; t + 1 < positions; t++) {
+      let max = -Infinity;
+      let arg = 0;
+      let gArg = 0;
+      for (let i = 0; i < V; i++) {
+        if (l[t * V + i] > max) { max = l[t * V + i]; arg = i; }
+        if (golden[t * V + i] > golden[t * V + gArg]) gArg = i;
+      }
+      let sum = 0;
+      for (let i = 0; i < V; i++) sum += Math.exp(l[t * V + i] - max);
+      nll += Math.log(sum) + max - l[t * V + ids[t + 1]];
+      if (arg === gArg) agree++;
+    }
+    return { perplexity: +Math.exp(nll / (positions - 1)).toFixed(4), argmaxAgreement: +(agree / (positions - 1)).toFixed(3) };
+  };
   const f32 = await run(false);
   const f16 = await run(true);
   const row = {
-    golden: name, positions, f32VsTransformers: +maxDiff(f32, golden).toExponential(2), f16VsTransformers: +maxDiff(f16, golden).toExponential(2),
+    golden: name, positions, f16: quality(f16), f32: quality(f32), transformers: quality(golden), f32VsTransformers: +maxDiff(f32, golden).toExponential(2), f16VsTransformers: +maxDiff(f16, golden).toExponential(2),
     f16VsF32: +maxDiff(f16, f32).toExponential(2), bound: F16_GOLDEN_BOUND, withinBound: maxDiff(f16, golden) <= F16_GOLDEN_BOUND,
   };
   console.log(JSON.stringify(row));
@@ -349,8 +370,10 @@ async function main() {
     }
   }
   // f16's goldens before the matvecs: correctness first if the budget runs out.
-  const goldens = smoke ? ['llama-gqa-untied'] : ['llama-gqa-untied', 'llama3-rope', 'qwen2', 'qwen3'];
-  if (formats.includes('f16')) for (const g of goldens) await attempt(`f16 golden ${g}`, () => f16Correctness(device, g, smoke ? 4 : 40), result.f16Golden as unknown[], 2);
+  // sieve-tiny (trained, an f16 checkpoint: f16 storage keeps its weights exactly) over its 128-token golden prompt.
+  const goldens: [string, number][] = smoke ? [['llama-gqa-untied', 4], ['sieve-tiny', 4]]
+    : [['llama-gqa-untied', 40], ['llama3-rope', 40], ['qwen2', 40], ['qwen3', 40], ['sieve-tiny', 128]];
+  if (formats.includes('f16')) for (const [g, n] of goldens) await attempt(`f16 golden ${g}`, () => f16Correctness(device, g, n), result.f16Golden as unknown[], 2);
   const matvecs: [number, number][] = smoke ? [[64, 128]] : [[14336, 4096], [128256, 2048]];
   for (const [o, i] of matvecs) {
     for (const format of formats) await attempt(`matvec ${o}x${i} ${format}`, () => benchMatvec(device, o, i, format, 'normed', smoke ? 2 : 50, ys), result.matvec as unknown[], 1);

@@ -6,15 +6,15 @@ import catalogJson from '../../models/catalog.json';
 
 const CATALOG_FILE = 'models/catalog.json';
 
-/** Weight formats a model can be held in on the GPU; the quantized ones are applied at load. */
-export type WeightFormat = 'f32' | 'int8' | 'int4';
-export const WEIGHT_FORMATS: WeightFormat[] = ['f32', 'int8', 'int4'];
+/** Weight formats a model can be held in on the GPU, least loss first; all but f32 are made at load. */
+export type WeightFormat = 'f32' | 'f16' | 'int8' | 'int4';
+export const WEIGHT_FORMATS: WeightFormat[] = ['f32', 'f16', 'int8', 'int4'];
 
 /**
- * Bytes per weight: f32 4; int8 1 plus one f32 scale per row (ignored here, under 0.1%); int4 in blocks of 32 with one
- * f16 scale per block (MatMulNBits' layout) = (32 * 4 + 16) / 32 bits = 4.5 bits.
+ * Bytes per weight: f32 4; f16 2; int8 1 plus one f32 scale per row (ignored here, under 0.1%); int4 in blocks of 32
+ * with one f16 scale per block (MatMulNBits' layout) = (32 * 4 + 16) / 32 bits = 4.5 bits.
  */
-export const BYTES_PER_WEIGHT: Record<WeightFormat, number> = { f32: 4, int8: 1, int4: 4.5 / 8 };
+export const BYTES_PER_WEIGHT: Record<WeightFormat, number> = { f32: 4, f16: 2, int8: 1, int4: 4.5 / 8 };
 
 /**
  * Weight bytes a tab can give a model: 1 GiB, the low end of the 1-4 GB per-tab memory caps DESIGN.md names, so the

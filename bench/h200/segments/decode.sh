@@ -2,8 +2,9 @@
 # The decode segment on the GPU machine (issue 14): bench/wgsl-decode-shapes.ts on the SmolLM2-135M and Llama-3.2-1B
 # shapes in f16, int4, f32 and int8 (random weights): ms/token and tokens/s of GPU greedy decode against
 # step-by-step in interleaved rounds, dispatches and passes per token, host encode time, the floor and the ratio to
-# it; then the int/f16/f32 matvecs at 14336x4096, 128256x2048 and the gated 8192x2048 against the measured WGSL read
-# bandwidth; then f16 weights on the golden checkpoints against transformers' logits and against f32.
+# it; then f16 weights (packed pairs, no shader-f16 needed) on the golden checkpoints and sieve-tiny against
+# transformers' logits and against f32 (max |d|, perplexity, argmax); then the int/f16/f32 matvecs at 14336x4096,
+# 128256x2048 and the gated 8192x2048 against the measured WGSL read bandwidth.
 # Results: $RES/wgsl-decode-shapes.json (rewritten after every row), $RES/summary.txt (one line per row).
 set -u
 T0=$(date +%s)
@@ -23,7 +24,7 @@ echo "wgsl-decode-shapes rc $rc after $(( $(date +%s) - T0 )) s" > "$RES/summary
   if (y) console.log(`read ${y.readGBperS} GB/s, copy ${y.copyGBperS} GB/s, empty dispatch ${(y.emptyDispatchMs * 1000).toFixed(1)} us; shader-f16 ${r.shaderF16}`);
   for (const m of r.models) console.log(`${m.model} ${m.format}: ${m.msPerTokenGpuGreedy} ms/token (${m.tokensPerSGpuGreedy} tok/s, spread ${m.greedySpread}), sync ${m.msPerTokenSync}; ${m.dispatchesPerToken} dispatches / ${m.passesPerToken} passes, host ${m.hostEncodeMsPerToken} ms (${m.hostEncodeUsPerDispatch} us/dispatch); floor ${m.floorMs} ms, ${m.overFloor}x`);
   for (const m of r.matvec) console.log(`matvec ${m.matvec} ${m.format} ${m.mode}: ${m.us} us, ${m.GBperS} GB/s (${m.ofReadBandwidth} of read)`);
-  for (const g of r.f16Golden) console.log(`f16 ${g.golden}: vs transformers ${g.f16VsTransformers} (f32 ${g.f32VsTransformers}), vs f32 ${g.f16VsF32}, within ${g.bound}: ${g.withinBound}`);
+  for (const g of r.f16Golden) console.log(`f16 ${g.golden}: vs transformers ${g.f16VsTransformers} (f32 ${g.f32VsTransformers}), vs f32 ${g.f16VsF32}, within ${g.bound}: ${g.withinBound}; ppl f16 ${g.f16.perplexity} f32 ${g.f32.perplexity} transformers ${g.transformers.perplexity}, argmax = transformers f16 ${g.f16.argmaxAgreement} f32 ${g.f32.argmaxAgreement}`);
   for (const e of r.errors) console.log(`error: ${e.slice(0, 200)}`);
 ' "$RES/wgsl-decode-shapes.json" >> "$RES/summary.txt"
 cat "$RES/summary.txt"

@@ -1,0 +1,77 @@
+// GpuWeightWriter under 'f16' on Dawn/SwiftShader: a streamed GGUF F16 file and safetensors bf16 pieces reach the GPU
+// as f16 pairs (each piece converted on its own, no tensor whole on the CPU), the matrices only; norms stay f32.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+// First: it installs the WebGPU globals that engine/runtime reads when it loads.
+import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
+import { readBuffer } from '../gpu/index.ts';
+import { streamModel } from '../model/index.ts';
+import { loadModelFromPath, pathFileSource } from '../model/node.ts';
+import { f16Bits, packF16Pairs } from '../quant/index.ts';
+import { GpuWeightWriter } from './weights.ts';
+
+const GGUF_F16 = fileURLToPath(new URL('../../models/golden/gguf/llama-kquant-f16.gguf', import.meta.url));
+
+async function words(device: GPUDevice, buffer: GPUBuffer, count: number): Promise<Uint32Array> {
+  const f = await readBuffer(device, buffer, 0, count * 4);
+  return new Uint32Array(f.buffer, f.byteOffset, count);
+}
+
+describe('GpuWeightWriter under f16', () => {
+  it('streams a GGUF F16 file to f16 pairs that are the file\'s own halves; norms stay f32', async () => {
+    const device = await nodeGpuDevice();
+    const writer = new GpuWeightWriter(device, 'f16 gguf', 'f16');
+    await streamModel(pathFileSource(GGUF_F16), writer);
+    const weights = writer.finish();
+    const cpu = await loadModelFromPath(GGUF_F16);
+    expect(weights.format).toBe('f16');
+    let matrixBytes = 0;
+    let vectorBytes = 0;
+    for (const name of cpu.weights.names()) {
+      const t = cpu.weights.get(name);
+      const w = weights.get(name);
+      if (t.shape.length === 2) {
+        expect(w.f16, name).toBe(true);
+        // The f16 file widened to f32 and back: every half is the file's (f16 -> f32 -> f16 is exact).
+        expect(Array.from(await words(device, w.buffer, t.data.length / 2)), name).toEqual(Array.from(packF16Pairs(t.data)));
+        matrixBytes += t.data.length * 2;
+      } else {
+        expect(w.f16, name).toBeUndefined();
+        expect(Array.from(await readBuffer(device, w.buffer, 0, t.data.byteLength)), name).toEqual(Array.from(t.data));
+        vectorBytes += t.data.byteLength;
+      }
+    }
+    expect(weights.bytes).toBe(matrixBytes + vectorBytes);
+    weights.destroy();
+  });
+
+  it('converts each piece of rows on its own: three pieces give the whole matrix\'s pairs', async () => {
+    const device = await nodeGpuDevice();
+    const writer = new GpuWeightWriter(device, 'pieces', 'f16', undefined, 64);
+    const [rows, cols] = [10, 24];
+    // bf16-like values (a checkpoint's) and values f16 must round (ties to even, overflow to infinity).
+    const data = Float32Array.from({ length: rows * cols }, (_, i) => (i % 7 === 0 ? 1 + 2 ** -11 : i === 5 ? 70000 : Math.sin(i) * 3));
+    const name = 'model.layers.0.mlp.up_proj.weight';
+    for (const [start, n] of [[0, 4], [4, 1], [5, 5]]) await writer.piece(name, [rows, cols], start, n, data.slice(start * cols, (start + n) * cols));
+    await writer.piece('model.norm.weight', [cols], 0, cols, data.subarray(0, cols));
+    const weights = writer.finish();
+    const got = await words(device, weights.get(name).buffer, rows * cols / 2);
+    expect(Array.from(got)).toEqual(Array.from(packF16Pairs(data)));
+    expect(got[0] & 0xffff).toBe(0x3c00);
+    expect(got[2] >>> 16).toBe(0x7c00);
+    expect(f16Bits(data[1])).toBe(got[0] >>> 16);
+    expect(weights.get('model.norm.weight').f16).toBeUndefined();
+    weights.destroy();
+  });
+
+  it('keeps a matrix f32 when its rows are not whole 8-value units of the f16 matvec', async () => {
+    const device = await nodeGpuDevice();
+    const writer = new GpuWeightWriter(device, 'odd', 'f16');
+    await writer.piece('model.layers.0.mlp.down_proj.weight', [3, 12], 0, 3, new Float32Array(36).fill(0.5));
+    const weights = writer.finish();
+    expect(weights.get('model.layers.0.mlp.down_proj.weight').f16).toBeUndefined();
+    expect(weights.bytes).toBe(36 * 4);
+    weights.destroy();
+  });
+});
