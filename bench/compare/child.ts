@@ -1,7 +1,7 @@
 // One engine's process (its own JS heap, its own Dawn device): `child.ts <sieve|transformers|webllm|probe>`, driven
 // by driver.ts over the IPC channel, one request at a time.
-import { adapterInfo, gpuMeter, measureBandwidth } from './dawn.ts';
-import type { EngineUnderTest, GenerateResult, LoadResult, ModelRef, Request, Response, Stats } from './protocol.ts';
+import { adapterInfo, compileMeter, DAWN_FLAGS, gpuMeter, measureBandwidth } from './dawn.ts';
+import type { EngineUnderTest, GenerateResult, LoadResult, ModelRef, Request, Response, StageMessage, Stats } from './protocol.ts';
 
 const which = process.argv[2];
 
@@ -32,21 +32,33 @@ async function main() {
   const handle = async (req: Request): Promise<unknown> => {
     switch (req.cmd) {
       case 'probe':
-        return { adapter: await adapterInfo(), bandwidthBytesPerS: await measureBandwidth(req.bandwidthBytes) };
+        return { adapter: await adapterInfo(), dawnFlags: DAWN_FLAGS, bandwidthBytesPerS: await measureBandwidth(req.bandwidthBytes) };
       case 'load': {
         if (!engine) throw new Error('probe has no engine');
         // Peak JS memory during the load: sampled between the engine's awaits, and at the end.
         peakJs = jsBytes();
         const sampler = setInterval(() => { peakJs = Math.max(peakJs, jsBytes()); }, 5);
+        const compileBefore = { ...compileMeter };
         const t0 = performance.now();
+        const stages: LoadResult['stages'] = [];
+        const onStage = (stage: string) => {
+          if (stages.at(-1)?.stage === stage) return;
+          stages.push({ stage, atMs: performance.now() - t0 });
+          // Also to the driver at once (and to stderr, which the driver keeps in the engine's log): if the engine's
+          // runtime ends the process, the last stage reached is known.
+          process.send?.({ id: -1, stage } satisfies StageMessage);
+          console.error(`[stage ${(performance.now() - t0).toFixed(0)} ms] ${stage}`);
+        };
         try {
-          await engine.load(req.model);
+          await engine.load(req.model, onStage);
           model = req.model;
           const loaded = performance.now();
           peakJs = Math.max(peakJs, jsBytes());
           // To the first token: shader compilation for prefill and decode included.
+          onStage('first token');
           await generate(engine, [1, 2, 3, 4], 2);
-          const r: LoadResult = { ms: loaded - t0, firstTokenMs: performance.now() - t0, peakJsBytes: Math.max(peakJs, jsBytes()), peakGpuBytes: gpuMeter.peak };
+          const r: LoadResult = { ms: loaded - t0, firstTokenMs: performance.now() - t0, peakJsBytes: Math.max(peakJs, jsBytes()), peakGpuBytes: gpuMeter.peak, stages,
+            compile: { modules: compileMeter.modules - compileBefore.modules, pipelines: compileMeter.pipelines - compileBefore.pipelines, asyncPipelines: compileMeter.asyncPipelines - compileBefore.asyncPipelines, ms: compileMeter.ms - compileBefore.ms } };
           return r;
         } finally {
           clearInterval(sampler);

@@ -9,7 +9,15 @@
 import { create, globals } from 'webgpu';
 
 Object.assign(globalThis, globals);
-export const nodeGpu = create([]);
+/**
+ * Dawn's flags for every engine's process. NVIDIA's Vulkan driver offers shader-f16 only when the adapter toggle
+ * vulkan_enable_f16_on_nvidia is on (Dawn hides it by default there: the 2026-12-03 H200 run had no shader-f16, so
+ * Transformers.js refused its fp16 exports and WebLLM's q0f16 library could not run). Chrome on NVIDIA/Linux does not
+ * set this toggle, so the fp16 figures are what a Chrome user with that toggle would see, not a default Chrome: the
+ * report records the flags (report.dawnFlags) and the README says so. Other adapters ignore the toggle.
+ */
+export const DAWN_FLAGS = ['enable-dawn-features=vulkan_enable_f16_on_nvidia'];
+export const nodeGpu = create(DAWN_FLAGS);
 Object.defineProperty(globalThis, 'navigator', { value: { gpu: nodeGpu }, configurable: true, writable: true });
 
 const queueProto = (globals as unknown as { GPUQueue: { prototype: GPUQueue } }).GPUQueue.prototype;
@@ -57,6 +65,29 @@ deviceProto.destroy = function (this: GPUDevice): undefined {
   for (const b of byDevice.get(this) ?? []) release(b);
   byDevice.delete(this);
   return destroyDevice.call(this);
+};
+
+/**
+ * What building the GPU programs costs each engine: shader modules and compute pipelines made, and the ms their
+ * create calls held the JS thread (an async pipeline counts from the call to its promise settling). The cold load's
+ * share of compile against the rest (fetch, parse, convert, upload) is what tells a slow load's cause.
+ */
+export const compileMeter = { modules: 0, pipelines: 0, asyncPipelines: 0, ms: 0 };
+const createShaderModule = deviceProto.createShaderModule;
+const createComputePipeline = deviceProto.createComputePipeline;
+const createComputePipelineAsync = deviceProto.createComputePipelineAsync;
+deviceProto.createShaderModule = function (this: GPUDevice, descriptor: GPUShaderModuleDescriptor): GPUShaderModule {
+  const t = performance.now();
+  try { return createShaderModule.call(this, descriptor); } finally { compileMeter.modules++; compileMeter.ms += performance.now() - t; }
+};
+deviceProto.createComputePipeline = function (this: GPUDevice, descriptor: GPUComputePipelineDescriptor): GPUComputePipeline {
+  const t = performance.now();
+  try { return createComputePipeline.call(this, descriptor); } finally { compileMeter.pipelines++; compileMeter.ms += performance.now() - t; }
+};
+deviceProto.createComputePipelineAsync = function (this: GPUDevice, descriptor: GPUComputePipelineDescriptor): Promise<GPUComputePipeline> {
+  const t = performance.now();
+  compileMeter.asyncPipelines++;
+  return createComputePipelineAsync.call(this, descriptor).finally(() => { compileMeter.ms += performance.now() - t; });
 };
 
 /** The adapter as the results name it (vendor, architecture, device, description: Dawn puts the driver there). */

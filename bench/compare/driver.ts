@@ -3,11 +3,11 @@
 //   node --import tsx bench/compare/driver.ts --models DIR[,DIR] --out report.json [--svg chart.svg] ...
 // (bundled for the GPU machine by build.mjs: node .carry/yardstick/driver.mjs ...). The root README ("Sieve beside Transformers.js and WebLLM") says what is measured.
 import { fork, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExportInfo, GenerateResult, LoadResult, ModelRef, Request, RequestBody, Response, Stats } from './protocol.ts';
+import type { ExportInfo, GenerateResult, LoadResult, ModelRef, Request, RequestBody, Response, StageMessage, Stats } from './protocol.ts';
 import { missingFields, ratiosToSieve, sampled, type Cell, type EngineCell, type Report } from './report.ts';
 import { packageVersions } from './versions.ts';
 import { drawChart } from './chart.ts';
@@ -19,13 +19,30 @@ export interface DriverOptions {
   contexts: number[];
   prompts: number[];
   reps: number;
+  /**
+   * Rounds a cell runs even past its share of the time (default 1): a median needs 3. The run's own deadline still
+   * stops a cell (a round is not started past it).
+   */
+  minRounds?: number;
   decodeTokens: number;
   chatTurns: number;
   chatUserTokens: number;
   chatReplyTokens: number;
+  /** The formats whose cells run the chat (default all): a run short of time runs it where it says the most. */
+  chatFormats?: ModelRef['format'][];
   goldenTokens: number;
   bandwidthBytes: number;
   requestTimeoutMs: number;
+  /**
+   * Whether to time a second load in the same process (default true). In Node both loads read the files from the OS
+   * cache over localhost, so the second differs from the first only by what an engine keeps in its process.
+   */
+  cachedLoad?: boolean;
+  /**
+   * A folder for each engine process's whole stdout and stderr (`<engine>.log`, every process of that engine one
+   * after another, each under a header naming its cell; capped per file), so one run is enough to diagnose a failure.
+   */
+  logDir?: string;
   /** Epoch ms by which the whole run must end: each cell gets an even share of what is left, and stops its rounds
    * (at least one) when the next one would pass its share; a cell that starts past the deadline is not run. */
   deadlineMs?: number;
@@ -45,20 +62,32 @@ export function promptIds(length: number, seed: number, vocab: number): number[]
   return ids;
 }
 
+/** Bytes of one engine's log file (stdout and stderr of its processes) kept whole; past it, only each process's tail. */
+const LOG_FILE_BYTES = 150_000;
+
 class EngineProcess {
   private next = 1;
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private stderr = '';
+  private output = '';
   private exited: Error | null = null;
+  /** The last load stage the child reported (StageMessage): where a load that killed the process got to. */
+  stage = '';
   readonly ready: Promise<void>;
 
-  private constructor(readonly name: string, private child: ChildProcess, private timeoutMs: number) {
-    child.stderr?.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000); });
-    child.stdout?.on('data', () => undefined);
+  private constructor(readonly name: string, private child: ChildProcess, private timeoutMs: number, private logFile: string | null) {
+    // stdout too: WebLLM's runtime logs its failures ("Failed to load shard ...") through console.log.
+    const take = (d: Buffer) => {
+      const text = d.toString();
+      this.output = (this.output + text).slice(-8000);
+      if (this.logFile && (!existsSync(this.logFile) || statSync(this.logFile).size < LOG_FILE_BYTES)) appendFileSync(this.logFile, text);
+    };
+    child.stderr?.on('data', take);
+    child.stdout?.on('data', take);
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;
     this.ready = new Promise((res, rej) => { readyResolve = res; readyReject = rej; });
-    child.on('message', (m: Response) => {
+    child.on('message', (m: Response | StageMessage) => {
+      if ('stage' in m) { this.stage = m.stage; return; }
       if (m.id === 0) { readyResolve(); return; }
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -68,14 +97,19 @@ class EngineProcess {
       else p.reject(Object.assign(new Error(`${m.error.name}: ${m.error.message}${m.error.code ? ` (${m.error.code})` : ''}`), { detail: m.error }));
     });
     child.on('exit', (code, signal) => {
-      this.exited = new Error(`${name} process exited (code ${code}, signal ${signal}); stderr: ${this.stderr.trim().split('\n').slice(-6).join(' | ')}`);
+      const tail = this.output.trim().split('\n').slice(-8).join(' | ');
+      this.exited = new Error(`${name} process exited (code ${code}, signal ${signal})${this.stage ? ` at load stage "${this.stage}"` : ''}; its last output: ${tail}`);
+      if (this.logFile) {
+        if (statSync(this.logFile).size >= LOG_FILE_BYTES) appendFileSync(this.logFile, `\n[... cut at ${LOG_FILE_BYTES} bytes; the last 8000 characters:]\n${this.output}`);
+        appendFileSync(this.logFile, `\n[exit: code ${code}, signal ${signal}]\n`);
+      }
       readyReject(this.exited);
       for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(this.exited); }
       this.pending.clear();
     });
   }
 
-  static start(name: string, timeoutMs: number): EngineProcess {
+  static start(name: string, timeoutMs: number, logDir?: string, header = ''): EngineProcess {
     const here = fileURLToPath(import.meta.url);
     const bundled = here.endsWith('.mjs');
     const entry = join(dirname(here), bundled ? 'child.mjs' : 'child.ts');
@@ -83,7 +117,13 @@ class EngineProcess {
       execArgv: bundled ? ['--expose-gc'] : ['--import', 'tsx', '--expose-gc'],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
-    return new EngineProcess(name, child, timeoutMs);
+    let logFile: string | null = null;
+    if (logDir) {
+      mkdirSync(logDir, { recursive: true });
+      logFile = join(logDir, `${name}.log`);
+      appendFileSync(logFile, `\n===== ${name} ${header} (pid ${child.pid}, ${new Date().toISOString()})\n`);
+    }
+    return new EngineProcess(name, child, timeoutMs, logFile);
   }
 
   call<T>(req: RequestBody): Promise<T> {
@@ -127,7 +167,7 @@ function serve(root: string): Promise<{ server: Server; base: string }> {
 function newEngineCell(engine: string): EngineCell {
   return {
     engine, config: '', versions: {}, load: null, fairness: null, decodeTokensPerS: {}, ttftMs: {}, chat: null, peakGpuBytes: 0,
-    peakJsBytesDuringLoad: 0, rooflinePercent: {}, weightBytesPerToken: 0, kvBytesPerToken: 0, errors: [],
+    peakJsBytesDuringLoad: 0, rooflinePercent: {}, weightBytesPerToken: 0, kvBytesPerToken: 0, loadStages: [], errors: [],
   };
 }
 
@@ -144,20 +184,23 @@ export async function runComparison(o: DriverOptions): Promise<Report> {
     adapter: {}, bandwidthBytesPerS: 0, node: process.version, platform: `${process.platform} ${process.arch}`, versions: packageVersions(),
     workload: {
       contexts: o.contexts, prompts: o.prompts, reps: o.reps, decodeTokens: o.decodeTokens, chatTurns: o.chatTurns, chatUserTokens: o.chatUserTokens,
-      chatReplyTokens: o.chatReplyTokens, goldenTokens: o.goldenTokens, greedy: true, eosIgnored: true,
+      chatReplyTokens: o.chatReplyTokens, chatFormats: o.chatFormats ?? 'all', minRounds: o.minRounds ?? 1, goldenTokens: o.goldenTokens, greedy: true, eosIgnored: true,
       warmUp: 'one 4-id prompt, 4 tokens, after the loads; not timed',
-      order: 'per cell: each round runs every context, then every prompt length, each through the engines in turn (A B A B ...)',
+      order: 'per cell: each round runs every context, then every prompt length, each through the engines in turn (A B A B ...); the minimum rounds, then the chat, then more rounds while the cell\'s share of the time allows',
       loadCold: 'first load in a fresh process, to the first token (shader compilation included)',
-      loadCached: 'unload and load again in the same process (files in the OS cache, compiled pipelines kept where the engine keeps them), to the first token',
+      loadCached: o.cachedLoad === false
+        ? 'not run: in Node both loads read the same files from the OS cache over localhost, so a second load measures only what an engine keeps in its process (within 0.6-1.2x of the cold load for every engine on 2026-12-03); the time went to rounds'
+        : 'unload and load again in the same process (files in the OS cache, compiled pipelines kept where the engine keeps them), to the first token',
     },
     cells: [], notRun: [],
   };
   try {
-    const probe = EngineProcess.start('probe', o.requestTimeoutMs);
+    const probe = EngineProcess.start('probe', o.requestTimeoutMs, o.logDir);
     try {
       await probe.ready;
-      const p = await probe.call<{ adapter: Record<string, string>; bandwidthBytesPerS: number }>({ cmd: 'probe', bandwidthBytes: o.bandwidthBytes });
+      const p = await probe.call<{ adapter: Record<string, string>; dawnFlags: string[]; bandwidthBytesPerS: number }>({ cmd: 'probe', bandwidthBytes: o.bandwidthBytes });
       report.adapter = p.adapter;
+      report.dawnFlags = p.dawnFlags;
       report.bandwidthBytesPerS = p.bandwidthBytesPerS;
       log(`adapter ${JSON.stringify(p.adapter)}; copy bandwidth ${(p.bandwidthBytesPerS / 1e9).toFixed(0)} GB/s`);
     } catch (e) {
@@ -178,7 +221,7 @@ export async function runComparison(o: DriverOptions): Promise<Report> {
         continue;
       }
       const cellDeadline = now + (deadline - now) / (planned.length - i);
-      report.cells.push(await runCell(o, `${base}${basename(resolve(dir))}/`, info, format, report, log, cellDeadline));
+      report.cells.push(await runCell(o, `${base}${basename(resolve(dir))}/`, info, format, report, log, cellDeadline, deadline));
       log(`cell ${info.model} ${format} done`);
       o.onCell?.(report);
     }
@@ -190,6 +233,7 @@ export async function runComparison(o: DriverOptions): Promise<Report> {
 
 async function runCell(
   o: DriverOptions, url: string, info: ExportInfo, format: ModelRef['format'], report: Report, log: (l: string) => void, deadline = Infinity,
+  runDeadline = Infinity,
 ): Promise<Cell> {
   const ref: ModelRef = { url, format, exportInfo: info };
   const vocab = info.config.vocab_size;
@@ -207,25 +251,40 @@ async function runCell(
 
   // Cold loads, one engine at a time (the other processes idle), then the fairness check and the cached load.
   for (const c of cells) {
-    const p = EngineProcess.start(c.engine, o.requestTimeoutMs);
+    const p = EngineProcess.start(c.engine, o.requestTimeoutMs, o.logDir, `${info.model} ${format}`);
     procs.set(c.engine, p);
+    // Which of the driver's steps failed, and for a load the engine's own last stage: one run says where it broke.
+    let step = 'process start';
     try {
       await p.ready;
+      step = 'cold load';
       const cold = await p.call<LoadResult>({ cmd: 'load', model: ref });
+      c.loadStages = cold.stages;
+      c.loadCompile = cold.compile;
+      step = 'fairness check (generate)';
       const golden = info.golden;
       const prompt = golden?.prompt ?? promptIds(8, 0, vocab);
       const g = await p.call<GenerateResult>({ cmd: 'generate', ids: prompt, maxTokens: o.goldenTokens });
       const reference = golden ? golden.ids.slice(0, o.goldenTokens) : cells[0].fairness?.ids ?? g.ids;
       c.fairness = { prompt, ids: g.ids, reference, referenceBy: golden ? `transformers ${golden.by.transformers} (torch ${golden.by.torch}, f32, ${golden.by.device})` : `${cells[0].engine} (no golden in export.json)`, pass: JSON.stringify(g.ids) === JSON.stringify(reference) };
-      await p.call({ cmd: 'unload' });
-      const cached = await p.call<LoadResult>({ cmd: 'load', model: ref });
-      c.load = { coldMs: cold.ms, cachedMs: cached.ms, coldToFirstTokenMs: cold.firstTokenMs, cachedToFirstTokenMs: cached.firstTokenMs };
-      c.peakJsBytesDuringLoad = Math.max(cold.peakJsBytes, cached.peakJsBytes);
+      let cached: LoadResult | null = null;
+      if (o.cachedLoad !== false) {
+        step = 'unload';
+        await p.call({ cmd: 'unload' });
+        step = 'cached load';
+        p.stage = '';
+        cached = await p.call<LoadResult>({ cmd: 'load', model: ref });
+      }
+      c.load = { coldMs: cold.ms, cachedMs: cached?.ms ?? null, coldToFirstTokenMs: cold.firstTokenMs, cachedToFirstTokenMs: cached?.firstTokenMs ?? null };
+      c.peakJsBytesDuringLoad = Math.max(cold.peakJsBytes, cached?.peakJsBytes ?? 0);
+      step = 'warm-up';
       await p.call({ cmd: 'generate', ids: [1, 2, 3, 4], maxTokens: 4 }); // warm-up
-      log(`  ${c.engine} ${format}: cold ${cold.firstTokenMs.toFixed(0)} ms, cached ${cached.firstTokenMs.toFixed(0)} ms, fair ${c.fairness.pass} ${JSON.stringify(g.ids)}`);
+      log(`  ${c.engine} ${format}: cold ${cold.firstTokenMs.toFixed(0)} ms (${cold.compile.pipelines + cold.compile.asyncPipelines} pipelines, ${cold.compile.modules} modules: ${cold.compile.ms.toFixed(0)} ms), cached ${cached ? `${cached.firstTokenMs.toFixed(0)} ms` : 'not run'}, fair ${c.fairness.pass} ${JSON.stringify(g.ids)}`);
       if (!c.fairness.pass) fail(c, 'fairness', `greedy ids ${JSON.stringify(g.ids)} differ from the reference ${JSON.stringify(reference)}: not timed`);
     } catch (e) {
-      fail(c, c.load ? 'warm-up' : 'load', e);
+      const where = /load/.test(step) && p.stage ? `${step}, after the engine's stage "${p.stage}"` : step;
+      if (e instanceof Error && !e.message.includes('load stage')) e.message = `${e.message} [${where}]`;
+      fail(c, step.includes('load') ? 'load' : step, e);
       c.load = null;
       report.notRun.push({ engine: c.engine, model: info.model, format, reason: message(e) });
       await p.stop();
@@ -244,9 +303,7 @@ async function runCell(
   const prompts = o.prompts.filter((p) => p + 1 <= maxPos);
   let rounds = 0;
   let roundMs = 0;
-  for (let r = 0; r < o.reps; r++) {
-    // Within the cell's share of the time: at least one round, then another only if it fits.
-    if (r > 0 && Date.now() + roundMs > deadline) { log(`  ${r} of ${o.reps} rounds: the cell's time is up`); break; }
+  const round = async (r: number) => {
     const t0 = Date.now();
     for (const ctx of contexts) for (const c of running()) {
       if (c.errors.some((e) => e.stage === `decode@${ctx}`)) continue;
@@ -265,27 +322,41 @@ async function runCell(
     rounds = r + 1;
     roundMs = Date.now() - t0;
     log(`  round ${r + 1}/${o.reps} (${roundMs} ms)`);
-  }
-
+  };
   // The chat: each turn's prompt is the whole conversation so far (earlier turns' prompts and replies) plus new ids.
-  for (const c of running()) {
-    if (o.chatTurns === 0) break;
-    if (Date.now() > deadline) { fail(c, 'chat', 'no time left in the cell\'s share of the budget'); continue; }
-    try {
-      let conversation: number[] = [];
-      const turnMs: number[] = [];
-      const cachedTokens: (number | null)[] = [];
-      for (let t = 0; t < o.chatTurns; t++) {
-        const ids = [...conversation, ...promptIds(o.chatUserTokens, 1000 + t, vocab)];
-        const g = await procs.get(c.engine)!.call<GenerateResult>({ cmd: 'generate', ids, maxTokens: o.chatReplyTokens });
-        turnMs.push(g.totalMs);
-        cachedTokens.push(g.cachedTokens);
-        conversation = [...ids, ...g.ids];
-      }
-      // An engine that reports no cached prompt tokens re-runs the whole conversation through prefill every turn.
-      const reprefills = cachedTokens.slice(1).every((n) => n === null || n === 0);
-      c.chat = { turns: o.chatTurns, turnMs, totalMs: turnMs.reduce((a, b) => a + b, 0), cachedTokens, reprefills };
-    } catch (e) { fail(c, 'chat', e); }
+  const chat = async () => {
+    if (o.chatFormats && !o.chatFormats.includes(format)) return;
+    for (const c of running()) {
+      if (o.chatTurns === 0) break;
+      if (Date.now() > runDeadline) { fail(c, 'chat', 'no time left in the run\'s budget'); continue; }
+      try {
+        let conversation: number[] = [];
+        const turnMs: number[] = [];
+        const cachedTokens: (number | null)[] = [];
+        for (let t = 0; t < o.chatTurns; t++) {
+          const ids = [...conversation, ...promptIds(o.chatUserTokens, 1000 + t, vocab)];
+          const g = await procs.get(c.engine)!.call<GenerateResult>({ cmd: 'generate', ids, maxTokens: o.chatReplyTokens });
+          turnMs.push(g.totalMs);
+          cachedTokens.push(g.cachedTokens);
+          conversation = [...ids, ...g.ids];
+        }
+        // An engine that reports no cached prompt tokens re-runs the whole conversation through prefill every turn.
+        const reprefills = cachedTokens.slice(1).every((n) => n === null || n === 0);
+        c.chat = { turns: o.chatTurns, turnMs, totalMs: turnMs.reduce((a, b) => a + b, 0), cachedTokens, reprefills };
+      } catch (e) { fail(c, 'chat', e); }
+    }
+  };
+  // The minimum rounds (a median of 3) and the chat first, within the run's deadline; then more rounds, up to the
+  // workload's reps, while the next one fits in the cell's share of the time.
+  const minRounds = Math.min(o.minRounds ?? 1, o.reps);
+  for (let r = 0; r < minRounds; r++) {
+    if (r > 0 && Date.now() + roundMs > runDeadline) { log(`  ${r} of ${o.reps} rounds: the run's time is up`); break; }
+    await round(r);
+  }
+  await chat();
+  for (let r = rounds; r < o.reps; r++) {
+    if (Date.now() + roundMs > deadline) { log(`  ${r} of ${o.reps} rounds: the cell's time is up`); break; }
+    await round(r);
   }
 
   for (const c of cells) {
@@ -321,7 +392,8 @@ async function main() {
     prompts: list(arg('--prompts', '128,2048,8192')).map(Number), reps: Number(arg('--reps', '5')), decodeTokens: Number(arg('--decode-tokens', '64')),
     chatTurns: Number(arg('--chat-turns', '10')), chatUserTokens: Number(arg('--chat-user', '32')), chatReplyTokens: Number(arg('--chat-reply', '32')),
     goldenTokens: Number(arg('--golden-tokens', '16')), bandwidthBytes: Number(arg('--bandwidth-bytes', String(1 << 30))),
-    requestTimeoutMs: Number(arg('--timeout-ms', '300000')),
+    requestTimeoutMs: Number(arg('--timeout-ms', '300000')), minRounds: Number(arg('--min-rounds', '1')),
+    cachedLoad: !process.argv.includes('--no-cached-load'), chatFormats: arg('--chat-formats', '') ? list(arg('--chat-formats', '')) as ModelRef['format'][] : undefined, logDir: arg('--log-dir', '') || undefined,
     deadlineMs: arg('--budget-s', '') ? Date.now() + Number(arg('--budget-s', '')) * 1000 : undefined,
   };
   if (o.models.length === 0) throw new Error('--models DIR[,DIR...] (folders written by export/export.py)');

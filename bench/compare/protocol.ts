@@ -23,7 +23,12 @@ export interface EngineUnderTest {
   describe(format: ModelRef['format']): string;
   /** Package versions this engine runs on. */
   versions(): Promise<Record<string, string>>;
-  load(model: ModelRef): Promise<void>;
+  /**
+   * Loads the model; `onStage` is told each stage the engine says it reached (its own progress words: Sieve's load
+   * phases, WebLLM's progress texts, Transformers.js's file statuses), so a load that dies in the engine's runtime
+   * (WebLLM's wasm calls exit) still says where.
+   */
+  load(model: ModelRef, onStage: (stage: string) => void): Promise<void>;
   /**
    * Continues `ids` greedily for exactly `maxTokens` tokens, calling onToken as each one is known on the CPU (the
    * moment a user could show it). Resolves with the generated ids and, where the engine says, how many prompt ids
@@ -48,7 +53,16 @@ export type Request =
 /** A request without its id (the driver numbers them). */
 export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
 
-export interface LoadResult { ms: number; firstTokenMs: number; peakJsBytes: number; peakGpuBytes: number }
+export interface LoadResult {
+  ms: number;
+  firstTokenMs: number;
+  peakJsBytes: number;
+  peakGpuBytes: number;
+  /** Each stage the engine reported, with the ms from the load's start when it was first reported, in order. */
+  stages: { stage: string; atMs: number }[];
+  /** Shader modules and pipelines made from the load's start to its first token, and the ms their calls took (dawn.ts compileMeter). */
+  compile: { modules: number; pipelines: number; asyncPipelines: number; ms: number };
+}
 export interface GenerateResult {
   ids: number[];
   /** From the call to the first token. */
@@ -61,3 +75,5 @@ export interface GenerateResult {
 export interface Stats { peakGpuBytes: number; liveGpuBytes: number; peakJsBytes: number; versions: Record<string, string>; describe: string; weightBytesPerToken: number; kvBytesPerToken: number }
 
 export type Response = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { name: string; message: string; code?: string; stack?: string } };
+/** Sent by a child during a load, as each stage is reached (id -1: not an answer). */
+export interface StageMessage { id: -1; stage: string }

@@ -70,7 +70,7 @@ export function readmeSection(r: Report, chartPath: string, jsonPath: string): s
       lines.push(`| ${[c.model, c.format, `${NAMES[e.engine] ?? e.engine}${e.engine === 'sieve' && /runs f32/.test(e.config) ? ' (f32)' : ''}`, e.fairness?.pass ? 'yes' : 'NO',
         String(c.rounds), ...contexts.map((k) => fmt(med(e.decodeTokensPerS[k]), 1)), ...contexts.map(ratio),
         ...contexts.map((k) => fmt(e.rooflinePercent[k], 1)), ...prompts.map((p) => fmt(med(e.ttftMs[p]))),
-        `${fmt(e.load.coldToFirstTokenMs / 1000, 1)} / ${fmt(e.load.cachedToFirstTokenMs / 1000, 1)}`, e.chat ? fmt(e.chat.totalMs / 1000, 2) + (e.chat.reprefills ? ' (re-prefills)' : '') : '–'].join(' | ')} |`);
+        `${fmt(e.load.coldToFirstTokenMs / 1000, 1)} / ${e.load.cachedToFirstTokenMs === null ? '–' : fmt(e.load.cachedToFirstTokenMs / 1000, 1)}`, e.chat ? fmt(e.chat.totalMs / 1000, 2) + (e.chat.reprefills ? ' (re-prefills)' : '') : '–'].join(' | ')} |`);
     }
   }
   lines.push('');

@@ -9,7 +9,7 @@ export interface EngineCell {
   config: string;
   versions: Record<string, string>;
   /** Null where the engine could not run the cell: `errors` says why. */
-  load: { coldMs: number; cachedMs: number; coldToFirstTokenMs: number; cachedToFirstTokenMs: number } | null;
+  load: { coldMs: number; cachedMs: number | null; coldToFirstTokenMs: number; cachedToFirstTokenMs: number | null } | null;
   fairness: { prompt: number[]; ids: number[]; reference: number[]; referenceBy: string; pass: boolean } | null;
   /** By context length: decode tokens/s (first token excluded: prefill and warm-up are not decode). */
   decodeTokensPerS: Record<string, Sampled>;
@@ -22,6 +22,10 @@ export interface EngineCell {
   rooflinePercent: Record<string, number>;
   weightBytesPerToken: number;
   kvBytesPerToken: number;
+  /** The cold load's stages as the engine reported them, with ms from the load's start (absent before 2026-12-04). */
+  loadStages?: { stage: string; atMs: number }[];
+  /** The cold load's shader modules and pipelines, and the ms spent making them (absent before 2026-12-04). */
+  loadCompile?: { modules: number; pipelines: number; asyncPipelines: number; ms: number };
   errors: EngineError[];
 }
 
@@ -43,6 +47,8 @@ export interface Report {
   date: string;
   gpuFiguresFrom: string;
   adapter: Record<string, string>;
+  /** The flags every engine's Dawn instance was created with (dawn.ts DAWN_FLAGS); absent in reports before 2026-12-04. */
+  dawnFlags?: string[];
   bandwidthBytesPerS: number;
   node: string;
   platform: string;
@@ -69,7 +75,7 @@ export function ratiosToSieve(engines: EngineCell[]): Cell['ratiosToSieve'] {
   const sieve = engines.find((e) => e.engine === 'sieve');
   const out: Cell['ratiosToSieve'] = {};
   if (!sieve) return out;
-  const div = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) ? a / b : null);
+  const div = (a: number | null | undefined, b: number | null | undefined) => (typeof a === 'number' && typeof b === 'number' && b > 0 && Number.isFinite(a) ? a / b : null);
   for (const e of engines) {
     if (e === sieve) continue;
     const decode: Record<string, number> = {};

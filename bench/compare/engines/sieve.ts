@@ -26,9 +26,12 @@ export function createSieve(): EngineUnderTest {
       const v = packageVersions();
       return { sieve: v.sieve, 'onnxruntime-web': ort.env.versions.web ?? v['onnxruntime-web'], webgpu: v.webgpu };
     },
-    async load(model: ModelRef) {
+    async load(model: ModelRef, onStage) {
       engine ??= new SieveEngine();
-      const info = await engine.load(model.url, undefined, { quantization: QUANTIZATION[model.format] as never });
+      // Its load phases as they first appear (fetch, parse, upload and compile interleave as tensors stream).
+      const seen = new Set<string>();
+      const onProgress = (p: { phase: string }) => { if (!seen.has(p.phase)) { seen.add(p.phase); onStage(p.phase); } };
+      const info = await engine.load(model.url, onProgress, { quantization: QUANTIZATION[model.format] as never });
       weightBytes = info.weightBytes;
     },
     async generate(ids, maxTokens, onToken) {

@@ -55,7 +55,7 @@ export function createTransformers(): EngineUnderTest {
       const v = packageVersions();
       return { '@huggingface/transformers': T?.env.version ?? v['@huggingface/transformers'], 'onnxruntime-web': ort.env.versions.web ?? v['onnxruntime-web'], webgpu: v.webgpu };
     },
-    async load(ref: ModelRef) {
+    async load(ref: ModelRef, onStage) {
       T ??= await importWebBuild();
       const { env, AutoModelForCausalLM } = T;
       env.allowLocalModels = false;
@@ -68,6 +68,8 @@ export function createTransformers(): EngineUnderTest {
       if (!info) throw new Error(`no ${ref.format} export in ${ref.url}`);
       model = await AutoModelForCausalLM.from_pretrained(base.pathname.replace(/^\/|\/$/g, ''), {
         device: 'webgpu', dtype: DTYPE[ref.format], use_external_data_format: info.externalDataChunks || false,
+        // Its file statuses (initiate, download, done, ready), not the byte counts between them.
+        progress_callback: (p: { status: string; file?: string }) => { if (p.status !== 'progress') onStage(`${p.status}${p.file ? ` ${p.file}` : ''}`); },
       });
     },
     async generate(ids, maxTokens, onToken) {

@@ -51,6 +51,9 @@ export interface MlcExport { dir: string; quantization: string; lib: string; byt
 export function createWebLLM(): EngineUnderTest {
   installCaches();
   let engine: WebLLMEngine | null = null;
+  // The running load's stage reporter: WebLLM's progress texts name the step (fetching shard i, loading shard i onto
+  // the GPU, compiling), which is where a failure inside its wasm runtime happened.
+  let stage: (text: string) => void = () => undefined;
   let mlc: MlcExport | null = null;
   const mlcOf = (ref: ModelRef) => (ref.exportInfo as { mlc?: Record<string, MlcExport> }).mlc?.[ref.format] ?? null;
   return {
@@ -61,7 +64,8 @@ export function createWebLLM(): EngineUnderTest {
       const v = packageVersions();
       return { '@mlc-ai/web-llm': v['@mlc-ai/web-llm'], webgpu: v.webgpu, library: mlc?.lib ?? '' };
     },
-    async load(ref) {
+    async load(ref, onStage) {
+      stage = onStage;
       mlc = mlcOf(ref);
       if (!mlc) throw new Error(`no MLC conversion of this model for ${ref.format} (export/to_mlc.py makes one where a prebuilt library of the shape exists)`);
       const base = new URL(mlc.dir, ref.url).href; // .../mlc-q0f16/resolve/main/
@@ -75,10 +79,13 @@ export function createWebLLM(): EngineUnderTest {
         useIndexedDBCache: false,
       };
       if (!engine) {
+        onStage('import @mlc-ai/web-llm');
         const { MLCEngine } = (await import('@mlc-ai/web-llm' as string)) as { MLCEngine: new (o: Record<string, unknown>) => WebLLMEngine };
-        engine = new MLCEngine({ appConfig, logLevel: 'WARN' });
+        onStage('new MLCEngine');
+        engine = new MLCEngine({ appConfig, logLevel: 'INFO', initProgressCallback: (r: { text: string }) => stage(r.text) });
       }
       engine.setAppConfig(appConfig);
+      onStage(`reload (library ${mlc.lib}, ${mlc.quantization}, ${(mlc.bytes / 1e6).toFixed(0)} MB of parameters)`);
       await engine.reload('sieve-compare');
     },
     async generate(ids, maxTokens, onToken) {

@@ -9,9 +9,16 @@
 set -u
 T0=$(date +%s); END=$((T0 + BUDGET_S - 4))
 M=$WORK/models; Y=$KIT/yardstick
+PROBE=0; [ "$BUDGET_S" -le 150 ] && PROBE=1
 if [ "${SIEVE_H200_DRY:-0}" = 1 ]; then
   # name formats share args
   PLAN=("tiny fp32,q4 1 --contexts 16,64 --prompts 8,32 --decode-tokens 2 --chat-turns 2 --chat-user 4 --chat-reply 2 --bandwidth-bytes 16777216")
+  [ $PROBE = 1 ] && PLAN=("tiny fp32 1 --contexts 16,64 --prompts 8,32 --decode-tokens 2 --reps 3 --min-rounds 3 --chat-turns 0 --no-cached-load --bandwidth-bytes 16777216")
+elif [ $PROBE = 1 ]; then
+  # The probe (run 1 of 2026-12-04, 120 s): what fails with shader-f16 on (dawn.ts's toggle) before the full run:
+  # WebLLM's q0f16 library and Transformers.js's fp16 export, beside Sieve, on the one shape WebLLM has a library
+  # for. 3 rounds, no chat, no second load; a 60 s cap on any one request, so a hung WebLLM load leaves the rounds time.
+  PLAN=("qwen2.5-0.5b fp16 1 --contexts 512,4000 --prompts 128,2048 --reps 3 --min-rounds 3 --decode-tokens 16 --chat-turns 0 --no-cached-load --timeout-ms 60000")
 else
   W="--contexts 512,4000 --prompts 128,2048 --reps 5 --chat-turns 10 --chat-user 32 --chat-reply 8 --timeout-ms 90000"
   PLAN=("smollm2-135m fp16,q4,fp32 3 $W --decode-tokens 32"
@@ -33,15 +40,18 @@ for i in "${!PLAN[@]}"; do
   b=$(( left * share / $(shares_left "$i") ))
   if [ "$b" -lt 15 ]; then note "$name: no time left ($left s)"; continue; fi
   echo "== $name: $b s (at $(( $(date +%s) - T0 )) s)"
+  # Every engine process's stdout and stderr in $RES/logs/<engine>.log: one run is enough to see why one failed.
   (cd "$Y" && timeout -k 3 $((b + 2)) "$NODE" driver.mjs --models "$M/$name" --formats "$formats" --engines "$ENGINES" "$@" \
-     --budget-s $((b - 3)) --out "$RES/compare-$name.json" --svg "$RES/compare-$name.svg")
+     --budget-s $((b - 3)) --log-dir "$RES/logs" --out "$RES/compare-$name.json" --svg "$RES/compare-$name.svg")
   rc=$?
   # One line per cell and engine: what the table will say.
   "$NODE" -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const f = (x) => x === undefined ? "-" : x.median.toFixed(x.median < 10 ? 1 : 0);
     for (const c of r.cells) for (const e of c.engines)
-      console.log(`${c.model} ${c.format} ${e.engine}: ` + (e.load ? `fair ${e.fairness?.pass} load ${(e.load.coldToFirstTokenMs/1000).toFixed(1)}/${(e.load.cachedToFirstTokenMs/1000).toFixed(1)} s, tok/s ${Object.keys(e.decodeTokensPerS).map((k) => k + ":" + f(e.decodeTokensPerS[k])).join(" ")}, ttft ms ${Object.keys(e.ttftMs).map((k) => k + ":" + f(e.ttftMs[k])).join(" ")}, rounds ${c.rounds}` : `not run: ${(e.errors[0]?.message ?? "").slice(0, 160)}`));
+      console.log(`${c.model} ${c.format} ${e.engine}: ` + (e.load ? `fair ${e.fairness?.pass} ${e.fairness?.pass ? "" : JSON.stringify(e.fairness?.ids) + " "}load ${(e.load.coldToFirstTokenMs/1000).toFixed(1)}/${e.load.cachedToFirstTokenMs === null ? "-" : (e.load.cachedToFirstTokenMs/1000).toFixed(1)} s (compile ${e.loadCompile ? (e.loadCompile.pipelines + e.loadCompile.asyncPipelines) + "p " + (e.loadCompile.ms/1000).toFixed(1) + " s" : "?"}), tok/s ${Object.keys(e.decodeTokensPerS).map((k) => k + ":" + f(e.decodeTokensPerS[k])).join(" ")}, ttft ms ${Object.keys(e.ttftMs).map((k) => k + ":" + f(e.ttftMs[k])).join(" ")}, rounds ${c.rounds}` : `not run: ${e.errors[0]?.stage}: ${(e.errors[0]?.message ?? "").slice(0, 600)}`));
+    for (const c of r.cells) for (const e of c.engines) for (const x of (e.load ? e.errors : [])) console.log(`  ${c.model} ${c.format} ${e.engine} ${x.stage}: ${x.message.slice(0, 300)}`);
+    console.log(`dawn flags ${JSON.stringify(r.dawnFlags)}; adapter shader-f16: ${/shader-f16/.test(r.adapter.features ?? "")}`);
   ' "$RES/compare-$name.json" >> "$RES/summary.txt" 2>&1 || note "$name: driver rc $rc, no report"
   echo "== $name: driver rc $rc at $(( $(date +%s) - T0 )) s"
 done
