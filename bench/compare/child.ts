@@ -91,6 +91,10 @@ async function main() {
       (e: unknown) => {
         // Some engines reject with plain objects (WebLLM's runtime, a GPU error): say what is in them.
         const err = e instanceof Error ? e : new Error(typeof e === 'object' && e !== null ? `${e.constructor?.name ?? 'object'} ${JSON.stringify(e, Object.getOwnPropertyNames(e))}` : String(e));
+        // Node's fetch says only "fetch failed"; the why (a socket closed, a timeout, out of memory) is its cause.
+        for (let c = (err as { cause?: unknown }).cause, depth = 0; c && depth < 3; c = (c as { cause?: unknown }).cause, depth++) {
+          err.message += ` (cause: ${c instanceof Error ? `${c.name}: ${c.message}${(c as { code?: string }).code ? ` [${(c as { code?: string }).code}]` : ''}` : String(c)})`;
+        }
         process.send?.({ id: req.id, ok: false, error: { name: err.name, message: err.message, code: (err as { code?: string }).code, stack: err.stack } } satisfies Response);
       },
     );

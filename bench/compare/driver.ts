@@ -47,7 +47,10 @@ export interface DriverOptions {
    * (at least one) when the next one would pass its share; a cell that starts past the deadline is not run. */
   deadlineMs?: number;
   log?: (line: string) => void;
-  /** Called with the report after every cell (the run may be cut off: what is done is kept). */
+  /**
+   * Called with the report after every cell, and after each engine's load and each round with the running cell as
+   * far as it got (`partial: true`): a run cut off by its time limit keeps what it measured.
+   */
   onCell?: (report: Report) => void;
 }
 
@@ -248,6 +251,28 @@ async function runCell(
     log(`  ${c.engine} ${stage}: ${message(e)}`);
   };
   const running = () => cells.filter((c) => procs.get(c.engine)?.alive && c.load !== null && c.fairness?.pass !== false);
+  const stats = async (c: EngineCell) => {
+    try {
+      const s = await procs.get(c.engine)!.call<Stats>({ cmd: 'stats' });
+      Object.assign(c, { config: s.describe, versions: s.versions, peakGpuBytes: s.peakGpuBytes, weightBytesPerToken: s.weightBytesPerToken, kvBytesPerToken: s.kvBytesPerToken });
+    } catch (e) { fail(c, 'stats', e); }
+  };
+  const decode = new Map<string, Map<number, number[]>>();
+  const ttft = new Map<string, Map<number, number[]>>();
+  let rounds = 0;
+  // The cell as far as it got (onCell gets it after every load and round, so a run cut off keeps what it measured).
+  const cellNow = (partial = false): Cell => {
+    for (const c of cells) {
+      for (const [k, v] of decode.get(c.engine) ?? []) {
+        c.decodeTokensPerS[k] = sampled(v);
+        const idealS = (c.weightBytesPerToken + c.kvBytesPerToken * k) / report.bandwidthBytesPerS;
+        if (report.bandwidthBytesPerS > 0 && c.weightBytesPerToken > 0) c.rooflinePercent[k] = (100 * idealS) / (1 / c.decodeTokensPerS[k].median);
+      }
+      for (const [k, v] of ttft.get(c.engine) ?? []) c.ttftMs[k] = sampled(v);
+    }
+    const exp = info.exports[format];
+    return { model: info.model, format, rounds, exportOps: exp?.ops ?? {}, exportBytes: exp?.bytes ?? 0, engines: cells, ratiosToSieve: ratiosToSieve(cells), ...(partial ? { partial } : {}) };
+  };
 
   // Cold loads, one engine at a time (the other processes idle), then the fairness check and the cached load.
   for (const c of cells) {
@@ -281,6 +306,7 @@ async function runCell(
       await p.call({ cmd: 'generate', ids: [1, 2, 3, 4], maxTokens: 4 }); // warm-up
       log(`  ${c.engine} ${format}: cold ${cold.firstTokenMs.toFixed(0)} ms (${cold.compile.pipelines + cold.compile.asyncPipelines} pipelines, ${cold.compile.modules} modules: ${cold.compile.ms.toFixed(0)} ms), cached ${cached ? `${cached.firstTokenMs.toFixed(0)} ms` : 'not run'}, fair ${c.fairness.pass} ${JSON.stringify(g.ids)}`);
       if (!c.fairness.pass) fail(c, 'fairness', `greedy ids ${JSON.stringify(g.ids)} differ from the reference ${JSON.stringify(reference)}: not timed`);
+      await stats(c); // the engine's configuration and weight bytes now, for a partial cell; again at the end for the peaks
     } catch (e) {
       const where = /load/.test(step) && p.stage ? `${step}, after the engine's stage "${p.stage}"` : step;
       if (e instanceof Error && !e.message.includes('load stage')) e.message = `${e.message} [${where}]`;
@@ -289,10 +315,9 @@ async function runCell(
       report.notRun.push({ engine: c.engine, model: info.model, format, reason: message(e) });
       await p.stop();
     }
+    o.onCell?.({ ...report, cells: [...report.cells, cellNow(true)] });
   }
 
-  const decode = new Map<string, Map<number, number[]>>();
-  const ttft = new Map<string, Map<number, number[]>>();
   const push = (m: Map<string, Map<number, number[]>>, e: string, k: number, v: number) => {
     if (!m.has(e)) m.set(e, new Map());
     const byKey = m.get(e)!;
@@ -301,7 +326,6 @@ async function runCell(
   };
   const contexts = o.contexts.filter((c) => c + o.decodeTokens + 1 <= maxPos);
   const prompts = o.prompts.filter((p) => p + 1 <= maxPos);
-  let rounds = 0;
   let roundMs = 0;
   const round = async (r: number) => {
     const t0 = Date.now();
@@ -322,6 +346,7 @@ async function runCell(
     rounds = r + 1;
     roundMs = Date.now() - t0;
     log(`  round ${r + 1}/${o.reps} (${roundMs} ms)`);
+    o.onCell?.({ ...report, cells: [...report.cells, cellNow(true)] });
   };
   // The chat: each turn's prompt is the whole conversation so far (earlier turns' prompts and replies) plus new ids.
   const chat = async () => {
@@ -360,23 +385,10 @@ async function runCell(
   }
 
   for (const c of cells) {
-    const p = procs.get(c.engine)!;
-    if (p.alive) {
-      try {
-        const s = await p.call<Stats>({ cmd: 'stats' });
-        Object.assign(c, { config: s.describe, versions: s.versions, peakGpuBytes: s.peakGpuBytes, weightBytesPerToken: s.weightBytesPerToken, kvBytesPerToken: s.kvBytesPerToken });
-      } catch (e) { fail(c, 'stats', e); }
-    }
-    await p.stop();
-    for (const [k, v] of decode.get(c.engine) ?? []) {
-      c.decodeTokensPerS[k] = sampled(v);
-      const idealS = (c.weightBytesPerToken + c.kvBytesPerToken * k) / report.bandwidthBytesPerS;
-      if (report.bandwidthBytesPerS > 0 && c.weightBytesPerToken > 0) c.rooflinePercent[k] = (100 * idealS) / (1 / c.decodeTokensPerS[k].median);
-    }
-    for (const [k, v] of ttft.get(c.engine) ?? []) c.ttftMs[k] = sampled(v);
+    if (c.load && procs.get(c.engine)?.alive) await stats(c);
+    await procs.get(c.engine)?.stop();
   }
-  const exp = info.exports[format];
-  return { model: info.model, format, rounds, exportOps: exp?.ops ?? {}, exportBytes: exp?.bytes ?? 0, engines: cells, ratiosToSieve: ratiosToSieve(cells) };
+  return cellNow();
 }
 
 function arg(name: string, fallback: string): string {

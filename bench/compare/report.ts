@@ -39,6 +39,8 @@ export interface Cell {
   exportBytes: number;
   engines: EngineCell[];
   /** Other engine / Sieve, per metric: tokens/s ratios (> 1: faster than Sieve), ms ratios (< 1: faster than Sieve). */
+  /** Present (true) in a cell the run was cut off in: what it measured before its time ran out. */
+  partial?: boolean;
   ratiosToSieve: Record<string, { decodeTokensPerS: Record<string, number>; ttftMs: Record<string, number>; loadColdMs: number | null; loadCachedMs: number | null; chatTotalMs: number | null }>;
 }
 
