@@ -65,6 +65,9 @@ export function promptIds(length: number, seed: number, vocab: number): number[]
   return ids;
 }
 
+/** Extra node flags for the engines' processes (--child-node-args, e.g. '--cpu-prof --cpu-prof-dir=DIR' to profile a load). */
+let childNodeArgs: string[] = [];
+
 /** Bytes of one engine's log file (stdout and stderr of its processes) kept whole; past it, only each process's tail. */
 const LOG_FILE_BYTES = 150_000;
 
@@ -117,7 +120,7 @@ class EngineProcess {
     const bundled = here.endsWith('.mjs');
     const entry = join(dirname(here), bundled ? 'child.mjs' : 'child.ts');
     const child = fork(entry, [name], {
-      execArgv: bundled ? ['--expose-gc'] : ['--import', 'tsx', '--expose-gc'],
+      execArgv: [...(bundled ? ['--expose-gc'] : ['--import', 'tsx', '--expose-gc']), ...childNodeArgs],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     let logFile: string | null = null;
@@ -152,7 +155,8 @@ class EngineProcess {
   async stop(): Promise<void> {
     if (!this.alive) return;
     await this.call({ cmd: 'exit' }).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 50));
+    // Its own exit (what it writes on exit, a --cpu-prof profile, gets written), killed if it takes over 3 s.
+    await new Promise((r) => { const t = setTimeout(r, 3000); this.child.once('exit', () => { clearTimeout(t); r(null); }); });
     this.kill();
   }
 }
@@ -164,6 +168,12 @@ function serve(root: string): Promise<{ server: Server; base: string }> {
     res.setHeader('content-length', statSync(path).size);
     createReadStream(path).pipe(res);
   });
+  // Node closes an idle keep-alive socket after 5 s, and a client (undici, WebLLM's four parallel shard downloads)
+  // that reuses one just then fails with "other side closed" (seen here, SwiftShader, Qwen's 2 GB of q0f32 shards):
+  // the engines' requests are ours alone, so sockets stay open and no request times out.
+  server.keepAliveTimeout = 600_000;
+  server.requestTimeout = 0;
+  server.headersTimeout = 600_000;
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ server, base: `http://127.0.0.1:${(server.address() as { port: number }).port}/` })));
 }
 
@@ -409,6 +419,7 @@ async function main() {
     deadlineMs: arg('--budget-s', '') ? Date.now() + Number(arg('--budget-s', '')) * 1000 : undefined,
   };
   if (o.models.length === 0) throw new Error('--models DIR[,DIR...] (folders written by export/export.py)');
+  childNodeArgs = arg('--child-node-args', '').split(' ').filter(Boolean);
   const out = arg('--out', 'compare.json');
   const svg = arg('--svg', '');
   const write = (report: Report) => {

@@ -5,7 +5,9 @@
 # time a shape does not use passes on to the next); inside it, the driver splits that among the formats and stops
 # rounds when the next would not fit (median of 5 where there is time, fewer stated in the cell's `rounds`).
 # Decode at 512 and 4,000 ("4K": WebLLM's prebuilt libraries hold 4,096 positions, prompt and reply).
-# Results: $RES/compare-<shape>.json (written after every cell), $RES/summary.txt.
+# A budget of 150 s or less (run 1 of 2026-12-04: 120 s) runs the probe plan below instead: one cell.
+# Results: $RES/compare-<shape>.json (written after every load and round), $RES/logs/<engine>.log (every engine
+# process's whole output), $RES/summary.txt.
 set -u
 T0=$(date +%s); END=$((T0 + BUDGET_S - 4))
 M=$WORK/models; Y=$KIT/yardstick
@@ -20,10 +22,18 @@ elif [ $PROBE = 1 ]; then
   # for. 3 rounds, no chat, no second load; a 60 s cap on any one request, so a hung WebLLM load leaves the rounds time.
   PLAN=("qwen2.5-0.5b fp16 1 --contexts 512,4000 --prompts 128,2048 --reps 3 --min-rounds 3 --decode-tokens 16 --chat-turns 0 --no-cached-load --timeout-ms 60000")
 else
-  W="--contexts 512,4000 --prompts 128,2048 --reps 5 --chat-turns 10 --chat-user 32 --chat-reply 8 --timeout-ms 90000"
-  PLAN=("smollm2-135m fp16,q4,fp32 3 $W --decode-tokens 32"
-        "qwen2.5-0.5b q4,fp16 3 $W --decode-tokens 24"
-        "llama-3.2-1b q4,fp16 4 $W --decode-tokens 16")
+  # The full run (300 s): 6 cells, each with 3 interleaved rounds before anything optional, then the 10-turn chat
+  # (fp16 cells: the one cell per shape where every engine of the shape runs), then rounds up to 5 while the cell's
+  # share lasts. What was dropped to fit, and why (the results' workload says it too):
+  # - the second ("cached") load: in Node both loads read the same OS-cached files over localhost, and on 2026-12-03
+  #   it was within 0.6-1.2x of the cold load for every engine: about 120 s of loads that said little;
+  # - SmolLM2's fp32 cell: f32 is the format nobody ships to a browser, and the time buys the other cells' rounds;
+  # - 16 decode tokens per sample in every shape (32/24/16 before): Transformers.js's ~25 tokens/s made the rounds.
+  # Shares are the cells' expected seconds (loads + 3 rounds + chat, from the 2026-12-03 run).
+  W="--contexts 512,4000 --prompts 128,2048 --reps 5 --min-rounds 3 --decode-tokens 16 --chat-turns 10 --chat-user 32 --chat-reply 8 --chat-formats fp16 --no-cached-load --timeout-ms 60000"
+  PLAN=("smollm2-135m fp16,q4 6 $W"
+        "qwen2.5-0.5b fp16,q4 11 $W"
+        "llama-3.2-1b fp16,q4 11 $W")
 fi
 ENGINES=sieve,transformers
 [ -d "$KIT/webllm" ] && ENGINES=$ENGINES,webllm
