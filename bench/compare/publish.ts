@@ -50,16 +50,23 @@ export function readmeSection(r: Report, chartPath: string, jsonPath: string): s
   const workloads = Object.values((r as { workloads?: Record<string, Report['workload']> }).workloads ?? { all: r.workload });
   const tokens = [...new Set(workloads.map((w) => Number(w.decodeTokens)))].sort((a, b) => a - b);
   const singles = r.cells.filter((c) => c.rounds < 2).length;
+  const fewest = Math.min(...r.cells.map((c) => c.rounds));
+  const roundsSaid = singles ? `${singles} of ${r.cells.length} cells had time for only one, so their figures are single samples`
+    : fewest >= Number(r.workload.reps) ? 'every cell had them all' : `every cell had at least ${fewest}`;
+  const cached = r.cells.some((c) => c.engines.some((e) => e.load && e.load.cachedToFirstTokenMs !== null));
+  const f16Toggle = (r.dawnFlags ?? []).some((f) => f.includes('vulkan_enable_f16_on_nvidia'));
   lines.push(`Measured ${r.date.slice(0, 10)} on ${adapter} through Dawn in Node (${r.gpuFiguresFrom.split(';')[0].replace(/^Dawn \(.*?\) in Node, /, '')}), `
     + `copy bandwidth ${fmt(r.bandwidthBytesPerS / 1e9)} GB/s; ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}. `
-    + `Median of up to ${String(r.workload.reps)} interleaved rounds (the rounds column: ${singles ? `${singles} of ${r.cells.length} cells had time for only one, so their figures are single samples` : 'every cell had them all'}), ${tokens.join('/')} decode tokens per sample (by shape), greedy, EOS ignored. `
+    + (f16Toggle ? `Dawn ran with the toggle \`vulkan_enable_f16_on_nvidia\` on (${(r.dawnFlags ?? []).join(' ')}): without it Dawn hides \`shader-f16\` on NVIDIA's Vulkan driver, and Chrome on NVIDIA/Linux does not set it, so there Transformers.js's fp16 and WebLLM's q0f16 do not run in a default Chrome (Sieve's f16 weights do not need \`shader-f16\`). ` : '')
+    + `Median of up to ${String(r.workload.reps)} interleaved rounds (the rounds column: ${roundsSaid}), ${tokens.join('/')} decode tokens per sample (by shape), greedy, EOS ignored. `
+    + (cached ? '' : `No second ("cached") load: ${String(r.workload.loadCached).replace(/^not run: /, '')}. `)
     + `Ratios are the engine's over Sieve's in the same cell (tokens/s: above 1 is faster than Sieve; TTFT: below 1 is faster). `
     + `Full figures: \`${jsonPath}\`; chart: \`${chartPath}\`.`);
   lines.push('');
   lines.push(`![decode tokens/s against context](${chartPath})`);
   lines.push('');
   const head = ['model', 'format', 'engine', 'fair', 'rounds', ...contexts.map((c) => `tok/s @${kLabel(c)}`), ...contexts.map((c) => `×Sieve @${kLabel(c)}`),
-    ...contexts.map((c) => `% roofline @${kLabel(c)}`), ...prompts.map((p) => `TTFT ${kLabel(p)} ms`), 'load cold / cached s', '10-turn chat s'];
+    ...contexts.map((c) => `% roofline @${kLabel(c)}`), ...prompts.map((p) => `TTFT ${kLabel(p)} ms`), cached ? 'load cold / cached s' : 'cold load s', '10-turn chat s'];
   lines.push(`| ${head.join(' | ')} |`);
   lines.push(`|${head.map(() => '---').join('|')}|`);
   for (const c of r.cells) {
@@ -68,9 +75,9 @@ export function readmeSection(r: Report, chartPath: string, jsonPath: string): s
       if (!e.load) continue;
       const ratio = (ctx: number) => (e === sieve ? '1' : fmt(c.ratiosToSieve[e.engine]?.decodeTokensPerS[ctx], 2));
       lines.push(`| ${[c.model, c.format, `${NAMES[e.engine] ?? e.engine}${e.engine === 'sieve' && /runs f32/.test(e.config) ? ' (f32)' : ''}`, e.fairness?.pass ? 'yes' : 'NO',
-        String(c.rounds), ...contexts.map((k) => fmt(med(e.decodeTokensPerS[k]), 1)), ...contexts.map(ratio),
+        `${c.rounds}${c.partial ? ' (cut off)' : ''}`, ...contexts.map((k) => fmt(med(e.decodeTokensPerS[k]), 1)), ...contexts.map(ratio),
         ...contexts.map((k) => fmt(e.rooflinePercent[k], 1)), ...prompts.map((p) => fmt(med(e.ttftMs[p]))),
-        `${fmt(e.load.coldToFirstTokenMs / 1000, 1)} / ${e.load.cachedToFirstTokenMs === null ? '–' : fmt(e.load.cachedToFirstTokenMs / 1000, 1)}`, e.chat ? fmt(e.chat.totalMs / 1000, 2) + (e.chat.reprefills ? ' (re-prefills)' : '') : '–'].join(' | ')} |`);
+        cached ? `${fmt(e.load.coldToFirstTokenMs / 1000, 1)} / ${e.load.cachedToFirstTokenMs === null ? '–' : fmt(e.load.cachedToFirstTokenMs / 1000, 1)}` : fmt(e.load.coldToFirstTokenMs / 1000, 1), e.chat ? fmt(e.chat.totalMs / 1000, 2) + (e.chat.reprefills ? ' (re-prefills)' : '') : '–'].join(' | ')} |`);
     }
   }
   lines.push('');

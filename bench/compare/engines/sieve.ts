@@ -20,7 +20,7 @@ export function createSieve(): EngineUnderTest {
     describe: (format) => format === 'q4'
       ? 'Sieve int4 (quantized at load from the f16 checkpoint: symmetric blocks of 32, f32 scales, f32 activations; f32 KV)'
       : QUANTIZATION[format] === 'f16'
-        ? "Sieve f16 (the checkpoint's f16 weights kept as f16; quantization 'f16')"
+        ? "Sieve f16 (quantization 'f16': the checkpoint's f16 weights kept as f16, packed in u32 words and read without shader-f16; f32 activations and KV)"
         : `Sieve f32 (the f16 checkpoint widened to f32 at load; f32 activations and KV)${format === 'fp16' ? ": this Sieve has no f16 weights yet, so its fp16 cell runs f32" : ''}`,
     versions: async () => {
       const v = packageVersions();
