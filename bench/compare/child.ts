@@ -58,7 +58,7 @@ async function main() {
           onStage('first token');
           await generate(engine, [1, 2, 3, 4], 2);
           const r: LoadResult = { ms: loaded - t0, firstTokenMs: performance.now() - t0, peakJsBytes: Math.max(peakJs, jsBytes()), peakGpuBytes: gpuMeter.peak, stages,
-            compile: { modules: compileMeter.modules - compileBefore.modules, pipelines: compileMeter.pipelines - compileBefore.pipelines, asyncPipelines: compileMeter.asyncPipelines - compileBefore.asyncPipelines, ms: compileMeter.ms - compileBefore.ms } };
+            compile: { modules: compileMeter.modules - compileBefore.modules, pipelines: compileMeter.pipelines - compileBefore.pipelines, asyncPipelines: compileMeter.asyncPipelines - compileBefore.asyncPipelines, ms: compileMeter.ms - compileBefore.ms, asyncWallMs: compileMeter.asyncWallMs - compileBefore.asyncWallMs } };
           return r;
         } finally {
           clearInterval(sampler);

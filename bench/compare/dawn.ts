@@ -68,11 +68,14 @@ deviceProto.destroy = function (this: GPUDevice): undefined {
 };
 
 /**
- * What building the GPU programs costs each engine: shader modules and compute pipelines made, and the ms their
- * create calls held the JS thread (an async pipeline counts from the call to its promise settling). The cold load's
- * share of compile against the rest (fetch, parse, convert, upload) is what tells a slow load's cause.
+ * What building the GPU programs costs each engine: shader modules and compute pipelines made, the ms their
+ * synchronous create calls held the JS thread, and the wall-clock ms during which at least one async pipeline was
+ * being made (overlapping ones counted once). The cold load's share of compile against the rest (fetch, parse,
+ * convert, upload) is what tells a slow load's cause.
  */
-export const compileMeter = { modules: 0, pipelines: 0, asyncPipelines: 0, ms: 0 };
+export const compileMeter = { modules: 0, pipelines: 0, asyncPipelines: 0, ms: 0, asyncWallMs: 0 };
+let asyncInFlight = 0;
+let asyncSince = 0;
 const createShaderModule = deviceProto.createShaderModule;
 const createComputePipeline = deviceProto.createComputePipeline;
 const createComputePipelineAsync = deviceProto.createComputePipelineAsync;
@@ -85,9 +88,11 @@ deviceProto.createComputePipeline = function (this: GPUDevice, descriptor: GPUCo
   try { return createComputePipeline.call(this, descriptor); } finally { compileMeter.pipelines++; compileMeter.ms += performance.now() - t; }
 };
 deviceProto.createComputePipelineAsync = function (this: GPUDevice, descriptor: GPUComputePipelineDescriptor): Promise<GPUComputePipeline> {
-  const t = performance.now();
   compileMeter.asyncPipelines++;
-  return createComputePipelineAsync.call(this, descriptor).finally(() => { compileMeter.ms += performance.now() - t; });
+  if (asyncInFlight++ === 0) asyncSince = performance.now();
+  return createComputePipelineAsync.call(this, descriptor).finally(() => {
+    if (--asyncInFlight === 0) compileMeter.asyncWallMs += performance.now() - asyncSince;
+  });
 };
 
 /** The adapter as the results name it (vendor, architecture, device, description: Dawn puts the driver there). */

@@ -314,7 +314,7 @@ async function runCell(
       c.peakJsBytesDuringLoad = Math.max(cold.peakJsBytes, cached?.peakJsBytes ?? 0);
       step = 'warm-up';
       await p.call({ cmd: 'generate', ids: [1, 2, 3, 4], maxTokens: 4 }); // warm-up
-      log(`  ${c.engine} ${format}: cold ${cold.firstTokenMs.toFixed(0)} ms (${cold.compile.pipelines + cold.compile.asyncPipelines} pipelines, ${cold.compile.modules} modules: ${cold.compile.ms.toFixed(0)} ms), cached ${cached ? `${cached.firstTokenMs.toFixed(0)} ms` : 'not run'}, fair ${c.fairness.pass} ${JSON.stringify(g.ids)}`);
+      log(`  ${c.engine} ${format}: cold ${cold.firstTokenMs.toFixed(0)} ms (${cold.compile.modules} shader modules and ${cold.compile.pipelines} pipelines: ${cold.compile.ms.toFixed(0)} ms; ${cold.compile.asyncPipelines} async pipelines over ${cold.compile.asyncWallMs.toFixed(0)} ms), cached ${cached ? `${cached.firstTokenMs.toFixed(0)} ms` : 'not run'}, fair ${c.fairness.pass} ${JSON.stringify(g.ids)}`);
       if (!c.fairness.pass) fail(c, 'fairness', `greedy ids ${JSON.stringify(g.ids)} differ from the reference ${JSON.stringify(reference)}: not timed`);
       await stats(c); // the engine's configuration and weight bytes now, for a partial cell; again at the end for the peaks
     } catch (e) {

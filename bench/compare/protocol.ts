@@ -61,7 +61,7 @@ export interface LoadResult {
   /** Each stage the engine reported, with the ms from the load's start when it was first reported, in order. */
   stages: { stage: string; atMs: number }[];
   /** Shader modules and pipelines made from the load's start to its first token, and the ms their calls took (dawn.ts compileMeter). */
-  compile: { modules: number; pipelines: number; asyncPipelines: number; ms: number };
+  compile: { modules: number; pipelines: number; asyncPipelines: number; ms: number; asyncWallMs: number };
 }
 export interface GenerateResult {
   ids: number[];

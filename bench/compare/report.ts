@@ -25,7 +25,7 @@ export interface EngineCell {
   /** The cold load's stages as the engine reported them, with ms from the load's start (absent before 2026-12-04). */
   loadStages?: { stage: string; atMs: number }[];
   /** The cold load's shader modules and pipelines, and the ms spent making them (absent before 2026-12-04). */
-  loadCompile?: { modules: number; pipelines: number; asyncPipelines: number; ms: number };
+  loadCompile?: { modules: number; pipelines: number; asyncPipelines: number; ms: number; asyncWallMs: number };
   errors: EngineError[];
 }
 
