@@ -7,16 +7,13 @@
 //   GPUDevice.destroy. A buffer dropped without destroy() counts as live until its device is destroyed (what the
 //   engine holds, from the GPU's view, until the garbage collector frees it).
 import { create, globals } from 'webgpu';
+import { DAWN_FLAGS } from '../dawn-flags.ts';
 
 Object.assign(globalThis, globals);
-/**
- * Dawn's flags for every engine's process. NVIDIA's Vulkan driver offers shader-f16 only when the adapter toggle
- * vulkan_enable_f16_on_nvidia is on (Dawn hides it by default there: the 2026-12-03 H200 run had no shader-f16, so
- * Transformers.js refused its fp16 exports and WebLLM's q0f16 library could not run). Chrome on NVIDIA/Linux does not
- * set this toggle, so the fp16 figures are what a Chrome user with that toggle would see, not a default Chrome: the
- * report records the flags (report.dawnFlags) and the README says so. Other adapters ignore the toggle.
- */
-export const DAWN_FLAGS = ['enable-dawn-features=vulkan_enable_f16_on_nvidia'];
+// Every Node run's Dawn flags (engine/gpu/node.ts: vulkan_enable_f16_on_nvidia, so NVIDIA's Vulkan driver offers
+// shader-f16, which Transformers.js's fp16 and WebLLM's q0f16 need; Chrome on NVIDIA/Linux does not set it). The
+// report records them (report.dawnFlags) and the README says so.
+export { DAWN_FLAGS };
 export const nodeGpu = create(DAWN_FLAGS);
 Object.defineProperty(globalThis, 'navigator', { value: { gpu: nodeGpu }, configurable: true, writable: true });
 
