@@ -216,7 +216,8 @@ class OpfsModelStore implements ModelStore {
         async close() { access.flush(); access.close(); },
       };
     }
-    // Window contexts: a writable stream keeps what it wrote only once closed.
+    // Window contexts and shared workers (createEngine({ shared: true })): a writable stream keeps what it wrote only
+    // once closed, so a download cut off there starts again rather than resuming.
     let size = truncate ? 0 : (await h.getFile()).size;
     const w = await h.createWritable({ keepExistingData: !truncate });
     if (truncate) await w.truncate(0);
