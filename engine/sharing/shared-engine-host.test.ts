@@ -137,10 +137,16 @@ describe('SharedEngineHost (Dawn, stories260K)', () => {
     await a.unload();
     expect(host.held()).toBeNull();
     expect((await host.engine.stats()).model).toBeNull(); // the last holder's release freed it
-    await b.load(y);
-    expect(host.held()).toEqual({ url: y, tabs: 1 });
+    // C asks for y while B loads it: it waits, hears B's load's progress, and joins it.
+    const c = connect();
+    const heard: string[] = [];
+    await Promise.all([b.load(y), c.load(y, (p) => { heard.push(p.phase); })]);
+    expect(heard).toContain('upload');
+    expect(host.held()).toEqual({ url: y, tabs: 2 });
     await expect(a.completion({ ...SHORT })).rejects.toBeInstanceOf(NotLoadedError);
     await Promise.all([a.close(), b.close()]);
+    expect((await host.engine.stats()).model).not.toBeNull(); // C still holds it
+    await c.close();
     expect((await host.engine.stats()).model).toBeNull();
   });
 });

@@ -28,12 +28,14 @@ interface HeldModel {
  * - A tab sends requests only for the model it holds (NotLoadedError otherwise, as a dedicated engine before load):
  *   no tab is ever answered by a model another tab picked.
  * - Loads and unloads are made one at a time (`exclusive`): a tab that loads the model another tab is loading waits
- *   for that load and joins it, so two tabs opening together download and build the model once.
+ *   for that load (hearing its progress) and joins it, so two tabs opening together download and build the model once.
  * - The model is freed when its last holder unloads or closes.
  */
 export class SharedEngineHost {
   private model: HeldModel | null = null;
   private modelOps: Promise<unknown> = Promise.resolve();
+  /** Progress callbacks of the tabs asking for each model now: a tab waiting to join a load hears its progress. */
+  private readonly listeners = new Map<string, Set<ProgressCallback>>();
   private sessions = 0;
 
   constructor(readonly engine: SieveEngine) {}
@@ -51,6 +53,10 @@ export class SharedEngineHost {
   /** session.load(): join the model held, or load one if no other tab holds a model. */
   async loadFor(session: EngineSession, url: string, onProgress: ProgressCallback | undefined, options: EngineLoadOptions, signal: AbortSignal): Promise<ModelInfo> {
     const key = modelKey(url, options);
+    const listening = this.listeners.get(key) ?? new Set<ProgressCallback>();
+    this.listeners.set(key, listening);
+    if (onProgress) listening.add(onProgress);
+    const fanOut: ProgressCallback = (p) => { for (const l of listening) void l(p); };
     return this.exclusive(signal, async () => {
       const held = this.model;
       if (held?.key === key) {
@@ -61,7 +67,7 @@ export class SharedEngineHost {
       if (held && others > 0) throw new ModelInUseError(url, held.url, others);
       // This tab alone holds the loaded model, or nobody does: it loads (the engine frees the old model first).
       try {
-        const info = await this.engine.load(url, onProgress, { ...options, signal, owner: session.id });
+        const info = await this.engine.load(url, fanOut, { ...options, signal, owner: session.id });
         this.model = { key, url, info, holders: new Set([session]) };
         if (session.closed) await this.releaseNow(session); // closed while its load finished
         return info;
@@ -71,6 +77,9 @@ export class SharedEngineHost {
         this.model = kept ? held : null;
         throw e;
       }
+    }).finally(() => {
+      if (onProgress) listening.delete(onProgress);
+      if (listening.size === 0 && this.listeners.get(key) === listening) this.listeners.delete(key);
     });
   }
 
