@@ -1,7 +1,7 @@
 // One engine for every tab (createEngine({ shared: true })): two pages of one Chromium context share the SharedWorker's
 // engine: one download (counted at this test's model server), both chat with the greedy text of a dedicated worker,
 // one page's abort leaves the other's request alone, a page closed mid-request frees the engine for the other, and a
-// page without SharedWorker falls back to a dedicated worker and says so.
+// page without SharedWorker falls back to a dedicated worker and says so; another model is refused while one is held.
 import { expect, test, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -85,7 +85,7 @@ test('two pages share one engine: one download, fair turns, aborts and a closed 
   let downloads = 0;
   const server: Server = createServer((req, res) => {
     const cors = { 'access-control-allow-origin': '*' };
-    if (req.url !== `/${MODEL_FILE}`) { res.writeHead(404, cors).end(); return; }
+    if (req.url?.split('?')[0] !== `/${MODEL_FILE}`) { res.writeHead(404, cors).end(); return; }
     if (req.method === 'GET') downloads++;
     res.writeHead(200, { ...cors, 'content-type': 'application/octet-stream', 'content-length': String(model.length) }).end(model);
   });
@@ -123,6 +123,16 @@ test('two pages share one engine: one download, fair turns, aborts and a closed 
     await a.close();
     const b3 = await reply(b, 'b3');
     expect(b3).toEqual(b1);
+
+    // Another model while B holds this one: a typed refusal in the asking page, before any download.
+    const d = await context.newPage();
+    await openHarness(d);
+    const refused = await d.evaluate(async (other) => {
+      const w = window as unknown as { sieveClient: { createEngine(o: object): { load(u: string): Promise<unknown> } } };
+      return w.sieveClient.createEngine({ shared: true }).load(other).then(() => null, (e: { code: string; details: unknown }) => ({ code: e.code, details: e.details }));
+    }, `${url}?another`);
+    expect(refused).toEqual({ code: 'MODEL_IN_USE', details: { asked: `${url}?another`, loaded: url, tabs: 1 } });
+    expect(downloads).toBe(1);
 
     // A page without SharedWorker: a dedicated worker, said in engine.info; its greedy text is the shared engine's.
     const c = await context.newPage();
