@@ -1,7 +1,7 @@
 // The decode kernels as recorded dispatches: pipelines (cached per shape) and bind groups made once, replayed each step.
 import { InvalidArgumentError } from '../errors/index.ts';
 import { EMBED_WORKGROUP_SIZE } from './constants.ts';
-import { GPU_VARIANT, matvecShapeFor, type DecodeKernelVariant } from './variants.ts';
+import { GPU_VARIANT, matvecShapeFor, type DecodeKernelVariant, type MatvecShape } from './variants.ts';
 import argmaxSource from './argmax.wgsl?raw';
 import embedSource from './embed.wgsl?raw';
 import embedQuantRaw from './embed-quant.wgsl?raw';
@@ -14,6 +14,10 @@ import matvecSegments1 from './matvec-segments-1.wgsl?raw';
 import matvecSegments2 from './matvec-segments-2.wgsl?raw';
 import matvecSegments3 from './matvec-segments-3.wgsl?raw';
 import matvecRaw from './matvec.wgsl?raw';
+import matvecReduceEnableSubgroup from './matvec-reduce-enable-subgroup.wgsl?raw';
+import matvecReduceEnableWorkgroup from './matvec-reduce-enable-workgroup.wgsl?raw';
+import matvecReduceSubgroup from './matvec-reduce-subgroup.wgsl?raw';
+import matvecReduceWorkgroup from './matvec-reduce-workgroup.wgsl?raw';
 import { linkWgsl, WGSL_LIBRARY } from '../wgsl/index.ts';
 
 // The quantized gather dequantizes through engine/wgsl's block-quant library; the plain one reads f32 or f16 tables
@@ -29,13 +33,19 @@ export const F16_UNIT = 8;
 /** How a matrix's weights are stored: the weight format matvec.wgsl is linked with. */
 export type WeightFormat = 'f32' | 'f16' | 'int8' | 'int4';
 
+/** matvec.wgsl's MAX_RPT (8 partial sums a thread) over gated's 2 per row. */
+const GATED_MAX_ROWS_PER_THREAD = 4;
+
+/** How matvec.wgsl's lanes meet: a workgroup-shared tree (any adapter) or subgroup shuffles. */
+export type MatvecReduce = 'workgroup' | 'subgroup';
+
 /**
- * matvec.wgsl linked for one weight format and segment count: the format file and the segment dispatcher are the
- * kernel's `//#include weight-format` and `matvec-segments`. Exported so a test can print the joined text the GPU
- * compiles.
+ * matvec.wgsl linked for one weight format, segment count and reduction: the format file, the segment dispatcher
+ * and the reduction are the kernel's `//#include weight-format`, `matvec-segments` and `matvec-reduce` (with its
+ * `matvec-reduce-enable`). Exported so a test can print the joined text the GPU compiles.
  */
-export function matvecSource(format: WeightFormat, segments: 1 | 2 | 3): string {
-  const key = `${format}:${segments}`;
+export function matvecSource(format: WeightFormat, segments: 1 | 2 | 3, reduce: MatvecReduce = 'workgroup'): string {
+  const key = `${format}:${segments}:${reduce}`;
   const known = linkedMatvec.get(key);
   if (known) return known;
   const weightFormat = { f32: matvecDense, f16: matvecF16, int8: matvecInt8, int4: matvecInt4 }[format];
@@ -43,6 +53,8 @@ export function matvecSource(format: WeightFormat, segments: 1 | 2 | 3): string 
     ...WGSL_LIBRARY,
     'weight-format': weightFormat,
     'matvec-segments': [matvecSegments1, matvecSegments2, matvecSegments3][segments - 1],
+    'matvec-reduce': reduce === 'subgroup' ? matvecReduceSubgroup : matvecReduceWorkgroup,
+    'matvec-reduce-enable': reduce === 'subgroup' ? matvecReduceEnableSubgroup : matvecReduceEnableWorkgroup,
   });
   linkedMatvec.set(key, source);
   return source;
@@ -145,6 +157,8 @@ export interface DecodeKernelOptions {
   maxWorkgroupsPerDimension?: number;
   /** Storage buffers per kernel (default: the device's limit; a test takes WebGPU's default 8 to check the fallback). */
   maxStorageBuffersPerShaderStage?: number;
+  /** The adapter's smallest subgroup, where the device does not report its adapterInfo (subgroup reductions need it). */
+  subgroupMinSize?: number;
 }
 
 export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
@@ -165,11 +179,13 @@ export class DecodeKernels {
   readonly variant: DecodeKernelVariant;
   /** Storage buffers one kernel may bind (the device's limit; a test lowers it to WebGPU's default 8). */
   readonly maxStorageBuffers: number;
+  private readonly subgroupMinSize: number | undefined;
 
   constructor(private readonly device: GPUDevice, private readonly rmsNormEps: number, opts: DecodeKernelOptions = {}) {
     this.maxWorkgroupsPerDimension = opts.maxWorkgroupsPerDimension ?? device.limits.maxComputeWorkgroupsPerDimension;
     this.variant = opts.variant ?? GPU_VARIANT;
     this.maxStorageBuffers = opts.maxStorageBuffersPerShaderStage ?? device.limits.maxStorageBuffersPerShaderStage;
+    this.subgroupMinSize = opts.subgroupMinSize;
     this.placeholder = device.createBuffer({ label: 'decode no-bias placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
   }
 
@@ -206,7 +222,10 @@ export class DecodeKernels {
     const storage = matvecStorageBuffers(ms.length, quantized);
     if (storage > this.maxStorageBuffers) throw new Error(`internal: ${label} needs ${storage} storage buffers, the device allows ${this.maxStorageBuffers}`);
     const rows = ms.map((m) => m.shape[0]);
-    const v = matvecShapeFor(quantized ? this.variant.quantMatvec : this.variant.matvec, mode === 'gated' ? rows[0] : rows.reduce((a, b) => a + b, 0));
+    const asked = quantized ? this.variant.quantMatvec : this.variant.matvec;
+    // gated keeps 2 partial sums per row in matvec.wgsl's 8 slots: at most 4 rows a thread.
+    const fits = mode === 'gated' && asked.rowsPerThread > GATED_MAX_ROWS_PER_THREAD ? { ...asked, rowsPerThread: GATED_MAX_ROWS_PER_THREAD } : asked;
+    const v = matvecShapeFor(fits, mode === 'gated' ? rows[0] : rows.reduce((a, b) => a + b, 0));
     const rowsPerWorkgroup = (v.workgroupSize / v.threadsPerRow) * v.rowsPerThread;
     const segmentRows = mode === 'gated' ? [rows[0]] : rows;
     const total = segmentRows.reduce((n, r) => n + Math.ceil(r / rowsPerWorkgroup), 0);
@@ -215,7 +234,9 @@ export class DecodeKernels {
     const q = ms[0].quantized;
     const unitsPerRow = q ? q.blocksPerRow * (q.blockSize / quantUnit(q.bits)) : format === 'f16' ? inFeatures / F16_UNIT : inFeatures / 4;
     const segments = (mode === 'normed' ? ms.length : 1) as 1 | 2 | 3;
-    const pipeline = this.pipeline(matvecSource(format, segments), mode, {
+    const reduce = this.reduceFor(v);
+    const pipeline = this.pipeline(matvecSource(format, segments, reduce), mode, {
+      ...(quantized ? { UNPACK_EXPONENT: v.exponentUnpack ? 1 : 0 } : {}),
       WG: v.workgroupSize, TPR: v.threadsPerRow, RPT: v.rowsPerThread, IN: inFeatures, UNITS_PER_ROW: unitsPerRow, EPS: this.rmsNormEps,
       HAS_BIAS: io.bias ? 1 : 0, WORKGROUPS_X: workgroups[0],
       ROWS0: rows[0], OUT_AT0: mode === 'normed' ? offsets[0] : 0, ROWS1: segments > 1 ? rows[1] : 0, ROWS2: segments > 2 ? rows[2] : 0,
@@ -239,6 +260,17 @@ export class DecodeKernels {
       entries: resources.map((buffer, i) => ({ binding: bindings[i], resource: { buffer } })),
     });
     return { label, pipeline, bindGroup, workgroups };
+  }
+
+  /**
+   * The reduction a matvec of shape `v` gets on this device: subgroup shuffles where the shape asks for them, the
+   * device has 'subgroups' and its smallest subgroup holds a row group's lanes (matvec-reduce-subgroup.wgsl's
+   * premise); otherwise the workgroup tree. Public so the sweep can report what actually ran.
+   */
+  reduceFor(v: MatvecShape): MatvecReduce {
+    if (!v.subgroups || v.threadsPerRow <= 1 || !this.device.features.has('subgroups')) return 'workgroup';
+    const minSize = (this.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize ?? this.subgroupMinSize;
+    return minSize !== undefined && minSize >= v.threadsPerRow ? 'subgroup' : 'workgroup';
   }
 
   /**

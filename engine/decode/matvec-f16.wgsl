@@ -8,6 +8,11 @@
 const UNIT: u32 = 8u;
 const UNIT_VEC4S: u32 = 2u;
 
+// Values are read as they are: the input is not rescaled.
+fn unitInputScale() -> vec4<f32> {
+  return vec4<f32>(1.0);
+}
+
 @group(0) @binding(4) var<storage, read> w0: array<vec4<u32>>;
 @group(0) @binding(5) var<storage, read> w1: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read> w2: array<vec4<u32>>;

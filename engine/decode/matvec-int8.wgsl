@@ -4,11 +4,14 @@
 // Symmetric: sum_j (c_j - 128) s x_j = s (sum_j c_j x_j - 128 sum_j x_j); with mins (HAS_MIN: Q5_K), the block's
 // scale and min are an f32 pair in `scales` and the unit gives s sum_j c_j x_j - min sum_j x_j. sum_j x_j (sx) comes
 // from the caller.
+// UNPACK_EXPONENT: as matvec-int4.wgsl's, bytes 0 and 1 of each half word masked in place into 2^23's mantissa
+// (c * 256^k, the input of place k scaled by 256^-k), no conversion.
 
 const UNIT: u32 = 16u;
 const UNIT_VEC4S: u32 = 4u;
 override UNITS_PER_BLOCK: u32 = 2u;
 override HAS_MIN: bool = false;
+override UNPACK_EXPONENT: bool = false;
 
 @group(0) @binding(4) var<storage, read> codes0: array<vec4<u32>>;
 @group(0) @binding(5) var<storage, read> scales0: array<f32>;
@@ -23,8 +26,28 @@ fn bytes4(word: u32) -> vec4<f32> {
   return vec4<f32>((vec4<u32>(word) >> BYTE_SHIFTS) & vec4<u32>(255u));
 }
 
-// sum_j c_j x_j over the unit's 16 codes.
+const BYTE_MASKS = vec4<u32>(0xffu, 0xff00u, 0xffu, 0xff00u);
+const TWO_23_BITS = 0x4b000000u;
+const TWO_23 = 8388608.0;
+
+// The 4 codes of `word`, code j as c_j * 256^(j % 2) (exponent unpacking).
+fn bytesInPlace(word: u32) -> vec4<f32> {
+  let halves = vec4<u32>(word, word, word >> 16u, word >> 16u);
+  return bitcast<vec4<f32>>((halves & BYTE_MASKS) | vec4<u32>(TWO_23_BITS)) - vec4<f32>(TWO_23);
+}
+
+fn unitInputScale() -> vec4<f32> {
+  if (UNPACK_EXPONENT) {
+    return vec4<f32>(1.0, 0.00390625, 1.0, 0.00390625);
+  }
+  return vec4<f32>(1.0);
+}
+
+// sum_j c_j x_j over the unit's 16 codes (exponent unpacking: xv carries unitInputScale).
 fn int8Dot(c: vec4<u32>, xv: array<vec4<f32>, UNIT_VEC4S>) -> f32 {
+  if (UNPACK_EXPONENT) {
+    return dot(bytesInPlace(c.x), xv[0]) + dot(bytesInPlace(c.y), xv[1]) + dot(bytesInPlace(c.z), xv[2]) + dot(bytesInPlace(c.w), xv[3]);
+  }
   return dot(bytes4(c.x), xv[0]) + dot(bytes4(c.y), xv[1]) + dot(bytes4(c.z), xv[2]) + dot(bytes4(c.w), xv[3]);
 }
 

@@ -24,13 +24,21 @@
 // contiguous; the input unit is loaded (and normalized) once per thread for its RPT rows, so input reads cost
 // 1/RPT of what one row per thread costs, and int codes are unpacked in registers with shifts. rmsnorm's 1/rms is a
 // scalar, so it is applied after the dot product: sum(x^2) is summed by the same lanes in the same loop and reduced
-// with the dot products (no separate pass over x, no barrier before the loop). Partial sums meet in one
-// workgroup-shared tree per row group.
+// with the dot products (no separate pass over x, no barrier before the loop). The format may ask for the input
+// scaled per position (unitInputScale(): the int formats' exponent unpacking leaves code j of a word at 16^j or
+// 256^j times its value, and the input carries the inverse, once per thread for its RPT rows); sum_j x_j, the zero
+// point's term, is taken before that scaling.
 //
 // Dispatch: sum over segments of ceil(rows_s / ROWS_PER_WG) workgroups, folded into (WORKGROUPS_X, y) past the
 // 65535-per-dimension limit.
+//
+// Reduction (`//#include matvec-reduce`, with its `enable` line in `//#include matvec-reduce-enable`): lanes meet in
+// a workgroup-shared tree (matvec-reduce-workgroup.wgsl, any adapter) or through subgroup shuffles
+// (matvec-reduce-subgroup.wgsl, where the device has 'subgroups' and its smallest subgroup holds TPR lanes).
+//#include matvec-reduce-enable
 //#include weight-format
 //#include matvec-segments
+//#include matvec-reduce
 
 override IN: u32;
 // Units of UNIT weights per row (f32: IN / 4; f16: IN / 8; int4: 32 codes; int8: 16 codes).
@@ -56,16 +64,13 @@ override ROWS2: u32 = 0u;
 override OUT_AT1: u32 = 0u;
 override OUT_AT2: u32 = 0u;
 
-// Partial sums per thread: RPT (gated: 2 RPT) dot products and sum(x^2).
-override RED: u32 = WG * (2u * RPT + 1u);
+// Partial sums a thread keeps: up to MAX_RPT dot products (gated: 2 RPT), then sum(x^2) at MAX_RPT.
 const MAX_RPT: u32 = 8u;
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> norm: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-var<workgroup> red: array<f32, RED>;
 
 struct Segment {
   index: u32,
@@ -114,23 +119,6 @@ fn threadRow(seg: Segment, lid: u32, k: u32) -> u32 {
   return seg.firstRow + k * GROUPS + lid / TPR;
 }
 
-// Sums the first `count` partials of each row group over its TPR lanes; lane 0 of the group then holds them.
-fn reduceLanes(lid: u32, count: u32) {
-  if (TPR == 1u) {
-    return;
-  }
-  workgroupBarrier();
-  let lane = lid % TPR;
-  for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
-    if (lane < stride) {
-      for (var j = 0u; j < count; j++) {
-        red[j * WG + lid] += red[j * WG + lid + stride];
-      }
-    }
-    workgroupBarrier();
-  }
-}
-
 // 1 / rms of the input from the row group's reduced sum of squares.
 fn rmsScale(sumSq: f32) -> f32 {
   return 1.0 / sqrt(sumSq / f32(IN) + EPS);
@@ -150,8 +138,8 @@ fn accumulate(seg: Segment, lid: u32, normed: bool) -> array<f32, 9> {
       if (normed) {
         xi *= normAt(v);
       }
-      xv[i] = xi;
       xs += xi;
+      xv[i] = xi * unitInputScale();
     }
     let sx = dot(xs, vec4<f32>(1.0));
     for (var k = 0u; k < RPT; k++) {
@@ -170,24 +158,6 @@ fn biasAt(i: u32) -> f32 {
     return bias[i];
   }
   return 0.0;
-}
-
-// Reduces this thread's partials (RPT dots, then sum(x^2)) over its lanes; lane 0's result.
-fn reduced(lid: u32, acc: array<f32, 9>, count: u32) -> array<f32, 9> {
-  var r = acc;
-  if (TPR == 1u) {
-    return r;
-  }
-  for (var j = 0u; j < count; j++) {
-    red[j * WG + lid] = acc[j];
-  }
-  red[count * WG + lid] = acc[MAX_RPT];
-  reduceLanes(lid, count + 1u);
-  for (var j = 0u; j < count; j++) {
-    r[j] = red[j * WG + lid];
-  }
-  r[MAX_RPT] = red[count * WG + lid];
-  return r;
 }
 
 @compute @workgroup_size(WG)
@@ -234,8 +204,9 @@ fn gated(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
       let v = u * UNIT_VEC4S + i;
       let xi = inputAt(v);
       sumSq += dot(xi, xi);
-      xv[i] = xi * normAt(v);
-      xs += xv[i];
+      let xn = xi * normAt(v);
+      xs += xn;
+      xv[i] = xn * unitInputScale();
     }
     let sx = dot(xs, vec4<f32>(1.0));
     for (var k = 0u; k < RPT; k++) {

@@ -4,13 +4,20 @@ import type { QuantizationMode } from '../quant/index.ts';
 export interface MatvecShape {
   workgroupSize: number;
   threadsPerRow: number;
-  /** At most 4 (matvec.wgsl's gated entry keeps 2 per row in 8 registers). */
+  /** At most 8; gated matvecs take at most 4 (matvec.wgsl keeps 2 per row in 8 registers). */
   rowsPerThread: number;
   /**
    * A matrix whose grid would have fewer workgroups takes fewer rows per thread (then twice the lanes per row) down
    * to 4 rows a workgroup: 0 keeps the shape whatever the grid.
    */
   minWorkgroups: number;
+  /**
+   * Lanes meet through subgroup shuffles (matvec-reduce-subgroup.wgsl) instead of a workgroup-shared tree, where the
+   * device has 'subgroups' and its smallest subgroup holds threadsPerRow lanes (else the tree; DecodeKernels checks).
+   */
+  subgroups?: boolean;
+  /** int4/int8: codes turned into f32 through the exponent bits instead of f32() (matvec-int4.wgsl's header). */
+  exponentUnpack?: boolean;
 }
 
 /**

@@ -1,0 +1,1 @@
+// The workgroup-tree reduction needs no enable line (//#include matvec-reduce-enable).
