@@ -14,7 +14,7 @@ mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
 // under the evicting policies, decode time against context length under every policy, and prompt tokens/s of prefill;
 // the eval grid's worker and merger (eval-shard, eval-merge).
 await build({
-  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode', 'node-prefill', 'streaming-load', 'eval-speed', 'node-sampler', 'structured-output', 'eval-shard', 'eval-merge'].map((name) => `${root}bench/${name}.ts`),
+  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode', 'node-prefill', 'streaming-load', 'eval-speed', 'node-sampler', 'structured-output', 'eval-shard', 'eval-merge', 'matvec-sweep'].map((name) => `${root}bench/${name}.ts`),
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -77,6 +77,39 @@ export const CPU_ADAPTER_VARIANT: DecodeKernelVariant = {
   argmaxWorkgroupSize: 64,
 };
 
+/** A matvec shape the sweep (bench/matvec-sweep.ts) times on real GPUs; each is tested on SwiftShader. */
+export interface MatvecCandidate {
+  /** threads x lanes a row x rows a thread, reduction, int unpacking: e.g. 256x32x4-subgroup-exponent. */
+  name: string;
+  shape: MatvecShape;
+}
+
+function candidate(workgroupSize: number, threadsPerRow: number, rowsPerThread: number, subgroups: boolean, exponentUnpack: boolean): MatvecCandidate {
+  return {
+    name: `${workgroupSize}x${threadsPerRow}x${rowsPerThread}-${subgroups ? 'subgroup' : 'tree'}-${exponentUnpack ? 'exponent' : 'convert'}`,
+    shape: { workgroupSize, threadsPerRow, rowsPerThread, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS, subgroups, exponentUnpack },
+  };
+}
+
+/**
+ * The shapes the sweep weighs against today's GPU variant (the first): the exponent unpacking and the subgroup
+ * reduction alone and together, then rows a thread (input reuse against registers), threads a workgroup and lanes
+ * a row (workgroups per SM against loads in flight). f32/f16 ignore the unpacking (the sweep times them once).
+ */
+export const MATVEC_CANDIDATES: readonly MatvecCandidate[] = [
+  candidate(256, 32, 4, false, false),
+  candidate(256, 32, 4, false, true),
+  candidate(256, 32, 4, true, false),
+  candidate(256, 32, 4, true, true),
+  candidate(256, 32, 2, true, true),
+  candidate(256, 32, 8, true, true),
+  candidate(128, 32, 4, true, true),
+  candidate(64, 32, 4, true, true),
+  candidate(256, 16, 4, true, true),
+  candidate(256, 16, 8, true, true),
+  candidate(128, 8, 8, true, true),
+];
+
 /** CPU implementations of WebGPU (SwiftShader in Chromium and Dawn, lavapipe/llvmpipe in Mesa). */
 const CPU_ADAPTER = /swiftshader|llvmpipe|lavapipe/i;
 
