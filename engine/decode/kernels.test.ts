@@ -287,3 +287,13 @@ describe('matvec shape by grid size', () => {
     expect(matvecShapeFor(CPU_ADAPTER_VARIANT.matvec, 5)).toEqual(CPU_ADAPTER_VARIANT.matvec);
   });
 });
+
+describe('default weight format by adapter', () => {
+  it('is f16 on real GPUs and f32 on CPU adapters (CI keeps f32 goldens; an explicit option wins elsewhere)', async () => {
+    const { defaultWeightFormat } = await import('./variants.ts');
+    expect(defaultWeightFormat({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' })).toBe('f16');
+    expect(defaultWeightFormat({ vendor: 'apple', architecture: 'metal-3' })).toBe('f16');
+    expect(defaultWeightFormat({ vendor: 'google', architecture: 'swiftshader' })).toBe('f32');
+    expect(defaultWeightFormat({ vendor: 'mesa', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).toBe('f32');
+  });
+});
