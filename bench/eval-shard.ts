@@ -5,8 +5,9 @@
 // Build: node bench/build-node-bench.mjs (the bundle carries the held-out chapters in held-out/); run:
 //   node .carry/node-bench/eval-shard.mjs --plan h200 --shard 0/12 --backend dawn --deadline-s 200 --out-dir DIR
 //   [--model models/sieve-tiny] [--held-out DIR]
-// Phases (PLANS below): the anchor cells first (every policy at budget = context/8 at each context, and at full
-// budget at 1K), then perplexity at the anchors, then the other budgets, so a run cut short has the anchors whole.
+// Phases (planPhases below): the anchor cells first (every policy at budget = context/8 at each context, and at full
+// budget at 1K), then perplexity at the anchors, then the diagnosis probes at the anchors, then the other budgets,
+// so a run cut short has the anchors whole.
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { openEvalBackend, runEvalCommand } from '../engine/cli/eval-command.ts';
@@ -38,6 +39,12 @@ const N_PERPLEXITY = 24;
 const BUDGETS = [64, 128, 256, 512, 1024];
 const others = (skip: number[]) => BUDGETS.filter((b) => !skip.includes(b));
 const nonDense = () => listPolicies().filter((p) => p !== 'dense');
+/**
+ * The diagnosis of the policies that miss on sieve-tiny at budget = context/8 (docs/attention/tidal.md,
+ * double-sparsity.md, fasa.md), at the anchors' scale: TidalDecode with its last layer attending densely (the
+ * layer where this model retrieves), Double Sparsity with half of each key's channels, FASA with half its chunks.
+ */
+const PROBES = ['tidal:reselect-layer=7', 'double-sparsity:channels=32', 'fasa:chunks=16'];
 
 /** The phases of a plan, in the order a worker runs them. */
 export function planPhases(plan: string): EvalPhase[] {
@@ -46,6 +53,7 @@ export function planPhases(plan: string): EvalPhase[] {
     return [
       ...anchors.map(([c, b]) => ({ name: `anchor-${c}`, tasks: RETRIEVAL, contexts: [c], budgets: b, n: N_RETRIEVAL })),
       ...anchors.map(([c, b]) => ({ name: `ppl-anchor-${c}`, tasks: ['perplexity'] as EvalTask[], contexts: [c], budgets: b, n: N_PERPLEXITY })),
+      ...anchors.map(([c]) => ({ name: `probe-${c}`, tasks: RETRIEVAL, contexts: [c], policies: PROBES, budgets: [c / 8], n: N_RETRIEVAL })),
       ...anchors.map(([c, b]) => ({ name: `rest-${c}`, tasks: RETRIEVAL, contexts: [c], policies: nonDense(), budgets: others(b), n: N_RETRIEVAL })),
       ...anchors.map(([c, b]) => ({ name: `ppl-rest-${c}`, tasks: ['perplexity'] as EvalTask[], contexts: [c], policies: nonDense(), budgets: others(b), n: N_PERPLEXITY })),
     ];
