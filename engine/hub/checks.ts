@@ -1,6 +1,7 @@
 // Checks made before a download starts: enough browser storage (quota), and an adapter able to run the model.
 import { BufferLimitError, MissingFeatureError, StorageQuotaError } from '../errors/index.ts';
 import { expectedTensorShapes, type ModelConfig } from '../model/index.ts';
+import { blobBytes, blocksPerRow, ggmlRepackSpec, isQuantizedWeight, quantizationSpec, quantizedBytes, storageSpec, type QuantizationMode } from '../quant/index.ts';
 import { BYTES_PER_WEIGHT, type WeightFormat } from './catalog.ts';
 
 /**
@@ -52,6 +53,35 @@ export function modelNeeds(config: ModelConfig, format: WeightFormat | 'f16' = '
     if (bytes > largestTensorBytes) { largestTensorBytes = bytes; largestTensor = name; }
   }
   return { largestTensorBytes, largestTensor, features: [] };
+}
+
+/** A GGUF tensor as its header describes it: Hugging Face name, ggml type ('Q4_K', 'F16', ...), shape [out, in]. */
+export interface GgufTensorDescription {
+  name: string;
+  dtype: string;
+  shape: number[];
+}
+
+/**
+ * What a GGUF needs on the GPU, from its header alone: each tensor as the loader stores it (engine/quant
+ * storageSpec: ggml blocks in their own block format, the rest f32 or `quantization`; under 'f16' the unblocked
+ * matrices count 2 bytes a weight, as the writer stores those of a width the f16 matvec takes: every real model's).
+ * `weightBytes` is what GpuWeights.bytes reads after the load; `largestTensorBytes` the largest single buffer.
+ */
+export function ggufModelNeeds(tensors: readonly GgufTensorDescription[], quantization: QuantizationMode = 'f32'): ModelNeeds & { weightBytes: number } {
+  const option = quantizationSpec(quantization);
+  let weightBytes = 0;
+  let largestTensorBytes = 0;
+  let largestTensor = '';
+  for (const { name, dtype, shape } of tensors) {
+    const spec = storageSpec(name, dtype, shape, option);
+    const elements = shape.reduce((a, b) => a * b, 1);
+    const values = (quantization === 'f16' && shape.length === 2 && isQuantizedWeight(name) && ggmlRepackSpec(dtype) === null ? 2 : 4) * elements;
+    weightBytes += spec ? quantizedBytes(shape[0], shape[1], spec) : values;
+    const largestBuffer = spec ? shape[0] * blocksPerRow(shape[1], spec) * blobBytes(spec) : values;
+    if (largestBuffer > largestTensorBytes) { largestTensorBytes = largestBuffer; largestTensor = name; }
+  }
+  return { weightBytes, largestTensorBytes, largestTensor, features: [] };
 }
 
 /** Throws MissingFeatureError or BufferLimitError when the adapter cannot hold the model; names what is short. */

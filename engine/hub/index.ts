@@ -4,7 +4,10 @@ export {
   weightBytes, formatToFitTab, TAB_WEIGHT_BUDGET_BYTES, BYTES_PER_WEIGHT, WEIGHT_FORMATS,
   type Catalog, type CatalogModel, type LimitProfileId, type CatalogFile, type CatalogSource, type WeightFormat, type ModelUrlOptions,
 } from './catalog.ts';
-export { checkQuota, checkCapabilities, modelNeeds, QUOTA_HEADROOM_BYTES, type AdapterCapabilities, type ModelNeeds, type StorageEstimateLike } from './checks.ts';
+export {
+  checkQuota, checkCapabilities, modelNeeds, ggufModelNeeds, QUOTA_HEADROOM_BYTES, type AdapterCapabilities, type GgufTensorDescription, type ModelNeeds,
+  type StorageEstimateLike,
+} from './checks.ts';
 export { parseEtag, announcedDigest, parseContentRange, isHubLayoutUrl, type ContentDigest, type ParsedEtag } from './etag.ts';
 export { RateMeter, timeLeftMs, RATE_WINDOW_MS, type DownloadProgress } from './progress.ts';
 export { fetchToStore, MAX_ATTEMPTS, type FetchToStoreOptions } from './download.ts';

@@ -1,11 +1,19 @@
 // GGUF (v2/v3) parser: metadata, tensor infos and f32/f16/bf16/Q4_0/Q8_0/Q4_K/Q5_K/Q6_K data -> ModelConfig, f32 weights under HF names, vocabulary.
 //
 // The header is parsed from the file's first bytes (parseGgufHeader: the streaming loader reads more until it
-// fits), so a GGUF streams through once and is never whole in memory (engine/model/load.ts). Why our own parser and
-// not @huggingface/gguf 0.4 (read for this): its gguf() reads a URL or a Node path through its own Range fetches
-// (our sources are fetch streams, OPFS files and Node files, read once front to back), caps headers at 50 MB, and
-// throws plain Errors or RangeErrors where ours names the file and field of every malformed value (duplicate keys,
-// counts larger than the file, misaligned or overlapping offsets: e2e/bad-input's cases); it reads no tensor data.
+// fits), so a GGUF streams through once and is never whole in memory (engine/model/load.ts).
+// Why our own parser and not @huggingface/gguf (0.4.6, the newest; its source read for this, not adopted):
+// - its one entry, gguf(uri), reads the header itself through its own Range requests of 2 MB (fetch, or a Node path
+//   with allowLocalFile, which it refuses in a Worker); there is no way to hand it bytes or a stream. Our sources
+//   are a fetch stream read once front to back (the header and then the tensors from the same response), OPFS
+//   files and Node files: using it means a second request for the header, or a fake fetch answering its ranges
+//   out of our stream buffer;
+// - it accumulates the header in a resizable ArrayBuffer capped at 50 MB (it does stream that far, and works in a
+//   Worker and in Node);
+// - bad files: it throws plain Errors and RangeErrors, keeps the last of duplicate metadata keys silently, and does
+//   not check duplicate tensor names, offsets' alignment or overlap, or data past the end of the file; our
+//   BadModelFileError names the file and field of each (e2e/bad-input's cases), so all of this stays ours anyway;
+// - it reads no tensor data (types and shapes only), and brings @huggingface/tasks along.
 import { BadModelFileError, MissingTensorError, UnsupportedArchitectureError, UnsupportedDtypeError } from '../errors/index.ts';
 import { f16Table, ggmlBlockType, GGML_BLOCK_TYPES } from '../quant/index.ts';
 import { UnsupportedConfigError } from './config.ts';

@@ -182,9 +182,9 @@ async function loadGguf(source: FileSource, file: string, sink: WeightSink, opti
     const rowElements = vector ? t.shape[0] ?? 1 : t.shape.slice(1).reduce((a, b) => a * b, 1);
     const step = vector ? 1 : Math.max(1, Math.floor(GGUF_PIECE_BYTES / (rowElements * 4)));
     const hashed = duplicate && (name === 'model.embed_tokens.weight' || name === 'lm_head.weight');
-    // A sink that stores this block type as it is (Q8_0 under int8, Q4_0 under int4) gets the blocks, not f32.
+    // A sink that stores this block type as it is (the GPU's: every ggml block type) gets the blocks, not f32.
     const dtype = ggufTypeName(t.type);
-    const asBlocks = !vector && t.shape.length === 2 && sink.blocks !== undefined && (sink.takesBlocks?.(name, dtype) ?? false);
+    const asBlocks = !vector && t.shape.length === 2 && sink.blocks !== undefined && (sink.takesBlocks?.(name, dtype, t.shape) ?? false);
     let hash = FNV_OFFSET;
     for (let r = 0; r < rows; r += step) {
       const n = Math.min(step, rows - r);

@@ -139,7 +139,7 @@ export interface WeightSink {
   /** Forgets a tensor already given (a GGUF's classifier found, once streamed, to duplicate the embedding). */
   drop?(name: string): void;
   /** Whether `blocks` takes this tensor's stored ggml blocks ('Q8_0', ...) as they are: a repack with no f32 between. */
-  takesBlocks?(name: string, dtype: string): boolean;
+  takesBlocks?(name: string, dtype: string, shape: number[]): boolean;
   /** Rows of a tensor as the GGUF stores them (for a sink whose takesBlocks said yes). */
   blocks?(name: string, shape: number[], rowStart: number, rows: number, dtype: string, stored: Uint8Array): Promise<void> | void;
 }

@@ -12,7 +12,7 @@
 // integer), and dequantizeMatrix rounds as ggml does, so dequantizeMatrix(repack(t)) equals ggml's f32 bit for bit.
 // Q5_K takes a byte per code (5 bits do not pack into our 4-bit words): 10 bits per weight against its 5.5.
 import { InvalidArgumentError } from '../errors/index.ts';
-import { blobBytes, type QuantizationSpec, type QuantizedMatrix } from './block-quant.ts';
+import { blobBytes, isQuantizedWeight, type QuantizationSpec, type QuantizedMatrix } from './block-quant.ts';
 import { f16Table, ggmlBlockTypeNamed, kScaleMin } from './ggml-blocks.ts';
 
 const QK_K = 256;
@@ -30,6 +30,19 @@ const NATIVE_SPECS: Record<string, QuantizationSpec> = {
 export function ggmlRepackSpec(type: string): QuantizationSpec | null {
   const spec = NATIVE_SPECS[type];
   return spec ? { ...spec } : null;
+}
+
+/**
+ * How a weight is stored on the GPU (null: f32), for the loader's writer and the memory estimate alike: a GGUF's
+ * ggml blocks (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) in their own block format whatever the load option, so the weight keeps
+ * the precision and about the size its file chose, with no f32 between (requantizing them to the option would only
+ * lose accuracy; expanding them to f32 takes 5 to 7 times the memory: a 1B Q4_K_M 4.9 GB); f32, f16 and bf16
+ * weights in the load's `quantization`. Only the matrices isQuantizedWeight names are blocks: the embedding table
+ * too (the gather and the tied LM head read every block format: Q4_K_M's own Q6_K table), never norms or biases.
+ */
+export function storageSpec(name: string, dtype: string, shape: readonly number[], quantization: QuantizationSpec | null): QuantizationSpec | null {
+  if (shape.length !== 2 || !isQuantizedWeight(name)) return null;
+  return ggmlRepackSpec(dtype) ?? (quantization && { ...quantization });
 }
 
 /**

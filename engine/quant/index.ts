@@ -5,5 +5,5 @@ export {
   type QuantizationMode, type QuantizationSpec, type QuantizedMatrix,
 } from './block-quant.ts';
 export { GGML_BLOCK_TYPES, ggmlBlockType, f16Table, type GgmlBlockType } from './ggml-blocks.ts';
-export { ggmlRepackSpec, repackGgmlBlocks } from './ggml-repack.ts';
+export { ggmlRepackSpec, repackGgmlBlocks, storageSpec } from './ggml-repack.ts';
 export { f16Bits, packF16Pairs, roundToF16, toF16 } from './f16.ts';

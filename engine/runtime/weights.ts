@@ -10,7 +10,7 @@ import { withGpuErrorScopes } from '../gpu/index.ts';
 import type { LoadedModel, ProgressCallback, WeightSink } from '../model/index.ts';
 import { F16_UNIT } from '../decode/index.ts';
 import {
-  ggmlRepackSpec, gpuScales, isQuantizedWeight, packF16Pairs, quantizationSpec, quantizeMatrix, repackGgmlBlocks, type QuantizationMode,
+  ggmlRepackSpec, gpuScales, isQuantizedWeight, packF16Pairs, quantizationSpec, quantizeMatrix, repackGgmlBlocks, storageSpec, type QuantizationMode,
   type QuantizationSpec, type QuantizedMatrix,
 } from '../quant/index.ts';
 
@@ -153,8 +153,8 @@ export class GpuWeightWriter implements WeightSink {
   }
 
   piece(name: string, shape: number[], rowStart: number, rows: number, data: Float32Array): Promise<void> | void {
-    const q = this.quantization;
-    if (q !== null && isQuantizedWeight(name) && shape.length === 2) return this.write(name, shape, rowStart, rows, quantizeMatrix(data, rows, shape[1], q));
+    const spec = storageSpec(name, 'F32', shape, this.quantization);
+    if (spec) return this.write(name, shape, rowStart, rows, quantizeMatrix(data, rows, shape[1], spec));
     if (this.storesF16(name, shape)) return this.write(name, shape, rowStart, rows, { halves: packF16Pairs(data, rows * shape[1]) });
     return this.write(name, shape, rowStart, rows, data);
   }
@@ -170,15 +170,9 @@ export class GpuWeightWriter implements WeightSink {
     return this.format === 'f16' && shape.length === 2 && isQuantizedWeight(name) && shape[1] % F16_UNIT === 0;
   }
 
-  /**
-   * A GGUF's ggml blocks (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) are taken as they are, whatever the load option: each type
-   * repacks exactly into one of our block formats (engine/quant ggml-repack.ts), so the weight keeps the precision
-   * and about the size its file chose, with no f32 between. Requantizing them to the option would only lose
-   * accuracy, and expanding them to f32 takes 5 to 7 times the memory (a 1B Q4_K_M: 4.9 GB instead of under 1).
-   * The embedding table too: the gather and the tied LM head read every block format (its own Q6_K in Q4_K_M).
-   */
-  takesBlocks(name: string, dtype: string): boolean {
-    return isQuantizedWeight(name) && ggmlRepackSpec(dtype) !== null;
+  /** A GGUF's ggml blocks are taken as they are, repacked into their own block format (engine/quant storageSpec). */
+  takesBlocks(name: string, dtype: string, shape: number[]): boolean {
+    return ggmlRepackSpec(dtype) !== null && storageSpec(name, dtype, shape, this.quantization) !== null;
   }
 
   blocks(name: string, shape: number[], rowStart: number, rows: number, dtype: string, stored: Uint8Array): Promise<void> | void {

@@ -12,7 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngineDevice, readBuffer, type EngineDevice } from '../../../engine/gpu/index.ts';
 import { parseGguf } from '../../../engine/model/gguf.ts';
 import { loadModelFromPath, pathFileSource, streamModel } from '../../../engine/model/node.ts';
-import { dequantizeMatrix, ggmlRepackSpec, gpuScales, quantizedBytes, repackGgmlBlocks } from '../../../engine/quant/index.ts';
+import { ggufModelNeeds } from '../../../engine/hub/index.ts';
+import { dequantizeMatrix, ggmlRepackSpec, gpuScales, repackGgmlBlocks } from '../../../engine/quant/index.ts';
 import { ReferenceModel } from '../../../engine/reference/index.ts';
 import { GpuModel, GpuWeightWriter } from '../../../engine/runtime/index.ts';
 
@@ -23,8 +24,8 @@ const DIR = fileURLToPath(new URL('.', import.meta.url));
  * 1e-6 to 4e-6 over logits up to about 6).
  */
 const TOLERANCE = 1e-4;
-/** Golden ids prefilled (logits of every row); the rest are decoded one by one. */
-const PREFILLED = 40;
+/** Golden ids prefilled (logits of every row); the rest (8) are decoded one by one: a step costs ~1 s on SwiftShader. */
+const PREFILLED = 56;
 
 /**
  * file -> the storage formats its tensors take on the GPU (engine.info's weightFormats). The K-quant mixes: their
@@ -56,19 +57,15 @@ describe('quantized GGUFs on Dawn, each tensor in its own format', () => {
     let f32Pieces = 0;
     const files = await streamModel(pathFileSource(path), {
       piece: (...a) => { if (blocked.includes(a[0])) f32Pieces++; return writer.piece(...a); },
-      takesBlocks: (n, t) => writer.takesBlocks(n, t),
+      takesBlocks: (...a) => writer.takesBlocks(...a),
       blocks: (...a) => writer.blocks(...a),
     });
     expect(f32Pieces).toBe(0); // no block tensor went through f32
     const weights = writer.finish();
     expect(weights.formats()).toEqual(formats);
-    let expectedBytes = 0;
-    for (const name of whole.weights.names()) {
+    for (const name of blocked) {
       const shape = whole.weights.shape(name);
       const dtype = whole.weights.dtype(name);
-      const spec = ggmlRepackSpec(dtype);
-      expectedBytes += spec ? quantizedBytes(shape[0], shape[1], spec) : 4 * shape.reduce((a, b) => a * b, 1);
-      if (!spec) continue;
       const repacked = repackGgmlBlocks(dtype, whole.weights.storedBytes(name), shape[0], shape[1])!;
       // ggml's dequantization, bit for bit.
       expect(dequantizeMatrix(repacked), name).toEqual(whole.weights.get(name).data);
@@ -78,8 +75,9 @@ describe('quantized GGUFs on Dawn, each tensor in its own format', () => {
       expect(codes, name).toEqual(repacked.data);
       expect(await readBuffer(engine.device, w.quantized!.scales, 0, scales.byteLength), name).toEqual(scales);
     }
-    // GPU memory is the quantized size: codes, scales (and mins), plus the f32 norms.
-    expect(weights.bytes).toBe(expectedBytes);
+    // GPU memory is the quantized size (codes, scales and mins, the f32 norms), as the header alone predicts it.
+    const tensors = whole.weights.names().map((name) => ({ name, dtype: whole.weights.dtype(name), shape: whole.weights.shape(name) }));
+    expect(weights.bytes).toBe(ggufModelNeeds(tensors).weightBytes);
     const fileBytes = statSync(path).size;
     const f32Bytes = whole.weights.names().reduce((n, name) => n + 4 * whole.weights.shape(name).reduce((a, b) => a * b, 1), 0);
     console.log(`${file}: GPU weights ${weights.bytes} bytes (file ${fileBytes}, as f32 ${f32Bytes}), formats ${JSON.stringify(weights.formats())}`);
@@ -104,5 +102,5 @@ describe('quantized GGUFs on Dawn, each tensor in its own format', () => {
     } finally {
       await model.destroy();
     }
-  });
+  }, 300_000); // about a minute alone on SwiftShader, more on a shared machine
 });
