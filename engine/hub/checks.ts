@@ -1,7 +1,7 @@
 // Checks made before a download starts: enough browser storage (quota), and an adapter able to run the model.
 import { BufferLimitError, MissingFeatureError, StorageQuotaError } from '../errors/index.ts';
 import { expectedTensorShapes, type ModelConfig } from '../model/index.ts';
-import { blobBytes, blocksPerRow, ggmlRepackSpec, isQuantizedWeight, quantizationSpec, quantizedBytes, storageSpec, type QuantizationMode } from '../quant/index.ts';
+import { blobBytes, blocksPerRow, isQuantizedWeight, quantizationSpec, quantizedBytes, storageSpec, type QuantizationMode } from '../quant/index.ts';
 import { BYTES_PER_WEIGHT, type WeightFormat } from './catalog.ts';
 
 /**
@@ -76,7 +76,7 @@ export function ggufModelNeeds(tensors: readonly GgufTensorDescription[], quanti
   for (const { name, dtype, shape } of tensors) {
     const spec = storageSpec(name, dtype, shape, option);
     const elements = shape.reduce((a, b) => a * b, 1);
-    const values = (quantization === 'f16' && shape.length === 2 && isQuantizedWeight(name) && ggmlRepackSpec(dtype) === null ? 2 : 4) * elements;
+    const values = (quantization === 'f16' && shape.length === 2 && isQuantizedWeight(name) ? 2 : 4) * elements;
     weightBytes += spec ? quantizedBytes(shape[0], shape[1], spec) : values;
     const largestBuffer = spec ? shape[0] * blocksPerRow(shape[1], spec) * blobBytes(spec) : values;
     if (largestBuffer > largestTensorBytes) { largestTensorBytes = largestBuffer; largestTensor = name; }
