@@ -4,11 +4,32 @@ import { layerWeight, type ModelConfig } from '../engine/model/index.ts';
 import { toF16 } from '../engine/quant/index.ts';
 import type { MatrixBuffer } from '../engine/decode/index.ts';
 
-export type Format = 'f32' | 'f16' | 'int8' | 'int4';
+/**
+ * f32, f16, the load option's symmetric blocks of 32 (int8, int4), the GGUF K-quants' block forms (int4m: int4/32
+ * with mins, Q4_K; int8m: int8/32 with mins, Q5_K; int8b16: int8/16, Q6_K), and q4km: a model in llama-quantize's
+ * Q4_K_M mix of them (engine/hub checks.test.ts llamaQ4KM: the embedding and, in the layers use_more_bits picks, v and
+ * down as Q6_K, every other matrix Q4_K).
+ */
+export type Format = 'f32' | 'f16' | 'int8' | 'int4' | 'int4m' | 'int8m' | 'int8b16' | 'q4km';
+export interface BlockFormat { bits: 4 | 8; blockSize: number; mins: boolean }
+const BLOCK_FORMATS: Partial<Record<Format, BlockFormat>> = {
+  int4: { bits: 4, blockSize: 32, mins: false }, int8: { bits: 8, blockSize: 32, mins: false },
+  int4m: { bits: 4, blockSize: 32, mins: true }, int8m: { bits: 8, blockSize: 32, mins: true }, int8b16: { bits: 8, blockSize: 16, mins: false },
+};
+
+/** The block format of matrix `name` of a `numLayers`-layer model under `format` (null: f32/f16 values). */
+export function blockFormatOf(format: Format, name: string, numLayers: number): BlockFormat | null {
+  if (format !== 'q4km') return BLOCK_FORMATS[format] ?? null;
+  const i = Number(/^model\.layers\.(\d+)\./.exec(name)?.[1] ?? -1);
+  const n8 = Math.floor(numLayers / 8);
+  const moreBits = i < n8 || i >= Math.floor((7 * numLayers) / 8) || (i - n8) % 3 === 2;
+  const q6 = name === 'model.embed_tokens.weight' || name === 'lm_head.weight' || (i >= 0 && moreBits && /(v_proj|down_proj)\.weight$/.test(name));
+  return BLOCK_FORMATS[q6 ? 'int8b16' : 'int4m']!;
+}
 
 /**
- * Weight uploads as f32 (what GpuWeights does), or as random symmetric block-32 codes in engine/quant's layout
- * (int8/int4: the matrices only, norms stay f32), without holding a CPU copy of a multi-GB model.
+ * Weight uploads as f32 (what GpuWeights does), or as random block codes in engine/quant's layout (the matrices
+ * only, norms stay f32), without holding a CPU copy of a multi-GB model.
  */
 export function uploadRandom(device: GPUDevice, config: ModelConfig, oBias: boolean, format: Format = 'f32') {
   const c = config;
@@ -20,6 +41,7 @@ export function uploadRandom(device: GPUDevice, config: ModelConfig, oBias: bool
   const scaleBlock = new Float32Array(1 << 20).fill(0.004);
   const halfBlock = format === 'f16' ? toF16(block) : null;
   let bytes = 0;
+  let embedBytes = c.vocabSize * c.hiddenSize * (format === 'f16' ? 2 : 4);
   const fill = (buffer: GPUBuffer, src: Float32Array<ArrayBuffer> | Uint8Array<ArrayBuffer> | Uint16Array<ArrayBuffer>, count: number) => {
     for (let at = 0; at < count; at += src.length) device.queue.writeBuffer(buffer, at * src.BYTES_PER_ELEMENT, src, 0, Math.min(src.length, count - at));
   };
@@ -33,16 +55,20 @@ export function uploadRandom(device: GPUDevice, config: ModelConfig, oBias: bool
       bytes += n * 2;
       return;
     }
-    if (format !== 'f32' && shape.length === 2) {
-      const bits = format === 'int4' ? 4 : 8;
-      const blocksPerRow = Math.ceil(shape[1] / 32);
-      const codeBytes = shape[0] * blocksPerRow * 32 * bits / 8;
+    const blocks = shape.length === 2 ? blockFormatOf(format, name, c.numLayers) : null;
+    if (blocks) {
+      const { bits, blockSize, mins } = blocks;
+      const blocksPerRow = Math.ceil(shape[1] / blockSize);
+      const codeBytes = shape[0] * blocksPerRow * blockSize * bits / 8;
       const codes = device.createBuffer({ label: name, size: Math.ceil(codeBytes / 16) * 16, usage });
       fill(codes, codeBlock, codeBytes);
-      const scales = device.createBuffer({ label: `${name} scales`, size: Math.ceil(shape[0] * blocksPerRow / 4) * 16, usage });
-      fill(scales, scaleBlock, shape[0] * blocksPerRow);
-      map.set(name, { buffer: codes, shape, quantized: { scales, mins: false, bits, blockSize: 32, blocksPerRow } });
-      bytes += codeBytes + shape[0] * blocksPerRow * 4;
+      // Scales, or (scale, min) pairs.
+      const perBlock = mins ? 2 : 1;
+      const scales = device.createBuffer({ label: `${name} scales`, size: Math.ceil(shape[0] * blocksPerRow * perBlock / 4) * 16, usage });
+      fill(scales, scaleBlock, shape[0] * blocksPerRow * perBlock);
+      map.set(name, { buffer: codes, shape, quantized: { scales, mins, bits, blockSize, blocksPerRow } });
+      bytes += codeBytes + shape[0] * blocksPerRow * 4 * perBlock;
+      if (name === 'model.embed_tokens.weight') embedBytes = codeBytes + shape[0] * blocksPerRow * 4 * perBlock;
       return;
     }
     const buffer = device.createBuffer({ label: name, size: Math.ceil(n / 4) * 16, usage });
@@ -76,7 +102,6 @@ export function uploadRandom(device: GPUDevice, config: ModelConfig, oBias: bool
     w('mlp.down_proj.weight', [D, c.intermediateSize]);
   }
   // Bytes a decode step reads: every weight once, the embedding row aside (lm_head reads it whole when tied).
-  const embedBytes = format === 'f32' ? c.vocabSize * D * 4 : format === 'f16' ? c.vocabSize * D * 2 : c.vocabSize * Math.ceil(D / 32) * (32 * (format === 'int4' ? 4 : 8) / 8 + 4);
   const streamed = bytes - embedBytes * (c.tieWordEmbeddings ? 0 : 1);
   return {
     get: (n: string) => map.get(n)!, has: (n: string) => map.has(n), bytes: streamed,

@@ -23,7 +23,7 @@ import { loadModelFromPath } from '../engine/model/node.ts';
 import { GpuWeights } from '../engine/runtime/index.ts';
 import { countingEncoder, DecodeKernels, encodeDispatch, WgslDecoder, type DispatchCounts, type MatrixBuffer } from '../engine/decode/index.ts';
 import readBandwidthSource from './read-bandwidth.wgsl?raw';
-import { modelShape as shape, uploadRandom, type Format } from './random-gpu-weights.ts';
+import { blockFormatOf, modelShape as shape, uploadRandom, type Format } from './random-gpu-weights.ts';
 
 const gpu = nodeGpu;
 
@@ -196,12 +196,14 @@ async function benchMatvec(device: GPUDevice, out: number, inF: number, format: 
   device.queue.writeBuffer(x, 0, new Float32Array(inF).fill(0.5));
   const norm = mk(inF * 4);
   device.queue.writeBuffer(norm, 0, new Float32Array(inF).fill(1));
-  const blocksPerRow = Math.ceil(inF / 32);
   const matrix = (): { m: MatrixBuffer; bytes: number } => {
-    if (format === 'int4' || format === 'int8') {
-      const bits = format === 'int4' ? 4 : 8;
-      const codeBytes = out * blocksPerRow * 32 * bits / 8;
-      return { m: { buffer: mk(codeBytes), shape: [out, inF], quantized: { scales: mk(out * blocksPerRow * 4), mins: false, bits, blockSize: 32, blocksPerRow } }, bytes: codeBytes + out * blocksPerRow * 4 };
+    const blocks = blockFormatOf(format, 'model.layers.1.mlp.up_proj.weight', 16);
+    if (blocks) {
+      const { bits, blockSize, mins } = blocks;
+      const blocksPerRow = Math.ceil(inF / blockSize);
+      const codeBytes = out * blocksPerRow * blockSize * bits / 8;
+      const scaleBytes = out * blocksPerRow * 4 * (mins ? 2 : 1);
+      return { m: { buffer: mk(codeBytes), shape: [out, inF], quantized: { scales: mk(scaleBytes), mins, bits, blockSize, blocksPerRow } }, bytes: codeBytes + scaleBytes };
     }
     const bytes = out * inF * (format === 'f16' ? 2 : 4);
     return { m: { buffer: mk(bytes), shape: [out, inF], f16: format === 'f16' }, bytes };
@@ -363,7 +365,7 @@ async function main() {
   save();
   // The shapes in the order the issue's targets need them: the models first, then f16's goldens, then the matvecs.
   const models = SHAPES.filter(([name]) => (smoke ? name === 'smoke' : only ? name.startsWith(only) : name === 'SmolLM2-135M' || name === 'Llama-3.2-1B'));
-  const order: Format[] = ['f16', 'int4', 'f32', 'int8'];
+  const order: Format[] = ['f16', 'int4', 'f32', 'int8', 'q4km'];
   for (const [name, c] of models) {
     for (const format of order.filter((f) => formats.includes(f))) {
       await attempt(`${name} ${format}`, () => (smoke ? benchModel(device, name, c, 3, 4, format, ys, 2) : benchModel(device, name, c, 32, 256, format, ys)), result.models as unknown[], smoke ? 0 : 6);
@@ -376,15 +378,15 @@ async function main() {
   if (formats.includes('f16')) for (const [g, n] of goldens) await attempt(`f16 golden ${g}`, () => f16Correctness(device, g, n), result.f16Golden as unknown[], 2);
   const matvecs: [number, number][] = smoke ? [[64, 128]] : [[14336, 4096], [128256, 2048]];
   for (const [o, i] of matvecs) {
-    for (const format of formats) await attempt(`matvec ${o}x${i} ${format}`, () => benchMatvec(device, o, i, format, 'normed', smoke ? 2 : 50, ys), result.matvec as unknown[], 1);
+    for (const format of formats.filter((f) => f !== 'q4km')) await attempt(`matvec ${o}x${i} ${format}`, () => benchMatvec(device, o, i, format, 'normed', smoke ? 2 : 50, ys), result.matvec as unknown[], 1);
   }
-  if (!smoke) for (const format of formats) await attempt(`matvec 8192x2048 gated ${format}`, () => benchMatvec(device, 8192, 2048, format, 'gated', 50, ys), result.matvec as unknown[], 1);
+  if (!smoke) for (const format of formats.filter((f) => f !== 'q4km')) await attempt(`matvec 8192x2048 gated ${format}`, () => benchMatvec(device, 8192, 2048, format, 'gated', 50, ys), result.matvec as unknown[], 1);
   result.seconds = +((now() - started) / 1000).toFixed(1);
   save();
   process.exit(0);
 }
 
-const HOW = 'Node on Dawn (webgpu 0.6.2), bench/wgsl-decode-shapes.ts: random weights (f32, f16 as packed pairs, or random symmetric block-32 int8/int4 codes), 256 decode steps of context first, then 5 interleaved rounds of 32 steps: A gpu-greedy (the argmax kernel chooses the id, the next step embeds it, the queue kept full), B sync (step, read logits back, next); medians, spread = (max - min) / median over the rounds of the same kind. floor = max(host encode, dispatches x empty dispatch) + weight bytes / read bandwidth (read-bandwidth.wgsl over 1 GiB), all from this run. matvec: the best of one dispatch per pass and ten in one pass, weights read once per dispatch.';
+const HOW = 'Node on Dawn (webgpu 0.6.2), bench/wgsl-decode-shapes.ts: random weights (f32, f16 as packed pairs, or random block codes: symmetric int8/int4 blocks of 32, the K-quant forms int4m/int8m (with mins) and int8b16, q4km their Q4_K_M mix), 256 decode steps of context first, then 5 interleaved rounds of 32 steps: A gpu-greedy (the argmax kernel chooses the id, the next step embeds it, the queue kept full), B sync (step, read logits back, next); medians, spread = (max - min) / median over the rounds of the same kind. floor = max(host encode, dispatches x empty dispatch) + weight bytes / read bandwidth (read-bandwidth.wgsl over 1 GiB), all from this run. matvec: the best of one dispatch per pass and ten in one pass, weights read once per dispatch.';
 
 main().catch((e) => {
   console.error(e);
