@@ -1,13 +1,16 @@
 // GPU refusals are typed (issue 13 item 3): on Dawn (Node, SwiftShader), a weight the device cannot allocate fails the
 // load with OUT_OF_GPU_MEMORY naming the tensor and its bytes, and a device whose limits the kernels exceed fails it
 // with GPU_VALIDATION from pipeline creation; nothing stays allocated, and the engine then loads and answers as before.
+// The same for what is made after the load: a policy's buffers and kernels, made at its first step (the request
+// fails typed, the next one answers as a fresh run), and GpuWeights.upload's tensors (synchronous, answered later).
 // First: puts WebGPU's globals (GPUBufferUsage, ...) in place before the engine's modules read them at import.
 import { installNodeNavigatorGpu } from './gpu/node-webgpu.test-helper.ts';
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountBuffers } from './gpu/index.ts';
+import { accountBuffers, createEngineDevice } from './gpu/index.ts';
+import { GpuModel } from './runtime/index.ts';
 import { SieveEngine } from './engine.ts';
 import { tinyConfig, tinyTensors, writeCheckpoint } from './model/checkpoint.test-helper.ts';
 import { expectedTensorShapes, parseHfConfig } from './model/index.ts';
@@ -162,5 +165,69 @@ describe('GPU refusals', () => {
     expect(device.limits.maxStorageBuffersPerShaderStage).toBe(8);
     expect(accountBuffers(device).liveBuffers).toBe(0);
     await expect(engine.completion({ prompt: PROMPT, max_tokens: 2 })).rejects.toMatchObject({ code: 'NOT_LOADED' });
+  }, 120_000);
+
+  /**
+   * The device is asked for HUGE_BYTES (which SwiftShader refuses: VK_ERROR_OUT_OF_DEVICE_MEMORY) in place of the next
+   * buffer labelled `label`: a real refusal by the real device, of a buffer the engine makes where it makes it.
+   */
+  function refuseNextBuffer(device: GPUDevice, label: string): { refused: () => boolean; restore: () => void } {
+    const create = device.createBuffer;
+    let refused = false;
+    device.createBuffer = ((descriptor: GPUBufferDescriptor) => {
+      if (refused || descriptor.label !== label) return create.call(device, descriptor);
+      refused = true;
+      return create.call(device, { ...descriptor, size: HUGE_BYTES });
+    }) as GPUDevice['createBuffer'];
+    return { refused: () => refused, restore: () => { device.createBuffer = create; } };
+  }
+
+  it("a policy's buffer the device refuses at its first step is OUT_OF_GPU_MEMORY; the next request answers as a fresh run", async () => {
+    const engine = new SieveEngine();
+    await engine.load(`${base}/tiny`);
+    const device = (engine as unknown as { device: { device: GPUDevice } }).device.device;
+    const account = accountBuffers(device);
+    // An evicting policy (its scores) and a selecting one (Quest's page scores; every layer selects).
+    for (const [spec, label] of [['h2o:budget=32', 'h2o-scores'], ['quest:budget=32,dense-layers=0', 'quest-scores']] as const) {
+      const request = { ids: PROMPT, maxTokens: REPLY_TOKENS, ignoreEos: true, attention: spec };
+      const expected = (await engine.generate(request)).ids;
+      // A fresh policy (another spec in between), so the next request makes its state again.
+      await engine.generate({ ...request, attention: 'dense' });
+      const before = account.liveBuffers;
+      const hook = refuseNextBuffer(device, label);
+      const failed = engine.generate(request);
+      await expect(failed, spec).rejects.toMatchObject({
+        code: 'OUT_OF_GPU_MEMORY',
+        details: { what: expect.stringMatching(/policy's buffers and kernels/), bytes: expect.any(Number) },
+        remedy: expect.stringContaining('smaller or quantized model'),
+      });
+      await expect(failed).rejects.toThrow(/VK_ERROR_OUT_OF_DEVICE_MEMORY/);
+      expect(((await failed.catch((e) => e)) as { details: { bytes: number } }).details.bytes).toBeGreaterThanOrEqual(HUGE_BYTES);
+      hook.restore();
+      expect(hook.refused()).toBe(true);
+      // The refused state was dropped: the same request makes it again and answers as before, holding what it held.
+      expect((await engine.generate(request)).ids, spec).toEqual(expected);
+      await engine.generate({ ...request, attention: 'dense' });
+      expect(account.liveBuffers, spec).toBe(before);
+    }
+    await engine.unload();
+    expect(account.liveBuffers).toBe(0);
+  }, 180_000);
+
+  it('GpuWeights.upload (synchronous): a tensor the device refuses fails GpuModel.create typed, with nothing left', async () => {
+    const engineDevice = await createEngineDevice();
+    const loaded = await loadModelFromPath(tiny);
+    const hook = refuseNextBuffer(engineDevice.device, 'model.layers.0.mlp.up_proj.weight');
+    await expect(GpuModel.create(engineDevice, loaded)).rejects.toMatchObject({
+      code: 'OUT_OF_GPU_MEMORY',
+      details: { what: expect.stringContaining('tensor model.layers.0.mlp.up_proj.weight') },
+    });
+    hook.restore();
+    expect(hook.refused()).toBe(true);
+    expect(engineDevice.buffers.liveBuffers).toBe(0);
+    const model = await GpuModel.create(engineDevice, loaded);
+    await model.destroy();
+    expect(engineDevice.buffers.liveBuffers).toBe(0);
+    engineDevice.device.destroy();
   }, 120_000);
 });

@@ -1,7 +1,7 @@
 // Dispatches one layer of attention on the paged KV cache: RoPE, K/V append, then causal prefill attention or
 // split-K decode attention over the slots the policy plans, writing [n][H*d] for the next ORT segment.
 import { BufferLimitError, InvalidArgumentError } from '../errors/index.ts';
-import { countingEncoder, type DispatchCounts } from '../gpu/index.ts';
+import { countingEncoder, withDeferredGpuErrorScopes, type DispatchCounts } from '../gpu/index.ts';
 import type { PagedKVCache, SequenceHandle } from '../kv/index.ts';
 import type { RopeLayout } from '../model/index.ts';
 import { linkWgsl } from '../wgsl/index.ts';
@@ -458,6 +458,14 @@ export class PagedAttention {
     const key = `${inputs.kOffset}:${inputs.vOffset}:${inputs.qkNorm ? 1 : 0}:${inputs.eps ?? 1e-6}`;
     const known = this.decodeStepKernels.get(key);
     if (known) return known;
+    // Made at a model's first decode step, in the GPU's error scopes (engine/gpu): refused, the step fails typed and
+    // the next makes them again.
+    return withDeferredGpuErrorScopes(this.device, 'the decode attention kernels', () => this.createDecodeStepKernels(inputs, key), {
+      release: () => this.decodeStepKernels.delete(key),
+    });
+  }
+
+  private createDecodeStepKernels(inputs: DecodeLayerInputs, key: string): DecodeStepKernels {
     const { device, cache, numHeads: H, numKvHeads: G, headDim: d } = this;
     const group = H / G;
     const module = device.createShaderModule({ label: 'attention-decode-step', code: decodeStepSource });
@@ -559,6 +567,13 @@ export class PagedAttention {
     const key = `${kind}:${maxPerHead}`;
     const known = this.listKernels.get(key);
     if (known) return known;
+    // Made at the first step of a selecting policy, in the GPU's error scopes (engine/gpu), as above.
+    return withDeferredGpuErrorScopes(this.device, `the ${kind}-list attention kernels`, () => this.createListKernels(kind, maxPerHead, key), {
+      release: () => this.listKernels.delete(key),
+    });
+  }
+
+  private createListKernels(kind: 'tokens' | 'pages', maxPerHead: number, key: string): ListKernels {
     const { device, cache, numHeads: H, numKvHeads: G, headDim: d } = this;
     const group = H / G;
     const module = device.createShaderModule({ label: `attention-decode-list-${kind}`, code: decodeListSource });
@@ -603,6 +618,17 @@ export class PagedAttention {
 
   private statisticsKernels(): StatisticsKernels {
     if (this.statistics) return this.statistics;
+    // Made at the first step of a policy that asks for statistics, in the GPU's error scopes (engine/gpu), as above.
+    return withDeferredGpuErrorScopes(this.device, 'the attention statistics kernels and buffer', () => this.createStatisticsKernels(), {
+      release: (k) => {
+        if (this.statistics !== k) return;
+        for (const b of [k.stats, k.decay]) b.destroy();
+        this.statistics = null;
+      },
+    });
+  }
+
+  private createStatisticsKernels(): StatisticsKernels {
     const { device, cache, numHeads: H, numKvHeads: G, headDim: d } = this;
     const L = cache.numLayers;
     const stride = cache.maxTokensPerSequence;

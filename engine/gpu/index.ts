@@ -3,4 +3,4 @@ export { createEngineDevice, readBuffer } from './device.ts';
 export type { EngineDevice } from './device.ts';
 export { accountBuffers, type BufferAccounting } from './buffer-accounting.ts';
 export { countingEncoder, type DispatchCounts } from './dispatch-counts.ts';
-export { withGpuErrorScopes, type ErrorScopeOptions } from './error-scope.ts';
+export { checkGpuErrors, withDeferredGpuErrorScopes, withGpuErrorScopes, type ErrorScopeOptions } from './error-scope.ts';

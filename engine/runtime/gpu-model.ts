@@ -11,7 +11,7 @@
 import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult, type PrefillSplitRule } from '../attention/index.ts';
 import { AbortedError, ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import type { CacheUsage, DeviceSampling, ForwardBackend, PrefillOptions } from '../generation/index.ts';
-import type { EngineDevice } from '../gpu/index.ts';
+import { checkGpuErrors, type EngineDevice } from '../gpu/index.ts';
 import { DEFAULT_KV_MEMORY_BYTES, KV_BUFFER_BYTES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
 import { GpuWeights } from './weights.ts';
@@ -124,6 +124,7 @@ export class GpuModel implements ForwardBackend {
   static async create(engine: EngineDevice, loaded: LoadedModel, onProgress?: ProgressCallback, options: GpuModelOptions = {}): Promise<GpuModel> {
     checkPrefillChunk(options);
     const weights = GpuWeights.upload(engine.device, loaded, onProgress, parseQuantization(options.quantization, defaultWeightFormat(engine.adapterInfo)));
+    await weights.accepted; // a refused tensor: typed, and nothing of it stays
     return GpuModel.build(engine, loaded.config, weights, onProgress, options);
   }
 
@@ -255,6 +256,7 @@ export class GpuModel implements ForwardBackend {
    * sequence starts again on the next request (which then prefills the whole conversation).
    */
   private async abortPrefill(startPosition: number, prefilled: number): Promise<never> {
+    await checkGpuErrors(this.engine.device); // a chunk done whose policy state the device refused: that, not the abort
     if (prefilled > 0) {
       if (this.policy?.needs.evicts || startPosition === 0) await this.reset();
       else await this.truncate(startPosition);
@@ -386,6 +388,7 @@ export class GpuModel implements ForwardBackend {
     this.afterEviction(evicted);
     const t1 = now();
     const logits = await this.readDecodeLogits();
+    await checkGpuErrors(device); // what a policy made lazily in this step, refused: typed, the logits unused
     this.position += 1;
     this.heldIds.push(id);
     p.steps += 1;
@@ -463,6 +466,7 @@ export class GpuModel implements ForwardBackend {
         const t = now();
         const choice = await (pending.shift() as Promise<{ id: number; nonFinite: boolean }>);
         p.readbackMs += now() - t;
+        await checkGpuErrors(device);
         if (choice.nonFinite) throw new NonFiniteLogitsError(start + taken);
         taken += 1;
         fedIds.push(choice.id);
@@ -526,6 +530,7 @@ export class GpuModel implements ForwardBackend {
     await staging.mapAsync(GPUMapMode.READ, 0, bytes);
     const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
     staging.unmap();
+    await checkGpuErrors(device);
     return out;
   }
 

@@ -53,6 +53,11 @@ export class GpuWeights {
   readonly byName = new Map<string, GpuWeight>();
   /** GPU bytes of all weights as stored (quantized parts included, allocation padding excluded). */
   bytes = 0;
+  /**
+   * Settles with the device's answer for every buffer of upload(): rejects with the typed error of the first refused.
+   * A streaming load's writer hears each tensor's answer as it goes, so its weights are accepted already.
+   */
+  accepted: Promise<void> = Promise.resolve();
 
   /** The block spec of `format` (int8, int4), or null (f32, f16). */
   readonly quantization: QuantizationSpec | null;
@@ -78,15 +83,24 @@ export class GpuWeights {
    * checkpoint's lm_head.weight is uploaded even when tie_word_embeddings says to use embed_tokens.
    */
   static upload(device: GPUDevice, model: LoadedModel, onProgress?: ProgressCallback, format: QuantizationMode = 'f32'): GpuWeights {
-    // The CPU copy exists already: nothing is gained by waiting for the queue (and upload stays synchronous).
+    // The CPU copy exists already: nothing is gained by waiting for the queue. Upload stays synchronous (decoders in
+    // tests are built in constructors over it), and the device's answers for the tensors' buffers come as `accepted`
+    // (error scopes answer asynchronously whatever the caller does); GpuModel.create awaits it before building.
     const writer = new GpuWeightWriter(device, model.source, format, onProgress, Infinity);
+    const answers: Promise<void>[] = [];
     try {
       for (const name of model.weights.names()) {
         const t = model.weights.get(name);
-        void writer.piece(name, t.shape, 0, t.shape.length === 0 ? 1 : t.shape[0], t.data);
+        const written = writer.piece(name, t.shape, 0, t.shape.length === 0 ? 1 : t.shape[0], t.data);
+        if (written) answers.push(written);
       }
-      return writer.finish();
+      const weights = writer.finish();
+      // The first refusal (OUT_OF_GPU_MEMORY naming the tensor and its bytes, GPU_VALIDATION, a tensor over the
+      // buffer limit) rejects it, and every weight is freed: a half-uploaded model is never used.
+      weights.accepted = Promise.all(answers).then(() => undefined, (e) => { weights.destroy(); throw e; });
+      return weights;
     } catch (e) {
+      void Promise.allSettled(answers);
       writer.destroy();
       throw e;
     }
@@ -194,9 +208,9 @@ export class GpuWeightWriter implements WeightSink {
         bytes,
         release: () => { this.current = null; this.drop(name); },
       });
-      // begin ran before withGpuErrorScopes first awaited: when it made the buffers, the rows are written now, not
-      // after the scopes pop (GpuWeights.upload is synchronous and feeds the next tensor at once). When it threw, the
-      // promise rejects with its error.
+      // begin ran, and the scopes were popped, before withGpuErrorScopes returned: when it made the buffers, the rows
+      // are written now, not after the device answers (GpuWeights.upload is synchronous and feeds the next tensor at
+      // once). When it threw, the promise rejects with its error.
       if (this.current?.name !== name) return scoped;
       const written = this.writeRows(name, shape, rowStart, rows, totalRows, parts);
       return scoped.then(() => written);

@@ -2,6 +2,7 @@
 // partial scores of a decode step's rotated query on them (max over the KV group), and the top budget - 1 older
 // slots per KV head as a {kind: 'tokens'} plan (the kernel always reads the step's own token besides).
 import { InvalidArgumentError } from '../../errors/index.ts';
+import { withDeferredGpuErrorScopes } from '../../gpu/index.ts';
 import type { PageData, PagedKVCache } from '../../kv/index.ts';
 import { ropeTable, type RopeLayout } from '../../model/index.ts';
 import type { AttentionPlan, PolicyStepContext } from '../policy.ts';
@@ -166,6 +167,14 @@ export class LabelSelector {
       }
       return this.state;
     }
+    // Made in the GPU's error scopes: a buffer or kernel the device refuses fails the step with a typed error
+    // (engine/gpu), and the next step makes the state again.
+    return withDeferredGpuErrorScopes(ctx.device, `the ${this.options.label} policy's buffers and kernels`, () => this.createState(ctx), {
+      release: (st) => { if (this.state === st) this.destroy(); },
+    });
+  }
+
+  private createState(ctx: PolicyStepContext): SelectorState {
     const { device, cache } = ctx;
     const { numLayers: L, numKvHeads: G, headDim: d, pageSize: P, maxPagesPerSequence: maxPages, maxTokensPerSequence: stride } = cache;
     const R = this.width;

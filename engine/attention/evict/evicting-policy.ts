@@ -1,6 +1,7 @@
 // The GPU side shared by StreamingLLM, H2O and A2SF: running scores per (layer, KV head, slot) fed by the kernels'
 // probability column sums, and eviction to sinks + top + recent on the GPU after every step (evict.wgsl).
 import { InvalidArgumentError } from '../../errors/index.ts';
+import { withDeferredGpuErrorScopes } from '../../gpu/index.ts';
 import type { PagedKVCache } from '../../kv/index.ts';
 import type { ModelConfig } from '../../model/index.ts';
 import { forgettingForLayers } from '../a2sf/reference.ts';
@@ -222,6 +223,14 @@ export class EvictingPolicy implements AttentionPolicy {
       this.refreshGroups(this.state);
       return this.state;
     }
+    // Made in the GPU's error scopes: a buffer or kernel the device refuses fails the step with a typed error
+    // (engine/gpu), and the next step makes the state again.
+    return withDeferredGpuErrorScopes(ctx.device, `the ${this.name} policy's buffers and kernels`, () => this.createState(ctx), {
+      release: (st) => { if (this.state === st) this.destroy(); },
+    });
+  }
+
+  private createState(ctx: PolicyStepContext): EvictionState {
     const { device, cache } = ctx;
     const L = cache.numLayers;
     const G = cache.numKvHeads;

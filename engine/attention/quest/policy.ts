@@ -1,6 +1,7 @@
 // Quest on the GPU: page key bounds kept on append, the page upper bound of q.k and the top pages per KV head as a
 // {kind: 'pages'} plan; the first layers dense, the page holding the new token always read (by the kernel).
 import { InvalidArgumentError } from '../../errors/index.ts';
+import { withDeferredGpuErrorScopes } from '../../gpu/index.ts';
 import type { PageData, PagedKVCache } from '../../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type ModelConfig } from '../../model/index.ts';
 import type { AttentionPlan, AttentionPolicy, AttentionSpec, PolicyNeeds, PolicyStepContext } from '../policy.ts';
@@ -139,6 +140,14 @@ export class QuestPolicy implements AttentionPolicy {
       }
       return this.state;
     }
+    // Made in the GPU's error scopes: a buffer or kernel the device refuses fails the step with a typed error
+    // (engine/gpu), and the next step makes the state again.
+    return withDeferredGpuErrorScopes(ctx.device, "the quest policy's buffers and kernels", () => this.createState(ctx), {
+      release: (st) => { if (this.state === st) this.destroy(); },
+    });
+  }
+
+  private createState(ctx: PolicyStepContext): QuestState {
     if (!this.inverseFrequencies) throw new InvalidArgumentError('policy', 'quest needs the model (checkModel) before its first step: it scores pages with the rotated query');
     const { device, cache } = ctx;
     const { numLayers: L, numKvHeads: G, headDim: d, pageSize: P, maxPagesPerSequence: maxPages } = cache;

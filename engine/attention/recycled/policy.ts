@@ -2,6 +2,7 @@
 // per KV head; the steps between read that list plus the tokens generated since, as a {kind: 'tokens'} plan. The
 // schedule is a fixed stride or, dynamic, the query cosine test decided on the GPU (recycled.wgsl: no readback).
 import { InvalidArgumentError } from '../../errors/index.ts';
+import { withDeferredGpuErrorScopes } from '../../gpu/index.ts';
 import type { ModelConfig } from '../../model/index.ts';
 import type { AttentionPlan, AttentionPolicy, AttentionSpec, AttentionStatistics, PolicyNeeds, PolicyStepContext } from '../policy.ts';
 import { parseAttentionSpec } from '../spec.ts';
@@ -137,6 +138,14 @@ export class RecycledPolicy implements AttentionPolicy {
 
   private stateFor(ctx: PolicyStepContext): RecycledState {
     if (this.state?.device === ctx.device) return this.state;
+    // Made in the GPU's error scopes: a buffer or kernel the device refuses fails the step with a typed error
+    // (engine/gpu), and the next step makes the state again.
+    return withDeferredGpuErrorScopes(ctx.device, "the recycled policy's buffers and kernels", () => this.createState(ctx), {
+      release: (st) => { if (this.state === st) this.destroy(); },
+    });
+  }
+
+  private createState(ctx: PolicyStepContext): RecycledState {
     if (!this.numHeads) throw new InvalidArgumentError('policy', 'recycled needs the model (checkModel) before its first step: it compares whole queries');
     const { device, cache } = ctx;
     const { numLayers: L, numKvHeads: G, headDim: d, maxTokensPerSequence: maxList } = cache;

@@ -2,6 +2,7 @@
 // densely with the kernels' 'logits' statistic and pick the top tokens per KV head; the layers after them read that
 // list as a {kind: 'tokens'} plan (the kernel adds the step's own token).
 import { InvalidArgumentError } from '../../errors/index.ts';
+import { withDeferredGpuErrorScopes } from '../../gpu/index.ts';
 import type { ModelConfig } from '../../model/index.ts';
 import type { AttentionPlan, AttentionPolicy, AttentionSpec, AttentionStatistics, PolicyNeeds, PolicyStepContext } from '../policy.ts';
 import { parseAttentionSpec } from '../spec.ts';
@@ -85,6 +86,14 @@ export class TidalPolicy implements AttentionPolicy {
 
   private stateFor(ctx: PolicyStepContext): TidalState {
     if (this.state?.device === ctx.device) return this.state;
+    // Made in the GPU's error scopes: a buffer or kernel the device refuses fails the step with a typed error
+    // (engine/gpu), and the next step makes the state again.
+    return withDeferredGpuErrorScopes(ctx.device, "the tidal policy's buffers and kernels", () => this.createState(ctx), {
+      release: (st) => { if (this.state === st) this.destroy(); },
+    });
+  }
+
+  private createState(ctx: PolicyStepContext): TidalState {
     const maxList = Math.max(1, Math.min(this.params.budget - 1, ctx.cache.maxTokensPerSequence));
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.state = {
