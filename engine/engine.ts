@@ -199,8 +199,23 @@ export class SieveEngine {
       checkGpuModelOptions(options);
       const engineDevice = await this.usableDevice();
       const quantization = parseQuantization(asked, defaultWeightFormat(engineDevice.adapterInfo));
-      const { maxStorageBufferBindingSize, maxBufferSize } = engineDevice.limits;
       const cached = await this.cachedSource(url, onProgress, options, entry, quantization, signal);
+      // The store's source holds the model's lock until the load is done (a delete in another tab waits for it).
+      try {
+        return await this.loadFrom(url, cached, engineDevice, onProgress, options, quantization, signal);
+      } finally {
+        cached?.close();
+      }
+    }
+  }
+
+  /** The rest of loadNow, with the model's files at `cached` (the model store) or at `url`. */
+  private async loadFrom(
+    url: string, cached: CachedModelSource | null, engineDevice: EngineDevice, onProgress: ProgressCallback | undefined, options: EngineLoadOptions,
+    quantization: QuantizationMode, signal: AbortSignal,
+  ): Promise<ModelInfo> {
+    {
+      const { maxStorageBufferBindingSize, maxBufferSize } = engineDevice.limits;
       const source: FileSource | string = cached ?? url;
       // A cached source reports its downloads itself (with rate and time left); the loader's own fetch events would repeat them.
       const loaderProgress = cached && onProgress ? (p: LoadProgress) => { if (p.phase !== 'fetch') void onProgress(p); } : onProgress;
@@ -315,7 +330,7 @@ export class SieveEngine {
 
   /** Deletes a model's files from the browser's model store (the URL it was loaded from). */
   async deleteCachedModel(url: string): Promise<void> {
-    await deleteCachedModel(url);
+    await deleteCachedModel(this.absoluteUrl(url));
   }
 
   logits(req: EngineLogitsRequest): Promise<Float32Array> {

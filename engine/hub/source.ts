@@ -6,6 +6,7 @@ import type { CatalogFile } from './catalog.ts';
 import { checkQuota, type StorageEstimateLike } from './checks.ts';
 import { fetchToStore, type FetchToStoreOptions } from './download.ts';
 import { isHubLayoutUrl } from './etag.ts';
+import { holdLock, lockNames, withLock } from './locks.ts';
 import type { DownloadProgress } from './progress.ts';
 import { defaultModelStorage, type ModelStorage, type ModelStore } from './store.ts';
 
@@ -31,12 +32,15 @@ export interface CachedModelSource extends FileSource {
   readonly storageKind: ModelStorage['kind'];
   /** Called after a load from this source succeeded: files found absent are then remembered (no request later). */
   markComplete(): Promise<void>;
+  /**
+   * Lets go of the model: the source holds the model's lock (shared) from open until close, so a delete in any tab
+   * waits for this load to have read its files, rather than pull them away mid-read. Call it once the load is done,
+   * whatever its outcome.
+   */
+  close(): void;
 }
 
 const GGUF_EXTENSION = '.gguf';
-
-/** Names for Web Locks: one download of a model file at a time across this origin's tabs and workers. */
-const LOCK_PREFIX = 'sieve-model-file:';
 
 /**
  * Opens the cached source and, when the catalog lists the model's files, checks before any request that the
@@ -48,6 +52,19 @@ export async function openCachedModelSource(url: string, options: CachedSourceOp
   const single = pathname.toLowerCase().endsWith(GGUF_EXTENSION) ? decodeURIComponent(pathname.slice(pathname.lastIndexOf('/') + 1)) : null;
   const key = single ? url : url.replace(/\/+$/, '');
   const storage = options.storage ?? await defaultModelStorage();
+  const release = await holdLock(lockNames.model(key), 'shared', options.signal);
+  try {
+    return await openHeld(url, key, single, storage, options, release);
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+/** openCachedModelSource's work, holding the model's lock. */
+async function openHeld(
+  url: string, key: string, single: string | null, storage: ModelStorage, options: CachedSourceOptions, release: () => void,
+): Promise<CachedModelSource> {
   const store = await storage.open(key);
   const manifest = await store.getManifest();
   const absentBefore = new Set(manifest?.complete ? manifest.absent : []);
@@ -78,7 +95,7 @@ export async function openCachedModelSource(url: string, options: CachedSourceOp
       onProgress: (p) => { onBytes?.(p.loadedBytes, p.totalBytes); options.onProgress?.(p); },
       estimate: options.estimate, maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelayMs, signal: options.signal,
     };
-    const bytes = await withLock(`${LOCK_PREFIX}${key}|${path}`, () => fetchToStore(fetchOptions));
+    const bytes = await withLock(lockNames.file(key, path), 'exclusive', options.signal, () => fetchToStore(fetchOptions));
     if (bytes === null) absentNow.add(path);
     return bytes;
   };
@@ -96,14 +113,19 @@ export async function openCachedModelSource(url: string, options: CachedSourceOp
     async markComplete() {
       await store.setManifest({ url: key, complete: true, absent: [...absentNow], savedAt: Date.now() });
     },
+    close: release,
   };
 }
 
-/** Deletes a model's stored files (the URL as given to openCachedModelSource). */
+/**
+ * Deletes a model's stored files (the URL as given to openCachedModelSource), once no load in any tab is reading or
+ * writing them: it waits for those under way (loads asked for after it wait for it).
+ */
 export async function deleteCachedModel(url: string, storage?: ModelStorage): Promise<void> {
   const s = storage ?? await defaultModelStorage();
   const single = new URL(url).pathname.toLowerCase().endsWith(GGUF_EXTENSION);
-  await s.delete(single ? url : url.replace(/\/+$/, ''));
+  const key = single ? url : url.replace(/\/+$/, '');
+  await withLock(lockNames.model(key), 'exclusive', undefined, () => s.delete(key));
 }
 
 /** Whether a model loaded completely from this store before (a later load then needs no network). */
@@ -111,17 +133,15 @@ export async function isModelCached(url: string, storage?: ModelStorage): Promis
   const s = storage ?? await defaultModelStorage();
   const single = new URL(url).pathname.toLowerCase().endsWith(GGUF_EXTENSION);
   const key = single ? url : url.replace(/\/+$/, '');
-  if (!(await s.list()).includes(key)) return false;
-  const store: ModelStore = await s.open(key);
-  return (await store.getManifest())?.complete === true;
+  // Under the model's lock: a delete under way is not half seen (and open does not make the folder it removed again).
+  return withLock(lockNames.model(key), 'shared', undefined, async () => {
+    if (!(await s.list()).includes(key)) return false;
+    const store: ModelStore = await s.open(key);
+    return (await store.getManifest())?.complete === true;
+  });
 }
 
 function defaultEstimate(): Promise<StorageEstimateLike> {
   const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
   return storage && typeof storage.estimate === 'function' ? storage.estimate() : Promise.resolve({});
-}
-
-function withLock<T>(name: string, task: () => Promise<T>): Promise<T> {
-  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
-  return locks ? locks.request(name, task) as Promise<T> : task();
 }
