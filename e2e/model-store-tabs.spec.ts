@@ -1,6 +1,8 @@
 // Two tabs of the chat page, each with its own engine, load the same model at once through the browser's model store
 // (OPFS, shared by the origin): each file is downloaded once, both engines answer alike, and the stored copy is whole.
+// And a delete in one tab while another loads the model from the store: it waits for that load (issue 13 item 8).
 import { expect, test, type Page } from '@playwright/test';
+import { hostCall, hostOk, openHost } from './host.ts';
 
 /** The weights answer this much later: the second tab asks for them while the first is still downloading. */
 const SLOW_WEIGHTS_MS = 2500;
@@ -42,4 +44,47 @@ test('two tabs load one model at once through the shared model store: one downlo
   const [a, b] = [await ask(first, 'Once upon a time'), await ask(second, 'Once upon a time')];
   expect(a.length).toBeGreaterThan(0);
   expect(b).toBe(a);
+});
+
+test('a delete in one tab waits for the load reading the model in another, which loads whole from the store', async ({ context, baseURL }) => {
+  test.setTimeout(300_000);
+  // The smallest model in the hub layout (2 layers, 240 KB): the loads are the slow part here.
+  const url = `${baseURL}/models/golden/llama3-rope/`;
+  const gets: string[] = [];
+  await context.route(/\/models\/golden\/llama3-rope\/[^/]+$/, async (route) => {
+    if (route.request().method() === 'GET') gets.push(new URL(route.request().url()).pathname);
+    await route.continue();
+  });
+  const reader = await context.newPage();
+  const deleter = await context.newPage();
+  await Promise.all([openHost(reader), openHost(deleter)]);
+  await hostOk(reader, 'load', { url, cache: true });
+  const request = { ids: [1, 403, 407, 261, 378, 316], maxTokens: 8, ignoreEos: true };
+  const before = (await hostOk(reader, 'generate', request)).result as { ids: number[] };
+  gets.length = 0;
+
+  // The second load reads every file from the store; once it holds the model's lock, the other tab deletes the model.
+  const loading = hostCall(reader, 'load', { url, cache: true });
+  const lockName = `sieve-model:${url.replace(/\/+$/, '')}`;
+  const locks = (page: Page) => page.evaluate(async () => {
+    const q = await navigator.locks.query();
+    return { held: (q.held ?? []).map((l) => `${l.name} ${l.mode}`), pending: (q.pending ?? []).map((l) => `${l.name} ${l.mode}`) };
+  });
+  await expect.poll(async () => (await locks(deleter)).held, { intervals: [20] }).toContain(`${lockName} shared`);
+  const deleting = hostCall(deleter, 'deleteCachedModel', url);
+  // The delete waits for the load: its request is pending while the load holds the model.
+  await expect.poll(async () => (await locks(deleter)).pending, { intervals: [20] }).toContain(`${lockName} exclusive`);
+  expect((await locks(deleter)).held).toContain(`${lockName} shared`);
+  const loaded = await loading;
+  expect(loaded.error, JSON.stringify(loaded.error)).toBeUndefined();
+  expect(gets).toEqual([]); // the load had the whole model from the store
+  const deleted = await deleting as { error?: unknown; askedAt: number; doneAt: number };
+  expect(deleted.error, JSON.stringify(deleted.error)).toBeUndefined();
+  expect((await hostOk(reader, 'generate', request)).result).toMatchObject({ ids: before.ids });
+  console.log(JSON.stringify({ deleteWaitedMs: deleted.doneAt - deleted.askedAt }));
+
+  // Deleted for both tabs: the next load downloads again.
+  expect(await hostOk(deleter, 'isModelCached', url)).toMatchObject({ cached: false });
+  await hostOk(deleter, 'load', { url, cache: true });
+  expect(gets.length).toBeGreaterThan(0);
 });

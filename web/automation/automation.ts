@@ -100,6 +100,19 @@ const host = {
       return { result: await runWorkerDeath(url) };
     } catch (e) { return plainError(e); }
   },
+  /** Deletes a model from the store (it waits for loads reading it): when it was asked for and when it was done. */
+  async deleteCachedModel(url: string) {
+    try {
+      const askedAt = Date.now();
+      await engine.deleteCachedModel(url);
+      return { askedAt, doneAt: Date.now() };
+    } catch (e) { return plainError(e); }
+  },
+  async isModelCached(url: string) {
+    try {
+      return { cached: await engine.isModelCached(url) };
+    } catch (e) { return plainError(e); }
+  },
   async unload() {
     await engine.unload();
   },
