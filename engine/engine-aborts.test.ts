@@ -86,7 +86,7 @@ describe('aborts anywhere (Dawn, 2-layer model)', () => {
     expect(again.usage.prompt_tokens_details.cached_tokens).toBe(cached);
     expect(again.usage.prefilled_tokens).toBe(turn2.length - cached);
     expect(again.choices[0].finish_reason).toBe('length');
-  });
+  }, 600_000);
 
   it(`${ABORTS} aborts at seeded moments (seed ${SEED}) leave the engine answering as transformers, with the buffers it started with`, async () => {
     const random = new SeededRandom(SEED);

@@ -151,7 +151,7 @@ describe('GPU refusals', () => {
     expect(await engineIds(engine)).toEqual(await referenceIds());
     await engine.unload();
     expect(account.liveBuffers).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
   it('kernels a device cannot make are GPU_VALIDATION from pipeline creation, and nothing stays allocated', async () => {
     defaultLimitsOnce = true;
@@ -165,7 +165,7 @@ describe('GPU refusals', () => {
     expect(device.limits.maxStorageBuffersPerShaderStage).toBe(8);
     expect(accountBuffers(device).liveBuffers).toBe(0);
     await expect(engine.completion({ prompt: PROMPT, max_tokens: 2 })).rejects.toMatchObject({ code: 'NOT_LOADED' });
-  }, 120_000);
+  }, 300_000);
 
   /**
    * The device is asked for HUGE_BYTES (which SwiftShader refuses: VK_ERROR_OUT_OF_DEVICE_MEMORY) in place of the next
@@ -212,7 +212,7 @@ describe('GPU refusals', () => {
     }
     await engine.unload();
     expect(account.liveBuffers).toBe(0);
-  }, 180_000);
+  }, 300_000);
 
   it('GpuWeights.upload (synchronous): a tensor the device refuses fails GpuModel.create typed, with nothing left', async () => {
     const engineDevice = await createEngineDevice();
@@ -229,5 +229,5 @@ describe('GPU refusals', () => {
     await model.destroy();
     expect(engineDevice.buffers.liveBuffers).toBe(0);
     engineDevice.device.destroy();
-  }, 120_000);
+  }, 300_000);
 });
