@@ -1,0 +1,52 @@
+// `sieve eval --backend webgpu` (issue 16 item 5): the eval through the whole engine in headless Chromium, on
+// sieve-tiny, one 256-token pass-key item: the report has its fields, dense answers, and at a budget covering the
+// context every registered policy generates dense's ids (and so answers as dense does). One item: each policy's
+// first generate compiles its kernels on SwiftShader (the slow part: 20-70 s a policy on this shared 2-core machine
+// under load, 6.4 min for the test then); the CPU reference checks more items (engine/eval/sieve-tiny-eval.test.ts).
+import { expect, test } from '@playwright/test';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSieve } from './host.ts';
+
+/** The items' context, and a budget that covers it (the prompt and the 6 answer tokens fed after it fit in 256). */
+const CONTEXT = 256;
+
+test.setTimeout(600_000);
+
+test('sieve eval --backend webgpu: the report\'s fields, dense answers, every policy at full budget gives dense\'s ids', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'sieve-eval-'));
+  try {
+    const out = join(tmp, 'eval.json');
+    const r = runSieve(['eval', '--backend', 'webgpu', '--model', 'models/sieve-tiny', '--context', String(CONTEXT), '--budget', String(CONTEXT),
+      '--task', 'passkey', '--n', '1', '--out', out], 580_000);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as {
+      backend: string; done: boolean; grid: { policies: string[] }; seconds: number;
+      rows: { task: string; item: string; policy: string; spec: string; budget: number | null; correct: boolean; answer: string; generated: number[]; text: string; kvBytes: number; tokensInCache: number; promptTokens: number }[];
+      cells: { task: string; policy: string; n: number; accuracy: number; relativeToDense: number; kvBytes: number }[];
+    };
+    expect([report.backend, report.done]).toEqual(['webgpu', true]);
+    const policies = report.grid.policies;
+    expect(policies).toContain('dense');
+    expect(policies.length).toBeGreaterThanOrEqual(9);
+    // One row per (item, spec): dense once, every other policy at the one budget.
+    expect(report.rows).toHaveLength(policies.length);
+    for (const task of ['passkey']) {
+      const rows = report.rows.filter((x) => x.task === task);
+      const dense = rows.find((x) => x.policy === 'dense')!;
+      expect([dense.correct, dense.text.trim().slice(0, 5)]).toEqual([true, dense.answer]);
+      expect(dense.promptTokens).toBeLessThanOrEqual(CONTEXT);
+      for (const x of rows) {
+        expect([x.spec, x.generated]).toEqual([x.spec, dense.generated]);
+        expect(x.budget).toBe(x.policy === 'dense' ? null : CONTEXT);
+        // Every token held at the end (nothing evicted at this budget): the prompt and the answer ids fed after it.
+        expect([x.spec, x.tokensInCache]).toEqual([x.spec, dense.tokensInCache]);
+        expect(x.kvBytes).toBeGreaterThan(0);
+      }
+    }
+    for (const c of report.cells) expect([c.task, c.policy, c.n, c.accuracy, c.relativeToDense]).toEqual([c.task, c.policy, 1, 1, 1]);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
