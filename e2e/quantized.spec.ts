@@ -133,8 +133,11 @@ for (const mode of ['int8', 'int4', 'f16'] as const) {
   test(`stories260K ${mode}: greedy from BOS keeps the published f32 ids for ${STORIES_MIN_EQUAL_PREFIX[mode]}+ tokens`, async ({ page }) => {
     await openHost(page);
     const known = storiesKnownIds();
-    const loadedInfo = (await hostOk(page, 'load', { url: '/shared-models/stories260K/stories260K.gguf', quantization: mode })).info as { quantization: string };
+    const loadedInfo = (await hostOk(page, 'load', { url: '/shared-models/stories260K/stories260K.gguf', quantization: mode })).info as { quantization: string; weightFormats: Record<string, number> };
     expect(loadedInfo.quantization).toBe(mode);
+    // The info counts tensors per storage format: the matrices in the mode (f16 leaves the width-172 down_proj f32), norms f32.
+    expect(loadedInfo.weightFormats[mode === 'f16' ? 'f16' : `${mode}/32`]).toBeGreaterThan(0);
+    expect(Object.keys(loadedInfo.weightFormats).sort()).toEqual([mode === 'f16' ? 'f16' : `${mode}/32`, 'f32'].sort());
     const r = await hostOk(page, 'generate', { ids: [1], maxTokens: STORIES_TOKENS[mode], ignoreEos: true });
     const ids = (r.result as { ids: number[] }).ids;
     let same = 0;
