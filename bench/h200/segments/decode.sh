@@ -24,7 +24,7 @@ echo "wgsl-decode-shapes rc $rc after $(( $(date +%s) - T0 )) s" > "$RES/summary
   if (y) console.log(`read ${y.readGBperS} GB/s, copy ${y.copyGBperS} GB/s, empty dispatch ${(y.emptyDispatchMs * 1000).toFixed(1)} us; shader-f16 ${r.shaderF16}`);
   for (const m of r.models) console.log(`${m.model} ${m.format}: ${m.msPerTokenGpuGreedy} ms/token (${m.tokensPerSGpuGreedy} tok/s, spread ${m.greedySpread}), sync ${m.msPerTokenSync}; ${m.dispatchesPerToken} dispatches / ${m.passesPerToken} passes, host ${m.hostEncodeMsPerToken} ms (${m.hostEncodeUsPerDispatch} us/dispatch); floor ${m.floorMs} ms, ${m.overFloor}x`);
   for (const m of r.matvec) console.log(`matvec ${m.matvec} ${m.format} ${m.mode}: ${m.us} us, ${m.GBperS} GB/s (${m.ofReadBandwidth} of read)`);
-  for (const g of r.f16Golden) console.log(`f16 ${g.golden}: vs transformers ${g.f16VsTransformers} (f32 ${g.f32VsTransformers}), vs f32 ${g.f16VsF32}, within ${g.bound}: ${g.withinBound}; ppl f16 ${g.f16.perplexity} f32 ${g.f32.perplexity} transformers ${g.transformers.perplexity}, argmax = transformers f16 ${g.f16.argmaxAgreement} f32 ${g.f32.argmaxAgreement}`);
+  for (const g of r.f16Golden) console.log(`f16 ${g.golden}: vs transformers ${g.f16VsTransformers} (f32 ${g.f32VsTransformers}), vs f32 ${g.f16VsF32}, within ${g.bound}: ${g.withinBound}; ppl f16 ${g.f16.perplexity} f32 ${g.f32.perplexity} transformers ${g.transformers?.perplexity}, argmax = ${g.argmaxAgainst} f16 ${g.f16.argmaxAgreement} f32 ${g.f32.argmaxAgreement}`);
   for (const e of r.errors) console.log(`error: ${e.slice(0, 200)}`);
 ' "$RES/wgsl-decode-shapes.json" >> "$RES/summary.txt"
 cat "$RES/summary.txt"
