@@ -1,5 +1,6 @@
 // SieveEngine: what the worker exposes. Owns the device, the loaded model and a queue that runs one request at a time.
 import { AbortedError, InvalidArgumentError, NotLoadedError } from './errors/index.ts';
+import type { KvDtype } from './kv/index.ts';
 import { sequenceLogits, validateIds, type LogitsMode, type PrefillProgress } from './generation/index.ts';
 import { createEngineDevice, withGpuErrorScopes, type EngineDevice } from './gpu/index.ts';
 import { streamModel, type FileSource, type ModelConfig, type ModelFiles, type LoadProgress, type ProgressCallback } from './model/index.ts';
@@ -51,6 +52,8 @@ export interface EngineStats {
   model: {
     /** GPU bytes of the weights as stored. */
     weightBytes: number;
+    /** Element type of the KV cache's K and V (the load option kvDtype, or the adapter's default). */
+    kvDtype: KvDtype;
     /** GPU bytes of the KV pool as allocated now (it grows by steps as sequences need it). */
     kvPoolBytes: number;
     /** GPU bytes the pool may grow to: kvMemory's whole pages (contextLength is what they hold). */

@@ -5,14 +5,15 @@
 //   @group(0) static per layer (built once by PagedAttention):
 //     0 step        storage read        Step: seq slot, start position, n tokens, cos [n][D/2], sin [n][D/2]
 //     1 layer       uniform             LayerParams: the layer index
-//     2 pages       storage read_write  the layer's arena: [page][K|V][PAGE][D] f32
+//     2 pages       storage read_write  the layer's arena: [page][K|V][PAGE][D] in the KV dtype (engine/wgsl kv-write)
 //     3 positions   storage read_write  [page][PAGE] u32 true positions
 //     4 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32 arena page ids
 //     5 counts      storage read_write  [seq][NUM_LAYERS][NUM_KV_HEADS] u32 cached slots
 //   @group(1) the segment's outputs (append only):
 //     0 k           storage read        [n][NUM_KV_HEADS * D] f32, not rotated
 //     1 v           storage read        [n][NUM_KV_HEADS * D] f32
-// Dispatch: append (ceil(NUM_KV_HEADS * D/2 / 64), n); commit (1). Commit is a separate dispatch because every
+// Dispatch: append (ceil(NUM_KV_HEADS * D/2 / 64), n), a thread per pair of adjacent dims (2i, 2i+1) of K and of V:
+// the unit a packed f16 page stores in one word, so no two threads write the same word; commit (1). Commit is a separate dispatch because every
 // append thread reads the count it would change.
 
 override D: u32;
@@ -39,7 +40,7 @@ struct LayerParams {
 
 @group(0) @binding(0) var<storage, read> step: Step;
 @group(0) @binding(1) var<uniform> layer: LayerParams;
-@group(0) @binding(2) var<storage, read_write> pages: array<f32>;
+@group(0) @binding(2) var<storage, read_write> pages: array<KvWord>;
 @group(0) @binding(3) var<storage, read_write> positions: array<u32>;
 @group(0) @binding(4) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(5) var<storage, read_write> counts: array<u32>;
@@ -50,8 +51,18 @@ fn countIndex(g: u32) -> u32 {
   return (step.seq * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g;
 }
 
-// The two dims rotated by frequency i: (i, i + D/2) for rotate-half checkpoints, (2i, 2i+1) for interleaved.
+// RoPE by element (rotate-half or interleaved pairs), and the KV dtype's page stores.
 //#include rope
+//#include kv-write
+
+// Element e of head g's key of token t, rotated by its angle.
+fn rotatedKey(src: u32, t: u32, e: u32) -> f32 {
+  let half = D / 2u;
+  let f = ropeFrequency(e);
+  let c = step.rope[t * half + f];
+  let s = step.rope[step.n * half + t * half + f];
+  return k[src + e] * c + ropeSign(e) * k[src + ropePartner(e)] * s;
+}
 
 @compute @workgroup_size(64)
 fn append(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -67,16 +78,10 @@ fn append(@builtin(global_invocation_id) gid: vec3<u32>) {
   let inPage = slot % PAGE;
   let kBase = page * 2u * PAGE * D + inPage * D;
   let vBase = kBase + PAGE * D;
-  let p = ropePair(i);
-  let c = step.rope[t * half + i];
-  let s = step.rope[step.n * half + t * half + i];
   let src = t * NUM_KV_HEADS * D + g * D;
-  let x0 = k[src + p.x];
-  let x1 = k[src + p.y];
-  pages[kBase + p.x] = x0 * c - x1 * s;
-  pages[kBase + p.y] = x1 * c + x0 * s;
-  pages[vBase + p.x] = v[src + p.x];
-  pages[vBase + p.y] = v[src + p.y];
+  let e = 2u * i;
+  kvStore2(kBase + e, vec2<f32>(rotatedKey(src, t, e), rotatedKey(src, t, e + 1u)));
+  kvStore2(vBase + e, vec2<f32>(v[src + e], v[src + e + 1u]));
   if (i == 0u) {
     positions[page * PAGE + inPage] = step.start + t;
   }

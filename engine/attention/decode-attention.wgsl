@@ -5,7 +5,7 @@
 //   @group(0) static per layer:
 //     0 step        storage read        Step: seq slot, start position, n = 1, cos [1][D/2], sin [1][D/2]
 //     1 layer       uniform             LayerParams: the layer index
-//     2 pages       storage read        the layer's arena: [page][K|V][PAGE][D] f32 (split only)
+//     2 pages       storage read        the layer's arena: [page][K|V][PAGE][D] in the KV dtype (engine/wgsl kv-read) (split only)
 //     4 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32 (split only)
 //     5 counts      storage read        [seq][NUM_LAYERS][NUM_KV_HEADS] u32 slots cached before this token
 //     6 partials    storage read_write  acc [NUM_HEADS][MAX_SPLITS][D] f32, then (max, sum) [NUM_HEADS][MAX_SPLITS][2]
@@ -51,7 +51,7 @@ struct LayerParams {
 
 @group(0) @binding(0) var<storage, read> step: Step;
 @group(0) @binding(1) var<uniform> layer: LayerParams;
-@group(0) @binding(2) var<storage, read> pages: array<f32>;
+@group(0) @binding(2) var<storage, read> pages: array<KvWord>;
 @group(0) @binding(4) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(5) var<storage, read> counts: array<u32>;
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;

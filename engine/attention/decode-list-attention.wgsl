@@ -52,7 +52,7 @@ struct LayerParams {
 
 @group(0) @binding(0) var<storage, read> step: Step;
 @group(0) @binding(1) var<uniform> layer: LayerParams;
-@group(0) @binding(2) var<storage, read> pages: array<f32>;
+@group(0) @binding(2) var<storage, read> pages: array<KvWord>;
 @group(0) @binding(4) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(5) var<storage, read> counts: array<u32>;
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;

@@ -9,7 +9,7 @@
 //   @group(0) static per layer (built once by PagedAttention):
 //     0 step        uniform             DecodeStep: seq slot, start position, n = 1, cos [D/2] then sin [D/2]
 //     1 layer       uniform             LayerParams: the layer index
-//     2 pages       storage read_write  the layer's arena: [page][K|V][PAGE][D] f32
+//     2 pages       storage read_write  the layer's arena: [page][K|V][PAGE][D] in the KV dtype (engine/wgsl kv-write)
 //     3 positions   storage read_write  [page][PAGE] u32 true positions
 //     4 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32 arena page ids
 //     5 counts      storage read_write  [seq][NUM_LAYERS][NUM_KV_HEADS] u32 slots cached before this token
@@ -62,7 +62,7 @@ struct LayerParams {
 
 @group(0) @binding(0) var<uniform> step: DecodeStep;
 @group(0) @binding(1) var<uniform> layer: LayerParams;
-@group(0) @binding(2) var<storage, read_write> pages: array<f32>;
+@group(0) @binding(2) var<storage, read_write> pages: array<KvWord>;
 @group(0) @binding(3) var<storage, read_write> positions: array<u32>;
 @group(0) @binding(4) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(5) var<storage, read_write> counts: array<u32>;
@@ -113,6 +113,7 @@ fn slotSkipped(j: u32) -> bool {
 
 //#include decode-query
 //#include decode-chunk
+//#include kv-write
 
 fn countIndex(g: u32) -> u32 {
   return (step.seq * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g;
@@ -153,20 +154,21 @@ fn headScales(g: u32, lid: u32) {
   workgroupBarrier();
 }
 
+// Element e of KV head g's key (q/k-normed), rotated by its angle.
+fn rotatedKey(g: u32, e: u32) -> f32 {
+  let f = ropeFrequency(e);
+  return keyAt(g, e) * ropeCos(f) + ropeSign(e) * keyAt(g, ropePartner(e)) * ropeSin(f);
+}
+
 // Writes this token's rotated key, its value and its true position into slot `slot` of KV head g.
 fn appendNewKey(g: u32, slot: u32, lid: u32) {
   let kBase = slotOffset(g, slot);
   let vBase = kBase + PAGE * D;
+  // A pair of adjacent dims per thread: one word of a packed f16 page (append.wgsl's rule).
   for (var i = lid; i < D / 2u; i += WG) {
-    let p = ropePair(i);
-    let c = ropeCos(i);
-    let sn = ropeSin(i);
-    let x0 = keyAt(g, p.x);
-    let x1 = keyAt(g, p.y);
-    pages[kBase + p.x] = x0 * c - x1 * sn;
-    pages[kBase + p.y] = x1 * c + x0 * sn;
-    pages[vBase + p.x] = qkv[V_OFFSET + g * D + p.x];
-    pages[vBase + p.y] = qkv[V_OFFSET + g * D + p.y];
+    let e = 2u * i;
+    kvStore2(kBase + e, vec2<f32>(rotatedKey(g, e), rotatedKey(g, e + 1u)));
+    kvStore2(vBase + e, vec2<f32>(qkv[V_OFFSET + g * D + e], qkv[V_OFFSET + g * D + e + 1u]));
   }
   if (lid == 0u) {
     let page = (kBase / D) / (2u * PAGE);

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
-import { PagedKVCache, type PagedKVCacheOptions, type SequenceHandle } from '../kv/index.ts';
+import { PagedKVCache, type KvDtype, type PagedKVCacheOptions, type SequenceHandle } from '../kv/index.ts';
+import { f16Bits } from '../quant/index.ts';
 import { ropeInverseFrequencies, ropeTable, type RopeLayout } from '../model/index.ts';
 import type { PrefillSplitRule, ReferenceStepInput } from './index.ts';
 import {
@@ -112,10 +113,10 @@ interface StepResult {
 }
 
 /** Prefill 37 (3 pages, the last partial), 5 decode steps, a 9-token continuation chunk, 2 more decode steps. */
-async function conversation(h: Harness, seed: number): Promise<{ errors: number[]; outputs: Float32Array[][] }> {
+async function conversation(h: Harness, seed: number, kvDtype: KvDtype = 'f32'): Promise<{ errors: number[]; outputs: Float32Array[][] }> {
   const next = rng(seed);
   const seq = h.cache.createSequence();
-  const ref = new ReferenceKVCache(h.shape.numLayers, h.shape.numKvHeads);
+  const ref = new ReferenceKVCache(h.shape.numLayers, h.shape.numKvHeads, kvDtype);
   const plan: [number, number][] = [[0, 37], [37, 1], [38, 1], [39, 1], [40, 1], [41, 1], [42, 9], [51, 1], [52, 1]];
   const errors: number[] = [];
   const outputs: Float32Array[][] = [];
@@ -432,6 +433,144 @@ describe('decode over a policy\'s token or page list against the CPU reference o
       expect(error).toBeLessThanOrEqual(TOLERANCE);
       if (name.startsWith('every')) expect(r.error).toBeLessThanOrEqual(TOLERANCE);
       else expect(r.error).toBeGreaterThan(TOLERANCE);
+    });
+  }
+});
+
+describe('f16 KV pages against the CPU reference with f16-rounded K/V', () => {
+  /**
+   * Max abs error with f16 pages. The reference rounds K and V to nearest even; the GPU's pack2x16float may round a
+   * value the other way (WGSL leaves the direction open), one f16 ulp (<= 2^-10 of it) off. Outputs are convex
+   * combinations of values in [-1, 1]: V moves them by <= 2^-10; a logit scale * q.k (|q| <= 2, |k| <= 1, random
+   * signs over d terms) moves by ~ 2^-10 * 2 * scale * sqrt(d) = 2^-9, the probabilities by about twice that.
+   * 4e-3 covers both with room; a kernel reading the wrong half of a word errs by ~0.5.
+   */
+  const F16_TOLERANCE = 4e-3;
+  const f16 = { dtype: 'f16' } as const;
+
+  for (const shape of [CASES[1], CASES[2]]) {
+    const name = `H=${shape.numHeads} G=${shape.numKvHeads} d=${shape.headDim} ${shape.ropeLayout}`;
+    it(`${name}: prefill 37, decode, continuation chunk, decode`, async () => {
+      const device = await nodeGpuDevice();
+      const h = new Harness(device, shape, 40, f16);
+      expect(h.cache.dtype).toBe('f16');
+      const { errors } = await conversation(h, 1234 + shape.headDim, 'f16');
+      console.log(`f16 ${name}: max abs error per step ${errors.map((e) => e.toExponential(1)).join(' ')}`);
+      for (const e of errors) expect(e).toBeLessThanOrEqual(F16_TOLERANCE);
+    });
+  }
+
+  it('stores each appended K (rotated) and V element within one f16 ulp of its nearest-even rounding', async () => {
+    const device = await nodeGpuDevice();
+    const shape: Shape = { numHeads: 4, numKvHeads: 2, headDim: 16, ropeLayout: 'half', numLayers: 1 };
+    const h = new Harness(device, shape, 20, f16);
+    const seq = h.cache.createSequence();
+    const ref = new ReferenceKVCache(1, 2, 'f16');
+    await h.step(seq, ref, 0, 20, rng(3));
+    const d = shape.headDim;
+    let ulps = 0;
+    let offNearest = 0;
+    for (let g = 0; g < 2; g++) {
+      for (let s = 0; s < 20; s++) {
+        const id = h.cache.pageId(seq, Math.floor(s / 16), 0, g);
+        const words = new Uint32Array((await readBuffer(device, h.cache.arenaOf(0).pages, id * h.cache.pageKvBytes, h.cache.pageKvBytes)).buffer.slice(0));
+        const half = (e: number) => (words[e >> 1] >>> ((e & 1) * 16)) & 0xffff;
+        const head = ref.head(0, g);
+        for (let i = 0; i < d; i++) {
+          for (const [e, want] of [[(s % 16) * d + i, head.keys[s][i]], [16 * d + (s % 16) * d + i, head.values[s][i]]] as const) {
+            const got = half(e);
+            const nearest = f16Bits(want);
+            ulps = Math.max(ulps, Math.abs(got - nearest));
+            if (got !== nearest) offNearest++;
+          }
+        }
+      }
+    }
+    console.log(`f16 pages: ${offNearest} of ${2 * 20 * 2 * d} elements off nearest-even`);
+    expect(ulps).toBeLessThanOrEqual(1);
+  });
+
+  it('a long prefill and decode over several splits', async () => {
+    const device = await nodeGpuDevice();
+    const shape: Shape = { numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'half', numLayers: 1 };
+    const h = new Harness(device, shape, 150, f16);
+    const next = rng(7);
+    const seq = h.cache.createSequence();
+    const ref = new ReferenceKVCache(1, 2, 'f16');
+    const errors = [(await h.step(seq, ref, 0, 150, next)).error];
+    for (let p = 150; p < 155; p++) errors.push((await h.step(seq, ref, p, 1, next)).error);
+    console.log(`f16 long: max abs error per step ${errors.map((e) => e.toExponential(1)).join(' ')}`);
+    for (const e of errors) expect(e).toBeLessThanOrEqual(F16_TOLERANCE);
+  });
+
+  it('a fork copies the shared last f16 page on write; both branches stay within the bound', async () => {
+    const device = await nodeGpuDevice();
+    const shape: Shape = { numHeads: 4, numKvHeads: 2, headDim: 16, ropeLayout: 'interleaved', numLayers: 2 };
+    const h = new Harness(device, shape, 40, f16);
+    const next = rng(5);
+    const a = h.cache.createSequence();
+    const refA = new ReferenceKVCache(2, 2, 'f16');
+    expect((await h.step(a, refA, 0, 37, next)).error).toBeLessThanOrEqual(F16_TOLERANCE);
+    const b = h.cache.fork(a);
+    const refB = refA.fork();
+    for (let p = 37; p < 40; p++) {
+      expect((await h.step(a, refA, p, 1, next)).error).toBeLessThanOrEqual(F16_TOLERANCE);
+      expect((await h.step(b, refB, p, 1, next)).error).toBeLessThanOrEqual(F16_TOLERANCE);
+    }
+    expect(h.cache.pageId(a, 2, 1, 1)).not.toBe(h.cache.pageId(b, 2, 1, 1));
+  });
+
+  it('statistics: prefill column sums and decode probability sums', async () => {
+    const device = await nodeGpuDevice();
+    const shape: Shape = { numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'interleaved', numLayers: 2 };
+    const h = new Harness(device, shape, 40, f16);
+    const { numKvHeads: G, numLayers: L } = shape;
+    const probe = new StatisticsProbe(device, L, G * MAX_TOKENS * 4, 0.9);
+    const next = rng(37);
+    const seq = h.cache.createSequence();
+    const ref = new ReferenceKVCache(L, G, 'f16');
+    let worst = 0;
+    for (const [start, n] of [[0, 37], [37, 1], [38, 9], [47, 1]]) {
+      const r = await h.step(seq, ref, start, n, next, probe);
+      expect(r.error).toBeLessThanOrEqual(F16_TOLERANCE);
+      for (let l = 0; l < L; l++) {
+        const got = await readBuffer(device, probe.captured[l], 0, G * MAX_TOKENS * 4);
+        const want = referenceColumnSums(ref, l, shape, r.inputs[l], n > 1 ? 0.9 : 1);
+        for (let g = 0; g < G; g++) for (let j = 0; j < want[g].length; j++) worst = Math.max(worst, Math.abs(got[g * MAX_TOKENS + j] - want[g][j]) / n);
+      }
+    }
+    console.log(`f16 statistics: max abs error per row ${worst.toExponential(1)}`);
+    // A column sum adds one probability per row; each moves by the bound's logit share.
+    expect(worst).toBeLessThanOrEqual(F16_TOLERANCE);
+  });
+
+  for (const [kind, lists, slots] of [
+    ['tokens', [[0, 3, 5, 20, 36], [1, 2, 30, 37]], (g: number) => (g === 0 ? [0, 3, 5, 20, 36] : [1, 2, 30])],
+    ['pages', [[0], [1, 2]], (g: number) => Array.from({ length: 16 }, (_, i) => (g === 0 ? 0 : 16) + i).concat([32, 33, 34, 35, 36])],
+  ] as const) {
+    it(`decode over a ${kind} list`, async () => {
+      const device = await nodeGpuDevice();
+      const shape: Shape = { numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'half', numLayers: 2 };
+      const h = new Harness(device, shape, 40, f16);
+      const seq = h.cache.createSequence();
+      const ref = new ReferenceKVCache(2, 2, 'f16');
+      const next = rng(31);
+      await h.step(seq, ref, 0, 37, next);
+      const restricted = new ReferenceKVCache(2, 2, 'f16');
+      for (let l = 0; l < 2; l++) {
+        for (let g = 0; g < 2; g++) {
+          const head = ref.head(l, g);
+          for (const s of slots(g)) restricted.append(l, g, head.keys[s], head.values[s], head.positions[s]);
+        }
+      }
+      const r = await h.step(seq, ref, 37, 1, next, new ListProbe(device, kind, lists.map((x) => [...x])));
+      let error = 0;
+      for (let l = 0; l < 2; l++) {
+        const want = referenceAttention(restricted, l, shape, r.inputs[l]);
+        for (let i = 0; i < want.length; i++) error = Math.max(error, Math.abs(r.outputs[l][i] - want[i]));
+      }
+      console.log(`f16 list ${kind}: max abs error ${error.toExponential(1)}`);
+      expect(error).toBeLessThanOrEqual(F16_TOLERANCE);
     });
   }
 });

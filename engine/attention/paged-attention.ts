@@ -2,9 +2,9 @@
 // split-K decode attention over the slots the policy plans, writing [n][H*d] for the next ORT segment.
 import { BufferLimitError, InvalidArgumentError } from '../errors/index.ts';
 import { countingEncoder, withDeferredGpuErrorScopes, type DispatchCounts } from '../gpu/index.ts';
-import type { PagedKVCache, SequenceHandle } from '../kv/index.ts';
+import type { KvDtype, PagedKVCache, SequenceHandle } from '../kv/index.ts';
 import type { RopeLayout } from '../model/index.ts';
-import { linkWgsl } from '../wgsl/index.ts';
+import { kvLibrary, linkWgsl } from '../wgsl/index.ts';
 import appendSourceRaw from './append.wgsl?raw';
 import {
   DECODE_CHUNK, DECODE_ONE_WORKGROUP_SLOTS, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_SPLITS, PREFILL_MAX_TILE_KEYS, PREFILL_MIN_TILES_PER_SPLIT,
@@ -18,13 +18,26 @@ import type { AttentionPhase, AttentionPolicy, AttentionStatistics, EvictionResu
 import prefillSourceRaw from './prefill-attention.wgsl?raw';
 import statisticsSourceRaw from './statistics.wgsl?raw';
 
-// The kernels with their //#include lines resolved (engine/wgsl): RoPE pairs are shared by all five.
-const appendSource = linkWgsl(appendSourceRaw);
-const decodeSource = linkWgsl(decodeSourceRaw);
-const decodeListSource = linkWgsl(decodeListSourceRaw);
-const decodeStepSource = linkWgsl(decodeStepSourceRaw);
-const prefillSource = linkWgsl(prefillSourceRaw);
-const statisticsSource = linkWgsl(statisticsSourceRaw);
+// The kernels with their //#include lines resolved (engine/wgsl): RoPE, query staging and the split shared, and the
+// K/V page access of the cache's dtype (kvLibrary), linked once per dtype.
+type KernelSources = Record<'append' | 'decode' | 'decodeList' | 'decodeStep' | 'prefill' | 'statistics', string>;
+const linkedSources = new Map<KvDtype, KernelSources>();
+function kernelSources(dtype: KvDtype): KernelSources {
+  let sources = linkedSources.get(dtype);
+  if (!sources) {
+    const library = kvLibrary(dtype);
+    sources = {
+      append: linkWgsl(appendSourceRaw, library),
+      decode: linkWgsl(decodeSourceRaw, library),
+      decodeList: linkWgsl(decodeListSourceRaw, library),
+      decodeStep: linkWgsl(decodeStepSourceRaw, library),
+      prefill: linkWgsl(prefillSourceRaw, library),
+      statistics: linkWgsl(statisticsSourceRaw, library),
+    };
+    linkedSources.set(dtype, sources);
+  }
+  return sources;
+}
 
 export interface PagedAttentionOptions {
   numHeads: number;
@@ -188,10 +201,11 @@ export class PagedAttention {
   private readonly decodeOneWorkgroupSlots: number;
   /** Bound where a kernel's optional input is absent (never read). */
   private readonly placeholder: GPUBuffer;
+  /** The kernels linked for the cache's KV dtype. */
+  private readonly sources: KernelSources;
 
   constructor(device: GPUDevice, cache: PagedKVCache, options: PagedAttentionOptions) {
     const { numHeads: H, numKvHeads: G, headDim: d, ropeLayout, maxPrefillTokens } = options;
-    if (cache.dtype !== 'f32') throw new InvalidArgumentError('kvDtype', `the attention kernels read f32 KV pages; this cache holds ${cache.dtype}`);
     if (G !== cache.numKvHeads || d !== cache.headDim) throw new InvalidArgumentError('numKvHeads/headDim', `the cache holds ${cache.numKvHeads} KV heads of dim ${cache.headDim}`);
     if (!Number.isInteger(H / G)) throw new InvalidArgumentError('numHeads', `${H} query heads do not divide into ${G} KV heads`);
     if (d % 2 !== 0 || d > MAX_HEAD_DIM) throw new InvalidArgumentError('headDim', `must be even and at most ${MAX_HEAD_DIM}, got ${d}`);
@@ -209,6 +223,7 @@ export class PagedAttention {
     this.headDim = d;
     this.ropeLayout = ropeLayout;
     this.maxPrefillTokens = maxPrefillTokens;
+    this.sources = kernelSources(cache.dtype);
 
     const L = cache.numLayers;
     // One split more than the slots need: a page list's virtual slots (its pages plus the newest) may pass the
@@ -243,12 +258,12 @@ export class PagedAttention {
     const make = (code: string, entryPoint: string, constants: Record<string, number>): GPUComputePipeline =>
       device.createComputePipeline({ label: `attention-${entryPoint}`, layout: 'auto', compute: { module: device.createShaderModule({ label: entryPoint, code }), entryPoint, constants } });
     this.pipelines = {
-      append: make(appendSource, 'append', shape),
-      commit: make(appendSource, 'commit', shape),
-      prefill: make(prefillSource, 'prefill', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_ROWS: maxPrefillTokens, ...prefill }),
-      merge: make(prefillSource, 'merge', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_ROWS: maxPrefillTokens, ...prefill }),
-      split: make(decodeSource, 'split', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
-      reduce: make(decodeSource, 'reduce', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
+      append: make(this.sources.append, 'append', shape),
+      commit: make(this.sources.append, 'commit', shape),
+      prefill: make(this.sources.prefill, 'prefill', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_ROWS: maxPrefillTokens, ...prefill }),
+      merge: make(this.sources.prefill, 'merge', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_ROWS: maxPrefillTokens, ...prefill }),
+      split: make(this.sources.decode, 'split', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
+      reduce: make(this.sources.decode, 'reduce', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
     };
 
     const resources = (l: number): Record<number, GPUBindingResource> => {
@@ -468,7 +483,7 @@ export class PagedAttention {
   private createDecodeStepKernels(inputs: DecodeLayerInputs, key: string): DecodeStepKernels {
     const { device, cache, numHeads: H, numKvHeads: G, headDim: d } = this;
     const group = H / G;
-    const module = device.createShaderModule({ label: 'attention-decode-step', code: decodeStepSource });
+    const module = device.createShaderModule({ label: 'attention-decode-step', code: this.sources.decodeStep });
     const constants = {
       D: d, NUM_HEADS: H, NUM_KV_HEADS: G, NUM_LAYERS: cache.numLayers, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence,
       MAX_SPLITS: this.maxSplits, INTERLEAVED: this.ropeLayout === 'interleaved' ? 1 : 0, SCALE: 1 / Math.sqrt(d),
@@ -576,7 +591,7 @@ export class PagedAttention {
   private createListKernels(kind: 'tokens' | 'pages', maxPerHead: number, key: string): ListKernels {
     const { device, cache, numHeads: H, numKvHeads: G, headDim: d } = this;
     const group = H / G;
-    const module = device.createShaderModule({ label: `attention-decode-list-${kind}`, code: decodeListSource });
+    const module = device.createShaderModule({ label: `attention-decode-list-${kind}`, code: this.sources.decodeList });
     const constants = {
       D: d, NUM_HEADS: H, NUM_KV_HEADS: G, NUM_LAYERS: cache.numLayers, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence,
       MAX_SPLITS: this.maxSplits, INTERLEAVED: this.ropeLayout === 'interleaved' ? 1 : 0, SCALE: 1 / Math.sqrt(d),
@@ -637,7 +652,7 @@ export class PagedAttention {
     const decayValues = new Float32Array(L).fill(1);
     const decay = device.createBuffer({ label: 'attention-statistics-decay', size: L * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(decay, 0, decayValues);
-    const module = device.createShaderModule({ label: 'attention-statistics', code: statisticsSource });
+    const module = device.createShaderModule({ label: 'attention-statistics', code: this.sources.statistics });
     const constants = {
       D: d, NUM_HEADS: H, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence,
       MAX_SPLITS: this.maxSplits, MAX_ROWS: this.maxPrefillTokens, STRIDE: stride, INTERLEAVED: this.ropeLayout === 'interleaved' ? 1 : 0,

@@ -3,6 +3,7 @@
 // without a GPU. The prompt is prefilled once, densely, in one chunk (what the GPU path does with a prefill chunk as
 // long as the prompt); `fork` then gives each policy its own copy of that cache, so a grid pays one prefill per item.
 import { InvalidArgumentError } from '../errors/index.ts';
+import { roundToKvDtype, type KvDtype } from '../kv/index.ts';
 import { applyRope, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
 import {
   addInPlace, matmul, referenceWeights, rmsNormInPlace, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear,
@@ -60,7 +61,8 @@ export class PolicyReferenceModel {
   private steps = 0;
   private prefillSums: PrefillSums | null = null;
 
-  constructor(readonly config: ModelConfig, weights: WeightStore, private policy: ReferencePolicy = DENSE_REFERENCE) {
+  /** `kvDtype`: K and V stored as a page of that dtype holds them (f16: rounded), as the GPU cache does. */
+  constructor(readonly config: ModelConfig, weights: WeightStore, private policy: ReferencePolicy = DENSE_REFERENCE, readonly kvDtype: KvDtype = 'f32') {
     const w = referenceWeights(config, weights);
     this.embed = w.embed;
     this.finalNorm = w.finalNorm;
@@ -177,8 +179,8 @@ export class PolicyReferenceModel {
           applyRope(k, off, d, c.ropeLayout, cos, sin, t);
           const cache = this.heads[l][g];
           cache.positions.push(start + t);
-          cache.keys.push(k.slice(off, off + d));
-          cache.values.push(v.slice(off, off + d));
+          cache.keys.push(roundToKvDtype(k.slice(off, off + d), this.kvDtype));
+          cache.values.push(roundToKvDtype(v.slice(off, off + d), this.kvDtype));
           cache.scores.push(0);
         }
       }

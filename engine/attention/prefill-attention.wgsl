@@ -6,7 +6,7 @@
 //   @group(0) static per layer:
 //     0 step        storage read        Step: seq slot, start position, n tokens, cos [n][D/2], sin [n][D/2]
 //     1 layer       uniform             LayerParams: the layer index
-//     2 pages       storage read        the layer's arena: [page][K|V][PAGE][D] f32 (K after RoPE)
+//     2 pages       storage read        the layer's arena: [page][K|V][PAGE][D] in the KV dtype (engine/wgsl kv-read; K after RoPE)
 //     3 positions   storage read        [page][PAGE] u32 true positions (the causal mask)
 //     4 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32
 //     5 counts      storage read        [seq][NUM_LAYERS][NUM_KV_HEADS] u32 slots cached BEFORE this chunk
@@ -71,7 +71,7 @@ struct LayerParams {
 
 @group(0) @binding(0) var<storage, read> step: Step;
 @group(0) @binding(1) var<uniform> layer: LayerParams;
-@group(0) @binding(2) var<storage, read> pages: array<f32>;
+@group(0) @binding(2) var<storage, read> pages: array<KvWord>;
 @group(0) @binding(3) var<storage, read> positions: array<u32>;
 @group(0) @binding(4) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(5) var<storage, read> counts: array<u32>;
@@ -86,6 +86,7 @@ var<workgroup> posTile: array<u32, MAX_TILE_KEYS>;
 var<workgroup> partials: array<f32, PARTIAL_FLOATS>;
 
 //#include rope
+//#include kv-read
 
 fn pageOf(g: u32, slot: u32) -> u32 {
   return blockTables[((step.seq * MAX_PAGES + slot / PAGE) * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g];
@@ -97,31 +98,22 @@ fn rotatedQuery(t: u32, h: u32, c: u32) -> f32 {
     return 0.0;
   }
   let half = D / 2u;
-  // The rotation angle of channel c and whether c is the first of its pair.
-  var i = c % half;
-  var first = c < half;
-  if (INTERLEAVED) {
-    i = c / 2u;
-    first = c % 2u == 0u;
-  }
-  let p = ropePair(i);
+  let f = ropeFrequency(c);
   let src = t * NUM_HEADS * D + h * D;
-  let x0 = q[src + p.x];
-  let x1 = q[src + p.y];
-  let cs = step.rope[t * half + i];
-  let sn = step.rope[step.n * half + t * half + i];
-  return select(x1 * cs + x0 * sn, x0 * cs - x1 * sn, first) * SCALE;
+  let cs = step.rope[t * half + f];
+  let sn = step.rope[step.n * half + t * half + f];
+  return (q[src + c] * cs + ropeSign(c) * q[src + ropePartner(c)] * sn) * SCALE;
 }
 
 /** Four channels from `base` (a key or value row of the arena), zero past the head dim. */
 fn arenaVec4(base: u32, c: u32) -> vec4<f32> {
   if (c + 3u < D) {
-    return vec4<f32>(pages[base + c], pages[base + c + 1u], pages[base + c + 2u], pages[base + c + 3u]);
+    return kvLoad4(base + c);
   }
   var v = vec4<f32>(0.0);
   for (var k = 0u; k < 4u; k++) {
     if (c + k < D) {
-      v[k] = pages[base + c + k];
+      v[k] = kvLoad(base + c + k);
     }
   }
   return v;

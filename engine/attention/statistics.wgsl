@@ -11,7 +11,7 @@
 //   @group(0) static per layer:
 //     0 step        storage read        Step: seq slot, start position, n, cos [n][D/2], sin [n][D/2]
 //     1 layer       uniform             LayerParams: the layer index
-//     2 pages       storage read        the layer's arena: [page][K|V][PAGE][D] f32
+//     2 pages       storage read        the layer's arena: [page][K|V][PAGE][D] in the KV dtype (engine/wgsl kv-read)
 //     3 positions   storage read        [page][PAGE] u32 true positions (prefill only)
 //     4 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32
 //     5 counts      storage read        [seq][NUM_LAYERS][NUM_KV_HEADS] u32 slots cached, this step's included
@@ -61,7 +61,7 @@ struct LayerParams {
 
 @group(0) @binding(0) var<storage, read> step: Step;
 @group(0) @binding(1) var<uniform> layer: LayerParams;
-@group(0) @binding(2) var<storage, read> pages: array<f32>;
+@group(0) @binding(2) var<storage, read> pages: array<KvWord>;
 @group(0) @binding(3) var<storage, read> positions: array<u32>;
 @group(0) @binding(4) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(5) var<storage, read> counts: array<u32>;
@@ -74,6 +74,7 @@ struct LayerParams {
 var<workgroup> qs: array<f32, Q_FLOATS>;
 
 //#include rope
+//#include staged-dot
 
 fn slotCount(g: u32) -> u32 {
   return counts[(step.seq * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g];
@@ -105,7 +106,7 @@ fn logit(t: u32, h: u32, base: u32) -> f32 {
     let src = t * NUM_HEADS * D + h * D;
     let x0 = q[src + p.x];
     let x1 = q[src + p.y];
-    dot += (x0 * c - x1 * sn) * SCALE * pages[base + p.x] + (x1 * c + x0 * sn) * SCALE * pages[base + p.y];
+    dot += (x0 * c - x1 * sn) * SCALE * kvLoad(base + p.x) + (x1 * c + x0 * sn) * SCALE * kvLoad(base + p.y);
   }
   return dot;
 }
@@ -164,10 +165,7 @@ fn decodeColumns(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let base = keyBase(g, slot);
   var mass = 0.0;
   for (var hh = 0u; hh < group; hh++) {
-    var dot = 0.0;
-    for (var i = 0u; i < D; i++) {
-      dot += qs[hh * D + i] * pages[base + i];
-    }
+    let dot = stagedDot(hh, base);
     let r = rowIndex(g * group + hh, 0u);
     mass += exp(dot - rows[r]) / rows[r + 1u];
   }
@@ -188,10 +186,7 @@ fn decodeLogits(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let base = keyBase(g, slot);
   var best = NEG_BIG;
   for (var hh = 0u; hh < group; hh++) {
-    var dot = 0.0;
-    for (var i = 0u; i < D; i++) {
-      dot += qs[hh * D + i] * pages[base + i];
-    }
+    let dot = stagedDot(hh, base);
     best = max(best, dot);
   }
   stats[g * STRIDE + slot] = best;

@@ -5,6 +5,7 @@ import type { GenerateRequest } from '../api/index.ts';
 import { CALIBRATION_METHODS, isCalibrationMethod, type CalibrationMethod } from '../calibration/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { EVAL_BACKENDS, EVAL_TASKS, type EvalBackendName, type EvalTask } from '../eval/index.ts';
+import { KV_DTYPES, type KvDtype } from '../kv/index.ts';
 import { QUANTIZATION_MODES, type QuantizationMode } from '../quant/index.ts';
 
 export type Backend = 'webgpu' | 'reference';
@@ -20,6 +21,8 @@ export interface CommonOptions {
   quantization: QuantizationMode | undefined;
   /** A calibration artifact file (Double Sparsity, FASA) given instead of the one beside the model. */
   calibration: string | undefined;
+  /** The KV cache's element type (webgpu backend), or undefined for the adapter's default. */
+  kvDtype: KvDtype | undefined;
 }
 
 export interface LogitsOptions extends CommonOptions {
@@ -94,7 +97,7 @@ export const USAGE = `Usage:
                  [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--presence-penalty P]
                  [--frequency-penalty F] [--seed S] [--stop TEXT]... [--logit-bias 13=-100,42=2.5] [--ignore-eos] [--chat]
                  [--attention SPEC] [--backend webgpu|reference]
-  both also take  [--quantization f32|f16|int8|int4] [--calibration FILE]
+  both also take  [--quantization f32|f16|int8|int4] [--kv-dtype f16|f32] [--calibration FILE]
   sieve calibrate --model <folder|file.gguf|url> --method double-sparsity|fasa --text FILE [--out FILE]
                  [--tokens N] [--window N]
   sieve eval     --model <folder> [--backend dawn|webgpu|reference] [--policy dense,quest,...] [--budget 64,128]
@@ -105,6 +108,7 @@ export const USAGE = `Usage:
   --backend webgpu (default) runs the engine in headless Chromium; reference runs the CPU reference in Node.
   --quantization stores the matrices as f32, f16, or int8/int4 blocks made at load (webgpu backend only;
   docs/quantization.md); default f16 on a real GPU, f32 on a software adapter.
+  --kv-dtype f16|f32 sets the KV cache's element type (webgpu backend; default f16 on GPUs, f32 on software adapters).
   --calibration FILE gives the calibration artifact the double-sparsity and fasa policies need (webgpu backend);
   without it the engine reads <method>.calibration.json beside the model.
   calibrate runs the text through the CPU reference forward and writes <method>.calibration.json beside a writable
@@ -148,6 +152,7 @@ export function parseCli(argv: string[]): CliOptions {
       'json-schema': { type: 'string' },
       quantization: { type: 'string' },
       calibration: { type: 'string' },
+      'kv-dtype': { type: 'string' },
     },
   });
   if (!values.model) throw new InvalidArgumentError('--model', 'is required (a model folder, a .gguf file or a URL)');
@@ -164,8 +169,16 @@ export function parseCli(argv: string[]): CliOptions {
   if (values.calibration !== undefined && values.backend === 'reference') {
     throw new InvalidArgumentError('--calibration', 'the reference backend runs no policy that reads a calibration (double-sparsity, fasa); they need --backend webgpu');
   }
+  const kvDtype = values['kv-dtype'];
+  if (kvDtype !== undefined && !(KV_DTYPES as readonly string[]).includes(kvDtype)) {
+    throw new InvalidArgumentError('--kv-dtype', `must be one of ${KV_DTYPES.join(', ')}, got "${kvDtype}"`);
+  }
+  if (kvDtype !== undefined && values.backend === 'reference') {
+    throw new InvalidArgumentError('--kv-dtype', 'the reference backend keeps K and V as f32; --kv-dtype needs --backend webgpu');
+  }
   const common: CommonOptions = {
     model: values.model, backend: values.backend, attention: values.attention, quantization: quantization as QuantizationMode | undefined, calibration: values.calibration,
+    kvDtype: kvDtype as KvDtype | undefined,
   };
   if (command === 'logits') {
     if (!values.ids) throw new InvalidArgumentError('--ids', 'is required');

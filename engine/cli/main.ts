@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { GeneratedIds } from '../api/index.ts';
 import { InvalidArgumentError, SieveError } from '../errors/index.ts';
+import type { KvDtype } from '../kv/index.ts';
 import type { QuantizationMode } from '../quant/index.ts';
 import { parseCalibrateCli, parseCli, parseEvalCli, USAGE, type CliOptions, type GenerateOptions, type LogitsOptions } from './args.ts';
 
@@ -21,7 +22,7 @@ type HostWindow = { sieveHost: Record<string, (arg?: unknown) => Promise<Record<
 
 // Each backend is imported when chosen: Playwright and Vite alone take ~1.7 s to import (measured here), which a
 // usage error or a reference run should not pay.
-async function openWebGpuRunner(model: string, attention: string | undefined, quantization: QuantizationMode | undefined, calibrationFile?: string): Promise<CliRunner> {
+async function openWebGpuRunner(model: string, attention: string | undefined, quantization: QuantizationMode | undefined, calibrationFile?: string, kvDtype?: KvDtype): Promise<CliRunner> {
   // Read and validated here, so a bad file fails before the browser starts; the engine checks it against the model.
   const calibration = calibrationFile === undefined ? undefined : await readCalibrationArgument(calibrationFile);
   const { openBrowserHost, raisePageError } = await import('./browser-host.ts');
@@ -38,7 +39,7 @@ async function openWebGpuRunner(model: string, attention: string | undefined, qu
       const name = attention.split(':')[0].trim();
       if (!policies.includes(name)) throw new InvalidArgumentError('--attention', `unknown policy "${name}"; available: ${policies.join(', ')}`);
     }
-    await call('load', quantization === undefined && !calibration ? host.modelUrl : { url: host.modelUrl, quantization, ...(calibration ? { calibration } : {}) });
+    await call('load', quantization === undefined && !calibration && !kvDtype ? host.modelUrl : { url: host.modelUrl, quantization, ...(calibration ? { calibration } : {}), ...(kvDtype ? { kvDtype } : {}) });
   } catch (e) {
     await host.close();
     throw e;
@@ -66,7 +67,7 @@ async function readCalibrationArgument(file: string): Promise<unknown> {
 async function run(opts: CliOptions): Promise<void> {
   const runner = opts.backend === 'reference'
     ? await (await import('./reference-runner.ts')).openReferenceRunner(opts.model)
-    : await openWebGpuRunner(opts.model, opts.attention, opts.quantization, opts.calibration);
+    : await openWebGpuRunner(opts.model, opts.attention, opts.quantization, opts.calibration, opts.kvDtype);
   try {
     if (opts.command === 'logits') {
       const logits = await runner.logits(opts);

@@ -173,7 +173,7 @@ export class ContextFullError extends SieveError {
     super(
       'CONTEXT_FULL',
       `The sequence needs ${needed} positions but the context is ${limit}${why ? ` (${why})` : ''}.`,
-      'Shorten the prompt, lower max_tokens, load with a larger kvMemory, or use an evicting attention policy (streaming, h2o, a2sf).',
+      'Shorten the prompt, lower max_tokens, load with a larger kvMemory (or kvDtype \'f16\': twice the tokens), or use an evicting attention policy (streaming, h2o, a2sf).',
       why ? { needed, limit, why } : { needed, limit },
     );
   }
@@ -184,7 +184,7 @@ export class OutOfGpuMemoryError extends SieveError {
     super(
       'OUT_OF_GPU_MEMORY',
       `The GPU refused ${bytes} bytes for ${what}: ${detail}.`,
-      'Close other GPU-heavy tabs or apps, load with a smaller kvMemory, or pick a smaller or quantized model.',
+      'Close other GPU-heavy tabs or apps, load with a smaller kvMemory (kvDtype \'f16\' holds the same tokens in half), or pick a smaller or quantized model.',
       { what, bytes, detail },
     );
   }

@@ -3,3 +3,4 @@ export { KV_PAGE_SIZE, DEFAULT_MAX_SEQUENCES, KV_BUFFER_BYTES, DEFAULT_KV_MEMORY
 export { PageAllocator } from './page-allocator.ts';
 export { PagedKVCache, type PagedKVCacheOptions, type KVArena, type PageData, type SequenceHandle } from './paged-kv-cache.ts';
 export { kvCapacity, kvPageBytes, type KvCapacity, type KvShape } from './capacity.ts';
+export { roundToKvDtype } from './kv-values.ts';

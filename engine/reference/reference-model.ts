@@ -1,5 +1,6 @@
 // The CPU reference forward: plain f32 Llama / Qwen2 / Qwen3 with dense attention and a growing KV cache; the GPU tests' oracle.
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
+import { roundToKvDtype, type KvDtype } from '../kv/index.ts';
 import { applyRope, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
 import { addInPlace, matmul, referenceWeights, rmsNormInPlace, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear } from './layers.ts';
 
@@ -21,6 +22,8 @@ export type AttentionInputObserver = (layer: number, q: Float32Array, k: Float32
 
 export interface ReferenceModelOptions {
   observer?: AttentionInputObserver;
+  /** Keys and values cached as a KV page of this dtype holds them (f16: rounded); default f32. */
+  kvDtype?: KvDtype;
 }
 
 export class ReferenceModel {
@@ -32,9 +35,11 @@ export class ReferenceModel {
   private capacity = 0;
   private cached = 0;
   private readonly observer: AttentionInputObserver | null;
+  private readonly kvDtype: KvDtype;
 
   constructor(readonly config: ModelConfig, weights: WeightStore, options: ReferenceModelOptions = {}) {
     this.observer = options.observer ?? null;
+    this.kvDtype = options.kvDtype ?? 'f32';
     const w = referenceWeights(config, weights);
     this.embed = w.embed;
     this.finalNorm = w.finalNorm;
@@ -108,8 +113,8 @@ export class ReferenceModel {
         }
       }
       this.observer?.(index, q, k, start, n);
-      layer.keys.set(k, start * kvWidth);
-      layer.values.set(v, start * kvWidth);
+      layer.keys.set(roundToKvDtype(k, this.kvDtype), start * kvWidth);
+      layer.values.set(roundToKvDtype(v, this.kvDtype), start * kvWidth);
       const attended = this.attention(q, n, start, layer);
       addInPlace(x, matmul(attended, n, layer.o));
 

@@ -12,7 +12,7 @@ import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type Evict
 import { AbortedError, ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import type { CacheUsage, DeviceSampling, ForwardBackend, PrefillOptions } from '../generation/index.ts';
 import { checkGpuErrors, type EngineDevice } from '../gpu/index.ts';
-import { DEFAULT_KV_MEMORY_BYTES, KV_BUFFER_BYTES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type SequenceHandle } from '../kv/index.ts';
+import { DEFAULT_KV_MEMORY_BYTES, KV_BUFFER_BYTES, KV_DTYPES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type KvDtype, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
 import { GpuWeights } from './weights.ts';
 import { countingEncoder, decodeVariantFor, defaultWeightFormat, WgslDecoder, type DispatchCounts } from '../decode/index.ts';
@@ -57,6 +57,12 @@ export interface GpuModelOptions {
   kvMemory?: number;
   /** Bytes the KV pool grows by at a time (default KV_BUFFER_BYTES); tests and benches make growth visible with less. */
   kvGrowthBytes?: number;
+  /**
+   * Element type of the KV cache's K and V: 'f16' (two per u32 word, half the bytes, so twice the tokens in kvMemory
+   * and half the attention reads) or 'f32'. Default: defaultKvDtype(adapter), f16 on GPUs and f32 on CPU adapters.
+   * Attention accumulates in f32 either way; f16 needs no shader-f16 (core WGSL pack2x16float / unpack2x16float).
+   */
+  kvDtype?: KvDtype;
   /** Aborts the load before the model's buffers and kernels are made: the load throws AbortedError. */
   signal?: AbortSignal;
 }
@@ -144,7 +150,8 @@ export class GpuModel implements ForwardBackend {
       if (options.signal?.aborted) throw new AbortedError('The model load was aborted.');
       // The pool holds the trained context, or what kvMemory holds of it: the dense context is what fits.
       const kvMemory = options.kvMemory ?? defaultKvMemory(device, c.numLayers);
-      const capacity = kvCapacity(c, c.maxPositionEmbeddings, kvMemory);
+      const kvDtype = options.kvDtype ?? defaultKvDtype(engine.adapterInfo);
+      const capacity = kvCapacity(c, c.maxPositionEmbeddings, kvMemory, kvDtype);
       if (capacity.tokens < KV_PAGE_SIZE) {
         throw new InvalidArgumentError('kvMemory', `${kvMemory} bytes hold ${capacity.tokens} tokens of this model (${capacity.bytesPerToken} bytes per token); give at least ${capacity.bytesPerToken * KV_PAGE_SIZE}`);
       }
@@ -155,6 +162,7 @@ export class GpuModel implements ForwardBackend {
         maxTokensPerSequence: capacity.tokens,
         memoryBudgetBytes: capacity.poolBytes,
         growthBytes: options.kvGrowthBytes ?? KV_BUFFER_BYTES,
+        dtype: kvDtype,
       });
       parts.push(cache);
       const attention = new PagedAttention(device, cache, {
@@ -320,7 +328,8 @@ export class GpuModel implements ForwardBackend {
     const c = this.config;
     if (this.contextLength() >= c.maxPositionEmbeddings) return undefined;
     const perToken = this.memoryStats().kvBytesPerToken;
-    return `what ${this.cache.maxPoolBytes} bytes of KV memory hold at ${perToken} bytes per token; the model was trained for ${c.maxPositionEmbeddings}: load with a larger kvMemory for more`;
+    const f16 = this.cache.dtype === 'f32' ? ', or kvDtype f16 for twice the tokens' : '';
+    return `what ${this.cache.maxPoolBytes} bytes of KV memory hold at ${perToken} bytes per token (${this.cache.dtype} K/V); the model was trained for ${c.maxPositionEmbeddings}: load with a larger kvMemory${f16} for more`;
   }
 
   cacheUsage(): CacheUsage {
@@ -345,10 +354,11 @@ export class GpuModel implements ForwardBackend {
    * GPU memory of the model now: weights, the KV pool as allocated, what it may grow to (kvMemory's pages), the bytes
    * of it in use, their peak, and the prefill chunk's activations.
    */
-  memoryStats(): { weightBytes: number; kvPoolBytes: number; kvPoolLimitBytes: number; kvInUseBytes: number; kvPeakBytes: number; kvBytesPerToken: number; prefillActivationBytes: number } {
+  memoryStats(): { weightBytes: number; kvDtype: KvDtype; kvPoolBytes: number; kvPoolLimitBytes: number; kvInUseBytes: number; kvPeakBytes: number; kvBytesPerToken: number; prefillActivationBytes: number } {
     const cache = this.cache;
     return {
       weightBytes: this.weights.bytes,
+      kvDtype: cache.dtype,
       // The WGSL path's chunk buffers (ORT's own activations are ORT's, counted only in the device's live bytes).
       prefillActivationBytes: this.wgslPrefill?.activationBytes ?? 0,
       kvPoolBytes: cache.poolBytes,
@@ -555,6 +565,19 @@ function checkKvMemory(options: GpuModelOptions): void {
   for (const [name, m] of [['kvMemory', options.kvMemory], ['kvGrowthBytes', options.kvGrowthBytes]] as const) {
     if (m !== undefined && (!Number.isSafeInteger(m) || m <= 0)) throw new InvalidArgumentError(name, `must be a positive integer of bytes, got ${m}`);
   }
+  if (options.kvDtype !== undefined && !KV_DTYPES.includes(options.kvDtype)) {
+    throw new InvalidArgumentError('kvDtype', `must be one of ${KV_DTYPES.join(', ')}, got ${JSON.stringify(options.kvDtype)}`);
+  }
+}
+
+/**
+ * The KV dtype a load gets unless it says otherwise: f16 on a real GPU, where attention at long context is bound by
+ * reading K and V (half the bytes) and the pool holds twice the tokens; f32 on a CPU adapter (SwiftShader, llvmpipe:
+ * decodeVariantFor's test), where unpacking costs CPU time and nothing is bound by memory bandwidth, and where CI runs
+ * the golden tests, so those keep comparing f32 attention with transformers while the f16 cache is tested explicitly.
+ */
+export function defaultKvDtype(adapter: { vendor?: string; architecture?: string; description?: string }): KvDtype {
+  return decodeVariantFor(adapter).name === 'cpu-adapter' ? 'f32' : 'f16';
 }
 
 /**

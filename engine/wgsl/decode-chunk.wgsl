@@ -1,10 +1,11 @@
 // WGSL library (//#include decode-chunk): one split of decode attention, CHUNK cache slots (one per thread) against
 // the staged queries of a GQA group, left as split-reduce partials. Shared by dense decode and decode over a list.
 // Needs from the including kernel: overrides D, NUM_HEADS, NUM_KV_HEADS, MAX_SPLITS, PAGE; consts WG, CHUNK,
-// NEG_BIG; `pages` (the layer's arena [page][K|V][PAGE][D] f32); workgroup arrays qs [group * D], probs
+// NEG_BIG; `pages` (the layer's arena [page][K|V][PAGE][D] of KvWord, read through kv-read); workgroup arrays qs [group * D], probs
 // [group * CHUNK], slotBase [CHUNK] (each slot's K offset in `pages`, set before the call), chunkMax [WG];
 // `fn slotSkipped(j: u32) -> bool` (a slot of the chunk that counts with probability 0).
 //#include split-reduce
+//#include staged-dot
 
 // Split s of KV head g over its first `valid` slots. Call in uniform control flow after slotBase and qs are staged
 // and a barrier; leaves partials for the group's heads.
@@ -14,11 +15,7 @@ fn attendChunk(g: u32, s: u32, valid: u32, lid: u32) {
   if (lid < valid) {
     let base = slotBase[lid];
     for (var hh = 0u; hh < group; hh++) {
-      var dot = 0.0;
-      for (var i = 0u; i < D; i++) {
-        dot += qs[hh * D + i] * pages[base + i];
-      }
-      probs[hh * CHUNK + lid] = select(dot, NEG_BIG, slotSkipped(lid));
+      probs[hh * CHUNK + lid] = select(stagedDot(hh, base), NEG_BIG, slotSkipped(lid));
     }
   }
   workgroupBarrier();
@@ -45,7 +42,7 @@ fn attendChunk(g: u32, s: u32, valid: u32, lid: u32) {
     let i = idx % D;
     var a = 0.0;
     for (var j = 0u; j < valid; j++) {
-      a += probs[hh * CHUNK + j] * pages[slotBase[j] + PAGE * D + i];
+      a += probs[hh * CHUNK + j] * kvLoad(slotBase[j] + PAGE * D + i);
     }
     partials[accIndex(g * group + hh, s) + i] = a;
   }

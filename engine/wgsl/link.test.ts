@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { matvecSource } from '../decode/kernels.ts';
-import { linkWgsl, WGSL_LIBRARY } from './index.ts';
+import { kvLibrary, linkWgsl, WGSL_LIBRARY } from './index.ts';
 
 const engineRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -43,7 +43,7 @@ describe('linkWgsl', () => {
   });
 
   it('gives the attention kernels one ropePair, from the library', () => {
-    const append = linkWgsl(readFileSync(join(engineRoot, 'attention/append.wgsl'), 'utf8'));
+    const append = linkWgsl(readFileSync(join(engineRoot, 'attention/append.wgsl'), 'utf8'), kvLibrary('f32'));
     expect(functionNames(append).filter((n) => n === 'ropePair')).toHaveLength(1);
     expect(append).toContain(WGSL_LIBRARY.rope.trimEnd());
     expect(append).not.toMatch(/^\s*\/\/#include/m);
@@ -78,7 +78,18 @@ describe('the WGSL sources of the engine', () => {
     for (const p of withIncludes) {
       const text = readFileSync(p, 'utf8');
       const names = [...text.matchAll(/^[ \t]*\/\/#include[ \t]+(\S+)/gm)].map((m) => m[1]);
-      if (names.every((n) => n in WGSL_LIBRARY)) expect(() => linkWgsl(text), relative(engineRoot, p)).not.toThrow();
+      if (!names.every((n) => n in kvLibrary('f32'))) continue;
+      // K/V page kernels (kv-read, kv-write, directly or through a library file) link with either dtype's access
+      // and with neither (kvLibrary says which); the others with the library alone.
+      let kvError = '';
+      try {
+        linkWgsl(text);
+      } catch (e) {
+        kvError = String(e);
+      }
+      if (!kvError) continue;
+      expect(kvError, relative(engineRoot, p)).toMatch(/#include kv-(read|write).*no such library file/);
+      for (const dtype of ['f32', 'f16'] as const) expect(() => linkWgsl(text, kvLibrary(dtype)), `${relative(engineRoot, p)} ${dtype}`).not.toThrow();
     }
   });
 
@@ -94,4 +105,41 @@ describe('the WGSL sources of the engine', () => {
     expect(matvecSource('f16', 1)).toMatch(/unpack2x16float/);
   });
 
+});
+
+describe('K/V page access (kv-read, kv-write)', () => {
+  const kernels = [
+    'attention/append.wgsl', 'attention/decode-attention.wgsl', 'attention/decode-list-attention.wgsl', 'attention/decode-step-attention.wgsl',
+    'attention/prefill-attention.wgsl', 'attention/statistics.wgsl', 'attention/quest/quest.wgsl', 'attention/double-sparsity/label-selector.wgsl',
+    'attention/evict/evict.wgsl',
+  ];
+
+  it('is the only code that indexes the pages: no kernel reads or writes pages[...] itself', () => {
+    const direct = filesUnder(engineRoot, '.wgsl')
+      .filter((p) => !/\/wgsl\/kv-(read|write)-f(16|32)\.wgsl$/.test(p))
+      .filter((p) => /\bpages\[/.test(readFileSync(p, 'utf8').replace(/\/\/.*$/gm, '')))
+      .map((p) => relative(engineRoot, p));
+    expect(direct).toEqual([]);
+    // ... and every kernel that binds a layer's arena declares it in the access's word type.
+    for (const k of kernels) expect(readFileSync(join(engineRoot, k), 'utf8'), k).toMatch(/var<storage, read(_write)?> pages: array<KvWord>;/);
+  });
+
+  it('joins one source per kernel for both dtypes: the texts differ only in the access blocks', () => {
+    const strip = (joined: string) => joined.replace(/\/\/ ---- begin kv-(read|write)\.wgsl ----\n[\s\S]*?\/\/ ---- end kv-\1\.wgsl ----/g, '<kv>');
+    for (const k of kernels) {
+      const text = readFileSync(join(engineRoot, k), 'utf8');
+      const f32 = linkWgsl(text, kvLibrary('f32'));
+      const f16 = linkWgsl(text, kvLibrary('f16'));
+      expect(f16, k).not.toBe(f32);
+      expect(strip(f16), k).toBe(strip(f32));
+      expect(f16, k).toMatch(/alias KvWord = u32;/);
+      expect(f32, k).toMatch(/alias KvWord = f32;/);
+      expect(functionNames(f16).filter((n) => n === 'kvLoad')).toHaveLength(1);
+    }
+  });
+
+  it('must be chosen: a page kernel linked without a dtype does not link', () => {
+    expect(() => linkWgsl(readFileSync(join(engineRoot, 'attention/decode-attention.wgsl'), 'utf8'))).toThrow(/kv-read.*no such library file/);
+    expect(() => kvLibrary('bf16' as never)).toThrow(/no KV page access for dtype "bf16"/);
+  });
 });

@@ -5,8 +5,14 @@
 import blockQuant from './block-quant.wgsl?raw';
 import decodeChunk from './decode-chunk.wgsl?raw';
 import decodeQuery from './decode-query.wgsl?raw';
+import kvReadF16 from './kv-read-f16.wgsl?raw';
+import kvReadF32 from './kv-read-f32.wgsl?raw';
+import kvWriteF16 from './kv-write-f16.wgsl?raw';
+import kvWriteF32 from './kv-write-f32.wgsl?raw';
 import rope from './rope.wgsl?raw';
 import splitReduce from './split-reduce.wgsl?raw';
+import stagedDot from './staged-dot.wgsl?raw';
+import type { KvDtype } from '../kv/index.ts';
 
 /**
  * The library: one entry per shared function family (RoPE pairs, block-quant reading, decode query staging, one
@@ -14,8 +20,25 @@ import splitReduce from './split-reduce.wgsl?raw';
  * (engine/decode's matvec picks its weight format that way).
  */
 export const WGSL_LIBRARY: Readonly<Record<string, string>> = {
-  rope, 'block-quant': blockQuant, 'decode-query': decodeQuery, 'decode-chunk': decodeChunk, 'split-reduce': splitReduce,
+  rope, 'block-quant': blockQuant, 'decode-query': decodeQuery, 'decode-chunk': decodeChunk, 'split-reduce': splitReduce, 'staged-dot': stagedDot,
 };
+
+/** The K/V page access of each KV dtype: `kv-read` (kvLoad, kvLoad2, kvLoad4, KvWord) and `kv-write` (kvStore2). */
+const KV_LIBRARY: Readonly<Record<KvDtype, Readonly<Record<'kv-read' | 'kv-write', string>>>> = {
+  f32: { 'kv-read': kvReadF32, 'kv-write': kvWriteF32 },
+  f16: { 'kv-read': kvReadF16, 'kv-write': kvWriteF16 },
+};
+
+/**
+ * The library with the page access of `dtype`: what every kernel that reads or writes K/V pages links with
+ * (`linkWgsl(source, kvLibrary(cache.dtype))`), so one kernel source serves f32 and packed-f16 pages. The plain
+ * library has no kv-read: a page kernel linked without choosing a dtype fails to link rather than guessing.
+ */
+export function kvLibrary(dtype: KvDtype): Readonly<Record<string, string>> {
+  const kv = KV_LIBRARY[dtype];
+  if (!kv) throw new Error(`WGSL: no KV page access for dtype ${JSON.stringify(dtype)}; have ${Object.keys(KV_LIBRARY).join(', ')}`);
+  return { ...WGSL_LIBRARY, ...kv };
+}
 
 const INCLUDE = /^[ \t]*\/\/#include[ \t]+(\S+)[ \t]*$/gm;
 

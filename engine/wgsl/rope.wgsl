@@ -9,3 +9,28 @@ fn ropePair(i: u32) -> vec2<u32> {
   }
   return vec2<u32>(i, i + D / 2u);
 }
+
+// For kernels that write one element at a time (a packed f16 K page is written a word, two adjacent dims, per
+// thread): element i of the rotated vector is x[i] * cos - x[ropePartner(i)] * sin when i is the first of its
+// pair, + when the second, at angle ropeFrequency(i).
+fn ropeFrequency(i: u32) -> u32 {
+  if (INTERLEAVED) {
+    return i / 2u;
+  }
+  return i % (D / 2u);
+}
+
+fn ropePartner(i: u32) -> u32 {
+  if (INTERLEAVED) {
+    return i ^ 1u;
+  }
+  return select(i + D / 2u, i - D / 2u, i >= D / 2u);
+}
+
+// -1 for the first element of a pair, +1 for the second.
+fn ropeSign(i: u32) -> f32 {
+  if (INTERLEAVED) {
+    return select(-1.0, 1.0, (i & 1u) == 1u);
+  }
+  return select(-1.0, 1.0, i >= D / 2u);
+}

@@ -27,10 +27,10 @@ const engine = Comlink.wrap<AutomationEngine>(worker);
 
 const host = {
   /**
-   * A model URL, or {url} plus the load options (quantization) and the model store's (cache, accessToken,
+   * A model URL, or {url} plus the load options (quantization, kvDtype) and the model store's (cache, accessToken,
    * catalogId: e2e/hub.spec.ts); `progress: true` returns the progress events too.
    */
-  async load(arg: string | ({ url: string; progress?: boolean } & Pick<EngineLoadOptions, 'cache' | 'accessToken' | 'catalogId' | 'quantization' | 'prefillChunk'>)) {
+  async load(arg: string | ({ url: string; progress?: boolean } & Pick<EngineLoadOptions, 'cache' | 'accessToken' | 'catalogId' | 'quantization' | 'prefillChunk' | 'kvDtype'>)) {
     const events: LoadProgress[] = [];
     try {
       const { url, progress, ...store } = typeof arg === 'string' ? { url: arg } as { url: string; progress?: boolean } : arg;

@@ -127,9 +127,9 @@ export class SieveClient {
 
   /** Loads a model from a folder URL, a .gguf URL or a Hugging Face resolve URL (see resolveModelUrl). */
   load(url: string, options: LoadOptions = {}): Promise<ModelInfo> {
-    const { onProgress, cache, accessToken, catalogId, quantization, calibration, prefillChunk, signal } = options;
+    const { onProgress, cache, accessToken, catalogId, quantization, calibration, prefillChunk, kvDtype, signal } = options;
     return this.enqueue(() => this.runInterruptible(signal, () => this.remote.load(
-      url, onProgress ? Comlink.proxy(onProgress) : undefined, { cache, accessToken, catalogId, quantization, calibration, prefillChunk },
+      url, onProgress ? Comlink.proxy(onProgress) : undefined, { cache, accessToken, catalogId, quantization, calibration, prefillChunk, kvDtype },
     )));
   }
 

@@ -63,6 +63,11 @@ export interface LoadOptions {
   /** Prompt tokens per prefill chunk (default 512): a longer prompt is prefilled chunk by chunk. */
   prefillChunk?: number;
   /**
+   * Element type of the KV cache: 'f16' (half the bytes: twice the context in the same KV memory, and faster long
+   * decode) or 'f32'. Default: 'f16' on GPUs, 'f32' on software adapters (SwiftShader). Attention sums in f32 either way.
+   */
+  kvDtype?: 'f16' | 'f32';
+  /**
    * Stops the load (queued or running): the download is cancelled (with `cache`, what arrived is kept and the next
    * load resumes from it), and load() rejects with AbortedError; a model loaded before stays loaded.
    */

@@ -1,4 +1,5 @@
 // CPU reference of paged dense attention (RoPE, cache append, causal GQA softmax): the oracle of the GPU kernels.
+import { roundToKvDtype, type KvDtype } from '../../kv/index.ts';
 import { applyRope, type RopeLayout } from '../../model/index.ts';
 
 export interface ReferenceAttentionShape {
@@ -26,11 +27,14 @@ interface HeadCache {
   positions: number[];
 }
 
-/** The cached tokens of one sequence: per layer and KV head, rotated keys, values and true positions. */
+/**
+ * The cached tokens of one sequence: per layer and KV head, rotated keys, values and true positions, stored as a page
+ * of `kvDtype` stores them (f16: rounded, roundToKvDtype).
+ */
 export class ReferenceKVCache {
   private readonly heads: HeadCache[][];
 
-  constructor(readonly numLayers: number, readonly numKvHeads: number) {
+  constructor(readonly numLayers: number, readonly numKvHeads: number, readonly kvDtype: KvDtype = 'f32') {
     this.heads = Array.from({ length: numLayers }, () => Array.from({ length: numKvHeads }, () => ({ keys: [], values: [], positions: [] })));
   }
 
@@ -40,14 +44,14 @@ export class ReferenceKVCache {
 
   append(layer: number, kvHead: number, key: Float32Array, value: Float32Array, position: number): void {
     const h = this.heads[layer][kvHead];
-    h.keys.push(key);
-    h.values.push(value);
+    h.keys.push(roundToKvDtype(key, this.kvDtype));
+    h.values.push(roundToKvDtype(value, this.kvDtype));
     h.positions.push(position);
   }
 
   /** An independent copy (the CPU side of PagedKVCache.fork). */
   fork(): ReferenceKVCache {
-    const copy = new ReferenceKVCache(this.numLayers, this.numKvHeads);
+    const copy = new ReferenceKVCache(this.numLayers, this.numKvHeads, this.kvDtype);
     for (let l = 0; l < this.numLayers; l++) {
       for (let g = 0; g < this.numKvHeads; g++) {
         const h = this.heads[l][g];

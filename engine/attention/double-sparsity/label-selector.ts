@@ -7,6 +7,7 @@ import type { PageData, PagedKVCache } from '../../kv/index.ts';
 import { ropeTable, type RopeLayout } from '../../model/index.ts';
 import type { AttentionPlan, PolicyStepContext } from '../policy.ts';
 import { TokenTopK } from '../tidal/index.ts';
+import { kvLibrary, linkWgsl } from '../../wgsl/index.ts';
 import labelSelectorSource from './label-selector.wgsl?raw';
 
 /** Threads per workgroup of label-selector.wgsl. */
@@ -198,7 +199,7 @@ export class LabelSelector {
       label: `${label}-static`, entries: [0, 1, 2, 3].map((b) => entry(b, 'read-only-storage')).concat([entry(4, 'storage'), entry(5, 'storage')]),
     });
     const queryLayout = device.createBindGroupLayout({ label: `${label}-query`, entries: [entry(0, 'read-only-storage')] });
-    const module = device.createShaderModule({ label, code: labelSelectorSource });
+    const module = device.createShaderModule({ label, code: linkWgsl(labelSelectorSource, kvLibrary(cache.dtype)) });
     const constants = {
       D: d, R, NUM_HEADS: H, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: P, MAX_PAGES: maxPages, STRIDE: stride,
       INTERLEAVED: this.options.ropeLayout === 'interleaved' ? 1 : 0, SCALE: this.options.scale, QR: (H / G) * R,

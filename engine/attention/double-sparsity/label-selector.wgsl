@@ -6,7 +6,7 @@
 // Binding layout
 //   @group(0) per layer:
 //     0 params      storage read        Params + RoPE rows (cos [D/2], sin [D/2]) of the step's last position
-//     1 pages       storage read        the layer's KV arena: [page][K|V][PAGE][D] f32
+//     1 pages       storage read        the layer's KV arena: [page][K|V][PAGE][D] in the KV dtype (engine/wgsl kv-read)
 //     2 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32 arena page ids
 //     3 channels    storage read        [NUM_LAYERS][NUM_KV_HEADS][R] u32 key channels the labels keep
 //     4 labels      storage read_write  the arena's labels: [arena page][PAGE][R] f32
@@ -45,7 +45,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<storage, read> params: Params;
-@group(0) @binding(1) var<storage, read> pages: array<f32>;
+@group(0) @binding(1) var<storage, read> pages: array<KvWord>;
 @group(0) @binding(2) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(3) var<storage, read> channels: array<u32>;
 @group(0) @binding(4) var<storage, read_write> labels: array<f32>;
@@ -53,6 +53,10 @@ struct Params {
 @group(1) @binding(0) var<storage, read> q: array<f32>;
 
 var<workgroup> rotatedQuery: array<f32, QR>;
+
+// K reads of the cache's dtype. The metadata (bounds, labels) stays f32: it holds key values, which an f16 page
+// gives exactly in f32, and it is a fraction of the pages (Quest 2D per page, labels R per token).
+//#include kv-read
 
 fn pageId(page: u32, g: u32) -> u32 {
   return blockTables[((params.seq * MAX_PAGES + page) * NUM_LAYERS + params.layer) * NUM_KV_HEADS + g];
@@ -63,7 +67,7 @@ fn writeLabel(g: u32, i: u32, s: u32) {
   let c = channels[(params.layer * NUM_KV_HEADS + g) * R + i];
   let id = pageId(s / PAGE, g);
   let o = s % PAGE;
-  labels[(id * PAGE + o) * R + i] = pages[id * 2u * PAGE * D + o * D + c];
+  labels[(id * PAGE + o) * R + i] = kvLoad(id * 2u * PAGE * D + o * D + c);
 }
 
 @compute @workgroup_size(64)

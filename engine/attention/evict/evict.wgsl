@@ -8,7 +8,7 @@
 // pages after the step (cache.truncate) without reading anything back.
 //
 // Binding layout (per layer; the policy's buffers at 6-8):
-//   0 pages       storage read_write  the layer's arena: [page][K|V][PAGE][D] f32 (evict only)
+//   0 pages       storage read_write  the layer's arena: [page][K|V][PAGE][D] in the KV dtype (engine/wgsl kv-write) (evict only)
 //   1 positions   storage read_write  [page][PAGE] u32 true positions
 //   2 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32
 //   3 counts      storage read_write  [seq][NUM_LAYERS][NUM_KV_HEADS] u32 (read only by accumulate)
@@ -72,7 +72,7 @@ struct LayerParams {
   pad2: u32,
 }
 
-@group(0) @binding(0) var<storage, read_write> pages: array<f32>;
+@group(0) @binding(0) var<storage, read_write> pages: array<KvWord>;
 @group(0) @binding(1) var<storage, read_write> positions: array<u32>;
 @group(0) @binding(2) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(3) var<storage, read_write> counts: array<u32>;
@@ -88,6 +88,10 @@ var<workgroup> bestScore: array<f32, WG>;
 var<workgroup> bestPosition: array<u32, WG>;
 var<workgroup> bestSlot: array<u32, WG>;
 var<workgroup> headCount: u32;
+
+
+// K/V moves in the cache's dtype; the undo log keeps values as f32 (exact for f16 pages).
+//#include kv-write
 
 fn countIndex(g: u32) -> u32 {
   return (params.seq * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g;
@@ -193,18 +197,25 @@ fn evict(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
       // thread 0 logs the position before it moves the last slot's).
       if (logged) {
         let base = logBase(params.ring, g);
-        for (var i = lid; i < D; i += WG) {
-          undoLog[base + 4u + i] = pages[dstBase + i];
-          undoLog[base + 4u + D + i] = pages[dstBase + PAGE * D + i];
+        for (var i = lid; i < D / 2u; i += WG) {
+          let e = 2u * i;
+          let k = kvLoad2(dstBase + e);
+          let v = kvLoad2(dstBase + PAGE * D + e);
+          undoLog[base + 4u + e] = k.x;
+          undoLog[base + 5u + e] = k.y;
+          undoLog[base + 4u + D + e] = v.x;
+          undoLog[base + 5u + D + e] = v.y;
         }
         if (lid == 0u) {
           undoLog[base] = f32(victim);
           undoLog[base + 1u] = f32(positions[dstPage * PAGE + victim % PAGE]);
         }
       }
-      for (var i = lid; i < D; i += WG) {
-        pages[dstBase + i] = pages[srcBase + i];
-        pages[dstBase + PAGE * D + i] = pages[srcBase + PAGE * D + i];
+      // Pairs of dims: a word of a packed f16 page (its values round-trip exactly through f32).
+      for (var i = lid; i < D / 2u; i += WG) {
+        let e = 2u * i;
+        kvStore2(dstBase + e, kvLoad2(srcBase + e));
+        kvStore2(dstBase + PAGE * D + e, kvLoad2(srcBase + PAGE * D + e));
       }
       if (lid == 0u) {
         positions[dstPage * PAGE + victim % PAGE] = positions[srcPage * PAGE + last % PAGE];
@@ -232,9 +243,10 @@ fn undo(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (logged >= 0.0 && victim < held) {
     let page = blockTables[((undoParams.seq * MAX_PAGES + victim / PAGE) * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g];
     let at = page * 2u * PAGE * D + (victim % PAGE) * D;
-    for (var i = lid; i < D; i += WG) {
-      pages[at + i] = undoLog[base + 4u + i];
-      pages[at + PAGE * D + i] = undoLog[base + 4u + D + i];
+    for (var i = lid; i < D / 2u; i += WG) {
+      let e = 2u * i;
+      kvStore2(at + e, vec2<f32>(undoLog[base + 4u + e], undoLog[base + 5u + e]));
+      kvStore2(at + PAGE * D + e, vec2<f32>(undoLog[base + 4u + D + e], undoLog[base + 5u + D + e]));
     }
     if (lid == 0u) {
       positions[page * PAGE + victim % PAGE] = u32(undoLog[base + 1u]);

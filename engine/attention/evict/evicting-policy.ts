@@ -8,6 +8,7 @@ import { forgettingForLayers } from '../a2sf/reference.ts';
 import type {
   AttentionPlan, AttentionPolicy, AttentionStatistics, EvictionResult, PolicyNeeds, PolicyRewindContext, PolicyStepContext,
 } from '../policy.ts';
+import { kvLibrary, linkWgsl } from '../../wgsl/index.ts';
 import evictSource from './evict.wgsl?raw';
 
 export interface EvictingPolicyOptions {
@@ -244,7 +245,7 @@ export class EvictingPolicy implements AttentionPolicy {
     const scores = device.createBuffer({ label: `${this.name}-scores`, size: L * G * stride * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
     const forgetting = device.createBuffer({ label: `${this.name}-forgetting`, size: L * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(forgetting, 0, Float32Array.from({ length: L }, (_, l) => this.factorOf(l)));
-    const module = device.createShaderModule({ label: 'evict', code: evictSource });
+    const module = device.createShaderModule({ label: 'evict', code: linkWgsl(evictSource, kvLibrary(cache.dtype)) });
     const logStride = LOG_HEADER + 2 * cache.headDim + this.budget;
     const undoLog = device.createBuffer({ label: `${this.name}-undo-log`, size: UNDO_STEPS * L * G * logStride * 4, usage: GPUBufferUsage.STORAGE });
     const undoParams = device.createBuffer({ label: `${this.name}-undo-params`, size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });

@@ -6,6 +6,7 @@ import type { PageData, PagedKVCache } from '../../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type ModelConfig } from '../../model/index.ts';
 import type { AttentionPlan, AttentionPolicy, AttentionSpec, PolicyNeeds, PolicyStepContext } from '../policy.ts';
 import { parseAttentionSpec } from '../spec.ts';
+import { kvLibrary, linkWgsl } from '../../wgsl/index.ts';
 import questSource from './quest.wgsl?raw';
 import { questPagesToRead, questParams, type QuestParams } from './reference.ts';
 
@@ -168,7 +169,7 @@ export class QuestPolicy implements AttentionPolicy {
     const layout = device.createPipelineLayout({ label: 'quest', bindGroupLayouts: [staticLayout, queryLayout] });
     // keepBounds reads no query: its own layout, so it needs no query bind group.
     const boundsLayout = device.createPipelineLayout({ label: 'quest-bounds', bindGroupLayouts: [staticLayout] });
-    const module = device.createShaderModule({ label: 'quest', code: questSource });
+    const module = device.createShaderModule({ label: 'quest', code: linkWgsl(questSource, kvLibrary(cache.dtype)) });
     const constants = {
       D: d, NUM_HEADS: this.numHeads, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: P, MAX_PAGES: maxPages, MAX_LIST: maxList,
       INTERLEAVED: this.interleaved ? 1 : 0,

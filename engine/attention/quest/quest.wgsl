@@ -4,7 +4,7 @@
 // Binding layout
 //   @group(0) per layer:
 //     0 params      storage read        Params + RoPE rows (cos [D/2], sin [D/2]) of this step's position
-//     1 pages       storage read        the layer's KV arena: [page][K|V][PAGE][D] f32
+//     1 pages       storage read        the layer's KV arena: [page][K|V][PAGE][D] in the KV dtype (engine/wgsl kv-read)
 //     2 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32 arena page ids
 //     3 bounds      storage read_write  the arena's bounds: [arena page][min|max][D] f32
 //     4 scores      storage read_write  [NUM_KV_HEADS][MAX_PAGES] f32 page bounds of this layer and step
@@ -40,13 +40,17 @@ struct Params {
 }
 
 @group(0) @binding(0) var<storage, read> params: Params;
-@group(0) @binding(1) var<storage, read> pages: array<f32>;
+@group(0) @binding(1) var<storage, read> pages: array<KvWord>;
 @group(0) @binding(2) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(3) var<storage, read_write> bounds: array<f32>;
 @group(0) @binding(4) var<storage, read_write> scores: array<f32>;
 @group(0) @binding(5) var<storage, read_write> indices: array<u32>;
 @group(0) @binding(6) var<storage, read_write> lengths: array<atomic<u32>>;
 @group(1) @binding(0) var<storage, read> q: array<f32>;
+
+// K reads of the cache's dtype. The metadata (bounds, labels) stays f32: it holds key values, which an f16 page
+// gives exactly in f32, and it is a fraction of the pages (Quest 2D per page, labels R per token).
+//#include kv-read
 
 fn pageId(page: u32, g: u32) -> u32 {
   return blockTables[((params.seq * MAX_PAGES + page) * NUM_LAYERS + params.layer) * NUM_KV_HEADS + g];
@@ -65,7 +69,7 @@ fn keepBoundsAt(g: u32, c: u32, page: u32) {
   var lo = 3.4e38;
   var hi = -3.4e38;
   for (var s = 0u; s < last; s++) {
-    let x = pages[id * 2u * PAGE * D + s * D + c];
+    let x = kvLoad(id * 2u * PAGE * D + s * D + c);
     lo = min(lo, x);
     hi = max(hi, x);
   }
