@@ -2,7 +2,7 @@
 // loop runs them. One run keeps its decoder for many policies in turn: compiling the decoder's pipelines is most of
 // a test's time on SwiftShader, so a file compiles them once per model instead of once per policy.
 import { decodeVariantFor, WgslDecoder } from '../decode/index.ts';
-import { PagedKVCache, type SequenceHandle } from '../kv/index.ts';
+import { PagedKVCache, type KvDtype, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig } from '../model/index.ts';
 import { GpuWeights } from '../runtime/index.ts';
 import { PagedAttention } from './paged-attention.ts';
@@ -21,12 +21,12 @@ export class GpuDecodeRun {
   private current: { seq: SequenceHandle; policy: AttentionPolicy } | null = null;
   private position = 0;
 
-  constructor(private readonly device: GPUDevice, loaded: LoadedModel) {
+  constructor(private readonly device: GPUDevice, loaded: LoadedModel, kvDtype: KvDtype = 'f32') {
     const c = loaded.config;
     this.config = c;
     this.cache = new PagedKVCache(device, {
       numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: MAX_TOKENS,
-      memoryBudgetBytes: 2 * c.numLayers * c.numKvHeads * c.headDim * 2 * 4 * (MAX_TOKENS + 64),
+      memoryBudgetBytes: 2 * c.numLayers * c.numKvHeads * c.headDim * 2 * 4 * (MAX_TOKENS + 64), dtype: kvDtype,
     });
     this.attention = new PagedAttention(device, this.cache, {
       numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1,
@@ -72,11 +72,18 @@ export class GpuDecodeRun {
     return logits;
   }
 
-  /** A new sequence of `ids` under `policy`: every step's logits. */
-  async decodeAll(policy: AttentionPolicy, ids: readonly number[]): Promise<Float32Array[]> {
+  /**
+   * A new sequence of `ids` under `policy`: every step's logits. `firstAsPrefill`: the first token is not counted as a
+   * decode step (PagedAttention.rewindSteps after it), as PolicyReferenceModel counts a one-token prefill, so a policy
+   * scheduled by step number (Recycled's stride) keeps the reference's schedule.
+   */
+  async decodeAll(policy: AttentionPolicy, ids: readonly number[], opts: { firstAsPrefill?: boolean } = {}): Promise<Float32Array[]> {
     this.start(policy);
     const out: Float32Array[] = [];
-    for (const id of ids) out.push(await this.step(id));
+    for (const id of ids) {
+      out.push(await this.step(id));
+      if (opts.firstAsPrefill && out.length === 1) this.attention.rewindSteps(this.seq, 1);
+    }
     return out;
   }
 }
