@@ -74,3 +74,18 @@ test('sieve-tiny: greedy chat generation finds the pass key, token for token as 
   expect(result.ids).toEqual(golden.greedy_ids);
   expect(result.finish_reason).toBe('stop');
 });
+
+test('sieve-tiny with f16 KV (kvDtype): greedy chat generation gives transformers\' ids', async () => {
+  // Loaded again with the KV cache in f16 (this adapter's default is f32); last in the file, so the tests above ran
+  // on the f32 cache.
+  await hostOk(page, 'load', { url: MODEL_URL, kvDtype: 'f16' });
+  const golden = JSON.parse(readFileSync(`${GOLDEN}passkey.json`, 'utf8')) as PasskeyGolden;
+  const config = JSON.parse(readFileSync(`${MODEL_DIR}tokenizer_config.json`, 'utf8')) as Record<string, unknown>;
+  const prompt = createChatTemplate(config).render(golden.messages, { addGenerationPrompt: true });
+  const r = await hostOk(page, 'generate', { prompt, maxTokens: golden.max_new_tokens, attention: 'dense' });
+  const result = r.result as { ids: number[]; text: string; finish_reason: string };
+  console.log(`sieve-tiny pass key with f16 KV: ${JSON.stringify(result.text)} (${result.finish_reason})`);
+  // f16 K/V move logits by ~1e-3 (engine/attention/f16-kv-policies.test.ts), far below the 8.6 smallest top-2 gap.
+  expect(result.ids).toEqual(golden.greedy_ids);
+  expect(result.finish_reason).toBe('stop');
+});

@@ -98,7 +98,7 @@ describe('GPU memory across the engine\'s life', () => {
     await engine.load(`${base}/llama`, undefined, { kvMemory: 2304 + 500, kvGrowthBytes: 1152 });
     const stats = await engine.stats();
     // Honest from the start: the context is what kvMemory holds, the pool is what is allocated (one step).
-    expect(stats.model).toMatchObject({ contextLength: 32, kvPoolBytes: 1152, kvPoolLimitBytes: 2304, kvBytesPerToken: 72 });
+    expect(stats.model).toMatchObject({ kvDtype: 'f32', contextLength: 32, kvPoolBytes: 1152, kvPoolLimitBytes: 2304, kvBytesPerToken: 72 });
     const prompt = [1, 5, 9, 3];
     await expect(engine.completion({ prompt, max_tokens: 40 })).rejects.toMatchObject({
       code: 'CONTEXT_FULL', details: { needed: 44, limit: 32 },
@@ -125,6 +125,15 @@ describe('GPU memory across the engine\'s life', () => {
     await engine.load(`${base}/llama`, undefined, { kvMemory: 2304 + 500 });
     expect((await engine.stats()).model?.kvPoolBytes).toBe(2304);
     expect(await replies()).toEqual(grown);
+
+    // f16 K/V in the same kvMemory: 320 bytes a page (256 of K/V, 64 of positions), 40 per token, so 4 pages per
+    // layer hold 64 positions, twice f32's 32; a reply that fills them ends with 'length' there.
+    await expect(engine.load(`${base}/llama`, undefined, { kvDtype: 'bf16' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/kvDtype/) });
+    await engine.load(`${base}/llama`, undefined, { kvMemory: 2304 + 500, kvDtype: 'f16' });
+    expect((await engine.stats()).model).toMatchObject({ kvDtype: 'f16', contextLength: 64, kvPoolLimitBytes: 2560, kvBytesPerToken: 40 });
+    const f16Full = await engine.completion({ prompt, temperature: 0, ignore_eos: true });
+    expect(f16Full?.choices[0].finish_reason).toBe('length');
+    expect(f16Full?.usage.completion_tokens).toBe(60);
     await engine.unload();
   });
 });

@@ -3,7 +3,7 @@
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
-import { kvPageBytes } from './capacity.ts';
+import { kvCapacity, kvPageBytes } from './capacity.ts';
 import { PagedKVCache } from './paged-kv-cache.ts';
 
 describe('PagedKVCache growth', () => {
@@ -95,6 +95,53 @@ describe('PagedKVCache growth', () => {
     cache.reserve(seq, 16 * 20);
     expect(cache.tokensHeld(seq)).toBe(320);
     expect(cache.poolBytes).toBe(32 * kvPageBytes(d));
+    cache.destroy();
+  });
+});
+
+describe('KV capacity by dtype', () => {
+  it('f16 pages take half the K/V bytes: the same memory holds about twice the tokens (the u32 positions stay)', () => {
+    // Llama-3.2-1B: 16 layers, 8 KV heads of 64 dims. A page: 8 KiB of f32 K/V or 4 KiB of f16, plus 64 B of positions.
+    const shape = { numLayers: 16, numKvHeads: 8, headDim: 64 };
+    expect(kvPageBytes(64, 16, 4)).toBe(8192 + 64);
+    expect(kvPageBytes(64, 16, 2)).toBe(4096 + 64);
+    const gib = 2 ** 30;
+    const f32 = kvCapacity(shape, 131072, gib, 'f32');
+    const f16 = kvCapacity(shape, 131072, gib, 'f16');
+    expect(f32).toMatchObject({ tokens: 16256, bytesPerToken: 16 * 8 * (8192 + 64) / 16 });
+    expect(f16).toMatchObject({ tokens: 32256, bytesPerToken: 16 * 8 * (4096 + 64) / 16 });
+    expect(f16.poolBytes).toBeLessThanOrEqual(gib);
+    // 128K in f16: 4.3 GB (issue 14's figure).
+    expect(kvCapacity(shape, 131072, 8 * gib, 'f16')).toMatchObject({ tokens: 131072, poolBytes: 131072 / 16 * 16 * 8 * (4096 + 64) });
+  });
+
+  it('an f16 cache is sized, grown and copied on write in f16 pages', async () => {
+    const device = await nodeGpuDevice();
+    const d = 8;
+    const page = kvPageBytes(d, 16, 2);
+    const cache = await PagedKVCache.create(device, {
+      numLayers: 1, numKvHeads: 2, headDim: d, maxTokensPerSequence: 128, memoryBudgetBytes: 2 * 8 * page, growthBytes: 2 * 2 * page, dtype: 'f16',
+    });
+    expect(cache.dtype).toBe('f16');
+    expect(cache.pageKvBytes).toBe(2 * 16 * d * 2);
+    expect(cache.capacityTokens).toBe(128);
+    expect(cache.arenas[0].pages.size).toBe(4 * cache.pageKvBytes);
+    const seq = cache.createSequence();
+    await cache.ensure(seq, 40);
+    cache.reserve(seq, 40);
+    expect(cache.arenas[0].pages.size).toBe(8 * cache.pageKvBytes); // one growth step: 2 pages per head
+    // A fork's append copies its shared, partly filled last page: the copy holds the page's bytes.
+    const id = cache.pageId(seq, 2, 0, 1);
+    const words = Uint32Array.from({ length: cache.pageKvBytes / 4 }, (_, i) => 0x3c00_4000 + i);
+    device.queue.writeBuffer(cache.arenas[0].pages, id * cache.pageKvBytes, words);
+    const child = cache.fork(seq);
+    await cache.ensure(child, 1);
+    cache.reserve(child, 1);
+    const copy = cache.pageId(child, 2, 0, 1);
+    expect(copy).not.toBe(id);
+    const got = await readBuffer(device, cache.arenas[0].pages, copy * cache.pageKvBytes, cache.pageKvBytes);
+    expect(new Uint32Array(got.buffer.slice(0))).toEqual(words);
+    expect(() => new PagedKVCache(device, { numLayers: 1, numKvHeads: 1, headDim: 7, maxTokensPerSequence: 16, memoryBudgetBytes: 1 << 16, dtype: 'f16' })).toThrow(/head dim 7 is odd/);
     cache.destroy();
   });
 });

@@ -328,8 +328,8 @@ export class GpuModel implements ForwardBackend {
     const c = this.config;
     if (this.contextLength() >= c.maxPositionEmbeddings) return undefined;
     const perToken = this.memoryStats().kvBytesPerToken;
-    const f16 = this.cache.dtype === 'f32' ? ', or kvDtype f16 for twice the tokens' : '';
-    return `what ${this.cache.maxPoolBytes} bytes of KV memory hold at ${perToken} bytes per token (${this.cache.dtype} K/V); the model was trained for ${c.maxPositionEmbeddings}: load with a larger kvMemory${f16} for more`;
+    const f16 = this.cache.dtype === 'f32' ? ' (or kvDtype f16: about twice the tokens)' : '';
+    return `what ${this.cache.maxPoolBytes} bytes of KV memory hold at ${perToken} bytes per token; the model was trained for ${c.maxPositionEmbeddings}: load with a larger kvMemory for more${f16}`;
   }
 
   cacheUsage(): CacheUsage {
