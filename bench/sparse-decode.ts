@@ -261,6 +261,16 @@ async function main() {
           }
         }
         const dense = timings.get('dense');
+        // The policy's layers that select, against dense on the same layers: its time less what its dense layers
+        // (needs.denseLayers: Quest's and Double Sparsity's first two, TidalDecode's up to its selection layer) cost
+        // at dense's per-layer time, over dense's time for the rest. This is issue 14's "attention + estimator".
+        const selectingShare = (name: string, mine: number[], base: number[] | undefined) => {
+          const layers = (policies.get(name) as AttentionPolicy).needs.denseLayers;
+          const denseCount = layers === 'all' ? c.numLayers : layers.length;
+          if (!base || denseCount >= c.numLayers) return {};
+          const share = mine.map((x, i) => (x - base[i] * denseCount / c.numLayers) / (base[i] * (c.numLayers - denseCount) / c.numLayers));
+          return { denseLayers: denseCount, selectingLayersRatioToDense: round3(median(share)) };
+        };
         // KV bytes dense attention reads per step: K and V of every cached slot of every (layer, KV head).
         const kvBytes = c.numLayers * c.numKvHeads * context * 2 * c.headDim * KV_DTYPE_BYTES[dtype];
         for (const p of POLICIES) {
@@ -277,6 +287,7 @@ async function main() {
               ? { kvGB: +(kvBytes / 1e9).toFixed(3), kvGBperS: +(kvBytes / 1e6 / attentionMs).toFixed(0), ofReadBandwidth: +(kvBytes / 1e6 / attentionMs / readGBperS).toFixed(2) }
               : {
                 attentionRatioToDense: attentionRatios ? round3(median(attentionRatios)) : null,
+                ...selectingShare(p, t.attentionMs, dense?.attentionMs),
                 stepSpeedupOverDense: stepRatios ? round3(1 / median(stepRatios)) : null,
               }),
           };

@@ -18,7 +18,7 @@ echo "sparse-decode rc $rc after $(( $(date +%s) - T0 )) s" > "$RES/summary.txt"
   console.log(`read ${r.readGBperS} GB/s; weights ${r.weights}; shader-f16 ${r.shaderF16}; ${r.seconds} s`);
   for (const x of r.rows) {
     const head = `${x.kv} ${x.context} ${x.policy}: attention ${x.attentionMs} ms (host ${x.attentionHostMs}, spread ${x.attentionSpread}), step ${x.stepMs} ms = ${x.tokensPerS} tok/s (host ${x.stepHostMs}, spread ${x.stepSpread})`;
-    console.log(x.policy === "dense" ? `${head}; KV ${x.kvGB} GB at ${x.kvGBperS} GB/s = ${x.ofReadBandwidth} of read` : `${head}; attention ${x.attentionRatioToDense}x dense, step ${x.stepSpeedupOverDense}x faster`);
+    console.log(x.policy === "dense" ? `${head}; KV ${x.kvGB} GB at ${x.kvGBperS} GB/s = ${x.ofReadBandwidth} of read` : `${head}; attention ${x.attentionRatioToDense}x dense (its ${r.model.numLayers - (x.denseLayers ?? 0)} selecting layers ${x.selectingLayersRatioToDense}x), step ${x.stepSpeedupOverDense}x faster`);
   }
   for (const e of r.errors) console.log(`error: ${e.slice(0, 300)}`);
 ' "$RES/sparse-decode.json" >> "$RES/summary.txt"
