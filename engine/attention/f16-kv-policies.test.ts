@@ -46,7 +46,7 @@ describe('every policy with f16 KV pages against its CPU reference with f16-roun
     expect(Object.keys(SPECS).sort()).toEqual([...listPolicies()].sort());
   });
 
-  it.for(Object.entries(SPECS))('%s', async ([name, spec]) => {
+  it.for(Object.entries(SPECS))('%s', { timeout: 300_000 }, async ([name, spec]) => {
     run ??= new GpuDecodeRun(await nodeGpuDevice(), model, 'f16');
     const calibration = calibrations.get(name);
     const got = await run.decodeAll(createPolicy(parseAttentionSpec(spec), { config: model.config, calibration }), ids, { firstAsPrefill: true });
@@ -56,5 +56,5 @@ describe('every policy with f16 KV pages against its CPU reference with f16-roun
     const diff = maxLogitDiff(got, want);
     console.log(`${spec} with f16 KV: max |logit - reference| = ${diff.toExponential(2)}, ${run.cache.tokensHeld(run.seq)} tokens held`);
     expect(diff).toBeLessThan(F16_LOGITS_TOLERANCE);
-  }, 300_000);
+  });
 });
