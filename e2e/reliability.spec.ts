@@ -40,7 +40,9 @@ test('a device lost mid-generation ends the stream with DEVICE_LOST; the next re
   expect(lost.error?.remedy).toBeTruthy();
 
   // The model is loaded again on a new device by this request; its cache is rebuilt by prefill.
+  const t = Date.now();
   const after = (await hostOk(page, 'generate', request)).result as { ids: number[] };
+  console.log(JSON.stringify({ deviceLostRecoverMs: Date.now() - t, chunksBeforeLoss: lost.chunks.length }));
   expect(after.ids).toEqual(before.ids);
   // A conversation goes on: a longer prompt that starts with the first one answers as on a fresh load.
   const turn2 = { ids: [...request.ids, ...before.ids, 412, 300], maxTokens: 8, ignoreEos: true };
@@ -49,14 +51,17 @@ test('a device lost mid-generation ends the stream with DEVICE_LOST; the next re
   expect((await hostOk(page, 'generate', turn2)).result).toMatchObject({ ids: continued.ids });
 });
 
-test('a worker that dies mid-stream fails it with WORKER_DIED; the next call starts a new worker that answers', async ({ page }) => {
-  test.setTimeout(600_000);
-  await openHost(page);
-  const { result } = await hostOk(page, 'workerDeath', URL_PATH) as {
-    result: { chunks: number; error: { code?: string; remedy?: string } | null; before: string; after: string };
-  };
-  expect(result.chunks).toBeGreaterThan(0);
-  expect(result.error?.code).toBe('WORKER_DIED');
-  expect(result.error?.remedy).toBeTruthy();
-  expect(result.after).toBe(result.before);
-});
+for (const how of ['crash', 'close'] as const) {
+  test(`a worker that dies mid-stream (${how === 'crash' ? 'an uncaught error' : 'closed, no error'}) fails it with WORKER_DIED; the next call starts a new worker that answers`, async ({ page }) => {
+    test.setTimeout(600_000);
+    await openHost(page);
+    const { result } = await hostOk(page, 'workerDeath', { url: URL_PATH, how }) as {
+      result: { chunks: number; error: { code?: string; remedy?: string } | null; before: string; after: string; failedAfterMs: number; recoveredAfterMs: number };
+    };
+    console.log(JSON.stringify({ how, failedAfterMs: Math.round(result.failedAfterMs), recoveredAfterMs: Math.round(result.recoveredAfterMs) }));
+    expect(result.chunks).toBeGreaterThan(0);
+    expect(result.error?.code).toBe('WORKER_DIED');
+    expect(result.error?.remedy).toBeTruthy();
+    expect(result.after).toBe(result.before);
+  });
+}

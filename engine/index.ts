@@ -6,3 +6,4 @@ export * from './errors/index.ts';
 export { installSieveErrorTransfer } from './worker-errors.ts';
 export { EngineSession, SharedEngineHost, type EngineWorkerApi } from './sharing/index.ts';
 export * from './shared-handshake.ts';
+export { holdWorkerLife } from './worker-life.ts';

@@ -14,3 +14,4 @@ export type { LoadProgress } from './model/index.ts';
 // One engine for every tab: the worker-side API both worker kinds expose, and the shared worker's handshake.
 export type { EngineWorkerApi } from './sharing/index.ts';
 export * from './shared-handshake.ts';
+export { watchWorkerLife } from './worker-life.ts';

@@ -4,7 +4,7 @@
 // build ships the engine once.
 import * as Comlink from 'comlink';
 import {
-  installSieveErrorTransfer, isSharedHello, SHARED_WORKER_LOCK_PREFIX, SharedEngineHost, SieveEngine,
+  holdWorkerLife, installSieveErrorTransfer, isSharedHello, SHARED_WORKER_LOCK_PREFIX, SharedEngineHost, SieveEngine,
   type SharedReady, type SharedUnavailable,
 } from '../engine/index.ts';
 
@@ -12,7 +12,10 @@ installSieveErrorTransfer();
 
 const sharedScope = (globalThis as { SharedWorkerGlobalScope?: abstract new () => unknown }).SharedWorkerGlobalScope;
 if (sharedScope && globalThis instanceof sharedScope) serveTabs();
-else Comlink.expose(new SieveEngine());
+else {
+  holdWorkerLife(); // its client learns of an end that fires no error event (engine/worker-life.ts)
+  Comlink.expose(new SieveEngine());
+}
 
 function serveTabs(): void {
   const host = new SharedEngineHost(new SieveEngine());

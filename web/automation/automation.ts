@@ -95,9 +95,10 @@ const host = {
     } catch (e) { return plainError(e); }
   },
   /** A worker that crashes mid-stream under web/client's SieveClient: e2e/reliability.spec.ts. */
-  async workerDeath(url: string) {
+  async workerDeath(arg: string | { url: string; how: 'crash' | 'close' }) {
     try {
-      return { result: await runWorkerDeath(url) };
+      const { url, how } = typeof arg === 'string' ? { url: arg, how: 'crash' as const } : arg;
+      return { result: await runWorkerDeath(url, how) };
     } catch (e) { return plainError(e); }
   },
   /** Deletes a model from the store (it waits for loads reading it): when it was asked for and when it was done. */

@@ -1,7 +1,7 @@
 // The automation build's engine worker: the engine as workers/engine.worker.ts runs it, plus test hooks that only
 // the automation page (e2e tests, the CLI) can reach. The chat page and the script tag use workers/engine.worker.ts.
 import * as Comlink from 'comlink';
-import { installSieveErrorTransfer, SieveEngine } from '../../engine/index.ts';
+import { holdWorkerLife, installSieveErrorTransfer, SieveEngine } from '../../engine/index.ts';
 
 export class AutomationEngine extends SieveEngine {
   /**
@@ -15,6 +15,11 @@ export class AutomationEngine extends SieveEngine {
     return device !== null;
   }
 
+  /** Ends this worker with no error, as the browser ending it would: no event reaches its Worker object. */
+  close(): void {
+    setTimeout(() => self.close(), 0);
+  }
+
   /** Kills this worker as a crash would: an uncaught error, then the worker closes (e2e/reliability.spec.ts). */
   crash(): void {
     setTimeout(() => {
@@ -25,4 +30,5 @@ export class AutomationEngine extends SieveEngine {
 }
 
 installSieveErrorTransfer();
+holdWorkerLife();
 Comlink.expose(new AutomationEngine());

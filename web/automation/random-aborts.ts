@@ -144,10 +144,13 @@ export async function runRandomAborts(options: RandomAbortsOptions): Promise<Ran
 }
 
 /**
- * Worker death through the client: a streaming request's worker crashes after its first token (the automation
- * worker's hook); what the stream ended with, then a load and the same request on the new worker the client starts.
+ * Worker death through the client: a streaming request's worker crashes (an uncaught error) or closes with none after
+ * its first token (the automation worker's hooks); what the stream ended with and how long after the hook, then a
+ * load and the same request on the new worker the client starts, and how long that took.
  */
-export async function runWorkerDeath(url: string): Promise<{ chunks: number; error: { code?: string; remedy?: string } | null; before: string; after: string }> {
+export async function runWorkerDeath(url: string, how: 'crash' | 'close' = 'crash'): Promise<{
+  chunks: number; error: { code?: string; remedy?: string } | null; before: string; after: string; failedAfterMs: number; recoveredAfterMs: number;
+}> {
   const start = () => new Worker(new URL('./engine-test.worker.ts', import.meta.url), { type: 'module' });
   let worker = start();
   const client = new SieveClient(worker, () => (worker = start()));
@@ -157,17 +160,22 @@ export async function runWorkerDeath(url: string): Promise<{ chunks: number; err
     const before = (await completion(client, { ...request, max_tokens: 12 })).choices[0].text;
     let chunks = 0;
     let error: { code?: string; remedy?: string } | null = null;
+    let hookAt = 0;
     try {
       const stream = await client.completions.create({ ...request, stream: true });
       for await (const _chunk of stream) {
-        if (++chunks === 1) void Comlink.wrap<AutomationEngine>(worker).crash();
+        if (++chunks !== 1) continue;
+        hookAt = performance.now();
+        const hooks = Comlink.wrap<AutomationEngine>(worker);
+        void (how === 'crash' ? hooks.crash() : hooks.close());
       }
     } catch (e) {
       error = { code: (e as { code?: string }).code, remedy: (e as { remedy?: string }).remedy };
     }
+    const failedAfterMs = performance.now() - hookAt;
     await client.load(url);
     const after = (await completion(client, { ...request, max_tokens: 12 })).choices[0].text;
-    return { chunks, error, before, after };
+    return { chunks, error, before, after, failedAfterMs, recoveredAfterMs: performance.now() - hookAt };
   } finally {
     client.terminate();
   }

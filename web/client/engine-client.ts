@@ -1,6 +1,6 @@
 // SieveClient: the page-side handle on the engine worker, shaped like OpenAI's JS client (and WebLLM's).
 import * as Comlink from 'comlink';
-import { AbortedError, installSieveErrorTransfer, SHARED_WORKER_NAME, WorkerDiedError, type EngineWorkerApi } from '../../engine/protocol.ts';
+import { AbortedError, installSieveErrorTransfer, SHARED_WORKER_NAME, watchWorkerLife, WorkerDiedError, type EngineWorkerApi } from '../../engine/protocol.ts';
 import { ChunkChannel } from './chunk-channel.ts';
 import { RemoteEngine, type RemoteEngineOptions } from './remote-engine.ts';
 import { SharedEngineEndpoint } from './shared-endpoint.ts';
@@ -85,6 +85,10 @@ export class SieveClient {
       const message = (event as ErrorEvent).message;
       this.died(message ? `an uncaught error: ${message}` : 'it crashed or could not start');
     });
+    // An end with no error (closed, or ended by the browser) fires no event: the worker's life lock says it.
+    if (typeof Worker !== 'undefined' && worker instanceof Worker) {
+      watchWorkerLife(worker, () => { if (this.worker === worker) this.died('it ended without an error (closed, or ended by the browser)'); });
+    }
   }
 
   /** The worker is gone (or its state unknown after an uncaught error): end it and fail what is in flight. */
