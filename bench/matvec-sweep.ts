@@ -20,10 +20,10 @@ import { PagedAttention } from '../engine/attention/index.ts';
 import { createEngineDevice } from '../engine/gpu/index.ts';
 import { PagedKVCache } from '../engine/kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type ModelConfig } from '../engine/model/index.ts';
-import { dequantizeMatrix } from '../engine/quant/index.ts';
+import { dequantizeMatrix, type QuantizationMode } from '../engine/quant/index.ts';
 import {
   countingEncoder, DecodeKernels, encodeDispatch, GPU_VARIANT, MATVEC_CANDIDATES, matvecShapeFor, WgslDecoder,
-  type DecodeKernelVariant, type Dispatch, type DispatchCounts, type MatrixBuffer, type MatvecCandidate, type MatvecMode, type MatvecShape, type WeightFormat,
+  type DecodeKernelVariant, type Dispatch, type DispatchCounts, type MatrixBuffer, type MatvecCandidate, type MatvecMode, type MatvecShape,
 } from '../engine/decode/index.ts';
 import readBandwidthSource from './read-bandwidth.wgsl?raw';
 import { modelShape, uploadRandom } from './random-gpu-weights.ts';
@@ -59,9 +59,9 @@ const SMOKE_CASES: MatvecCase[] = [
   { name: 'qkv 64x64', model: 'smoke', mode: 'normed', rows: [32, 16, 16], in: 64 },
   { name: 'gate/up 40x64', model: 'smoke', mode: 'gated', rows: [40, 40], in: 64 },
 ];
-const SMOKE_FORMATS: WeightFormat[] = ['int4', 'f32'];
+const SMOKE_FORMATS: QuantizationMode[] = ['int4', 'f32'];
 
-const FORMATS: WeightFormat[] = ['int4', 'int8', 'f16', 'f32'];
+const FORMATS: QuantizationMode[] = ['int4', 'int8', 'f16', 'f32'];
 
 /** The decode steps' model shapes (as bench/wgsl-decode-shapes.ts's). */
 const MODELS: [string, ModelConfig][] = [
@@ -174,7 +174,7 @@ function fillPattern(device: GPUDevice, buffer: GPUBuffer, pattern: Pattern, cou
 /** Matrix m of a case in one format: its GPU buffers (copy 0 filled from the patterns) and a row's CPU reference. */
 interface SweepMatrix { gpu: MatrixBuffer; bytes: number; referenceRow: (r: number) => Float32Array; destroy: () => void }
 
-function makeMatrix(device: GPUDevice, format: WeightFormat, rows: number, inF: number, m: number, fill: boolean): SweepMatrix {
+function makeMatrix(device: GPUDevice, format: QuantizationMode, rows: number, inF: number, m: number, fill: boolean): SweepMatrix {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   const mk = (bytes: number) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
   const start = m * 7920;
@@ -223,7 +223,7 @@ function sampledRows(rows: number, count: number): number[] {
 }
 
 interface MatvecRow {
-  case: string; model: string; mode: MatvecMode; format: WeightFormat; candidate: string;
+  case: string; model: string; mode: MatvecMode; format: QuantizationMode; candidate: string;
   /** The shape that ran (matvecShapeFor may take fewer rows a workgroup on small matrices) and its reduction. */
   ran: string; reduce: string; workgroups: number;
   us: number; usSpread: number; GBperS: number; ofReadBandwidth: number | null; maxError: number; correct: boolean; copies: number; dispatchesPerPass: number;
@@ -242,7 +242,7 @@ const TOLERANCE = 2e-4;
  * run on SwiftShader, where a 256-thread pipeline takes seconds) takes today's and the subgroup-exponent one only:
  * engine/decode/matvec-variants.test.ts checks them all there.
  */
-function candidatesFor(format: WeightFormat, smoke: boolean): MatvecCandidate[] {
+function candidatesFor(format: QuantizationMode, smoke: boolean): MatvecCandidate[] {
   if (smoke) {
     const all = candidatesFor(format, false);
     return [all[0], all.find((c) => c.shape.subgroups)!];
@@ -257,7 +257,7 @@ function candidatesFor(format: WeightFormat, smoke: boolean): MatvecCandidate[] 
   }).map((c) => ({ name: c.name.replace(/-(exponent|convert)$/, ''), shape: { ...c.shape, exponentUnpack: false } }));
 }
 
-async function sweepCase(device: GPUDevice, timer: PassTimer, mc: MatvecCase, format: WeightFormat, readGBperS: () => number, smoke: boolean, rounds: number): Promise<MatvecRow[]> {
+async function sweepCase(device: GPUDevice, timer: PassTimer, mc: MatvecCase, format: QuantizationMode, readGBperS: () => number, smoke: boolean, rounds: number): Promise<MatvecRow[]> {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const mk = (bytes: number) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
   const next = mulberry(mc.in * 31 + mc.rows[0]);
@@ -356,7 +356,7 @@ async function readBack(device: GPUDevice, buffer: GPUBuffer, floats: number): P
  * The pick per format: among candidates correct on every case, the least geometric mean over the cases of its time
  * against today's GPU variant's (the first candidate), so a small matrix counts as much as a big one.
  */
-function pick(rows: MatvecRow[], format: WeightFormat): { candidate: string; geoMeanVsToday: number } | null {
+function pick(rows: MatvecRow[], format: QuantizationMode): { candidate: string; geoMeanVsToday: number } | null {
   const mine = rows.filter((r) => r.format === format);
   const names = [...new Set(mine.map((r) => r.candidate))];
   const cases = [...new Set(mine.map((r) => r.case))];
@@ -374,13 +374,13 @@ function pick(rows: MatvecRow[], format: WeightFormat): { candidate: string; geo
 }
 
 interface DecodeRow {
-  model: string; format: WeightFormat; variant: string; msPerToken: number; tokensPerS: number; spread: number; rounds: number;
+  model: string; format: QuantizationMode; variant: string; msPerToken: number; tokensPerS: number; spread: number; rounds: number;
   dispatchesPerToken: number; hostEncodeMs: number; floorMs: number; overFloor: number; weightGB: number;
 }
 
 /** GPU-greedy decode steps (the argmax kernel picks the id, the queue kept full) of one model shape, each variant
  * on its own decoder over the same weights, rounds interleaved. */
-async function benchDecode(device: GPUDevice, name: string, c: ModelConfig, format: WeightFormat, variants: [string, DecodeKernelVariant][], ys: { readGBperS: number; emptyDispatchMs: number }, smoke: boolean): Promise<DecodeRow[]> {
+async function benchDecode(device: GPUDevice, name: string, c: ModelConfig, format: QuantizationMode, variants: [string, DecodeKernelVariant][], ys: { readGBperS: number; emptyDispatchMs: number }, smoke: boolean): Promise<DecodeRow[]> {
   const weights = uploadRandom(device, c, false, format);
   const steps = smoke ? 2 : 32;
   const rounds = smoke ? 1 : 5;
@@ -509,7 +509,7 @@ async function main() {
   }
   // Re-rate every row against the run's final median bandwidth.
   for (const r of result.matvec) r.ofReadBandwidth = result.bandwidth.readGBperS > 0 ? +(r.GBperS / result.bandwidth.readGBperS).toFixed(3) : null;
-  const picked: Partial<Record<WeightFormat, MatvecShape>> = {};
+  const picked: Partial<Record<QuantizationMode, MatvecShape>> = {};
   for (const f of formats) {
     const p = pick(result.matvec, f);
     result.picks[f] = p;
@@ -518,7 +518,7 @@ async function main() {
   save();
   // Whole decode steps: today's GPU variant, the picks, and the picks without the >= 264-workgroup rule.
   const models = MODELS.filter(([n]) => (smoke ? n === 'smoke' : n === 'Llama-3.2-1B' || n === 'SmolLM2-135M'));
-  const decodeFormats = (['int4', 'f16', 'int8', 'f32'] as WeightFormat[]).filter((f) => formats.includes(f)).slice(0, smoke ? 1 : 4);
+  const decodeFormats = (['int4', 'f16', 'int8', 'f32'] as QuantizationMode[]).filter((f) => formats.includes(f)).slice(0, smoke ? 1 : 4);
   for (const format of decodeFormats) {
     for (const [name, c] of models) {
       if (left() < 5) { result.errors.push(`decode ${name} ${format}: skipped, ${left().toFixed(0)} s left`); continue; }

@@ -10,28 +10,19 @@
 // Build: node bench/build-node-bench.mjs; run: node .carry/node-bench/node-prefill.mjs --model smollm2 --out x.json.
 import { writeFileSync } from 'node:fs';
 import { argOf as arg, openNodeBenchDevice } from './node-harness.ts';
-import { layerWeight, parseHfConfig, type ModelConfig } from '../engine/model/index.ts';
-import { GpuModel, GpuWeights, type GpuModelOptions } from '../engine/runtime/index.ts';
+import { GpuModel, type GpuModelOptions } from '../engine/runtime/index.ts';
 import { PREFILL_MIN_TILES_PER_SPLIT } from '../engine/attention/constants.ts';
-import { isQuantizedWeight, toF16 } from '../engine/quant/index.ts';
-import { SMOLLM2_135M_SHAPE, type LlamaShape } from './random-checkpoint.ts';
+import type { QuantizationMode } from '../engine/quant/index.ts';
+import { configOfShape, LLAMA_3_2_1B_SHAPE, randomGpuWeights, SMOLLM2_135M_SHAPE, type LlamaShape } from './random-checkpoint.ts';
 
-/**
- * Llama-3.2-1B's shape, from meta-llama/Llama-3.2-1B's config.json as published (not fetched here): hidden 2048,
- * 16 layers, 32 heads, 8 KV heads, FFN 8192, vocab 128256, theta 500000, tied. Its context is 128K; 8192 positions
- * here, so the KV pool (capped at 512 MiB by GpuModel) holds the longest prompt measured.
- */
-const LLAMA_32_1B_SHAPE: LlamaShape = {
-  hiddenSize: 2048, intermediateSize: 8192, numLayers: 16, numHeads: 32, numKvHeads: 8, vocabSize: 128256,
-  maxPositionEmbeddings: 8192, ropeTheta: 500000, tieWordEmbeddings: true,
-};
+/** Llama-3.2-1B's shape with 8192 positions, so the KV pool (capped at 512 MiB by GpuModel) holds the longest prompt measured. */
+const LLAMA_1B_8K_SHAPE: LlamaShape = { ...LLAMA_3_2_1B_SHAPE, maxPositionEmbeddings: 8192 };
 
 /** A two-layer shape of SmolLM2's head layout, to check the bench runs (SwiftShader). */
 const TINY_SHAPE: LlamaShape = { ...SMOLLM2_135M_SHAPE, numLayers: 2, vocabSize: 1024, maxPositionEmbeddings: 1024 };
 
 type Path = 'wgsl' | 'wgsl-nosplit';
-interface Variant { path: Path; format: Format; key: string }
-type Format = 'f32' | 'f16' | 'int8' | 'int4';
+interface Variant { path: Path; format: QuantizationMode; key: string }
 
 const LABEL = arg('--label', 'h200');
 const OUT = arg('--out', 'bench-node-prefill.json');
@@ -43,7 +34,7 @@ const ROUNDS = Number(arg('--rounds', '5'));
 /** Layers kept of the shape (all by default). */
 const LAYERS = Number(arg('--layers', '0'));
 /** Weight formats, each a variant beside the paths (interleaved in the same rounds): e.g. int4,f16. */
-const FORMATS = arg('--quantization', 'f32').split(',') as Format[];
+const FORMATS = arg('--quantization', 'f32').split(',') as QuantizationMode[];
 /**
  * Warm-up: 0 (default) warms each path at each length before its rounds; N > 0 warms each path once with an N-token
  * prompt instead (the WGSL path's pipelines do not depend on the length: an 8K row then costs no 8K warm-up).
@@ -51,80 +42,6 @@ const FORMATS = arg('--quantization', 'f32').split(',') as Format[];
 const WARMUP_LENGTH = Number(arg('--warmup-length', '0'));
 /** Seconds after which no new round starts (the device segment's budget). */
 const BUDGET_S = Number(arg('--budget-s', '1e9'));
-
-function configOf(s: LlamaShape): ModelConfig {
-  return parseHfConfig({
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: s.hiddenSize, intermediate_size: s.intermediateSize,
-    num_hidden_layers: s.numLayers, num_attention_heads: s.numHeads, num_key_value_heads: s.numKvHeads, vocab_size: s.vocabSize,
-    max_position_embeddings: s.maxPositionEmbeddings, rope_theta: s.ropeTheta, rms_norm_eps: 1e-5, hidden_act: 'silu',
-    tie_word_embeddings: s.tieWordEmbeddings, bos_token_id: 1, eos_token_id: 2,
-  });
-}
-
-/**
- * Random weights written straight to the GPU in GpuWeights' layout: f32 values of std ~0.02 from a seeded pool, or
- * (int8/int4) random symmetric block-32 codes with scales of that std, for the matrices engine/quant quantizes; norms
- * are 1. No CPU copy and no host quantization (the 1B shape's took most of a minute of device time before).
- */
-export function randomGpuWeights(device: GPUDevice, c: ModelConfig, format: Format): GpuWeights {
-  const weights = new GpuWeights(format);
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-  let state = 1234;
-  const pool = new Float32Array(1 << 20);
-  for (let i = 0; i < pool.length; i++) { state = (state * 1103515245 + 12345) >>> 0; pool[i] = (state / 4294967296 - 0.5) * 0.07; }
-  const codes = new Uint8Array(1 << 22);
-  for (let i = 0; i < codes.length; i++) { state = (state * 1103515245 + 12345) >>> 0; codes[i] = state >>> 24; }
-  const ones = new Float32Array(1 << 16).fill(1);
-  // f16: the same pool as f16 pairs (engine/quant/f16.ts's layout is a Uint16Array's bytes).
-  const halves = format === 'f16' ? toF16(pool) : null;
-  const buffer = (label: string, bytes: number, src: Float32Array | Uint8Array | Uint16Array, offset = 0) => {
-    const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
-    const srcBytes = new Uint8Array(src.buffer as ArrayBuffer, src.byteOffset, src.byteLength);
-    for (let at = 0; at < bytes;) {
-      const len = Math.min(srcBytes.length - offset, bytes - at);
-      device.queue.writeBuffer(b, at, srcBytes, offset, Math.ceil(len / 4) * 4);
-      at += len;
-    }
-    weights.bytes += bytes;
-    return b;
-  };
-  const q = weights.quantization;
-  const add = (name: string, shape: number[]) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (shape.length === 1) {
-      weights.byName.set(name, { buffer: buffer(name, n * 4, ones), shape });
-    } else if (q && isQuantizedWeight(name)) {
-      const blocksPerRow = Math.ceil(shape[1] / q.blockSize);
-      const scales = new Float32Array(1 << 16).fill(0.07 / Math.sqrt(12) / (q.bits === 4 ? 4.6 : 74));
-      weights.byName.set(name, {
-        buffer: buffer(name, shape[0] * blocksPerRow * q.blockSize * q.bits / 8, codes, (weights.byName.size * 4096) % (1 << 20)),
-        shape,
-        quantized: { scales: buffer(`${name} scales`, shape[0] * blocksPerRow * 4, scales), mins: false, bits: q.bits as 4 | 8, blockSize: q.blockSize, blocksPerRow },
-      });
-    } else if (halves && isQuantizedWeight(name)) {
-      weights.byName.set(name, { buffer: buffer(name, n * 2, halves, (weights.byName.size * 4096) % (1 << 20)), shape, f16: true });
-    } else {
-      weights.byName.set(name, { buffer: buffer(name, n * 4, pool, (weights.byName.size * 4096) % (1 << 20)), shape });
-    }
-  };
-  const D = c.hiddenSize;
-  add('model.embed_tokens.weight', [c.vocabSize, D]);
-  add('model.norm.weight', [D]);
-  if (!c.tieWordEmbeddings) add('lm_head.weight', [c.vocabSize, D]);
-  for (let l = 0; l < c.numLayers; l++) {
-    const w = (suffix: string, shape: number[]) => add(layerWeight(l, suffix), shape);
-    w('input_layernorm.weight', [D]);
-    w('post_attention_layernorm.weight', [D]);
-    w('self_attn.q_proj.weight', [c.numHeads * c.headDim, D]);
-    w('self_attn.k_proj.weight', [c.numKvHeads * c.headDim, D]);
-    w('self_attn.v_proj.weight', [c.numKvHeads * c.headDim, D]);
-    w('self_attn.o_proj.weight', [D, c.numHeads * c.headDim]);
-    w('mlp.gate_proj.weight', [c.intermediateSize, D]);
-    w('mlp.up_proj.weight', [c.intermediateSize, D]);
-    w('mlp.down_proj.weight', [D, c.intermediateSize]);
-  }
-  return weights;
-}
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -134,9 +51,9 @@ async function main() {
   const elapsedS = () => (performance.now() - t0) / 1000;
   const { engine, adapter } = await openNodeBenchDevice();
   console.log(`adapter: ${adapter}; ${MODEL} ${FORMATS}; chunk ${CHUNK}; paths ${PATHS}; lengths ${LENGTHS}`);
-  const base = MODEL === 'llama1b' ? LLAMA_32_1B_SHAPE : MODEL === 'tiny' ? TINY_SHAPE : { ...SMOLLM2_135M_SHAPE, maxPositionEmbeddings: 8192 };
+  const base = MODEL === 'llama1b' ? LLAMA_1B_8K_SHAPE : MODEL === 'tiny' ? TINY_SHAPE : { ...SMOLLM2_135M_SHAPE, maxPositionEmbeddings: 8192 };
   const shape = LAYERS > 0 ? { ...base, numLayers: LAYERS } : base;
-  const config = configOf(shape);
+  const config = configOfShape(shape);
   const longest = Math.max(...LENGTHS);
   // Every (path, format) pair is a variant with its own model; the rounds alternate over them.
   const variants: Variant[] = PATHS.flatMap((path) => FORMATS.map((format) => ({ path, format, key: `${path} ${format}` })));

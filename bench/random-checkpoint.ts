@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { layerWeight, type ModelConfig } from '../engine/model/index.ts';
-import { quantizationSpec, toF16 } from '../engine/quant/index.ts';
+import { f16Bits, quantizationSpec, toF16, type QuantizationMode } from '../engine/quant/index.ts';
 import { GpuWeights } from '../engine/runtime/weights.ts';
 
 export interface LlamaShape {
@@ -55,7 +55,7 @@ export function configOfShape(s: LlamaShape): ModelConfig {
  * f32 values. No checkpoint and no CPU copy of the model: a 1B shape is on the GPU in about a second, which a bench
  * with seconds of device time needs.
  */
-export function randomGpuWeights(device: GPUDevice, config: ModelConfig, quantization: 'f32' | 'f16' | 'int8' | 'int4', seed = 1234): GpuWeights {
+export function randomGpuWeights(device: GPUDevice, config: ModelConfig, quantization: QuantizationMode, seed = 1234): GpuWeights {
   const spec = quantizationSpec(quantization);
   const weights = new GpuWeights(quantization);
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
@@ -105,17 +105,6 @@ export function randomGpuWeights(device: GPUDevice, config: ModelConfig, quantiz
     w('mlp.down_proj.weight', [D, c.intermediateSize]);
   }
   return weights;
-}
-
-function f32ToF16(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = ((x >>> 23) & 0xff) - 127 + 15;
-  const mant = x & 0x7fffff;
-  if (exp <= 0) return sign; // tiny values flush to zero: fine for random weights
-  if (exp >= 31) return sign | 0x7c00;
-  return sign | (exp << 10) | (mant >>> 13);
 }
 
 /** A Llama checkpoint's tensors in file order: name, shape, and how a random checkpoint fills them. */
@@ -180,7 +169,7 @@ export function writeRandomCheckpoint(dir: string, shape: LlamaShape, seed = 123
     const count = dims.reduce((a, b) => a * b, 1);
     for (let i = 0; i < count; i++) {
       // Box-Muller needs two uniforms; a sum of uniforms is normal enough for a speed benchmark.
-      data[k++] = init === 'ones' ? 0x3c00 : f32ToF16((uniform() + uniform() + uniform() - 1.5) * 2 * std);
+      data[k++] = init === 'ones' ? 0x3c00 : f16Bits((uniform() + uniform() + uniform() - 1.5) * 2 * std);
     }
   }
   const len = Buffer.alloc(8);

@@ -1,10 +1,12 @@
 // The engine's light face for pages: request/response types, typed errors and the worker error transfer,
-// without pulling the engine itself (ORT, kernels) into the page bundle.
+// without pulling the engine itself (its kernels) into the page bundle.
 export type { EngineGenerateRequest, EngineGenerateResult, EngineLoadOptions, EngineLogitsRequest, ModelInfo, SieveEngine } from './engine.ts';
 // The model catalog for pickers (models/catalog.json and its pure helpers; no downloads or GPU code).
 export {
-  modelCatalog, findCatalogModel, catalogModelUrl, downloadBytes, type CatalogModel, type WeightFormat,
+  modelCatalog, findCatalogModel, catalogModelUrl, downloadBytes, type CatalogModel,
 } from './hub/index.ts';
+// The client API's name for engine/quant's one weight-format type (a catalog model's `quantization`).
+export type { QuantizationMode as WeightFormat } from './quant/index.ts';
 export * from './errors/index.ts';
 export { installSieveErrorTransfer } from './worker-errors.ts';
 export type { DecodeProfile } from './runtime/index.ts';

@@ -1,5 +1,6 @@
 // The decode kernels as recorded dispatches: pipelines (cached per shape) and bind groups made once, replayed each step.
 import { InvalidArgumentError } from '../errors/index.ts';
+import type { QuantizationMode } from '../quant/index.ts';
 import { EMBED_WORKGROUP_SIZE } from './constants.ts';
 import { GPU_VARIANT, matvecShapeFor, type DecodeKernelVariant, type MatvecShape } from './variants.ts';
 import argmaxSource from './argmax.wgsl?raw';
@@ -30,9 +31,6 @@ const embedQuantSource = linkWgsl(embedQuantRaw);
  */
 export const F16_UNIT = 8;
 
-/** How a matrix's weights are stored: the weight format matvec.wgsl is linked with. */
-export type WeightFormat = 'f32' | 'f16' | 'int8' | 'int4';
-
 /** matvec.wgsl's MAX_RPT (8 partial sums a thread) over gated's 2 per row. */
 const GATED_MAX_ROWS_PER_THREAD = 4;
 
@@ -44,7 +42,7 @@ export type MatvecReduce = 'workgroup' | 'subgroup';
  * and the reduction are the kernel's `//#include weight-format`, `matvec-segments` and `matvec-reduce` (with its
  * `matvec-reduce-enable`). Exported so a test can print the joined text the GPU compiles.
  */
-export function matvecSource(format: WeightFormat, segments: 1 | 2 | 3, reduce: MatvecReduce = 'workgroup'): string {
+export function matvecSource(format: QuantizationMode, segments: 1 | 2 | 3, reduce: MatvecReduce = 'workgroup'): string {
   const key = `${format}:${segments}:${reduce}`;
   const known = linkedMatvec.get(key);
   if (known) return known;
@@ -125,7 +123,7 @@ export function matvecStorageBuffers(matrices: number, quantized: boolean): numb
 }
 
 /** The weight format of a matrix buffer. */
-export function weightFormatOf(m: MatrixBuffer): WeightFormat {
+export function weightFormatOf(m: MatrixBuffer): QuantizationMode {
   if (m.quantized) return m.quantized.bits === 4 ? 'int4' : 'int8';
   return m.f16 ? 'f16' : 'f32';
 }

@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
-import { dequantizeMatrix, gpuScales, quantizeMatrix, toF16, type QuantizedMatrix } from '../quant/index.ts';
-import { DecodeKernels, encodeDispatch, type MatrixBuffer, type MatvecMode, type WeightFormat } from './kernels.ts';
+import { dequantizeMatrix, gpuScales, quantizeMatrix, toF16, type QuantizationMode, type QuantizedMatrix } from '../quant/index.ts';
+import { DecodeKernels, encodeDispatch, type MatrixBuffer, type MatvecMode } from './kernels.ts';
 import { GPU_VARIANT, MATVEC_CANDIDATES, type MatvecShape } from './variants.ts';
 
 /** Relative to max(1, largest expected): f32 sums of 100 terms (f16: the weights' own rounding is in the reference). */
@@ -46,7 +46,7 @@ function halfToFloat(h: number): number {
 }
 
 /** A weight format, or int4/int8 blocks with f32 mins (GGUF's Q4_K / Q5_K on the GPU: w = scale * code - min). */
-type TestFormat = WeightFormat | 'int4+min' | 'int8+min';
+type TestFormat = QuantizationMode | 'int4+min' | 'int8+min';
 
 /** A random matrix in `format` on the GPU, and the f32 weights the GPU should see (the CPU reference's). */
 function matrix(device: GPUDevice, next: () => number, format: TestFormat, out: number): { gpu: MatrixBuffer; w: Float32Array } {

@@ -2,24 +2,26 @@
 import { BadModelFileError } from '../errors/index.ts';
 import { DEFAULT_KV_MEMORY_BYTES, kvCapacity } from '../kv/index.ts';
 import { expectedTensorShapes, HUGGING_FACE_ORIGIN, parseHfConfig, type ModelConfig } from '../model/index.ts';
+import { QUANTIZATION_MODES, quantizationSpec, quantizedBytes, type QuantizationMode } from '../quant/index.ts';
 import catalogJson from '../../models/catalog.json';
 
 const CATALOG_FILE = 'models/catalog.json';
 
-/** Weight formats a model can be held in on the GPU, least loss first; all but f32 are made at load. */
-export type WeightFormat = 'f32' | 'f16' | 'int8' | 'int4';
-export const WEIGHT_FORMATS: WeightFormat[] = ['f32', 'f16', 'int8', 'int4'];
 
 /**
- * Bytes per weight: f32 4; f16 2; int8 1 plus one f32 scale per row (ignored here, under 0.1%); int4 in blocks of 32
- * with one f16 scale per block (MatMulNBits' layout) = (32 * 4 + 16) / 32 bits = 4.5 bits.
+ * Bytes per weight on the GPU, as engine/quant stores each load option: f32 4, f16 2; int8 and int4 in symmetric
+ * blocks of QUANT_BLOCK_SIZE (32) codes with one f32 scale each, (32 * 8 + 32) / 32 = 9 bits and (32 * 4 + 32) / 32 =
+ * 5 bits. Norm vectors stay f32 (under 0.1% of a catalog model's weights); a GGUF's own blocks are ggufModelNeeds'.
  */
-export const BYTES_PER_WEIGHT: Record<WeightFormat, number> = { f32: 4, f16: 2, int8: 1, int4: 4.5 / 8 };
+export const BYTES_PER_WEIGHT: Readonly<Record<QuantizationMode, number>> = Object.fromEntries(QUANTIZATION_MODES.map((mode) => {
+  const spec = quantizationSpec(mode);
+  return [mode, spec ? quantizedBytes(1, spec.blockSize, spec) / spec.blockSize : mode === 'f16' ? 2 : 4];
+})) as Record<QuantizationMode, number>;
 
 /**
  * Weight bytes a tab can give a model: 1 GiB, the low end of the 1-4 GB per-tab memory caps DESIGN.md names, so the
  * KV cache, activations and the JS heap still fit beside the weights. A catalog model's `quantization` is the first
- * format of WEIGHT_FORMATS (least loss first) whose weights fit this budget (checked by catalog.test.ts).
+ * format of QUANTIZATION_MODES (least loss first) whose weights fit this budget (checked by catalog.test.ts).
  */
 export const TAB_WEIGHT_BUDGET_BYTES = 2 ** 30;
 
@@ -78,7 +80,7 @@ export interface CatalogModel {
   parameters: number;
   checkpointDtype: 'f32' | 'f16' | 'bf16';
   /** The weight format the model needs to fit a browser tab (TAB_WEIGHT_BUDGET_BYTES). */
-  quantization: WeightFormat;
+  quantization: QuantizationMode;
   /** The fields of the model's config.json that size it (parsed with the engine's own parseHfConfig). */
   config: Record<string, unknown>;
   files: CatalogFile[];
@@ -123,7 +125,7 @@ export function parseCatalog(json: unknown, file = CATALOG_FILE): Catalog {
     const parameters = m.parameters;
     if (typeof parameters !== 'number' || !Number.isSafeInteger(parameters) || parameters <= 0) fail('parameters', 'is not a positive integer');
     if (!['f32', 'f16', 'bf16'].includes(m.checkpointDtype as string)) fail('checkpointDtype', 'is not one of f32, f16, bf16');
-    if (!WEIGHT_FORMATS.includes(m.quantization as WeightFormat)) fail('quantization', `is not one of ${WEIGHT_FORMATS.join(', ')}`);
+    if (!QUANTIZATION_MODES.includes(m.quantization as QuantizationMode)) fail('quantization', `is not one of ${QUANTIZATION_MODES.join(', ')}`);
     if (typeof m.gated !== 'boolean') fail('gated', 'is not a boolean');
     if (m.gated && source.kind !== 'hub') fail('gated', 'only hub models can be gated');
     if (!isObject(m.config)) fail('config', 'is not an object');
@@ -157,7 +159,7 @@ export function parseCatalog(json: unknown, file = CATALOG_FILE): Catalog {
     }
     return {
       id, name: str('name'), source, license: str('license'), gated: m.gated as boolean, parameters: parameters as number,
-      checkpointDtype: m.checkpointDtype as CatalogModel['checkpointDtype'], quantization: m.quantization as WeightFormat,
+      checkpointDtype: m.checkpointDtype as CatalogModel['checkpointDtype'], quantization: m.quantization as QuantizationMode,
       config: m.config as Record<string, unknown>, files, denseContext: dense as Record<LimitProfileId, number>, sources: m.sources as Record<string, string>,
     };
   });
@@ -213,13 +215,13 @@ export function parameterCount(config: ModelConfig): number {
 }
 
 /** Weight bytes held on the GPU in `format`. */
-export function weightBytes(parameters: number, format: WeightFormat): number {
+export function weightBytes(parameters: number, format: QuantizationMode): number {
   return Math.ceil(parameters * BYTES_PER_WEIGHT[format]);
 }
 
 /** The least lossy format whose weights fit TAB_WEIGHT_BUDGET_BYTES (int4 when nothing does). */
-export function formatToFitTab(parameters: number, budget = TAB_WEIGHT_BUDGET_BYTES): WeightFormat {
-  return WEIGHT_FORMATS.find((f) => weightBytes(parameters, f) <= budget) ?? 'int4';
+export function formatToFitTab(parameters: number, budget = TAB_WEIGHT_BUDGET_BYTES): QuantizationMode {
+  return QUANTIZATION_MODES.find((f) => weightBytes(parameters, f) <= budget) ?? 'int4';
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,8 +1,7 @@
 // Checks made before a download starts: enough browser storage (quota), and an adapter able to run the model.
 import { BufferLimitError, MissingFeatureError, StorageQuotaError } from '../errors/index.ts';
 import { expectedTensorShapes, type ModelConfig } from '../model/index.ts';
-import { blobBytes, blocksPerRow, isQuantizedWeight, quantizationSpec, quantizedBytes, storageSpec, type QuantizationMode } from '../quant/index.ts';
-import { BYTES_PER_WEIGHT, type WeightFormat } from './catalog.ts';
+import { blobBytes, blocksPerRow, codeBytesPerF32Byte, isQuantizedWeight, quantizationSpec, quantizedBytes, storageSpec, type QuantizationMode } from '../quant/index.ts';
 
 /**
  * Space kept free beyond the download itself: the browser's usage figure lags writes, and a full origin makes every
@@ -43,8 +42,9 @@ export interface ModelNeeds {
  * either way). No format needs a feature: f16 is stored as pairs in u32 words and read with core WGSL's
  * unpack2x16float, not as shader-f16's f16 type.
  */
-export function modelNeeds(config: ModelConfig, format: WeightFormat | 'f16' = 'f32'): ModelNeeds {
-  const bytesPerWeight = format === 'f16' ? 2 : BYTES_PER_WEIGHT[format];
+export function modelNeeds(config: ModelConfig, format: QuantizationMode = 'f32'): ModelNeeds {
+  // The largest buffer of a quantized matrix is its codes (scales and mins are buffers of their own).
+  const bytesPerWeight = 4 * codeBytesPerF32Byte(format);
   let largestTensorBytes = 0;
   let largestTensor = '';
   const { required, optional } = expectedTensorShapes(config);

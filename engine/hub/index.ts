@@ -1,8 +1,8 @@
 // The hub module's face: the model catalog, cached resumable verified downloads (OPFS), quota and capability checks.
 export {
   modelCatalog, findCatalogModel, parseCatalog, denseContext, LIMIT_PROFILES, LOAD_RESERVE_BYTES, catalogModelUrl, catalogModelConfig, downloadBytes, parameterCount,
-  weightBytes, formatToFitTab, TAB_WEIGHT_BUDGET_BYTES, BYTES_PER_WEIGHT, WEIGHT_FORMATS,
-  type Catalog, type CatalogModel, type LimitProfileId, type CatalogFile, type CatalogSource, type WeightFormat, type ModelUrlOptions,
+  weightBytes, formatToFitTab, TAB_WEIGHT_BUDGET_BYTES, BYTES_PER_WEIGHT,
+  type Catalog, type CatalogModel, type LimitProfileId, type CatalogFile, type CatalogSource, type ModelUrlOptions,
 } from './catalog.ts';
 export {
   checkQuota, checkCapabilities, modelNeeds, ggufModelNeeds, QUOTA_HEADROOM_BYTES, type AdapterCapabilities, type GgufTensorDescription, type ModelNeeds,

@@ -1,7 +1,8 @@
 // Tests of the safetensors parser on files built by hand: dtypes, metadata, and headers that lie.
 import { describe, expect, it } from 'vitest';
 import { BadModelFileError, UnsupportedDtypeError } from '../errors/index.ts';
-import { f16Bits, safetensorsBytes, testValues } from './checkpoint.test-helper.ts';
+import { f16Bits } from '../quant/index.ts';
+import { safetensorsBytes, testValues } from './checkpoint.test-helper.ts';
 import { decodeF16, parseSafetensors, parseSafetensorsFile, STREAM_PIECE_BYTES, streamSafetensors } from './safetensors.ts';
 
 function thrown(f: () => unknown): unknown {

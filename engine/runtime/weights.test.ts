@@ -1,5 +1,6 @@
 // GpuWeightWriter under 'f16' on Dawn/SwiftShader: a streamed GGUF F16 file and safetensors bf16 pieces reach the GPU
-// as f16 pairs (each piece converted on its own, no tensor whole on the CPU), the matrices only; norms stay f32.
+// as f16 pairs (each piece converted on its own, no tensor whole on the CPU), the matrices only; norms stay f32. And the
+// bytes an int upload holds against the catalog's per-weight estimate.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,8 @@ import { readBuffer } from '../gpu/index.ts';
 import { streamModel } from '../model/index.ts';
 import { loadModelFromPath, pathFileSource } from '../model/node.ts';
 import { f16Bits, packF16Pairs } from '../quant/index.ts';
-import { GpuWeightWriter } from './weights.ts';
+import { parameterCount, weightBytes } from '../hub/index.ts';
+import { GpuWeights, GpuWeightWriter } from './weights.ts';
 
 const GGUF_F16 = fileURLToPath(new URL('../../models/golden/gguf/llama-kquant-f16.gguf', import.meta.url));
 
@@ -72,6 +74,20 @@ describe('GpuWeightWriter under f16', () => {
     const weights = writer.finish();
     expect(weights.get('model.layers.0.mlp.down_proj.weight').f16).toBeUndefined();
     expect(weights.bytes).toBe(36 * 4);
+    weights.destroy();
+  });
+});
+
+describe('GpuWeights.bytes against the catalog\'s estimate', () => {
+  // engine/hub's BYTES_PER_WEIGHT sizes catalog models before any download (formatToFitTab, the picker's sizes): it
+  // must be what the upload really stores. sieve-tiny's widths are whole blocks, so only its f32 norms (0.05% of the
+  // weights) differ; 4.5 bits for int4 (f16 scales, which we do not store) would be 10% short.
+  it.each(['int4', 'int8'] as const)('%s: sieve-tiny\'s upload is within 0.5% of weightBytes(parameterCount)', async (format) => {
+    const device = await nodeGpuDevice();
+    const model = await loadModelFromPath(fileURLToPath(new URL('../../models/sieve-tiny', import.meta.url)));
+    const weights = GpuWeights.upload(device, model, undefined, format);
+    const estimate = weightBytes(parameterCount(model.config), format);
+    expect(Math.abs(estimate - weights.bytes) / weights.bytes, `estimate ${estimate}, uploaded ${weights.bytes}`).toBeLessThan(0.005);
     weights.destroy();
   });
 });

@@ -1,5 +1,5 @@
 // The client's types, derived from the worker engine's signatures so the page needs only engine/protocol.ts.
-import type { SieveEngine } from '../../engine/protocol.ts';
+import type { SieveEngine, WeightFormat } from '../../engine/protocol.ts';
 
 export type { ModelInfo, PrefillProgress } from '../../engine/protocol.ts';
 import type { PrefillProgress } from '../../engine/protocol.ts';
@@ -54,7 +54,7 @@ export interface LoadOptions {
    * quantized at load to 'int8' / 'int4' (docs/quantization.md). Default: 'f16' on real GPUs, 'f32' on software
    * adapters (or the catalog entry's smaller format); `info.quantization` says which was used.
    */
-  quantization?: 'f32' | 'f16' | 'int8' | 'int4';
+  quantization?: WeightFormat;
   /**
    * Calibration artifacts (parsed `sieve calibrate` JSON, one or a list) for Double Sparsity / FASA; without them the
    * engine looks for `<method>.calibration.json` beside the model (docs/calibration.md).
