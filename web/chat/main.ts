@@ -684,6 +684,7 @@ async function answer(conversation: Conversation): Promise<void> {
   if (workerDied && loadedModel) {
     const model = loadedModel;
     loadedModel = null;
+    delete document.body.dataset.model; // none is loaded until the new worker has it again
     void loadModel(model);
     showNotice({ message: workerDied, remedy: `Loading ${modelName(model)} again: send your message again; it waits until the model is loaded.` });
     return;
