@@ -3,9 +3,9 @@
 import { InvalidArgumentError } from '../errors/index.ts';
 import { DEFAULT_PREFILL_CHUNK } from './constants.ts';
 import type { ReferencePolicy } from './policy-reference.ts';
-import { applyRope, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
+import { ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
 import {
-  addInPlace, matmul, referenceWeights, rmsNormInPlace, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear,
+  attentionInputs, attentionOutputAndMlp, matmul, referenceWeights, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear,
 } from '../reference/index.ts';
 
 /** The cached tokens of one (layer, KV head): slot order is arbitrary, positions are the true ones. */
@@ -166,20 +166,10 @@ export class EvictingReferenceModel {
     for (let t = 0; t < n; t++) x.set(this.embed.subarray(ids[t] * h, (ids[t] + 1) * h), t * h);
 
     this.layers.forEach((layer, l) => {
-      const normed = rmsNormRows(x, layer.inputNorm, h, c.rmsNormEps);
-      const q = matmul(normed, n, layer.q);
-      const k = matmul(normed, n, layer.k);
-      const v = matmul(normed, n, layer.v);
+      const { q, k, v } = attentionInputs(x, n, layer, c, cos, sin);
       for (let t = 0; t < n; t++) {
-        for (let head = 0; head < c.numHeads; head++) {
-          const off = (t * c.numHeads + head) * d;
-          if (layer.qNorm) rmsNormInPlace(q, off, d, layer.qNorm, c.rmsNormEps);
-          applyRope(q, off, d, c.ropeLayout, cos, sin, t);
-        }
         for (let g = 0; g < c.numKvHeads; g++) {
           const off = (t * c.numKvHeads + g) * d;
-          if (layer.kNorm) rmsNormInPlace(k, off, d, layer.kNorm, c.rmsNormEps);
-          applyRope(k, off, d, c.ropeLayout, cos, sin, t);
           const cache = this.heads[l][g];
           cache.positions.push(start + t);
           cache.keys.push(k.slice(off, off + d));
@@ -187,12 +177,7 @@ export class EvictingReferenceModel {
           cache.scores.push(0);
         }
       }
-      addInPlace(x, matmul(this.attention(l, q, n, start), n, layer.o));
-      const normed2 = rmsNormRows(x, layer.postAttentionNorm, h, c.rmsNormEps);
-      const gate = matmul(normed2, n, layer.gate);
-      const up = matmul(normed2, n, layer.up);
-      for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
-      addInPlace(x, matmul(gate, n, layer.down));
+      attentionOutputAndMlp(x, this.attention(l, q, n, start), n, layer, c);
     });
     this.next = start + n;
     // Eviction after all layers of the step, as the GPU path does (layers are independent caches, so the same).

@@ -4,9 +4,9 @@
 // long as the prompt); `fork` then gives each policy its own copy of that cache, so a grid pays one prefill per item.
 import { InvalidArgumentError } from '../errors/index.ts';
 import { roundToKvDtype, type KvDtype } from '../kv/index.ts';
-import { applyRope, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
+import { ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
 import {
-  addInPlace, matmul, referenceWeights, rmsNormInPlace, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear,
+  attentionInputs, attentionOutputAndMlp, matmul, referenceWeights, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear,
 } from '../reference/index.ts';
 import type { EvictingHead } from './evicting-reference.ts';
 
@@ -162,21 +162,10 @@ export class PolicyReferenceModel {
     const x = new Float32Array(n * h);
     for (let t = 0; t < n; t++) x.set(this.embed.subarray(ids[t] * h, (ids[t] + 1) * h), t * h);
     this.layers.forEach((layer, l) => {
-      const normed = rmsNormRows(x, layer.inputNorm, h, c.rmsNormEps);
-      const q = matmul(normed, n, layer.q);
-      const raw = phase === 'decode' ? q.slice() : new Float32Array(0);
-      const k = matmul(normed, n, layer.k);
-      const v = matmul(normed, n, layer.v);
+      const { q, k, v, rawQ } = attentionInputs(x, n, layer, c, cos, sin, phase === 'decode');
       for (let t = 0; t < n; t++) {
-        for (let head = 0; head < c.numHeads; head++) {
-          const off = (t * c.numHeads + head) * d;
-          if (layer.qNorm) rmsNormInPlace(q, off, d, layer.qNorm, c.rmsNormEps);
-          applyRope(q, off, d, c.ropeLayout, cos, sin, t);
-        }
         for (let g = 0; g < c.numKvHeads; g++) {
           const off = (t * c.numKvHeads + g) * d;
-          if (layer.kNorm) rmsNormInPlace(k, off, d, layer.kNorm, c.rmsNormEps);
-          applyRope(k, off, d, c.ropeLayout, cos, sin, t);
           const cache = this.heads[l][g];
           cache.positions.push(start + t);
           cache.keys.push(roundToKvDtype(k.slice(off, off + d), this.kvDtype));
@@ -184,13 +173,8 @@ export class PolicyReferenceModel {
           cache.scores.push(0);
         }
       }
-      const attended = phase === 'prefill' ? this.prefillAttention(l, q, n) : this.decodeAttention(l, q, raw);
-      addInPlace(x, matmul(attended, n, layer.o));
-      const normed2 = rmsNormRows(x, layer.postAttentionNorm, h, c.rmsNormEps);
-      const gate = matmul(normed2, n, layer.gate);
-      const up = matmul(normed2, n, layer.up);
-      for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
-      addInPlace(x, matmul(gate, n, layer.down));
+      const attended = phase === 'prefill' ? this.prefillAttention(l, q, n) : this.decodeAttention(l, q, rawQ!);
+      attentionOutputAndMlp(x, attended, n, layer, c);
     });
     this.next = start + n;
     if (phase === 'decode') this.evict();

@@ -1,8 +1,8 @@
-// The CPU reference's building blocks, shared by the dense forward (ReferenceModel) and the evicting one
-// (engine/attention's EvictingReferenceModel): the checkpoint's weights gathered per layer, the matmul with its one
-// fixed summation order, HF's RMSNorm, and residual adds.
+// The CPU reference's building blocks, shared by the dense forward (ReferenceModel) and engine/attention's evicting
+// and policy references: the checkpoint's weights gathered per layer, the matmul with its one fixed summation order,
+// HF's RMSNorm, residual adds, and a layer's two halves around its attention (one copy of the layer for all three).
 import { InvalidArgumentError } from '../errors/index.ts';
-import { layerWeight, type ModelConfig, type WeightStore } from '../model/index.ts';
+import { applyRope, layerWeight, type ModelConfig, type WeightStore } from '../model/index.ts';
 
 /** Rows of x per matmul block: 16 rows of a 4096-wide x are 256 KiB, about an L2's worth (measured on this host). */
 const MATMUL_ROW_BLOCK = 16;
@@ -121,4 +121,45 @@ export function rmsNormInPlace(v: Float32Array, off: number, width: number, w: F
 
 export function addInPlace(x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) x[i] += y[i];
+}
+
+/** Attention inputs of one layer for rows x [n][hidden], and q as projected (before q norm and RoPE) when asked. */
+export interface AttentionInputs { q: Float32Array; k: Float32Array; v: Float32Array; rawQ: Float32Array | null }
+
+/**
+ * A layer's first half for rows x [n][hidden]: q, k, v projections of RMSNorm(x), then per head qwen3's q/k norm and
+ * RoPE at row t of the tables (cos, sin from ropeTable at the rows' first position). `rawQ` keeps q before both.
+ */
+export function attentionInputs(
+  x: Float32Array, n: number, layer: ReferenceLayerWeights, c: ModelConfig, cos: Float32Array, sin: Float32Array, rawQ = false,
+): AttentionInputs {
+  const d = c.headDim;
+  const normed = rmsNormRows(x, layer.inputNorm, c.hiddenSize, c.rmsNormEps);
+  const q = matmul(normed, n, layer.q);
+  const raw = rawQ ? q.slice() : null;
+  const k = matmul(normed, n, layer.k);
+  const v = matmul(normed, n, layer.v);
+  for (let t = 0; t < n; t++) {
+    for (let head = 0; head < c.numHeads; head++) {
+      const off = (t * c.numHeads + head) * d;
+      if (layer.qNorm) rmsNormInPlace(q, off, d, layer.qNorm, c.rmsNormEps);
+      applyRope(q, off, d, c.ropeLayout, cos, sin, t);
+    }
+    for (let head = 0; head < c.numKvHeads; head++) {
+      const off = (t * c.numKvHeads + head) * d;
+      if (layer.kNorm) rmsNormInPlace(k, off, d, layer.kNorm, c.rmsNormEps);
+      applyRope(k, off, d, c.ropeLayout, cos, sin, t);
+    }
+  }
+  return { q, k, v, rawQ: raw };
+}
+
+/** A layer's second half, in place on x: x += o(attended), then x += down(silu(gate(m)) * up(m)) for m = RMSNorm(x) (SwiGLU). */
+export function attentionOutputAndMlp(x: Float32Array, attended: Float32Array, n: number, layer: ReferenceLayerWeights, c: ModelConfig): void {
+  addInPlace(x, matmul(attended, n, layer.o));
+  const normed = rmsNormRows(x, layer.postAttentionNorm, c.hiddenSize, c.rmsNormEps);
+  const gate = matmul(normed, n, layer.gate);
+  const up = matmul(normed, n, layer.up);
+  for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
+  addInPlace(x, matmul(gate, n, layer.down));
 }

@@ -1,8 +1,8 @@
 // The CPU reference forward: plain f32 Llama / Qwen2 / Qwen3 with dense attention and a growing KV cache; the GPU tests' oracle.
 import { ContextFullError, InvalidArgumentError } from '../errors/index.ts';
 import { roundToKvDtype, type KvDtype } from '../kv/index.ts';
-import { applyRope, ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
-import { addInPlace, matmul, referenceWeights, rmsNormInPlace, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear } from './layers.ts';
+import { ropeInverseFrequencies, ropeTable, type ModelConfig, type WeightStore } from '../model/index.ts';
+import { attentionInputs, attentionOutputAndMlp, matmul, referenceWeights, rmsNormRows, type ReferenceLayerWeights, type ReferenceLinear } from './layers.ts';
 
 /** First KV cache allocation, in positions; it doubles as needed (a 32K-context config must not cost 32K up front). */
 const INITIAL_KV_CAPACITY = 64;
@@ -96,36 +96,11 @@ export class ReferenceModel {
     for (let t = 0; t < n; t++) x.set(this.embed.subarray(ids[t] * h, (ids[t] + 1) * h), t * h);
 
     for (const [index, layer] of this.layers.entries()) {
-      const normed = rmsNormRows(x, layer.inputNorm, h, c.rmsNormEps);
-      const q = matmul(normed, n, layer.q);
-      const k = matmul(normed, n, layer.k);
-      const v = matmul(normed, n, layer.v);
-      for (let t = 0; t < n; t++) {
-        for (let head = 0; head < c.numHeads; head++) {
-          const off = (t * c.numHeads + head) * d;
-          if (layer.qNorm) rmsNormInPlace(q, off, d, layer.qNorm, c.rmsNormEps);
-          applyRope(q, off, d, c.ropeLayout, cos, sin, t);
-        }
-        for (let head = 0; head < c.numKvHeads; head++) {
-          const off = (t * c.numKvHeads + head) * d;
-          if (layer.kNorm) rmsNormInPlace(k, off, d, layer.kNorm, c.rmsNormEps);
-          applyRope(k, off, d, c.ropeLayout, cos, sin, t);
-        }
-      }
+      const { q, k, v } = attentionInputs(x, n, layer, c, cos, sin);
       this.observer?.(index, q, k, start, n);
       layer.keys.set(roundToKvDtype(k, this.kvDtype), start * kvWidth);
       layer.values.set(roundToKvDtype(v, this.kvDtype), start * kvWidth);
-      const attended = this.attention(q, n, start, layer);
-      addInPlace(x, matmul(attended, n, layer.o));
-
-      const normed2 = rmsNormRows(x, layer.postAttentionNorm, h, c.rmsNormEps);
-      const gate = matmul(normed2, n, layer.gate);
-      const up = matmul(normed2, n, layer.up);
-      for (let i = 0; i < gate.length; i++) {
-        const g = gate[i];
-        gate[i] = (g / (1 + Math.exp(-g))) * up[i]; // SwiGLU: silu(gate) * up
-      }
-      addInPlace(x, matmul(gate, n, layer.down));
+      attentionOutputAndMlp(x, this.attention(q, n, start, layer), n, layer, c);
     }
     this.cached = start + n;
     return matmul(rmsNormRows(x, this.finalNorm, h, c.rmsNormEps), n, this.lmHead);
