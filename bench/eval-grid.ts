@@ -30,15 +30,18 @@ const DOCS = argOf('--docs', 'docs/attention');
 function drawAll(files: string[]): void {
   // Rows of every file (one per item and spec; the same item and spec twice: the later file's), summarized together,
   // so runs with other seeds add items to the same cells.
+  // A file without rows (bench/results/eval-grid-h200.json: its 27,000 rows are kept aside, xz-compressed, to keep
+  // the repository small) gives its cells as they are.
   const rows = new Map<string, EvalRow>();
+  const given: EvalCell[] = [];
   const notes: string[] = [];
   for (const file of files) {
-    // A merged H200 file (bench/eval-merge.ts) travels xz-compressed: `xz -dk` it first.
-    const r = JSON.parse(readFileSync(file, 'utf8')) as { backend: string; done: boolean; rows: EvalRow[] };
+    const r = JSON.parse(readFileSync(file, 'utf8')) as { backend: string; done: boolean; rows?: EvalRow[]; cells: EvalCell[] };
     notes.push(`${file.split('/').pop()} (${r.backend}${r.done ? '' : ', partial'})`);
-    for (const row of r.rows) rows.set(`${row.item}|${row.spec}`, row);
+    if (!r.rows) given.push(...r.cells);
+    for (const row of r.rows ?? []) rows.set(`${row.item}|${row.spec}`, row);
   }
-  const cells = summarize([...rows.values()]);
+  const cells = [...summarize([...rows.values()]), ...given];
   const note = `sieve-tiny, greedy, the same seeded items for every policy; from ${notes.join(', ')}`;
   // The charts draw each policy with its defaults; a policy with other parameters (the diagnosis probes,
   // `tidal:reselect-layer=7`) is in the headline table only.

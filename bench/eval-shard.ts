@@ -6,9 +6,10 @@
 //   node .carry/node-bench/eval-shard.mjs --plan h200 --shard 0/12 --backend dawn --deadline-s 200 --out-dir DIR
 //   [--model models/sieve-tiny] [--held-out DIR]
 // Phases (planPhases below): the anchor cells first (every policy at budget = context/8 at each context, and at full
-// budget at 1K), then perplexity at the anchors, then the diagnosis probes at the anchors, then the other budgets,
-// so a run cut short has the anchors whole.
-import { existsSync, mkdirSync } from 'node:fs';
+// budget at 1K), then the diagnosis probes and perplexity at the anchors, then the other budgets, so a run cut short
+// has the anchors whole. --done FILE,... (reports of an earlier run, rows of the same seeded items) leaves out the
+// (item, spec) pairs they hold: a second run goes on where the first stopped.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { openEvalBackend, runEvalCommand } from '../engine/cli/eval-command.ts';
 import { listPolicies } from '../engine/attention/index.ts';
@@ -52,18 +53,19 @@ export function planPhases(plan: string): EvalPhase[] {
     const anchors: [number, number[]][] = [[1024, [128, 1024]], [2048, [256]], [4096, [512]]];
     return [
       ...anchors.map(([c, b]) => ({ name: `anchor-${c}`, tasks: RETRIEVAL, contexts: [c], budgets: b, n: N_RETRIEVAL })),
-      ...anchors.map(([c, b]) => ({ name: `ppl-anchor-${c}`, tasks: ['perplexity'] as EvalTask[], contexts: [c], budgets: b, n: N_PERPLEXITY })),
       ...anchors.map(([c]) => ({ name: `probe-${c}`, tasks: RETRIEVAL, contexts: [c], policies: PROBES, budgets: [c / 8], n: N_RETRIEVAL })),
+      ...anchors.map(([c, b]) => ({ name: `ppl-anchor-${c}`, tasks: ['perplexity'] as EvalTask[], contexts: [c], budgets: b, n: N_PERPLEXITY })),
       ...anchors.map(([c, b]) => ({ name: `rest-${c}`, tasks: RETRIEVAL, contexts: [c], policies: nonDense(), budgets: others(b), n: N_RETRIEVAL })),
       ...anchors.map(([c, b]) => ({ name: `ppl-rest-${c}`, tasks: ['perplexity'] as EvalTask[], contexts: [c], policies: nonDense(), budgets: others(b), n: N_PERPLEXITY })),
     ];
   }
-  // The CPU reference's sample for the GPU/CPU check: every spec of the 1K grid on the items the dawn workers run
-  // first (index 0 of each task is shard 0's first item; the segment gives another reference worker index 25).
+  // The CPU reference's sample for the GPU/CPU check: every spec of the 1K grid on items the dawn workers run early
+  // (the segment gives the two reference workers indices 0 and 25), perplexity window 0 first, then the 2K anchors.
   if (plan === 'check') {
     return [
-      { name: 'check-1024', tasks: RETRIEVAL, contexts: [1024], budgets: BUDGETS, n: N_RETRIEVAL },
       { name: 'check-ppl-1024', tasks: ['perplexity'], contexts: [1024], budgets: BUDGETS, n: N_PERPLEXITY },
+      { name: 'check-1024', tasks: RETRIEVAL, contexts: [1024], budgets: BUDGETS, n: N_RETRIEVAL },
+      { name: 'check-2048', tasks: RETRIEVAL, contexts: [2048], budgets: [256], n: N_RETRIEVAL },
     ];
   }
   // The dry run on SwiftShader (building the model takes a minute or two there, a 256-token item tens of seconds): the
@@ -95,9 +97,15 @@ async function main() {
   const bundled = fileURLToPath(new URL('./held-out/', import.meta.url));
   const heldOut = argOf('--held-out', existsSync(bundled) ? bundled : MOBY_DICK_FOLDER);
   mkdirSync(outDir, { recursive: true });
+  // A merged file (bench/eval-merge.ts) holds the GPU backend's rows and the reference's: this worker skips its own kind.
+  const done = new Set<string>();
+  for (const file of argOf('--done', '').split(',').filter(Boolean)) {
+    const r = JSON.parse(readFileSync(file, 'utf8')) as { rows: { item: string; spec: string }[]; referenceRows?: { item: string; spec: string }[] };
+    for (const row of (backendName === 'reference' ? r.referenceRows : r.rows) ?? []) done.add(`${row.item}|${row.spec}`);
+  }
   const opened = await openEvalBackend({ model, backend: backendName }, { mobyDickFolder: heldOut });
   const readyS = (performance.now() - start) / 1000;
-  console.log(`shard ${index}/${count} (${backendName}${'adapter' in opened.backend ? `, ${String(opened.backend.adapter)}` : ''}): ready at ${readyS.toFixed(1)} s`);
+  console.log(`shard ${index}/${count} (${done.size} (item, spec) pairs done before; ${backendName}${'adapter' in opened.backend ? `, ${String(opened.backend.adapter)}` : ''}): ready at ${readyS.toFixed(1)} s`);
   for (const phase of planPhases(argOf('--plan', 'h200'))) {
     const left = deadlineS - (performance.now() - start) / 1000;
     if (left <= 0) { console.log(`${phase.name}: no time left`); continue; }
@@ -105,7 +113,7 @@ async function main() {
     const report = await runEvalCommand({
       command: 'eval', model, backend: backendName, policies: phase.policies, budgets: phase.budgets, contexts: phase.contexts,
       tasks: phase.tasks, n: phase.n, seed: 0, out: `${outDir}/${phase.name}.${backendName}.${index}-of-${count}.json`,
-      shard: { index, count }, stopAfterS: left,
+      shard: { index, count }, stopAfterS: left, done,
     }, () => undefined, opened);
     const items = new Set(report.rows.map((r) => r.item)).size;
     console.log(`${phase.name}: ${items} items, ${report.rows.length} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s${report.done ? '' : ' (stopped at the deadline)'}`);

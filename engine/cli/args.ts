@@ -70,6 +70,8 @@ export interface EvalCliOptions {
   shard?: { index: number; count: number };
   /** `--stop-after S`: no new item after S seconds (the report says done: false). */
   stopAfterS?: number;
+  /** `item|spec` keys already run elsewhere (bench/eval-shard.ts's --done), left out. */
+  done?: ReadonlySet<string>;
 }
 
 export type CliOptions = LogitsOptions | GenerateOptions;

@@ -16,7 +16,7 @@ export interface EvalReport {
   date: string;
   backend: string;
   model: string;
-  grid: Omit<EvalCliOptions, 'command' | 'out' | 'model' | 'backend'>;
+  grid: Omit<EvalCliOptions, 'command' | 'out' | 'model' | 'backend' | 'done'>;
   /** How the prompt was processed: one prefill chunk, every policy fed the same items. */
   method: string;
   /** Whether every item of the grid (of this shard) ran; false when --stop-after stopped it. */
@@ -78,13 +78,15 @@ export function formatCells(cells: readonly EvalCell[]): string {
 export async function runEvalCommand(opts: EvalCliOptions, log: (line: string) => void, opened: OpenEval): Promise<EvalReport> {
   const policies = checkEvalPolicies(opts);
   const { backend, source } = opened;
-  const grid = { tasks: opts.tasks, contexts: opts.contexts, policies, budgets: opts.budgets, n: opts.n, seed: opts.seed, shard: opts.shard };
+  const grid = { tasks: opts.tasks, contexts: opts.contexts, policies, budgets: opts.budgets, n: opts.n, seed: opts.seed, shard: opts.shard, done: opts.done };
+  // The report names the grid, not the pairs an earlier run had done.
+  const { done: _done, ...gridWithoutDone } = grid;
   const started = performance.now();
   const stop = () => opts.stopAfterS !== undefined && performance.now() - started > opts.stopAfterS * 1000;
   let stopped = false;
   const rows: EvalRow[] = [];
   const report = (done: boolean): EvalReport => ({
-    date: new Date().toISOString(), backend: backend.name, ...('adapter' in backend ? { adapter: String(backend.adapter) } : {}), model: opts.model, grid: { ...grid, policies },
+    date: new Date().toISOString(), backend: backend.name, ...('adapter' in backend ? { adapter: String(backend.adapter) } : {}), model: opts.model, grid: { ...gridWithoutDone, policies },
     seconds: (performance.now() - started) / 1000,
     method: 'each item prefilled in one chunk (every policy sees the whole prompt before it evicts or selects), then greedy decoding of the answer or teacher-forced scoring of the targets; the same seeded items for every policy',
     done, cells: summarize(rows), rows,

@@ -27,6 +27,9 @@ describe('runEval shards', () => {
     expect(whole.map((r) => r.item)).toEqual([0, 1, 2].map((i) => `passkey-256-0-${i}`));
     const byItem = new Map(whole.map((r) => [r.item, r.generated]));
     for (const r of shards) expect([r.item, r.generated]).toEqual([r.item, byItem.get(r.item)]);
+    // A run given the first two items' rows as done runs only the third.
+    const done = new Set(whole.slice(0, 2).map((r) => `${r.item}|${r.spec}`));
+    expect((await runEval(backend, new TaskGenerator(source), source.tokenizer, { ...grid, done })).map((r) => r.item)).toEqual(['passkey-256-0-2']);
   }, 180_000);
 
   it('stops before the next item when asked, and refuses a shard outside its count', async () => {

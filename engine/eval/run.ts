@@ -19,6 +19,11 @@ export interface EvalGrid {
    * drawn as item i of n, so the shards together are the whole grid). Undefined: every item.
    */
   shard?: { index: number; count: number };
+  /**
+   * `item|spec` keys already run (a results file of an earlier run of the same items): those specs are left out of
+   * their items, an item with none left is skipped. Undefined: none.
+   */
+  done?: ReadonlySet<string>;
 }
 
 export interface EvalRow {
@@ -75,8 +80,10 @@ export async function runEval(backend: EvalBackend, generator: TaskGenerator, to
       for (const task of grid.tasks) {
         if (shouldStop?.()) return rows;
         const item = generator.item(task, context, grid.seed, index, grid.n);
-        const runs = await backend.run(item, specs.map((s) => s.spec));
-        const got = runs.map((run, i) => rowOf(item, context, specs[i], run, tokenizer));
+        const todo = grid.done ? specs.filter((s) => !grid.done!.has(`${item.id}|${s.spec}`)) : specs;
+        if (todo.length === 0) continue;
+        const runs = await backend.run(item, todo.map((s) => s.spec));
+        const got = runs.map((run, i) => rowOf(item, context, todo[i], run, tokenizer));
         rows.push(...got);
         onRows?.(got);
       }
