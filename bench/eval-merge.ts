@@ -2,6 +2,8 @@
 // GPU/CPU check: every (item, spec) the CPU reference ran is compared with the GPU backend's row for it (greedy ids,
 // the answer's outcome, perplexity). Prints the summary the H200 segment shows.
 //   node .carry/node-bench/eval-merge.mjs --in DIR --out FILE
+//   npx tsx bench/eval-merge.ts --in run1.json,run2.json --out FILE [--no-rows]   (merged files of several runs; without
+//   their rows, the file the repository keeps: cells, check, shards)
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { summarize, type EvalCell, type EvalRow } from '../engine/eval/index.ts';
 
@@ -10,7 +12,8 @@ const argOf = (name: string, fallback: string) => {
   return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 };
 
-interface ShardReport { backend: string; adapter?: string; done: boolean; seconds: number; rows: EvalRow[]; grid: { contexts: number[]; tasks: string[]; shard?: { index: number; count: number } } }
+interface ShardReport { backend: string; adapter?: string; done: boolean; seconds: number; rows: EvalRow[]; referenceRows?: EvalRow[]; shards?: ShardLine[] }
+interface ShardLine { file: string; backend: string; done: boolean; seconds: number; items: number; rows: number }
 
 export interface GpuCpuCheck {
   /** (item, spec) pairs the reference ran and the GPU backend ran too. */
@@ -50,17 +53,18 @@ export function checkAgainstReference(gpu: readonly EvalRow[], cpu: readonly Eva
 const compact = (r: EvalRow) => ({ ...r, text: undefined, answer: undefined });
 
 function main() {
-  const dir = argOf('--in', 'bench/results/eval-shards');
+  const input = argOf('--in', 'bench/results/eval-shards');
   const outFile = argOf('--out', 'bench/results/eval-grid-h200.json');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  // A folder of shard reports, or merged files (each with its rows, reference rows and shard lines).
+  const files = input.includes(',') || input.endsWith('.json') ? input.split(',') : readdirSync(input).filter((f) => f.endsWith('.json')).sort().map((f) => `${input}/${f}`);
   const rows = { gpu: new Map<string, EvalRow>(), cpu: new Map<string, EvalRow>() };
-  const shards: { file: string; backend: string; done: boolean; seconds: number; items: number; rows: number }[] = [];
+  const shards: ShardLine[] = [];
   let adapter: string | undefined;
   let gpuBackend = 'dawn';
   for (const f of files) {
     let r: ShardReport;
     try {
-      r = JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')) as ShardReport;
+      r = JSON.parse(readFileSync(f, 'utf8')) as ShardReport;
     } catch (e) {
       console.log(`${f}: unreadable (${e instanceof Error ? e.message : String(e)})`);
       continue;
@@ -68,7 +72,10 @@ function main() {
     const side = r.backend === 'reference' ? rows.cpu : rows.gpu;
     if (r.backend !== 'reference') { gpuBackend = r.backend; adapter ??= r.adapter; }
     for (const row of r.rows) side.set(`${row.item}|${row.spec}`, row);
-    shards.push({ file: f, backend: r.backend, done: r.done, seconds: r.seconds, items: new Set(r.rows.map((x) => x.item)).size, rows: r.rows.length });
+    for (const row of r.referenceRows ?? []) rows.cpu.set(`${row.item}|${row.spec}`, row);
+    const name = f.split('/').pop() as string;
+    if (r.shards) shards.push(...r.shards.map((x) => ({ ...x, file: `${name}: ${x.file}` })));
+    else shards.push({ file: name, backend: r.backend, done: r.done, seconds: r.seconds, items: new Set(r.rows.map((x) => x.item)).size, rows: r.rows.length });
   }
   const gpu = [...rows.gpu.values()];
   const cells = summarize(gpu);
@@ -76,12 +83,13 @@ function main() {
   writeFileSync(outFile, JSON.stringify({
     date: new Date().toISOString(), backend: gpuBackend, adapter, model: 'models/sieve-tiny', done: shards.filter((s) => s.backend !== 'reference').every((s) => s.done),
     method: 'bench/eval-shard.ts workers, each on its share of the items (--shard i/k), every prompt prefilled in one chunk, greedy answers chosen on the GPU, perplexity teacher-forced; the same seeded items (seed 0) for every policy; the four retrieval tasks pooled per cell',
-    shards, check, cells, rows: gpu.map(compact), referenceRows: [...rows.cpu.values()].map(compact),
+    shards, check, cells,
+    ...(process.argv.includes('--no-rows') ? { rowsKept: `${gpu.length} rows and ${rows.cpu.size} reference rows: in the runs' merged files (bench/results/eval-grid-h200-run*.json.xz)` } : { rows: gpu.map(compact), referenceRows: [...rows.cpu.values()].map(compact) }),
   }));
   // The summary: items per phase, the anchor cells pooled over the retrieval tasks, and the check.
   const phases = new Map<string, { items: number; seconds: number; done: boolean }>();
   for (const s of shards) {
-    const name = `${s.file.split('.')[0]} (${s.backend})`;
+    const name = `${s.file.split(': ').pop()!.split('.')[0]} (${s.backend})`;
     const p = phases.get(name) ?? { items: 0, seconds: 0, done: true };
     p.items += s.items; p.seconds = Math.max(p.seconds, s.seconds); p.done &&= s.done;
     phases.set(name, p);
