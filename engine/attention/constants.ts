@@ -14,6 +14,14 @@ export const DECODE_CHUNK = 64;
  */
 export const DECODE_ONE_WORKGROUP_SLOTS = 256;
 
+/**
+ * Splits per KV head a dense decode step keeps at most (TARGET_SPLITS of engine/wgsl decode-chunk): past this many
+ * chunks a split walks several, merging online. The H200 run of 2026-12-04 spent most of a long step merging one
+ * 64-slot split per chunk (2,048 of them per head at 128K, 86 GB/s of KV); 256 per head still gives the 1B shape's 8
+ * KV heads 2,048 workgroups (16 warps per SM of a 132-SM GPU) and keeps the merge's walk short. An estimate, not tuned.
+ */
+export const DECODE_TARGET_SPLITS = 256;
+
 /** Largest head dim: the prefill kernel's threads per query row (D / PREFILL_CHANNELS_PER_THREAD) fit a workgroup. */
 export const MAX_HEAD_DIM = 256;
 

@@ -94,13 +94,15 @@ fn split(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
   let first = s * CHUNK;
   let valid = min(total - min(first, total), CHUNK);
   stageQuery(g, lid);
+  beginSplit(lid);
   if (lid < valid) {
     let slot = first + lid;
     let page = blockTables[((step.seq * MAX_PAGES + slot / PAGE) * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g];
     slotBase[lid] = page * 2u * PAGE * D + (slot % PAGE) * D;
   }
   workgroupBarrier();
-  attendChunk(g, s, valid, lid);
+  attendChunk(valid, lid);
+  endSplit(g, s, lid);
 }
 
 @compute @workgroup_size(64)

@@ -137,6 +137,7 @@ fn splitList(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
   let valid = min(total - min(first, total), CHUNK);
 
   stageQuery(g, lid);
+  beginSplit(lid);
   if (lid < valid) {
     let slot = slotAt(g, first + lid);
     // A skipped entry reads slot 0 of page 0 (finite memory) with probability 0.
@@ -149,7 +150,8 @@ fn splitList(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
   }
   workgroupBarrier();
 
-  attendChunk(g, s, valid, lid);
+  attendChunk(valid, lid);
+  endSplit(g, s, lid);
 }
 
 @compute @workgroup_size(64)

@@ -18,8 +18,8 @@
 //     0 qkv         storage read        q [NUM_HEADS * D] at 0, k at K_OFFSET, v at V_OFFSET: f32, not rotated
 //     1 out         storage read_write  [NUM_HEADS * D] f32
 //     2 qkNorm      storage read        [q_norm D; k_norm D] f32 (QK_NORM; else a placeholder)
-// Dispatch: attend (1, NUM_KV_HEADS): one workgroup per KV head walks every chunk, merges and commits;
-// appendSplit (chunks, NUM_KV_HEADS) then reduceCommit (NUM_KV_HEADS). The new slot is appended by the workgroup
+// Dispatch: attend (1, NUM_KV_HEADS): one workgroup per KV head walks every chunk as one split and commits;
+// appendSplit (ceil(chunks / chunksPerSplit), NUM_KV_HEADS), each split a run of chunks, then reduceCommit (NUM_KV_HEADS). The new slot is appended by the workgroup
 // whose chunk holds it, before it reads the chunk (storageBarrier): no other workgroup reads that slot. The count is
 // committed by the one workgroup per KV head that reads it last.
 
@@ -176,16 +176,18 @@ fn appendNewKey(g: u32, slot: u32, lid: u32) {
   }
 }
 
-// Split s (CHUNK slots from s * CHUNK) of KV head g over `total` slots: slot bases, then the shared split.
-fn attendSplit(g: u32, s: u32, total: u32, lid: u32) {
-  let first = s * CHUNK;
-  let valid = min(total - min(first, total), CHUNK);
-  if (lid < valid) {
-    slotBase[lid] = slotOffset(g, first + lid);
+// Chunks [firstChunk, endChunk) of KV head g's `total` slots into the workgroup's split (beginSplit before). Uniform
+// control flow.
+fn attendChunks(g: u32, firstChunk: u32, endChunk: u32, total: u32, lid: u32) {
+  for (var c = firstChunk; c < endChunk; c++) {
+    let first = c * CHUNK;
+    let valid = min(total - first, CHUNK);
+    if (lid < valid) {
+      slotBase[lid] = slotOffset(g, first + lid);
+    }
+    workgroupBarrier();
+    attendChunk(valid, lid);
   }
-  workgroupBarrier();
-  attendChunk(g, s, valid, lid);
-  workgroupBarrier();
 }
 
 @compute @workgroup_size(64)
@@ -195,35 +197,35 @@ fn attend(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
   headScales(g, lid);
   appendNewKey(g, total - 1u, lid);
   stageQuery(g, lid);
+  beginSplit(lid);
   storageBarrier();
   workgroupBarrier();
-  let chunks = (total + CHUNK - 1u) / CHUNK;
-  for (var s = 0u; s < chunks; s++) {
-    attendSplit(g, s, total, lid);
-  }
-  storageBarrier();
-  let group = NUM_HEADS / NUM_KV_HEADS;
-  for (var hh = 0u; hh < group; hh++) {
-    mergeSplits(g * group + hh, chunks, lid);
-  }
+  // One split over every chunk: normalized straight into out, no merge.
+  attendChunks(g, 0u, (total + CHUNK - 1u) / CHUNK, total, lid);
+  endSplitToOut(g, lid);
   if (lid == 0u) {
     counts[countIndex(g)] = total;
   }
 }
 
+// Split s of KV head g: chunks [s * cps, (s + 1) * cps) (cps = chunksPerSplit(total)); the split holding the new slot
+// appends it first.
 @compute @workgroup_size(64)
 fn appendSplit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let s = wid.x;
   let g = wid.y;
   let total = totalSlots(g, lid);
+  let cps = chunksPerSplit(total);
   headScales(g, lid);
-  if (s == (total - 1u) / CHUNK) {
+  if (s == ((total - 1u) / CHUNK) / cps) {
     appendNewKey(g, total - 1u, lid);
   }
   stageQuery(g, lid);
+  beginSplit(lid);
   storageBarrier();
   workgroupBarrier();
-  attendSplit(g, s, total, lid);
+  attendChunks(g, s * cps, min(s * cps + cps, (total + CHUNK - 1u) / CHUNK), total, lid);
+  endSplit(g, s, lid);
 }
 
 @compute @workgroup_size(64)
@@ -231,8 +233,10 @@ fn reduceCommit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let g = wid.x;
   let total = totalSlots(g, lid);
   let group = NUM_HEADS / NUM_KV_HEADS;
+  let chunks = (total + CHUNK - 1u) / CHUNK;
+  let cps = chunksPerSplit(total);
   for (var hh = 0u; hh < group; hh++) {
-    mergeSplits(g * group + hh, (total + CHUNK - 1u) / CHUNK, lid);
+    mergeSplits(g * group + hh, (chunks + cps - 1u) / cps, lid);
   }
   workgroupBarrier();
   if (lid == 0u) {

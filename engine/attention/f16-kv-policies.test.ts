@@ -47,7 +47,7 @@ describe('every policy with f16 KV pages against its CPU reference with f16-roun
   });
 
   it.for(Object.entries(SPECS))('%s', { timeout: 300_000 }, async ([name, spec]) => {
-    run ??= new GpuDecodeRun(await nodeGpuDevice(), model, 'f16');
+    run ??= new GpuDecodeRun(await nodeGpuDevice(), model, { kvDtype: 'f16' });
     const calibration = calibrations.get(name);
     const got = await run.decodeAll(createPolicy(parseAttentionSpec(spec), { config: model.config, calibration }), ids, { firstAsPrefill: true });
     const reference = new PolicyReferenceModel(model.config, model.weights, createReferencePolicy(spec, model.config, calibration), 'f16');

@@ -8,8 +8,16 @@ import { GpuWeights } from '../runtime/index.ts';
 import { PagedAttention } from './paged-attention.ts';
 import type { AttentionPolicy } from './policy.ts';
 
-/** Positions a test sequence may reach: the selecting and evicting tests decode a page and a half at most. */
+/** Positions a test sequence may reach by default: the selecting and evicting tests decode a page and a half at most. */
 const MAX_TOKENS = 64;
+
+export interface GpuDecodeRunOptions {
+  kvDtype?: KvDtype;
+  maxTokens?: number;
+  /** PagedAttentionOptions' thresholds of the dense decode kernels (one workgroup walking all; splits of chunk runs). */
+  decodeOneWorkgroupSlots?: number;
+  decodeTargetSplits?: number;
+}
 
 export class GpuDecodeRun {
   readonly cache: PagedKVCache;
@@ -21,15 +29,17 @@ export class GpuDecodeRun {
   private current: { seq: SequenceHandle; policy: AttentionPolicy } | null = null;
   private position = 0;
 
-  constructor(private readonly device: GPUDevice, loaded: LoadedModel, kvDtype: KvDtype = 'f32') {
+  constructor(private readonly device: GPUDevice, loaded: LoadedModel, options: GpuDecodeRunOptions = {}) {
+    const maxTokens = options.maxTokens ?? MAX_TOKENS;
     const c = loaded.config;
     this.config = c;
     this.cache = new PagedKVCache(device, {
-      numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: MAX_TOKENS,
-      memoryBudgetBytes: 2 * c.numLayers * c.numKvHeads * c.headDim * 2 * 4 * (MAX_TOKENS + 64), dtype: kvDtype,
+      numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: maxTokens,
+      memoryBudgetBytes: 2 * c.numLayers * c.numKvHeads * c.headDim * 2 * 4 * (maxTokens + 64), dtype: options.kvDtype,
     });
     this.attention = new PagedAttention(device, this.cache, {
       numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1,
+      decodeOneWorkgroupSlots: options.decodeOneWorkgroupSlots, decodeTargetSplits: options.decodeTargetSplits,
     });
     this.decoder = new WgslDecoder(device, c, GpuWeights.upload(device, loaded), this.attention, decodeVariantFor(device.adapterInfo));
     this.staging = device.createBuffer({ size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });

@@ -7,7 +7,7 @@ import type { RopeLayout } from '../model/index.ts';
 import { kvLibrary, linkWgsl } from '../wgsl/index.ts';
 import appendSourceRaw from './append.wgsl?raw';
 import {
-  DECODE_CHUNK, DECODE_ONE_WORKGROUP_SLOTS, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_SPLITS, PREFILL_MAX_TILE_KEYS, PREFILL_MIN_TILES_PER_SPLIT,
+  DECODE_CHUNK, DECODE_ONE_WORKGROUP_SLOTS, DECODE_TARGET_SPLITS, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_SPLITS, PREFILL_MAX_TILE_KEYS, PREFILL_MIN_TILES_PER_SPLIT,
   PREFILL_SPLIT_PARTIALS_BYTES, PREFILL_SPLIT_TARGET_WORKGROUPS, STEP_HEADER_BYTES, WORKGROUP_SIZE,
 } from './constants.ts';
 import decodeSourceRaw from './decode-attention.wgsl?raw';
@@ -50,6 +50,8 @@ export interface PagedAttentionOptions {
   prefillSplitRule?: PrefillSplitRule;
   /** Cached slots up to which encodeDecodeLayer takes one workgroup per KV head (default DECODE_ONE_WORKGROUP_SLOTS). */
   decodeOneWorkgroupSlots?: number;
+  /** Splits per KV head encodeDecodeLayer keeps at most, walking runs of chunks past it (default DECODE_TARGET_SPLITS). */
+  decodeTargetSplits?: number;
 }
 
 /**
@@ -199,6 +201,7 @@ export class PagedAttention {
   private readonly maxSplits: number;
   private readonly decodeStepKernels = new Map<string, DecodeStepKernels>();
   private readonly decodeOneWorkgroupSlots: number;
+  private readonly decodeTargetSplits: number;
   /** Bound where a kernel's optional input is absent (never read). */
   private readonly placeholder: GPUBuffer;
   /** The kernels linked for the cache's KV dtype. */
@@ -212,7 +215,9 @@ export class PagedAttention {
     if (!Number.isInteger(maxPrefillTokens) || maxPrefillTokens < 1) throw new InvalidArgumentError('maxPrefillTokens', `must be a positive integer, got ${maxPrefillTokens}`);
     const group = H / G;
     if (group > WORKGROUP_SIZE) throw new InvalidArgumentError('numHeads', `GQA groups above ${WORKGROUP_SIZE} query heads per KV head are not supported`);
-    const decodeShared = (group * d + group * DECODE_CHUNK + DECODE_CHUNK + WORKGROUP_SIZE) * 4;
+    // qs, probs, slotBase, chunkMax; the split's running values (splitAcc, splitMax, splitSum, splitScale) and the
+    // merge's mergeShared.
+    const decodeShared = (2 * group * d + group * DECODE_CHUNK + DECODE_CHUNK + 5 * WORKGROUP_SIZE) * 4;
     if (decodeShared > device.limits.maxComputeWorkgroupStorageSize) {
       throw new BufferLimitError('The decode attention workgroup', decodeShared, device.limits.maxComputeWorkgroupStorageSize, 'maxComputeWorkgroupStorageSize');
     }
@@ -246,6 +251,8 @@ export class PagedAttention {
     this.prefillRows = prefill.ROWS;
     this.prefillTileKeys = prefill.TILE_KEYS;
     this.decodeOneWorkgroupSlots = options.decodeOneWorkgroupSlots ?? DECODE_ONE_WORKGROUP_SLOTS;
+    this.decodeTargetSplits = options.decodeTargetSplits ?? DECODE_TARGET_SPLITS;
+    if (!Number.isInteger(this.decodeTargetSplits) || this.decodeTargetSplits < 1) throw new InvalidArgumentError('decodeTargetSplits', `must be a positive integer, got ${this.decodeTargetSplits}`);
     this.splitRule = options.prefillSplitRule ?? { targetWorkgroups: PREFILL_SPLIT_TARGET_WORKGROUPS, minTilesPerSplit: PREFILL_MIN_TILES_PER_SPLIT };
     const bytesPerSplit = maxPrefillTokens * H * (d + 2) * 4;
     this.maxPrefillSplits = Math.max(1, Math.min(PREFILL_MAX_SPLITS, Math.floor(PREFILL_SPLIT_PARTIALS_BYTES / bytesPerSplit)));
@@ -462,7 +469,7 @@ export class PagedAttention {
     pass.setPipeline(k.appendSplit);
     pass.setBindGroup(0, k.staticGroups.appendSplit[layer]);
     pass.setBindGroup(1, this.decodeStepIoGroup(k.appendSplit, inputs));
-    pass.dispatchWorkgroups(Math.ceil(st.tokensHeld / DECODE_CHUNK), this.numKvHeads);
+    pass.dispatchWorkgroups(decodeStepSplits(st.tokensHeld, this.decodeTargetSplits), this.numKvHeads);
     pass.setPipeline(k.reduceCommit);
     pass.setBindGroup(0, k.staticGroups.reduceCommit[layer]);
     pass.setBindGroup(1, this.decodeStepIoGroup(k.reduceCommit, inputs));
@@ -488,11 +495,12 @@ export class PagedAttention {
       D: d, NUM_HEADS: H, NUM_KV_HEADS: G, NUM_LAYERS: cache.numLayers, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence,
       MAX_SPLITS: this.maxSplits, INTERLEAVED: this.ropeLayout === 'interleaved' ? 1 : 0, SCALE: 1 / Math.sqrt(d),
       Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK, K_OFFSET: inputs.kOffset, V_OFFSET: inputs.vOffset,
-      QK_NORM: inputs.qkNorm ? 1 : 0, EPS: inputs.eps ?? 1e-6,
+      QK_NORM: inputs.qkNorm ? 1 : 0, EPS: inputs.eps ?? 1e-6, TARGET_SPLITS: this.decodeTargetSplits,
     };
     const make = (entryPoint: string) => device.createComputePipeline({ label: `attention-${entryPoint}-${key}`, layout: 'auto', compute: { module, entryPoint, constants } });
     const pipelines = { attend: make('attend'), appendSplit: make('appendSplit'), reduceCommit: make('reduceCommit') };
-    const bindings = { attend: [0, 1, 2, 3, 4, 5, 6], appendSplit: [0, 1, 2, 3, 4, 5, 6], reduceCommit: [0, 1, 5, 6] };
+    // attend walks every chunk as one split, so it leaves no partials.
+    const bindings = { attend: [0, 1, 2, 3, 4, 5], appendSplit: [0, 1, 2, 3, 4, 5, 6], reduceCommit: [0, 1, 5, 6] };
     const stepBinding = { buffer: this.stepBuffer, offset: 0, size: STEP_HEADER_BYTES + MAX_HEAD_DIM * 4 };
     const staticGroups = { attend: [] as GPUBindGroup[], appendSplit: [] as GPUBindGroup[], reduceCommit: [] as GPUBindGroup[] };
     for (let l = 0; l < cache.numLayers; l++) {
@@ -765,4 +773,15 @@ export function prefillTiling(d: number, workgroupBytes: number): Record<'TPR' |
   const TILE_KEYS = Math.min(PREFILL_MAX_TILE_KEYS, Math.floor((workgroupBytes - PREFILL_MAX_TILE_KEYS * 4) / perKey));
   if (TILE_KEYS < 1) throw new BufferLimitError('The prefill attention workgroup', perKey + PREFILL_MAX_TILE_KEYS * 4, workgroupBytes, 'maxComputeWorkgroupStorageSize');
   return { TPR, ROWS, TILE_KEYS, KEY_VEC4S, TILE_VEC4S: TILE_KEYS * KEY_VEC4S, PARTIAL_FLOATS: ROWS * TILE_KEYS * TPR };
+}
+
+/**
+ * Splits of a dense decode step over `slots` cached slots (decode-step-attention.wgsl's chunksPerSplit, which the
+ * kernels compute alike): a chunk each up to `targetSplits` chunks, then runs of chunks that keep the splits at most
+ * that many.
+ */
+export function decodeStepSplits(slots: number, targetSplits = DECODE_TARGET_SPLITS): number {
+  const chunks = Math.ceil(slots / DECODE_CHUNK);
+  const perSplit = Math.max(1, Math.ceil(chunks / targetSplits));
+  return Math.ceil(chunks / perSplit);
 }
