@@ -7,7 +7,7 @@ import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { dequantizeMatrix, gpuScales, packF16Pairs, quantizeMatrix, roundToF16, type QuantizationSpec } from '../quant/index.ts';
 import type { MatrixBuffer } from '../decode/index.ts';
-import { PrefillKernels, type GemmIO } from './gemm.ts';
+import { DEFAULT_GEMM_TILE, GEMM_TILE_CANDIDATES, gemmTileName, PrefillKernels, type GemmIO, type GemmTile } from './gemm.ts';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -68,8 +68,16 @@ const CASES: Case[] = [
   { name: 'int8 symmetric, blocks of 16 (Q6_K), bias', m: 9, n: 70, k: 56, spec: { bits: 8, blockSize: 16, symmetric: true }, bias: true },
 ];
 
+/**
+ * The default tile takes every case; the other tiles (bench/matvec-sweep.ts's candidates) the ones that pass their
+ * tile edges in both dimensions in each weight path (f32, f16, int4, int8), to keep SwiftShader's compiles few.
+ */
+const TILED: [string, GemmTile, Case][] = GEMM_TILE_CANDIDATES.flatMap((tile) => CASES
+  .filter((c) => tile === DEFAULT_GEMM_TILE || ['f32, bias', 'f16, SwiGLU input, residual add', 'int4 with mins, residual add', 'int8 symmetric, SwiGLU input'].includes(c.name))
+  .map((c): [string, GemmTile, Case] => [`${gemmTileName(tile)} tile, ${c.name}`, tile, c]));
+
 describe('prefill GEMM (gemm.wgsl) against the CPU', () => {
-  it.each(CASES)('$name: [$m x $k] . [$n x $k]^T', async ({ m, n, k, spec, f16, bias, add, gated }) => {
+  it.each(TILED)('%s', async (_name, tile, { m, n, k, spec, f16, bias, add, gated }) => {
     const device = await nodeGpuDevice();
     const next = rng(m * 1000 + n * 10 + k);
     const x = randoms(next, m * k);
@@ -101,7 +109,7 @@ describe('prefill GEMM (gemm.wgsl) against the CPU', () => {
       }
     }
     const dims = upload(device, new Uint8Array(new Uint32Array([m, 0, 0, 0]).buffer), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    const kernels = new PrefillKernels(device, 1e-5, dims);
+    const kernels = new PrefillKernels(device, 1e-5, dims, tile);
     const out = upload(device, add ? residual : new Float32Array(m * n));
     const io: GemmIO = { x: upload(device, x), x2: gated ? upload(device, x2) : undefined, w, bias: bias ? upload(device, b) : null, out, add };
     const d = kernels.gemm('test', io);

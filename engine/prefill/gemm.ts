@@ -7,9 +7,27 @@ import gemmRaw from './gemm.wgsl?raw';
 // Block dequantization comes through engine/wgsl's block-quant library.
 const gemmSource = linkWgsl(gemmRaw);
 
-/** gemm.wgsl's output tile (rows x columns per workgroup). */
-export const GEMM_TILE_ROWS = 128;
-export const GEMM_TILE_COLUMNS = 64;
+/**
+ * gemm.wgsl's register tile: rows and columns of out per thread (4 or 8 each; 16 x 16 threads, so a workgroup's tile
+ * is 16 rows x 16 columns of them). Chosen per adapter (DecodeKernelVariant.gemm); candidates: GEMM_TILE_CANDIDATES.
+ */
+export interface GemmTile {
+  rowsPerThread: 4 | 8;
+  columnsPerThread: 4 | 8;
+}
+
+/** 128 x 64 a workgroup: the tile measured on the H200 on 2026-12-03 (~11 TFLOPS f32 in the 1B prefill). */
+export const DEFAULT_GEMM_TILE: GemmTile = { rowsPerThread: 8, columnsPerThread: 4 };
+
+/** The tiles bench/matvec-sweep.ts times (the default first); each is tested on SwiftShader (gemm.test.ts). */
+export const GEMM_TILE_CANDIDATES: readonly GemmTile[] = [
+  DEFAULT_GEMM_TILE,
+  { rowsPerThread: 8, columnsPerThread: 8 },
+  { rowsPerThread: 4, columnsPerThread: 8 },
+  { rowsPerThread: 4, columnsPerThread: 4 },
+];
+
+export const gemmTileName = (t: GemmTile) => `${16 * t.rowsPerThread}x${16 * t.columnsPerThread}`;
 
 export interface GemmIO {
   /** [M][K] f32 input rows (gated: the gate projection). */
@@ -37,7 +55,7 @@ export class PrefillKernels {
   private readonly placeholder: GPUBuffer;
 
   /** `dims`: the uniform whose x is the rows of every product recorded here (the chunk's tokens), written per chunk. */
-  constructor(private readonly device: GPUDevice, private readonly rmsNormEps: number, private readonly dims: GPUBuffer) {
+  constructor(private readonly device: GPUDevice, private readonly rmsNormEps: number, private readonly dims: GPUBuffer, readonly tile: GemmTile = DEFAULT_GEMM_TILE) {
     this.module = device.createShaderModule({ label: 'prefill-gemm', code: gemmSource });
     this.placeholder = device.createBuffer({ label: 'prefill gemm placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
   }
@@ -50,7 +68,7 @@ export class PrefillKernels {
     if (io.w.f16 && k % 2 !== 0) throw new Error(`internal: ${label}: f16 rows of odd width ${k}`);
     const pipeline = this.pipeline('gemm', {
       K: k, N: n, QUANT: q ? 1 : 0, HALF: io.w.f16 ? 1 : 0, BITS: q?.bits ?? 4, BLOCK: q?.blockSize ?? 32, BLOCKS: q?.blocksPerRow ?? 1, HAS_MIN: q?.mins ? 1 : 0,
-      HAS_BIAS: io.bias ? 1 : 0, ADD: io.add ? 1 : 0, INPUT: io.x2 ? 1 : 0,
+      HAS_BIAS: io.bias ? 1 : 0, ADD: io.add ? 1 : 0, INPUT: io.x2 ? 1 : 0, TM: this.tile.rowsPerThread, TN: this.tile.columnsPerThread,
     });
     const p = this.placeholder;
     const buffers: [number, GPUBuffer][] = [[0, io.x], [1, io.x2 ?? p], [2, io.w.buffer], [3, q?.scales ?? p], [5, io.bias ?? p], [6, io.out]];
@@ -58,13 +76,14 @@ export class PrefillKernels {
       label: `prefill ${label}`, layout: pipeline.getBindGroupLayout(0),
       entries: [...buffers.map(([binding, buffer]) => ({ binding, resource: { buffer } })), { binding: 7, resource: { buffer: this.dims } }],
     });
-    const columnTiles = Math.ceil(n / GEMM_TILE_COLUMNS);
+    const columnTiles = Math.ceil(n / (16 * this.tile.columnsPerThread));
+    const tileRows = 16 * this.tile.rowsPerThread;
     return {
       label,
       encode(pass, rows) {
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(columnTiles, Math.ceil(rows / GEMM_TILE_ROWS));
+        pass.dispatchWorkgroups(columnTiles, Math.ceil(rows / tileRows));
       },
     };
   }

@@ -15,15 +15,17 @@
 //   6 out     storage read_write  [M][N] f32 (ADD: the residual stream, added to in place)
 //   7 dims    uniform             x: M, the rows of this product (a chunk's token count: the one runtime size)
 //
-// Tiles: a workgroup of 16 x 16 threads computes a BM x BN = 128 x 64 tile of out, each thread TM x TN = 8 x 4 of it
-// (rows ty*8 .. +7, columns tx*4 .. +3) in registers, over K in steps of BK = 16: the X tile (128 x 16) and the W
-// tile (64 x 16, dequantized) are staged transposed in workgroup memory (12.5 KiB), so the inner loop reads a
-// thread's 8 rows as two vec4 (the same for the 16 threads of a row: broadcast) and its 4 columns as one. Each thread
-// stages 4 consecutive k of a row (contiguous global reads); the tiles' rows are padded by 4 floats so those
-// transposed stores spread over the banks (unpadded, the 4 k of a thread's stores hit one bank 4 ways, or 16 with
-// one k per thread). BK = 16 divides every block size engine/quant allows (powers of two >= 16), so a W tile row
-// lies in one block: one scale (and min) per row.
-// Dispatch: (ceil(N / 64), ceil(M / 128)).
+// Tiles: a workgroup of 16 x 16 threads computes a BM x BN tile of out, each thread TM x TN of it (rows ty*TM ..,
+// columns tx*TN ..) in registers, over K in steps of BK = 16; TM and TN are 4 or 8 (engine/prefill/gemm.ts GemmTile,
+// picked per adapter: 8 x 4 is the 128 x 64 tile, 8 x 8 reads 16 products per workgroup-memory load instead of 10.7
+// but gives a 512-row chunk of a 2048-wide product 64 workgroups). The X tile (BM x 16) and the W tile (BN x 16,
+// dequantized) are staged transposed in workgroup memory (12.5 KiB at 128 x 64), so the inner loop reads a thread's
+// rows as vec4s (the same for the 16 threads of a row: broadcast) and its columns as vec4s. Each thread stages 4
+// consecutive k of a row (contiguous global reads); the tiles' rows are padded by 4 floats so those transposed
+// stores spread over the banks (unpadded, the 4 k of a thread's stores hit one bank 4 ways, or 16 with one k per
+// thread). BK = 16 divides every block size engine/quant allows (powers of two >= 16), so a W tile row lies in one
+// block: one scale (and min) per row.
+// Dispatch: (ceil(N / BN), ceil(M / BM)).
 
 override K: u32;
 override N: u32;
@@ -40,15 +42,16 @@ override ADD: bool = false;
 /** 0: the input is x; 1: silu(x) * x2 (down_proj over the SwiGLU). */
 override INPUT: u32 = 0u;
 
-const TM: u32 = 8u;
-const TN: u32 = 4u;
-const BM: u32 = 128u;
-const BN: u32 = 64u;
+/** Rows and columns of out per thread: 4 or 8 each. */
+override TM: u32 = 8u;
+override TN: u32 = 4u;
+override BM: u32 = 16u * TM;
+override BN: u32 = 16u * TN;
 const BK: u32 = 16u;
 const THREADS: u32 = 256u;
 /** Padded tile rows (floats): BM + 4 and BN + 4, multiples of 4 so the vec4 reads stay aligned. */
-const XS_STRIDE: u32 = BM + 4u;
-const WS_STRIDE: u32 = BN + 4u;
+override XS_STRIDE: u32 = BM + 4u;
+override WS_STRIDE: u32 = BN + 4u;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> x2: array<f32>;
@@ -86,58 +89,55 @@ fn setWs(kk: u32, c: u32, v: f32) {
 
 // Stages W rows col0 .. col0 + BN, columns k0 .. k0 + BK (dequantized) into ws.
 fn loadW(lid: u32, col0: u32, k0: u32) {
-  if (HALF) {
-    // 64 rows x 4 quads of k: one quad (two f16 pairs) per thread. K is even, so a pair never straddles K.
-    let c = lid / 4u;
-    let kq = (lid % 4u) * 4u;
-    let n = col0 + c;
-    for (var j = 0u; j < 4u; j += 2u) {
-      let k = k0 + kq + j;
-      var v = vec2<f32>(0.0);
-      if (n < N && k < K) {
-        v = unpack2x16float(w[(n * K + k) / 2u]);
+  if (HALF || !QUANT) {
+    // BN rows x 4 quads of k: BN / 64 quads per thread (f16: two pairs each; K is even, so a pair never straddles K).
+    for (var idx = lid; idx < BN * 4u; idx += THREADS) {
+      let c = idx / 4u;
+      let kq = (idx % 4u) * 4u;
+      let n = col0 + c;
+      if (HALF) {
+        for (var j = 0u; j < 4u; j += 2u) {
+          let k = k0 + kq + j;
+          var v = vec2<f32>(0.0);
+          if (n < N && k < K) {
+            v = unpack2x16float(w[(n * K + k) / 2u]);
+          }
+          setWs(kq + j, c, v.x);
+          setWs(kq + j + 1u, c, v.y);
+        }
+      } else {
+        for (var j = 0u; j < 4u; j++) {
+          let k = k0 + kq + j;
+          var v = 0.0;
+          if (n < N && k < K) {
+            v = bitcast<f32>(w[n * K + k]);
+          }
+          setWs(kq + j, c, v);
+        }
       }
-      setWs(kq + j, c, v.x);
-      setWs(kq + j + 1u, c, v.y);
     }
     return;
   }
-  if (!QUANT) {
-    // 64 rows x 4 quads of k: one quad per thread.
-    let c = lid / 4u;
-    let kq = (lid % 4u) * 4u;
-    let n = col0 + c;
-    for (var j = 0u; j < 4u; j++) {
-      let k = k0 + kq + j;
-      var v = 0.0;
-      if (n < N && k < K) {
-        v = bitcast<f32>(w[n * K + k]);
-      }
-      setWs(kq + j, c, v);
-    }
-    return;
-  }
-  // One u32 code word per thread: 8 int4 or 4 int8 weights of one row.
+  // One u32 code word at a time: 8 int4 or 4 int8 weights of one row.
   let perWord = 32u / BITS;
   let wordsPerTileRow = BK / perWord;
-  if (lid >= BN * wordsPerTileRow) {
-    return;
-  }
-  let c = lid / wordsPerTileRow;
-  let h = lid % wordsPerTileRow;
-  let n = col0 + c;
-  if (n >= N) {
-    for (var j = 0u; j < perWord; j++) {
-      setWs(h * perWord + j, c, 0.0);
-    }
-    return;
-  }
-  let b = k0 / BLOCK;
-  let word = w[(n * BLOCKS * BLOCK + k0) / perWord + h];
-  let a = blockAffine(n * BLOCKS + b);
   let mask = (1u << BITS) - 1u;
-  for (var j = 0u; j < perWord; j++) {
-    setWs(h * perWord + j, c, blockWeight((word >> (BITS * j)) & mask, a));
+  for (var idx = lid; idx < BN * wordsPerTileRow; idx += THREADS) {
+    let c = idx / wordsPerTileRow;
+    let h = idx % wordsPerTileRow;
+    let n = col0 + c;
+    if (n >= N) {
+      for (var j = 0u; j < perWord; j++) {
+        setWs(h * perWord + j, c, 0.0);
+      }
+      continue;
+    }
+    let b = k0 / BLOCK;
+    let word = w[(n * BLOCKS * BLOCK + k0) / perWord + h];
+    let a = blockAffine(n * BLOCKS + b);
+    for (var j = 0u; j < perWord; j++) {
+      setWs(h * perWord + j, c, blockWeight((word >> (BITS * j)) & mask, a));
+    }
   }
 }
 
@@ -148,9 +148,10 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) loc
   let col0 = wid.x * BN;
   let tx = local.x;
   let ty = local.y;
-  var acc: array<vec4<f32>, TM>;
+  // acc[i]: row i, columns 0..3 of the thread's; acc[8 + i]: columns 4..7 (TN 8).
+  var acc: array<vec4<f32>, 16>;
   for (var k0 = 0u; k0 < K; k0 += BK) {
-    // 128 rows x 4 quads of k: two quads per thread.
+    // BM rows x 4 quads of k: BM / 64 quads per thread.
     for (var i = 0u; i < BM * BK / (4u * THREADS); i++) {
       let idx = lid + i * THREADS;
       let r = idx / 4u;
@@ -161,18 +162,37 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) loc
     }
     loadW(lid, col0, k0);
     workgroupBarrier();
+    // TM and TN are overrides: the branches fold away and every index stays constant.
     for (var kk = 0u; kk < BK; kk++) {
-      let b = ws[(kk * WS_STRIDE) / 4u + tx];
-      let a0 = xs[(kk * XS_STRIDE) / 4u + ty * 2u];
-      let a1 = xs[(kk * XS_STRIDE) / 4u + ty * 2u + 1u];
-      acc[0] += a0.x * b;
-      acc[1] += a0.y * b;
-      acc[2] += a0.z * b;
-      acc[3] += a0.w * b;
-      acc[4] += a1.x * b;
-      acc[5] += a1.y * b;
-      acc[6] += a1.z * b;
-      acc[7] += a1.w * b;
+      let wRow = (kk * WS_STRIDE) / 4u + tx * (TN / 4u);
+      let xRow = (kk * XS_STRIDE) / 4u + ty * (TM / 4u);
+      let b0 = ws[wRow];
+      let a0 = xs[xRow];
+      acc[0] += a0.x * b0;
+      acc[1] += a0.y * b0;
+      acc[2] += a0.z * b0;
+      acc[3] += a0.w * b0;
+      if (TM == 8u) {
+        let a1 = xs[xRow + 1u];
+        acc[4] += a1.x * b0;
+        acc[5] += a1.y * b0;
+        acc[6] += a1.z * b0;
+        acc[7] += a1.w * b0;
+        if (TN == 8u) {
+          let b1 = ws[wRow + 1u];
+          acc[12] += a1.x * b1;
+          acc[13] += a1.y * b1;
+          acc[14] += a1.z * b1;
+          acc[15] += a1.w * b1;
+        }
+      }
+      if (TN == 8u) {
+        let b1 = ws[wRow + 1u];
+        acc[8] += a0.x * b1;
+        acc[9] += a0.y * b1;
+        acc[10] += a0.z * b1;
+        acc[11] += a0.w * b1;
+      }
     }
     workgroupBarrier();
   }
@@ -183,10 +203,24 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) loc
   storeRow(r0 + 1u, c0, acc[1], m);
   storeRow(r0 + 2u, c0, acc[2], m);
   storeRow(r0 + 3u, c0, acc[3], m);
-  storeRow(r0 + 4u, c0, acc[4], m);
-  storeRow(r0 + 5u, c0, acc[5], m);
-  storeRow(r0 + 6u, c0, acc[6], m);
-  storeRow(r0 + 7u, c0, acc[7], m);
+  if (TM == 8u) {
+    storeRow(r0 + 4u, c0, acc[4], m);
+    storeRow(r0 + 5u, c0, acc[5], m);
+    storeRow(r0 + 6u, c0, acc[6], m);
+    storeRow(r0 + 7u, c0, acc[7], m);
+  }
+  if (TN == 8u) {
+    storeRow(r0, c0 + 4u, acc[8], m);
+    storeRow(r0 + 1u, c0 + 4u, acc[9], m);
+    storeRow(r0 + 2u, c0 + 4u, acc[10], m);
+    storeRow(r0 + 3u, c0 + 4u, acc[11], m);
+    if (TM == 8u) {
+      storeRow(r0 + 4u, c0 + 4u, acc[12], m);
+      storeRow(r0 + 5u, c0 + 4u, acc[13], m);
+      storeRow(r0 + 6u, c0 + 4u, acc[14], m);
+      storeRow(r0 + 7u, c0 + 4u, acc[15], m);
+    }
+  }
 }
 
 // out[r][c0 .. c0 + 4) (=|+=) v + bias, inside the product's M x N.
@@ -194,7 +228,7 @@ fn storeRow(r: u32, c0: u32, v: vec4<f32>, m: u32) {
   if (r >= m) {
     return;
   }
-  for (var j = 0u; j < TN; j++) {
+  for (var j = 0u; j < 4u; j++) {
     let c = c0 + j;
     if (c < N) {
       var y = v[j];
