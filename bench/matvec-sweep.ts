@@ -5,7 +5,11 @@
 // against today's GPU variant, interleaved. Bundled by bench/build-node-bench.mjs; the H200 segment is
 // bench/h200/segments/matvec.sh.
 //
+// Then the prefill GEMM (engine/prefill/gemm.wgsl, issue 18): every register tile (GEMM_TILE_CANDIDATES) on the 1B
+// and 135M products in int4, f16 and f32, TFLOPS from GPU timestamps, sampled outputs against f64 sums.
+//
 // Usage: node matvec-sweep.mjs [smoke] --out sweep.json --summary summary.txt --budget-s 80
+//   [--parts matvec,gemm,decode] [--candidates name,name (matvec candidates besides today's)]
 //
 // How a matvec is timed: one compute pass of K dispatches (K chosen so a pass takes ~1.5 ms), cycling through
 // enough copies of the weights that they cannot stay in the L2 (>= 128 MiB a cycle; the H200's L2 is 50 MB), with
@@ -25,6 +29,7 @@ import {
   countingEncoder, DecodeKernels, encodeDispatch, GPU_VARIANT, MATVEC_CANDIDATES, matvecShapeFor, WgslDecoder,
   type DecodeKernelVariant, type Dispatch, type DispatchCounts, type MatrixBuffer, type MatvecCandidate, type MatvecMode, type MatvecShape,
 } from '../engine/decode/index.ts';
+import { GEMM_TILE_CANDIDATES, gemmTileName, PrefillKernels, type GemmTile } from '../engine/prefill/index.ts';
 import readBandwidthSource from './read-bandwidth.wgsl?raw';
 import { modelShape, uploadRandom } from './random-gpu-weights.ts';
 
@@ -242,9 +247,19 @@ const TOLERANCE = 2e-4;
  * run on SwiftShader, where a 256-thread pipeline takes seconds) takes today's and the subgroup-exponent one only:
  * engine/decode/matvec-variants.test.ts checks them all there.
  */
+/** --candidates: the matvec candidates to time besides today's (null: all). */
+let chosenCandidates: Set<string> | null = null;
+
 function candidatesFor(format: QuantizationMode, smoke: boolean): MatvecCandidate[] {
+  const all = allCandidatesFor(format, smoke);
+  const chosen = chosenCandidates;
+  if (!chosen) return all;
+  return all.filter((c, i) => i === 0 || chosen.has(c.name) || [...chosen].some((n) => n.replace(/-(exponent|convert)$/, '') === c.name));
+}
+
+function allCandidatesFor(format: QuantizationMode, smoke: boolean): MatvecCandidate[] {
   if (smoke) {
-    const all = candidatesFor(format, false);
+    const all = allCandidatesFor(format, false);
     return [all[0], all.find((c) => c.shape.subgroups)!];
   }
   if (format === 'int4' || format === 'int8') return [...MATVEC_CANDIDATES];
@@ -373,6 +388,113 @@ function pick(rows: MatvecRow[], format: QuantizationMode): { candidate: string;
   return best;
 }
 
+/** One prefill product: out[m][n] = in[m][k] . W[n][k]^T, in = x or silu(x) * x2 (gated), out += with add. */
+interface GemmCase { name: string; model: string; m: number; n: number; k: number; gated?: boolean; add?: boolean }
+
+const GEMM_CASES: GemmCase[] = [
+  { name: 'q 2048x2048 @512', model: 'Llama-3.2-1B', m: 512, n: 2048, k: 2048 },
+  { name: 'kv 512x2048 @512', model: 'Llama-3.2-1B', m: 512, n: 512, k: 2048 },
+  { name: 'gate 8192x2048 @512', model: 'Llama-3.2-1B', m: 512, n: 8192, k: 2048 },
+  { name: 'down 2048x8192 @512', model: 'Llama-3.2-1B', m: 512, n: 2048, k: 8192, gated: true, add: true },
+  { name: 'q 2048x2048 @2048', model: 'Llama-3.2-1B', m: 2048, n: 2048, k: 2048 },
+  { name: 'gate 8192x2048 @2048', model: 'Llama-3.2-1B', m: 2048, n: 8192, k: 2048 },
+  { name: 'down 2048x8192 @2048', model: 'Llama-3.2-1B', m: 2048, n: 2048, k: 8192, gated: true, add: true },
+  { name: 'q 576x576 @2048', model: 'SmolLM2-135M', m: 2048, n: 576, k: 576 },
+  { name: 'kv 192x576 @2048', model: 'SmolLM2-135M', m: 2048, n: 192, k: 576 },
+  { name: 'gate 1536x576 @2048', model: 'SmolLM2-135M', m: 2048, n: 1536, k: 576 },
+  { name: 'down 576x1536 @2048', model: 'SmolLM2-135M', m: 2048, n: 576, k: 1536, gated: true, add: true },
+];
+const SMOKE_GEMM_CASES: GemmCase[] = [{ name: 'smoke 70x64 @40', model: 'smoke', m: 40, n: 70, k: 64, gated: true, add: true }];
+/** The prefill formats of issue 18's targets: int4 (1B), f16 and f32 (135M). */
+const GEMM_FORMATS: QuantizationMode[] = ['int4', 'f16', 'f32'];
+
+interface GemmRow {
+  case: string; model: string; format: QuantizationMode; tile: string; workgroups: number;
+  ms: number; msSpread: number; tflops: number; maxError: number; correct: boolean; dispatchesPerPass: number;
+}
+
+/** Tolerance of sampled outputs against f64 sums, relative to max(1, largest |expected|): f32 sums of <= 8192 terms. */
+const GEMM_TOLERANCE = 2e-4;
+
+async function sweepGemm(device: GPUDevice, timer: PassTimer, gc: GemmCase, format: QuantizationMode, smoke: boolean, rounds: number): Promise<GemmRow[]> {
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const mk = (bytes: number) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+  const next = mulberry(gc.m * 7 + gc.n * 3 + gc.k);
+  const x = Float32Array.from({ length: gc.m * gc.k }, () => next() * 2 - 1);
+  const x2 = gc.gated ? Float32Array.from({ length: gc.m * gc.k }, () => next() * 2 - 1) : null;
+  const xBuf = mk(x.byteLength);
+  device.queue.writeBuffer(xBuf, 0, x);
+  const x2Buf = x2 ? mk(x2.byteLength) : null;
+  if (x2Buf && x2) device.queue.writeBuffer(x2Buf, 0, x2);
+  const out = mk(gc.m * gc.n * 4);
+  const dims = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(dims, 0, new Uint32Array([gc.m, 0, 0, 0]));
+  const w = makeMatrix(device, format, gc.n, gc.k, 0, true);
+  // Sampled outputs against f64 sums of the CPU reference's weights (engine/quant's dequantizer for int4).
+  const checks: { at: number; want: number }[] = [];
+  const samples = smoke ? 12 : 24;
+  const inputAt = (r: number, i: number) => { const g = x[r * gc.k + i]; return x2 ? (g / (1 + Math.exp(-g))) * x2[r * gc.k + i] : g; };
+  for (let s = 0; s < samples; s++) {
+    const r = s === 0 ? gc.m - 1 : Math.floor(next() * gc.m);
+    const c = s === 1 ? gc.n - 1 : Math.floor(next() * gc.n);
+    const wr = w.referenceRow(c);
+    let sum = 0;
+    for (let i = 0; i < gc.k; i++) sum += inputAt(r, i) * wr[i];
+    checks.push({ at: r * gc.n + c, want: sum });
+  }
+  const zeros = new Float32Array(gc.m * gc.n);
+  const estimateMs = (2 * gc.m * gc.n * gc.k) / 15e9;
+  const perPass = smoke ? 1 : Math.min(100, Math.max(3, Math.ceil(2 / estimateMs)));
+  type Entry = { tile: GemmTile; kernels: PrefillKernels; encode: (pass: GPUComputePassEncoder) => void; ms: number[]; maxError: number };
+  const entries: Entry[] = [];
+  const tiles = smoke ? GEMM_TILE_CANDIDATES.slice(0, 2) : GEMM_TILE_CANDIDATES;
+  for (const tile of tiles) {
+    const kernels = new PrefillKernels(device, 1e-5, dims, tile);
+    const d = kernels.gemm(gc.name, { x: xBuf, x2: x2Buf ?? undefined, w: w.gpu, out, add: gc.add });
+    const encode = (pass: GPUComputePassEncoder) => d.encode(pass, gc.m);
+    device.queue.writeBuffer(out, 0, zeros);
+    await timer.ms(encode);
+    const got = await readBack(device, out, gc.m * gc.n);
+    let maxErr = 0;
+    let scale = 1;
+    for (const { at, want } of checks) { maxErr = Math.max(maxErr, Math.abs(got[at] - want)); scale = Math.max(scale, Math.abs(want)); }
+    entries.push({ tile, kernels, encode, ms: [], maxError: maxErr / scale });
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const e of entries) e.ms.push((await timer.ms((pass) => { for (let i = 0; i < perPass; i++) e.encode(pass); })) / perPass);
+  }
+  const rows = entries.map((e): GemmRow => {
+    const ms = median(e.ms);
+    return {
+      case: gc.name, model: gc.model, format, tile: gemmTileName(e.tile),
+      workgroups: Math.ceil(gc.n / (16 * e.tile.columnsPerThread)) * Math.ceil(gc.m / (16 * e.tile.rowsPerThread)),
+      ms: +ms.toFixed(4), msSpread: spread(e.ms), tflops: +((2 * gc.m * gc.n * gc.k) / ms / 1e9).toFixed(2),
+      maxError: +e.maxError.toExponential(2), correct: e.maxError < GEMM_TOLERANCE, dispatchesPerPass: perPass,
+    };
+  });
+  for (const e of entries) e.kernels.destroy();
+  w.destroy();
+  for (const b of [xBuf, x2Buf, out, dims]) b?.destroy();
+  return rows;
+}
+
+/** The GEMM tile per format: correct on every case, the least geometric mean of time against the default tile's. */
+function pickGemm(rows: GemmRow[], format: QuantizationMode): { tile: string; geoMeanVsDefault: number } | null {
+  const mine = rows.filter((r) => r.format === format);
+  const tiles = [...new Set(mine.map((r) => r.tile))];
+  const cases = [...new Set(mine.map((r) => r.case))];
+  let best: { tile: string; geoMeanVsDefault: number } | null = null;
+  for (const t of tiles) {
+    const rs = mine.filter((r) => r.tile === t);
+    if (rs.length < cases.length || rs.some((r) => !r.correct)) continue;
+    let logSum = 0;
+    for (const r of rs) logSum += Math.log(r.ms / mine.find((d) => d.tile === tiles[0] && d.case === r.case)!.ms);
+    const g = Math.exp(logSum / rs.length);
+    if (!best || g < best.geoMeanVsDefault) best = { tile: t, geoMeanVsDefault: +g.toFixed(3) };
+  }
+  return best;
+}
+
 interface DecodeRow {
   model: string; format: QuantizationMode; variant: string; msPerToken: number; tokensPerS: number; spread: number; rounds: number;
   dispatchesPerToken: number; hostEncodeMs: number; floorMs: number; overFloor: number; weightGB: number;
@@ -453,6 +575,11 @@ async function main() {
   const outPath = argOf('--out', '');
   const summaryPath = argOf('--summary', '');
   const budgetS = Number(argOf('--budget-s', 'Infinity'));
+  // What to run, in this order: the matvec sweep, the prefill GEMM tiles, the decode steps with the matvec picks.
+  const parts = new Set(argOf('--parts', 'matvec,gemm,decode').split(','));
+  // Matvec candidates by name (today's, the first, always runs): a second run can time the first's winners alone.
+  const only = argOf('--candidates', '');
+  if (only) chosenCandidates = new Set(only.split(','));
   const left = () => budgetS - (now() - started) / 1000;
   const engine = await createEngineDevice(gpu as unknown as GPU);
   const device = engine.device;
@@ -464,7 +591,7 @@ async function main() {
   const result = {
     date: new Date().toISOString(), adapter, timing: timer.source, subgroups: device.features.has('subgroups'), subgroupMinSize, shaderF16: device.features.has('shader-f16'),
     how: HOW, bandwidth: { samplesGBperS: [] as number[], readGBperS: 0, spread: 0, emptyDispatchUs: 0 },
-    matvec: [] as MatvecRow[], picks: {} as Record<string, unknown>, decode: [] as DecodeRow[], errors: [] as string[], seconds: 0,
+    matvec: [] as MatvecRow[], picks: {} as Record<string, unknown>, gemm: [] as GemmRow[], gemmPicks: {} as Record<string, unknown>, decode: [] as DecodeRow[], errors: [] as string[], seconds: 0,
   };
   // The JSON and the table after every group, so a run cut short keeps both.
   const save = () => {
@@ -489,12 +616,14 @@ async function main() {
   const formats = (smoke ? SMOKE_FORMATS : FORMATS).filter((f) => f !== 'f16' || device.features.has('shader-f16') || F16_WITHOUT_FEATURE);
   for (const f of (smoke ? SMOKE_FORMATS : FORMATS).filter((f) => !formats.includes(f))) result.errors.push(`${f}: skipped (no shader-f16)`);
   // The target shapes first in every format, then the models' own shapes; a bandwidth sample between groups.
-  const cases = smoke ? SMOKE_CASES : [...TARGET_CASES, ...MODEL_CASES];
+  const cases = parts.has('matvec') ? (smoke ? SMOKE_CASES : [...TARGET_CASES, ...MODEL_CASES]) : [];
   const rounds = smoke ? 1 : 5;
-  const decodeReserveS = smoke ? 0 : 30;
+  // Seconds kept for the parts after the matvecs: the GEMMs' ~15 s and the decode steps' ~30 s on the H200.
+  const decodeReserveS = smoke || !parts.has('decode') ? 0 : 30;
+  const gemmReserveS = smoke || !parts.has('gemm') ? 0 : 15;
   for (const mc of cases) {
     for (const format of formats) {
-      if (left() < decodeReserveS + 2) { result.errors.push(`matvec ${mc.name} ${format}: skipped, ${left().toFixed(0)} s left`); continue; }
+      if (left() < decodeReserveS + gemmReserveS + 2) { result.errors.push(`matvec ${mc.name} ${format}: skipped, ${left().toFixed(0)} s left`); continue; }
       try {
         const rows = await sweepCase(device, timer, mc, format, () => result.bandwidth.readGBperS, smoke, rounds);
         result.matvec.push(...rows);
@@ -516,8 +645,27 @@ async function main() {
     if (p) picked[f] = candidatesFor(f, smoke).find((c) => c.name === p.candidate)!.shape;
   }
   save();
+  // The prefill GEMMs: every tile on the 1B and 135M products, int4, f16, f32.
+  const gemmCases = parts.has('gemm') ? (smoke ? SMOKE_GEMM_CASES : GEMM_CASES) : [];
+  const gemmFormats = GEMM_FORMATS.filter((f) => formats.includes(f));
+  for (const gc of gemmCases) {
+    for (const format of gemmFormats) {
+      if (left() < decodeReserveS + 2) { result.errors.push(`gemm ${gc.name} ${format}: skipped, ${left().toFixed(0)} s left`); continue; }
+      try {
+        const rows = await sweepGemm(device, timer, gc, format, smoke, rounds);
+        result.gemm.push(...rows);
+        for (const r of rows) console.log(JSON.stringify(r));
+      } catch (e) {
+        result.errors.push(`gemm ${gc.name} ${format}: ${e instanceof Error ? e.message : String(e)}`);
+        console.error(gc.name, format, e);
+      }
+      save();
+    }
+  }
+  for (const f of gemmFormats) result.gemmPicks[f] = pickGemm(result.gemm, f);
+  save();
   // Whole decode steps: today's GPU variant, the picks, and the picks without the >= 264-workgroup rule.
-  const models = MODELS.filter(([n]) => (smoke ? n === 'smoke' : n === 'Llama-3.2-1B' || n === 'SmolLM2-135M'));
+  const models = parts.has('decode') ? MODELS.filter(([n]) => (smoke ? n === 'smoke' : n === 'Llama-3.2-1B' || n === 'SmolLM2-135M')) : [];
   const decodeFormats = (['int4', 'f16', 'int8', 'f32'] as QuantizationMode[]).filter((f) => formats.includes(f)).slice(0, smoke ? 1 : 4);
   for (const format of decodeFormats) {
     for (const [name, c] of models) {
@@ -549,7 +697,7 @@ async function main() {
 }
 
 /** The summary table: per case and format, today's variant against the best and the pick; the decode steps. */
-function summarize(r: { adapter: string; timing: string; bandwidth: { readGBperS: number; spread: number; emptyDispatchUs: number; samplesGBperS: number[] }; matvec: MatvecRow[]; picks: Record<string, unknown>; decode: DecodeRow[]; errors: string[]; seconds: number }): string {
+function summarize(r: { adapter: string; timing: string; bandwidth: { readGBperS: number; spread: number; emptyDispatchUs: number; samplesGBperS: number[] }; matvec: MatvecRow[]; picks: Record<string, unknown>; gemm: GemmRow[]; gemmPicks: Record<string, unknown>; decode: DecodeRow[]; errors: string[]; seconds: number }): string {
   const lines = [
     `matvec sweep, ${r.adapter}, ${r.timing}, ${r.seconds} s`,
     `read bandwidth ${r.bandwidth.readGBperS} GB/s (median of ${r.bandwidth.samplesGBperS.length}, spread ${r.bandwidth.spread}); empty dispatch ${r.bandwidth.emptyDispatchUs} us`,
@@ -567,6 +715,13 @@ function summarize(r: { adapter: string; timing: string; bandwidth: { readGBperS
     const bad = rows.filter((m) => !m.correct).map((m) => `${m.candidate} (${m.maxError})`);
     const cell = (m: MatvecRow | undefined) => (m ? `${m.us} (${m.ofReadBandwidth})` : '-');
     lines.push(`${today.case} | ${today.format} | ${cell(today)} | ${best.candidate} ${cell(best)} | ${cell(pk)} | ${bad.join(', ') || 'none'}`);
+  }
+  lines.push(`gemm picks: ${Object.entries(r.gemmPicks).map(([f, p]) => `${f} ${p ? `${(p as { tile: string }).tile} (x${(p as { geoMeanVsDefault: number }).geoMeanVsDefault} of the default's time)` : 'none'}`).join('; ')}`);
+  lines.push('gemm case | format | TFLOPS per tile (ms) | wrong tiles');
+  for (const k of [...new Set(r.gemm.map((g) => `${g.case}|${g.format}`))]) {
+    const rows = r.gemm.filter((g) => `${g.case}|${g.format}` === k);
+    const bad = rows.filter((g) => !g.correct).map((g) => `${g.tile} (${g.maxError})`);
+    lines.push(`${rows[0].case} | ${rows[0].format} | ${rows.map((g) => `${g.tile} ${g.tflops} (${g.ms})`).join(', ')} | ${bad.join(', ') || 'none'}`);
   }
   lines.push('decode | format | variant | ms/token | tok/s | spread | over floor');
   for (const d of r.decode) lines.push(`${d.model} | ${d.format} | ${d.variant} | ${d.msPerToken} | ${d.tokensPerS} | ${d.spread} | ${d.overFloor}`);
