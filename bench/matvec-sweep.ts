@@ -27,9 +27,9 @@ import { ropeInverseFrequencies, ropeTable, type ModelConfig } from '../engine/m
 import { dequantizeMatrix, type QuantizationMode } from '../engine/quant/index.ts';
 import {
   countingEncoder, DecodeKernels, encodeDispatch, GPU_VARIANT, MATVEC_CANDIDATES, matvecShapeFor, WgslDecoder,
-  type DecodeKernelVariant, type Dispatch, type DispatchCounts, type MatrixBuffer, type MatvecCandidate, type MatvecMode, type MatvecShape,
+  type DecodeKernelVariant, type Dispatch, type GemmTile, type DispatchCounts, type MatrixBuffer, type MatvecCandidate, type MatvecMode, type MatvecShape,
 } from '../engine/decode/index.ts';
-import { GEMM_TILE_CANDIDATES, gemmTileName, PrefillKernels, type GemmTile } from '../engine/prefill/index.ts';
+import { GEMM_TILE_CANDIDATES, gemmTileName, PrefillKernels } from '../engine/prefill/index.ts';
 import readBandwidthSource from './read-bandwidth.wgsl?raw';
 import { modelShape, uploadRandom } from './random-gpu-weights.ts';
 

@@ -47,7 +47,21 @@ export interface DecodeKernelVariant {
   quantMatvec: MatvecShape;
   /** Threads of the one greedy argmax workgroup (argmax.wgsl). */
   argmaxWorkgroupSize: number;
+  /** The prefill GEMM's register tile (engine/prefill/gemm.wgsl), which WgslPrefill records its products with. */
+  gemmTile: GemmTile;
 }
+
+/**
+ * gemm.wgsl's register tile: rows and columns of out per thread (4 or 8 each; 16 x 16 threads, so a workgroup's tile
+ * is 16 rows x 16 columns of them). Candidates: engine/prefill's GEMM_TILE_CANDIDATES.
+ */
+export interface GemmTile {
+  rowsPerThread: 4 | 8;
+  columnsPerThread: 4 | 8;
+}
+
+/** 128 x 64 a workgroup: the tile measured on the H200 on 2026-12-03 (~11 TFLOPS f32 in the 1B prefill). */
+export const DEFAULT_GEMM_TILE: GemmTile = { rowsPerThread: 8, columnsPerThread: 4 };
 
 /** Two workgroups per SM of a 132-SM GPU (H200): fewer leave SMs idle in a latency-bound matvec. */
 const GPU_MATVEC_MIN_WORKGROUPS = 264;
@@ -62,6 +76,7 @@ export const GPU_VARIANT: DecodeKernelVariant = {
   matvec: { workgroupSize: 256, threadsPerRow: 32, rowsPerThread: 4, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS },
   quantMatvec: { workgroupSize: 256, threadsPerRow: 32, rowsPerThread: 4, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS },
   argmaxWorkgroupSize: 256,
+  gemmTile: DEFAULT_GEMM_TILE,
 };
 
 /**
@@ -75,6 +90,7 @@ export const CPU_ADAPTER_VARIANT: DecodeKernelVariant = {
   matvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1, minWorkgroups: 0 },
   quantMatvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1, minWorkgroups: 0 },
   argmaxWorkgroupSize: 64,
+  gemmTile: DEFAULT_GEMM_TILE,
 };
 
 /** A matvec shape the sweep (bench/matvec-sweep.ts) times on real GPUs; each is tested on SwiftShader. */

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { dequantizeMatrix, gpuScales, packF16Pairs, quantizeMatrix, roundToF16, type QuantizationSpec } from '../quant/index.ts';
-import type { MatrixBuffer } from '../decode/index.ts';
-import { DEFAULT_GEMM_TILE, GEMM_TILE_CANDIDATES, gemmTileName, PrefillKernels, type GemmIO, type GemmTile } from './gemm.ts';
+import { DEFAULT_GEMM_TILE, type GemmTile, type MatrixBuffer } from '../decode/index.ts';
+import { GEMM_TILE_CANDIDATES, gemmTileName, PrefillKernels, type GemmIO } from './gemm.ts';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -1,23 +1,11 @@
 // The prefill matrix products (gemm.wgsl) as recorded dispatches: pipeline and bind group made once per weight, the
 // row count (the chunk's tokens) read from a uniform, so one recording serves every chunk length.
 import { linkWgsl } from '../wgsl/index.ts';
-import type { MatrixBuffer } from '../decode/index.ts';
+import { DEFAULT_GEMM_TILE, type GemmTile, type MatrixBuffer } from '../decode/index.ts';
 import gemmRaw from './gemm.wgsl?raw';
 
 // Block dequantization comes through engine/wgsl's block-quant library.
 const gemmSource = linkWgsl(gemmRaw);
-
-/**
- * gemm.wgsl's register tile: rows and columns of out per thread (4 or 8 each; 16 x 16 threads, so a workgroup's tile
- * is 16 rows x 16 columns of them). Chosen per adapter (DecodeKernelVariant.gemm); candidates: GEMM_TILE_CANDIDATES.
- */
-export interface GemmTile {
-  rowsPerThread: 4 | 8;
-  columnsPerThread: 4 | 8;
-}
-
-/** 128 x 64 a workgroup: the tile measured on the H200 on 2026-12-03 (~11 TFLOPS f32 in the 1B prefill). */
-export const DEFAULT_GEMM_TILE: GemmTile = { rowsPerThread: 8, columnsPerThread: 4 };
 
 /** The tiles bench/matvec-sweep.ts times (the default first); each is tested on SwiftShader (gemm.test.ts). */
 export const GEMM_TILE_CANDIDATES: readonly GemmTile[] = [

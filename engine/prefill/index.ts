@@ -1,4 +1,4 @@
 // The prefill module's face: a whole prompt chunk of the model in our own WGSL (tiled GEMMs, the paged flash
 // attention), one command encoder per chunk.
 export { WgslPrefill, type PrefillChunkOptions } from './wgsl-prefill.ts';
-export { PrefillKernels, DEFAULT_GEMM_TILE, GEMM_TILE_CANDIDATES, gemmTileName, type GemmIO, type GemmTile, type RowDispatch } from './gemm.ts';
+export { PrefillKernels, GEMM_TILE_CANDIDATES, gemmTileName, type GemmIO, type RowDispatch } from './gemm.ts';

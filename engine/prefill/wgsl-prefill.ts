@@ -86,7 +86,7 @@ export class WgslPrefill {
     };
     try {
       this.dims = alloc('dims', 4, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-      this.kernels = new PrefillKernels(device, c.rmsNormEps, this.dims);
+      this.kernels = new PrefillKernels(device, c.rmsNormEps, this.dims, variant.gemmTile);
       this.decodeKernels = new DecodeKernels(device, c.rmsNormEps, { variant });
       this.ids = alloc('ids', T);
       this.hidden = alloc('hidden', T * c.hiddenSize);
