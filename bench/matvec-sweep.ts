@@ -2,7 +2,7 @@
 // MATVEC_CANDIDATES) x matrix shape x weight format, timed with GPU timestamps against a WGSL read-bandwidth
 // baseline measured in the same run, each checked against the CPU reference (engine/quant's dequantizer, f64
 // sums over sampled rows); then whole decode steps of the 1B and 135M shapes with the candidates it would pick
-// against today's GPU variant, interleaved. Bundled by bench/build-node-bench.mjs; the H200 segment is
+// against the engine's GPU variant and the 2026-12-03 shape, interleaved. Bundled by bench/build-node-bench.mjs; the H200 segment is
 // bench/h200/segments/matvec.sh.
 //
 // Then the prefill GEMM (engine/prefill/gemm.wgsl, issue 18): every register tile (GEMM_TILE_CANDIDATES) on the 1B
@@ -318,7 +318,7 @@ async function sweepCase(device: GPUDevice, timer: PassTimer, mc: MatvecCase, fo
   type Entry = { c: MatvecCandidate; kernels: DecodeKernels; dispatches: Dispatch[]; ms: number[]; maxError: number; ran: MatvecShape; reduce: string };
   const entries: Entry[] = [];
   for (const c of candidatesFor(format, smoke)) {
-    const k = new DecodeKernels(device, 1e-5, { variant: { ...GPU_VARIANT, matvec: c.shape, quantMatvec: c.shape } });
+    const k = new DecodeKernels(device, 1e-5, { variant: { ...GPU_VARIANT, matvec: c.shape, quantMatvec: c.shape, int4Matvec: c.shape } });
     const dispatches = sets.map((set) => k.matvec(mc.name, mc.mode, { x: xBuf, norm: normBuf, matrices: set.map((s) => s.gpu), out }));
     const ran = matvecShapeFor(mc.mode === 'gated' && c.shape.rowsPerThread > 4 ? { ...c.shape, rowsPerThread: 4 } : c.shape, outRows);
     // Correctness: one dispatch on zeroed output (residual adds to it), sampled rows against the reference.
@@ -664,21 +664,21 @@ async function main() {
   }
   for (const f of gemmFormats) result.gemmPicks[f] = pickGemm(result.gemm, f);
   save();
-  // Whole decode steps: today's GPU variant, the picks, and the picks without the >= 264-workgroup rule.
+  // Whole decode steps: the engine's GPU variant, the 2026-12-03 shape where it differs, and this run's pick per format.
   const models = parts.has('decode') ? MODELS.filter(([n]) => (smoke ? n === 'smoke' : n === 'Llama-3.2-1B' || n === 'SmolLM2-135M')) : [];
   const decodeFormats = (['int4', 'f16', 'int8', 'f32'] as QuantizationMode[]).filter((f) => formats.includes(f)).slice(0, smoke ? 1 : 4);
   for (const format of decodeFormats) {
     for (const [name, c] of models) {
       if (left() < 5) { result.errors.push(`decode ${name} ${format}: skipped, ${left().toFixed(0)} s left`); continue; }
       const shape = picked[format];
-      const variants: [string, DecodeKernelVariant][] = [['today', GPU_VARIANT]];
-      if (shape) {
-        const quant = format === 'int4' || format === 'int8';
-        const v = (s: MatvecShape): DecodeKernelVariant => (quant ? { ...GPU_VARIANT, quantMatvec: s } : { ...GPU_VARIANT, matvec: s });
-        variants.push(['picked', v(shape)]);
-        // The rule only acts on matrices under 264 workgroups; the smoke run has no time for a third decoder.
-        if (!smoke) variants.push(['picked, no workgroup rule', v({ ...shape, minWorkgroups: 0 })]);
-      }
+      // The engine's GPU variant, the 2026-12-03 shape (the first candidate) where they differ, and this run's pick.
+      const quant = format === 'int4' || format === 'int8';
+      const v = (s: MatvecShape): DecodeKernelVariant => (quant ? { ...GPU_VARIANT, quantMatvec: s, int4Matvec: s } : { ...GPU_VARIANT, matvec: s });
+      const variants: [string, DecodeKernelVariant][] = [['engine default', GPU_VARIANT]];
+      const first = MATVEC_CANDIDATES[0].shape;
+      const current = format === 'int4' ? GPU_VARIANT.int4Matvec : quant ? GPU_VARIANT.quantMatvec : GPU_VARIANT.matvec;
+      if (!smoke && JSON.stringify(current) !== JSON.stringify(first)) variants.push(['2026-12-03 shape', v(first)]);
+      if (shape && JSON.stringify(shape) !== JSON.stringify(current)) variants.push([`picked ${result.picks[format] ? (result.picks[format] as { candidate: string }).candidate : ''}`, v(shape)]);
       try {
         const rows = await benchDecode(device, name, c, format, variants, { readGBperS: result.bandwidth.readGBperS, emptyDispatchMs: result.bandwidth.emptyDispatchUs / 1000 }, smoke);
         result.decode.push(...rows);
@@ -732,7 +732,7 @@ function summarize(r: { adapter: string; timing: string; bandwidth: { readGBperS
 /** f16 weights are packed u32 pairs read with unpack2x16float (matvec-f16.wgsl): no shader-f16 needed. */
 const F16_WITHOUT_FEATURE = true;
 
-const HOW = 'Node on Dawn (webgpu npm), bench/matvec-sweep.ts: each matvec case x weight format x candidate (engine/decode/variants.ts MATVEC_CANDIDATES; f32/f16 without the int unpacking) timed as one compute pass of K dispatches over enough weight copies to leave the L2 (>= 128 MiB a cycle), GPU timestamps at the pass start and end, 5 interleaved rounds, median; weights = codes + scales (or values) read once per dispatch; of read = against read-bandwidth.wgsl over 1 GiB in the same run (median of samples taken between groups). Each candidate checked on sampled rows against engine/quant\'s CPU dequantizer with f64 sums. Decode: GPU-greedy steps of random weights, 64 steps of context, 5 interleaved rounds of 32 steps per variant, today\'s GPU variant against the pick per format and the pick without the 264-workgroup rule.';
+const HOW = 'Node on Dawn (webgpu npm), bench/matvec-sweep.ts: each matvec case x weight format x candidate (engine/decode/variants.ts MATVEC_CANDIDATES; f32/f16 without the int unpacking) timed as one compute pass of K dispatches over enough weight copies to leave the L2 (>= 128 MiB a cycle), GPU timestamps at the pass start and end, 5 interleaved rounds, median; weights = codes + scales (or values) read once per dispatch; of read = against read-bandwidth.wgsl over 1 GiB in the same run (median of samples taken between groups). Each candidate checked on sampled rows against engine/quant\'s CPU dequantizer with f64 sums. Decode: GPU-greedy steps of random weights, 64 steps of context, 5 interleaved rounds of 32 steps per variant: the engine\'s GPU variant, the 2026-12-03 shape where it differs, and the pick per format.';
 
 main().catch((e) => {
   console.error(e);

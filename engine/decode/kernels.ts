@@ -220,7 +220,7 @@ export class DecodeKernels {
     const storage = matvecStorageBuffers(ms.length, quantized);
     if (storage > this.maxStorageBuffers) throw new Error(`internal: ${label} needs ${storage} storage buffers, the device allows ${this.maxStorageBuffers}`);
     const rows = ms.map((m) => m.shape[0]);
-    const asked = quantized ? this.variant.quantMatvec : this.variant.matvec;
+    const asked = format === 'int4' ? this.variant.int4Matvec : quantized ? this.variant.quantMatvec : this.variant.matvec;
     // gated keeps 2 partial sums per row in matvec.wgsl's 8 slots: at most 4 rows a thread.
     const fits = mode === 'gated' && asked.rowsPerThread > GATED_MAX_ROWS_PER_THREAD ? { ...asked, rowsPerThread: GATED_MAX_ROWS_PER_THREAD } : asked;
     const v = matvecShapeFor(fits, mode === 'gated' ? rows[0] : rows.reduce((a, b) => a + b, 0));
@@ -233,8 +233,10 @@ export class DecodeKernels {
     const unitsPerRow = q ? q.blocksPerRow * (q.blockSize / quantUnit(q.bits)) : format === 'f16' ? inFeatures / F16_UNIT : inFeatures / 4;
     const segments = (mode === 'normed' ? ms.length : 1) as 1 | 2 | 3;
     const reduce = this.reduceFor(v);
+    const stage = this.stagingFor(v, format, unitsPerRow, reduce);
     const pipeline = this.pipeline(matvecSource(format, segments, reduce), mode, {
       ...(quantized ? { UNPACK_EXPONENT: v.exponentUnpack ? 1 : 0 } : {}),
+      ...(stage ? { STAGE_INPUT: 1, STAGE_STRIDE: stage.stride, STAGED_VEC4S: stage.vec4s } : {}),
       WG: v.workgroupSize, TPR: v.threadsPerRow, RPT: v.rowsPerThread, IN: inFeatures, UNITS_PER_ROW: unitsPerRow, EPS: this.rmsNormEps,
       HAS_BIAS: io.bias ? 1 : 0, WORKGROUPS_X: workgroups[0],
       ROWS0: rows[0], OUT_AT0: mode === 'normed' ? offsets[0] : 0, ROWS1: segments > 1 ? rows[1] : 0, ROWS2: segments > 2 ? rows[2] : 0,
@@ -258,6 +260,21 @@ export class DecodeKernels {
       entries: resources.map((buffer, i) => ({ binding: bindings[i], resource: { buffer } })),
     });
     return { label, pipeline, bindGroup, workgroups };
+  }
+
+  /**
+   * The input staging of a matvec (matvec.wgsl stageInput), where the shape asks for it and the staged input, with
+   * the reduction's own workgroup memory, fits the device's workgroup storage; else null (read from global memory).
+   */
+  stagingFor(v: MatvecShape, format: QuantizationMode, unitsPerRow: number, reduce: MatvecReduce): { stride: number; vec4s: number } | null {
+    if (!v.stageInput) return null;
+    const unitVec4s = { f32: 1, f16: 2, int8: 4, int4: 8 }[format];
+    // Odd strides: 8 lanes' 16-byte reads of consecutive units hit distinct bank quads.
+    const stride = unitVec4s % 2 === 0 ? unitVec4s + 1 : unitVec4s;
+    const vec4s = unitsPerRow * stride;
+    const tree = reduce === 'workgroup' ? v.workgroupSize * (2 * v.rowsPerThread + 1) * 4 : 0;
+    const bytes = vec4s * 16 + v.workgroupSize * 4 + tree;
+    return bytes <= this.device.limits.maxComputeWorkgroupStorageSize ? { stride, vec4s } : null;
   }
 
   /**

@@ -87,16 +87,18 @@ const withLanes = (s: MatvecShape, threadsPerRow: number): MatvecShape => ({ ...
  * arithmetic, so this covers every pair without compiling all of them (SwiftShader takes seconds a pipeline).
  */
 type Case = [string, MatvecShape, TestFormat[], MatvecMode[]];
+/** One candidate per reduction x unpacking x staging. */
+const MECHANISMS = MATVEC_CANDIDATES.filter((c, i, all) => all.findIndex((o) => !!o.shape.subgroups === !!c.shape.subgroups && !!o.shape.exponentUnpack === !!c.shape.exponentUnpack && !!o.shape.stageInput === !!c.shape.stageInput) === i);
 const SHAPES: Case[] = [
   ...MATVEC_CANDIDATES.map((c): Case => [c.name, c.shape, ['int4'], ['normed']]),
-  ...MATVEC_CANDIDATES.slice(0, 4).map((c): Case => [`${c.name} at 4 lanes a row`, { ...withLanes(c.shape, 4), workgroupSize: 64, rowsPerThread: 2 }, ['f32', 'int8', 'int4', 'f16', 'int4+min', 'int8+min'], ['normed', 'residual', 'gated']]),
+  ...MECHANISMS.map((c): Case => [`${c.name} at 4 lanes a row`, { ...withLanes(c.shape, 4), workgroupSize: 64, rowsPerThread: 2 }, ['f32', 'int8', 'int4', 'f16', 'int4+min', 'int8+min'], ['normed', 'residual', 'gated']]),
 ];
 
 describe.each(SHAPES)('matvec candidate %s', (_name, shape, asked, modes) => {
   it(`${modes.join(', ')} equal the CPU reference in ${asked.join(', ')}`, async () => {
     const device = await nodeGpuDevice();
     const formats = asked;
-    const variant = { ...GPU_VARIANT, matvec: shape, quantMatvec: shape };
+    const variant = { ...GPU_VARIANT, matvec: shape, quantMatvec: shape, int4Matvec: shape };
     const kernels = new DecodeKernels(device, EPS, { variant });
     // Two workgroups and a partial third: rows past the matrix in the last one.
     const out = 2 * (shape.workgroupSize / shape.threadsPerRow) * shape.rowsPerThread + 3;
@@ -137,10 +139,12 @@ describe.each(SHAPES)('matvec candidate %s', (_name, shape, asked, modes) => {
   });
 });
 
-it('the 4-lane shapes reduce through subgroups on this device, where it has them (the shuffles are what the tests above ran)', async () => {
+it('the 4-lane shapes reduce through subgroups on this device, where it has them (the shuffles are what the tests above ran); staging takes an odd stride and only what fits', async () => {
   const device = await nodeGpuDevice();
   const kernels = new DecodeKernels(device, EPS);
   const sub = { ...MATVEC_CANDIDATES[3].shape, threadsPerRow: 4 };
+  expect(kernels.stagingFor({ ...sub, stageInput: true }, 'int4', 4, 'subgroup')).toEqual({ stride: 9, vec4s: 36 });
+  expect(kernels.stagingFor({ ...sub, stageInput: true }, 'int4', 1 << 20, 'subgroup')).toBeNull();
   expect(kernels.reduceFor(sub)).toBe(device.features.has('subgroups') && (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize === 4 ? 'subgroup' : 'workgroup');
   expect(device.features.has('subgroups')).toBe(true);
   expect(kernels.reduceFor(MATVEC_CANDIDATES[3].shape)).toBe('workgroup');

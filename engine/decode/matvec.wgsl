@@ -67,6 +67,14 @@ override OUT_AT2: u32 = 0u;
 // Partial sums a thread keeps: up to MAX_RPT dot products (gated: 2 RPT), then sum(x^2) at MAX_RPT.
 const MAX_RPT: u32 = 8u;
 
+// The input staged in workgroup memory (stageInput), where the variant asks and it fits: STAGE_STRIDE vec4s a unit
+// (UNIT_VEC4S, plus 1 when even), STAGED_VEC4S = UNITS_PER_ROW * STAGE_STRIDE (1 when not staged).
+override STAGE_INPUT: bool = false;
+override STAGE_STRIDE: u32 = 1u;
+override STAGED_VEC4S: u32 = 1u;
+var<workgroup> staged: array<vec4<f32>, STAGED_VEC4S>;
+var<workgroup> stagedSq: array<f32, WG>;
+
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> norm: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
@@ -124,28 +132,79 @@ fn rmsScale(sumSq: f32) -> f32 {
   return 1.0 / sqrt(sumSq / f32(IN) + EPS);
 }
 
+// The input of unit u: its UNIT_VEC4S vec4s (normed: times the norm weight; then times unitInputScale) and the sum
+// of its values before that scale (the zero point's and the min's term). Staged: from workgroup memory.
+struct UnitInput {
+  xv: array<vec4<f32>, UNIT_VEC4S>,
+  sx: f32,
+  sumSq: f32,
+}
+
+fn unitInput(u: u32, normed: bool) -> UnitInput {
+  var r: UnitInput;
+  var xs = vec4<f32>(0.0);
+  if (STAGE_INPUT) {
+    for (var i = 0u; i < UNIT_VEC4S; i++) {
+      r.xv[i] = staged[u * STAGE_STRIDE + i];
+      xs += r.xv[i] / unitInputScale();
+    }
+    r.sx = dot(xs, vec4<f32>(1.0));
+    return r;
+  }
+  for (var i = 0u; i < UNIT_VEC4S; i++) {
+    let v = u * UNIT_VEC4S + i;
+    var xi = inputAt(v);
+    r.sumSq += dot(xi, xi);
+    if (normed) {
+      xi *= normAt(v);
+    }
+    xs += xi;
+    r.xv[i] = xi * unitInputScale();
+  }
+  r.sx = dot(xs, vec4<f32>(1.0));
+  return r;
+}
+
+// Staging (STAGE_INPUT): the workgroup reads the input once, coalesced, normed and scaled, into `staged` with each
+// unit's vec4s at a stride of STAGE_STRIDE (odd: a quarter-warp's 16-byte reads of 8 units hit 8 distinct bank
+// quads). Why: read straight from global memory, lane l's unit u = l + TPR j makes the lanes' loads 16 * UNIT_VEC4S
+// bytes apart, a cache line each (int4: 32 lines per warp load), and those loads, not the bytes, bound the int and
+// f16 matvecs on the H200 (2026-12-04: 14336x4096 int4, int8, f16 all ~40-48 us). Each thread's sum of squares of
+// what it staged goes to `stagedSq`; lane l of every row group sums entries l, l + TPR, ... so the group's lane
+// reduction yields the whole input's. Returns this lane's share.
+fn stageInput(lid: u32, normed: bool) -> f32 {
+  var ss = 0.0;
+  for (var v = lid; v < UNITS_PER_ROW * UNIT_VEC4S; v += WG) {
+    var xi = inputAt(v);
+    ss += dot(xi, xi);
+    if (normed) {
+      xi *= normAt(v);
+    }
+    staged[(v / UNIT_VEC4S) * STAGE_STRIDE + v % UNIT_VEC4S] = xi * unitInputScale();
+  }
+  stagedSq[lid] = ss;
+  workgroupBarrier();
+  var share = 0.0;
+  for (var j = lid % TPR; j < WG; j += TPR) {
+    share += stagedSq[j];
+  }
+  return share;
+}
+
 // This thread's partial sums over its units: W_seg(row k) . input for its RPT rows, and sum(x^2) at MAX_RPT.
 fn accumulate(seg: Segment, lid: u32, normed: bool) -> array<f32, 9> {
   var acc: array<f32, 9>;
   var sumSq = 0.0;
+  if (STAGE_INPUT) {
+    sumSq = stageInput(lid, normed);
+  }
   for (var u = lid % TPR; u < UNITS_PER_ROW; u += TPR) {
-    var xv: array<vec4<f32>, UNIT_VEC4S>;
-    var xs = vec4<f32>(0.0);
-    for (var i = 0u; i < UNIT_VEC4S; i++) {
-      let v = u * UNIT_VEC4S + i;
-      var xi = inputAt(v);
-      sumSq += dot(xi, xi);
-      if (normed) {
-        xi *= normAt(v);
-      }
-      xs += xi;
-      xv[i] = xi * unitInputScale();
-    }
-    let sx = dot(xs, vec4<f32>(1.0));
+    let input = unitInput(u, normed);
+    sumSq += input.sumSq;
     for (var k = 0u; k < RPT; k++) {
       let row = threadRow(seg, lid, k);
       if (row < seg.rows) {
-        acc[k] += segmentDot(seg.index, row, u, xv, sx);
+        acc[k] += segmentDot(seg.index, row, u, input.xv, input.sx);
       }
     }
   }
@@ -197,23 +256,17 @@ fn gated(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
   let seg = Segment(0u, (wid.x + wid.y * WORKGROUPS_X) * ROWS_PER_WG, ROWS0, 0u);
   var acc: array<f32, 9>;
   var sumSq = 0.0;
+  if (STAGE_INPUT) {
+    sumSq = stageInput(lid, true);
+  }
   for (var u = lid % TPR; u < UNITS_PER_ROW; u += TPR) {
-    var xv: array<vec4<f32>, UNIT_VEC4S>;
-    var xs = vec4<f32>(0.0);
-    for (var i = 0u; i < UNIT_VEC4S; i++) {
-      let v = u * UNIT_VEC4S + i;
-      let xi = inputAt(v);
-      sumSq += dot(xi, xi);
-      let xn = xi * normAt(v);
-      xs += xn;
-      xv[i] = xn * unitInputScale();
-    }
-    let sx = dot(xs, vec4<f32>(1.0));
+    let input = unitInput(u, true);
+    sumSq += input.sumSq;
     for (var k = 0u; k < RPT; k++) {
       let row = threadRow(seg, lid, k);
       if (row < seg.rows) {
-        acc[k] += dot0(row, u, xv, sx);
-        acc[RPT + k] += dot1(row, u, xv, sx);
+        acc[k] += dot0(row, u, input.xv, input.sx);
+        acc[RPT + k] += dot1(row, u, input.xv, input.sx);
       }
     }
   }

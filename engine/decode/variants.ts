@@ -18,6 +18,11 @@ export interface MatvecShape {
   subgroups?: boolean;
   /** int4/int8: codes turned into f32 through the exponent bits instead of f32() (matvec-int4.wgsl's header). */
   exponentUnpack?: boolean;
+  /**
+   * The workgroup stages the (normed) input in workgroup memory once, so lanes read it without one cache line per
+   * lane (matvec.wgsl stageInput), where it fits the device's workgroup storage (else read from global memory).
+   */
+  stageInput?: boolean;
 }
 
 /**
@@ -43,8 +48,10 @@ export interface DecodeKernelVariant {
    * (rows per workgroup = workgroupSize / threadsPerRow * rowsPerThread).
    */
   matvec: MatvecShape;
-  /** int4/int8 matvec: likewise. */
+  /** int8 matvec (and int4 where int4Matvec is not set apart): likewise. */
   quantMatvec: MatvecShape;
+  /** int4 matvec: likewise. */
+  int4Matvec: MatvecShape;
   /** Threads of the one greedy argmax workgroup (argmax.wgsl). */
   argmaxWorkgroupSize: number;
   /** The prefill GEMM's register tile (engine/prefill/gemm.wgsl), which WgslPrefill records its products with. */
@@ -75,6 +82,13 @@ export const GPU_VARIANT: DecodeKernelVariant = {
   name: 'gpu',
   matvec: { workgroupSize: 256, threadsPerRow: 32, rowsPerThread: 4, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS },
   quantMatvec: { workgroupSize: 256, threadsPerRow: 32, rowsPerThread: 4, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS },
+  // The H200 run of 2026-12-04 (run 1, bench/results/h200-2026-12-04-run1/matvec, GPU timestamps, 5 interleaved
+  // rounds, spreads mostly < 2%): 128 threads, subgroup reduction and the exponent unpacking took 0.90x the time of
+  // the shape above over the 1B and 135M int4 matvecs (geometric mean): 14336x4096 47.5 -> 44.8 us, 128256x2048
+  // 188.7 -> 179.8, 1B qkv 17.3 -> 13.4, o 9.9 -> 8.4, 135M o 6.1 -> 4.8; the 1B gate/up 30.0 -> 31.4. Whole int4
+  // decode steps in the same run did not separate them (1B 4.49 vs 4.73 ms/token, spreads 0.4-0.5). int8 and
+  // f16 kept the shape above (no candidate under 0.985x), f32 too (1.0x).
+  int4Matvec: { workgroupSize: 128, threadsPerRow: 32, rowsPerThread: 4, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS, subgroups: true, exponentUnpack: true },
   argmaxWorkgroupSize: 256,
   gemmTile: DEFAULT_GEMM_TILE,
 };
@@ -89,6 +103,7 @@ export const CPU_ADAPTER_VARIANT: DecodeKernelVariant = {
   name: 'cpu-adapter',
   matvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1, minWorkgroups: 0 },
   quantMatvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1, minWorkgroups: 0 },
+  int4Matvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1, minWorkgroups: 0 },
   argmaxWorkgroupSize: 64,
   gemmTile: DEFAULT_GEMM_TILE,
 };
@@ -100,10 +115,10 @@ export interface MatvecCandidate {
   shape: MatvecShape;
 }
 
-function candidate(workgroupSize: number, threadsPerRow: number, rowsPerThread: number, subgroups: boolean, exponentUnpack: boolean): MatvecCandidate {
+function candidate(workgroupSize: number, threadsPerRow: number, rowsPerThread: number, subgroups: boolean, exponentUnpack: boolean, stageInput = false): MatvecCandidate {
   return {
-    name: `${workgroupSize}x${threadsPerRow}x${rowsPerThread}-${subgroups ? 'subgroup' : 'tree'}-${exponentUnpack ? 'exponent' : 'convert'}`,
-    shape: { workgroupSize, threadsPerRow, rowsPerThread, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS, subgroups, exponentUnpack },
+    name: `${workgroupSize}x${threadsPerRow}x${rowsPerThread}-${subgroups ? 'subgroup' : 'tree'}${stageInput ? '-staged' : ''}-${exponentUnpack ? 'exponent' : 'convert'}`,
+    shape: { workgroupSize, threadsPerRow, rowsPerThread, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS, subgroups, exponentUnpack, stageInput },
   };
 }
 
@@ -124,6 +139,14 @@ export const MATVEC_CANDIDATES: readonly MatvecCandidate[] = [
   candidate(256, 16, 4, true, true),
   candidate(256, 16, 8, true, true),
   candidate(128, 8, 8, true, true),
+  // The H200 run of 2026-12-04 (run 1, bench/results/h200-2026-12-04-run1/matvec): the unpacking and the reduction
+  // moved int4 by at most 10%; the lanes' input loads, a cache line each, are what bound it. Staged input:
+  candidate(256, 32, 4, true, true, true),
+  candidate(128, 32, 4, true, true, true),
+  candidate(256, 32, 8, true, true, true),
+  candidate(256, 16, 8, true, true, true),
+  candidate(256, 32, 2, true, true, true),
+  candidate(256, 32, 4, false, false, true),
 ];
 
 /** CPU implementations of WebGPU (SwiftShader in Chromium and Dawn, lavapipe/llvmpipe in Mesa). */
