@@ -420,8 +420,10 @@ async function sweepGemm(device: GPUDevice, timer: PassTimer, gc: GemmCase, form
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const mk = (bytes: number) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
   const next = mulberry(gc.m * 7 + gc.n * 3 + gc.k);
-  const x = Float32Array.from({ length: gc.m * gc.k }, () => next() * 2 - 1);
-  const x2 = gc.gated ? Float32Array.from({ length: gc.m * gc.k }, () => next() * 2 - 1) : null;
+  // Plain loops: Float32Array.from with a callback takes seconds for the 16M inputs of the 2048-row down_proj.
+  const randomInput = () => { const a = new Float32Array(gc.m * gc.k); for (let i = 0; i < a.length; i++) a[i] = next() * 2 - 1; return a; };
+  const x = randomInput();
+  const x2 = gc.gated ? randomInput() : null;
   const xBuf = mk(x.byteLength);
   device.queue.writeBuffer(xBuf, 0, x);
   const x2Buf = x2 ? mk(x2.byteLength) : null;
