@@ -464,6 +464,9 @@ async function streamWeightsFile(
       onHeader(entries);
     },
     piece: (entry, rowStart, rows, data) => sink.piece(entry.name, entry.shape, rowStart, rows, data),
+    // A sink that keeps this dtype as stored (f16 matrices under 'f16') gets the bytes, not f32.
+    takesStored: (entry) => sink.blocks !== undefined && (sink.takesBlocks?.(entry.name, entry.dtype, entry.shape) ?? false),
+    stored: (entry, rowStart, rows, bytes) => (sink.blocks as NonNullable<WeightSink['blocks']>)(entry.name, entry.shape, rowStart, rows, entry.dtype, bytes),
   });
   reportParse(options, file, 1, 1);
 }

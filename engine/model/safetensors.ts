@@ -153,6 +153,10 @@ export interface TensorPieceSink {
    * reused for the next piece once the returned promise settles, so copy what must be kept.
    */
   piece(entry: SafetensorsEntry, rowStart: number, rows: number, data: Float32Array): Promise<void> | void;
+  /** Whether `stored` takes this tensor's bytes as the file has them, instead of `piece` its f32. */
+  takesStored?(entry: SafetensorsEntry): boolean;
+  /** Rows of `entry` as stored (for a sink whose takesStored said yes); `bytes` is reused like piece's `data`. */
+  stored?(entry: SafetensorsEntry, rowStart: number, rows: number, bytes: Uint8Array): Promise<void> | void;
 }
 
 /**
@@ -187,13 +191,18 @@ export async function streamSafetensors(chunks: AsyncIterable<Uint8Array>, file:
     const rows = e.shape.length === 0 ? 1 : e.shape[0];
     const rowBytes = rows === 0 ? 0 : (e.end - e.begin) / rows;
     const rowsPerPiece = Math.max(1, Math.floor(STREAM_PIECE_BYTES / Math.max(1, rowBytes)));
+    const asStored = sink.stored !== undefined && (sink.takesStored?.(entry) ?? false);
     for (let row = 0; row < rows; row += rowsPerPiece) {
       const n = Math.min(rowsPerPiece, rows - row);
       const bytes = n * rowBytes;
       if (piece.byteLength < bytes) piece = new Uint8Array(bytes);
+      await reader.readInto(piece, bytes, `tensor "${e.name}" data`);
+      if (asStored) {
+        await (sink.stored as NonNullable<TensorPieceSink['stored']>)(entry, row, n, piece.subarray(0, bytes));
+        continue;
+      }
       const count = bytes / SUPPORTED_DTYPE_BYTES[e.dtype];
       if (out.length < count) out = new Float32Array(count);
-      await reader.readInto(piece, bytes, `tensor "${e.name}" data`);
       const data = out.subarray(0, count);
       convertToFloat32(piece, count, e.dtype, data);
       await sink.piece(entry, row, n, data);

@@ -138,9 +138,12 @@ export interface WeightSink {
   piece(name: string, shape: number[], rowStart: number, rows: number, data: Float32Array): Promise<void> | void;
   /** Forgets a tensor already given (a GGUF's classifier found, once streamed, to duplicate the embedding). */
   drop?(name: string): void;
-  /** Whether `blocks` takes this tensor's stored ggml blocks ('Q8_0', ...) as they are: a repack with no f32 between. */
+  /**
+   * Whether `blocks` takes this tensor's stored bytes as they are, with no f32 between: a GGUF's ggml blocks
+   * ('Q8_0', ...), or an f16 matrix ('F16', from a GGUF or a safetensors file) the sink keeps as f16.
+   */
   takesBlocks?(name: string, dtype: string, shape: number[]): boolean;
-  /** Rows of a tensor as the GGUF stores them (for a sink whose takesBlocks said yes). */
+  /** Rows of a tensor as the file stores them (for a sink whose takesBlocks said yes). */
   blocks?(name: string, shape: number[], rowStart: number, rows: number, dtype: string, stored: Uint8Array): Promise<void> | void;
 }
 

@@ -1,19 +1,22 @@
-// GpuWeightWriter under 'f16' on Dawn/SwiftShader: a streamed GGUF F16 file and safetensors bf16 pieces reach the GPU
-// as f16 pairs (each piece converted on its own, no tensor whole on the CPU), the matrices only; norms stay f32. And the
-// bytes an int upload holds against the catalog's per-weight estimate.
+// GpuWeightWriter under 'f16' on Dawn/SwiftShader: a streamed GGUF F16 file or f16 safetensors checkpoint reaches the
+// GPU as the file's own halves (taken as stored, no f32 between), and f32 or bf16 pieces as f16 pairs (each piece
+// converted on its own, no tensor whole on the CPU), the matrices only; norms stay f32. And the bytes an int upload
+// holds against the catalog's per-weight estimate.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 // First: it installs the WebGPU globals that engine/runtime reads when it loads.
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { readBuffer } from '../gpu/index.ts';
-import { streamModel } from '../model/index.ts';
-import { loadModelFromPath, pathFileSource } from '../model/node.ts';
+import { streamModel, type WeightSink } from '../model/index.ts';
+import { folderSource, loadModelFromPath, pathFileSource } from '../model/node.ts';
 import { f16Bits, packF16Pairs } from '../quant/index.ts';
 import { parameterCount, weightBytes } from '../hub/index.ts';
 import { GpuWeights, GpuWeightWriter } from './weights.ts';
 
 const GGUF_F16 = fileURLToPath(new URL('../../models/golden/gguf/llama-kquant-f16.gguf', import.meta.url));
+/** A sharded f16 safetensors checkpoint (transformers' tiny random Qwen2, models/golden/qwen2). */
+const QWEN2_F16 = fileURLToPath(new URL('../../models/golden/qwen2', import.meta.url));
 
 async function words(device: GPUDevice, buffer: GPUBuffer, count: number): Promise<Uint32Array> {
   const f = await readBuffer(device, buffer, 0, count * 4);
@@ -45,6 +48,33 @@ describe('GpuWeightWriter under f16', () => {
       }
     }
     expect(weights.bytes).toBe(matrixBytes + vectorBytes);
+    weights.destroy();
+  });
+
+  it('takes an f16 safetensors checkpoint\'s matrices as stored (no f32 between): the file\'s own halves', async () => {
+    const device = await nodeGpuDevice();
+    const writer = new GpuWeightWriter(device, 'f16 safetensors', 'f16');
+    // The writer itself, with its calls counted: which tensors came as f32 pieces and which as stored bytes.
+    const f32Pieces = new Set<string>();
+    const storedPieces = new Set<string>();
+    const counted: WeightSink = {
+      piece: (name, shape, rowStart, rows, data) => { f32Pieces.add(name); return writer.piece(name, shape, rowStart, rows, data); },
+      takesBlocks: (name, dtype, shape) => writer.takesBlocks(name, dtype, shape),
+      blocks: (name, shape, rowStart, rows, dtype, stored) => { storedPieces.add(name); return writer.blocks(name, shape, rowStart, rows, dtype, stored); },
+    };
+    await streamModel(folderSource(QWEN2_F16), counted);
+    const weights = writer.finish();
+    const cpu = await loadModelFromPath(QWEN2_F16);
+    let matrices = 0;
+    for (const name of cpu.weights.names()) {
+      const t = cpu.weights.get(name);
+      if (t.shape.length !== 2) { expect(f32Pieces.has(name), name).toBe(true); continue; }
+      matrices++;
+      expect(storedPieces.has(name) && !f32Pieces.has(name), name).toBe(true);
+      expect(weights.get(name).f16, name).toBe(true);
+      expect(Array.from(await words(device, weights.get(name).buffer, t.data.length / 2)), name).toEqual(Array.from(packF16Pairs(t.data)));
+    }
+    expect(matrices).toBeGreaterThan(0);
     weights.destroy();
   });
 

@@ -184,12 +184,23 @@ export class GpuWeightWriter implements WeightSink {
     return this.format === 'f16' && shape.length === 2 && isQuantizedWeight(name) && shape[1] % F16_UNIT === 0;
   }
 
-  /** A GGUF's ggml blocks are taken as they are, repacked into their own block format (engine/quant storageSpec). */
+  /**
+   * A GGUF's ggml blocks are taken as they are, repacked into their own block format (engine/quant storageSpec), and
+   * so are an f16 matrix's stored halves where it is kept as f16: little-endian f16 values, two to a 32-bit word, are
+   * already packF16Pairs' layout. Through f32 and back, the halves of Qwen2.5-0.5B took most of a 9.6 s load on the
+   * H200 (bench/compare, 2026-12-04: the first tensor written 2.2 s after the parse began).
+   */
   takesBlocks(name: string, dtype: string, shape: number[]): boolean {
+    if (dtype === 'F16') return this.storesF16(name, shape);
     return ggmlRepackSpec(dtype) !== null && storageSpec(name, dtype, shape, this.quantization) !== null;
   }
 
   blocks(name: string, shape: number[], rowStart: number, rows: number, dtype: string, stored: Uint8Array): Promise<void> | void {
+    if (dtype === 'F16') {
+      // A view where the bytes start on a word (the safetensors stream's pieces do); a copy otherwise.
+      const words = stored.byteOffset % 4 === 0 ? stored : stored.slice();
+      return this.write(name, shape, rowStart, rows, { halves: new Uint32Array(words.buffer, words.byteOffset, words.byteLength / 4) });
+    }
     const values = shape.length === 2 ? repackGgmlBlocks(dtype, stored, rows, shape[1]) : null;
     if (!values) throw new Error(`internal: ${name}'s ${dtype} blocks cannot be repacked (takesBlocks said no)`);
     return this.write(name, shape, rowStart, rows, values);
