@@ -221,6 +221,7 @@ export async function runComparison(o: DriverOptions): Promise<Report> {
     } finally {
       await probe.stop();
     }
+    o.onCell?.(report); // the run's facts before any cell: a run cut off in its first load still says what it ran on
     const planned = o.models.flatMap((dir) => {
       const info = JSON.parse(readFileSync(join(dir, 'export.json'), 'utf8')) as ExportInfo;
       const mlc = (info as { mlc?: Record<string, unknown> }).mlc ?? {};

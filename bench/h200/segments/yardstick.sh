@@ -55,6 +55,7 @@ for i in "${!PLAN[@]}"; do
      --budget-s $((b - 3)) --log-dir "$RES/logs" --out "$RES/compare-$name.json" --svg "$RES/compare-$name.svg")
   rc=$?
   # One line per cell and engine: what the table will say.
+  [ -f "$RES/compare-$name.json" ] || { note "$name: driver rc $rc, no report"; continue; }
   "$NODE" -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const f = (x) => x === undefined ? "-" : x.median.toFixed(x.median < 10 ? 1 : 0);
