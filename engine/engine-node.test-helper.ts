@@ -6,28 +6,13 @@ import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 import { create, globals } from 'webgpu';
 import { countBuffers, type BufferCensus } from './gpu/buffer-census.test-helper.ts';
+import { patchSharedArrayBufferWrites } from './gpu/index.ts';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
 Object.assign(globalThis, globals);
 /** One Dawn instance for the process, kept reachable (see node-webgpu.test-helper.ts for why). */
 const dawn = create([]) as GPU;
-
-/** dawn.node rejects writeBuffer from SharedArrayBuffer views (ORT's wasm memory): copy those (DESIGN.md). */
-function patchSharedArrayBufferWrites(device: GPUDevice): void {
-  const queue = device.queue;
-  const write = queue.writeBuffer.bind(queue);
-  queue.writeBuffer = ((buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, dataOffset = 0, size?: number) => {
-    const view = ArrayBuffer.isView(data);
-    const backing = view ? (data as ArrayBufferView).buffer : data;
-    if (!(backing instanceof SharedArrayBuffer)) return write(buffer, offset, data as BufferSource, dataOffset, size);
-    const element = view ? ((data as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1) : 1;
-    const base = view ? (data as ArrayBufferView).byteOffset : 0;
-    const start = dataOffset * element;
-    const length = size !== undefined ? size * element : (data as ArrayBufferView).byteLength - start;
-    return write(buffer, offset, new Uint8Array(backing, base + start, length).slice());
-  }) as GPUQueue['writeBuffer'];
-}
 
 export interface CountedDevice {
   device: GPUDevice;

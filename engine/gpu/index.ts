@@ -1,5 +1,6 @@
 // GPU module face: the engine's device and small buffer helpers.
 export { createEngineDevice, readBuffer } from './device.ts';
+export { patchSharedArrayBufferWrites } from './dawn-node-writes.ts';
 export type { EngineDevice } from './device.ts';
 export { accountBuffers, type BufferAccounting } from './buffer-accounting.ts';
 export { countingEncoder, type DispatchCounts } from './dispatch-counts.ts';

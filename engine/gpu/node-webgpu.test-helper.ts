@@ -1,6 +1,7 @@
 // Test helper: a WebGPU device in Node through Dawn (`webgpu` package) on the SwiftShader Vulkan driver
 // that Debian's chromium ships, so WGSL kernels can be unit-tested without a browser.
 import { create, globals } from 'webgpu';
+import { patchSharedArrayBufferWrites } from './dawn-node-writes.ts';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 // At import, not at first use: modules that read GPUBufferUsage at their top level (engine/runtime) import after this.
@@ -35,25 +36,6 @@ export function nodeGpuDevice(): Promise<GPUDevice> {
     })();
   }
   return devicePromise;
-}
-
-/**
- * dawn.node rejects writeBuffer from SharedArrayBuffer views (ORT's wasm memory) with "Invalid argument": such
- * writes are copied into a plain buffer first (DESIGN.md, "Where it runs"). For tests that run ORT on Dawn.
- */
-export function patchSharedArrayBufferWrites(device: GPUDevice): void {
-  const queue = device.queue;
-  const write = queue.writeBuffer.bind(queue);
-  queue.writeBuffer = ((buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, dataOffset = 0, size?: number) => {
-    const view = ArrayBuffer.isView(data);
-    const backing = view ? (data as ArrayBufferView).buffer : data;
-    if (!(backing instanceof SharedArrayBuffer)) return write(buffer, offset, data as BufferSource, dataOffset, size);
-    const element = view ? ((data as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1) : 1;
-    const base = view ? (data as ArrayBufferView).byteOffset : 0;
-    const start = dataOffset * element;
-    const length = size !== undefined ? size * element : (data as ArrayBufferView).byteLength - start;
-    return write(buffer, offset, new Uint8Array(backing, base + start, length).slice());
-  }) as GPUQueue['writeBuffer'];
 }
 
 /**
