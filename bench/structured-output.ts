@@ -86,7 +86,7 @@ async function main() {
   const eos = backend.config.eosTokenIds;
   const rows = [];
   for (const schema of SCHEMAS) {
-    if (BUDGET_S > 0 && (performance.now() - t0) / 1000 > BUDGET_S * 0.75) { console.log('budget: no more schemas'); break; }
+    if (rows.length > 0 && BUDGET_S > 0 && (performance.now() - t0) / 1000 > BUDGET_S * 0.75) { console.log('budget: no more schemas'); break; }
     const c0 = performance.now();
     const compiled = await compileConstraint({ type: 'json_schema', schema }, tokenizer, backend.config.vocabSize, eos);
     const compileMs = performance.now() - c0;
