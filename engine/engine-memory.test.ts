@@ -49,6 +49,10 @@ beforeAll(async () => {
 
 afterAll(() => server?.close());
 
+// A hang guard, not a timing: these load models on Dawn's software adapter, which took 166 s at a load average of 25
+// on this 2-core machine (76 s alone); the other Dawn tests that load a model allow 300 s too.
+const LOADS_A_MODEL_MS = 300_000;
+
 describe('GPU memory across the engine\'s life', () => {
   it('unload, switch, failed load and policy changes free every buffer and session', async () => {
     const engine = new SieveEngine();
@@ -88,7 +92,7 @@ describe('GPU memory across the engine\'s life', () => {
     await engine.unload();
     expect(account.liveBuffers).toBe(0);
     expect(account.liveBytes).toBe(0);
-  });
+  }, LOADS_A_MODEL_MS);
 
   it('the context is what kvMemory holds: CONTEXT_FULL before prefill, length when a reply fills it; the pool grows as it fills', async () => {
     const engine = new SieveEngine();
@@ -135,5 +139,5 @@ describe('GPU memory across the engine\'s life', () => {
     expect(f16Full?.choices[0].finish_reason).toBe('length');
     expect(f16Full?.usage.completion_tokens).toBe(60);
     await engine.unload();
-  });
+  }, LOADS_A_MODEL_MS);
 });
