@@ -21,6 +21,7 @@ import { create, globals } from 'webgpu';
 import { DAWN_FLAGS } from './dawn-flags.ts';
 import { argOf } from './node-harness.ts';
 import { PagedAttention } from '../engine/attention/index.ts';
+import { SeededRandom } from '../engine/generation/index.ts';
 import { createEngineDevice } from '../engine/gpu/index.ts';
 import { PagedKVCache } from '../engine/kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type ModelConfig } from '../engine/model/index.ts';
@@ -128,15 +129,10 @@ const F32_PERIOD = 1_000_003;
 const HALF_PERIOD = 2_000_006;
 const BYTE_PERIOD = 4_000_012;
 
+/** Seeded uniforms in [0, 1) (engine/generation's mulberry32). */
 function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRandom(seed >>> 0);
+  return () => r.next();
 }
 
 function halfBits(v: number): number {
@@ -505,7 +501,7 @@ interface DecodeRow {
 /** GPU-greedy decode steps (the argmax kernel picks the id, the queue kept full) of one model shape, each variant
  * on its own decoder over the same weights, rounds interleaved. */
 async function benchDecode(device: GPUDevice, name: string, c: ModelConfig, format: QuantizationMode, variants: [string, DecodeKernelVariant][], ys: { readGBperS: number; emptyDispatchMs: number }, smoke: boolean): Promise<DecodeRow[]> {
-  const weights = uploadRandom(device, c, false, format);
+  const weights = uploadRandom(device, c, format);
   const steps = smoke ? 2 : 32;
   const rounds = smoke ? 1 : 5;
   const context = smoke ? 1 : 64;

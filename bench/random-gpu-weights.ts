@@ -1,6 +1,6 @@
 // Random weights of a model shape uploaded straight to the GPU (no checkpoint file, no CPU copy of a multi-GB model):
 // what the Node benches of real shapes decode with (bench/wgsl-decode-shapes.ts, bench/sparse-decode.ts).
-import { layerWeight, type ModelConfig } from '../engine/model/index.ts';
+import { expectedTensorShapes, type ModelConfig } from '../engine/model/index.ts';
 import { toF16 } from '../engine/quant/index.ts';
 import type { MatrixBuffer } from '../engine/decode/index.ts';
 
@@ -31,7 +31,7 @@ export function blockFormatOf(format: Format, name: string, numLayers: number): 
  * Weight uploads as f32 (what GpuWeights does), or as random block codes in engine/quant's layout (the matrices
  * only, norms stay f32), without holding a CPU copy of a multi-GB model.
  */
-export function uploadRandom(device: GPUDevice, config: ModelConfig, oBias: boolean, format: Format = 'f32') {
+export function uploadRandom(device: GPUDevice, config: ModelConfig, format: Format = 'f32') {
   const c = config;
   const map = new Map<string, MatrixBuffer>();
   const block = new Float32Array(1 << 20);
@@ -80,27 +80,9 @@ export function uploadRandom(device: GPUDevice, config: ModelConfig, oBias: bool
     map.set(name, { buffer, shape });
     bytes += n * 4;
   };
-  const D = c.hiddenSize;
-  const qDim = c.numHeads * c.headDim;
-  const kvDim = c.numKvHeads * c.headDim;
-  add('model.embed_tokens.weight', [c.vocabSize, D]);
-  add('model.norm.weight', [D], 1);
-  if (!c.tieWordEmbeddings) add('lm_head.weight', [c.vocabSize, D]);
-  for (let l = 0; l < c.numLayers; l++) {
-    const w = (s: string, shape: number[], offset = 0) => add(layerWeight(l, s), shape, offset);
-    w('input_layernorm.weight', [D], 1);
-    w('post_attention_layernorm.weight', [D], 1);
-    w('self_attn.q_proj.weight', [qDim, D]);
-    w('self_attn.k_proj.weight', [kvDim, D]);
-    w('self_attn.v_proj.weight', [kvDim, D]);
-    w('self_attn.o_proj.weight', [D, qDim]);
-    if (c.attentionBias) for (const [p, n] of [['q', qDim], ['k', kvDim], ['v', kvDim]] as const) w(`self_attn.${p}_proj.bias`, [n]);
-    if (oBias) w('self_attn.o_proj.bias', [D]);
-    if (c.qkNorm) for (const p of ['q', 'k']) w(`self_attn.${p}_norm.weight`, [c.headDim], 1);
-    w('mlp.gate_proj.weight', [c.intermediateSize, D]);
-    w('mlp.up_proj.weight', [c.intermediateSize, D]);
-    w('mlp.down_proj.weight', [D, c.intermediateSize]);
-  }
+  // The tensors the loader expects of the config, as the decoder's tests write them (engine/model's
+  // expectedTensorShapes: o_proj's bias where attention_bias gives llama/qwen3 one); norms around 1.
+  for (const [name, shape] of expectedTensorShapes(c).required) add(name, shape, name.endsWith('norm.weight') ? 1 : 0);
   // Bytes a decode step reads: every weight once, the embedding row aside (lm_head reads it whole when tied).
   const streamed = bytes - embedBytes * (c.tieWordEmbeddings ? 0 : 1);
   return {

@@ -158,7 +158,7 @@ async function main() {
   const readGBperS = await readBandwidth(device);
   result.readGBperS = +readGBperS.toFixed(0);
   console.log(JSON.stringify({ adapter, shaderF16, readGBperS: result.readGBperS, weights: weightFormat }));
-  const weights = uploadRandom(device, c, false, weightFormat);
+  const weights = uploadRandom(device, c, weightFormat);
   const inv = ropeInverseFrequencies(c);
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;

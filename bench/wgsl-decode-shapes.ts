@@ -99,7 +99,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const spread = (xs: number[]) => +((Math.max(...xs) - Math.min(...xs)) / median(xs)).toFixed(3);
 
 async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps: number, contextBefore: number, format: Format, ys: Yardstick, rounds = 5) {
-  const weights = uploadRandom(device, c, false, format);
+  const weights = uploadRandom(device, c, format);
   const maxTokens = contextBefore + 2 * steps * rounds + 64;
   const cache = new PagedKVCache(device, {
     numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: maxTokens,

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
+import { randoms, seededUniform } from '../gpu/test-inputs.test-helper.ts';
 import { PagedKVCache, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable } from '../model/index.ts';
 import { selectKeptSlots } from './evicting-reference.ts';
@@ -17,18 +18,6 @@ const PROMPT = 40; // chunks 16 + 16 + 8
 const shape = { numHeads: 4, numKvHeads: 2, headDim: 16, ropeLayout: 'half' as const };
 const L = 2;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const randoms = (next: () => number, count: number, amplitude: number) => Float32Array.from({ length: count }, () => (next() * 2 - 1) * amplitude);
 
 /** True positions held by (layer, KV head) in slot order, read back from the GPU's counts and pages. */
 async function heldPositions(device: GPUDevice, cache: PagedKVCache, seq: SequenceHandle, layer: number, kvHead: number): Promise<number[]> {
@@ -64,7 +53,7 @@ describe('chunked prefill (chunks of 16 over a 40-token prompt) against the refe
       device.createBuffer({ size: CHUNK * (name === 'k' || name === 'v' ? G : H) * d * 4, usage })])) as Record<'q' | 'k' | 'v' | 'out', GPUBuffer>);
     const inv = ropeInverseFrequencies({ headDim: d, ropeTheta: 10000, ropeScaling: null });
     const held: HeldHead[][] = Array.from({ length: L }, () => Array.from({ length: G }, () => ({ keys: [], values: [], positions: [], scores: [] })));
-    const next = rng(41);
+    const next = seededUniform(41);
     let evictions = 0;
 
     for (let start = 0; start < PROMPT; start += CHUNK) {

@@ -3,38 +3,17 @@
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
+import { randoms, seededUniform, storageBuffer as upload } from '../gpu/test-inputs.test-helper.ts';
 import { dequantizeMatrix, gpuScales, quantizeMatrix, type QuantizationSpec, type QuantizedMatrix } from '../quant/index.ts';
 import { CPU_ADAPTER_VARIANT, GPU_VARIANT } from './variants.ts';
 
 const QMATVEC_ROWS = (GPU_VARIANT.quantMatvec.workgroupSize / GPU_VARIANT.quantMatvec.threadsPerRow) * GPU_VARIANT.quantMatvec.rowsPerThread;
+import { referenceMatvec as matvec, relativeMaxDiff as maxDiff } from './matvec-reference.test-helper.ts';
 import { DecodeKernels, encodeDispatch, type Dispatch, type MatrixBuffer } from './kernels.ts';
 
 /** Max error against f64 sums of the dequantized weights, relative to max(1, largest expected): f32 rounding only. */
 const TOLERANCE = 1e-5;
 const EPS = 1e-5;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randoms(next: () => number, count: number, amplitude = 1, offset = 0): Float32Array {
-  return Float32Array.from({ length: count }, () => offset + (next() * 2 - 1) * amplitude);
-}
-
-function upload(device: GPUDevice, data: Float32Array | Uint32Array | Uint8Array): GPUBuffer {
-  const b = device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  const bytes = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
-  bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  device.queue.writeBuffer(b, 0, bytes);
-  return b;
-}
 
 function uploadQuantized(device: GPUDevice, q: QuantizedMatrix): MatrixBuffer {
   return {
@@ -52,26 +31,6 @@ function run(device: GPUDevice, ...dispatches: Dispatch[]): void {
   for (const d of dispatches) encodeDispatch(pass, d);
   pass.end();
   device.queue.submit([encoder.finish()]);
-}
-
-function matvec(w: Float32Array, x: ArrayLike<number>, out: number, inFeatures: number): Float64Array {
-  const y = new Float64Array(out);
-  for (let r = 0; r < out; r++) {
-    let s = 0;
-    for (let i = 0; i < inFeatures; i++) s += w[r * inFeatures + i] * x[i];
-    y[r] = s;
-  }
-  return y;
-}
-
-function maxDiff(a: Float32Array, b: ArrayLike<number>): number {
-  let m = 0;
-  let scale = 1;
-  for (let i = 0; i < b.length; i++) {
-    m = Math.max(m, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return m / scale;
 }
 
 /** engine/quant's load formats (symmetric) and the GGUF ones: with mins (Q4_K, Q5_K), int8 blocks of 16 (Q6_K). */
@@ -96,7 +55,7 @@ describe.each(SPECS)('quantized decode kernels, %s', (_name, spec) => {
     const variant = variantName === 'gpu' ? GPU_VARIANT : CPU_ADAPTER_VARIANT;
     it(`normed (3 stacked), gated and residual at out ${out}, in ${inFeatures} equal the CPU dequantized matvec (${variant.name} variant)`, async () => {
       const device = await nodeGpuDevice();
-      const next = rng(out * 7919 + inFeatures + spec.bits);
+      const next = seededUniform(out * 7919 + inFeatures + spec.bits);
       const kernels = new DecodeKernels(device, EPS, { variant });
       const x = randoms(next, inFeatures, 2);
       const norm = randoms(next, inFeatures, 0.2, 1);
@@ -132,7 +91,7 @@ describe.each(SPECS)('quantized decode kernels, %s', (_name, spec) => {
 
   it('gathers the dequantized rows of several ids exactly', async () => {
     const device = await nodeGpuDevice();
-    const next = rng(spec.bits * 31 + (spec.symmetric ? 1 : 2));
+    const next = seededUniform(spec.bits * 31 + (spec.symmetric ? 1 : 2));
     const kernels = new DecodeKernels(device, EPS);
     const vocab = 11;
     const width = 300; // 10 blocks, the last short; 2 workgroups per row
@@ -153,7 +112,7 @@ describe('quantized decode kernels refuse what they cannot read, typed', () => {
   it('fused matrices stored in different layouts (a Q4_K q with a Q6_K v), and int4 blocks of 16', async () => {
     const device = await nodeGpuDevice();
     const kernels = new DecodeKernels(device, EPS);
-    const w = randoms(rng(3), 4 * 64, 0.1, 0.02);
+    const w = randoms(seededUniform(3), 4 * 64, 0.1, 0.02);
     const x = upload(device, new Float32Array(64));
     const norm = upload(device, new Float32Array(64).fill(1));
     const q4 = uploadQuantized(device, quantizeMatrix(w, 4, 64, { bits: 4, blockSize: 32, symmetric: false }));

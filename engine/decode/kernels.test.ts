@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
+import { randoms, seededUniform, storageBuffer as upload } from '../gpu/test-inputs.test-helper.ts';
+import { referenceMatvec, relativeMaxDiff as maxDiff } from './matvec-reference.test-helper.ts';
 import { CPU_ADAPTER_VARIANT, GPU_VARIANT, type DecodeKernelVariant } from './variants.ts';
 
 /** Rows per workgroup of the GPU variant (the CPU-adapter variant has 64). */
@@ -15,29 +17,6 @@ import { packF16Pairs, roundToF16 } from '../quant/index.ts';
 const TOLERANCE = 1e-5;
 const EPS = 1e-5;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randoms(next: () => number, count: number, amplitude = 1, offset = 0): Float32Array {
-  const a = new Float32Array(count);
-  for (let i = 0; i < count; i++) a[i] = offset + (next() * 2 - 1) * amplitude;
-  return a;
-}
-
-function upload(device: GPUDevice, data: Float32Array | Uint32Array): GPUBuffer {
-  const b = device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength);
-  return b;
-}
-
 function run(device: GPUDevice, ...dispatches: Dispatch[]): void {
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
@@ -46,14 +25,9 @@ function run(device: GPUDevice, ...dispatches: Dispatch[]): void {
   device.queue.submit([encoder.finish()]);
 }
 
+/** The CPU reference's product, plus the bias where there is one. */
 function matvec(w: Float32Array, x: ArrayLike<number>, out: number, inFeatures: number, bias: Float32Array | null): Float64Array {
-  const y = new Float64Array(out);
-  for (let r = 0; r < out; r++) {
-    let s = 0;
-    for (let i = 0; i < inFeatures; i++) s += w[r * inFeatures + i] * x[i];
-    y[r] = s + (bias ? bias[r] : 0);
-  }
-  return y;
+  return referenceMatvec(w, x, out, inFeatures).map((v, r) => v + (bias ? bias[r] : 0));
 }
 
 function rmsNorm(x: Float32Array, w: Float32Array): Float64Array {
@@ -61,17 +35,6 @@ function rmsNorm(x: Float32Array, w: Float32Array): Float64Array {
   for (const v of x) ss += v * v;
   const inv = 1 / Math.sqrt(ss / x.length + EPS);
   return Float64Array.from(x, (v, i) => w[i] * v * inv);
-}
-
-/** Max |a - b| over b's length, divided by max(1, max |b|). */
-function maxDiff(a: Float32Array, b: ArrayLike<number>): number {
-  let m = 0;
-  let scale = 1;
-  for (let i = 0; i < b.length; i++) {
-    m = Math.max(m, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return m / scale;
 }
 
 /**
@@ -84,7 +47,7 @@ describe.each(VARIANTS)('decode matvec kernels, %s variant', (_name, variant) =>
   for (const [out, inFeatures] of SHAPES) {
     it(`normed (1 and 3 stacked matrices), gated and residual at out ${out}, in ${inFeatures}`, async () => {
       const device = await nodeGpuDevice();
-      const next = rng(out * 1000 + inFeatures);
+      const next = seededUniform(out * 1000 + inFeatures);
       const kernels = new DecodeKernels(device, EPS, { variant });
       const x = randoms(next, inFeatures, 2);
       const norm = randoms(next, inFeatures, 0.2, 1);
@@ -148,7 +111,7 @@ describe.each(VARIANTS)('decode matvec kernels, %s variant', (_name, variant) =>
     const rows = (variant.matvec.workgroupSize / variant.matvec.threadsPerRow) * variant.matvec.rowsPerThread;
     const out = 3 * limit * rows + 2 * rows + 3;
     const inFeatures = 12;
-    const next = rng(7);
+    const next = seededUniform(7);
     const kernels = new DecodeKernels(device, EPS, { variant, maxWorkgroupsPerDimension: limit });
     const x = randoms(next, inFeatures);
     const norm = randoms(next, inFeatures, 0.2, 1);
@@ -167,7 +130,7 @@ describe.each(VARIANTS)('decode matvec kernels on f16 weights, %s variant', (_na
   for (const [out, inFeatures] of F16_SHAPES) {
     it(`normed (3 stacked), gated and residual at out ${out}, in ${inFeatures} equal f64 sums over the f16-rounded weights`, async () => {
       const device = await nodeGpuDevice();
-      const next = rng(out * 77 + inFeatures);
+      const next = seededUniform(out * 77 + inFeatures);
       const kernels = new DecodeKernels(device, EPS, { variant });
       const x = randoms(next, inFeatures, 2);
       const norm = randoms(next, inFeatures, 0.2, 1);
@@ -214,7 +177,7 @@ describe.each(VARIANTS)('decode matvec kernels on f16 weights, %s variant', (_na
 describe('decode embedding and head-norm kernels', () => {
   it('gathers an embedding row and normalizes q and k per head', async () => {
     const device = await nodeGpuDevice();
-    const next = rng(3);
+    const next = seededUniform(3);
     const kernels = new DecodeKernels(device, EPS);
     const vocab = 9;
     const width = 300;
@@ -254,7 +217,7 @@ describe.each(VARIANTS)('greedy argmax kernel, %s variant', (_name, variant) => 
   it('picks the largest logit, ties to the lower id, as the CPU sampler; flags NaN and infinity', async () => {
     const device = await nodeGpuDevice();
     const kernels = new DecodeKernels(device, EPS, { variant });
-    const next = rng(11);
+    const next = seededUniform(11);
     const vocab = 1000; // not a multiple of either workgroup size
     const cases: [string, (l: Float32Array) => void, number | null, number][] = [
       ['random', () => undefined, null, 0],
@@ -295,5 +258,29 @@ describe('default weight format by adapter', () => {
     expect(defaultWeightFormat({ vendor: 'apple', architecture: 'metal-3' })).toBe('f16');
     expect(defaultWeightFormat({ vendor: 'google', architecture: 'swiftshader' })).toBe('f32');
     expect(defaultWeightFormat({ vendor: 'mesa', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).toBe('f32');
+  });
+});
+
+describe('decode kernels the device refuses', () => {
+  it('are a typed error at the next checkGpuErrors, and the kernels work again after it', async () => {
+    const device = await nodeGpuDevice();
+    const { checkGpuErrors } = await import('../gpu/index.ts');
+    const { GpuValidationError } = await import('../errors/index.ts');
+    await checkGpuErrors(device); // nothing earlier in this file left pending
+    // More threads a workgroup than any device allows: the pipeline is refused, not the call.
+    const tooWide = { workgroupSize: 4 * device.limits.maxComputeInvocationsPerWorkgroup, threadsPerRow: 1, rowsPerThread: 1, minWorkgroups: 0 };
+    const refused = new DecodeKernels(device, EPS, { variant: { ...CPU_ADAPTER_VARIANT, matvec: tooWide } });
+    const w = randoms(seededUniform(5), 4 * 8, 0.1);
+    const io = { x: upload(device, new Float32Array(8).fill(1)), matrices: [{ buffer: upload(device, w), shape: [4, 8] }] };
+    refused.matvec('too wide', 'residual', { ...io, out: upload(device, new Float32Array(4)) });
+    await expect(checkGpuErrors(device)).rejects.toBeInstanceOf(GpuValidationError);
+    await checkGpuErrors(device); // heard once
+    const kernels = new DecodeKernels(device, EPS, { variant: CPU_ADAPTER_VARIANT });
+    const out = upload(device, new Float32Array(4));
+    run(device, kernels.matvec('fits', 'residual', { ...io, out }));
+    await checkGpuErrors(device);
+    expect(maxDiff(await readBuffer(device, out, 0, 16), matvec(w, new Float32Array(8).fill(1), 4, 8, null))).toBeLessThan(TOLERANCE);
+    refused.destroy();
+    kernels.destroy();
   });
 });

@@ -1,5 +1,6 @@
 // The decode kernels as recorded dispatches: pipelines (cached per shape) and bind groups made once, replayed each step.
 import { InvalidArgumentError } from '../errors/index.ts';
+import { withDeferredGpuErrorScopes } from '../gpu/index.ts';
 import type { QuantizationMode } from '../quant/index.ts';
 import { EMBED_WORKGROUP_SIZE } from './constants.ts';
 import { GPU_VARIANT, matvecShapeFor, type DecodeKernelVariant, type MatvecShape } from './variants.ts';
@@ -167,7 +168,8 @@ export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
 
 export class DecodeKernels {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly modules = new Map<string, { id: number; module: GPUShaderModule }>();
+  private nextModuleId = 0;
   /** Bound where a matvec has no bias: never read (HAS_BIAS_* false), but the binding must exist. */
   private readonly placeholder: GPUBuffer;
 
@@ -255,10 +257,7 @@ export class DecodeKernels {
         bindings.push(4 + i);
       }
     });
-    const bindGroup = this.device.createBindGroup({
-      label: `decode ${label}`, layout: pipeline.getBindGroupLayout(0),
-      entries: resources.map((buffer, i) => ({ binding: bindings[i], resource: { buffer } })),
-    });
+    const bindGroup = this.bindGroup(`decode ${label}`, pipeline, resources.map((buffer, i) => ({ binding: bindings[i], resource: { buffer } })));
     return { label, pipeline, bindGroup, workgroups };
   }
 
@@ -298,43 +297,26 @@ export class DecodeKernels {
     if (q) {
       const pipeline = this.pipeline(embedQuantSource, 'embed', { HIDDEN: width, BLOCKS: q.blocksPerRow, BLOCK: q.blockSize, BITS: q.bits, HAS_MIN: q.mins ? 1 : 0 });
       const buffers = [id, table.buffer, q.scales, hidden];
-      const bindGroup = this.device.createBindGroup({
-        label: 'decode embed (quantized)', layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-      });
+      const bindGroup = this.bindGroup('decode embed (quantized)', pipeline, buffers.map((buffer, binding) => ({ binding, resource: { buffer } })));
       return { label: 'embed', pipeline, bindGroup, workgroups: [Math.ceil(width / EMBED_WORKGROUP_SIZE), tokens] };
     }
     if (table.f16 && width % 2 !== 0) throw new InvalidArgumentError('weights', `embedding width ${width} is odd: f16 rows must be whole pairs`);
     const pipeline = this.pipeline(embedSource, 'embed', { HIDDEN: width, HALF: table.f16 ? 1 : 0 });
-    const bindGroup = this.device.createBindGroup({
-      label: 'decode embed',
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: id } },
-        { binding: 1, resource: { buffer: table.buffer } },
-        { binding: 2, resource: { buffer: hidden } },
-      ],
-    });
+    const bindGroup = this.bindGroup('decode embed', pipeline, [id, table.buffer, hidden].map((buffer, binding) => ({ binding, resource: { buffer } })));
     return { label: 'embed', pipeline, bindGroup, workgroups: [Math.ceil(width / EMBED_WORKGROUP_SIZE), tokens] };
   }
 
   /** choice[0] = argmax(logits[0..vocab)) (ties to the lower id), choice[1] = 1 when a logit is NaN or infinite. */
   argmax(logits: GPUBuffer, choice: GPUBuffer, vocab: number): Dispatch {
     const pipeline = this.pipeline(argmaxSource, 'argmax', { VOCAB: vocab, WG: this.variant.argmaxWorkgroupSize });
-    const bindGroup = this.device.createBindGroup({
-      label: 'decode argmax', layout: pipeline.getBindGroupLayout(0),
-      entries: [logits, choice].map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+    const bindGroup = this.bindGroup('decode argmax', pipeline, [logits, choice].map((buffer, binding) => ({ binding, resource: { buffer } })));
     return { label: 'argmax', pipeline, bindGroup, workgroups: [1, 1] };
   }
 
   /** Per-head RMSNorm of q [tokens][numHeads * headDim] and k [tokens][numKvHeads * headDim], in place. */
   headNorm(label: string, shape: { numHeads: number; numKvHeads: number; headDim: number }, q: GPUBuffer, k: GPUBuffer, qNorm: GPUBuffer, kNorm: GPUBuffer, tokens = 1): Dispatch {
     const pipeline = this.pipeline(headNormSource, 'headNorm', { D: shape.headDim, NUM_HEADS: shape.numHeads, EPS: this.rmsNormEps });
-    const bindGroup = this.device.createBindGroup({
-      label: `decode ${label}`,
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [q, k, qNorm, kNorm].map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+    const bindGroup = this.bindGroup(`decode ${label}`, pipeline, [q, k, qNorm, kNorm].map((buffer, binding) => ({ binding, resource: { buffer } })));
     return { label, pipeline, bindGroup, workgroups: [shape.numHeads + shape.numKvHeads, tokens] };
   }
 
@@ -342,19 +324,41 @@ export class DecodeKernels {
     this.placeholder.destroy();
   }
 
-  private pipeline(source: string, entryPoint: string, constants: Record<string, number>): GPUComputePipeline {
-    let module = this.modules.get(source);
-    if (!module) {
-      module = this.device.createShaderModule({ label: `decode-${entryPoint}`, code: source });
-      this.modules.set(source, module);
-    }
-    // Two sources share entry point names (embed): the key names the module by its index.
-    const key = `${[...this.modules.keys()].indexOf(source)}:${entryPoint}:${JSON.stringify(constants)}`;
-    let p = this.pipelines.get(key);
-    if (!p) {
-      p = this.device.createComputePipeline({ label: `decode-${entryPoint}`, layout: 'auto', compute: { module, entryPoint, constants } });
-      this.pipelines.set(key, p);
-    }
-    return p;
+  /** A bind group of `pipeline`'s group 0, in the GPU's error scopes as the pipeline (a refused pipeline's layout is too). */
+  private bindGroup(label: string, pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[]): GPUBindGroup {
+    return withDeferredGpuErrorScopes(this.device, `the ${label} bind group`, () => this.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries }), { bytes: 0 });
   }
+
+  /**
+   * A pipeline of `source` (cached per module, entry point and constants), made on first ask: while a decoder or a
+   * prefill is built, or by a bench between steps. Made inside the GPU's error scopes (engine/gpu
+   * withDeferredGpuErrorScopes): a module or pipeline the device refuses is a typed error at the next readback's
+   * checkGpuErrors instead of an invalid pipeline that fails every later step, and it leaves the caches, so the next
+   * ask makes it again.
+   */
+  private pipeline(source: string, entryPoint: string, constants: Record<string, number>): GPUComputePipeline {
+    const known = this.modules.get(source);
+    // Two sources share entry point names (embed): the key names the module by its number.
+    const id = known?.id ?? this.nextModuleId++;
+    const key = `${id}:${entryPoint}:${JSON.stringify(constants)}`;
+    const cached = this.pipelines.get(key);
+    if (cached) return cached;
+    return withDeferredGpuErrorScopes(this.device, `the decode ${entryPoint} kernel`, () => {
+      let module = known;
+      if (!module) {
+        module = { id, module: this.device.createShaderModule({ label: `decode-${entryPoint}`, code: source }) };
+        this.modules.set(source, module);
+      }
+      const p = this.device.createComputePipeline({ label: `decode-${entryPoint}`, layout: 'auto', compute: { module: module.module, entryPoint, constants } });
+      this.pipelines.set(key, p);
+      return p;
+    }, {
+      bytes: 0,
+      release: () => {
+        this.pipelines.delete(key);
+        if (!known) this.modules.delete(source);
+      },
+    });
+  }
+
 }

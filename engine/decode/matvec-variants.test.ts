@@ -7,8 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { readBuffer } from '../gpu/index.ts';
 import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
+import { randoms, seededUniform, storageBuffer as upload } from '../gpu/test-inputs.test-helper.ts';
 import { dequantizeMatrix, gpuScales, quantizeMatrix, toF16, type QuantizationMode, type QuantizedMatrix } from '../quant/index.ts';
 import { DecodeKernels, encodeDispatch, type MatrixBuffer, type MatvecMode } from './kernels.ts';
+import { referenceMatvec, relativeMaxDiff as maxDiff } from './matvec-reference.test-helper.ts';
 import { GPU_VARIANT, MATVEC_CANDIDATES, type MatvecShape } from './variants.ts';
 
 /** Relative to max(1, largest expected): f32 sums of 100 terms (f16: the weights' own rounding is in the reference). */
@@ -17,26 +19,6 @@ const EPS = 1e-5;
 /** In-features: 3 blocks and a short fourth (int), whole f16 units of 8, a short last unit for every lane count. */
 const IN = 104;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const randoms = (next: () => number, n: number, amplitude = 1, offset = 0) => Float32Array.from({ length: n }, () => offset + (next() * 2 - 1) * amplitude);
-
-function upload(device: GPUDevice, data: ArrayBufferView): GPUBuffer {
-  const b = device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  const bytes = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
-  bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  device.queue.writeBuffer(b, 0, bytes);
-  return b;
-}
 
 function halfToFloat(h: number): number {
   const e = (h >> 10) & 31;
@@ -64,22 +46,6 @@ function matrix(device: GPUDevice, next: () => number, format: TestFormat, out: 
   };
 }
 
-function matvec(w: Float32Array, x: ArrayLike<number>, out: number): Float64Array {
-  const y = new Float64Array(out);
-  for (let r = 0; r < out; r++) for (let i = 0; i < IN; i++) y[r] += w[r * IN + i] * x[i];
-  return y;
-}
-
-function maxDiff(a: Float32Array, b: ArrayLike<number>): number {
-  let m = 0;
-  let scale = 1;
-  for (let i = 0; i < b.length; i++) {
-    m = Math.max(m, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return m / scale;
-}
-
 const withLanes = (s: MatvecShape, threadsPerRow: number): MatvecShape => ({ ...s, threadsPerRow });
 /**
  * Each candidate in int4, normed with 3 stacked matrices (its shape, unpacking and reduction all act there), and
@@ -103,7 +69,7 @@ describe.each(SHAPES)('matvec candidate %s', (_name, shape, asked, modes) => {
     // Two workgroups and a partial third: rows past the matrix in the last one.
     const out = 2 * (shape.workgroupSize / shape.threadsPerRow) * shape.rowsPerThread + 3;
     for (const format of formats) {
-      const next = rng(out * 31 + IN + format.length);
+      const next = seededUniform(out * 31 + IN + format.length);
       const x = randoms(next, IN, 2);
       const norm = randoms(next, IN, 0.2, 1);
       const bias = randoms(next, 3 * out);
@@ -126,9 +92,9 @@ describe.each(SHAPES)('matvec candidate %s', (_name, shape, asked, modes) => {
       for (const v of x) ss += v * v;
       const inv = 1 / Math.sqrt(ss / IN + EPS);
       const xn = Array.from(x, (v, i) => norm[i] * v * inv);
-      const products = mats.map((m) => matvec(m.w, xn, out));
+      const products = mats.map((m) => referenceMatvec(m.w, xn, out, IN));
       const wantStacked = products.flatMap((p, m) => Array.from(p, (v, i) => v + bias[m * out + i]));
-      const wantResidual = Array.from(matvec(mats[0].w, x, out), (v, i) => v + resid[i]);
+      const wantResidual = Array.from(referenceMatvec(mats[0].w, x, out, IN), (v, i) => v + resid[i]);
       const wantGated = Array.from(products[0], (g, i) => { const gb = g + bias[i]; return (gb / (1 + Math.exp(-gb))) * (products[1][i] + bias[out + i]); });
       expect(maxDiff(await readBuffer(device, stacked, 0, 3 * out * 4), wantStacked), `${format} normed`).toBeLessThan(TOLERANCE);
       if (modes.includes('residual')) expect(maxDiff(await readBuffer(device, residual, 0, out * 4), wantResidual), `${format} residual`).toBeLessThan(TOLERANCE);

@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 // First: it installs the WebGPU globals that engine/runtime reads when it loads.
 import { nodeGpuDevice as decodeTestDevice } from '../gpu/node-webgpu.test-helper.ts';
+import { seededUniform } from '../gpu/test-inputs.test-helper.ts';
 import { PagedAttention } from '../attention/index.ts';
 import { PagedKVCache } from '../kv/index.ts';
-import { layerWeight, ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type Tensor, type WeightStore } from '../model/index.ts';
+import { expectedTensorShapes, ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type Tensor, type WeightStore } from '../model/index.ts';
 import { loadModelFromPath } from '../model/node.ts';
 import { ReferenceModel } from '../reference/index.ts';
 import { isQuantizedWeight, roundToF16, type QuantizationMode } from '../quant/index.ts';
@@ -31,54 +32,19 @@ const GOLDEN_POSITIONS = 40;
 const F16_GOLDEN_POSITIONS = 20;
 const GOLDEN_DIR = fileURLToPath(new URL('../../models/golden/', import.meta.url));
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A random checkpoint of `config`, initialised like make_golden.py: normal-ish 0.08 weights, norms around 1. */
-function randomModel(config: ModelConfig, seed: number, opts: { oProjBias?: boolean } = {}): LoadedModel {
-  const next = rng(seed);
+/**
+ * A random checkpoint of `config`, initialised like make_golden.py: normal-ish 0.08 weights, norms around 1. Its
+ * tensors are the ones the loader expects of the config (engine/model's expectedTensorShapes, as
+ * bench/random-gpu-weights writes them): llama with attention_bias gets o_proj's bias, qwen2 does not.
+ */
+function randomModel(config: ModelConfig, seed: number): LoadedModel {
+  const next = seededUniform(seed);
   const tensors = new Map<string, Tensor>();
-  const add = (name: string, shape: number[], offset = 0) => {
+  for (const [name, shape] of expectedTensorShapes(config).required) {
+    const offset = name.endsWith('norm.weight') ? 1 : 0;
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
     for (let i = 0; i < data.length; i++) data[i] = offset + (next() * 2 - 1) * 0.14;
     tensors.set(name, { shape, data });
-  };
-  const c = config;
-  const D = c.hiddenSize;
-  const qDim = c.numHeads * c.headDim;
-  const kvDim = c.numKvHeads * c.headDim;
-  add('model.embed_tokens.weight', [c.vocabSize, D]);
-  add('model.norm.weight', [D], 1);
-  if (!c.tieWordEmbeddings) add('lm_head.weight', [c.vocabSize, D]);
-  for (let l = 0; l < c.numLayers; l++) {
-    const w = (suffix: string, shape: number[], offset = 0) => add(layerWeight(l, suffix), shape, offset);
-    w('input_layernorm.weight', [D], 1);
-    w('post_attention_layernorm.weight', [D], 1);
-    w('self_attn.q_proj.weight', [qDim, D]);
-    w('self_attn.k_proj.weight', [kvDim, D]);
-    w('self_attn.v_proj.weight', [kvDim, D]);
-    w('self_attn.o_proj.weight', [D, qDim]);
-    if (c.attentionBias) {
-      w('self_attn.q_proj.bias', [qDim]);
-      w('self_attn.k_proj.bias', [kvDim]);
-      w('self_attn.v_proj.bias', [kvDim]);
-    }
-    if (opts.oProjBias) w('self_attn.o_proj.bias', [D]);
-    if (c.qkNorm) {
-      w('self_attn.q_norm.weight', [c.headDim], 1);
-      w('self_attn.k_norm.weight', [c.headDim], 1);
-    }
-    w('mlp.gate_proj.weight', [c.intermediateSize, D]);
-    w('mlp.up_proj.weight', [c.intermediateSize, D]);
-    w('mlp.down_proj.weight', [D, c.intermediateSize]);
   }
   const weights: WeightStore = {
     has: (name) => tensors.has(name),
@@ -90,7 +56,7 @@ function randomModel(config: ModelConfig, seed: number, opts: { oProjBias?: bool
     names: () => [...tensors.keys()],
   };
   return {
-    source: `random ${c.architecture} (seed ${seed})`, format: 'safetensors', config, weights,
+    source: `random ${config.architecture} (seed ${seed})`, format: 'safetensors', config, weights,
     tokenizerFiles: { tokenizerJson: null, tokenizerConfig: null, generationConfig: null }, ggufVocabulary: null,
   };
 }
@@ -214,17 +180,17 @@ async function decodeAgainstReference(loaded: LoadedModel, ids: number[], golden
 const measured: Record<string, string> = {};
 
 describe('WgslDecoder on random models, against the CPU reference', () => {
-  const cases: [string, ModelConfig, { oProjBias?: boolean }][] = [
-    ['llama GQA untied (6 heads over 2)', baseConfig({}), {}],
+  const cases: [string, ModelConfig][] = [
+    ['llama GQA untied (6 heads over 2)', baseConfig({})],
     // hidden 36, F 68: rows of whole vec4s but not of whole 32-wide units (int formats' blocks end short).
-    ['qwen2 with q/k/v bias, hidden 36', baseConfig({ architecture: 'qwen2', hiddenSize: 36, intermediateSize: 68, numHeads: 6, numKvHeads: 3, rmsNormEps: 1e-6, ropeTheta: 1e6, attentionBias: true }), {}],
-    ['qwen3 with q/k norm, head_dim 16 != 32/4, tied', baseConfig({ architecture: 'qwen3', hiddenSize: 32, intermediateSize: 64, numHeads: 4, numKvHeads: 2, headDim: 16, rmsNormEps: 1e-6, qkNorm: true, tieWordEmbeddings: true }), {}],
-    ['llama with attention_bias (q/k/v and o_proj bias), interleaved RoPE', baseConfig({ attentionBias: true, ropeLayout: 'interleaved', numLayers: 3 }), { oProjBias: true }],
+    ['qwen2 with q/k/v bias, hidden 36', baseConfig({ architecture: 'qwen2', hiddenSize: 36, intermediateSize: 68, numHeads: 6, numKvHeads: 3, rmsNormEps: 1e-6, ropeTheta: 1e6, attentionBias: true })],
+    ['qwen3 with q/k norm, head_dim 16 != 32/4, tied', baseConfig({ architecture: 'qwen3', hiddenSize: 32, intermediateSize: 64, numHeads: 4, numKvHeads: 2, headDim: 16, rmsNormEps: 1e-6, qkNorm: true, tieWordEmbeddings: true })],
+    ['llama with attention_bias (q/k/v and o_proj bias), interleaved RoPE', baseConfig({ attentionBias: true, ropeLayout: 'interleaved', numLayers: 3 })],
   ];
-  for (const [name, config, opts] of cases) {
+  for (const [name, config] of cases) {
     it(`${name}: 24 steps from position 0 match ReferenceModel.decode within ${REFERENCE_TOLERANCE}`, async () => {
       const loaded = randomModel(config, name.length * 31);
-      const next = rng(name.length);
+      const next = seededUniform(name.length);
       const ids = Array.from({ length: 24 }, () => Math.floor(next() * config.vocabSize));
       const d = await decodeAgainstReference(loaded, ids);
       measured[name] = `reference ${d.reference.toExponential(2)}`;
@@ -240,7 +206,7 @@ describe('WgslDecoder dense attention past one chunk', () => {
   for (const [name, slots] of [['one workgroup per KV head', 1024], ['split past 40 slots', 40]] as const) {
     it(`${name}: 150 steps match ReferenceModel.decode within ${REFERENCE_TOLERANCE}`, async () => {
       const loaded = randomModel(config, slots);
-      const next = rng(slots);
+      const next = seededUniform(slots);
       const ids = Array.from({ length: 150 }, () => Math.floor(next() * config.vocabSize));
       const d = await decodeAgainstReference(loaded, ids, undefined, slots);
       measured[name] = `reference ${d.reference.toExponential(2)}`;

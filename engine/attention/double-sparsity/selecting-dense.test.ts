@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { calibrateWindows, type CalibrationArtifact } from '../../calibration/index.ts';
 import { nodeGpuDevice } from '../../gpu/node-webgpu.test-helper.ts';
+import { seededUniform } from '../../gpu/test-inputs.test-helper.ts';
 import { layerWeight, type LoadedModel, type ModelConfig, type RopeLayout, type Tensor } from '../../model/index.ts';
 import { GpuDecodeRun, maxLogitDiff } from '../gpu-decode-run.test-helper.ts';
 import { createPolicy } from '../index.ts';
@@ -14,17 +15,6 @@ const DENSE_TOLERANCE = 1e-4;
 /** Tokens decoded: a full 16-token page and part of a second. */
 const STEPS = 24;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A random llama checkpoint: weights uniform in +-0.14 (norms around 1), enough to give peaked, varied attention. */
 function randomModel(ropeLayout: RopeLayout, seed: number): LoadedModel {
   const config: ModelConfig = {
@@ -32,7 +22,7 @@ function randomModel(ropeLayout: RopeLayout, seed: number): LoadedModel {
     rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, ropeLayout, maxPositionEmbeddings: 64, tieWordEmbeddings: true,
     attentionBias: false, qkNorm: false, bosTokenId: null, eosTokenIds: [],
   };
-  const next = rng(seed);
+  const next = seededUniform(seed);
   const tensors = new Map<string, Tensor>();
   const add = (name: string, shape: number[], offset = 0) => {
     const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => offset + (next() * 2 - 1) * 0.14);
@@ -62,7 +52,7 @@ function randomModel(ropeLayout: RopeLayout, seed: number): LoadedModel {
 
 describe.each<RopeLayout>(['half', 'interleaved'])('Double Sparsity and FASA through the GPU decoder (random model, %s RoPE)', (ropeLayout) => {
   const model = randomModel(ropeLayout, ropeLayout === 'half' ? 5 : 6);
-  const next = rng(99);
+  const next = seededUniform(99);
   const ids = Array.from({ length: STEPS }, () => Math.floor(next() * model.config.vocabSize));
   // The real calibration, on two random 48-token windows (the model has no tokenizer).
   const windows = [0, 1].map(() => Array.from({ length: 48 }, () => Math.floor(next() * model.config.vocabSize)));
