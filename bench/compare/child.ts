@@ -1,6 +1,6 @@
 // One engine's process (its own JS heap, its own Dawn device): `child.ts <sieve|transformers|webllm|probe>`, driven
 // by driver.ts over the IPC channel, one request at a time.
-import { adapterInfo, compileMeter, DAWN_FLAGS, gpuMeter, measureBandwidth } from './dawn.ts';
+import { adapterInfo, compileMeter, DAWN_FLAGS, gpuMeter, measureBandwidth, measureReadBandwidth } from './dawn.ts';
 import type { EngineUnderTest, GenerateResult, LoadResult, ModelRef, Request, Response, StageMessage, Stats } from './protocol.ts';
 
 const which = process.argv[2];
@@ -32,7 +32,7 @@ async function main() {
   const handle = async (req: Request): Promise<unknown> => {
     switch (req.cmd) {
       case 'probe':
-        return { adapter: await adapterInfo(), dawnFlags: DAWN_FLAGS, bandwidthBytesPerS: await measureBandwidth(req.bandwidthBytes) };
+        return { adapter: await adapterInfo(), dawnFlags: DAWN_FLAGS, bandwidthBytesPerS: await measureBandwidth(req.bandwidthBytes), readBandwidthBytesPerS: await measureReadBandwidth(req.bandwidthBytes) };
       case 'load': {
         if (!engine) throw new Error('probe has no engine');
         // Peak JS memory during the load: sampled between the engine's awaits, and at the end.

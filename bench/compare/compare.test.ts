@@ -4,7 +4,7 @@
 // their tokens, that both equal transformers' ids (the fairness check), and that the report has every field. No
 // timing is asserted.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,10 +13,21 @@ import { missingFields, type Report } from './report.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-/** bench/compare's own packages (Transformers.js, WebLLM): `npm ci` there when missing or older than its lockfile. */
+/**
+ * bench/compare's own packages (Transformers.js, WebLLM): `npm ci` there when missing or older than its lockfile.
+ * Never through a link (a worktree that links another checkout's install): npm ci empties the folder the link points
+ * to before it replaces the link, which on 2026-12-04 wiped /work/main's install from a worktree. A link whose
+ * packages are there is used as it is; one without them is an error that says where to install.
+ */
 function ensureCompareModules(): void {
-  const marker = join(here, 'node_modules/.package-lock.json');
-  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(join(here, 'package-lock.json')).mtimeMs) return;
+  const dir = join(here, 'node_modules');
+  const installed = ['@huggingface/transformers', '@mlc-ai/web-llm'].every((p) => existsSync(join(dir, p, 'package.json')));
+  if (existsSync(dir) && lstatSync(dir).isSymbolicLink()) {
+    if (installed) return;
+    throw new Error(`${dir} is a link to ${realpathSync(dir)} without Transformers.js and WebLLM: run \`npm ci\` in the checkout it points to`);
+  }
+  const marker = join(dir, '.package-lock.json');
+  if (installed && existsSync(marker) && statSync(marker).mtimeMs >= statSync(join(here, 'package-lock.json')).mtimeMs) return;
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
 }
 

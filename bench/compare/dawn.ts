@@ -8,6 +8,7 @@
 //   engine holds, from the GPU's view, until the garbage collector frees it).
 import { create, globals } from 'webgpu';
 import { DAWN_FLAGS } from '../dawn-flags.ts';
+import readBandwidthSource from '../read-bandwidth.wgsl?raw';
 
 Object.assign(globalThis, globals);
 // Every Node run's Dawn flags (engine/gpu/node.ts: vulkan_enable_f16_on_nvidia, so NVIDIA's Vulkan driver offers
@@ -102,8 +103,8 @@ export async function adapterInfo(): Promise<Record<string, string>> {
 }
 
 /**
- * Device-memory bandwidth as copyBufferToBuffer sees it (read + write bytes per second, best of the passes): the
- * denominator of the "% of roofline" column.
+ * Device-memory bandwidth as copyBufferToBuffer sees it (read + write bytes per second, best of the passes). Not the
+ * roofline's denominator (measureReadBandwidth is): recorded beside it.
  */
 export async function measureBandwidth(bytes: number, passes = 8): Promise<number> {
   const adapter = await nodeGpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -120,6 +121,44 @@ export async function measureBandwidth(bytes: number, passes = 8): Promise<numbe
     device.queue.submit([e.finish()]);
     await device.queue.onSubmittedWorkDone();
     best = Math.max(best, (4 * 2 * size) / ((performance.now() - t) / 1000));
+  }
+  device.destroy();
+  return best;
+}
+
+/**
+ * Read bandwidth: bytes per second bench/read-bandwidth.wgsl streams from one buffer of `bytes` (best of the passes,
+ * each pass 4 dispatches in one submit, wall time around submit and onSubmittedWorkDone): the denominator of the
+ * "% of roofline" column, since a decode step reads its weights and KV and writes next to nothing. The same kernel and
+ * grid as bench/wgsl-decode-shapes.ts's figure (4,147 GB/s on the H200 in run 2 of 2026-12-04, copy 424), so the two
+ * benches' ceilings agree.
+ */
+export async function measureReadBandwidth(bytes: number, passes = 8): Promise<number> {
+  const adapter = await nodeGpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('no adapter');
+  const size = Math.floor(Math.min(bytes, adapter.limits.maxBufferSize, adapter.limits.maxStorageBufferBindingSize) / 16) * 16;
+  const device = await adapter.requestDevice({ requiredLimits: { maxBufferSize: size, maxStorageBufferBindingSize: size } });
+  // 132 SMs x 16 on the H200; any grid this large keeps a smaller GPU's cores busy too.
+  const workgroups = 132 * 16;
+  const src = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE });
+  const sink = device.createBuffer({ size: workgroups * 4, usage: GPUBufferUsage.STORAGE });
+  const module = device.createShaderModule({ code: readBandwidthSource });
+  const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'stream', constants: { WORKGROUPS: workgroups, VEC4S: size / 16 } } });
+  const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: sink } }] });
+  const reads = 4;
+  let best = 0;
+  for (let p = 0; p < passes + 1; p++) {
+    const e = device.createCommandEncoder();
+    const pass = e.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    for (let k = 0; k < reads; k++) pass.dispatchWorkgroups(workgroups);
+    pass.end();
+    const t = performance.now();
+    device.queue.submit([e.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    // The first pass is a warm-up (pipeline first use, the buffer's first touch).
+    if (p > 0) best = Math.max(best, (reads * size) / ((performance.now() - t) / 1000));
   }
   device.destroy();
   return best;

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExportInfo, GenerateResult, LoadResult, ModelRef, Request, RequestBody, Response, StageMessage, Stats } from './protocol.ts';
-import { missingFields, ratiosToSieve, sampled, type Cell, type EngineCell, type Report } from './report.ts';
+import { missingFields, ratiosToSieve, rooflinePercent, sampled, type Cell, type EngineCell, type Report } from './report.ts';
 import { packageVersions } from './versions.ts';
 import { drawChart } from './chart.ts';
 
@@ -211,11 +211,13 @@ export async function runComparison(o: DriverOptions): Promise<Report> {
     const probe = EngineProcess.start('probe', o.requestTimeoutMs, o.logDir);
     try {
       await probe.ready;
-      const p = await probe.call<{ adapter: Record<string, string>; dawnFlags: string[]; bandwidthBytesPerS: number }>({ cmd: 'probe', bandwidthBytes: o.bandwidthBytes });
+      const p = await probe.call<{ adapter: Record<string, string>; dawnFlags: string[]; bandwidthBytesPerS: number; readBandwidthBytesPerS: number }>({ cmd: 'probe', bandwidthBytes: o.bandwidthBytes });
       report.adapter = p.adapter;
       report.dawnFlags = p.dawnFlags;
       report.bandwidthBytesPerS = p.bandwidthBytesPerS;
-      log(`adapter ${JSON.stringify(p.adapter)}; copy bandwidth ${(p.bandwidthBytesPerS / 1e9).toFixed(0)} GB/s`);
+      report.readBandwidthBytesPerS = p.readBandwidthBytesPerS;
+      report.rooflineBandwidth = `this run's probe: bench/read-bandwidth.wgsl streaming ${o.bandwidthBytes} bytes, best of 8 passes`;
+      log(`adapter ${JSON.stringify(p.adapter)}; read bandwidth ${(p.readBandwidthBytesPerS / 1e9).toPrecision(4)} GB/s (the roofline's), copy ${(p.bandwidthBytesPerS / 1e9).toPrecision(4)} GB/s`);
     } catch (e) {
       report.adapter = { error: message(e) };
     } finally {
@@ -276,8 +278,8 @@ async function runCell(
     for (const c of cells) {
       for (const [k, v] of decode.get(c.engine) ?? []) {
         c.decodeTokensPerS[k] = sampled(v);
-        const idealS = (c.weightBytesPerToken + c.kvBytesPerToken * k) / report.bandwidthBytesPerS;
-        if (report.bandwidthBytesPerS > 0 && c.weightBytesPerToken > 0) c.rooflinePercent[k] = (100 * idealS) / (1 / c.decodeTokensPerS[k].median);
+        const roof = rooflinePercent(c.weightBytesPerToken, c.kvBytesPerToken, k, c.decodeTokensPerS[k].median, report.readBandwidthBytesPerS ?? 0);
+        if (roof !== undefined) c.rooflinePercent[k] = roof;
       }
       for (const [k, v] of ttft.get(c.engine) ?? []) c.ttftMs[k] = sampled(v);
     }

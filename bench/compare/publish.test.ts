@@ -1,8 +1,11 @@
 // publish.ts on a report of known ratios: the README part names where Sieve is ahead and where behind, with the
 // factors, and replaces only what is between the markers.
 import { describe, expect, it } from 'vitest';
-import { readmeSection, replaceBetweenMarkers, verdict } from './publish.ts';
-import { ratiosToSieve, sampled, type EngineCell, type Report } from './report.ts';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readBandwidthFor, readmeSection, replaceBetweenMarkers, verdict } from './publish.ts';
+import { ratiosToSieve, rooflinePercent, sampled, withRoofline, type EngineCell, type Report } from './report.ts';
 
 function engine(name: string, tokS: number, ttftMs: number): EngineCell {
   return {
@@ -34,5 +37,22 @@ describe('publish', () => {
     expect(text.startsWith('a\n<!-- yardstick:begin -->\n')).toBe(true);
     expect(text).not.toContain('STALE');
     expect(text.endsWith('<!-- yardstick:end -->\nb')).toBe(true);
+  });
+  it('puts the roofline against the read bandwidth: bytes read per step at that rate over the measured step', () => {
+    // 1 GB of weights + 1,000 B of KV per token at 512 tokens, at 4 TB/s: 0.250128 ms; at 200 tok/s a step is 5 ms.
+    expect(rooflinePercent(1e9, 1000, 512, 200, 4e12)).toBeCloseTo(5.00256, 4);
+    expect(rooflinePercent(1e9, 1000, 512, 200, 0)).toBeUndefined();
+    const w = { ...engine('sieve', 200, 50), weightBytesPerToken: 1e9, kvBytesPerToken: 1000 };
+    const r = withRoofline({ ...report, cells: [{ ...report.cells[0], engines: [w] }] }, 4e12, 'test');
+    expect(r.cells[0].engines[0].rooflinePercent[512]).toBeCloseTo(5.00256, 4);
+    expect(r.readBandwidthBytesPerS).toBe(4e12);
+  });
+  it('takes an older report\'s read bandwidth from the same run\'s decode segment, or refuses', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'publish-'));
+    expect(() => readBandwidthFor(report, dir)).toThrow(/no read bandwidth/);
+    mkdirSync(join(dir, 'decode'));
+    writeFileSync(join(dir, 'decode/wgsl-decode-shapes.json'), JSON.stringify({ yardstick: { readGBperS: 4147 } }));
+    expect(readBandwidthFor(report, dir).bytesPerS).toBe(4147e9);
+    expect(readBandwidthFor({ ...report, readBandwidthBytesPerS: 3e12 }, dir).bytesPerS).toBe(3e12);
   });
 });

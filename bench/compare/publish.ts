@@ -1,4 +1,4 @@
-// After an H200 run: `node --import tsx bench/compare/publish.ts <results dir> [--json F] [--svg F] [--readme F]`.
+// After an H200 run: `node --import tsx bench/compare/publish.ts <results dir> [--json F] [--svg F] [--readme F] [--read-gbps N]`.
 // <results dir> is results.tar.xz unpacked (bench/h200/run.sh: yardstick/compare-<shape>.json, one per shape, and
 // yardstick/exports.txt), or any folder holding compare-*.json. It merges the shapes' reports into one
 // (bench/results/compare-h200.json), draws docs/yardstick.svg (decode tokens/s against context, one line per engine
@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { drawChart } from './chart.ts';
-import type { Cell, EngineCell, Report } from './report.ts';
+import { withRoofline, type Report } from './report.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const BEGIN = '<!-- yardstick:begin -->';
@@ -29,7 +29,7 @@ function findReports(dir: string): string[] {
 /** The shapes' reports as one: the first one's run facts, every cell and every engine that could not run. */
 export function mergeReports(reports: Report[], extra: Record<string, unknown> = {}): Report & Record<string, unknown> {
   if (reports.length === 0) throw new Error('no compare-*.json reports in the results');
-  const first = reports.find((r) => r.bandwidthBytesPerS > 0) ?? reports[0];
+  const first = reports.find((r) => (r.readBandwidthBytesPerS ?? 0) > 0) ?? reports.find((r) => r.bandwidthBytesPerS > 0) ?? reports[0];
   // Each shape's run may have had its own workload (decode tokens): kept by model.
   const workloads = Object.fromEntries(reports.flatMap((r) => [...new Set(r.cells.map((c) => c.model))].map((m) => [m, r.workload])));
   return { ...first, cells: reports.flatMap((r) => r.cells), notRun: reports.flatMap((r) => r.notRun), workloads, ...extra };
@@ -56,11 +56,12 @@ export function readmeSection(r: Report, chartPath: string, jsonPath: string): s
   const cached = r.cells.some((c) => c.engines.some((e) => e.load && e.load.cachedToFirstTokenMs !== null));
   const f16Toggle = (r.dawnFlags ?? []).some((f) => f.includes('vulkan_enable_f16_on_nvidia'));
   lines.push(`Measured ${r.date.slice(0, 10)} on ${adapter} through Dawn in Node (${r.gpuFiguresFrom.split(';')[0].replace(/^Dawn \(.*?\) in Node, /, '')}), `
-    + `copy bandwidth ${fmt(r.bandwidthBytesPerS / 1e9)} GB/s; ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}. `
+    + `read bandwidth ${fmt((r.readBandwidthBytesPerS ?? 0) / 1e9)} GB/s (${r.rooflineBandwidth ?? 'unknown source'}; copy ${fmt(r.bandwidthBytesPerS / 1e9)} GB/s, read + written); ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}. `
     + (f16Toggle ? `Dawn ran with the toggle \`vulkan_enable_f16_on_nvidia\` on (${(r.dawnFlags ?? []).join(' ')}): without it Dawn hides \`shader-f16\` on NVIDIA's Vulkan driver, and Chrome on NVIDIA/Linux does not set it, so there Transformers.js's fp16 and WebLLM's q0f16 do not run in a default Chrome (Sieve's f16 weights do not need \`shader-f16\`). ` : '')
     + `Median of up to ${String(r.workload.reps)} interleaved rounds (the rounds column: ${roundsSaid}), ${tokens.join('/')} decode tokens per sample (by shape), greedy, EOS ignored. `
     + (cached ? '' : `No second ("cached") load: ${String(r.workload.loadCached).replace(/^not run: /, '')}. `)
     + `Ratios are the engine's over Sieve's in the same cell (tokens/s: above 1 is faster than Sieve; TTFT: below 1 is faster). `
+    + `% of roofline: the time the bytes one decode step reads (the engine's weight bytes + its KV bytes per token × the context) take at the read bandwidth, over the measured time per token; 100% would be a step that only streams its bytes once. `
     + `Full figures: \`${jsonPath}\`; chart: \`${chartPath}\`.`);
   lines.push('');
   lines.push(`![decode tokens/s against context](${chartPath})`);
@@ -141,19 +142,43 @@ function arg(name: string, fallback: string): string {
   return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
+/**
+ * The read bandwidth to put under the roofline column, and where it came from: the reports' own (their probe ran
+ * read-bandwidth.wgsl), else `--read-gbps N`, else the same run's decode segment (decode/wgsl-decode-shapes.json
+ * beside yardstick/ in the results: read-bandwidth.wgsl over 1 GiB on the same machine, minutes apart).
+ */
+export function readBandwidthFor(merged: Report, dir: string, readGbps?: number): { bytesPerS: number; from: string } {
+  if ((merged.readBandwidthBytesPerS ?? 0) > 0) return { bytesPerS: merged.readBandwidthBytesPerS!, from: merged.rooflineBandwidth ?? "the run's probe" };
+  if (readGbps !== undefined) {
+    if (!(readGbps > 0)) throw new Error(`--read-gbps ${readGbps}: a read bandwidth in GB/s (> 0) is needed`);
+    return { bytesPerS: readGbps * 1e9, from: `given as --read-gbps ${readGbps}` };
+  }
+  const decode = join(dir, 'decode/wgsl-decode-shapes.json');
+  if (existsSync(decode)) {
+    const y = (JSON.parse(readFileSync(decode, 'utf8')) as { yardstick?: { readGBperS?: number } }).yardstick;
+    if (y?.readGBperS && y.readGBperS > 0) {
+      return { bytesPerS: y.readGBperS * 1e9, from: `bench/read-bandwidth.wgsl over 1 GiB in the same run's decode segment, ${relative(root, decode)}` };
+    }
+  }
+  throw new Error(`no read bandwidth for the roofline: the reports have none (before 2026-12-05), ${decode} has none; give --read-gbps N`);
+}
+
 function main() {
   const dir = process.argv[2];
-  if (!dir || !existsSync(dir)) throw new Error('usage: node --import tsx bench/compare/publish.ts <results dir> [--json F] [--svg F] [--readme F]');
+  if (!dir || !existsSync(dir)) throw new Error('usage: node --import tsx bench/compare/publish.ts <results dir> [--json F] [--svg F] [--readme F] [--read-gbps N]');
   const jsonOut = arg('--json', join(root, 'bench/results/compare-h200.json'));
   const svgOut = arg('--svg', join(root, 'docs/yardstick.svg'));
   const readme = arg('--readme', join(root, 'README.md'));
   const files = findReports(dir);
   const reports = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Report);
   const exportsTxt = files.map((f) => join(f, '../exports.txt')).find((f) => existsSync(f));
-  const merged = mergeReports(reports, {
+  const raw = mergeReports(reports, {
     sources: files.map((f) => relative(dir, f)),
     exports: exportsTxt ? readFileSync(exportsTxt, 'utf8').trim().split('\n') : [],
   });
+  const gbps = arg('--read-gbps', '');
+  const bw = readBandwidthFor(raw, dir, gbps ? Number(gbps) : undefined);
+  const merged = withRoofline(raw, bw.bytesPerS, bw.from);
   writeFileSync(jsonOut, JSON.stringify(merged, null, 1) + '\n');
   writeFileSync(svgOut, drawChart(merged));
   const rel = (p: string) => relative(root, p);

@@ -18,7 +18,10 @@ export interface EngineCell {
   chat: { turns: number; turnMs: number[]; totalMs: number; cachedTokens: (number | null)[]; reprefills: boolean } | null;
   peakGpuBytes: number;
   peakJsBytesDuringLoad: number;
-  /** By context: (weight bytes + KV bytes read per token) / bandwidth, over the measured ms per token, in %. */
+  /**
+   * By context: the time the bytes a decode step reads (weight bytes + KV bytes per token x context) take at the
+   * measured read bandwidth (Report.readBandwidthBytesPerS), over the measured time per token, in % (rooflinePercent()).
+   */
   rooflinePercent: Record<string, number>;
   weightBytesPerToken: number;
   kvBytesPerToken: number;
@@ -51,7 +54,20 @@ export interface Report {
   adapter: Record<string, string>;
   /** The flags every engine's Dawn instance was created with (dawn.ts DAWN_FLAGS); absent in reports before 2026-12-04. */
   dawnFlags?: string[];
+  /**
+   * Copy bandwidth: bytes read + written per second by copyBufferToBuffer (dawn.ts measureBandwidth). Kept for what
+   * it says about copies; it is not the roofline's denominator (a copy moves each byte twice and ran at ~1/5 of the
+   * read rate on the H200, so it put Sieve's 1B f16 decode at 103% "of roofline").
+   */
   bandwidthBytesPerS: number;
+  /**
+   * Read bandwidth: bytes per second a WGSL kernel streams from one large buffer (bench/read-bandwidth.wgsl, dawn.ts
+   * measureReadBandwidth), the denominator of rooflinePercent. Absent in reports before 2026-12-05: publish.ts then
+   * takes the same run's figure (`rooflineBandwidth` says from where).
+   */
+  readBandwidthBytesPerS?: number;
+  /** Where readBandwidthBytesPerS came from (this run's probe, or publish.ts's source for an older report). */
+  rooflineBandwidth?: string;
   node: string;
   platform: string;
   versions: Record<string, string>;
@@ -70,6 +86,33 @@ export function median(xs: number[]): number {
 
 export function sampled(samples: number[]): Sampled {
   return { median: median(samples), samples };
+}
+
+/**
+ * Issue 17's "% of roofline": (weight bytes + KV bytes per token x context) / read bandwidth (the least time a decode
+ * step can take, reading each byte once) over the measured time per token (1 / tokens per second), in %. Undefined
+ * where an input is missing (no bandwidth, no weight bytes, no decode figure).
+ */
+export function rooflinePercent(weightBytes: number, kvBytesPerToken: number, context: number, tokensPerS: number, readBytesPerS: number): number | undefined {
+  if (!(readBytesPerS > 0) || !(weightBytes > 0) || !(tokensPerS > 0)) return undefined;
+  const idealS = (weightBytes + kvBytesPerToken * context) / readBytesPerS;
+  return 100 * idealS * tokensPerS;
+}
+
+/** Every engine's rooflinePercent in every cell, again, from its decode medians and the given read bandwidth. */
+export function withRoofline(r: Report, readBytesPerS: number, from: string): Report {
+  const cells = r.cells.map((c) => ({
+    ...c,
+    engines: c.engines.map((e) => {
+      const roof: Record<string, number> = {};
+      for (const [k, v] of Object.entries(e.decodeTokensPerS)) {
+        const p = rooflinePercent(e.weightBytesPerToken, e.kvBytesPerToken, Number(k), v.median, readBytesPerS);
+        if (p !== undefined) roof[k] = p;
+      }
+      return { ...e, rooflinePercent: roof };
+    }),
+  }));
+  return { ...r, cells, readBandwidthBytesPerS: readBytesPerS, rooflineBandwidth: from };
 }
 
 /** Ratios of every engine to Sieve in one cell. */
