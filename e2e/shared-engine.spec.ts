@@ -2,6 +2,11 @@
 // engine: one download (counted at this test's model server), both chat with the greedy text of a dedicated worker,
 // one page's abort leaves the other's request alone, a page closed mid-request frees the engine for the other, and a
 // page without SharedWorker falls back to a dedicated worker and says so; another model is refused while one is held.
+// A frozen page holds the other up no longer than the ack bound: its waiting request keeps its place until it resumes,
+// its running one is stopped with TAB_UNRESPONSIVE. The freeze is made as Chrome makes one (the freeze event, then no
+// task of the page runs until the resume event) because CDP's Page.setWebLifecycleState freezes nothing in this
+// headless Chromium 156 (its timers and messages ran on, and no freeze event fired): the page dispatches freeze, then
+// blocks in a synchronous request to the test's server until the test lets it go, then dispatches resume.
 import { expect, test, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -78,19 +83,41 @@ function reply(page: Page, id: string): Promise<Reply> {
   return page.evaluate((i) => (window as unknown as { replies: Record<string, Promise<Reply>> }).replies[i], id);
 }
 
+/** The error code a reply ended with (null when it did not fail). */
+function failure(page: Page, id: string): Promise<string | null> {
+  return page.evaluate((i) => (window as unknown as { replies: Record<string, Promise<Reply>> }).replies[i].then(() => null, (e: { code?: string }) => e.code ?? String(e)), id);
+}
+
+/** Freezes `page` until `thaw` is called: freeze event, no task runs (a synchronous request held open), resume event. */
+async function freeze(page: Page, holdUrl: string): Promise<void> {
+  await page.evaluate((url) => {
+    setTimeout(() => {
+      document.dispatchEvent(new Event('freeze'));
+      const held = new XMLHttpRequest();
+      held.open('GET', url, false);
+      held.send();
+      document.dispatchEvent(new Event('resume'));
+    }, 0);
+  }, holdUrl);
+}
+
 const firstText = (page: Page, id: string) => page.evaluate((i) => (window as unknown as { first: (i: string) => Promise<void> }).first(i), id);
 
 test('two pages share one engine: one download, fair turns, aborts and a closed page stay their own; no SharedWorker falls back', async ({ context }) => {
   const model = readFileSync(`${SHARED_MODELS}stories260K/${MODEL_FILE}`);
   let downloads = 0;
+  const holds: Array<() => void> = [];
+  const thaw = () => { for (const end of holds.splice(0)) end(); };
   const server: Server = createServer((req, res) => {
     const cors = { 'access-control-allow-origin': '*' };
+    if (req.url === '/hold') { holds.push(() => res.writeHead(200, cors).end()); return; }
     if (req.url?.split('?')[0] !== `/${MODEL_FILE}`) { res.writeHead(404, cors).end(); return; }
     if (req.method === 'GET') downloads++;
     res.writeHead(200, { ...cors, 'content-type': 'application/octet-stream', 'content-length': String(model.length) }).end(model);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/${MODEL_FILE}`;
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `${origin}/${MODEL_FILE}`;
   try {
     const [a, b] = [await context.newPage(), await context.newPage()];
     await Promise.all([openHarness(a), openHarness(b)]);
@@ -113,6 +140,24 @@ test('two pages share one engine: one download, fair turns, aborts and a closed 
     expect(await reply(a, 'a2')).toEqual({ text: '', finish: 'abort', tokens: 0 });
     const b2 = await reply(b, 'b2');
     expect(b2).toMatchObject({ finish: 'length', tokens: LONG_TOKENS });
+
+    // A's request waits behind B's and A's page freezes: B's next one goes first; A's runs where it waited once A resumes.
+    await ask(b, 'b4', PROMPTS.long, SHORT_TOKENS * 4);
+    await firstText(b, 'b4');
+    await ask(a, 'a4', PROMPTS.a, SHORT_TOKENS);
+    await freeze(a, `${origin}/hold`);
+    await ask(b, 'b5', PROMPTS.b, SHORT_TOKENS);
+    expect(await reply(b, 'b5')).toEqual(b1);
+    thaw();
+    expect(await reply(a, 'a4')).toEqual(a1); // paused, not started into a page that could not read it
+    // A's page freezes while its request runs: B is served after the ack bound; A, resumed, hears TAB_UNRESPONSIVE.
+    await ask(a, 'a5', PROMPTS.long, LONG_TOKENS);
+    await firstText(a, 'a5');
+    await freeze(a, `${origin}/hold`);
+    await ask(b, 'b6', PROMPTS.b, SHORT_TOKENS);
+    expect(await reply(b, 'b6')).toEqual(b1);
+    thaw();
+    expect(await failure(a, 'a5')).toBe('TAB_UNRESPONSIVE');
 
     // A's long request runs, B's waits behind it, and A's page closes: B is served.
     await ask(a, 'a3', PROMPTS.long, LONG_TOKENS);
@@ -149,6 +194,7 @@ test('two pages share one engine: one download, fair turns, aborts and a closed 
     await ask(c, 'long', PROMPTS.long, LONG_TOKENS);
     expect(await reply(c, 'long')).toEqual(b2);
   } finally {
+    thaw();
     server.close();
   }
 });

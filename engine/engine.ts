@@ -392,6 +392,14 @@ export class SieveEngine {
   }
 
   /**
+   * Pauses or resumes `owner`'s waiting requests (the shared worker's frozen tabs): they keep their place in the queue
+   * while the other owners' run (FairQueue.pause). A request already running is not affected.
+   */
+  pauseOwner(owner: string, paused: boolean): void {
+    this.queue.pause(owner, paused);
+  }
+
+  /**
    * Stops the task in flight: a request ends with finish_reason "abort" and the text so far (or, stopped before it
    * generated, with none); a load throws AbortedError.
    */

@@ -25,3 +25,14 @@ export function isSharedReady(data: unknown): data is SharedReady {
 export function isSharedUnavailable(data: unknown): data is SharedUnavailable {
   return typeof (data as Partial<SharedUnavailable>)?.sieveSharedUnavailable === 'string';
 }
+
+/**
+ * Sent by the tab on its port, beside comlink's messages, when the browser freezes its page (the Page Lifecycle's
+ * freeze event) and when it resumes: the worker then holds the tab's waiting requests in their place instead of
+ * starting one whose chunks nobody would read (engine/sharing, EngineSession.setFrozen).
+ */
+export interface TabLifecycle { sieveTabFrozen: boolean }
+
+export function isTabLifecycle(data: unknown): data is TabLifecycle {
+  return typeof (data as Partial<TabLifecycle>)?.sieveTabFrozen === 'boolean';
+}

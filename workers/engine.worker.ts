@@ -4,7 +4,7 @@
 // build ships the engine once.
 import * as Comlink from 'comlink';
 import {
-  holdWorkerLife, installSieveErrorTransfer, isSharedHello, SHARED_WORKER_LOCK_PREFIX, SharedEngineHost, SieveEngine,
+  holdWorkerLife, installSieveErrorTransfer, isSharedHello, isTabLifecycle, SHARED_WORKER_LOCK_PREFIX, SharedEngineHost, SieveEngine,
   type SharedReady, type SharedUnavailable,
 } from '../engine/index.ts';
 
@@ -55,6 +55,8 @@ function serveTabs(): void {
       // not a heartbeat: the browser releases it the moment the tab is gone, with no timeout to choose, and a
       // background tab's throttled timers (once a minute in Chrome) cannot make a live tab look dead.
       void (locks as LockManager).request(message.data.sieveSharedHello.tabLock, () => session.close());
+      // The tab's freeze and resume (comlink ignores these messages): its waiting requests pause in their place.
+      port.addEventListener('message', (m) => { if (isTabLifecycle(m.data)) session.setFrozen(m.data.sieveTabFrozen); });
       Comlink.expose(session, port);
       port.postMessage({ sieveSharedReady: { workerLock } } satisfies SharedReady);
     };

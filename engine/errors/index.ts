@@ -34,7 +34,8 @@ export type SieveErrorCode =
   | 'REMOTE_REJECTED'
   | 'REMOTE_UNREACHABLE'
   | 'GPU_VALIDATION'
-  | 'MODEL_IN_USE';
+  | 'MODEL_IN_USE'
+  | 'TAB_UNRESPONSIVE';
 
 export interface SieveErrorJSON {
   name: string;
@@ -276,6 +277,22 @@ export class ModelInUseError extends SieveError {
       `Load ${loaded} here to share it, unload it or close it in the other tabs first, or make this tab's engine without `
         + '{ shared: true } to run a second model beside it (it takes its own GPU memory).',
       { asked, loaded, tabs },
+    );
+  }
+}
+
+/**
+ * A tab of a shared engine (createEngine({ shared: true })) took none of its reply's chunks for a while: the browser
+ * froze it in the background, or its page was busy. The engine stopped the request so the other tabs' could go on.
+ */
+export class TabUnresponsiveError extends SieveError {
+  constructor(waitedMs: number) {
+    super(
+      'TAB_UNRESPONSIVE',
+      `This tab did not take its reply's chunks for ${Math.round(waitedMs / 1000)} s (frozen in the background, or its page busy), `
+        + "so the shared engine stopped its request to serve the other tabs; the chunks before that were delivered.",
+      'Send the request again. The engine stays usable; a request this tab had waiting kept its place and runs once the tab reads again.',
+      { waitedMs },
     );
   }
 }

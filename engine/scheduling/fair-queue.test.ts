@@ -43,6 +43,45 @@ describe('FairQueue', () => {
     expect(q.waiting).toBe(0);
   });
 
+  it("a paused owner's tasks wait in their place while the others run, and it is served there once resumed", async () => {
+    const q = new FairQueue();
+    const log: string[] = [];
+    const a1 = gate(log, 'a1');
+    void q.run('A', a1.task);
+    await tick(); // a1 runs
+    const [b1, c1, c2] = [gate(log, 'b1'), gate(log, 'c1'), gate(log, 'c2')];
+    void q.run('B', b1.task); // B waits first, then C
+    void q.run('C', c1.task);
+    void q.run('C', c2.task);
+    q.pause('B', true); // B's tab froze while it waited
+    a1.release(); await tick();
+    expect(log).toEqual(['a1', 'c1']); // B is skipped, not dropped
+    expect(q.waiting).toBe(2);
+    q.pause('B', false); // thawed while c1 runs: B waited longer than C's second, so it goes next
+    await tick();
+    expect(log).toEqual(['a1', 'c1']); // a running task is never pre-empted
+    c1.release(); await tick();
+    expect(log).toEqual(['a1', 'c1', 'b1']);
+    b1.release(); await tick();
+    c2.release(); await tick();
+    expect(log).toEqual(['a1', 'c1', 'b1', 'c2']);
+  });
+
+  it('with every waiting owner paused the queue idles, and a resume starts the next task', async () => {
+    const q = new FairQueue();
+    const log: string[] = [];
+    q.pause('A', true); // paused before it asks: what it adds waits too
+    const a1 = gate(log, 'a1');
+    const done = q.run('A', a1.task);
+    await tick();
+    expect(log).toEqual([]);
+    q.pause('A', false);
+    await tick();
+    expect(log).toEqual(['a1']);
+    a1.release();
+    expect(await done).toBe('a1');
+  });
+
   it('a failed task passes its error on and the next one still runs', async () => {
     const q = new FairQueue();
     const failed = q.run('A', async () => { throw new Error('boom'); });

@@ -9,6 +9,10 @@
  *
  * A turn is a whole task (a load, or a request to its last token): the engine holds one KV sequence, so requests
  * cannot interleave token by token. max_tokens and the context bound how long another owner waits.
+ *
+ * An owner may be paused (a tab the browser froze, which cannot read a reply): its waiting tasks keep their place in
+ * its line and its line keeps its place in the turns, but none of them starts; the owners behind it are served
+ * meanwhile, and once resumed it is served at the place it kept. A task already running is not affected.
  */
 export class FairQueue {
   /** Waiting tasks by owner; an owner is here only while it has some. */
@@ -18,6 +22,8 @@ export class FairQueue {
   /** The owner whose task ran last: it goes behind the others at the next pick. */
   private lastServed: string | null = null;
   private busy = false;
+  /** Owners whose tasks wait without starting (kept even while they have none: a task they add waits too). */
+  private readonly paused = new Set<string>();
 
   /** Runs `task` in `owner`'s line; settles as the task does. */
   run<T>(owner: string, task: () => Promise<T>): Promise<T> {
@@ -38,6 +44,12 @@ export class FairQueue {
     });
   }
 
+  /** Pauses or resumes `owner`: while paused, its waiting tasks keep their place and others' run. */
+  pause(owner: string, paused: boolean): void {
+    if (paused) this.paused.add(owner);
+    else if (this.paused.delete(owner)) this.startNext();
+  }
+
   /** How many tasks wait (not counting the one running). */
   get waiting(): number {
     let n = 0;
@@ -50,12 +62,15 @@ export class FairQueue {
     // The owner served last waits behind everyone else who is waiting now.
     const at = this.lastServed === null ? -1 : this.turns.indexOf(this.lastServed);
     if (at >= 0 && this.turns.length > 1) this.turns.push(...this.turns.splice(at, 1));
-    const owner = this.turns[0];
+    // The first owner in turn that is not paused; paused ones stay where they are.
+    const next = this.turns.findIndex((o) => !this.paused.has(o));
+    if (next < 0) return;
+    const owner = this.turns[next];
     const line = this.lines.get(owner) as Array<() => void>;
     const start = line.shift() as () => void;
     if (line.length === 0) {
       this.lines.delete(owner);
-      this.turns.shift();
+      this.turns.splice(next, 1);
     }
     this.lastServed = owner;
     this.busy = true;

@@ -1,7 +1,9 @@
 // The shared engine's sessions on the whole engine in Node on Dawn (SwiftShader), stories260K and a 2-layer random model
 // over HTTP:
 // each tab's abort stops only its own request, a closed tab's request is freed (its chunk deliveries never answer, as a
-// closed port's), one model at a time with a typed refusal, and the last holder's release frees the model.
+// closed port's), a frozen tab (its deliveries answer only once it thaws) holds the others up no longer than the ack
+// bound and its waiting requests keep their place, one model at a time with a typed refusal, and the last holder's
+// release frees the model.
 import { serveFolder, type ModelServer } from '../engine-node.test-helper.ts';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomCheckpoint, type LlamaShape } from '../../bench/random-checkpoint.ts';
-import { ModelInUseError, NotLoadedError, SharedEngineHost, SieveEngine } from '../index.ts';
+import { ModelInUseError, NotLoadedError, SharedEngineHost, SieveEngine, TabUnresponsiveError } from '../index.ts';
 import type { Completion, CompletionChunk, CompletionRequest } from '../api/index.ts';
 import type { EngineSession } from './index.ts';
 
@@ -21,6 +23,8 @@ const STORIES = fileURLToPath(new URL('../../../shared/models/stories260K/storie
 /** Long enough to be running when the other tab acts, whatever the machine's speed (stories260K's context is 512). */
 const LONG: CompletionRequest = { prompt: 'Once upon a time', max_tokens: 64, temperature: 0, ignore_eos: true };
 const SHORT: CompletionRequest = { prompt: 'The cat', max_tokens: 12, temperature: 0, ignore_eos: true };
+/** The host's ack bound here (TAB_ACK_TIMEOUT_MS is 5 s): short, yet far above an in-process delivery's time. */
+const ACK_MS = 1500;
 
 const complete = async (s: EngineSession, r: CompletionRequest) => await s.completion({ ...r, stream: false }) as Completion;
 
@@ -54,7 +58,7 @@ describe('SharedEngineHost (Dawn, stories260K)', () => {
     server = await serveFolder(root);
     x = `${server.url}/stories260K.gguf`;
     y = `${server.url}/y/`;
-    host = new SharedEngineHost(new SieveEngine());
+    host = new SharedEngineHost(new SieveEngine(), { ackTimeoutMs: ACK_MS });
     keeper = host.connect();
     await keeper.load(x);
   });
@@ -118,6 +122,46 @@ describe('SharedEngineHost (Dawn, stories260K)', () => {
     expect(host.held()).toEqual({ url: x, tabs: 2 });
     await expect(a.completion({ ...SHORT })).rejects.toMatchObject({ code: 'ABORTED' });
     await b.close();
+  });
+
+  it("a frozen tab holds the others up no longer than the ack bound; its waiting requests keep their place until it reads again", async () => {
+    const [a, b, c] = [connect(), connect(), connect()];
+    await Promise.all([a.load(x), b.load(x), c.load(x)]);
+    const reference = (await complete(b, SHORT)).choices[0].text;
+    // A's page freezes after its first chunk: its port answers nothing until it thaws (then all at once).
+    let thaw!: () => void;
+    const thawed = new Promise<void>((resolve) => { thaw = resolve; });
+    let delivered = 0;
+    const frozen = await running(a, LONG, () => (++delivered > 1 ? thawed : undefined));
+    const served = complete(b, SHORT);
+    const stopped = await frozen.done.catch((e: unknown) => e);
+    expect(stopped).toBeInstanceOf(TabUnresponsiveError);
+    expect(stopped).toMatchObject({ code: 'TAB_UNRESPONSIVE', details: { waitedMs: ACK_MS } });
+    expect(delivered).toBe(2); // nothing more was sent to the tab that stopped reading
+    expect((await served).choices[0].text).toBe(reference);
+
+    // Still frozen: a request it has waiting does not start; C, who asked after it, is served first.
+    let settled = false;
+    const waiting = complete(a, SHORT).finally(() => { settled = true; });
+    expect((await complete(c, SHORT)).choices[0].text).toBe(reference);
+    expect(settled).toBe(false);
+    thaw(); // the late acknowledgement: A reads again, and its request runs where it waited
+    expect((await waiting).choices[0].text).toBe(reference);
+
+    // The page's freeze event, sent on its port, pauses it the same way before any chunk waits.
+    a.setFrozen(true);
+    settled = false;
+    const paused = complete(a, SHORT).finally(() => { settled = true; });
+    expect((await complete(c, SHORT)).choices[0].text).toBe(reference);
+    expect(settled).toBe(false);
+    a.setFrozen(false);
+    expect((await paused).choices[0].text).toBe(reference);
+    // A frozen tab that closes lets its waiting request end (aborted) and its hold go.
+    a.setFrozen(true);
+    const dropped = complete(a, SHORT);
+    await a.close();
+    expect((await dropped).choices[0].finish_reason).toBe('abort');
+    expect(host.held()).toEqual({ url: x, tabs: 3 });
   });
 
   it('one model at a time: a different one is refused while another tab holds a model, then loads once it is released', async () => {

@@ -1,5 +1,5 @@
 // SharedEngineHost: one SieveEngine for all tabs of an origin (the SharedWorker's), and one EngineSession per tab.
-import { AbortedError, ModelInUseError, NotLoadedError } from '../errors/index.ts';
+import { AbortedError, ModelInUseError, NotLoadedError, TabUnresponsiveError } from '../errors/index.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionChunk, CompletionRequest } from '../api/index.ts';
 import type { EngineLoadOptions, EngineStats, ModelInfo, SieveEngine } from '../engine.ts';
 import type { PrefillProgress } from '../generation/index.ts';
@@ -9,6 +9,27 @@ import type { ProgressCallback } from '../model/index.ts';
 export type EngineWorkerApi = Pick<SieveEngine,
   'load' | 'unload' | 'chatCompletion' | 'completion' | 'interrupt' | 'listPolicies' | 'listCachedModels' | 'isModelCached'
   | 'deleteCachedModel' | 'stats'>;
+
+/**
+ * How long a tab may leave a chunk of its reply unacknowledged before its request is stopped (TabUnresponsiveError),
+ * which is also the longest the other tabs wait behind a tab that stopped reading. Why 5 s: a live tab's port answers
+ * in well under a millisecond, and a background tab's messages are not throttled as its timers are (once a minute in
+ * Chrome), so only a frozen tab, or a page stuck in one task for seconds, waits this long; a shorter bound would stop
+ * the requests of pages that are merely busy.
+ */
+export const TAB_ACK_TIMEOUT_MS = 5000;
+
+export interface SharedEngineHostOptions {
+  /** TAB_ACK_TIMEOUT_MS unless given (tests shorten it). */
+  ackTimeoutMs?: number;
+}
+
+/** One call of a tab in the engine: its abort, and whether it was stopped because the tab stopped reading. */
+interface TabCall {
+  controller: AbortController;
+  /** Set when the tab left a chunk unacknowledged for the bound: how long it waited. */
+  stalledMs: number | null;
+}
 
 /** The model the tabs share, and which tabs hold it. */
 interface HeldModel {
@@ -30,6 +51,9 @@ interface HeldModel {
  * - Loads and unloads are made one at a time (`exclusive`): a tab that loads the model another tab is loading waits
  *   for that load (hearing its progress) and joins it, so two tabs opening together download and build the model once.
  * - The model is freed when its last holder unloads or closes.
+ * - A tab that stops reading (the browser froze it) never holds the others up for longer than the ack bound: its
+ *   running request is stopped with TabUnresponsiveError, and its waiting ones keep their place, paused, until it reads
+ *   again (EngineSession.deliver, setFrozen).
  */
 export class SharedEngineHost {
   private model: HeldModel | null = null;
@@ -37,8 +61,11 @@ export class SharedEngineHost {
   /** Progress callbacks of the tabs asking for each model now: a tab waiting to join a load hears its progress. */
   private readonly listeners = new Map<string, Set<ProgressCallback>>();
   private sessions = 0;
+  readonly ackTimeoutMs: number;
 
-  constructor(readonly engine: SieveEngine) {}
+  constructor(readonly engine: SieveEngine, options: SharedEngineHostOptions = {}) {
+    this.ackTimeoutMs = options.ackTimeoutMs ?? TAB_ACK_TIMEOUT_MS;
+  }
 
   /** A new tab: its session is what the worker exposes on the tab's port. */
   connect(): EngineSession {
@@ -122,9 +149,13 @@ export class SharedEngineHost {
  * queue; interrupt() stops only this tab's requests; close() (the tab is gone) stops them and drops its hold.
  */
 export class EngineSession implements EngineWorkerApi {
-  /** Abort controllers of this tab's calls now in the engine (the client sends one at a time). */
-  private readonly calls = new Set<AbortController>();
+  /** This tab's calls now in the engine (the client sends one at a time). */
+  private readonly calls = new Set<TabCall>();
   private isClosed = false;
+  /** The tab said the browser froze it (its page's freeze event), until it said it resumed. */
+  private frozen = false;
+  /** The tab left a chunk unacknowledged for the bound, until that chunk's acknowledgement came. */
+  private unresponsive = false;
   private markGone!: () => void;
   /** Settles when the tab is gone: chunk deliveries race it (a closed port never answers). */
   private readonly gone = new Promise<void>((resolve) => { this.markGone = resolve; });
@@ -136,7 +167,7 @@ export class EngineSession implements EngineWorkerApi {
   }
 
   load(url: string, onProgress?: ProgressCallback, options: EngineLoadOptions = {}): Promise<ModelInfo> {
-    return this.track((signal) => this.host.loadFor(this, url, onProgress, options, signal));
+    return this.track(({ controller }) => this.host.loadFor(this, url, onProgress, options, controller.signal));
   }
 
   /** Drops this tab's hold on the model; the model is freed when no tab holds it. */
@@ -147,24 +178,33 @@ export class EngineSession implements EngineWorkerApi {
   chatCompletion(
     request: ChatCompletionRequest, onChunk?: (chunk: ChatCompletionChunk) => unknown, onPrefillProgress?: (p: PrefillProgress) => unknown,
   ): Promise<ChatCompletion | null> {
-    return this.track((signal) => {
+    return this.track((call) => {
       this.host.requireHeldBy(this);
-      return this.host.engine.chatCompletion(request, this.deliver(onChunk), onPrefillProgress, { signal, owner: this.id });
+      return this.host.engine.chatCompletion(request, this.deliver(onChunk, call), onPrefillProgress, { signal: call.controller.signal, owner: this.id });
     });
   }
 
   completion(
     request: CompletionRequest, onChunk?: (chunk: CompletionChunk) => unknown, onPrefillProgress?: (p: PrefillProgress) => unknown,
   ): Promise<Completion | null> {
-    return this.track((signal) => {
+    return this.track((call) => {
       this.host.requireHeldBy(this);
-      return this.host.engine.completion(request, this.deliver(onChunk), onPrefillProgress, { signal, owner: this.id });
+      return this.host.engine.completion(request, this.deliver(onChunk, call), onPrefillProgress, { signal: call.controller.signal, owner: this.id });
     });
   }
 
   /** Stops this tab's request (running or still queued behind other tabs'); other tabs' requests go on. */
   interrupt(): void {
-    for (const c of this.calls) c.abort();
+    for (const c of this.calls) c.controller.abort();
+  }
+
+  /**
+   * The tab says the browser froze it, or that it resumed (its page's freeze and resume events, sent on its port): while
+   * frozen its waiting requests keep their place in the engine's turns but do not start, so the other tabs' go on.
+   */
+  setFrozen(frozen: boolean): void {
+    this.frozen = frozen;
+    this.updatePause();
   }
 
   listPolicies(): string[] {
@@ -196,27 +236,57 @@ export class EngineSession implements EngineWorkerApi {
     this.isClosed = true;
     this.interrupt();
     this.markGone();
+    this.updatePause(); // its queued work (aborted now) and its release must run
     return this.host.release(this);
   }
 
-  private async track<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async track<T>(run: (call: TabCall) => Promise<T>): Promise<T> {
     if (this.isClosed) throw new AbortedError("This tab's connection to the shared engine is closed.");
-    const controller = new AbortController();
-    this.calls.add(controller);
+    const call: TabCall = { controller: new AbortController(), stalledMs: null };
+    this.calls.add(call);
+    let result: T;
     try {
-      return await call(controller.signal);
+      result = await run(call);
+    } catch (e) {
+      if (call.stalledMs !== null) throw new TabUnresponsiveError(call.stalledMs);
+      throw e;
     } finally {
-      this.calls.delete(controller);
+      this.calls.delete(call);
     }
+    // Stopped because the tab stopped reading: the abort it ended with is not what the tab asked for.
+    if (call.stalledMs !== null) throw new TabUnresponsiveError(call.stalledMs);
+    return result;
   }
 
   /**
-   * The engine awaits each chunk's delivery (back-pressure from the page); a closed tab's port never answers, so a
-   * delivery also ends when the tab is gone, and the aborted request can finish and free the engine.
+   * The engine awaits each chunk's delivery (back-pressure from the page). A closed tab's port never answers, so a
+   * delivery also ends when the tab is gone. A frozen tab's port answers only once it thaws: a chunk unacknowledged for
+   * the bound stops the request (the other tabs wait no longer than that), its later chunks go nowhere, and the tab's
+   * waiting requests are paused until that chunk's acknowledgement comes (the tab reads again).
    */
-  private deliver<C>(onChunk: ((chunk: C) => unknown) | undefined): ((chunk: C) => unknown) | undefined {
+  private deliver<C>(onChunk: ((chunk: C) => unknown) | undefined, call: TabCall): ((chunk: C) => unknown) | undefined {
     if (!onChunk) return undefined;
-    return (chunk) => (this.isClosed ? undefined : Promise.race([onChunk(chunk), this.gone]));
+    return async (chunk) => {
+      if (this.isClosed || call.stalledMs !== null) return;
+      const acked = Promise.resolve(onChunk(chunk));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), this.host.ackTimeoutMs); });
+      try {
+        if (await Promise.race([acked.then(() => 'acked' as const), this.gone, late]) !== 'late') return;
+      } finally {
+        clearTimeout(timer);
+      }
+      call.stalledMs = this.host.ackTimeoutMs;
+      this.unresponsive = true;
+      this.updatePause();
+      const readsAgain = () => { this.unresponsive = false; this.updatePause(); };
+      acked.then(readsAgain, readsAgain);
+      call.controller.abort();
+    };
+  }
+
+  private updatePause(): void {
+    this.host.engine.pauseOwner(this.id, !this.isClosed && (this.frozen || this.unresponsive));
   }
 }
 

@@ -1,7 +1,7 @@
 // The endpoint of createEngine({ shared: true }): a port into the origin's shared engine worker, or, where that cannot
 // run, this page's own dedicated worker, usable at once either way (calls wait until it is decided).
 import {
-  isSharedReady, isSharedUnavailable, TAB_LOCK_PREFIX, type SharedHello,
+  isSharedReady, isSharedUnavailable, TAB_LOCK_PREFIX, type SharedHello, type TabLifecycle,
 } from '../../engine/protocol.ts';
 import type { EngineEndpoint } from './engine-client.ts';
 import type { EngineInfo } from './types.ts';
@@ -105,6 +105,14 @@ export class SharedEngineEndpoint implements EngineEndpoint {
     locks.request(answer.ready, { signal: this.watch.signal }, () => {
       this.emit('error', new ErrorEvent('error', { message: 'the shared engine worker stopped' }));
     }).catch(() => undefined); // aborted by terminate()
+    // The browser freezing this page (a background tab, the back-forward cache) is said to the worker before it
+    // happens, so the other tabs' requests go before this tab's waiting one until it resumes (Page Lifecycle API).
+    const doc = (globalThis as { document?: Document }).document;
+    if (doc) {
+      const tell = (frozen: boolean) => () => port.postMessage({ sieveTabFrozen: frozen } satisfies TabLifecycle);
+      doc.addEventListener('freeze', tell(true), { signal: this.watch.signal });
+      doc.addEventListener('resume', tell(false), { signal: this.watch.signal });
+    }
     return this.use(port, { worker: 'shared' });
   }
 
