@@ -68,6 +68,15 @@ export function planPhases(plan: string): EvalPhase[] {
       { name: 'check-2048', tasks: RETRIEVAL, contexts: [2048], budgets: [256], n: N_RETRIEVAL },
     ];
   }
+  // Perplexity on a CPU-only machine (the CPU reference, one prefill per window forked for every spec): the 1K grid
+  // at every budget, then the 2K anchor, then more 1K windows, so a bounded run has whole cells to show.
+  if (plan === 'cpu-ppl') {
+    return [
+      { name: 'cpu-ppl-1024', tasks: ['perplexity'], contexts: [1024], budgets: BUDGETS, n: 12 },
+      { name: 'cpu-ppl-2048', tasks: ['perplexity'], contexts: [2048], budgets: [256], n: 12 },
+      { name: 'cpu-ppl-1024-more', tasks: ['perplexity'], contexts: [1024], budgets: BUDGETS, n: N_PERPLEXITY },
+    ];
+  }
   // The dry run on SwiftShader (building the model takes a minute or two there, a 256-token item tens of seconds): the
   // mechanics, and the GPU/CPU check on item 0.
   if (plan === 'dry') {
@@ -82,7 +91,7 @@ export function planPhases(plan: string): EvalPhase[] {
       { name: 'check-ppl-256', tasks: ['perplexity'], contexts: [256], policies: ['dense', 'quest'], budgets: [32], n: 2 },
     ];
   }
-  throw new Error(`unknown plan "${plan}"; plans: h200, check, dry, dry-check`);
+  throw new Error(`unknown plan "${plan}"; plans: h200, check, cpu-ppl, dry, dry-check`);
 }
 
 async function main() {
@@ -97,11 +106,13 @@ async function main() {
   const bundled = fileURLToPath(new URL('./held-out/', import.meta.url));
   const heldOut = argOf('--held-out', existsSync(bundled) ? bundled : MOBY_DICK_FOLDER);
   mkdirSync(outDir, { recursive: true });
-  // A merged file (bench/eval-merge.ts) holds the GPU backend's rows and the reference's: this worker skips its own kind.
+  // A merged file (bench/eval-merge.ts) holds the GPU backend's rows and the reference's, a `sieve eval` report its own
+  // backend's: this worker skips the rows of its own kind.
   const done = new Set<string>();
   for (const file of argOf('--done', '').split(',').filter(Boolean)) {
-    const r = JSON.parse(readFileSync(file, 'utf8')) as { rows: { item: string; spec: string }[]; referenceRows?: { item: string; spec: string }[] };
-    for (const row of (backendName === 'reference' ? r.referenceRows : r.rows) ?? []) done.add(`${row.item}|${row.spec}`);
+    const r = JSON.parse(readFileSync(file, 'utf8')) as { backend: string; rows: { item: string; spec: string }[]; referenceRows?: { item: string; spec: string }[] };
+    const mine = [...(r.backend === backendName ? r.rows : []), ...(backendName === 'reference' ? r.referenceRows ?? [] : [])];
+    for (const row of mine) done.add(`${row.item}|${row.spec}`);
   }
   const opened = await openEvalBackend({ model, backend: backendName }, { mobyDickFolder: heldOut });
   const readyS = (performance.now() - start) / 1000;

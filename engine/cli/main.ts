@@ -104,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
       const { checkEvalPolicies, formatCells, openEvalBackend, runEvalCommand } = await import('./eval-command.ts');
       const opts = parseEvalCli(argv.slice(1));
       checkEvalPolicies(opts);
-      const opened = await openEvalBackend(opts, { webgpu: async (path, loaded) => (await import('../eval/webgpu-backend.ts')).createWebGpuBackend(path, loaded) });
+      const opened = await openEvalBackend(opts, { webgpu: async (path, loaded) => (await import('./eval-webgpu-backend.ts')).createWebGpuBackend(path, loaded) });
       try {
         const report = await runEvalCommand(opts, (line) => process.stderr.write(line + '\n'), opened);
         process.stdout.write(formatCells(report.cells) + '\n');

@@ -1,6 +1,6 @@
 // What an eval backend does with one item: run it under each attention spec (greedy answer tokens, or teacher-forced
 // scoring of a perplexity item's targets) and report what each held. The reference backend is here; the GPU ones
-// (dawn-backend.ts, webgpu-backend.ts) load their engines only when chosen.
+// (dawn-backend.ts here, the CLI's eval-webgpu-backend.ts) load their engines only when chosen.
 import { createReferencePolicy, PolicyReferenceModel } from '../attention/cpu.ts';
 import type { LoadedModel, ModelConfig } from '../model/index.ts';
 import { ANSWER_TOKENS, type EvalItem } from './tasks.ts';

@@ -1,11 +1,11 @@
 // The eval's `webgpu` backend: the whole engine in headless Chromium (the CLI's browser host), each spec through the
 // engine's own generate with the prompt in one prefill chunk. Retrieval only: perplexity needs every step's logits,
-// which the page's generate does not return (use --backend dawn or reference).
+// which the page's generate does not return (use --backend dawn or reference). It lives with the CLI, beside the
+// browser host it drives: the eval module knows nothing of browsers, and imports nothing of the CLI.
 import { InvalidArgumentError } from '../errors/index.ts';
 import type { LoadedModel } from '../model/index.ts';
-import { openBrowserHost, raisePageError } from '../cli/browser-host.ts';
-import type { EvalBackend, ItemRun } from './backend.ts';
-import { ANSWER_TOKENS } from './tasks.ts';
+import { openBrowserHost, raisePageError } from './browser-host.ts';
+import { ANSWER_TOKENS, type EvalBackend, type ItemRun } from '../eval/index.ts';
 
 /**
  * The prompt in one prefill chunk: GpuModel's MAX_PREFILL_CHUNK (not imported: gpu-model.ts reads WebGPU's globals
