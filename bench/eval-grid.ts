@@ -4,13 +4,16 @@
 //   npx tsx bench/eval-grid.ts --backend dawn --n 200
 // A partial grid (what this 2-core machine can do, on the CPU reference), or only some cells:
 //   npx tsx bench/eval-grid.ts --backend reference --contexts 1024 --tasks passkey,kv --n 12 --out bench/results/eval-grid-1k.json
-// Charts only, from one or more results files (their rows summarized together), with the H200 speed rows:
-//   npx tsx bench/eval-grid.ts --plot bench/results/eval-grid-1k.json,bench/results/eval-grid-2k.json --speed bench/results/eval-speed-h200.json
-//   (--speed-context N picks the speed rows' context; default their largest; sparse-decode-h200.json's rows work too)
+// Charts only, from one or more results files (their rows summarized together; `.json.xz` read through xz), with the
+// H200 speed rows of the 1B shape (bench/eval-speed.ts's and bench/sparse-decode.ts's files, comma-separated):
+//   npx tsx bench/eval-grid.ts --plot bench/results/eval-grid-h200-run1.json.xz,... --speed bench/results/eval-speed-h200.json,...
+//   (each policy's speed is its row at budget = context / 8 at the largest such context; docs/attention/eval.md has
+//   the command that draws the published charts)
 // Results: --out (default bench/results/eval-grid.json), rewritten after every item; charts in docs/attention/eval-*.svg.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { register } from 'node:module';
-import { drawAccuracyVsBudget, drawAccuracyVsTime, drawPerplexityVsBudget, type SpeedRow } from './eval-plots.ts';
+import { drawAccuracyVsBudget, drawAccuracyVsTime, drawPerplexityVsBudget, speedAtAnchor, type SpeedRow } from './eval-plots.ts';
 import { summarize, type EvalCell, type EvalRow } from '../engine/eval/index.ts';
 
 // The dawn backend imports the engine's `.wgsl?raw` modules: Vite's raw import, as bin/sieve.js registers it.
@@ -24,7 +27,12 @@ const argOf = (name: string, fallback: string) => {
 
 const PLOT = argOf('--plot', '');
 const OUT = argOf('--out', 'bench/results/eval-grid.json');
-const SPEED = argOf('--speed', existsSync('bench/results/eval-speed-h200.json') ? 'bench/results/eval-speed-h200.json' : '');
+/**
+ * The speed axis: the H200's decode steps on the 1B shape (run 2 of 2026-12-04's sparse segment: quest, tidal and
+ * double-sparsity at 16K, budget 2048; bench/eval-speed's run: dense, streaming, h2o and a2sf at 2K, budget 256).
+ */
+const DEFAULT_SPEED = ['bench/results/h200-2026-12-04-run2/sparse/sparse-decode.json', 'bench/results/eval-speed-h200.json'];
+const SPEED = argOf('--speed', DEFAULT_SPEED.join(','));
 const DOCS = argOf('--docs', 'docs/attention');
 
 function drawAll(files: string[]): void {
@@ -33,15 +41,25 @@ function drawAll(files: string[]): void {
   // A file without rows (bench/results/eval-grid-h200.json: its 27,000 rows are kept aside, xz-compressed, to keep
   // the repository small) gives its cells as they are.
   const rows = new Map<string, EvalRow>();
+  /** The backend of each row's file: the headline's retrieval cells are the GPU backend's alone. */
+  const backendOf = new Map<string, string>();
   const given: EvalCell[] = [];
   const notes: string[] = [];
   for (const file of files) {
-    const r = JSON.parse(readFileSync(file, 'utf8')) as { backend: string; done: boolean; rows?: EvalRow[]; cells: EvalCell[] };
+    const text = file.endsWith('.xz') ? execFileSync('xz', ['-dc', file], { maxBuffer: 1 << 30 }).toString('utf8') : readFileSync(file, 'utf8');
+    const r = JSON.parse(text) as { backend: string; done: boolean; rows?: EvalRow[]; cells: EvalCell[] };
     notes.push(`${file.split('/').pop()} (${r.backend}${r.done ? '' : ', partial'})`);
     if (!r.rows) given.push(...r.cells);
-    for (const row of r.rows ?? []) rows.set(`${row.item}|${row.spec}`, row);
+    for (const row of r.rows ?? []) {
+      rows.set(`${row.item}|${row.spec}`, row);
+      backendOf.set(`${row.item}|${row.spec}`, r.backend);
+    }
   }
   const cells = [...summarize([...rows.values()]), ...given];
+  // The headline: retrieval on the GPU backend's rows where there are any (its N, one backend per cell), perplexity
+  // from every file (the CPU reference's until the GPU machine measures it).
+  const gpuRows = [...rows.entries()].filter(([k]) => backendOf.get(k) === 'dawn').map(([, r]) => r);
+  const headlineCells = gpuRows.length ? [...summarize(gpuRows).filter((c) => c.task !== 'perplexity' || gpuRows.some((r) => r.task === 'perplexity')), ...cells.filter((c) => c.task === 'perplexity' && !gpuRows.some((r) => r.task === 'perplexity'))] : cells;
   const note = `sieve-tiny, greedy, the same seeded items for every policy; from ${notes.join(', ')}`;
   // The charts draw each policy with its defaults; a policy with other parameters (the diagnosis probes,
   // `tidal:reselect-layer=7`) is in the headline table only.
@@ -49,29 +67,40 @@ function drawAll(files: string[]): void {
   writeFileSync(`${DOCS}/eval-accuracy.svg`, drawAccuracyVsBudget(charted, note));
   const ppl = drawPerplexityVsBudget(charted, note);
   if (ppl) writeFileSync(`${DOCS}/eval-perplexity.svg`, ppl);
-  let speed: SpeedRow[] | null = null;
-  let speedContext: number | null = null;
-  if (SPEED && existsSync(SPEED)) {
-    speed = (JSON.parse(readFileSync(SPEED, 'utf8')) as { rows: SpeedRow[] }).rows.filter((r) => typeof r.ratioToDense === 'number');
-    const at = Number(argOf('--speed-context', '0'));
-    speedContext = at > 0 ? at : speed.length ? Math.max(...speed.map((r) => r.context)) : null;
-  }
-  writeFileSync(`${DOCS}/eval-accuracy-vs-time.svg`, drawAccuracyVsTime(charted, speed?.length ? speed : null, speedContext, note));
-  console.log(headlineTable(cells, speed));
+  const speed = SPEED ? SPEED.split(',').filter((f) => existsSync(f)).flatMap(speedRowsOf) : [];
+  writeFileSync(`${DOCS}/eval-accuracy-vs-time.svg`, drawAccuracyVsTime(charted, speed.length ? speed : null, note));
+  console.log(headlineTable(headlineCells, speed));
   console.log(`charts: ${DOCS}/eval-accuracy.svg${ppl ? `, ${DOCS}/eval-perplexity.svg` : ''}, ${DOCS}/eval-accuracy-vs-time.svg`);
 }
 
 /**
- * The issue's headline: each policy at budget = context / 8, answers kept of dense's (all retrieval tasks pooled,
- * paired items), perplexity, KV bytes held, and ms/token from the speed rows (1B shape) where given. Markdown.
+ * Speed rows of a results file: bench/eval-speed.ts's as they are; bench/sparse-decode.ts's (whole decode steps per
+ * KV dtype) as ms per step and the ratio to dense's step at the same context, f16 KV (a real GPU's default).
  */
+function speedRowsOf(file: string): SpeedRow[] {
+  const r = JSON.parse(readFileSync(file, 'utf8')) as { bench?: string; rows: Record<string, unknown>[] };
+  const name = file.split('/').slice(-3).join('/');
+  if (r.rows.every((x) => typeof x.stepMs !== 'number')) return (r.rows as unknown as SpeedRow[]).map((x) => ({ ...x, source: name }));
+  const rows = r.rows.filter((x) => x.kv === 'f16' && typeof x.stepMs === 'number') as { context: number; policy: string; budget: number | null; stepMs: number }[];
+  return rows.flatMap((x) => {
+    const dense = rows.find((d) => d.policy === 'dense' && d.context === x.context);
+    return dense ? [{ context: x.context, policy: x.policy, budget: x.budget, msPerToken: x.stepMs, ratioToDense: x.stepMs / dense.stepMs, source: name }] : [];
+  });
+}
+
 /** Items of a cell that dense answered (older results files lack the count: their n). */
 const pairedOf = (c: EvalCell) => c.denseCorrect ?? c.n;
 
-function headlineTable(cells: EvalCell[], speed: SpeedRow[] | null): string {
+/**
+ * The issue's headline: each policy at budget = context / 8, answers kept of dense's (all retrieval tasks pooled,
+ * paired items), perplexity, KV bytes held, and the decode step of the 1B shape from the speed rows (speedAtAnchor:
+ * ms and the ratio to dense's at that context). Markdown.
+ */
+function headlineTable(cells: EvalCell[], speed: SpeedRow[]): string {
   const contexts = [...new Set(cells.map((c) => c.context))].sort((a, b) => a - b);
   const policies = [...new Set(cells.map((c) => c.policy))];
-  const lines = ['| context | policy | budget | items | accuracy | of dense\'s answers | perplexity | KV bytes | ms/token (1B shape) |', '|---|---|---|---|---|---|---|---|---|'];
+  const anchor = speedAtAnchor(speed);
+  const lines = ['| context | policy | budget | items | accuracy | of dense\'s answers | perplexity (windows) | KV bytes | decode step, 1B shape |', '|---|---|---|---|---|---|---|---|---|'];
   for (const context of contexts) {
     for (const policy of policies) {
       const budget = policy === 'dense' ? null : context / 8;
@@ -83,11 +112,15 @@ function headlineTable(cells: EvalCell[], speed: SpeedRow[] | null): string {
       const rel = retrieval.filter((c) => c.relativeToDense !== null);
       const relN = rel.reduce((s, c) => s + pairedOf(c), 0);
       const relative = relN ? rel.reduce((s, c) => s + (c.relativeToDense as number) * pairedOf(c), 0) / relN : null;
-      const ppl = mine.find((c) => c.perplexity !== null)?.perplexity ?? null;
-      const kv = mine.reduce((s, c) => s + c.kvBytes * c.n, 0) / mine.reduce((s, c) => s + c.n, 0);
-      const fast = speed?.filter((r) => r.policy === policy.split(':')[0] && typeof r.msPerToken === 'number').map((r) => `${(r.msPerToken as number).toFixed(2)} (${r.context}: ${(r.ratioToDense ?? NaN).toFixed(2)}x)`).join(', ') ?? '';
+      const ppl = mine.find((c) => c.perplexity !== null) ?? null;
+      const kv = retrieval.length ? retrieval.reduce((s, c) => s + c.kvBytes * c.n, 0) / n : mine[0].kvBytes;
+      // Dense's step at each context the others' rows are from (their ratios' bases).
+      const rows = policy.includes(':') ? [] : policy === 'dense'
+        ? [...new Set([...anchor.values()].map((r) => r.context))].sort((a, b) => b - a).flatMap((c) => speed.filter((r) => r.policy === 'dense' && r.context === c).slice(0, 1))
+        : [anchor.get(policy)].filter((r): r is SpeedRow => !!r);
+      const fast = rows.filter((r) => typeof r.msPerToken === 'number').map((r) => `${(r.msPerToken as number).toFixed(2)} ms (${(r.ratioToDense as number).toFixed(2)}x, ${r.context / 1024}K)`).join(', ') || '-';
       const pct = (x: number | null) => (x === null ? '-' : `${Math.round(100 * x)}%`);
-      lines.push(`| ${context} | ${policy} | ${budget ?? '-'} | ${n} | ${pct(acc)} | ${pct(relative)} | ${ppl === null ? '-' : ppl.toFixed(2)} | ${Math.round(kv).toLocaleString('en-US')} | ${fast || '-'} |`);
+      lines.push(`| ${context} | ${policy} | ${budget ?? '-'} | ${n} | ${pct(acc)} | ${relN ? `${pct(relative)} of ${relN}` : '-'} | ${ppl ? `${(ppl.perplexity as number).toFixed(2)} (${ppl.n})` : '-'} | ${Math.round(kv).toLocaleString('en-US')} | ${fast} |`);
     }
   }
   return lines.join('\n');

@@ -40,7 +40,7 @@ export async function createWebGpuBackend(modelPath: string, loaded: LoadedModel
           ids: number[]; usage: { kv_bytes: number; tokens_in_cache: number; prefill_tokens_per_s?: number };
         };
         const ms = performance.now() - t0;
-        runs.push({ spec, generated: r.ids, nll: null, kvBytes: r.usage.kv_bytes, tokensInCache: r.usage.tokens_in_cache, prefillMs: 0, decodeMs: ms, decodeSteps: Math.max(1, r.ids.length - 1) });
+        runs.push({ spec, generated: r.ids, nll: null, kvBytes: r.usage.kv_bytes, tokensInCache: r.usage.tokens_in_cache, setupMs: 0, prefillMs: 0, decodeMs: ms, decodeSteps: Math.max(1, r.ids.length - 1) });
       }
       return runs;
     },

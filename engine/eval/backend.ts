@@ -17,6 +17,8 @@ export interface ItemRun {
   /** K and V bytes the sequence held at its end, and the tokens (per layer and KV head). */
   kvBytes: number;
   tokensInCache: number;
+  /** Host time before the prefill: the policy made and set, the sequence reset (0 where a backend does none). */
+  setupMs: number;
   prefillMs: number;
   decodeMs: number;
   decodeSteps: number;
@@ -83,7 +85,7 @@ export function createReferenceBackend(loaded: LoadedModel, calibrations: Readon
         const model = base.fork(policy);
         const t1 = performance.now();
         const { generated, nll, steps } = await continueItem(item, first, model, config.eosTokenIds);
-        runs.push({ spec: specs[i], generated, nll, kvBytes: model.kvBytes, tokensInCache: model.tokensInCache, prefillMs, decodeMs: performance.now() - t1, decodeSteps: steps });
+        runs.push({ spec: specs[i], generated, nll, kvBytes: model.kvBytes, tokensInCache: model.tokensInCache, setupMs: 0, prefillMs, decodeMs: performance.now() - t1, decodeSteps: steps });
       }
       return runs;
     },

@@ -28,6 +28,7 @@ export async function createDawnBackend(loaded: LoadedModel, calibrations: Reado
     async run(item, specs) {
       const runs: ItemRun[] = [];
       for (const spec of specs) {
+        const setup = performance.now();
         await model.reset();
         model.setPolicy(createPolicy(parseAttentionSpec(spec), { config, calibration: calibrations.get(spec.split(':')[0]), calibrationSearched: 'none beside the model' }));
         const t0 = performance.now();
@@ -47,7 +48,7 @@ export async function createDawnBackend(loaded: LoadedModel, calibrations: Reado
           result = { generated, nll: null, steps: generated.length - 1 };
         }
         const usage = model.cacheUsage();
-        runs.push({ spec, generated: result.generated, nll: result.nll, kvBytes: usage.kvBytes, tokensInCache: usage.tokensInCache, prefillMs: t1 - t0, decodeMs: performance.now() - t1, decodeSteps: result.steps });
+        runs.push({ spec, generated: result.generated, nll: result.nll, kvBytes: usage.kvBytes, tokensInCache: usage.tokensInCache, setupMs: t0 - setup, prefillMs: t1 - t0, decodeMs: performance.now() - t1, decodeSteps: result.steps });
       }
       return runs;
     },

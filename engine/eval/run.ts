@@ -47,6 +47,8 @@ export interface EvalRow {
   targets: number | null;
   kvBytes: number;
   tokensInCache: number;
+  /** Host time before the prefill (the policy made and set, the sequence reset); absent in older results. */
+  setupMs?: number;
   prefillMs: number;
   /** Decode time per token on the backend (sieve-tiny's dispatch cost, not the GPU's pace: see the H200 bench). */
   msPerToken: number | null;
@@ -103,7 +105,7 @@ function rowOf(item: EvalItem, context: number, spec: { policy: string; budget: 
     text,
     nll: run.nll,
     targets: item.task === 'perplexity' ? item.targets.length : null,
-    kvBytes: run.kvBytes, tokensInCache: run.tokensInCache, prefillMs: run.prefillMs,
+    kvBytes: run.kvBytes, tokensInCache: run.tokensInCache, setupMs: run.setupMs, prefillMs: run.prefillMs,
     msPerToken: run.decodeSteps > 0 ? run.decodeMs / run.decodeSteps : null,
   };
 }
