@@ -27,8 +27,8 @@ import { PagedKVCache } from '../engine/kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type ModelConfig } from '../engine/model/index.ts';
 import { dequantizeMatrix, type QuantizationMode } from '../engine/quant/index.ts';
 import {
-  countingEncoder, DecodeKernels, encodeDispatch, GPU_VARIANT, MATVEC_CANDIDATES, matvecShapeFor, WgslDecoder,
-  type DecodeKernelVariant, type Dispatch, type GemmTile, type DispatchCounts, type MatrixBuffer, type MatvecCandidate, type MatvecMode, type MatvecShape,
+  countingEncoder, DecodeKernels, encodeDispatch, GPU_VARIANT, laneWordsFor, MATVEC_CANDIDATES, matvecShapeFor, WgslDecoder,
+  type DecodeKernelVariant, type Dispatch, type GemmTile, type DispatchCounts, type MatrixBuffer, type MatvecCandidate, type MatvecMode, type MatvecPick, type MatvecShape,
 } from '../engine/decode/index.ts';
 import { GEMM_TILE_CANDIDATES, gemmTileName, PrefillKernels } from '../engine/prefill/index.ts';
 import readBandwidthSource from './read-bandwidth.wgsl?raw';
@@ -59,6 +59,12 @@ const MODEL_CASES: MatvecCase[] = [
   { name: 'down 576x1536', model: 'SmolLM2-135M', mode: 'residual', rows: [576], in: 1536 },
   { name: 'qkv 960x576', model: 'SmolLM2-135M', mode: 'normed', rows: [576, 192, 192], in: 576 },
   { name: 'o 576x576', model: 'SmolLM2-135M', mode: 'residual', rows: [576], in: 576 },
+  // Qwen2.5-0.5B: 14 heads of 64 over 2 KV heads, its 151936-row tied head.
+  { name: 'lm 151936x896', model: 'Qwen2.5-0.5B', mode: 'normed', rows: [151936], in: 896 },
+  { name: 'gate/up 4864x896', model: 'Qwen2.5-0.5B', mode: 'gated', rows: [4864, 4864], in: 896 },
+  { name: 'down 896x4864', model: 'Qwen2.5-0.5B', mode: 'residual', rows: [896], in: 4864 },
+  { name: 'qkv 1152x896', model: 'Qwen2.5-0.5B', mode: 'normed', rows: [896, 128, 128], in: 896 },
+  { name: 'o 896x896', model: 'Qwen2.5-0.5B', mode: 'residual', rows: [896], in: 896 },
 ];
 /** The dry run's (SwiftShader, where one small dispatch of a 256-thread kernel takes ~0.1 s): normed and gated. */
 const SMOKE_CASES: MatvecCase[] = [
@@ -225,6 +231,8 @@ function sampledRows(rows: number, count: number): number[] {
 
 interface MatvecRow {
   case: string; model: string; mode: MatvecMode; format: QuantizationMode; candidate: string;
+  /** What a pick is looked up by (engine/decode MatvecPick): rows summed over the fused matrices (gated: per matrix), width. */
+  rows: number; in: number;
   /** The shape that ran (matvecShapeFor may take fewer rows a workgroup on small matrices) and its reduction. */
   ran: string; reduce: string; workgroups: number;
   us: number; usSpread: number; GBperS: number; ofReadBandwidth: number | null; maxError: number; correct: boolean; copies: number; dispatchesPerPass: number;
@@ -256,16 +264,22 @@ function candidatesFor(format: QuantizationMode, smoke: boolean): MatvecCandidat
 function allCandidatesFor(format: QuantizationMode, smoke: boolean): MatvecCandidate[] {
   if (smoke) {
     const all = allCandidatesFor(format, false);
-    return [all[0], all.find((c) => c.shape.subgroups)!];
+    // Today's, a subgroup one and a narrow-lane one: the dry run checks the sweep's plumbing, not the shapes.
+    return [all[0], all.find((c) => c.shape.subgroups)!, ...all.filter((c) => (c.shape.laneWords ?? 4) < 4).slice(0, 1)];
   }
   if (format === 'int4' || format === 'int8') return [...MATVEC_CANDIDATES];
+  // f32/f16: no unpacking, and the lane words the format can split (laneWordsFor): candidates that run alike, once.
   const seen = new Set<string>();
-  return MATVEC_CANDIDATES.filter((c) => {
-    const key = c.name.replace(/-(exponent|convert)$/, '');
-    if (seen.has(key)) return false;
-    seen.add(key);
+  return MATVEC_CANDIDATES.map((c) => {
+    const words = laneWordsFor(c.shape, format);
+    const shape: MatvecShape = { ...c.shape, exponentUnpack: false, ...(words === 4 ? { laneWords: undefined } : { laneWords: words }) };
+    const name = c.name.replace(/-(exponent|convert)$/, '').replace(/-w[12]$/, words === 4 ? '' : `-w${words}`);
+    return { name, shape: JSON.parse(JSON.stringify(shape)) as MatvecShape };
+  }).filter((c) => {
+    if (seen.has(c.name)) return false;
+    seen.add(c.name);
     return true;
-  }).map((c) => ({ name: c.name.replace(/-(exponent|convert)$/, ''), shape: { ...c.shape, exponentUnpack: false } }));
+  });
 }
 
 async function sweepCase(device: GPUDevice, timer: PassTimer, mc: MatvecCase, format: QuantizationMode, readGBperS: () => number, smoke: boolean, rounds: number): Promise<MatvecRow[]> {
@@ -314,7 +328,7 @@ async function sweepCase(device: GPUDevice, timer: PassTimer, mc: MatvecCase, fo
   type Entry = { c: MatvecCandidate; kernels: DecodeKernels; dispatches: Dispatch[]; ms: number[]; maxError: number; ran: MatvecShape; reduce: string };
   const entries: Entry[] = [];
   for (const c of candidatesFor(format, smoke)) {
-    const k = new DecodeKernels(device, 1e-5, { variant: { ...GPU_VARIANT, matvec: c.shape, quantMatvec: c.shape, int4Matvec: c.shape } });
+    const k = new DecodeKernels(device, 1e-5, { variant: { ...GPU_VARIANT, matvec: c.shape, quantMatvec: c.shape, int4Matvec: c.shape, matvecPicks: [] } });
     const dispatches = sets.map((set) => k.matvec(mc.name, mc.mode, { x: xBuf, norm: normBuf, matrices: set.map((s) => s.gpu), out }));
     const ran = matvecShapeFor(mc.mode === 'gated' && c.shape.rowsPerThread > 4 ? { ...c.shape, rowsPerThread: 4 } : c.shape, outRows);
     // Correctness: one dispatch on zeroed output (residual adds to it), sampled rows against the reference.
@@ -337,8 +351,8 @@ async function sweepCase(device: GPUDevice, timer: PassTimer, mc: MatvecCase, fo
     const bw = readGBperS();
     const rowsPerWg = (e.ran.workgroupSize / e.ran.threadsPerRow) * e.ran.rowsPerThread;
     return {
-      case: mc.name, model: mc.model, mode: mc.mode, format, candidate: e.c.name,
-      ran: `${e.ran.workgroupSize}x${e.ran.threadsPerRow}x${e.ran.rowsPerThread}`, reduce: e.reduce,
+      case: mc.name, model: mc.model, mode: mc.mode, format, candidate: e.c.name, rows: outRows, in: mc.in,
+      ran: `${e.ran.workgroupSize}x${e.ran.threadsPerRow}x${e.ran.rowsPerThread}${laneWordsFor(e.ran, format) === 4 ? '' : `-w${laneWordsFor(e.ran, format)}`}`, reduce: e.reduce,
       workgroups: (mc.mode === 'gated' ? [mc.rows[0]] : mc.rows).reduce((n, rows) => n + Math.ceil(rows / rowsPerWg), 0),
       us: +(ms * 1000).toFixed(2), usSpread: spread(e.ms), GBperS: +(setBytes / 1e6 / ms).toFixed(0),
       ofReadBandwidth: bw > 0 ? +(setBytes / 1e6 / ms / bw).toFixed(3) : null,
@@ -382,6 +396,40 @@ function pick(rows: MatvecRow[], format: QuantizationMode): { candidate: string;
     if (!best || g < best.geoMeanVsToday) best = { candidate: n, geoMeanVsToday: +g.toFixed(3) };
   }
   return best;
+}
+
+/**
+ * A case's own pick must beat today's shape by this much (the sweep's spreads were mostly < 2% in run 1 of
+ * 2026-12-04): closer than that, today's stays.
+ */
+const CASE_PICK_MARGIN = 0.97;
+
+/**
+ * Per case and format: the fastest candidate correct there, where it takes at most CASE_PICK_MARGIN of the engine's
+ * own shape's time for that format (today's int4 shape is not the sweep's first candidate): the entries of
+ * DecodeKernelVariant.matvecPicks this run would set.
+ */
+function casePicks(rows: MatvecRow[], smoke: boolean): (MatvecPick & { candidate: string; vsEngine: number })[] {
+  const picks: (MatvecPick & { candidate: string; vsEngine: number })[] = [];
+  for (const key of [...new Set(rows.map((r) => `${r.case}|${r.format}`))]) {
+    const mine = rows.filter((r) => `${r.case}|${r.format}` === key);
+    const format = mine[0].format;
+    const engineShape = format === 'int4' ? GPU_VARIANT.int4Matvec : format === 'int8' ? GPU_VARIANT.quantMatvec : GPU_VARIANT.matvec;
+    const engineName = candidatesFor(format, smoke).find((c) => sameShape(c.shape, engineShape, format))?.name ?? mine[0].candidate;
+    const engine = mine.find((r) => r.candidate === engineName) ?? mine[0];
+    const best = mine.filter((r) => r.correct).reduce<MatvecRow | null>((a, b) => (!a || b.us < a.us ? b : a), null);
+    if (!best || best.candidate === engine.candidate || best.us > CASE_PICK_MARGIN * engine.us) continue;
+    const shape = candidatesFor(format, smoke).find((c) => c.name === best.candidate)!.shape;
+    picks.push({ format, mode: best.mode, rows: best.rows, in: best.in, shape, candidate: best.candidate, vsEngine: +(best.us / engine.us).toFixed(3) });
+  }
+  return picks;
+}
+
+/** Two shapes that run alike in `format` (the float formats ignore the unpacking; lane words as laneWordsFor widens them). */
+function sameShape(a: MatvecShape, b: MatvecShape, format: QuantizationMode): boolean {
+  const quant = format === 'int4' || format === 'int8';
+  return a.workgroupSize === b.workgroupSize && a.threadsPerRow === b.threadsPerRow && a.rowsPerThread === b.rowsPerThread && !!a.subgroups === !!b.subgroups
+    && !!a.stageInput === !!b.stageInput && (!quant || !!a.exponentUnpack === !!b.exponentUnpack) && laneWordsFor(a, format) === laneWordsFor(b, format);
 }
 
 /** One prefill product: out[m][n] = in[m][k] . W[n][k]^T, in = x or silu(x) * x2 (gated), out += with add. */
@@ -589,7 +637,7 @@ async function main() {
   const result = {
     date: new Date().toISOString(), adapter, timing: timer.source, subgroups: device.features.has('subgroups'), subgroupMinSize, shaderF16: device.features.has('shader-f16'),
     how: HOW, bandwidth: { samplesGBperS: [] as number[], readGBperS: 0, spread: 0, emptyDispatchUs: 0 },
-    matvec: [] as MatvecRow[], picks: {} as Record<string, unknown>, gemm: [] as GemmRow[], gemmPicks: {} as Record<string, unknown>, decode: [] as DecodeRow[], errors: [] as string[], seconds: 0,
+    matvec: [] as MatvecRow[], picks: {} as Record<string, unknown>, casePicks: [] as (MatvecPick & { candidate: string; vsEngine: number })[], gemm: [] as GemmRow[], gemmPicks: {} as Record<string, unknown>, decode: [] as DecodeRow[], errors: [] as string[], seconds: 0,
   };
   // The JSON and the table after every group, so a run cut short keeps both.
   const save = () => {
@@ -642,6 +690,7 @@ async function main() {
     result.picks[f] = p;
     if (p) picked[f] = candidatesFor(f, smoke).find((c) => c.name === p.candidate)!.shape;
   }
+  result.casePicks = casePicks(result.matvec, smoke);
   save();
   // The prefill GEMMs: every tile on the 1B and 135M products, int4, f16, f32.
   const gemmCases = parts.has('gemm') ? (smoke ? SMOKE_GEMM_CASES : GEMM_CASES) : [];
@@ -671,12 +720,15 @@ async function main() {
       const shape = picked[format];
       // The engine's GPU variant, the 2026-12-03 shape (the first candidate) where they differ, and this run's pick.
       const quant = format === 'int4' || format === 'int8';
-      const v = (s: MatvecShape): DecodeKernelVariant => (quant ? { ...GPU_VARIANT, quantMatvec: s, int4Matvec: s } : { ...GPU_VARIANT, matvec: s });
+      const v = (s: MatvecShape): DecodeKernelVariant => (quant ? { ...GPU_VARIANT, quantMatvec: s, int4Matvec: s, matvecPicks: [] } : { ...GPU_VARIANT, matvec: s, matvecPicks: [] });
       const variants: [string, DecodeKernelVariant][] = [['engine default', GPU_VARIANT]];
       const first = MATVEC_CANDIDATES[0].shape;
       const current = format === 'int4' ? GPU_VARIANT.int4Matvec : quant ? GPU_VARIANT.quantMatvec : GPU_VARIANT.matvec;
       if (!smoke && JSON.stringify(current) !== JSON.stringify(first)) variants.push(['2026-12-03 shape', v(first)]);
       if (shape && JSON.stringify(shape) !== JSON.stringify(current)) variants.push([`picked ${result.picks[format] ? (result.picks[format] as { candidate: string }).candidate : ''}`, v(shape)]);
+      // The engine's variant with this run's per-case picks in its table (what committing them would give).
+      const table = result.casePicks.filter((p) => p.format === format).map(({ format: f, mode, rows, in: inF, shape: s }): MatvecPick => ({ format: f, mode, rows, in: inF, shape: s }));
+      if (table.length > 0) variants.push([`case picks (${table.length})`, { ...GPU_VARIANT, matvecPicks: [...GPU_VARIANT.matvecPicks, ...table] }]);
       try {
         const rows = await benchDecode(device, name, c, format, variants, { readGBperS: result.bandwidth.readGBperS, emptyDispatchMs: result.bandwidth.emptyDispatchUs / 1000 }, smoke);
         result.decode.push(...rows);
@@ -695,7 +747,7 @@ async function main() {
 }
 
 /** The summary table: per case and format, today's variant against the best and the pick; the decode steps. */
-function summarize(r: { adapter: string; timing: string; bandwidth: { readGBperS: number; spread: number; emptyDispatchUs: number; samplesGBperS: number[] }; matvec: MatvecRow[]; picks: Record<string, unknown>; gemm: GemmRow[]; gemmPicks: Record<string, unknown>; decode: DecodeRow[]; errors: string[]; seconds: number }): string {
+function summarize(r: { adapter: string; timing: string; bandwidth: { readGBperS: number; spread: number; emptyDispatchUs: number; samplesGBperS: number[] }; matvec: MatvecRow[]; picks: Record<string, unknown>; casePicks: (MatvecPick & { candidate: string; vsEngine: number })[]; gemm: GemmRow[]; gemmPicks: Record<string, unknown>; decode: DecodeRow[]; errors: string[]; seconds: number }): string {
   const lines = [
     `matvec sweep, ${r.adapter}, ${r.timing}, ${r.seconds} s`,
     `read bandwidth ${r.bandwidth.readGBperS} GB/s (median of ${r.bandwidth.samplesGBperS.length}, spread ${r.bandwidth.spread}); empty dispatch ${r.bandwidth.emptyDispatchUs} us`,
@@ -714,6 +766,8 @@ function summarize(r: { adapter: string; timing: string; bandwidth: { readGBperS
     const cell = (m: MatvecRow | undefined) => (m ? `${m.us} (${m.ofReadBandwidth})` : '-');
     lines.push(`${today.case} | ${today.format} | ${cell(today)} | ${best.candidate} ${cell(best)} | ${cell(pk)} | ${bad.join(', ') || 'none'}`);
   }
+  lines.push(`case picks (the entries for engine/decode/variants.ts GPU_VARIANT.matvecPicks; each beat the engine's shape by ${((1 - CASE_PICK_MARGIN) * 100).toFixed(0)}% or more):`);
+  for (const p of r.casePicks) lines.push(`  { format: '${p.format}', mode: '${p.mode}', rows: ${p.rows}, in: ${p.in}, shape: ${JSON.stringify(p.shape).replace(/"(\w+)":/g, '$1: ')} }, // ${p.candidate} x${p.vsEngine}`);
   lines.push(`gemm picks: ${Object.entries(r.gemmPicks).map(([f, p]) => `${f} ${p ? `${(p as { tile: string }).tile} (x${(p as { geoMeanVsDefault: number }).geoMeanVsDefault} of the default's time)` : 'none'}`).join('; ')}`);
   lines.push('gemm case | format | TFLOPS per tile (ms) | wrong tiles');
   for (const k of [...new Set(r.gemm.map((g) => `${g.case}|${g.format}`))]) {

@@ -21,7 +21,7 @@ import { PagedKVCache } from '../engine/kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type ModelConfig } from '../engine/model/index.ts';
 import { loadModelFromPath } from '../engine/model/node.ts';
 import { GpuWeights } from '../engine/runtime/index.ts';
-import { countingEncoder, DecodeKernels, encodeDispatch, WgslDecoder, type DispatchCounts, type MatrixBuffer } from '../engine/decode/index.ts';
+import { countingEncoder, DecodeKernels, encodeDispatch, WgslDecoder, type DispatchCounts, type MatrixBuffer, type StepTimestamps } from '../engine/decode/index.ts';
 import readBandwidthSource from './read-bandwidth.wgsl?raw';
 import { blockFormatOf, modelShape as shape, uploadRandom, type Format } from './random-gpu-weights.ts';
 
@@ -115,7 +115,7 @@ async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps
   const counts: DispatchCounts = { dispatches: 0, passes: 0 };
   // greedy: the id is chosen on the GPU and the next step embeds it (GpuModel.decodeStream's steps); only 8 bytes
   // would come back per step, so the readback is left out here.
-  const encodeStep = (id: number, greedy: boolean) => {
+  const encodeStepWith = (id: number, greedy: boolean, after?: (encoder: GPUCommandEncoder) => void, timestamps?: StepTimestamps) => {
     const t = now();
     const { cos, sin } = ropeTable(inv, position, 1);
     attention.beginStep(seq, { startPosition: position, numTokens: 1, cos, sin });
@@ -123,11 +123,13 @@ async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps
     counts.dispatches = 0;
     counts.passes = 0;
     const encoder = countingEncoder(device.createCommandEncoder(), counts);
-    decoder.encodeStep(encoder, { greedy });
+    decoder.encodeStep(encoder, { greedy, timestamps });
+    after?.(encoder);
     device.queue.submit([encoder.finish()]);
     encodeMs += now() - t;
     position += 1;
   };
+  const encodeStep = (id: number, greedy: boolean) => encodeStepWith(id, greedy);
   const readback = async () => {
     const encoder = device.createCommandEncoder();
     encoder.copyBufferToBuffer(decoder.logits, 0, staging, 0, c.vocabSize * 4);
@@ -165,6 +167,7 @@ async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps
     syncs.push((now() - t0) / steps);
     encodes.push(encodeMs / steps);
   }
+  const gpu = device.features.has('timestamp-query') ? await profileSteps(device, decoder, encodeStepWith, rounds) : null; // (SwiftShader's ticks may stand still: zeros)
   const syncMs = median(syncs);
   const greedyMs = median(greedies);
   const hostMs = median(greedyEncodes);
@@ -178,6 +181,7 @@ async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps
     hostEncodeUsPerDispatch: +(hostMs * 1000 / counts.dispatches).toFixed(2), syncHostEncodeMsPerToken: +median(encodes).toFixed(3),
     weightGBperSGreedy: +(weights.bytes / 1e6 / greedyMs).toFixed(0), weightReadMsAtBandwidth: +readMs.toFixed(3),
     floorMs: +floorMs.toFixed(3), overFloor: +(greedyMs / floorMs).toFixed(2),
+    gpu,
   };
   console.log(JSON.stringify(row));
   decoder.destroy();
@@ -185,6 +189,57 @@ async function benchModel(device: GPUDevice, name: string, c: ModelConfig, steps
   weights.destroy();
   (cache as unknown as { destroy?: () => void }).destroy?.();
   return row;
+}
+
+/**
+ * Where a step's GPU time goes (timestamp-query): per round, one greedy step timed as its one pass (what a step costs
+ * the GPU) and one with every kernel in a timed pass of its own (WgslDecoder's profiled steps); medians over rounds of
+ * the one-pass time, of each kind's total per step (qkv over all layers, ...) and of the kernels' sum. The one pass
+ * against the kernels' sum says how much the barriers between dependent dispatches hide or add; the kernels' kinds
+ * say which dispatches a step's time sits in (the attention at short context, small matvecs short of workgroups).
+ */
+async function profileSteps(device: GPUDevice, decoder: WgslDecoder, encodeStepWith: (id: number, greedy: boolean, after?: (encoder: GPUCommandEncoder) => void, timestamps?: StepTimestamps) => void, rounds: number) {
+  const c = decoder.config;
+  const passes = 1 + 5 * c.numLayers + 2; // embed, 5 a layer, head, argmax
+  const count = 2 * (passes + c.numLayers); // room for q apart from k/v (a device short of storage bindings)
+  const querySet = device.createQuerySet({ type: 'timestamp', count });
+  const resolve = device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const timed = async (perKernel: boolean) => {
+    const t: StepTimestamps = { querySet, perKernel, kinds: [] };
+    let n = 2;
+    encodeStepWith(0, true, (encoder) => {
+      if (perKernel) n = 2 * t.kinds.length;
+      encoder.resolveQuerySet(querySet, 0, n, resolve, 0);
+      encoder.copyBufferToBuffer(resolve, 0, read, 0, n * 8);
+    }, t);
+    await read.mapAsync(GPUMapMode.READ, 0, n * 8);
+    const ticks = new BigUint64Array(read.getMappedRange(0, n * 8).slice(0));
+    read.unmap();
+    const us = (i: number) => Number(ticks[2 * i + 1] - ticks[2 * i]) / 1000;
+    return { kinds: t.kinds, us: perKernel ? t.kinds.map((_, i) => us(i)) : [us(0)] };
+  };
+  await timed(true); // the profiled passes' pipelines are the step's, but warm the query path once
+  const whole: number[] = [];
+  const sums: number[] = [];
+  const byKind = new Map<string, { us: number[]; count: number }>();
+  for (let r = 0; r < rounds; r++) {
+    whole.push((await timed(false)).us[0]);
+    const k = await timed(true);
+    const perStep = new Map<string, number>();
+    k.kinds.forEach((kind, i) => perStep.set(kind, (perStep.get(kind) ?? 0) + k.us[i]));
+    for (const [kind, us] of perStep) {
+      const e = byKind.get(kind) ?? { us: [], count: k.kinds.filter((x) => x === kind).length };
+      e.us.push(us);
+      byKind.set(kind, e);
+    }
+    sums.push(k.us.reduce((a, b) => a + b, 0));
+  }
+  querySet.destroy();
+  resolve.destroy();
+  read.destroy();
+  const kernels = Object.fromEntries([...byKind].map(([kind, e]) => [kind, { usPerStep: +median(e.us).toFixed(1), perStep: e.count, usEach: +(median(e.us) / e.count).toFixed(2) }]));
+  return { stepOnePassUs: +median(whole).toFixed(1), kernelPassesSumUs: +median(sums).toFixed(1), kernels };
 }
 
 /** GB/s of one matvec (normed, or gated for two matrices), weights (codes + scales) read once per dispatch. */

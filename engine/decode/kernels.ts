@@ -143,6 +143,17 @@ function quantUnit(bits: 4 | 8): number {
   return bits === 4 ? 32 : 16;
 }
 
+/**
+ * The u32 words of a unit a lane of `v` reads at once in `format` (matvec.wgsl LANE_WORDS): what the shape asks, widened
+ * to what the format can split (f32: a unit is one vec4<f32>, read whole; f16: 2 words, a vec4 of input, at least).
+ */
+export function laneWordsFor(v: MatvecShape, format: QuantizationMode): 1 | 2 | 4 {
+  const asked = v.laneWords ?? 4;
+  if (format === 'f32') return 4;
+  if (format === 'f16') return asked === 1 ? 2 : asked;
+  return asked;
+}
+
 /** A 1-D grid of `n` workgroups, folded into two dimensions past the per-dimension limit. */
 function grid(n: number, limit: number): [number, number] {
   const x = Math.min(n, limit);
@@ -222,7 +233,9 @@ export class DecodeKernels {
     const storage = matvecStorageBuffers(ms.length, quantized);
     if (storage > this.maxStorageBuffers) throw new Error(`internal: ${label} needs ${storage} storage buffers, the device allows ${this.maxStorageBuffers}`);
     const rows = ms.map((m) => m.shape[0]);
-    const asked = format === 'int4' ? this.variant.int4Matvec : quantized ? this.variant.quantMatvec : this.variant.matvec;
+    const pickRows = mode === 'gated' ? rows[0] : rows.reduce((a, b) => a + b, 0);
+    const measured = this.variant.matvecPicks.find((p) => p.format === format && p.mode === mode && p.rows === pickRows && p.in === inFeatures);
+    const asked = measured?.shape ?? (format === 'int4' ? this.variant.int4Matvec : quantized ? this.variant.quantMatvec : this.variant.matvec);
     // gated keeps 2 partial sums per row in matvec.wgsl's 8 slots: at most 4 rows a thread.
     const fits = mode === 'gated' && asked.rowsPerThread > GATED_MAX_ROWS_PER_THREAD ? { ...asked, rowsPerThread: GATED_MAX_ROWS_PER_THREAD } : asked;
     const v = matvecShapeFor(fits, mode === 'gated' ? rows[0] : rows.reduce((a, b) => a + b, 0));
@@ -235,10 +248,12 @@ export class DecodeKernels {
     const unitsPerRow = q ? q.blocksPerRow * (q.blockSize / quantUnit(q.bits)) : format === 'f16' ? inFeatures / F16_UNIT : inFeatures / 4;
     const segments = (mode === 'normed' ? ms.length : 1) as 1 | 2 | 3;
     const reduce = this.reduceFor(v);
+    const laneWords = laneWordsFor(v, format);
     const stage = this.stagingFor(v, format, unitsPerRow, reduce);
     const pipeline = this.pipeline(matvecSource(format, segments, reduce), mode, {
       ...(quantized ? { UNPACK_EXPONENT: v.exponentUnpack ? 1 : 0 } : {}),
       ...(stage ? { STAGE_INPUT: 1, STAGE_STRIDE: stage.stride, STAGED_VEC4S: stage.vec4s } : {}),
+      ...(laneWords !== 4 ? { LANE_WORDS: laneWords } : {}),
       WG: v.workgroupSize, TPR: v.threadsPerRow, RPT: v.rowsPerThread, IN: inFeatures, UNITS_PER_ROW: unitsPerRow, EPS: this.rmsNormEps,
       HAS_BIAS: io.bias ? 1 : 0, WORKGROUPS_X: workgroups[0],
       ROWS0: rows[0], OUT_AT0: mode === 'normed' ? offsets[0] : 0, ROWS1: segments > 1 ? rows[1] : 0, ROWS2: segments > 2 ? rows[2] : 0,

@@ -43,38 +43,85 @@ fn unitInputScale() -> vec4<f32> {
   return vec4<f32>(1.0);
 }
 
-// sum_j c_j x_j over the unit's 16 codes (exponent unpacking: xv carries unitInputScale).
-fn int8Dot(c: vec4<u32>, xv: array<vec4<f32>, UNIT_VEC4S>) -> f32 {
-  if (UNPACK_EXPONENT) {
-    return dot(bytesInPlace(c.x), xv[0]) + dot(bytesInPlace(c.y), xv[1]) + dot(bytesInPlace(c.z), xv[2]) + dot(bytesInPlace(c.w), xv[3]);
+// The slice's LANE_WORDS words of the unit at `i` of slot 0, 1 or 2 (words p LANE_WORDS ..), in c[0 .. LANE_WORDS):
+// the whole vec4 in one 16-byte load, or narrower loads.
+fn slice0(i: u32, p: u32) -> vec4<u32> {
+  if (LANE_WORDS == 4u) {
+    return codes0[i];
   }
-  return dot(bytes4(c.x), xv[0]) + dot(bytes4(c.y), xv[1]) + dot(bytes4(c.z), xv[2]) + dot(bytes4(c.w), xv[3]);
+  var c = vec4<u32>(0u);
+  for (var w = 0u; w < LANE_WORDS; w++) {
+    c[w] = codes0[i][p * LANE_WORDS + w];
+  }
+  return c;
 }
 
-fn dot0(row: u32, u: u32, xv: array<vec4<f32>, UNIT_VEC4S>, sx: f32) -> f32 {
+fn slice1(i: u32, p: u32) -> vec4<u32> {
+  if (LANE_WORDS == 4u) {
+    return codes1[i];
+  }
+  var c = vec4<u32>(0u);
+  for (var w = 0u; w < LANE_WORDS; w++) {
+    c[w] = codes1[i][p * LANE_WORDS + w];
+  }
+  return c;
+}
+
+fn slice2(i: u32, p: u32) -> vec4<u32> {
+  if (LANE_WORDS == 4u) {
+    return codes2[i];
+  }
+  var c = vec4<u32>(0u);
+  for (var w = 0u; w < LANE_WORDS; w++) {
+    c[w] = codes2[i][p * LANE_WORDS + w];
+  }
+  return c;
+}
+
+// sum_j c_j x_j over the slice's codes, word w against input vec4 w (exponent unpacking: xv carries unitInputScale).
+fn int8Dot(c: vec4<u32>, xv: array<vec4<f32>, UNIT_VEC4S>) -> f32 {
+  // Whole units spelled out: the code every adapter ran before lane slices (no loop for a compiler to unroll).
+  if (LANE_WORDS == 4u) {
+    if (UNPACK_EXPONENT) {
+      return dot(bytesInPlace(c.x), xv[0]) + dot(bytesInPlace(c.y), xv[1]) + dot(bytesInPlace(c.z), xv[2]) + dot(bytesInPlace(c.w), xv[3]);
+    }
+    return dot(bytes4(c.x), xv[0]) + dot(bytes4(c.y), xv[1]) + dot(bytes4(c.z), xv[2]) + dot(bytes4(c.w), xv[3]);
+  }
+  var d = 0.0;
+  for (var w = 0u; w < LANE_WORDS; w++) {
+    if (UNPACK_EXPONENT) {
+      d += dot(bytesInPlace(c[w]), xv[w]);
+    } else {
+      d += dot(bytes4(c[w]), xv[w]);
+    }
+  }
+  return d;
+}
+
+fn dot0(row: u32, u: u32, p: u32, xv: array<vec4<f32>, UNIT_VEC4S>, sx: f32) -> f32 {
   let i = row * UNITS_PER_ROW + u;
   let b = i / UNITS_PER_BLOCK;
-  let d = int8Dot(codes0[i], xv);
+  let d = int8Dot(slice0(i, p), xv);
   if (HAS_MIN) {
     return scales0[2u * b] * d - scales0[2u * b + 1u] * sx;
   }
   return scales0[b] * (d - 128.0 * sx);
 }
 
-fn dot1(row: u32, u: u32, xv: array<vec4<f32>, UNIT_VEC4S>, sx: f32) -> f32 {
+fn dot1(row: u32, u: u32, p: u32, xv: array<vec4<f32>, UNIT_VEC4S>, sx: f32) -> f32 {
   let i = row * UNITS_PER_ROW + u;
   let b = i / UNITS_PER_BLOCK;
-  let d = int8Dot(codes1[i], xv);
+  let d = int8Dot(slice1(i, p), xv);
   if (HAS_MIN) {
     return scales1[2u * b] * d - scales1[2u * b + 1u] * sx;
   }
   return scales1[b] * (d - 128.0 * sx);
 }
 
-fn dot2(row: u32, u: u32, xv: array<vec4<f32>, UNIT_VEC4S>, sx: f32) -> f32 {
+fn dot2(row: u32, u: u32, p: u32, xv: array<vec4<f32>, UNIT_VEC4S>, sx: f32) -> f32 {
   let i = row * UNITS_PER_ROW + u;
   let b = i / UNITS_PER_BLOCK;
-  let d = int8Dot(codes2[i], xv);
+  let d = int8Dot(slice2(i, p), xv);
   if (HAS_MIN) {
     return scales2[2u * b] * d - scales2[2u * b + 1u] * sx;
   }

@@ -20,9 +20,13 @@
 //   gated     out[r] = silu(W_0 xn + b) * (W_1 xn + b')   gate_proj and up_proj (SwiGLU), x read once
 //
 // Work split (why it reads at bandwidth): a workgroup serves ROWS_PER_WG rows of one segment: GROUPS groups of TPR
-// lanes, each thread RPT rows. Lane l takes units l, l + TPR, ... of its rows, so a group's loads of one row are
-// contiguous; the input unit is loaded (and normalized) once per thread for its RPT rows, so input reads cost
-// 1/RPT of what one row per thread costs, and int codes are unpacked in registers with shifts. rmsnorm's 1/rms is a
+// lanes, each thread RPT rows. Lane l takes slices l, l + TPR, ... of its rows (a slice: LANE_WORDS of a unit's 4
+// words; 4, the whole unit, unless the variant asks for less), so a group's loads of one row are contiguous; the
+// slice's input is loaded (and normalized) once per thread for its RPT rows, so input reads cost 1/RPT of what one
+// row per thread costs, and int codes are unpacked in registers with shifts. Narrower slices (LANE_WORDS 1 or 2)
+// trade 16-byte weight loads for input loads that a warp takes from fewer cache lines: with whole int4 units, lane
+// l's 8 input vec4s lie 128 bytes from lane l+1's, so each warp-wide input load touches 32 lines (the L1 serves
+// one a cycle), which bound int4 near 0.2 of read bandwidth on the H200 (2026-12-04); one word a lane makes it 8. rmsnorm's 1/rms is a
 // scalar, so it is applied after the dot product: sum(x^2) is summed by the same lanes in the same loop and reduced
 // with the dot products (no separate pass over x, no barrier before the loop). The format may ask for the input
 // scaled per position (unitInputScale(): the int formats' exponent unpacking leaves code j of a word at 16^j or
@@ -43,6 +47,11 @@
 override IN: u32;
 // Units of UNIT weights per row (f32: IN / 4; f16: IN / 8; int4: 32 codes; int8: 16 codes).
 override UNITS_PER_ROW: u32;
+// u32 words of a unit a lane reads at once (4: the unit's one 16-byte load; f16: 2 or 4; f32: 4), SLICES of them a
+// unit, each SLICE_VEC4S input vec4s.
+override LANE_WORDS: u32 = 4u;
+override SLICES: u32 = 4u / LANE_WORDS;
+override SLICE_VEC4S: u32 = UNIT_VEC4S / SLICES;
 override EPS: f32 = 1e-6;
 override HAS_BIAS: bool = false;
 override WORKGROUPS_X: u32 = 65535u;
@@ -132,27 +141,28 @@ fn rmsScale(sumSq: f32) -> f32 {
   return 1.0 / sqrt(sumSq / f32(IN) + EPS);
 }
 
-// The input of unit u: its UNIT_VEC4S vec4s (normed: times the norm weight; then times unitInputScale) and the sum
-// of its values before that scale (the zero point's and the min's term). Staged: from workgroup memory.
+// The input of slice p of unit u: its SLICE_VEC4S vec4s in xv[0 ..) (normed: times the norm weight; then times
+// unitInputScale) and the sum of its values before that scale (the zero point's and the min's term). Staged: from
+// workgroup memory.
 struct UnitInput {
   xv: array<vec4<f32>, UNIT_VEC4S>,
   sx: f32,
   sumSq: f32,
 }
 
-fn unitInput(u: u32, normed: bool) -> UnitInput {
+fn unitInput(u: u32, p: u32, normed: bool) -> UnitInput {
   var r: UnitInput;
   var xs = vec4<f32>(0.0);
   if (STAGE_INPUT) {
-    for (var i = 0u; i < UNIT_VEC4S; i++) {
-      r.xv[i] = staged[u * STAGE_STRIDE + i];
+    for (var i = 0u; i < SLICE_VEC4S; i++) {
+      r.xv[i] = staged[u * STAGE_STRIDE + p * SLICE_VEC4S + i];
       xs += r.xv[i] / unitInputScale();
     }
     r.sx = dot(xs, vec4<f32>(1.0));
     return r;
   }
-  for (var i = 0u; i < UNIT_VEC4S; i++) {
-    let v = u * UNIT_VEC4S + i;
+  for (var i = 0u; i < SLICE_VEC4S; i++) {
+    let v = u * UNIT_VEC4S + p * SLICE_VEC4S + i;
     var xi = inputAt(v);
     r.sumSq += dot(xi, xi);
     if (normed) {
@@ -191,20 +201,22 @@ fn stageInput(lid: u32, normed: bool) -> f32 {
   return share;
 }
 
-// This thread's partial sums over its units: W_seg(row k) . input for its RPT rows, and sum(x^2) at MAX_RPT.
+// This thread's partial sums over its slices: W_seg(row k) . input for its RPT rows, and sum(x^2) at MAX_RPT.
 fn accumulate(seg: Segment, lid: u32, normed: bool) -> array<f32, 9> {
   var acc: array<f32, 9>;
   var sumSq = 0.0;
   if (STAGE_INPUT) {
     sumSq = stageInput(lid, normed);
   }
-  for (var u = lid % TPR; u < UNITS_PER_ROW; u += TPR) {
-    let input = unitInput(u, normed);
+  for (var s = lid % TPR; s < UNITS_PER_ROW * SLICES; s += TPR) {
+    let u = s / SLICES;
+    let p = s % SLICES;
+    let input = unitInput(u, p, normed);
     sumSq += input.sumSq;
     for (var k = 0u; k < RPT; k++) {
       let row = threadRow(seg, lid, k);
       if (row < seg.rows) {
-        acc[k] += segmentDot(seg.index, row, u, input.xv, input.sx);
+        acc[k] += segmentDot(seg.index, row, u, p, input.xv, input.sx);
       }
     }
   }
@@ -259,14 +271,16 @@ fn gated(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
   if (STAGE_INPUT) {
     sumSq = stageInput(lid, true);
   }
-  for (var u = lid % TPR; u < UNITS_PER_ROW; u += TPR) {
-    let input = unitInput(u, true);
+  for (var s = lid % TPR; s < UNITS_PER_ROW * SLICES; s += TPR) {
+    let u = s / SLICES;
+    let p = s % SLICES;
+    let input = unitInput(u, p, true);
     sumSq += input.sumSq;
     for (var k = 0u; k < RPT; k++) {
       let row = threadRow(seg, lid, k);
       if (row < seg.rows) {
-        acc[k] += dot0(row, u, input.xv, input.sx);
-        acc[RPT + k] += dot1(row, u, input.xv, input.sx);
+        acc[k] += dot0(row, u, p, input.xv, input.sx);
+        acc[RPT + k] += dot1(row, u, p, input.xv, input.sx);
       }
     }
   }

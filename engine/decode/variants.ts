@@ -23,6 +23,12 @@ export interface MatvecShape {
    * lane (matvec.wgsl stageInput), where it fits the device's workgroup storage (else read from global memory).
    */
   stageInput?: boolean;
+  /**
+   * u32 words of a 16-byte unit a lane reads at once (matvec.wgsl LANE_WORDS; default 4, the whole unit): 1 or 2 make
+   * a warp's input loads touch 4x or 2x fewer cache lines for the same weights. f16 takes at least 2, f32 always 4
+   * (DecodeKernels widens what a format cannot split).
+   */
+  laneWords?: 1 | 2 | 4;
 }
 
 /**
@@ -52,10 +58,25 @@ export interface DecodeKernelVariant {
   quantMatvec: MatvecShape;
   /** int4 matvec: likewise. */
   int4Matvec: MatvecShape;
+  /**
+   * Shapes measured fastest for particular matrices (bench/matvec-sweep.ts writes them per case and format): a matvec
+   * of that format, mode, rows and width takes its pick's shape instead of the format's above. Empty until a run on
+   * the adapter's kind of GPU picks them.
+   */
+  matvecPicks: readonly MatvecPick[];
   /** Threads of the one greedy argmax workgroup (argmax.wgsl). */
   argmaxWorkgroupSize: number;
   /** The prefill GEMM's register tile (engine/prefill/gemm.wgsl), which WgslPrefill records its products with. */
   gemmTile: GemmTile;
+}
+
+/** One measured winner: the matvec of `format` in `mode` over `rows` (summed over fused matrices; gated: per matrix) x `in`. */
+export interface MatvecPick {
+  format: QuantizationMode;
+  mode: 'normed' | 'residual' | 'gated';
+  rows: number;
+  in: number;
+  shape: MatvecShape;
 }
 
 /**
@@ -89,6 +110,9 @@ export const GPU_VARIANT: DecodeKernelVariant = {
   // decode steps in the same run did not separate them (1B 4.49 vs 4.73 ms/token, spreads 0.4-0.5). int8 and
   // f16 kept the shape above (no candidate under 0.985x), f32 too (1.0x).
   int4Matvec: { workgroupSize: 128, threadsPerRow: 32, rowsPerThread: 4, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS, subgroups: true, exponentUnpack: true },
+  // None measured yet: the lane-word and wider staged candidates never ran on the H200 (bench/h200/segments/matvec.sh
+  // measures them and prints the entries its picks would add here).
+  matvecPicks: [],
   argmaxWorkgroupSize: 256,
   gemmTile: DEFAULT_GEMM_TILE,
 };
@@ -104,6 +128,7 @@ export const CPU_ADAPTER_VARIANT: DecodeKernelVariant = {
   matvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1, minWorkgroups: 0 },
   quantMatvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1, minWorkgroups: 0 },
   int4Matvec: { workgroupSize: 64, threadsPerRow: 1, rowsPerThread: 1, minWorkgroups: 0 },
+  matvecPicks: [],
   argmaxWorkgroupSize: 64,
   gemmTile: DEFAULT_GEMM_TILE,
 };
@@ -115,10 +140,11 @@ export interface MatvecCandidate {
   shape: MatvecShape;
 }
 
-function candidate(workgroupSize: number, threadsPerRow: number, rowsPerThread: number, subgroups: boolean, exponentUnpack: boolean, stageInput = false): MatvecCandidate {
+function candidate(workgroupSize: number, threadsPerRow: number, rowsPerThread: number, subgroups: boolean, exponentUnpack: boolean, stageInput = false, laneWords: 1 | 2 | 4 = 4): MatvecCandidate {
+  const words = laneWords === 4 ? '' : `-w${laneWords}`;
   return {
-    name: `${workgroupSize}x${threadsPerRow}x${rowsPerThread}-${subgroups ? 'subgroup' : 'tree'}${stageInput ? '-staged' : ''}-${exponentUnpack ? 'exponent' : 'convert'}`,
-    shape: { workgroupSize, threadsPerRow, rowsPerThread, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS, subgroups, exponentUnpack, stageInput },
+    name: `${workgroupSize}x${threadsPerRow}x${rowsPerThread}-${subgroups ? 'subgroup' : 'tree'}${stageInput ? '-staged' : ''}${words}-${exponentUnpack ? 'exponent' : 'convert'}`,
+    shape: { workgroupSize, threadsPerRow, rowsPerThread, minWorkgroups: GPU_MATVEC_MIN_WORKGROUPS, subgroups, exponentUnpack, stageInput, ...(laneWords === 4 ? {} : { laneWords }) },
   };
 }
 
@@ -147,6 +173,18 @@ export const MATVEC_CANDIDATES: readonly MatvecCandidate[] = [
   candidate(256, 16, 8, true, true, true),
   candidate(256, 32, 2, true, true, true),
   candidate(256, 32, 4, false, false, true),
+  // Narrow lane slices (laneWords): lane l's input then lies 32 (1 word, int4) or 64 bytes from lane l+1's instead of
+  // 128, so a warp-wide input load touches 8 or 16 lines instead of 32, at the price of 4- or 8-byte weight loads
+  // (still whole 128-byte lines per row across the warp). With 8 rows a thread each input load serves twice the
+  // weights. f16 reads 2 words at least (a 1-word candidate runs as 2); f32 whole units (it runs as its 4-word twin).
+  candidate(256, 32, 4, true, true, false, 1),
+  candidate(256, 32, 8, true, true, false, 1),
+  candidate(128, 32, 8, true, true, false, 1),
+  candidate(256, 32, 4, true, true, false, 2),
+  candidate(256, 32, 8, true, true, false, 2),
+  candidate(256, 16, 8, true, true, false, 2),
+  candidate(256, 32, 8, true, true, true, 1),
+  candidate(256, 32, 8, true, true, true, 2),
 ];
 
 /** CPU implementations of WebGPU (SwiftShader in Chromium and Dawn, lavapipe/llvmpipe in Mesa). */

@@ -14,7 +14,7 @@ import { loadModelFromPath } from '../model/node.ts';
 import { ReferenceModel } from '../reference/index.ts';
 import { isQuantizedWeight, roundToF16, type QuantizationMode } from '../quant/index.ts';
 import { GpuWeights } from '../runtime/index.ts';
-import { countingEncoder, decodeVariantFor, WgslDecoder, type DispatchCounts } from './index.ts';
+import { countingEncoder, decodeVariantFor, WgslDecoder, type DispatchCounts, type StepTimestamps } from './index.ts';
 
 /** Max |GPU - CPU reference| per logit: both f32, differing in summation order only (measured below ~1e-5). */
 const REFERENCE_TOLERANCE = 1e-4;
@@ -101,14 +101,14 @@ class GpuDecodeRun {
   readonly counts: DispatchCounts = { dispatches: 0, passes: 0 };
 
   /** One decode step, exactly as GpuModel.decodeStep does it: beginStep, token, one encoder, one readback. */
-  async step(id: number): Promise<Float32Array> {
+  async step(id: number, timestamps?: StepTimestamps): Promise<Float32Array> {
     const { cos, sin } = ropeTable(this.inv, this.position, 1);
     this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: 1, cos, sin });
     this.decoder.writeToken(id);
     this.counts.dispatches = 0;
     this.counts.passes = 0;
     const encoder = countingEncoder(this.device.createCommandEncoder(), this.counts);
-    this.decoder.encodeStep(encoder);
+    this.decoder.encodeStep(encoder, { timestamps });
     encoder.copyBufferToBuffer(this.decoder.logits, 0, this.staging, 0, this.staging.size);
     this.device.queue.submit([encoder.finish()]);
     await this.staging.mapAsync(GPUMapMode.READ);
@@ -197,6 +197,31 @@ describe('WgslDecoder on random models, against the CPU reference', () => {
       expect(d.reference).toBeLessThan(REFERENCE_TOLERANCE);
     });
   }
+});
+
+describe('WgslDecoder profiled steps', () => {
+  it('time every kernel in a pass of its own (or the step in one), with the logits of an unprofiled step', async () => {
+    const device = await decodeTestDevice();
+    const config = baseConfig({});
+    const loaded = randomModel(config, 77);
+    const ref = new ReferenceModel(config, loaded.weights);
+    const run = new GpuDecodeRun(device, loaded, 64);
+    const L = config.numLayers;
+    const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * (L * 5 + 2) });
+    try {
+      const perKernel: StepTimestamps = { querySet, perKernel: true, kinds: [] };
+      expect(maxAbsDiff(await run.step(5, perKernel), ref.decode(5))).toBeLessThan(REFERENCE_TOLERANCE);
+      // Ungreedy: embed, per layer qkv, attention, o, gate up, down, then the head; a pass each.
+      expect(perKernel.kinds).toEqual(['embed', ...Array.from({ length: L }, () => ['qkv', 'attention', 'o', 'gate up', 'down']).flat(), 'lm_head']);
+      expect(run.counts).toEqual({ dispatches: 2 + 5 * L, passes: perKernel.kinds.length });
+      const whole: StepTimestamps = { querySet, perKernel: false, kinds: [] };
+      expect(maxAbsDiff(await run.step(9, whole), ref.decode(9))).toBeLessThan(REFERENCE_TOLERANCE);
+      expect(run.counts).toEqual({ dispatches: 2 + 5 * L, passes: 1 });
+    } finally {
+      querySet.destroy();
+      run.destroy();
+    }
+  });
 });
 
 describe('WgslDecoder dense attention past one chunk', () => {

@@ -44,6 +44,48 @@ export interface DecodeStepOptions {
    * penalties, bias and the seeded draw, into `choice` as `greedy` does.
    */
   sample?: boolean;
+  /**
+   * GPU timestamps of the step (a profile, dense steps only): `perKernel` false writes the one pass's start and end
+   * at 0 and 1; true gives every kernel (embed, each layer's qkv, attention, o, gate up, down, the head, the id
+   * choice) a pass of its own with its start and end at 2i, 2i + 1 and its kind at kinds[i]. Separate passes cost the
+   * barriers between kernels their overlap, so their sum against the one pass's time shows what the step loses
+   * between dependent dispatches.
+   */
+  timestamps?: StepTimestamps;
+}
+
+/** Where encodeStep writes a profiled step's timestamps (DecodeStepOptions.timestamps). */
+export interface StepTimestamps {
+  querySet: GPUQuerySet;
+  perKernel: boolean;
+  /** perKernel: filled with each pass's kind, in order. */
+  kinds: string[];
+}
+
+/**
+ * The compute passes of one step: one pass throughout, closed where a policy's hooks encode between passes; or, when
+ * profiling per kernel, a timed pass per kernel.
+ */
+class StepPasses {
+  private open: GPUComputePassEncoder | null = null;
+  constructor(private readonly encoder: GPUCommandEncoder, private readonly timestamps: StepTimestamps | undefined) {}
+
+  /** The pass to encode kernel `kind` into. */
+  pass(kind: string, label: string): GPUComputePassEncoder {
+    const t = this.timestamps;
+    if (t?.perKernel) {
+      this.end();
+      const i = t.kinds.push(kind) - 1;
+      this.open = this.encoder.beginComputePass({ label: `decode ${kind}`, timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+    }
+    this.open ??= this.encoder.beginComputePass({ label, ...(t ? { timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {}) });
+    return this.open;
+  }
+
+  end(): void {
+    this.open?.end();
+    this.open = null;
+  }
 }
 
 interface LayerDispatches {
@@ -53,8 +95,8 @@ interface LayerDispatches {
   headNorm: Dispatch | null;
   /** [q_norm; k_norm] weights for the dense attention kernel, or null. */
   qkNorm: GPUBuffer | null;
-  /** After attention: o_proj + residual, gate/up + SwiGLU, down + residual. */
-  mlp: Dispatch[];
+  /** After attention: o_proj + residual, gate/up + SwiGLU, down + residual, each with its kind for a profile. */
+  mlp: [string, Dispatch][];
 }
 
 /** Elements between the q, k and v parts of `qkv`: 256-byte steps, so each part can be bound or copied on its own. */
@@ -163,34 +205,36 @@ export class WgslDecoder {
   encodeStep(encoder: GPUCommandEncoder, opts: DecodeStepOptions = {}): void {
     const policy = opts.policy;
     const dense = !policy || policy.name === 'dense';
-    let pass = encoder.beginComputePass({ label: dense ? 'decode step' : 'decode embed, layer 0 q/k/v' });
-    encodeDispatch(pass, this.embedDispatch);
+    // A policy's layers close the pass for their hooks: one timed pass would not cover the step.
+    if (opts.timestamps && !dense) throw new InvalidArgumentError('timestamps', 'a profiled decode step is dense (a policy encodes between passes)');
+    const passes = new StepPasses(encoder, opts.timestamps);
+    const step = dense ? 'decode step' : 'decode embed, layer 0 q/k/v';
+    encodeDispatch(passes.pass('embed', step), this.embedDispatch);
     for (let l = 0; l < this.layers.length; l++) {
       const layer = this.layers[l];
-      for (const d of layer.qkv) encodeDispatch(pass, d);
+      for (const d of layer.qkv) encodeDispatch(passes.pass('qkv', step), d);
       if (dense) {
-        this.attention.encodeDecodeLayer(pass, {
+        this.attention.encodeDecodeLayer(passes.pass('attention', step), {
           layer: l, qkv: this.qkv, kOffset: this.kOffset, vOffset: this.vOffset, out: this.attn, qkNorm: layer.qkNorm, eps: this.config.rmsNormEps,
         });
       } else {
-        pass.end();
+        passes.end();
         const kvBytes = this.config.numKvHeads * this.config.headDim * 4;
         encoder.copyBufferToBuffer(this.qkv, this.kOffset * 4, this.k, 0, kvBytes);
         encoder.copyBufferToBuffer(this.qkv, this.vOffset * 4, this.v, 0, kvBytes);
         if (layer.headNorm) {
-          pass = encoder.beginComputePass({ label: `decode layer ${l} qk norm` });
-          encodeDispatch(pass, layer.headNorm);
-          pass.end();
+          encodeDispatch(passes.pass('qk norm', `decode layer ${l} qk norm`), layer.headNorm);
+          passes.end();
         }
         this.attention.encodeLayer(encoder, { layer: l, q: this.qkv, k: this.k, v: this.v, out: this.attn, numTokens: 1, policy });
-        pass = encoder.beginComputePass({ label: `decode layer ${l} o_proj, MLP` });
       }
-      for (const d of layer.mlp) encodeDispatch(pass, d);
+      for (const [kind, d] of layer.mlp) encodeDispatch(passes.pass(kind, dense ? step : `decode layer ${l} o_proj, MLP`), d);
     }
-    encodeDispatch(pass, this.headDispatch);
-    if (opts.sample) encodeDispatch(pass, this.sampler.dispatch);
-    else if (opts.greedy) encodeDispatch(pass, this.argmaxDispatch);
-    pass.end();
+    const last = dense ? step : 'decode head';
+    encodeDispatch(passes.pass('lm_head', last), this.headDispatch);
+    if (opts.sample) encodeDispatch(passes.pass('sampler', last), this.sampler.dispatch);
+    else if (opts.greedy) encodeDispatch(passes.pass('argmax', last), this.argmaxDispatch);
+    passes.end();
   }
 
   /** Frees the decoder's own buffers (not the weights, not the attention). */
@@ -229,17 +273,17 @@ export class WgslDecoder {
       qkNorm = this.joined(setup, alloc, `layer ${l} qk norm`, [[name('self_attn.q_norm.weight'), c.headDim, 0], [name('self_attn.k_norm.weight'), c.headDim, c.headDim]], 2 * c.headDim);
     }
     const gateUpBias = this.joined(setup, alloc, `layer ${l} gate/up bias`, [[name('mlp.gate_proj.bias'), F, 0], [name('mlp.up_proj.bias'), F, F]], 2 * F);
-    const mlp: Dispatch[] = [
-      k.matvec(`layer ${l} o`, 'residual', {
+    const mlp: [string, Dispatch][] = [
+      ['o', k.matvec(`layer ${l} o`, 'residual', {
         x: this.attn, matrices: [this.matrix(name('self_attn.o_proj.weight'), D, qDim)], bias: this.bias(name('self_attn.o_proj.bias'), D), out: this.hidden,
-      }),
-      k.matvec(`layer ${l} gate up`, 'gated', {
+      })],
+      ['gate up', k.matvec(`layer ${l} gate up`, 'gated', {
         x: this.hidden, norm: this.vector(name('post_attention_layernorm.weight'), D),
         matrices: [this.matrix(name('mlp.gate_proj.weight'), F, D), this.matrix(name('mlp.up_proj.weight'), F, D)], bias: gateUpBias, out: this.act,
-      }),
-      k.matvec(`layer ${l} down`, 'residual', {
+      })],
+      ['down', k.matvec(`layer ${l} down`, 'residual', {
         x: this.act, matrices: [this.matrix(name('mlp.down_proj.weight'), D, F)], bias: this.bias(name('mlp.down_proj.bias'), D), out: this.hidden,
-      }),
+      })],
     ];
     return { qkv, headNorm, qkNorm, mlp };
   }

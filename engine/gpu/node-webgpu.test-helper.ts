@@ -23,8 +23,9 @@ export function nodeGpuDevice(): Promise<GPUDevice> {
       const adapter = await gpu.requestAdapter();
       if (!adapter) throw new Error(`No WebGPU adapter in Node: is libvulkan1 installed and ${SWIFTSHADER_ICD} present?`);
       return adapter.requestDevice({
-        // As createEngineDevice asks: the decode matvec's subgroup reduction is tested where SwiftShader has them.
-        requiredFeatures: adapter.features.has('subgroups') ? ['subgroups'] : [],
+        // As createEngineDevice asks: the decode matvec's subgroup reduction is tested where SwiftShader has them, and
+        // the decoder's profiled steps where it has timestamps.
+        requiredFeatures: (['subgroups', 'timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f)),
         requiredLimits: {
           maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
           maxBufferSize: adapter.limits.maxBufferSize,

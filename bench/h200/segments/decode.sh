@@ -4,7 +4,9 @@
 # step-by-step in interleaved rounds, dispatches and passes per token, host encode time, the floor and the ratio to
 # it; then f16 weights (packed pairs, no shader-f16 needed) on the golden checkpoints and sieve-tiny against
 # transformers' logits and against f32 (max |d|, perplexity, argmax); then the int/f16/f32 matvecs at 14336x4096,
-# 128256x2048 and the gated 8192x2048 against the measured WGSL read bandwidth.
+# 128256x2048 and the gated 8192x2048 against the measured WGSL read bandwidth. With timestamp-query, each model row
+# also says where a step's GPU time goes: the step as one pass, and every kernel in a timed pass of its own, per
+# kind (embed, qkv, attention, o, gate up, down, lm_head, argmax; us per step, count x us each).
 # Results: $RES/wgsl-decode-shapes.json (rewritten after every row), $RES/summary.txt (one line per row).
 set -u
 T0=$(date +%s)
@@ -23,6 +25,7 @@ echo "wgsl-decode-shapes rc $rc after $(( $(date +%s) - T0 )) s" > "$RES/summary
   const y = r.yardstick;
   if (y) console.log(`read ${y.readGBperS} GB/s, copy ${y.copyGBperS} GB/s, empty dispatch ${(y.emptyDispatchMs * 1000).toFixed(1)} us; shader-f16 ${r.shaderF16}`);
   for (const m of r.models) console.log(`${m.model} ${m.format}: ${m.msPerTokenGpuGreedy} ms/token (${m.tokensPerSGpuGreedy} tok/s, spread ${m.greedySpread}), sync ${m.msPerTokenSync}; ${m.dispatchesPerToken} dispatches / ${m.passesPerToken} passes, host ${m.hostEncodeMsPerToken} ms (${m.hostEncodeUsPerDispatch} us/dispatch); floor ${m.floorMs} ms, ${m.overFloor}x`);
+  for (const m of r.models) if (m.gpu) console.log(`  GPU ${m.model} ${m.format}: step in one pass ${m.gpu.stepOnePassUs} us, kernels in own passes ${m.gpu.kernelPassesSumUs} us: ${Object.entries(m.gpu.kernels).map(([k, e]) => `${k} ${e.usPerStep} (${e.perStep}x${e.usEach})`).join(", ")}`);
   for (const m of r.matvec) console.log(`matvec ${m.matvec} ${m.format} ${m.mode}: ${m.us} us, ${m.GBperS} GB/s (${m.ofReadBandwidth} of read)`);
   for (const g of r.f16Golden) console.log(`f16 ${g.golden}: vs transformers ${g.f16VsTransformers} (f32 ${g.f32VsTransformers}), vs f32 ${g.f16VsF32}, within ${g.bound}: ${g.withinBound}; ppl f16 ${g.f16.perplexity} f32 ${g.f32.perplexity} transformers ${g.transformers?.perplexity}, argmax = ${g.argmaxAgainst} f16 ${g.f16.argmaxAgreement} f32 ${g.f32.argmaxAgreement}`);
   for (const e of r.errors) console.log(`error: ${e.slice(0, 200)}`);
