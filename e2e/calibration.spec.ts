@@ -1,7 +1,9 @@
 // Calibration as a user meets it, through the `sieve` CLI and the engine in Chromium: Double Sparsity on a model
 // without its artifact fails with the typed error that says how to make one; `sieve calibrate` writes it beside the
 // model, where the engine then finds it; FASA takes an artifact written elsewhere with --calibration. With budgets
-// covering the sequence both generate dense's greedy ids; small budgets still generate.
+// covering the sequence both generate dense's greedy ids (dense by the CPU reference: each webgpu run starts a browser
+// and compiles the model's kernels, about 10 s here, and GPU dense is cli.spec's; the ids are the same, 20 of 20);
+// small budgets still generate.
 import { expect, test } from '@playwright/test';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +41,7 @@ test('double-sparsity and fasa: missing calibration, sieve calibrate, the artifa
     const fasaRun = runSieve(['calibrate', '--model', model, '--method', 'fasa', '--text', TEXT, '--tokens', '2048', '--out', join(folder, 'fasa-elsewhere.json')]);
     expect(fasaRun.status, fasaRun.stderr).toBe(0);
 
-    const dense = generate(model, []);
+    const dense = generate(model, ['--backend', 'reference']);
     expect(dense.status, dense.stderr).toBe(0);
     const ds = generate(model, ['--attention', 'double-sparsity:budget=64,channels=2,dense-layers=1']);
     expect(ds.status, ds.stderr).toBe(0);
