@@ -5,6 +5,10 @@ import { hostCall, hostOk, openHost, storiesKnownIds } from './host.ts';
 
 const URL_PATH = '/shared-models/stories260K/stories260K.gguf';
 
+// Each test has its own page and engine, and the file is the longest at the end of the run (2.4 min): its tests
+// spread over both workers rather than keep one busy while the other has nothing left.
+test.describe.configure({ mode: 'parallel' });
+
 test('10 aborts at seeded moments through the client leave the engine answering as the known output, with its buffers', async ({ page }) => {
   test.setTimeout(600_000);
   await openHost(page);
