@@ -198,3 +198,38 @@ test('two pages share one engine: one download, fair turns, aborts and a closed 
     server.close();
   }
 });
+
+test("the model store where only writable streams exist (a shared worker's, a page's) keeps each full segment of a cut-off download", async ({ page }) => {
+  await page.goto(HARNESS);
+  const MIB = 2 ** 20;
+  /** Appends MiB number `from` up to `to` (each filled with its number) to a stored file; closes the appender or not. */
+  const append = (from: number, to: number, close: boolean) => page.evaluate(async ([hubPath, a, b, closing]) => {
+    const hub = await import(hubPath as string) as typeof import('../engine/hub/index.ts');
+    const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('sieve-test-segments', { create: true });
+    const store = await new hub.OpfsModelStorage(root).open('http://127.0.0.1/segments/');
+    const appender = await store.openAppender('w.bin', a === 0);
+    const kept = appender.size;
+    for (let i = a as number; i < (b as number); i++) await appender.append(new Uint8Array(2 ** 20).fill(i));
+    if (closing) await appender.close();
+    const sync = 'createSyncAccessHandle' in FileSystemFileHandle.prototype;
+    return { kept, segment: hub.SEGMENT_BYTES, sync };
+  }, ['/engine/hub/index.ts', from, to, close] as const);
+  // 40 MiB written and never closed, then the page goes away (as a closed last tab takes its shared worker).
+  expect(await append(0, 40, false)).toEqual({ kept: 0, segment: 16 * MIB, sync: false });
+  await page.reload();
+  // The two full segments were kept: the download goes on from 32 MiB, and the file reads back whole and in order.
+  expect((await append(32, 48, true)).kept).toBe(32 * MIB);
+  const read = await page.evaluate(async (hubPath) => {
+    const hub = await import(hubPath) as typeof import('../engine/hub/index.ts');
+    const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('sieve-test-segments');
+    const store = await new hub.OpfsModelStorage(root).open('http://127.0.0.1/segments/');
+    const all = await store.readAll('w.bin');
+    const firstOfEach = Array.from({ length: all.byteLength / 2 ** 20 }, (_, i) => all[i * 2 ** 20]);
+    const wrong = firstOfEach.findIndex((v, i) => v !== i || all[i * 2 ** 20 + 2 ** 20 - 1] !== i);
+    let from20 = -1;
+    for await (const chunk of store.readChunks('w.bin', 20 * 2 ** 20 + 5)) { from20 = chunk[0]; break; }
+    await store.remove('w.bin');
+    return { bytes: all.byteLength, wrong, from20, after: await store.size('w.bin') };
+  }, '/engine/hub/index.ts');
+  expect(read).toEqual({ bytes: 48 * MIB, wrong: -1, from20: 20, after: 0 });
+});

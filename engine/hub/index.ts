@@ -12,7 +12,7 @@ export { parseEtag, announcedDigest, parseContentRange, isHubLayoutUrl, type Con
 export { RateMeter, timeLeftMs, RATE_WINDOW_MS, type DownloadProgress } from './progress.ts';
 export { fetchToStore, MAX_ATTEMPTS, type FetchToStoreOptions } from './download.ts';
 export {
-  MemoryModelStorage, OpfsModelStorage, defaultModelStorage, OPFS_ROOT_FOLDER,
+  MemoryModelStorage, OpfsModelStorage, defaultModelStorage, OPFS_ROOT_FOLDER, SEGMENT_BYTES,
   type ModelStorage, type ModelStore, type StoredFileMeta, type StoredModelManifest,
 } from './store.ts';
 export { openCachedModelSource, deleteCachedModel, isModelCached, type CachedModelSource, type CachedSourceOptions } from './source.ts';

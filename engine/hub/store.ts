@@ -3,9 +3,11 @@
 // Why OPFS and not the Cache API: a resumable download must keep a partial file and append to it as bytes arrive.
 // The Cache API stores whole Responses only (a partial download would have to be kept as many chunk entries and
 // stitched together), while OPFS files can be written at any offset: in a dedicated worker, a
-// FileSystemSyncAccessHandle writes in place, so what arrived is on disk at once and survives a closed tab (a
-// FileSystemWritableFileStream, by contrast, writes to a swap file that is lost unless closed). OPFS files are also
-// read back as Blobs, in slices, without holding a second copy of the model in the JS heap.
+// FileSystemSyncAccessHandle writes in place, so what arrived is on disk at once and survives a closed tab. Where sync
+// handles do not exist (shared workers, pages) a FileSystemWritableFileStream writes to a swap file that is lost unless
+// closed, so there a file is written in segments of SEGMENT_BYTES, each closed when full: a download cut off there
+// (the last tab closed, a crash) keeps every full segment and resumes after them. OPFS files are also read back as
+// Blobs, in slices, without holding a second copy of the model in the JS heap.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { ContentDigest } from './etag.ts';
@@ -148,6 +150,14 @@ const META_SUFFIX = '.meta.json';
 const DATA_SUFFIX = '.data';
 /** Reads back in slices of this size: progress moves and no second whole-file Blob copy is made at once. */
 const READ_SLICE_BYTES = 16 * 2 ** 20;
+/**
+ * Where only writable streams exist, a file's bytes go to segment files of this size (`<name>.data`, `<name>.data.1`,
+ * ...), each committed by closing its stream when full. Why segments and not one stream closed and reopened every so
+ * often: reopening keeps the data by copying the whole file into a new swap file (Chromium), so a 2.5 GB download
+ * would copy itself over and over. A cut-off download loses at most the segment being written; 16 MiB is a few
+ * seconds of a fast connection, and a 2.5 GB file makes 150 segments (one lookup each when it is read).
+ */
+export const SEGMENT_BYTES = 16 * 2 ** 20;
 
 interface SyncAccessHandleLike {
   getSize(): number;
@@ -194,72 +204,123 @@ class OpfsModelStore implements ModelStore {
   getManifest() { return this.readJson<StoredModelManifest>(MANIFEST_FILE); }
   setManifest(manifest: StoredModelManifest) { return this.writeJson(MANIFEST_FILE, manifest); }
 
+  /** The name of segment `i` of `file`'s bytes (segment 0 is the whole file where sync handles wrote it). */
+  private segmentName(file: string, i: number): string {
+    return storedFileName(file) + DATA_SUFFIX + (i === 0 ? '' : `.${i}`);
+  }
+
+  /** The segments of `file`'s bytes, in order (they end at the first one missing). */
+  private async segments(file: string): Promise<File[]> {
+    const out: File[] = [];
+    for (let i = 0; ; i++) {
+      const h = await this.handle(this.segmentName(file, i));
+      if (!h) return out;
+      out.push(await h.getFile());
+    }
+  }
+
   async size(file: string): Promise<number> {
-    const h = await this.handle(storedFileName(file) + DATA_SUFFIX);
-    return h ? (await h.getFile()).size : 0;
+    return (await this.segments(file)).reduce((n, f) => n + f.size, 0);
   }
 
   async openAppender(file: string, truncate: boolean): Promise<FileAppender> {
-    const h = await this.handle(storedFileName(file) + DATA_SUFFIX, true) as FileHandleWithSync;
-    if (typeof h.createSyncAccessHandle === 'function') {
-      // Dedicated workers (the engine's): writes land in place, at once.
-      const access = await h.createSyncAccessHandle();
-      if (truncate) access.truncate(0);
-      let size = access.getSize();
+    if (truncate) await this.removeData(file);
+    const kept = await this.segments(file);
+    let size = kept.reduce((n, f) => n + f.size, 0);
+    const last = Math.max(0, kept.length - 1);
+    const tail = await this.handle(this.segmentName(file, last), true) as FileHandleWithSync;
+    if (typeof tail.createSyncAccessHandle === 'function') {
+      // Dedicated workers (the engine's): writes land in place, at once, at the end of the last segment.
+      const access = await tail.createSyncAccessHandle();
+      let at = access.getSize();
       return {
         get size() { return size; },
         async append(chunk) {
           let written = 0;
-          while (written < chunk.byteLength) written += access.write(chunk.subarray(written), { at: size + written });
+          while (written < chunk.byteLength) written += access.write(chunk.subarray(written), { at: at + written });
+          at += chunk.byteLength;
           size += chunk.byteLength;
         },
         async close() { access.flush(); access.close(); },
       };
     }
-    // Window contexts and shared workers (createEngine({ shared: true })): a writable stream keeps what it wrote only
-    // once closed, so a download cut off there starts again rather than resuming.
-    let size = truncate ? 0 : (await h.getFile()).size;
-    const w = await h.createWritable({ keepExistingData: !truncate });
-    if (truncate) await w.truncate(0);
-    await w.seek(size);
+    // Window contexts and shared workers (createEngine({ shared: true })): one writable stream per segment, closed
+    // (committed) once it holds SEGMENT_BYTES. A non-empty last segment is left as it is (reopening it would copy it)
+    // and the next one begun; an empty one (a cut-off download's uncommitted segment) is begun anew.
+    let index = kept.length === 0 || kept[last].size === 0 ? last : kept.length;
+    let stream: FileSystemWritableFileStream | null = null;
+    let inSegment = 0;
+    const open = async () => {
+      const h = await this.handle(this.segmentName(file, index), true) as FileSystemFileHandle;
+      inSegment = 0;
+      return await h.createWritable({ keepExistingData: false });
+    };
     return {
       get size() { return size; },
-      async append(chunk) { await w.write(chunk as Uint8Array<ArrayBuffer>); size += chunk.byteLength; },
-      async close() { await w.close(); },
+      async append(chunk) {
+        const w = stream ?? (stream = await open());
+        await w.write(chunk as Uint8Array<ArrayBuffer>);
+        size += chunk.byteLength;
+        inSegment += chunk.byteLength;
+        if (inSegment >= SEGMENT_BYTES) {
+          stream = null;
+          index++;
+          await w.close();
+        }
+      },
+      async close() {
+        const w = stream;
+        stream = null;
+        await w?.close();
+      },
     };
   }
 
   async *readChunks(file: string, start = 0): AsyncIterable<Uint8Array> {
-    const h = await this.handle(storedFileName(file) + DATA_SUFFIX);
-    if (!h) return;
-    const blob = await h.getFile();
-    for (let at = start; at < blob.size; at += READ_SLICE_BYTES) {
-      yield new Uint8Array(await blob.slice(at, Math.min(blob.size, at + READ_SLICE_BYTES)).arrayBuffer());
+    let base = 0;
+    for (const blob of await this.segments(file)) {
+      for (let at = Math.max(0, start - base); at < blob.size; at += READ_SLICE_BYTES) {
+        yield new Uint8Array(await blob.slice(at, Math.min(blob.size, at + READ_SLICE_BYTES)).arrayBuffer());
+      }
+      base += blob.size;
     }
   }
 
   async readAll(file: string, onBytes?: (loaded: number, total: number) => void): Promise<Uint8Array> {
-    const h = await this.handle(storedFileName(file) + DATA_SUFFIX);
-    if (!h) return new Uint8Array(0);
-    const blob = await h.getFile();
-    const out = new Uint8Array(blob.size);
-    onBytes?.(0, blob.size);
-    for (let at = 0; at < blob.size; at += READ_SLICE_BYTES) {
-      const part = new Uint8Array(await blob.slice(at, Math.min(blob.size, at + READ_SLICE_BYTES)).arrayBuffer());
-      out.set(part, at);
-      onBytes?.(at + part.byteLength, blob.size);
+    const segments = await this.segments(file);
+    const total = segments.reduce((n, f) => n + f.size, 0);
+    const out = new Uint8Array(total);
+    onBytes?.(0, total);
+    let base = 0;
+    for (const blob of segments) {
+      for (let at = 0; at < blob.size; at += READ_SLICE_BYTES) {
+        const part = new Uint8Array(await blob.slice(at, Math.min(blob.size, at + READ_SLICE_BYTES)).arrayBuffer());
+        out.set(part, base + at);
+        onBytes?.(base + at + part.byteLength, total);
+      }
+      base += blob.size;
     }
     return out;
   }
 
-  async remove(file: string): Promise<void> {
-    for (const name of [storedFileName(file) + DATA_SUFFIX, storedFileName(file) + META_SUFFIX]) {
-      try {
-        await this.dir.removeEntry(name);
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
+  /** Deletes every segment of `file`'s bytes. */
+  private async removeData(file: string): Promise<void> {
+    const count = (await this.segments(file)).length;
+    // The last first: a removal cut off half-way leaves a shorter file, never a gap that hides later segments' bytes.
+    for (let i = count - 1; i >= 0; i--) await this.removeEntry(this.segmentName(file, i));
+  }
+
+  private async removeEntry(name: string): Promise<void> {
+    try {
+      await this.dir.removeEntry(name);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
     }
+  }
+
+  async remove(file: string): Promise<void> {
+    await this.removeData(file);
+    await this.removeEntry(storedFileName(file) + META_SUFFIX);
   }
 }
 
