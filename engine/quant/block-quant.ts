@@ -125,7 +125,22 @@ function getCode(bytes: Uint8Array, base: number, j: number, bits: number): numb
   return bits === 8 ? bytes[base + j] : (bytes[base + (j >> 1)] >> ((j & 1) * 4)) & 0x0f;
 }
 
-/** Quantizes W [rows][cols] f32 (row-major, HF's [out, in]) along cols. */
+/**
+ * A symmetric block whose largest magnitude is below this is stored as zeros (scale -0, every code the zero point):
+ * its scale would be subnormal, which GPUs may flush to zero (WGSL allows it), so the kernels could not read it as
+ * stored, and no model's output depends on values under 1e-30.
+ */
+export const MIN_BLOCK_MAGNITUDE = 2 ** -100;
+
+/** NaN or an infinity in a weight: blocks cannot hold it (its block's scale and every code would be garbage). */
+function nonFinite(row: number, col: number, value: number): InvalidArgumentError {
+  return new InvalidArgumentError('weight', `holds ${value} at row ${row}, column ${col}; block quantization takes finite values only (the file is damaged)`);
+}
+
+/**
+ * Quantizes W [rows][cols] f32 (row-major, HF's [out, in]) along cols: the CPU reference of quantize.wgsl (the load's
+ * quantizer, engine/quant/gpu-quantize.ts), and the quantizer of tests and benches. Throws on NaN or an infinity.
+ */
 export function quantizeMatrix(w: Float32Array, rows: number, cols: number, spec: QuantizationSpec): QuantizedMatrix {
   checkSpec(spec);
   if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols) || rows <= 0 || cols <= 0 || w.length !== rows * cols) {
@@ -143,31 +158,40 @@ export function quantizeMatrix(w: Float32Array, rows: number, cols: number, spec
       const start = r * cols + b * bs;
       const count = Math.min(bs, cols - b * bs);
       const at = r * blocks + b;
-      // Codes are chosen against the f32 scale (and min) that are stored, so the CPU and GPU dequantize the same numbers.
-      let zp = 0;
-      let lo = 0;
+      for (let j = 0; j < count; j++) if (!Number.isFinite(w[start + j])) throw nonFinite(r, b * bs + j, w[start + j]);
+      const base = at * blob;
       if (symmetric) {
         let m = 0;
         for (let j = 0; j < count; j++) if (Math.abs(w[start + j]) > Math.abs(m)) m = w[start + j];
-        zp = defaultZeroPoint(bits);
+        if (Math.abs(m) < MIN_BLOCK_MAGNITUDE) m = 0;
+        const zp = defaultZeroPoint(bits);
         scales[at] = m / -zp;
-      } else {
-        let hi = 0;
-        for (let j = 0; j < count; j++) {
-          lo = Math.min(lo, w[start + j]);
-          hi = Math.max(hi, w[start + j]);
+        // code = round(-zp * w / m) + zp: -zp * w is exact in double, and the one division of two f32s cannot cross a
+        // rounding boundary (a quotient of 24-bit mantissas is a half-integer or at least 2^-34 from one), so this is
+        // the exact rounding, ties toward +infinity: what quantize.wgsl computes on integer mantissas, bit for bit.
+        // Elements past cols (the last block of a row whose cols is not a multiple of blockSize) get the code of 0.
+        for (let j = 0; j < bs; j++) {
+          const v = j < count && m !== 0 ? Math.round((-zp * w[start + j]) / m) + zp : zp;
+          putCode(data, base, j, Math.min(maxCode, Math.max(0, v)), bits);
         }
-        scales[at] = (hi - lo) / maxCode;
-        (mins as Float32Array)[at] = -lo;
-        lo = -(mins as Float32Array)[at];
+        continue;
       }
+      // Asymmetric (tests' and benches' blocks with mins): codes are chosen against the f32 scale and min that are
+      // stored, so the CPU and GPU dequantize the same numbers.
+      let lo = 0;
+      let hi = 0;
+      for (let j = 0; j < count; j++) {
+        lo = Math.min(lo, w[start + j]);
+        hi = Math.max(hi, w[start + j]);
+      }
+      scales[at] = (hi - lo) / maxCode;
+      (mins as Float32Array)[at] = -lo;
+      lo = -(mins as Float32Array)[at];
       const scale = scales[at];
       const inv = scale === 0 ? 0 : 1 / scale;
-      const base = at * blob;
-      // Elements past cols (the last block of a row whose cols is not a multiple of blockSize) get the code of 0.
-      const zeroCode = symmetric ? zp : Math.min(maxCode, Math.round(-lo * inv));
+      const zeroCode = Math.min(maxCode, Math.round(-lo * inv));
       for (let j = 0; j < bs; j++) {
-        const v = j < count ? (symmetric ? Math.round(w[start + j] * inv) + zp : Math.round((w[start + j] - lo) * inv)) : zeroCode;
+        const v = j < count ? Math.round((w[start + j] - lo) * inv) : zeroCode;
         putCode(data, base, j, Math.min(maxCode, Math.max(0, v)), bits);
       }
     }

@@ -147,6 +147,8 @@ export class GpuModel implements ForwardBackend {
     const parts: { destroy(): void }[] = [];
     try {
       checkPrefillChunk(options);
+      // A streamed load's last word on its weights: the quantize dispatches' answers and the NaN refusal (one readback).
+      await weights.accepted;
       if (options.signal?.aborted) throw new AbortedError('The model load was aborted.');
       // The pool holds the trained context, or what kvMemory holds of it: the dense context is what fits.
       const kvMemory = options.kvMemory ?? defaultKvMemory(device, c.numLayers);

@@ -1,7 +1,8 @@
 // GpuWeightWriter under 'f16' on Dawn/SwiftShader: a streamed GGUF F16 file or f16 safetensors checkpoint reaches the
 // GPU as the file's own halves (taken as stored, no f32 between), and f32 or bf16 pieces as f16 pairs (each piece
 // converted on its own, no tensor whole on the CPU), the matrices only; norms stay f32. And the bytes an int upload
-// holds against the catalog's per-weight estimate.
+// holds against the catalog's per-weight estimate; under int4 / int8 the GPU quantizer's blocks, streamed from an f16
+// checkpoint as stored, against the CPU reference's, and a NaN refused naming its tensor.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +11,8 @@ import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { readBuffer } from '../gpu/index.ts';
 import { streamModel, type WeightSink } from '../model/index.ts';
 import { folderSource, loadModelFromPath, pathFileSource } from '../model/node.ts';
-import { f16Bits, packF16Pairs } from '../quant/index.ts';
+import { f16Bits, packF16Pairs, quantizationSpec, quantizeMatrix } from '../quant/index.ts';
+import { BadModelFileError } from '../errors/index.ts';
 import { parameterCount, weightBytes } from '../hub/index.ts';
 import { GpuWeights, GpuWeightWriter } from './weights.ts';
 
@@ -105,6 +107,54 @@ describe('GpuWeightWriter under f16', () => {
     expect(weights.get('model.layers.0.mlp.down_proj.weight').f16).toBeUndefined();
     expect(weights.bytes).toBe(36 * 4);
     weights.destroy();
+  });
+});
+
+describe('GpuWeightWriter under int4 / int8: quantized on the GPU from the stored values', () => {
+  it.each(['int4', 'int8'] as const)('%s: a sharded f16 checkpoint streamed as stored gives quantizeMatrix\'s bytes of its f32', async (format) => {
+    const device = await nodeGpuDevice();
+    const writer = new GpuWeightWriter(device, 'f16 safetensors', format);
+    const f32Pieces = new Set<string>();
+    const counted: WeightSink = {
+      piece: (name, shape, rowStart, rows, data) => { f32Pieces.add(name); return writer.piece(name, shape, rowStart, rows, data); },
+      takesBlocks: (name, dtype, shape) => writer.takesBlocks(name, dtype, shape),
+      blocks: (name, shape, rowStart, rows, dtype, stored) => writer.blocks(name, shape, rowStart, rows, dtype, stored),
+    };
+    await streamModel(folderSource(QWEN2_F16), counted);
+    const weights = writer.finish();
+    await weights.accepted;
+    const cpu = await loadModelFromPath(QWEN2_F16);
+    const spec = quantizationSpec(format)!;
+    let matrices = 0;
+    for (const name of cpu.weights.names()) {
+      const t = cpu.weights.get(name);
+      const w = weights.get(name);
+      if (t.shape.length !== 2) { expect(w.quantized, name).toBeUndefined(); continue; }
+      matrices++;
+      expect(f32Pieces.has(name), `${name} came as f32`).toBe(false);
+      const q = quantizeMatrix(t.data, t.shape[0], t.shape[1], spec);
+      expect(w.quantized?.bits, name).toBe(spec.bits);
+      expect(Array.from(await words(device, w.buffer, q.data.length / 4)), name).toEqual(Array.from(new Uint32Array(q.data.buffer)));
+      expect(Array.from(await readBuffer(device, w.quantized!.scales, 0, q.scales.byteLength)), name).toEqual(Array.from(q.scales));
+    }
+    expect(matrices).toBeGreaterThan(0);
+    weights.destroy();
+  });
+
+  it('refuses a weight holding NaN: accepted rejects naming the tensor, and every weight is freed', async () => {
+    const device = await nodeGpuDevice();
+    const writer = new GpuWeightWriter(device, 'nan checkpoint', 'int4');
+    const good = new Float32Array(4 * 64).fill(0.25);
+    const bad = good.slice();
+    bad[100] = NaN;
+    await writer.piece('model.layers.0.mlp.up_proj.weight', [4, 64], 0, 4, good);
+    await writer.piece('model.layers.0.mlp.down_proj.weight', [4, 64], 0, 2, bad.subarray(0, 128));
+    await writer.piece('model.layers.0.mlp.down_proj.weight', [4, 64], 2, 2, bad.subarray(128));
+    const weights = writer.finish();
+    const error = await weights.accepted.then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(BadModelFileError);
+    expect((error as Error).message).toContain('model.layers.0.mlp.down_proj.weight');
+    expect(weights.names()).toEqual([]);
   });
 });
 

@@ -1,17 +1,18 @@
 // Uploads a model's weights to the GPU once; ORT's prefill sessions and our decode kernels read the same buffers.
 // Weights arrive as a stream (GpuWeightWriter is the loader's WeightSink): each tensor's buffers are made when its
 // first rows arrive, and every piece of rows is written as f32, converted to f16 pairs (engine/quant/f16.ts),
-// quantized, or repacked from a GGUF's ggml blocks (engine/quant: codes, and scales or (scale, min) pairs, two
-// buffers) and written at its offset, so no tensor is ever whole on the CPU, in any format: a bf16, f16 or f32
-// checkpoint (or GGUF tensor) reaches f16 through its pieces' f32 only. Each tensor keeps its own format: a GGUF mixes
-// them (Q4_K_M: Q4_K, Q6_K, F32). The queue is drained every UPLOAD_IN_FLIGHT_BYTES: a bounded staging pool.
-import { BufferLimitError } from '../errors/index.ts';
+// quantized to int4 / int8 on the GPU from its stored f32, f16 or bf16 values (engine/quant/gpu-quantize.ts: one
+// staging window, a kernel writing the blocks in place), or repacked from a GGUF's ggml blocks (engine/quant: codes,
+// and scales or (scale, min) pairs, two buffers) and written at its offset, so no tensor is ever whole on the CPU, in
+// any format. Each tensor keeps its own format: a GGUF mixes them (Q4_K_M: Q4_K, Q6_K, F32). The queue is drained
+// every UPLOAD_IN_FLIGHT_BYTES: a bounded staging pool.
+import { BadModelFileError, BufferLimitError } from '../errors/index.ts';
 import { withGpuErrorScopes } from '../gpu/index.ts';
 import type { LoadedModel, ProgressCallback, WeightSink } from '../model/index.ts';
 import { F16_UNIT } from '../decode/index.ts';
 import {
-  ggmlRepackSpec, gpuScales, isQuantizedWeight, packF16Pairs, quantizationSpec, quantizeMatrix, repackGgmlBlocks, storageSpec, type QuantizationMode,
-  type QuantizationSpec, type QuantizedMatrix,
+  blobBytes, blocksPerRow, GpuBlockQuantizer, ggmlRepackSpec, gpuQuantizes, gpuScales, isQuantizedWeight, packF16Pairs, quantizationSpec,
+  repackGgmlBlocks, storageSpec, type QuantizationMode, type QuantizationSpec, type QuantizedMatrix, type QuantizedTarget,
 } from '../quant/index.ts';
 
 export interface GpuWeight {
@@ -97,7 +98,7 @@ export class GpuWeights {
       const weights = writer.finish();
       // The first refusal (OUT_OF_GPU_MEMORY naming the tensor and its bytes, GPU_VALIDATION, a tensor over the
       // buffer limit) rejects it, and every weight is freed: a half-uploaded model is never used.
-      weights.accepted = Promise.all(answers).then(() => undefined, (e) => { weights.destroy(); throw e; });
+      weights.accepted = Promise.all([...answers, weights.accepted]).then(() => undefined, (e) => { weights.destroy(); throw e; });
       return weights;
     } catch (e) {
       void Promise.allSettled(answers);
@@ -129,10 +130,15 @@ export class GpuWeights {
   }
 }
 
-/** A piece of rows of an f16 matrix: its values as packed pairs (rows * cols / 2 words; cols is even). */
-interface HalfPiece {
-  halves: Uint32Array;
-}
+/**
+ * A piece of rows on its way to a tensor's buffers: f32 values, f16 pairs (rows * cols / 2 words; cols is even), a
+ * GGUF's blocks repacked on the CPU, or stored f32 / f16 / bf16 values that the GPU quantizes (gpu-quantize.ts).
+ */
+type Piece =
+  | { kind: 'f32'; data: Float32Array }
+  | { kind: 'f16'; halves: Uint32Array }
+  | { kind: 'blocks'; q: QuantizedMatrix }
+  | { kind: 'quantize'; dtype: string; stored: Uint8Array; spec: QuantizationSpec };
 
 /** One GPU buffer of a tensor being written; parts whose rows are not 4-byte multiples are kept whole until the end. */
 interface PartWriter {
@@ -142,17 +148,29 @@ interface PartWriter {
   pending: Uint8Array | null;
 }
 
+/** A tensor being written: its buffers, and where the GPU quantizer writes (quantized from stored values). */
+interface TensorWriter {
+  name: string;
+  parts: PartWriter[];
+  target: QuantizedTarget | null;
+}
+
 /** The loader's WeightSink for the GPU: buffers per tensor, each piece of rows written at its offset. */
 export class GpuWeightWriter implements WeightSink {
   private readonly weights: GpuWeights;
   private readonly limit: number;
-  private current: { name: string; rows: number; parts: PartWriter[] } | null = null;
+  private current: TensorWriter | null = null;
   private inFlight = 0;
   private uploaded = 0;
   /** GPU bytes of each tensor written, as counted in weights.bytes. */
   private readonly tensorBytes = new Map<string, number>();
 
   private readonly quantization: QuantizationSpec | null;
+  /** Made at the first tensor the GPU quantizes; its names by target index, for the NaN refusal's message. */
+  private quantizer: GpuBlockQuantizer | null = null;
+  private readonly quantized: string[] = [];
+  /** The device's answers for each piece's quantize dispatches (heard together by finish()'s accepted). */
+  private readonly verdicts: Promise<unknown>[] = [];
 
   constructor(
     private readonly device: GPUDevice,
@@ -168,9 +186,10 @@ export class GpuWeightWriter implements WeightSink {
 
   piece(name: string, shape: number[], rowStart: number, rows: number, data: Float32Array): Promise<void> | void {
     const spec = storageSpec(name, 'F32', shape, this.quantization);
-    if (spec) return this.write(name, shape, rowStart, rows, quantizeMatrix(data, rows, shape[1], spec));
-    if (this.storesF16(name, shape)) return this.write(name, shape, rowStart, rows, { halves: packF16Pairs(data, rows * shape[1]) });
-    return this.write(name, shape, rowStart, rows, data);
+    // int4 / int8 (the load option's blocks are symmetric, what the GPU quantizer writes): quantized on the GPU.
+    if (spec) return this.write(name, shape, rowStart, rows, { kind: 'quantize', dtype: 'F32', stored: bytesOf(data), spec });
+    if (this.storesF16(name, shape)) return this.write(name, shape, rowStart, rows, { kind: 'f16', halves: packF16Pairs(data, rows * shape[1]) });
+    return this.write(name, shape, rowStart, rows, { kind: 'f32', data });
   }
 
   /**
@@ -185,37 +204,40 @@ export class GpuWeightWriter implements WeightSink {
   }
 
   /**
-   * A GGUF's ggml blocks are taken as they are, repacked into their own block format (engine/quant storageSpec), and
-   * so are an f16 matrix's stored halves where it is kept as f16: little-endian f16 values, two to a 32-bit word, are
-   * already packF16Pairs' layout. Through f32 and back, the halves of Qwen2.5-0.5B took most of a 9.6 s load on the
-   * H200 (bench/compare, 2026-12-04: the first tensor written 2.2 s after the parse began).
+   * Stored bytes are taken as they are where that saves the CPU a pass over them: a GGUF's ggml blocks, repacked into
+   * their own block format (engine/quant storageSpec); an f16 matrix's halves where it is kept as f16 (little-endian
+   * f16 values, two to a 32-bit word, are already packF16Pairs' layout; through f32 and back, the halves of
+   * Qwen2.5-0.5B took most of a 9.6 s load on the H200, bench/compare 2026-12-04); and an f32, f16 or bf16 matrix
+   * stored as int4 or int8, which the GPU quantizes from its stored values (quantizing on the CPU took most of
+   * Llama-3.2-1B's 24.7 s q4 load there, run 2).
    */
   takesBlocks(name: string, dtype: string, shape: number[]): boolean {
-    if (dtype === 'F16') return this.storesF16(name, shape);
-    return ggmlRepackSpec(dtype) !== null && storageSpec(name, dtype, shape, this.quantization) !== null;
+    if (dtype === 'F16' && this.storesF16(name, shape)) return true;
+    const spec = storageSpec(name, dtype, shape, this.quantization);
+    return spec !== null && (ggmlRepackSpec(dtype) !== null || gpuQuantizes(dtype, spec));
   }
 
   blocks(name: string, shape: number[], rowStart: number, rows: number, dtype: string, stored: Uint8Array): Promise<void> | void {
-    if (dtype === 'F16') {
+    if (dtype === 'F16' && this.storesF16(name, shape)) {
       // A view where the bytes start on a word (the safetensors stream's pieces do); a copy otherwise.
       const words = stored.byteOffset % 4 === 0 ? stored : stored.slice();
-      return this.write(name, shape, rowStart, rows, { halves: new Uint32Array(words.buffer, words.byteOffset, words.byteLength / 4) });
+      return this.write(name, shape, rowStart, rows, { kind: 'f16', halves: new Uint32Array(words.buffer, words.byteOffset, words.byteLength / 4) });
     }
+    const spec = storageSpec(name, dtype, shape, this.quantization);
+    if (spec && gpuQuantizes(dtype, spec)) return this.write(name, shape, rowStart, rows, { kind: 'quantize', dtype, stored, spec });
     const values = shape.length === 2 ? repackGgmlBlocks(dtype, stored, rows, shape[1]) : null;
     if (!values) throw new Error(`internal: ${name}'s ${dtype} blocks cannot be repacked (takesBlocks said no)`);
-    return this.write(name, shape, rowStart, rows, values);
+    return this.write(name, shape, rowStart, rows, { kind: 'blocks', q: values });
   }
 
-  /** Writes a piece of rows: f32 values, f16 pairs, or a quantized piece's codes and scales (or (scale, min) pairs). */
-  private write(name: string, shape: number[], rowStart: number, rows: number, piece: Float32Array | HalfPiece | QuantizedMatrix): Promise<void> | void {
+  /** Writes a piece of rows: f32 values, f16 pairs, a quantized piece's codes and scales (or (scale, min) pairs), or stored values the GPU quantizes. */
+  private write(name: string, shape: number[], rowStart: number, rows: number, piece: Piece): Promise<void> | void {
     const totalRows = shape.length === 0 ? 1 : shape[0];
-    const half = !(piece instanceof Float32Array) && 'halves' in piece;
-    const values = piece instanceof Float32Array || 'halves' in piece ? null : piece;
-    const parts: ArrayBufferView[] = piece instanceof Float32Array ? [piece] : 'halves' in piece ? [piece.halves] : [piece.data, gpuScales(piece)];
     if (rowStart === 0) {
       // A tensor's buffers are made in the GPU's error scopes: a device that refuses them fails the load here, typed.
-      const bytes = parts.reduce((sum, part) => sum + (part.byteLength / Math.max(1, rows)) * totalRows, 0);
-      const scoped = withGpuErrorScopes(this.device, `${this.source}: tensor ${name}`, () => this.begin(name, shape, totalRows, parts, rows, values, half), {
+      const layout = pieceLayout(piece, shape, rows);
+      const bytes = layout.reduce((sum, part) => sum + part.bytesPerRow * totalRows, 0);
+      const scoped = withGpuErrorScopes(this.device, `${this.source}: tensor ${name}`, () => this.begin(name, shape, totalRows, piece, layout), {
         bytes,
         release: () => { this.current = null; this.drop(name); },
       });
@@ -223,17 +245,30 @@ export class GpuWeightWriter implements WeightSink {
       // are written now, not after the device answers (GpuWeights.upload is synchronous and feeds the next tensor at
       // once). When it threw, the promise rejects with its error.
       if (this.current?.name !== name) return scoped;
-      const written = this.writeRows(name, shape, rowStart, rows, totalRows, parts);
+      const written = this.writeRows(name, shape, rowStart, rows, totalRows, piece);
       return scoped.then(() => written);
     }
-    return this.writeRows(name, shape, rowStart, rows, totalRows, parts);
+    return this.writeRows(name, shape, rowStart, rows, totalRows, piece);
   }
 
-  private writeRows(name: string, shape: number[], rowStart: number, rows: number, totalRows: number, parts: ArrayBufferView[]): Promise<void> | void {
+  private writeRows(name: string, shape: number[], rowStart: number, rows: number, totalRows: number, piece: Piece): Promise<void> | void {
     const t = this.current;
     if (!t || t.name !== name) throw new Error(`internal: rows of ${name} arrived before its first rows`);
-    parts.forEach((part, i) => this.writePart(t.parts[i], rowStart, part));
-    this.inFlight += parts.reduce((sum, p) => sum + p.byteLength, 0);
+    if (piece.kind === 'quantize') {
+      const target = t.target as QuantizedTarget;
+      const quantizer = this.quantizer as GpuBlockQuantizer;
+      // The dispatches (and a staging buffer grown for them) in the error scopes too; their answers are heard at
+      // accepted, so the stream never waits for the device per piece.
+      const verdict = withGpuErrorScopes(this.device, `${this.source}: quantizing tensor ${name}`, () => {
+        this.inFlight += quantizer.quantize(piece.stored, piece.dtype, rows, shape[1], rowStart, target);
+      });
+      verdict.catch(() => undefined);
+      this.verdicts.push(verdict);
+    } else {
+      const parts: ArrayBufferView[] = piece.kind === 'f32' ? [piece.data] : piece.kind === 'f16' ? [piece.halves] : [piece.q.data, gpuScales(piece.q)];
+      parts.forEach((part, i) => this.writePart(t.parts[i], rowStart, part));
+      this.inFlight += parts.reduce((sum, p) => sum + p.byteLength, 0);
+    }
     // Progress counts the tensor as f32 (what the loader's sizes say), whatever it is stored as.
     if (rowStart + rows === totalRows) this.end(name, shape.reduce((a, b) => a * b, 1) * 4);
     if (this.inFlight >= this.inFlightBytes) return this.drain();
@@ -248,9 +283,20 @@ export class GpuWeightWriter implements WeightSink {
     this.weights.byName.delete(name);
   }
 
-  /** The uploaded weights; the writer is spent. */
+  /**
+   * The uploaded weights; the writer is spent. Their `accepted` settles once the device has answered for every
+   * quantize dispatch and no block held NaN or an infinity (one readback); on a refusal every weight is freed.
+   */
   finish(): GpuWeights {
-    if (this.current) throw new Error(`internal: ${this.current.name} ended after ${this.current.rows} rows`);
+    if (this.current) throw new Error(`internal: ${this.current.name} never got its last rows`);
+    const quantizer = this.quantizer;
+    if (quantizer) {
+      // The staging window goes now (its last dispatches keep it alive until they ran): the weights do not need it.
+      quantizer.releaseStaging();
+      const weights = this.weights;
+      weights.accepted = this.checked(quantizer).then(() => undefined, (e) => { weights.destroy(); throw e; });
+      weights.accepted.catch(() => undefined); // heard by whoever awaits it (GpuModel.build); never unhandled meanwhile
+    }
     return this.weights;
   }
 
@@ -258,34 +304,55 @@ export class GpuWeightWriter implements WeightSink {
   destroy(): void {
     this.current?.parts.forEach((p) => p.buffer.destroy());
     this.current = null;
+    this.quantizer?.destroy();
+    this.quantizer = null;
     this.weights.destroy();
   }
 
-  private begin(name: string, shape: number[], totalRows: number, parts: ArrayBufferView[], rows: number, values: QuantizedMatrix | null, half: boolean): void {
+  private async checked(quantizer: GpuBlockQuantizer): Promise<void> {
+    try {
+      await Promise.all(this.verdicts);
+      const refused = await quantizer.refusedTensor();
+      if (refused !== null) {
+        throw new BadModelFileError(this.source, `tensor "${this.quantized[refused]}"`, 'holds NaN or an infinity, which int4 and int8 blocks cannot store (the file is damaged)');
+      }
+    } finally {
+      quantizer.destroy();
+    }
+  }
+
+  private begin(name: string, shape: number[], totalRows: number, piece: Piece, layout: PartLayout[]): void {
     if (this.current) throw new Error(`internal: ${name} began before ${this.current.name} ended`);
     const made: PartWriter[] = [];
-    const labels = [name, `${name} ${values?.mins ? 'scales and mins' : 'scales'}`];
     try {
-      parts.forEach((part, i) => {
-        const bytesPerRow = part.byteLength / Math.max(1, rows);
-        const bytes = bytesPerRow * totalRows;
-        const what = i === 0 ? `tensor ${name}${parts.length > 1 ? ' (quantized)' : ''}` : `tensor ${labels[i]}`;
-        if (bytes > this.limit) throw new BufferLimitError(`${this.source}: ${what}`, bytes, this.limit, 'maxStorageBufferBindingSize');
+      for (const part of layout) {
+        const bytes = part.bytesPerRow * totalRows;
+        if (bytes > this.limit) throw new BufferLimitError(`${this.source}: ${part.what(name)}`, bytes, this.limit, 'maxStorageBufferBindingSize');
         // ORT's kernels read in 16-byte vectors: pad the allocation, never the logical size.
-        const buffer = this.device.createBuffer({ label: labels[i], size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: USAGE });
-        made.push({ buffer, bytesPerRow, pending: bytesPerRow % 4 === 0 ? null : new Uint8Array(Math.ceil(bytes / 4) * 4) });
+        const buffer = this.device.createBuffer({ label: part.label(name), size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: USAGE });
+        made.push({ buffer, bytesPerRow: part.bytesPerRow, pending: part.bytesPerRow % 4 === 0 ? null : new Uint8Array(Math.ceil(bytes / 4) * 4) });
         this.weights.bytes += bytes;
         this.tensorBytes.set(name, (this.tensorBytes.get(name) ?? 0) + bytes);
-      });
+      }
+      if (piece.kind === 'quantize') this.quantizer ??= new GpuBlockQuantizer(this.device);
     } catch (e) {
       for (const p of made) p.buffer.destroy();
       throw e;
     }
-    this.current = { name, rows: 0, parts: made };
     const [buffer, scales] = made.map((p) => p.buffer);
-    this.weights.byName.set(name, half ? { buffer, shape, f16: true } : !values
+    let target: QuantizedTarget | null = null;
+    if (piece.kind === 'quantize') {
+      target = { codes: buffer, scales, spec: piece.spec, tensor: this.quantized.length };
+      this.quantized.push(name);
+    }
+    this.current = { name, parts: made, target };
+    const blockSpec = piece.kind === 'blocks' ? piece.q.spec : piece.kind === 'quantize' ? piece.spec : null;
+    this.weights.byName.set(name, piece.kind === 'f16' ? { buffer, shape, f16: true } : !blockSpec
       ? { buffer, shape }
-      : { buffer, shape, quantized: { scales, mins: values.mins !== null, bits: values.spec.bits, blockSize: values.spec.blockSize, blocksPerRow: values.blocksPerRow } });
+      : {
+        buffer, shape,
+        quantized: { scales, mins: piece.kind === 'blocks' && piece.q.mins !== null, bits: blockSpec.bits, blockSize: blockSpec.blockSize, blocksPerRow: blocksPerRow(shape[1], blockSpec) },
+      });
   }
 
   private writePart(part: PartWriter, rowStart: number, data: ArrayBufferView): void {
@@ -296,7 +363,7 @@ export class GpuWeightWriter implements WeightSink {
   }
 
   private end(name: string, f32Bytes: number): void {
-    const t = this.current as { parts: PartWriter[] };
+    const t = this.current as TensorWriter;
     for (const p of t.parts) if (p.pending) this.device.queue.writeBuffer(p.buffer, 0, p.pending.buffer, 0, p.pending.byteLength);
     this.current = null;
     this.uploaded += f32Bytes;
@@ -308,4 +375,30 @@ export class GpuWeightWriter implements WeightSink {
     this.inFlight = 0;
     await this.device.queue.onSubmittedWorkDone();
   }
+}
+
+/** One buffer of a tensor: its bytes per row of the weight, and its names for labels and messages. */
+interface PartLayout {
+  bytesPerRow: number;
+  label(name: string): string;
+  what(name: string): string;
+}
+
+/** A tensor's buffers, from its first piece of `rows` rows: one (values), or codes and per-block f32s. */
+function pieceLayout(piece: Piece, shape: number[], rows: number): PartLayout[] {
+  const perRow = (view: ArrayBufferView) => view.byteLength / Math.max(1, rows);
+  if (piece.kind === 'f32') return [{ bytesPerRow: perRow(piece.data), label: (n) => n, what: (n) => `tensor ${n}` }];
+  if (piece.kind === 'f16') return [{ bytesPerRow: perRow(piece.halves), label: (n) => n, what: (n) => `tensor ${n}` }];
+  const spec = piece.kind === 'blocks' ? piece.q.spec : piece.spec;
+  const mins = piece.kind === 'blocks' && piece.q.mins !== null;
+  const blocks = blocksPerRow(shape[1], spec);
+  const scalesLabel = (n: string) => `${n} ${mins ? 'scales and mins' : 'scales'}`;
+  return [
+    { bytesPerRow: blocks * blobBytes(spec), label: (n) => n, what: (n) => `tensor ${n} (quantized)` },
+    { bytesPerRow: blocks * (mins ? 8 : 4), label: scalesLabel, what: (n) => `tensor ${scalesLabel(n)}` },
+  ];
+}
+
+function bytesOf(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
