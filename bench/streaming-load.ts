@@ -3,6 +3,9 @@
 // path the engine used before (every tensor parsed to f32 on the CPU and kept, then uploaded), measured in the same
 // run for the ratio. Memory is process.memoryUsage() heapUsed + arrayBuffers (what the issue bounds; run node with
 // --expose-gc for a clean baseline) and rss, sampled after every piece of weights and every load event.
+// loadMs is the whole load (weights, then building the model: kernels, ORT sessions, the KV pool); weightsMs its
+// weights part. --shape small (a 4-layer model of 40 MB), smollm2 (the default) or llama1b (Llama-3.2-1B's shape, 2.5 GB
+// of bf16: the H200's q4 cold-load cell), --quantization f32|f16|int8|int4.
 // Build: node bench/build-node-bench.mjs; run: node --expose-gc .carry/node-bench/streaming-load.mjs --model DIR.
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +15,7 @@ import { folderSource, loadModelFromPath, streamModel, type WeightSink } from '.
 import { GpuModel, GpuWeightWriter } from '../engine/runtime/index.ts';
 import { generateGreedy } from '../engine/generation/index.ts';
 import { parseQuantization } from '../engine/quant/index.ts';
-import { SMOLLM2_135M_SHAPE, writeRandomCheckpoint } from './random-checkpoint.ts';
+import { LLAMA_3_2_1B_SHAPE, SMOLLM2_135M_SHAPE, writeRandomCheckpoint, type LlamaShape } from './random-checkpoint.ts';
 
 const MODEL = arg('--model', '');
 const OUT = arg('--out', 'bench-streaming-load.json');
@@ -50,10 +53,10 @@ async function settle(): Promise<Sample> {
 
 async function main() {
   const { engine, adapter } = await openNodeBenchDevice();
-  const small = arg('--shape', 'smollm2') === 'small';
-  const dir = MODEL || (small
-    ? writeRandomCheckpoint(join(tmpdir(), 'sieve-bench-small-shape'), SMALL_SHAPE)
-    : writeRandomCheckpoint(join(tmpdir(), 'sieve-bench-smollm2-135m-shape'), SMOLLM2_135M_SHAPE));
+  const shapeName = arg('--shape', 'smollm2');
+  const shapes: Record<string, LlamaShape> = { small: SMALL_SHAPE, smollm2: SMOLLM2_135M_SHAPE, llama1b: LLAMA_3_2_1B_SHAPE };
+  if (!shapes[shapeName]) throw new Error(`--shape ${shapeName}: one of ${Object.keys(shapes).join(', ')}`);
+  const dir = MODEL || writeRandomCheckpoint(join(arg('--scratch', tmpdir()), `sieve-bench-${shapeName}-shape`), shapes[shapeName]);
   const quantization = QUANTIZATION;
   const rows: Record<string, unknown>[] = [];
   const write = () => writeFileSync(OUT, JSON.stringify({
@@ -65,21 +68,36 @@ async function main() {
     const t0 = performance.now();
     let model: GpuModel;
     let afterWeights: Sample;
+    // Streaming: until the weights are on the GPU and accepted (parse, conversion or quantization, upload); whole:
+    // until the CPU holds every tensor as f32 (its upload is inside GpuModel.create, counted in loadMs only).
+    let weightsMs = 0;
     if (path === 'streaming') {
       const writer = new GpuWeightWriter(engine.device, dir, quantization, () => meter.take());
+      // The engine's sink (engine.ts streams into the writer itself): stored bytes where the writer takes them (f16
+      // kept as f16, f32/f16/bf16 quantized on the GPU), f32 pieces otherwise; memory sampled after each.
       const sink: WeightSink = {
         piece(name, shape, rowStart, n, data) {
           const r = writer.piece(name, shape, rowStart, n, data);
           meter.take();
           return r;
         },
+        takesBlocks: (name, dtype, shape) => writer.takesBlocks(name, dtype, shape),
+        blocks(name, shape, rowStart, n, dtype, stored) {
+          const r = writer.blocks(name, shape, rowStart, n, dtype, stored);
+          meter.take();
+          return r;
+        },
       };
       const files = await streamModel(folderSource(dir), sink, { onProgress: () => meter.take() });
+      const weights = writer.finish();
+      await weights.accepted;
       afterWeights = meter.take();
-      model = await GpuModel.build(engine, files.config, writer.finish(), () => meter.take(), { quantization: QUANTIZATION });
+      weightsMs = performance.now() - t0;
+      model = await GpuModel.build(engine, files.config, weights, () => meter.take(), { quantization: QUANTIZATION });
     } else {
       const loaded = await loadModelFromPath(dir, { onProgress: () => meter.take() });
       afterWeights = meter.take();
+      weightsMs = performance.now() - t0;
       model = await GpuModel.create(engine, loaded, () => meter.take(), { quantization: QUANTIZATION });
     }
     const loadMs = performance.now() - t0;
@@ -89,7 +107,7 @@ async function main() {
     const held = await settle();
     const stats = model.memoryStats();
     const row = {
-      path, loadMs, weightBytes: stats.weightBytes, kvPoolBytes: stats.kvPoolBytes,
+      path, loadMs, weightsMs, weightBytes: stats.weightBytes, kvPoolBytes: stats.kvPoolBytes,
       peakAboveBaseline: meter.above(meter.peak),
       afterWeights: meter.above(afterWeights),
       // What building the model (ORT's prefill sessions over the GPU weights, our kernels) added on top of the weights.
