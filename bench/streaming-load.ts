@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { argOf as arg, openNodeBenchDevice } from './node-harness.ts';
 import { folderSource, loadModelFromPath, streamModel, type WeightSink } from '../engine/model/node.ts';
-import { GpuModel, GpuWeightWriter } from '../engine/runtime/index.ts';
+import { GpuModel, GpuWeightWriter, quantizeOnFor, type QuantizeOn } from '../engine/runtime/index.ts';
 import { generateGreedy } from '../engine/generation/index.ts';
 import { parseQuantization } from '../engine/quant/index.ts';
 import { LLAMA_3_2_1B_SHAPE, SMOLLM2_135M_SHAPE, writeRandomCheckpoint, type LlamaShape } from './random-checkpoint.ts';
@@ -71,8 +71,12 @@ async function main() {
     // Streaming: until the weights are on the GPU and accepted (parse, conversion or quantization, upload); whole:
     // until the CPU holds every tensor as f32 (its upload is inside GpuModel.create, counted in loadMs only).
     let weightsMs = 0;
+    let quantizeOnUsed: string | null = null;
     if (path === 'streaming') {
-      const writer = new GpuWeightWriter(engine.device, dir, quantization, () => meter.take());
+      // As the engine makes it: int4 / int8 quantized on the GPU, or on the CPU on a CPU adapter (--quantize-on overrides).
+      const quantizeOn = arg('--quantize-on', quantizeOnFor(engine.adapterInfo)) as QuantizeOn;
+      quantizeOnUsed = quantizeOn;
+      const writer = new GpuWeightWriter(engine.device, dir, quantization, () => meter.take(), undefined, quantizeOn);
       // The engine's sink (engine.ts streams into the writer itself): stored bytes where the writer takes them (f16
       // kept as f16, f32/f16/bf16 quantized on the GPU), f32 pieces otherwise; memory sampled after each.
       const sink: WeightSink = {
@@ -107,7 +111,7 @@ async function main() {
     const held = await settle();
     const stats = model.memoryStats();
     const row = {
-      path, loadMs, weightsMs, weightBytes: stats.weightBytes, kvPoolBytes: stats.kvPoolBytes,
+      path, quantizeOn: quantizeOnUsed, loadMs, weightsMs, weightBytes: stats.weightBytes, kvPoolBytes: stats.kvPoolBytes,
       peakAboveBaseline: meter.above(meter.peak),
       afterWeights: meter.above(afterWeights),
       // What building the model (ORT's prefill sessions over the GPU weights, our kernels) added on top of the weights.

@@ -8,7 +8,7 @@ import {
   catalogModelConfig, checkCapabilities, deleteCachedModel, defaultModelStorage, findCatalogModel, isModelCached, modelNeeds, openCachedModelSource,
   type CachedModelSource, type CatalogModel,
 } from './hub/index.ts';
-import { checkGpuModelOptions, GpuModel, GpuWeightWriter, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
+import { checkGpuModelOptions, GpuModel, GpuWeightWriter, quantizeOnFor, type DecodeProfile, type GpuModelOptions } from './runtime/index.ts';
 import { codeBytesPerF32Byte, parseQuantization, type QuantizationMode } from './quant/index.ts';
 import { defaultWeightFormat } from './decode/index.ts';
 import { createChatTemplate, loadTokenizer, type ChatTemplate, type TextTokenizer } from './tokenizer/index.ts';
@@ -227,7 +227,9 @@ export class SieveEngine {
       // The old model is freed before the new one's first buffer: two models at once are what a tab cannot hold.
       await this.disposeModel();
       // Weights stream from the network (or the model store) to the GPU tensor by tensor; none stays on the CPU.
-      const writer = new GpuWeightWriter(engineDevice.device, typeof source === 'string' ? source : source.description, quantization, onProgress);
+      const writer = new GpuWeightWriter(
+        engineDevice.device, typeof source === 'string' ? source : source.description, quantization, onProgress, undefined, quantizeOnFor(engineDevice.adapterInfo),
+      );
       let loaded: ModelFiles;
       let calibrations: Map<CalibrationMethod, CalibrationArtifact | null>;
       try {

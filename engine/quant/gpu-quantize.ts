@@ -1,8 +1,9 @@
 // Block quantization at load on the GPU (quantize.wgsl): a weight's stored rows (f32, f16 or bf16, as the checkpoint
 // has them) go to one reused staging buffer, and a kernel writes engine/quant's symmetric int4 / int8 blocks straight
 // into the tensor's buffers: the same bytes as quantizeMatrix (the CPU reference, which stays as the oracle of every
-// quantized kernel test and of this one). Why on the GPU: quantizing on the CPU took most of a q4 cold load (H200
-// yardstick 2026-12-04 run 2: Llama-3.2-1B q4 24.7 s against 4.4 s for f16 and Transformers.js's 4.9 s).
+// quantized kernel test and of this one, and as the load's quantizer on CPU adapters: engine/runtime quantizeOnFor).
+// Why on the GPU: quantizing on the CPU took most of a q4 cold load (H200 yardstick 2026-12-04 run 2: Llama-3.2-1B q4
+// 24.7 s against 4.4 s for f16 and Transformers.js's 4.9 s).
 import { InvalidArgumentError } from '../errors/index.ts';
 import quantizeSource from './quantize.wgsl?raw';
 import { blobBytes, blocksPerRow, type QuantizationSpec } from './block-quant.ts';

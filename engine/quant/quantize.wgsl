@@ -10,12 +10,13 @@
 //   3 params   uniform Params
 //   4 refused  atomic<u32>              atomicMin'd with `tensor` when a block holds NaN or an infinity
 //
-// Why integers throughout, not f32 arithmetic: the code is round(-2^(BITS-1) * w / m) (m the block's value of largest
-// magnitude), ties toward +infinity as JS's Math.round, and the CPU computes it exactly (one division in double, which
-// cannot cross a rounding boundary: block-quant.ts says why). f32 arithmetic on a GPU gives a division of 2.5 ULP
-// (WGSL) and may flush subnormals, so near-ties would round differently; the same decision taken on the integer
-// mantissas is exact on every adapter. The scale m / -2^(BITS-1) is m's bits with the sign flipped and the exponent
-// lowered: exact, since blocks below MIN_BLOCK_MAGNITUDE (2^-100) are zeros and the scale is then never subnormal.
+// Exact on every adapter: the code is round(-2^(BITS-1) * w / m) (m the block's value of largest magnitude), ties
+// toward +infinity as JS's Math.round, and the CPU computes it exactly (one division in double, which cannot cross a
+// rounding boundary: block-quant.ts says why). f32 arithmetic on a GPU gives a division of 2.5 ULP (WGSL) and may
+// flush subnormals, so an f32 kernel alone would round near-ties differently: here an f32 estimate decides only where
+// it cannot be wrong, and the integer mantissas decide the rest (rounded()). The max and the NaN test work on bits.
+// The scale m / -2^(BITS-1) is m's bits with the sign flipped and the exponent lowered: exact, since blocks below
+// MIN_BLOCK_MAGNITUDE (2^-100) are zeros and the scale is then never subnormal.
 
 override BITS: u32 = 4u;
 override BLOCK: u32 = 32u;
@@ -66,12 +67,8 @@ fn f32Bits(i: u32) -> u32 {
   return sign | ((113u - s) << 23u) | (((m << s) & 0x3ffu) << 13u);
 }
 
-// The rounded -2^(BITS-1) * w / m for |w| <= |m| (w, m as f32 bits, m normal): exact integer arithmetic.
-fn rounded(w: u32, m: u32) -> i32 {
-  let wa = w & 0x7fffffffu;
-  if (wa == 0u) {
-    return 0;
-  }
+// floor(2 zp |w| / |m|) and whether it is exact, on the integer mantissas (w, m as f32 bits, m normal, |w| <= |m|).
+fn exactHalves(wa: u32, m: u32) -> vec2<u32> {
   let zp = 1u << (BITS - 1u);
   let we = wa >> 23u;
   let wm = select(wa & 0x7fffffu, (wa & 0x7fffffu) | 0x800000u, we != 0u);
@@ -82,14 +79,33 @@ fn rounded(w: u32, m: u32) -> i32 {
   let num = 2u * zp * wm;
   let q1 = num / mm;
   let r1 = num % mm;
-  var k = 0u;
-  var exact = false;
-  if (d < 32u) {
-    k = q1 >> d;
-    exact = r1 == 0u && (q1 & ((1u << d) - 1u)) == 0u;
+  if (d >= 32u) {
+    return vec2<u32>(0u, 0u);
   }
-  // k = floor(2a) for a = |q|; q > 0 when w and m have opposite signs.
-  if (((w ^ m) & 0x80000000u) != 0u) {
+  return vec2<u32>(q1 >> d, select(0u, 1u, r1 == 0u && (q1 & ((1u << d) - 1u)) == 0u));
+}
+
+// How close (in units of a half step) the f32 estimate of 2 zp |w| / |m| must be to an integer for the exact integer
+// path to decide: the estimate's error is a few ULP of a value <= 2 zp <= 256, under 1e-4.
+const NEAR: f32 = 1e-3;
+
+// The rounded -2^(BITS-1) * w / m for |w| <= |m| (w, m as f32 bits, m normal; `r` = 2 zp / |m| in f32). Only the
+// integer part of 2 zp |w| / |m| matters, and whether it is exact when odd (a tie): an f32 estimate gives it unless
+// it is within NEAR of an integer, and there (about 0.1% of weights) the integer mantissas decide exactly. Below 1
+// the estimate is always right (the magnitude rounds to 0), so a subnormal w flushed to 0 changes nothing.
+fn rounded(w: u32, m: u32, r: f32) -> i32 {
+  let wa = w & 0x7fffffffu;
+  let x = bitcast<f32>(wa) * r;
+  let n = round(x);
+  var k = u32(floor(x));
+  var exact = false;
+  if (n >= 1.0 && abs(x - n) < NEAR) {
+    let e = exactHalves(wa, m);
+    k = e.x;
+    exact = e.y == 1u;
+  }
+  // k = floor(2a) for a = |q|; q > 0 when w and m have opposite signs (or w is 0).
+  if (((w ^ m) & 0x80000000u) != 0u || wa == 0u) {
     return i32((k + 1u) >> 1u);
   }
   if (exact && (k & 1u) == 1u) {
@@ -131,6 +147,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   // m / -zp: the sign flipped and the exponent lowered by BITS - 1; a zero or tiny block's scale is -0 (0 / -zp).
   scales[at] = bitcast<f32>(select((m ^ 0x80000000u) - ((BITS - 1u) << 23u), 0x80000000u, tiny));
   let maxCode = i32((1u << BITS) - 1u);
+  // 2 zp / |m|: normal (|m| >= 2^-100), at most 2^108.
+  let r = f32(2u * zp) / bitcast<f32>(m & 0x7fffffffu);
   let perWord = 32u / BITS;
   let words = BLOCK / perWord;
   for (var wi = 0u; wi < words; wi++) {
@@ -140,7 +158,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       var code = i32(zp);
       // Elements past cols (a row's last, short block) and every element of a tiny block get the code of 0.
       if (j < count && !tiny) {
-        code = clamp(i32(zp) + rounded(f32Bits(base + j), m), 0, maxCode);
+        code = clamp(i32(zp) + rounded(f32Bits(base + j), m, r), 0, maxCode);
       }
       word |= u32(code) << (e * BITS);
     }

@@ -14,7 +14,7 @@ import type { CacheUsage, DeviceSampling, ForwardBackend, PrefillOptions } from 
 import { checkGpuErrors, type EngineDevice } from '../gpu/index.ts';
 import { DEFAULT_KV_MEMORY_BYTES, KV_BUFFER_BYTES, KV_DTYPES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type KvDtype, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
-import { GpuWeights } from './weights.ts';
+import { GpuWeights, quantizeOnFor } from './weights.ts';
 import { countingEncoder, decodeVariantFor, defaultWeightFormat, WgslDecoder, type DispatchCounts } from '../decode/index.ts';
 import { parseQuantization, type QuantizationMode } from '../quant/index.ts';
 import { WgslPrefill } from '../prefill/index.ts';
@@ -129,7 +129,7 @@ export class GpuModel implements ForwardBackend {
   /** A model whose weights are on the CPU (tests, benches, the CPU reference's LoadedModel): uploads them, then build. */
   static async create(engine: EngineDevice, loaded: LoadedModel, onProgress?: ProgressCallback, options: GpuModelOptions = {}): Promise<GpuModel> {
     checkPrefillChunk(options);
-    const weights = GpuWeights.upload(engine.device, loaded, onProgress, parseQuantization(options.quantization, defaultWeightFormat(engine.adapterInfo)));
+    const weights = GpuWeights.upload(engine.device, loaded, onProgress, parseQuantization(options.quantization, defaultWeightFormat(engine.adapterInfo)), quantizeOnFor(engine.adapterInfo));
     await weights.accepted; // a refused tensor: typed, and nothing of it stays
     return GpuModel.build(engine, loaded.config, weights, onProgress, options);
   }

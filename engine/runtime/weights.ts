@@ -9,9 +9,9 @@
 import { BadModelFileError, BufferLimitError } from '../errors/index.ts';
 import { withGpuErrorScopes } from '../gpu/index.ts';
 import type { LoadedModel, ProgressCallback, WeightSink } from '../model/index.ts';
-import { F16_UNIT } from '../decode/index.ts';
+import { decodeVariantFor, F16_UNIT } from '../decode/index.ts';
 import {
-  blobBytes, blocksPerRow, GpuBlockQuantizer, ggmlRepackSpec, gpuQuantizes, gpuScales, isQuantizedWeight, packF16Pairs, quantizationSpec,
+  blobBytes, blocksPerRow, GpuBlockQuantizer, ggmlRepackSpec, gpuQuantizes, gpuScales, isQuantizedWeight, packF16Pairs, quantizationSpec, quantizeMatrix,
   repackGgmlBlocks, storageSpec, type QuantizationMode, type QuantizationSpec, type QuantizedMatrix, type QuantizedTarget,
 } from '../quant/index.ts';
 
@@ -38,6 +38,18 @@ export interface GpuWeight {
 export function gpuWeightFormat(w: GpuWeight): string {
   const q = w.quantized;
   return q ? `int${q.bits}/${q.blockSize}${q.mins ? '+min' : ''}` : w.f16 ? 'f16' : 'f32';
+}
+
+/** Where int4 / int8 blocks are made at load: the GPU quantizer (quantize.wgsl) or the CPU reference (the same bytes). */
+export type QuantizeOn = 'gpu' | 'cpu';
+
+/**
+ * The GPU on real GPUs; the CPU on CPU adapters (SwiftShader, llvmpipe), where the "GPU" is the same cores running an
+ * emulation: 8M f16 values took 5.5 s through quantize.wgsl on SwiftShader against 0.74 s in quantizeMatrix
+ * (Dawn in Node here, 2 cores under load; engine/quant/gpu-quantize.ts has the H200's reason for the GPU).
+ */
+export function quantizeOnFor(adapter: { vendor?: string; architecture?: string; description?: string }): QuantizeOn {
+  return decodeVariantFor(adapter).name === 'cpu-adapter' ? 'cpu' : 'gpu';
 }
 
 /**
@@ -83,11 +95,11 @@ export class GpuWeights {
    * streaming load uses. `format`: weights that isQuantizedWeight names are stored in it (default f32). An untied
    * checkpoint's lm_head.weight is uploaded even when tie_word_embeddings says to use embed_tokens.
    */
-  static upload(device: GPUDevice, model: LoadedModel, onProgress?: ProgressCallback, format: QuantizationMode = 'f32'): GpuWeights {
+  static upload(device: GPUDevice, model: LoadedModel, onProgress?: ProgressCallback, format: QuantizationMode = 'f32', quantizeOn: QuantizeOn = 'gpu'): GpuWeights {
     // The CPU copy exists already: nothing is gained by waiting for the queue. Upload stays synchronous (decoders in
     // tests are built in constructors over it), and the device's answers for the tensors' buffers come as `accepted`
     // (error scopes answer asynchronously whatever the caller does); GpuModel.create awaits it before building.
-    const writer = new GpuWeightWriter(device, model.source, format, onProgress, Infinity);
+    const writer = new GpuWeightWriter(device, model.source, format, onProgress, Infinity, quantizeOn);
     const answers: Promise<void>[] = [];
     try {
       for (const name of model.weights.names()) {
@@ -178,6 +190,7 @@ export class GpuWeightWriter implements WeightSink {
     private readonly format: QuantizationMode,
     private readonly onProgress?: ProgressCallback,
     private readonly inFlightBytes = UPLOAD_IN_FLIGHT_BYTES,
+    private readonly quantizeOn: QuantizeOn = 'gpu',
   ) {
     this.weights = new GpuWeights(format);
     this.quantization = this.weights.quantization;
@@ -186,7 +199,9 @@ export class GpuWeightWriter implements WeightSink {
 
   piece(name: string, shape: number[], rowStart: number, rows: number, data: Float32Array): Promise<void> | void {
     const spec = storageSpec(name, 'F32', shape, this.quantization);
-    // int4 / int8 (the load option's blocks are symmetric, what the GPU quantizer writes): quantized on the GPU.
+    // int4 / int8 (the load option's blocks are symmetric, what the GPU quantizer writes): on the GPU, or on a CPU
+    // adapter by the CPU reference (the same bytes; quantizeOnFor says why).
+    if (spec && this.quantizeOn === 'cpu') return this.write(name, shape, rowStart, rows, { kind: 'blocks', q: quantizeMatrix(data, rows, shape[1], spec) });
     if (spec) return this.write(name, shape, rowStart, rows, { kind: 'quantize', dtype: 'F32', stored: bytesOf(data), spec });
     if (this.storesF16(name, shape)) return this.write(name, shape, rowStart, rows, { kind: 'f16', halves: packF16Pairs(data, rows * shape[1]) });
     return this.write(name, shape, rowStart, rows, { kind: 'f32', data });
@@ -214,7 +229,7 @@ export class GpuWeightWriter implements WeightSink {
   takesBlocks(name: string, dtype: string, shape: number[]): boolean {
     if (dtype === 'F16' && this.storesF16(name, shape)) return true;
     const spec = storageSpec(name, dtype, shape, this.quantization);
-    return spec !== null && (ggmlRepackSpec(dtype) !== null || gpuQuantizes(dtype, spec));
+    return spec !== null && (ggmlRepackSpec(dtype) !== null || (this.quantizeOn === 'gpu' && gpuQuantizes(dtype, spec)));
   }
 
   blocks(name: string, shape: number[], rowStart: number, rows: number, dtype: string, stored: Uint8Array): Promise<void> | void {
@@ -224,7 +239,7 @@ export class GpuWeightWriter implements WeightSink {
       return this.write(name, shape, rowStart, rows, { kind: 'f16', halves: new Uint32Array(words.buffer, words.byteOffset, words.byteLength / 4) });
     }
     const spec = storageSpec(name, dtype, shape, this.quantization);
-    if (spec && gpuQuantizes(dtype, spec)) return this.write(name, shape, rowStart, rows, { kind: 'quantize', dtype, stored, spec });
+    if (spec && this.quantizeOn === 'gpu' && gpuQuantizes(dtype, spec)) return this.write(name, shape, rowStart, rows, { kind: 'quantize', dtype, stored, spec });
     const values = shape.length === 2 ? repackGgmlBlocks(dtype, stored, rows, shape[1]) : null;
     if (!values) throw new Error(`internal: ${name}'s ${dtype} blocks cannot be repacked (takesBlocks said no)`);
     return this.write(name, shape, rowStart, rows, { kind: 'blocks', q: values });
