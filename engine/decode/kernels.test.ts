@@ -284,3 +284,27 @@ describe('decode kernels the device refuses', () => {
     kernels.destroy();
   });
 });
+
+describe('measured matvec picks', () => {
+  it('a matvec the table names takes its shape (the others keep the format default), with the same products', async () => {
+    const device = await nodeGpuDevice();
+    const rows = 100;
+    const inF = 64;
+    const next = seededUniform(17);
+    const w = randoms(next, rows * inF, 0.1);
+    const x = randoms(next, inF);
+    const m: MatrixBuffer = { buffer: upload(device, w), shape: [rows, inF] };
+    // 16 lanes a row, 1 row each: 4 rows a workgroup of 64, so 25 workgroups instead of the default's 2.
+    const picked = { workgroupSize: 64, threadsPerRow: 16, rowsPerThread: 1, minWorkgroups: 0, laneWords: 4 as const };
+    const kernels = new DecodeKernels(device, EPS, { variant: { ...CPU_ADAPTER_VARIANT, matvecPicks: [{ format: 'f32', mode: 'residual', rows, in: inF, shape: picked }] } });
+    const want = matvec(w, x, rows, inF, null);
+    for (const [mode, workgroups] of [['residual', 25], ['normed', 2]] as const) {
+      const out = upload(device, new Float32Array(rows));
+      const d = kernels.matvec(mode, mode, { x: upload(device, x), norm: upload(device, new Float32Array(inF).fill(1)), matrices: [m], out });
+      expect(d.workgroups[0] * d.workgroups[1], mode).toBe(workgroups);
+      run(device, d);
+      if (mode === 'residual') expect(maxDiff(await readBuffer(device, out, 0, rows * 4), want)).toBeLessThan(TOLERANCE);
+    }
+    kernels.destroy();
+  });
+});
