@@ -40,7 +40,7 @@ describe('bench/compare (the yardstick)', () => {
     execFileSync(process.execPath, [
       join(out, 'bundle/driver.mjs'), '--models', join(here, 'testdata/tiny'), '--formats', 'fp32', '--engines', 'sieve,transformers',
       '--contexts', '16', '--prompts', '8', '--reps', '1', '--decode-tokens', '1', '--golden-tokens', '2',
-      '--chat-turns', '2', '--chat-user', '4', '--chat-reply', '2', '--bandwidth-bytes', String(1 << 24), '--out', reportPath, '--svg', join(out, 'chart.svg'),
+      '--chat-turns', '2', '--chat-user', '4', '--chat-reply', '2', '--bandwidth-bytes', String(1 << 20), '--out', reportPath, '--svg', join(out, 'chart.svg'),
       // One load per engine: on SwiftShader a load is mostly shader compilation (minutes on a busy machine), and the
       // second one says nothing the first does not.
       '--no-cached-load',

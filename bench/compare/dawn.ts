@@ -157,8 +157,12 @@ export async function measureReadBandwidth(bytes: number, passes = 8): Promise<n
     const t = performance.now();
     device.queue.submit([e.finish()]);
     await device.queue.onSubmittedWorkDone();
+    const s = (performance.now() - t) / 1000;
     // The first pass is a warm-up (pipeline first use, the buffer's first touch).
-    if (p > 0) best = Math.max(best, (reads * size) / ((performance.now() - t) / 1000));
+    if (p > 0) best = Math.max(best, (reads * size) / s);
+    // A software adapter (SwiftShader: ~10 s a pass of 16 MiB on this busy machine) gets one timed pass: the figure
+    // only says it works there, and the smoke test and dry run should not spend minutes on it. 0.1 ms on the H200.
+    if (p > 0 && s > 0.5) break;
   }
   device.destroy();
   return best;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBandwidthFor, readmeSection, replaceBetweenMarkers, verdict } from './publish.ts';
+import { mergeReports, readBandwidthFor, readmeSection, replaceBetweenMarkers, runLabel, verdict } from './publish.ts';
 import { ratiosToSieve, rooflinePercent, sampled, withRoofline, type EngineCell, type Report } from './report.ts';
 
 function engine(name: string, tokS: number, ttftMs: number): EngineCell {
@@ -54,5 +54,22 @@ describe('publish', () => {
     writeFileSync(join(dir, 'decode/wgsl-decode-shapes.json'), JSON.stringify({ yardstick: { readGBperS: 4147 } }));
     expect(readBandwidthFor(report, dir).bytesPerS).toBe(4147e9);
     expect(readBandwidthFor({ ...report, readBandwidthBytesPerS: 3e12 }, dir).bytesPerS).toBe(3e12);
+  });
+  it('merges runs: a later run\'s cell replaces the earlier one\'s, the rest stay, and each says its run', () => {
+    const cell = (format: string, tokS: number, results: string) => {
+      const es = [engine('sieve', tokS, 50), engine('transformers', 100, 25)];
+      return { model: 'm', format, rounds: 5, exportOps: {}, exportBytes: 0, engines: es, ratiosToSieve: ratiosToSieve(es), from: { results, date: results.includes('run3') ? '2026-12-06' : '2026-12-04', adapter: 'H200', versions: { sieve: '0.1.0' }, readBandwidthBytesPerS: 4e12 } };
+    };
+    const old: Report = { ...report, cells: [cell('fp16', 300, 'bench/results/run2/yardstick/compare-m.json'), cell('q4', 150, 'bench/results/run2/yardstick/compare-m.json')],
+      notRun: [{ engine: 'webllm', model: 'm', format: 'fp16', reason: 'no library' }, { engine: 'webllm', model: 'm', format: 'q4', reason: 'no library' }] };
+    const newer: Report = { ...report, date: '2026-12-06T00:00:00Z', cells: [cell('fp16', 400, 'bench/results/run3/yardstick/compare-m.json')], notRun: [] };
+    const m = mergeReports([old, newer]);
+    expect(m.cells.map((c) => `${c.format} ${c.engines[0].decodeTokensPerS[512].median}`)).toEqual(['q4 150', 'fp16 400']);
+    // WebLLM's "no library" for fp16 was the old run's, whose fp16 cell is gone; q4's stays with its cell.
+    expect(m.notRun.map((n) => n.format)).toEqual(['q4']);
+    expect(runLabel('bench/results/run3/yardstick/compare-m.json')).toBe('run3');
+    const body = readmeSection(m, 'docs/yardstick.svg', 'bench/results/compare-h200.json');
+    expect(body).toContain('The cells come from 2 runs (the run column): run2 (2026-12-04');
+    expect(body).toContain('| m | fp16 | Transformers.js | run3 | yes | 5 |');
   });
 });

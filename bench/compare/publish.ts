@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { drawChart } from './chart.ts';
-import { withRoofline, type Report } from './report.ts';
+import { withRoofline, type Cell, type Report } from './report.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const BEGIN = '<!-- yardstick:begin -->';
@@ -26,13 +26,28 @@ function findReports(dir: string): string[] {
   return out.sort();
 }
 
-/** The shapes' reports as one: the first one's run facts, every cell and every engine that could not run. */
+/**
+ * The reports as one, oldest first: the newest run's facts; one cell per model x format, a later report's replacing an
+ * earlier one's (a run that re-measured a cell supersedes it; cells it did not run stay as the earlier run had them);
+ * the engines that could not run, from the report whose cell is kept (or the latest that names a cell none has).
+ */
 export function mergeReports(reports: Report[], extra: Record<string, unknown> = {}): Report & Record<string, unknown> {
   if (reports.length === 0) throw new Error('no compare-*.json reports in the results');
-  const first = reports.find((r) => (r.readBandwidthBytesPerS ?? 0) > 0) ?? reports.find((r) => r.bandwidthBytesPerS > 0) ?? reports[0];
-  // Each shape's run may have had its own workload (decode tokens): kept by model.
-  const workloads = Object.fromEntries(reports.flatMap((r) => [...new Set(r.cells.map((c) => c.model))].map((m) => [m, r.workload])));
-  return { ...first, cells: reports.flatMap((r) => r.cells), notRun: reports.flatMap((r) => r.notRun), workloads, ...extra };
+  const withBw = reports.filter((r) => (r.readBandwidthBytesPerS ?? 0) > 0 || r.bandwidthBytesPerS > 0);
+  const first = withBw.at(-1) ?? reports.at(-1)!;
+  const key = (m: string, f: string) => `${m}\u0000${f}`;
+  const cells = new Map<string, { cell: Cell; report: Report }>();
+  for (const r of reports) for (const c of r.cells) { cells.delete(key(c.model, c.format)); cells.set(key(c.model, c.format), { cell: c, report: r }); }
+  const notRun: Report['notRun'] = [];
+  const named = new Map<string, Report>();
+  for (const r of reports) for (const n of r.notRun) named.set(key(n.model, n.format), r);
+  for (const r of reports) for (const n of r.notRun) {
+    const k = key(n.model, n.format);
+    if ((cells.get(k)?.report ?? named.get(k)) === r) notRun.push(n);
+  }
+  // Each model's workload (decode tokens) from the report its cells came from.
+  const workloads = Object.fromEntries([...cells.values()].map(({ cell, report }) => [cell.model, report.workload]));
+  return { ...first, cells: [...cells.values()].map(({ cell }) => cell), notRun, workloads, ...extra };
 }
 
 const fmt = (x: number | undefined, digits = 0) => (x === undefined || !Number.isFinite(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
@@ -55,6 +70,10 @@ export function readmeSection(r: Report, chartPath: string, jsonPath: string): s
     : fewest >= Number(r.workload.reps) ? 'every cell had them all' : `every cell had at least ${fewest}`;
   const cached = r.cells.some((c) => c.engines.some((e) => e.load && e.load.cachedToFirstTokenMs !== null));
   const f16Toggle = (r.dawnFlags ?? []).some((f) => f.includes('vulkan_enable_f16_on_nvidia'));
+  // The runs the cells came from (publish merges several: a later run's cell replaces an earlier one's).
+  const runOf = (c: Cell) => (c.from ? runLabel(c.from.results) : '');
+  const runs = [...new Map(r.cells.filter((c) => c.from).map((c) => [runOf(c), c.from!])).entries()];
+  const multi = runs.length > 1;
   lines.push(`Measured ${r.date.slice(0, 10)} on ${adapter} through Dawn in Node (${r.gpuFiguresFrom.split(';')[0].replace(/^Dawn \(.*?\) in Node, /, '')}), `
     + `read bandwidth ${fmt((r.readBandwidthBytesPerS ?? 0) / 1e9)} GB/s (${r.rooflineBandwidth ?? 'unknown source'}; copy ${fmt(r.bandwidthBytesPerS / 1e9)} GB/s, read + written); ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}. `
     + (f16Toggle ? `Dawn ran with the toggle \`vulkan_enable_f16_on_nvidia\` on (${(r.dawnFlags ?? []).join(' ')}): without it Dawn hides \`shader-f16\` on NVIDIA's Vulkan driver, and Chrome on NVIDIA/Linux does not set it, so there Transformers.js's fp16 and WebLLM's q0f16 do not run in a default Chrome (Sieve's f16 weights do not need \`shader-f16\`). ` : '')
@@ -62,11 +81,12 @@ export function readmeSection(r: Report, chartPath: string, jsonPath: string): s
     + (cached ? '' : `No second ("cached") load: ${String(r.workload.loadCached).replace(/^not run: /, '')}. `)
     + `Ratios are the engine's over Sieve's in the same cell (tokens/s: above 1 is faster than Sieve; TTFT: below 1 is faster). `
     + `% of roofline: the time the bytes one decode step reads (the engine's weight bytes + its KV bytes per token × the context) take at the read bandwidth, over the measured time per token; 100% would be a step that only streams its bytes once. `
+    + (multi ? `The cells come from ${runs.length} runs (the run column): ${runs.map(([label, f]) => `${label} (${f.date.slice(0, 10)}, ${f.adapter}, read bandwidth ${fmt((f.readBandwidthBytesPerS ?? 0) / 1e9)} GB/s, ${Object.entries(f.versions).map(([k, v]) => `${k} ${v}`).join(', ')})`).join('; ')}; each cell's ratios are within its run, its roofline against its run's read bandwidth. ` : '')
     + `Full figures: \`${jsonPath}\`; chart: \`${chartPath}\`.`);
   lines.push('');
   lines.push(`![decode tokens/s against context](${chartPath})`);
   lines.push('');
-  const head = ['model', 'format', 'engine', 'fair', 'rounds', ...contexts.map((c) => `tok/s @${kLabel(c)}`), ...contexts.map((c) => `×Sieve @${kLabel(c)}`),
+  const head = ['model', 'format', 'engine', ...(multi ? ['run'] : []), 'fair', 'rounds', ...contexts.map((c) => `tok/s @${kLabel(c)}`), ...contexts.map((c) => `×Sieve @${kLabel(c)}`),
     ...contexts.map((c) => `% roofline @${kLabel(c)}`), ...prompts.map((p) => `TTFT ${kLabel(p)} ms`), cached ? 'load cold / cached s' : 'cold load s', '10-turn chat s'];
   lines.push(`| ${head.join(' | ')} |`);
   lines.push(`|${head.map(() => '---').join('|')}|`);
@@ -75,7 +95,7 @@ export function readmeSection(r: Report, chartPath: string, jsonPath: string): s
     for (const e of c.engines) {
       if (!e.load) continue;
       const ratio = (ctx: number) => (e === sieve ? '1' : fmt(c.ratiosToSieve[e.engine]?.decodeTokensPerS[ctx], 2));
-      lines.push(`| ${[c.model, c.format, `${NAMES[e.engine] ?? e.engine}${e.engine === 'sieve' && /runs f32/.test(e.config) ? ' (f32)' : ''}`, e.fairness?.pass ? 'yes' : 'NO',
+      lines.push(`| ${[c.model, c.format, `${NAMES[e.engine] ?? e.engine}${e.engine === 'sieve' && /runs f32/.test(e.config) ? ' (f32)' : ''}`, ...(multi ? [runOf(c)] : []), e.fairness?.pass ? 'yes' : 'NO',
         `${c.rounds}${c.partial ? ' (cut off)' : ''}`, ...contexts.map((k) => fmt(med(e.decodeTokensPerS[k]), 1)), ...contexts.map(ratio),
         ...contexts.map((k) => fmt(e.rooflinePercent[k], 1)), ...prompts.map((p) => fmt(med(e.ttftMs[p]))),
         cached ? `${fmt(e.load.coldToFirstTokenMs / 1000, 1)} / ${e.load.cachedToFirstTokenMs === null ? '–' : fmt(e.load.cachedToFirstTokenMs / 1000, 1)}` : fmt(e.load.coldToFirstTokenMs / 1000, 1), e.chat ? fmt(e.chat.totalMs / 1000, 2) + (e.chat.reprefills ? ' (re-prefills)' : '') : '–'].join(' | ')} |`);
@@ -95,6 +115,13 @@ export function readmeSection(r: Report, chartPath: string, jsonPath: string): s
   }
   lines.push(`**Where Sieve is ahead and where it is behind.** ${verdict(r)}`);
   return lines.join('\n');
+}
+
+/** A run's name from its report's path: the results folder (bench/results/<run>/yardstick/compare-x.json -> <run>). */
+export function runLabel(results: string): string {
+  const parts = results.split('/').slice(0, -1);
+  if (parts.at(-1) === 'yardstick') parts.pop();
+  return parts.at(-1) ?? results;
 }
 
 /** A plain sentence per other engine: in which cells and metrics Sieve is ahead, in which behind, with the ratios. */
@@ -164,21 +191,33 @@ export function readBandwidthFor(merged: Report, dir: string, readGbps?: number)
 }
 
 function main() {
-  const dir = process.argv[2];
-  if (!dir || !existsSync(dir)) throw new Error('usage: node --import tsx bench/compare/publish.ts <results dir> [--json F] [--svg F] [--readme F] [--read-gbps N]');
+  // Results folders, oldest first (the arguments before the first --flag).
+  const flagAt = process.argv.findIndex((a, i) => i >= 2 && a.startsWith('--'));
+  const dirs = process.argv.slice(2, flagAt < 0 ? undefined : flagAt);
+  if (dirs.length === 0 || dirs.some((d) => !existsSync(d))) throw new Error('usage: node --import tsx bench/compare/publish.ts <results dir> [<newer results dir> ...] [--json F] [--svg F] [--readme F] [--read-gbps N]');
   const jsonOut = arg('--json', join(root, 'bench/results/compare-h200.json'));
   const svgOut = arg('--svg', join(root, 'docs/yardstick.svg'));
   const readme = arg('--readme', join(root, 'README.md'));
-  const files = findReports(dir);
-  const reports = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Report);
-  const exportsTxt = files.map((f) => join(f, '../exports.txt')).find((f) => existsSync(f));
-  const raw = mergeReports(reports, {
-    sources: files.map((f) => relative(dir, f)),
-    exports: exportsTxt ? readFileSync(exportsTxt, 'utf8').trim().split('\n') : [],
-  });
   const gbps = arg('--read-gbps', '');
-  const bw = readBandwidthFor(raw, dir, gbps ? Number(gbps) : undefined);
-  const merged = withRoofline(raw, bw.bytesPerS, bw.from);
+  const reports: Report[] = [];
+  const files: string[] = [];
+  const exportsLines: string[] = [];
+  for (const dir of dirs) {
+    const found = findReports(dir);
+    if (found.length === 0) throw new Error(`${dir}: no compare-*.json reports`);
+    for (const f of found) {
+      const r = JSON.parse(readFileSync(f, 'utf8')) as Report;
+      // Each run's roofline against its own read bandwidth (an older report's from its run's decode segment).
+      const bw = readBandwidthFor(r, dir, gbps ? Number(gbps) : undefined);
+      const done = withRoofline(r, bw.bytesPerS, bw.from);
+      const from = { results: relative(root, f), date: r.date, adapter: [r.adapter.device, r.adapter.description].filter(Boolean).join(' '), versions: r.versions, readBandwidthBytesPerS: bw.bytesPerS };
+      reports.push({ ...done, cells: done.cells.map((c) => ({ ...c, from })) });
+      files.push(f);
+    }
+    const exportsTxt = found.map((f) => join(f, '../exports.txt')).find((f) => existsSync(f));
+    if (exportsTxt) exportsLines.push(...readFileSync(exportsTxt, 'utf8').trim().split('\n'));
+  }
+  const merged = mergeReports(reports, { sources: files.map((f) => relative(root, f)), exports: exportsLines });
   writeFileSync(jsonOut, JSON.stringify(merged, null, 1) + '\n');
   writeFileSync(svgOut, drawChart(merged));
   const rel = (p: string) => relative(root, p);

@@ -44,6 +44,11 @@ export interface Cell {
   /** Other engine / Sieve, per metric: tokens/s ratios (> 1: faster than Sieve), ms ratios (< 1: faster than Sieve). */
   /** Present (true) in a cell the run was cut off in: what it measured before its time ran out. */
   partial?: boolean;
+  /**
+   * The run this cell was measured in, where publish.ts merged cells of several runs (issue 17: cells may come from
+   * different sessions): its report file, date, adapter, package versions and the read bandwidth of its roofline.
+   */
+  from?: { results: string; date: string; adapter: string; versions: Record<string, string>; readBandwidthBytesPerS?: number };
   ratiosToSieve: Record<string, { decodeTokensPerS: Record<string, number>; ttftMs: Record<string, number>; loadColdMs: number | null; loadCachedMs: number | null; chatTotalMs: number | null }>;
 }
 

@@ -83,6 +83,9 @@ for b in node-bench yardstick; do
   ln -f "$KIT/ort-wasm-simd-threaded.asyncify.wasm" "$KIT/$b/ort-wasm-simd-threaded.asyncify.wasm"
   ln -f "$KIT/dawn.node" "$KIT/$b/dist/linux-x64/dawn.node"
 done
+# The tracked files that travel xz'd in the carry (make-carry.mjs PACKED_MODELS; slim-tree.mjs hid them from the tree):
+# back where the segments read them, only where missing (the dry run here has them, and keeps its own).
+[ -f "$CARRY/models.tar.xz" ] && { tar -C "$ROOT" --skip-old-files -xJf "$CARRY/models.tar.xz" || say "models.tar.xz: unpacking failed"; }
 if [ -d "$CARRY/webllm" ]; then mkdir -p "$KIT/webllm"; for f in "$CARRY"/webllm/*.xz; do xz -dc "$f" > "$KIT/webllm/$(basename "${f%.xz}")"; done; fi
 say "kit: node $("$NODE" --version 2>&1), $(ls "$KIT/node-bench" | tr '\n' ' ')"
 

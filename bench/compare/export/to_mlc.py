@@ -82,6 +82,64 @@ def mlc_tensor(name, hf):
     return hf[name]
 
 
+def concrete_shape(p, c):
+    """The parameter's shape with the library's symbolic dimensions (Llama-3.2-1B's q0f16 library has
+    ['vocab_size', 2048] for the embedding: it takes the vocabulary from mlc-chat-config.json) taken from the config."""
+    out = []
+    for d in p['shape']:
+        if isinstance(d, str):
+            if d not in c:
+                raise SystemExit(f"{p['name']}: the library's dimension {d!r} is not in config.json")
+            d = c[d]
+        out.append(int(d))
+    return out
+
+
+def hf_layout(c):
+    """The checkpoint's tensors as export.py names and shapes them (transformers' llama / qwen2 layout), as zero-stride
+    arrays: --check resolves every library parameter from these without the gigabytes of a real checkpoint."""
+    h, f, d = c['hidden_size'], c['intermediate_size'], c.get('head_dim') or c['hidden_size'] // c['num_attention_heads']
+    nh, kv = c['num_attention_heads'], c['num_key_value_heads']
+    z = lambda *shape: np.broadcast_to(np.float16(0), shape)
+    hf = {'model.embed_tokens.weight': z(c['vocab_size'], h), 'model.norm.weight': z(h)}
+    for i in range(c['num_hidden_layers']):
+        p = f'model.layers.{i}.'
+        hf.update({p + 'input_layernorm.weight': z(h), p + 'post_attention_layernorm.weight': z(h),
+                   p + 'self_attn.q_proj.weight': z(nh * d, h), p + 'self_attn.k_proj.weight': z(kv * d, h),
+                   p + 'self_attn.v_proj.weight': z(kv * d, h), p + 'self_attn.o_proj.weight': z(h, nh * d),
+                   p + 'mlp.gate_proj.weight': z(f, h), p + 'mlp.up_proj.weight': z(f, h), p + 'mlp.down_proj.weight': z(h, f)})
+        if c.get('attention_bias', c['model_type'] == 'qwen2'):
+            hf.update({p + 'self_attn.q_proj.bias': z(nh * d), p + 'self_attn.k_proj.bias': z(kv * d), p + 'self_attn.v_proj.bias': z(kv * d)})
+    if not c.get('tie_word_embeddings', False):
+        hf['lm_head.weight'] = z(c['vocab_size'], h)
+    return hf
+
+
+def check(lib, c):
+    """Whether every parameter the library binds builds from a checkpoint of config `c` with the library's shape:
+    the conversion's dry run (the yardstick's dry run calls it for each library the carry holds)."""
+    meta = lib_metadata(lib)
+    if c['model_type'] != meta['model_type']:
+        raise SystemExit(f"the library is for {meta['model_type']}, the config is {c['model_type']}")
+    if not meta['quantization'].startswith('q0'):
+        raise SystemExit(f"{meta['quantization']}: not an unquantized library")
+    hf, n = hf_layout(c), 0
+    for p in meta['params']:
+        t = mlc_tensor(p['name'], hf)
+        want = concrete_shape(p, c)
+        if list(t.shape) != want:
+            raise SystemExit(f"{p['name']}: the library wants {want}, the checkpoint gives {list(t.shape)}")
+        n += int(np.prod(want))
+    kvc = meta.get('kv_cache', {})
+    want = {'num_hidden_layers': c['num_hidden_layers'], 'num_attention_heads': c['num_attention_heads'], 'num_key_value_heads': c['num_key_value_heads'],
+            'head_dim': c.get('head_dim') or c['hidden_size'] // c['num_attention_heads']}
+    for k, v in want.items():
+        if k in kvc and kvc[k] != v:
+            raise SystemExit(f'the library\'s KV cache has {k} {kvc[k]}, the config {v}')
+    print(f"{os.path.basename(lib)}: {meta['model_type']} {meta['quantization']}, {len(meta['params'])} parameters "
+          f"({n} values) all build from the checkpoint's tensors with the library's shapes; context {meta['context_window_size']}")
+
+
 def write_tokenizer(out, vocab_size):
     tok = {
         'version': '1.0', 'truncation': None, 'padding': None, 'added_tokens': [], 'normalizer': None,
@@ -117,10 +175,25 @@ def chat_config(meta, c):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--model', required=True, help='a folder written by export.py (config.json, model.safetensors)')
+    ap.add_argument('--model', help='a folder written by export.py (config.json, model.safetensors)')
     ap.add_argument('--lib', required=True, help='the prebuilt MLC WebGPU model library (.wasm)')
-    ap.add_argument('--format', required=True, help='the cell (fp32, fp16) WebLLM joins with this library')
+    ap.add_argument('--format', help='the cell (fp32, fp16) WebLLM joins with this library')
+    ap.add_argument('--check', metavar='CONFIG', help='only check that a checkpoint of this config.json (or a models/catalog.json '
+                    'id) converts for the library: every parameter and shape, nothing written')
     a = ap.parse_args()
+    if a.check:
+        if os.path.exists(a.check):
+            c = json.load(open(a.check))
+        else:
+            root = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..')
+            models = json.load(open(os.path.join(root, 'models', 'catalog.json')))['models']
+            c = next((m['config'] for m in models if m['id'] == a.check), None)
+            if c is None:
+                raise SystemExit(f'--check {a.check}: neither a config.json nor a models/catalog.json id')
+        check(a.lib, c)
+        return
+    if not a.model or not a.format:
+        ap.error('--model and --format are needed (or --check CONFIG)')
     meta = lib_metadata(a.lib)
     rel = f"mlc-{meta['quantization']}/resolve/main/"
     out = os.path.join(a.model, rel)
@@ -140,8 +213,9 @@ def main():
         if p.get('preprocs'):
             raise SystemExit(f"{p['name']}: preprocessing {p['preprocs']} is not handled")
         t = mlc_tensor(p['name'], hf)
-        if list(t.shape) != list(p['shape']):
-            raise SystemExit(f"{p['name']}: the library wants {p['shape']}, the checkpoint gives {list(t.shape)}")
+        shape = concrete_shape(p, c)
+        if list(t.shape) != shape:
+            raise SystemExit(f"{p['name']}: the library wants {shape}, the checkpoint gives {list(t.shape)}")
         b = np.ascontiguousarray(t.astype({'float32': np.float32, 'float16': np.float16}[p['dtype']])).tobytes()
         if offset > 0 and offset + len(b) > SHARD_BYTES:
             close_shard()
@@ -150,12 +224,12 @@ def main():
             offset = 0
             blob = open(os.path.join(out, f'params_shard_{len(shards)}.bin'), 'wb')
         blob.write(b)
-        records.append({'name': p['name'], 'shape': p['shape'], 'dtype': p['dtype'], 'format': 'raw', 'nbytes': len(b), 'byteOffset': offset})
+        records.append({'name': p['name'], 'shape': shape, 'dtype': p['dtype'], 'format': 'raw', 'nbytes': len(b), 'byteOffset': offset})
         offset += len(b)
         total += len(b)
     close_shard()
     blob.close()
-    n = sum(int(np.prod(p['shape'])) for p in meta['params'])
+    n = sum(int(np.prod(concrete_shape(p, c))) for p in meta['params'])
     with open(os.path.join(out, 'ndarray-cache.json'), 'w') as f:
         json.dump({'metadata': {'ParamSize': n, 'ParamBytes': total, 'BitsPerParam': 8 * total / n}, 'records': shards}, f)
     with open(os.path.join(out, 'mlc-chat-config.json'), 'w') as f:
