@@ -1,5 +1,6 @@
 #!/bin/bash
-# The one H200 call: `bash bench/h200/run.sh 470` from the repo root, with carry [".carry/h200"] (make-carry.mjs).
+# One H200 call: `SIEVE_H200_PLAN="..." bash bench/h200/run.sh 570` from the repo root, with carry [".carry/h200"]
+# (make-carry.mjs; slim-tree.mjs makes the tree fit; bench/h200/PLAN.md has the next calls, README.md the procedure).
 # 1. unpacks the kit: the debs (NVIDIA's Vulkan ICD needs libvulkan1 + the glvnd GL libraries), node to $BASE/node,
 #    the Node benches to $KIT/node-bench, the yardstick to $KIT/yardstick (one ORT wasm and one dawn.node, linked
 #    into both);
@@ -27,7 +28,8 @@ mkdir -p "$KIT" "$RESROOT" "$WORKROOT"
 LOG=$OUT/log.txt; : > "$LOG"
 # The plan: segments in order with their budgets (s). SIEVE_H200_PLAN="matvec:90 decode:65 ..." replaces it for one
 # run (the lead picks what each device call measures; a segment with no .sh is skipped).
-PLAN=${SIEVE_H200_PLAN:-"decode:65 sampler:15 prefill:50 eval:30 yardstick:250"}
+# The default is PLAN.md's call A.
+PLAN=${SIEVE_H200_PLAN:-"decode:80 structured:35 matvec:90 eval:340"}
 ORDER=""
 declare -A BUDGET=()
 for p in $PLAN; do ORDER="$ORDER ${p%%:*}"; BUDGET[${p%%:*}]=${p##*:}; done
