@@ -141,7 +141,18 @@ describe('GpuWeightWriter under int4 / int8: quantized on the GPU from the store
     weights.destroy();
   });
 
-  it('refuses a weight holding NaN: accepted rejects naming the tensor, and every weight is freed', async () => {
+  it('refuses a weight holding NaN on the CPU path: BAD_MODEL_FILE naming the tensor', async () => {
+    const device = await nodeGpuDevice();
+    const writer = new GpuWeightWriter(device, 'nan checkpoint', 'int4', undefined, undefined, 'cpu');
+    const bad = new Float32Array(2 * 64).fill(0.25);
+    bad[70] = Infinity;
+    const error = await Promise.resolve().then(() => writer.piece('model.layers.0.mlp.up_proj.weight', [2, 64], 0, 2, bad)).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(BadModelFileError);
+    expect((error as Error).message).toContain('model.layers.0.mlp.up_proj.weight');
+    writer.destroy();
+  });
+
+  it('refuses a weight holding NaN on the GPU path: accepted rejects naming the tensor, and every weight is freed', async () => {
     const device = await nodeGpuDevice();
     const writer = new GpuWeightWriter(device, 'nan checkpoint', 'int4');
     const good = new Float32Array(4 * 64).fill(0.25);

@@ -6,7 +6,7 @@
 // and scales or (scale, min) pairs, two buffers) and written at its offset, so no tensor is ever whole on the CPU, in
 // any format. Each tensor keeps its own format: a GGUF mixes them (Q4_K_M: Q4_K, Q6_K, F32). The queue is drained
 // every UPLOAD_IN_FLIGHT_BYTES: a bounded staging pool.
-import { BadModelFileError, BufferLimitError } from '../errors/index.ts';
+import { BadModelFileError, BufferLimitError, InvalidArgumentError } from '../errors/index.ts';
 import { withGpuErrorScopes } from '../gpu/index.ts';
 import type { LoadedModel, ProgressCallback, WeightSink } from '../model/index.ts';
 import { decodeVariantFor, F16_UNIT } from '../decode/index.ts';
@@ -143,8 +143,9 @@ export class GpuWeights {
 }
 
 /**
- * A piece of rows on its way to a tensor's buffers: f32 values, f16 pairs (rows * cols / 2 words; cols is even), a
- * GGUF's blocks repacked on the CPU, or stored f32 / f16 / bf16 values that the GPU quantizes (gpu-quantize.ts).
+ * A piece of rows on its way to a tensor's buffers: f32 values, f16 pairs (rows * cols / 2 words; cols is even),
+ * blocks made on the CPU (a GGUF's repacked, or quantized on a CPU adapter), or stored f32 / f16 / bf16 values that
+ * the GPU quantizes (gpu-quantize.ts).
  */
 type Piece =
   | { kind: 'f32'; data: Float32Array }
@@ -201,10 +202,20 @@ export class GpuWeightWriter implements WeightSink {
     const spec = storageSpec(name, 'F32', shape, this.quantization);
     // int4 / int8 (the load option's blocks are symmetric, what the GPU quantizer writes): on the GPU, or on a CPU
     // adapter by the CPU reference (the same bytes; quantizeOnFor says why).
-    if (spec && this.quantizeOn === 'cpu') return this.write(name, shape, rowStart, rows, { kind: 'blocks', q: quantizeMatrix(data, rows, shape[1], spec) });
+    if (spec && this.quantizeOn === 'cpu') return this.write(name, shape, rowStart, rows, { kind: 'blocks', q: this.quantizeOnCpu(name, data, rows, shape[1], spec) });
     if (spec) return this.write(name, shape, rowStart, rows, { kind: 'quantize', dtype: 'F32', stored: bytesOf(data), spec });
     if (this.storesF16(name, shape)) return this.write(name, shape, rowStart, rows, { kind: 'f16', halves: packF16Pairs(data, rows * shape[1]) });
     return this.write(name, shape, rowStart, rows, { kind: 'f32', data });
+  }
+
+  /** quantizeMatrix, its refusal of NaN and infinities said as the GPU path says it (BAD_MODEL_FILE naming the tensor). */
+  private quantizeOnCpu(name: string, data: Float32Array, rows: number, cols: number, spec: QuantizationSpec): QuantizedMatrix {
+    try {
+      return quantizeMatrix(data, rows, cols, spec);
+    } catch (e) {
+      if (!(e instanceof InvalidArgumentError)) throw e;
+      throw new BadModelFileError(this.source, `tensor "${name}"`, `${NON_FINITE} (${e.message})`);
+    }
   }
 
   /**
@@ -329,7 +340,7 @@ export class GpuWeightWriter implements WeightSink {
       await Promise.all(this.verdicts);
       const refused = await quantizer.refusedTensor();
       if (refused !== null) {
-        throw new BadModelFileError(this.source, `tensor "${this.quantized[refused]}"`, 'holds NaN or an infinity, which int4 and int8 blocks cannot store (the file is damaged)');
+        throw new BadModelFileError(this.source, `tensor "${this.quantized[refused]}"`, NON_FINITE);
       }
     } finally {
       quantizer.destroy();
@@ -391,6 +402,8 @@ export class GpuWeightWriter implements WeightSink {
     await this.device.queue.onSubmittedWorkDone();
   }
 }
+
+const NON_FINITE = 'holds NaN or an infinity, which int4 and int8 blocks cannot store (the file is damaged)';
 
 /** One buffer of a tensor: its bytes per row of the weight, and its names for labels and messages. */
 interface PartLayout {
