@@ -17,7 +17,7 @@ for q in int4 f16 int8; do
   echo "$q: rc $? at $(( $(date +%s) - T0 )) s" >> "$RES/summary.txt"
   [ -f "$RES/streaming-load-$q.json" ] && "$NODE" -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    for (const x of r.rows) console.log(`${r.quantization}: load ${(x.loadMs / 1000).toFixed(2)} s, weights ${(x.weightsMs / 1000).toFixed(2)} s, ${(x.weightBytes / 2 ** 20).toFixed(0)} MiB of weights, JS peak +${x.peakAboveBaseline.jsMiB.toFixed(0)} MiB, RSS peak +${x.peakAboveBaseline.rssMiB.toFixed(0)} MiB, ${x.generated} tokens`);
+    for (const x of r.rows) console.log(`${r.quantization} (quantized on the ${x.quantizeOn ?? "-"}): load ${(x.loadMs / 1000).toFixed(2)} s, weights ${(x.weightsMs / 1000).toFixed(2)} s, ${(x.weightBytes / 2 ** 20).toFixed(0)} MiB of weights, JS peak +${x.peakAboveBaseline.jsMiB.toFixed(0)} MiB, RSS peak +${x.peakAboveBaseline.rssMiB.toFixed(0)} MiB, ${x.generated} tokens`);
   ' "$RES/streaming-load-$q.json" >> "$RES/summary.txt" 2>&1
 done
 tail -n 3 "$RES/streaming-load.log" >> "$RES/summary.txt"
