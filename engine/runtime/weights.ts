@@ -45,8 +45,9 @@ export type QuantizeOn = 'gpu' | 'cpu';
 
 /**
  * The GPU on real GPUs; the CPU on CPU adapters (SwiftShader, llvmpipe), where the "GPU" is the same cores running an
- * emulation: 8M f16 values took 5.5 s through quantize.wgsl on SwiftShader against 0.74 s in quantizeMatrix
- * (Dawn in Node here, 2 cores under load; engine/quant/gpu-quantize.ts has the H200's reason for the GPU).
+ * emulation: 8M f16 values took 0.63 s through quantize.wgsl on SwiftShader against 0.115 s in quantizeMatrix
+ * (Dawn in Node here, 2 idle cores; 5.5 s against 0.74 s under a load of 23), and sieve-tiny's int4 weights 0.77 s
+ * against 0.27 s. engine/quant/gpu-quantize.ts has the H200's reason for the GPU.
  */
 export function quantizeOnFor(adapter: { vendor?: string; architecture?: string; description?: string }): QuantizeOn {
   return decodeVariantFor(adapter).name === 'cpu-adapter' ? 'cpu' : 'gpu';
