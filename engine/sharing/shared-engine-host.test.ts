@@ -184,7 +184,9 @@ describe('SharedEngineHost (Dawn, stories260K)', () => {
     // C asks for y while B loads it: it waits, hears B's load's progress, and joins it.
     const c = connect();
     const heard: string[] = [];
+    b.setFrozen(true); // a frozen tab's load still runs: it needs no reader, and C's join waits for it
     await Promise.all([b.load(y), c.load(y, (p) => { heard.push(p.phase); })]);
+    b.setFrozen(false);
     expect(heard).toContain('upload');
     expect(host.held()).toEqual({ url: y, tabs: 2 });
     await expect(a.completion({ ...SHORT })).rejects.toBeInstanceOf(NotLoadedError);

@@ -94,7 +94,7 @@ export class SharedEngineHost {
       if (held && others > 0) throw new ModelInUseError(url, held.url, others);
       // This tab alone holds the loaded model, or nobody does: it loads (the engine frees the old model first).
       try {
-        const info = await this.engine.load(url, fanOut, { ...options, signal, owner: session.id });
+        const info = await this.engine.load(url, fanOut, { ...options, signal, owner: session.modelOwner });
         this.model = { key, url, info, holders: new Set([session]) };
         if (session.closed) await this.releaseNow(session); // closed while its load finished
         return info;
@@ -126,7 +126,7 @@ export class SharedEngineHost {
     const held = this.model;
     if (!held?.holders.delete(session) || held.holders.size > 0) return;
     this.model = null;
-    await this.engine.unload({ owner: session.id });
+    await this.engine.unload({ owner: session.modelOwner });
   }
 
   /** Runs model changes one at a time; a caller whose signal aborts stops waiting for its turn. */
@@ -160,7 +160,16 @@ export class EngineSession implements EngineWorkerApi {
   /** Settles when the tab is gone: chunk deliveries race it (a closed port never answers). */
   private readonly gone = new Promise<void>((resolve) => { this.markGone = resolve; });
 
-  constructor(readonly id: string, private readonly host: SharedEngineHost) {}
+  /**
+   * The queue line of this tab's loads and unloads, apart from its requests' (`id`), which a freeze pauses: a load
+   * needs no reader (its progress is sent without waiting), and every tab's model changes wait for it (`exclusive`),
+   * so pausing it would hold up the other tabs' loads and releases too.
+   */
+  readonly modelOwner: string;
+
+  constructor(readonly id: string, private readonly host: SharedEngineHost) {
+    this.modelOwner = `${id}:model`;
+  }
 
   get closed(): boolean {
     return this.isClosed;
