@@ -12,9 +12,9 @@ const out = `${root}.carry/node-bench`;
 mkdirSync(`${out}/dist/linux-x64`, { recursive: true });
 // The Node benches: the engine's decode, our WGSL decoder alone on real model shapes, KV memory
 // under the evicting policies, decode time against context length under every policy, and prompt tokens/s of prefill;
-// the eval grid's worker and merger (eval-shard, eval-merge).
+// the eval grid's worker, merger and row profile (eval-shard, eval-merge, eval-profile).
 await build({
-  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode', 'node-prefill', 'streaming-load', 'eval-speed', 'node-sampler', 'structured-output', 'eval-shard', 'eval-merge', 'matvec-sweep'].map((name) => `${root}bench/${name}.ts`),
+  entryPoints: ['node-decode', 'wgsl-decode-shapes', 'bounded-memory', 'sparse-decode', 'node-prefill', 'streaming-load', 'eval-speed', 'node-sampler', 'structured-output', 'eval-shard', 'eval-merge', 'eval-profile', 'matvec-sweep'].map((name) => `${root}bench/${name}.ts`),
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -1,8 +1,9 @@
 // bench/eval-profile: where one eval row's time goes on the dawn backend (issue 16's throughput): the item made and
 // tokenized, the policy made and set (setup), the prefill (a policy's first use builds its kernels there), the decode
-// steps, the answer decoded. Each spec runs the same item twice in a row, each time with a new policy as the grid does
-// (the second shows what a policy's first use cost), and `streaming` at a budget holding the whole prompt beside
-// budget = context / 8 isolates what the evicting policies' prefill eviction (evict.wgsl) costs.
+// steps, the answer decoded. Each spec runs the same item three times: under a new policy, under the same policy again
+// (a batch's later item), and under a new one again (the difference is what a policy's first use costs); `streaming`
+// at a budget holding the whole prompt beside budget = context / 8 isolates what the evicting policies' prefill
+// eviction (evict.wgsl) costs.
 // Build: node bench/build-node-bench.mjs; run: node .carry/node-bench/eval-profile.mjs [--contexts 1024,2048]
 //   [--task passkey] [--out FILE] [--model models/sieve-tiny] [--held-out DIR]
 // From the source tree: npx tsx bench/eval-profile.ts (SwiftShader here: its times say where, not how fast).
@@ -51,17 +52,23 @@ async function main() {
     items.push({ context, itemMs, tokens: item.ids.length });
     console.log(`${context}: ${task} item 0 made and tokenized in ${itemMs.toFixed(1)} ms (${item.ids.length} tokens)`);
     for (const spec of profileSpecs(context)) {
-      for (const round of [1, 2]) {
-        const r0 = performance.now();
-        const [run] = await backend.run(item, [spec]);
+      // Round 1: a new policy (its first use); round 2: the same policy again in the same batch (what the dawn
+      // backend does for a batch's later items); round 3: a new policy again (what a batch of one item costs).
+      const r0 = performance.now();
+      const batch = await backend.run([{ item, specs: [spec] }, { item, specs: [spec] }]);
+      const r1 = performance.now();
+      const [single] = await backend.run([{ item, specs: [spec] }]);
+      const r2 = performance.now();
+      const runs = [[batch[0][0], (r1 - r0) / 2], [batch[1][0], (r1 - r0) / 2], [single[0], r2 - r1]] as const;
+      for (const [k, [run, wall]] of runs.entries()) {
         const d0 = performance.now();
         opened.source.tokenizer.decode(run.generated);
         const textMs = performance.now() - d0;
-        const line = { context, spec, round, setupMs: run.setupMs, prefillMs: run.prefillMs, decodeMs: run.decodeMs, decodeSteps: run.decodeSteps, textMs, totalMs: performance.now() - r0 };
+        const line = { context, spec, round: k + 1, setupMs: run.setupMs, prefillMs: run.prefillMs, decodeMs: run.decodeMs, decodeSteps: run.decodeSteps, textMs, totalMs: k < 2 ? run.setupMs + run.prefillMs + run.decodeMs : wall };
         lines.push(line);
-        console.log(`${context} ${spec.padEnd(24)} round ${round}: setup ${line.setupMs.toFixed(1)} ms, prefill ${line.prefillMs.toFixed(0)} ms, decode ${line.decodeMs.toFixed(0)} ms / ${line.decodeSteps} steps, text ${textMs.toFixed(2)} ms; row ${line.totalMs.toFixed(0)} ms`);
-        write();
+        console.log(`${context} ${spec.padEnd(24)} ${['new policy', 'same policy', 'new again'][k].padEnd(11)}: setup ${line.setupMs.toFixed(1)} ms, prefill ${line.prefillMs.toFixed(1)} ms, decode ${line.decodeMs.toFixed(1)} ms / ${line.decodeSteps} steps, text ${textMs.toFixed(2)} ms; row ${line.totalMs.toFixed(0)} ms`);
       }
+      write();
     }
   }
   await backend.close();

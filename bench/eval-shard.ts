@@ -6,8 +6,8 @@
 //   node .carry/node-bench/eval-shard.mjs --plan h200 --shard 0/12 --backend dawn --deadline-s 200 --out-dir DIR
 //   [--model models/sieve-tiny] [--held-out DIR]
 // Phases (planPhases below): the anchor cells first (every policy at budget = context/8 at each context, and at full
-// budget at 1K), then the diagnosis probes and perplexity at the anchors, then the other budgets, so a run cut short
-// has the anchors whole. --done FILE,... (reports of an earlier run, rows of the same seeded items) leaves out the
+// budget at 1K), then perplexity at the anchors, the other budgets at 1K, the diagnosis probes, the other budgets at
+// 2K and 4K, perplexity there, so a run cut short has the anchors whole. --done FILE,... (reports of an earlier run, rows of the same seeded items) leaves out the
 // (item, spec) pairs they hold: a second run goes on where the first stopped.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -49,13 +49,21 @@ const PROBES = ['tidal:reselect-layer=7', 'double-sparsity:channels=32', 'fasa:c
 
 /** The phases of a plan, in the order a worker runs them. */
 export function planPhases(plan: string): EvalPhase[] {
+  // Ordered by what a cut run should keep, with the measured cost of runs 1 and 2 of 2026-12-04 (12 workers on one
+  // H200, seconds of the whole segment, pairs done before left out): the anchors (2K's last 25 items ~20 s, 4K's 197
+  // ~220 s), perplexity at the anchors (~250 s), the other budgets at 1K (~160 s), the probes (~150 s), the other
+  // budgets at 2K (~530 s) and 4K (~770 s), perplexity at those (~350 s). About 60% of the 2K and 4K time is the
+  // evicting policies' prefill: evict.wgsl evicts one token per pass over the head, so a prompt of n tokens cut to
+  // budget b costs (n - b) passes of n/64 reads in 2 workgroups per layer (docs/attention/eval.md).
   if (plan === 'h200') {
     const anchors: [number, number[]][] = [[1024, [128, 1024]], [2048, [256]], [4096, [512]]];
+    const at = (c: number) => anchors.find((a) => a[0] === c)![1];
     return [
       ...anchors.map(([c, b]) => ({ name: `anchor-${c}`, tasks: RETRIEVAL, contexts: [c], budgets: b, n: N_RETRIEVAL })),
-      ...anchors.map(([c]) => ({ name: `probe-${c}`, tasks: RETRIEVAL, contexts: [c], policies: PROBES, budgets: [c / 8], n: N_RETRIEVAL })),
       ...anchors.map(([c, b]) => ({ name: `ppl-anchor-${c}`, tasks: ['perplexity'] as EvalTask[], contexts: [c], budgets: b, n: N_PERPLEXITY })),
-      ...anchors.map(([c, b]) => ({ name: `rest-${c}`, tasks: RETRIEVAL, contexts: [c], policies: nonDense(), budgets: others(b), n: N_RETRIEVAL })),
+      { name: 'rest-1024', tasks: RETRIEVAL, contexts: [1024], policies: nonDense(), budgets: others(at(1024)), n: N_RETRIEVAL },
+      ...anchors.map(([c]) => ({ name: `probe-${c}`, tasks: RETRIEVAL, contexts: [c], policies: PROBES, budgets: [c / 8], n: N_RETRIEVAL })),
+      ...[2048, 4096].map((c) => ({ name: `rest-${c}`, tasks: RETRIEVAL, contexts: [c], policies: nonDense(), budgets: others(at(c)), n: N_RETRIEVAL })),
       ...anchors.map(([c, b]) => ({ name: `ppl-rest-${c}`, tasks: ['perplexity'] as EvalTask[], contexts: [c], policies: nonDense(), budgets: others(b), n: N_PERPLEXITY })),
     ];
   }

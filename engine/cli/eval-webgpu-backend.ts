@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '../errors/index.ts';
 import type { LoadedModel } from '../model/index.ts';
 import { openBrowserHost, raisePageError } from './browser-host.ts';
-import { ANSWER_TOKENS, type EvalBackend, type ItemRun } from '../eval/index.ts';
+import { ANSWER_TOKENS, runItemByItem, type EvalBackend, type ItemRun } from '../eval/index.ts';
 
 /**
  * The prompt in one prefill chunk: GpuModel's MAX_PREFILL_CHUNK (not imported: gpu-model.ts reads WebGPU's globals
@@ -31,7 +31,7 @@ export async function createWebGpuBackend(modelPath: string, loaded: LoadedModel
   return {
     name: 'webgpu',
     config: loaded.config,
-    async run(item, specs) {
+    run: (jobs, shouldStop) => runItemByItem(jobs, shouldStop, async ({ item, specs }) => {
       if (item.task === 'perplexity') throw new InvalidArgumentError('--task', 'perplexity needs every step\'s logits: use --backend dawn or --backend reference');
       const runs: ItemRun[] = [];
       for (const spec of specs) {
@@ -43,7 +43,7 @@ export async function createWebGpuBackend(modelPath: string, loaded: LoadedModel
         runs.push({ spec, generated: r.ids, nll: null, kvBytes: r.usage.kv_bytes, tokensInCache: r.usage.tokens_in_cache, setupMs: 0, prefillMs: 0, decodeMs: ms, decodeSteps: Math.max(1, r.ids.length - 1) });
       }
       return runs;
-    },
+    }),
     close: () => host.close(),
   };
 }

@@ -24,12 +24,32 @@ export interface ItemRun {
   decodeSteps: number;
 }
 
+/** One item and the attention specs to run it under, as the CLI writes them (`quest:budget=128`). */
+export interface EvalJob {
+  item: EvalItem;
+  specs: readonly string[];
+}
+
 export interface EvalBackend {
   readonly name: EvalBackendName;
   readonly config: ModelConfig;
-  /** `specs` are attention specs as the CLI writes them (`quest:budget=128`). */
-  run(item: EvalItem, specs: readonly string[]): Promise<ItemRun[]>;
+  /**
+   * Runs a batch of jobs; the result holds, per job, the runs of its specs in order. A backend may take the batch in
+   * any order (the dawn one spec by spec, so a policy is made once for all the batch's items); `shouldStop` is asked
+   * between runs, and a stopped batch returns the runs done (a job's list then ends early).
+   */
+  run(jobs: readonly EvalJob[], shouldStop?: () => boolean): Promise<ItemRun[][]>;
   close(): Promise<void>;
+}
+
+/** A backend's batch as item after item, each under its specs in order (the reference and webgpu backends). */
+export async function runItemByItem(jobs: readonly EvalJob[], shouldStop: (() => boolean) | undefined, runItem: (job: EvalJob) => Promise<ItemRun[]>): Promise<ItemRun[][]> {
+  const out: ItemRun[][] = jobs.map(() => []);
+  for (const [i, job] of jobs.entries()) {
+    if (shouldStop?.()) break;
+    out[i] = await runItem(job);
+  }
+  return out;
 }
 
 /** The id a model gives greedily; ties to the lower id (argmax). */
@@ -73,7 +93,7 @@ export function createReferenceBackend(loaded: LoadedModel, calibrations: Readon
   return {
     name: 'reference',
     config,
-    async run(item, specs) {
+    run: (jobs, shouldStop) => runItemByItem(jobs, shouldStop, async ({ item, specs }) => {
       const policies = specs.map((spec) => createReferencePolicy(spec, config, calibrations.get(spec.split(':')[0])));
       const decays = policies.flatMap((p) => p.prefillDecays?.() ?? []);
       const t0 = performance.now();
@@ -88,7 +108,7 @@ export function createReferenceBackend(loaded: LoadedModel, calibrations: Readon
         runs.push({ spec: specs[i], generated, nll, kvBytes: model.kvBytes, tokensInCache: model.tokensInCache, setupMs: 0, prefillMs, decodeMs: performance.now() - t1, decodeSteps: steps });
       }
       return runs;
-    },
+    }),
     async close() {},
   };
 }

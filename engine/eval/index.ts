@@ -5,7 +5,7 @@ export {
   type EvalItem, type EvalTask, type PerplexityItem, type RetrievalItem, type RetrievalTask, type TaskSource,
 } from './tasks.ts';
 export {
-  EVAL_BACKENDS, argmaxOf, continueItem, createReferenceBackend, negativeLogLikelihood,
-  type EvalBackend, type EvalBackendName, type EvalSequence, type ItemRun,
+  EVAL_BACKENDS, argmaxOf, continueItem, createReferenceBackend, negativeLogLikelihood, runItemByItem,
+  type EvalBackend, type EvalBackendName, type EvalJob, type EvalSequence, type ItemRun,
 } from './backend.ts';
 export { runEval, specsOf, summarize, type EvalCell, type EvalGrid, type EvalRow } from './run.ts';

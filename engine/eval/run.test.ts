@@ -33,8 +33,9 @@ describe('runEval shards', () => {
   }, 180_000);
 
   it('stops before the next item when asked, and refuses a shard outside its count', async () => {
-    let asked = 0;
-    const rows = await runEval(backend, new TaskGenerator(source), source.tokenizer, grid, undefined, () => ++asked > 2);
+    // A stop asked once two rows are in: the first batch (items 0 and 1, EVAL_BATCH_INDICES) ends, the next never starts.
+    let got = 0;
+    const rows = await runEval(backend, new TaskGenerator(source), source.tokenizer, grid, (r) => { got += r.length; }, () => got >= 2);
     expect(rows.map((r) => r.item)).toEqual(['passkey-256-0-0', 'passkey-256-0-1']);
     await expect(runEval(backend, new TaskGenerator(source), source.tokenizer, { ...grid, shard: { index: 2, count: 2 } })).rejects.toThrow(/--shard/);
   }, 120_000);

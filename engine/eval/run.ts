@@ -66,8 +66,15 @@ export function specsOf(grid: Pick<EvalGrid, 'policies' | 'budgets'>): { policy:
 }
 
 /**
- * One row per (item, spec); items are taken index-major so a partial run still fills every cell evenly. `shouldStop`
- * is asked before each item (a deadline): the rows so far are returned.
+ * Item indices a batch holds (each index: every context and task of the grid): the dawn backend makes a policy once a
+ * batch, so a larger batch builds kernels less often, and a run cut short is uneven by at most this many indices
+ * (the specs run last in the batch miss them).
+ */
+export const EVAL_BATCH_INDICES = 2;
+
+/**
+ * One row per (item, spec); items are taken index-major, in batches of EVAL_BATCH_INDICES indices, so a partial run
+ * still fills every cell nearly evenly. `shouldStop` is asked between runs (a deadline): the rows so far are returned.
  */
 export async function runEval(backend: EvalBackend, generator: TaskGenerator, tokenizer: TextTokenizer, grid: EvalGrid, onRows?: (rows: EvalRow[]) => void, shouldStop?: () => boolean): Promise<EvalRow[]> {
   if (grid.policies.length === 0) throw new InvalidArgumentError('--policy', 'name at least one policy');
@@ -77,19 +84,25 @@ export async function runEval(backend: EvalBackend, generator: TaskGenerator, to
   }
   const specs = specsOf(grid);
   const rows: EvalRow[] = [];
-  for (let index = shard.index; index < grid.n; index += shard.count) {
-    for (const context of grid.contexts) {
-      for (const task of grid.tasks) {
-        if (shouldStop?.()) return rows;
-        const item = generator.item(task, context, grid.seed, index, grid.n);
-        const todo = grid.done ? specs.filter((s) => !grid.done!.has(`${item.id}|${s.spec}`)) : specs;
-        if (todo.length === 0) continue;
-        const runs = await backend.run(item, todo.map((s) => s.spec));
-        const got = runs.map((run, i) => rowOf(item, context, todo[i], run, tokenizer));
-        rows.push(...got);
-        onRows?.(got);
+  const indices: number[] = [];
+  for (let index = shard.index; index < grid.n; index += shard.count) indices.push(index);
+  for (let b = 0; b < indices.length; b += EVAL_BATCH_INDICES) {
+    if (shouldStop?.()) return rows;
+    const batch: { item: EvalItem; context: number; todo: typeof specs }[] = [];
+    for (const index of indices.slice(b, b + EVAL_BATCH_INDICES)) {
+      for (const context of grid.contexts) {
+        for (const task of grid.tasks) {
+          const item = generator.item(task, context, grid.seed, index, grid.n);
+          const todo = grid.done ? specs.filter((s) => !grid.done!.has(`${item.id}|${s.spec}`)) : specs;
+          if (todo.length > 0) batch.push({ item, context, todo });
+        }
       }
     }
+    if (batch.length === 0) continue;
+    const runs = await backend.run(batch.map((j) => ({ item: j.item, specs: j.todo.map((s) => s.spec) })), shouldStop);
+    const got = batch.flatMap((j, k) => runs[k].map((run) => rowOf(j.item, j.context, j.todo.find((s) => s.spec === run.spec)!, run, tokenizer)));
+    rows.push(...got);
+    onRows?.(got);
   }
   return rows;
 }
