@@ -52,7 +52,7 @@ export function planPhases(plan: string): EvalPhase[] {
   // Ordered by what a cut run should keep, with the measured cost of runs 1 and 2 of 2026-12-04 (12 workers on one
   // H200, seconds of the whole segment, pairs done before left out): the anchors (2K's last 25 items ~20 s, 4K's 197
   // ~220 s), perplexity at the anchors (~250 s), the other budgets at 1K (~160 s), the probes (~150 s), the other
-  // budgets at 2K (~530 s) and 4K (~770 s), perplexity at those (~350 s). About 60% of the 2K and 4K time is the
+  // budgets at 2K (~530 s) and 4K (~770 s), perplexity at those (~350 s). About half of the 2K and 4K time is the
   // evicting policies' prefill: evict.wgsl evicts one token per pass over the head, so a prompt of n tokens cut to
   // budget b costs (n - b) passes of n/64 reads in 2 workgroups per layer (docs/attention/eval.md).
   if (plan === 'h200') {
