@@ -26,7 +26,7 @@ const kLabel = (x: number) => (x >= 1024 && x % 1024 === 0 ? `${x / 1024}K` : St
 
 /** A point of a series: x, y, and whether it rests on few items (drawn hollow). */
 type Point = [number, number, boolean?];
-interface Panel { title: string; series: { name: string; points: Point[] }[]; dense: number | null; yMax: number; yLabel: string }
+interface Panel { title: string; series: { name: string; points: Point[] }[]; dense: number | null; yMin?: number; yMax: number; yLabel: string }
 
 function drawPanels(panels: Panel[][], xLabel: string, note: string): string {
   const W = 250, H = 190, pad = { l: 40, r: 8, t: 22, b: 32 };
@@ -38,13 +38,14 @@ function drawPanels(panels: Panel[][], xLabel: string, note: string): string {
     if (xs.length === 0) return;
     const x0 = Math.log2(Math.min(...xs)), x1 = Math.log2(Math.max(...xs));
     const X = (x: number) => pad.l + ((Math.log2(x) - x0) / Math.max(x1 - x0, 1e-9)) * (W - pad.l - pad.r);
-    const Y = (y: number) => H - pad.b - (y / p.yMax) * (H - pad.t - pad.b);
+    const yMin = p.yMin ?? 0;
+    const Y = (y: number) => H - pad.b - ((y - yMin) / (p.yMax - yMin)) * (H - pad.t - pad.b);
     const g = [`<g transform="translate(${c * W},${r * H})">`, `<text x="${W / 2}" y="14" text-anchor="middle" font-weight="bold">${esc(p.title)}</text>`];
     g.push(`<line x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}" stroke="#000"/><line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${H - pad.b}" stroke="#000"/>`);
     for (const x of [...new Set(xs)].sort((a, b) => a - b)) g.push(`<text x="${X(x).toFixed(1)}" y="${H - pad.b + 12}" text-anchor="middle">${kLabel(x)}</text>`);
     for (let k = 0; k <= 4; k++) {
-      const y = (p.yMax * k) / 4;
-      g.push(`<text x="${pad.l - 3}" y="${(Y(y) + 3).toFixed(1)}" text-anchor="end">${p.yMax <= 1 ? `${Math.round(y * 100)}%` : y.toFixed(0)}</text><line x1="${pad.l}" y1="${Y(y).toFixed(1)}" x2="${W - pad.r}" y2="${Y(y).toFixed(1)}" stroke="#eee"/>`);
+      const y = yMin + ((p.yMax - yMin) * k) / 4;
+      g.push(`<text x="${pad.l - 3}" y="${(Y(y) + 3).toFixed(1)}" text-anchor="end">${p.yMax <= 1 ? `${Math.round(y * 100)}%` : y.toFixed(1)}</text><line x1="${pad.l}" y1="${Y(y).toFixed(1)}" x2="${W - pad.r}" y2="${Y(y).toFixed(1)}" stroke="#eee"/>`);
     }
     g.push(`<text x="${W / 2}" y="${H - 6}" text-anchor="middle">${esc(xLabel)}</text>`);
     if (p.dense !== null) g.push(`<line x1="${pad.l}" y1="${Y(p.dense).toFixed(1)}" x2="${W - pad.r}" y2="${Y(p.dense).toFixed(1)}" stroke="#000" stroke-dasharray="4 3"/>`);
@@ -111,11 +112,13 @@ export function drawPerplexityVsBudget(cells: readonly EvalCell[], note: string)
   const ppl = cells.filter((c) => c.task === 'perplexity' && c.perplexity !== null);
   if (ppl.length === 0) return null;
   const contexts = [...new Set(ppl.map((c) => c.context))].sort((a, b) => a - b);
-  const yMax = Math.ceil(Math.min(200, Math.max(...ppl.map((c) => c.perplexity as number))) / 10) * 10;
+  // The axis spans the values (perplexities sit close together: from 0 their differences would not show).
+  const yMax = Math.ceil(Math.min(200, Math.max(...ppl.map((c) => c.perplexity as number))));
+  const yMin = Math.floor(Math.min(...ppl.map((c) => c.perplexity as number)));
   const panels = contexts.map((context): Panel => ({
     title: `perplexity @ ${kLabel(context)} (n ${ppl.find((c) => c.context === context && c.policy === 'dense')?.n ?? 0} windows)`,
     dense: ppl.find((c) => c.context === context && c.policy === 'dense')?.perplexity ?? null,
-    yMax, yLabel: 'perplexity',
+    yMin, yMax, yLabel: 'perplexity',
     series: [...new Set(ppl.filter((c) => c.policy !== 'dense').map((c) => c.policy))].map((policy) => ({
       name: policy,
       points: ppl.filter((c) => c.policy === policy && c.context === context).map((c): Point => [c.budget as number, Math.min(c.perplexity as number, yMax), c.n < PERPLEXITY_THIN_WINDOWS]),
