@@ -139,7 +139,7 @@ function nonFinite(row: number, col: number, value: number): InvalidArgumentErro
 
 /**
  * Quantizes W [rows][cols] f32 (row-major, HF's [out, in]) along cols: the CPU reference of quantize.wgsl (the load's
- * quantizer, engine/quant/gpu-quantize.ts), and the quantizer of tests and benches. Throws on NaN or an infinity.
+ * quantizer, engine/quant/gpu/gpu-quantize.ts), and the quantizer of tests and benches. Throws on NaN or an infinity.
  */
 export function quantizeMatrix(w: Float32Array, rows: number, cols: number, spec: QuantizationSpec): QuantizedMatrix {
   checkSpec(spec);

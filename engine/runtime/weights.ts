@@ -1,7 +1,7 @@
 // Uploads a model's weights to the GPU once; ORT's prefill sessions and our decode kernels read the same buffers.
 // Weights arrive as a stream (GpuWeightWriter is the loader's WeightSink): each tensor's buffers are made when its
 // first rows arrive, and every piece of rows is written as f32, converted to f16 pairs (engine/quant/f16.ts),
-// quantized to int4 / int8 on the GPU from its stored f32, f16 or bf16 values (engine/quant/gpu-quantize.ts: one
+// quantized to int4 / int8 on the GPU from its stored f32, f16 or bf16 values (engine/quant/gpu/gpu-quantize.ts: one
 // staging window, a kernel writing the blocks in place), or repacked from a GGUF's ggml blocks (engine/quant: codes,
 // and scales or (scale, min) pairs, two buffers) and written at its offset, so no tensor is ever whole on the CPU, in
 // any format. Each tensor keeps its own format: a GGUF mixes them (Q4_K_M: Q4_K, Q6_K, F32). The queue is drained
@@ -11,9 +11,10 @@ import { withGpuErrorScopes } from '../gpu/index.ts';
 import type { LoadedModel, ProgressCallback, WeightSink } from '../model/index.ts';
 import { decodeVariantFor, F16_UNIT } from '../decode/index.ts';
 import {
-  blobBytes, blocksPerRow, GpuBlockQuantizer, ggmlRepackSpec, gpuQuantizes, gpuScales, isQuantizedWeight, packF16Pairs, quantizationSpec, quantizeMatrix,
-  repackGgmlBlocks, storageSpec, type QuantizationMode, type QuantizationSpec, type QuantizedMatrix, type QuantizedTarget,
+  blobBytes, blocksPerRow, ggmlRepackSpec, gpuScales, isQuantizedWeight, packF16Pairs, quantizationSpec, quantizeMatrix,
+  repackGgmlBlocks, storageSpec, type QuantizationMode, type QuantizationSpec, type QuantizedMatrix,
 } from '../quant/index.ts';
+import { GpuBlockQuantizer, gpuQuantizes, type QuantizedTarget } from '../quant/gpu/index.ts';
 
 export interface GpuWeight {
   /** f32 values, f16 pairs (`f16`), or a quantized weight's codes [rows][blocks][blockSize * bits / 8]. */
@@ -47,7 +48,7 @@ export type QuantizeOn = 'gpu' | 'cpu';
  * The GPU on real GPUs; the CPU on CPU adapters (SwiftShader, llvmpipe), where the "GPU" is the same cores running an
  * emulation: 8M f16 values took 0.63 s through quantize.wgsl on SwiftShader against 0.115 s in quantizeMatrix
  * (Dawn in Node here, 2 idle cores; 5.5 s against 0.74 s under a load of 23), and sieve-tiny's int4 weights 0.77 s
- * against 0.27 s. engine/quant/gpu-quantize.ts has the H200's reason for the GPU.
+ * against 0.27 s. engine/quant/gpu/gpu-quantize.ts has the H200's reason for the GPU.
  */
 export function quantizeOnFor(adapter: { vendor?: string; architecture?: string; description?: string }): QuantizeOn {
   return decodeVariantFor(adapter).name === 'cpu-adapter' ? 'cpu' : 'gpu';

@@ -5,11 +5,12 @@
 // pieces split over several windows), and NaN / infinity refused by both.
 import { describe, expect, it } from 'vitest';
 // First: it installs the WebGPU globals.
-import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
-import { InvalidArgumentError } from '../errors/index.ts';
+import { nodeGpuDevice } from '../../gpu/node-webgpu.test-helper.ts';
+import { InvalidArgumentError } from '../../errors/index.ts';
 import {
-  blobBytes, blocksPerRow, f16Bits, f16Table, GpuBlockQuantizer, MIN_BLOCK_MAGNITUDE, quantizeMatrix, type QuantizationSpec,
-} from './index.ts';
+  blobBytes, blocksPerRow, f16Bits, f16Table, MIN_BLOCK_MAGNITUDE, quantizeMatrix, type QuantizationSpec,
+} from '../index.ts';
+import { GpuBlockQuantizer } from './index.ts';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -4,9 +4,9 @@
 // quantized kernel test and of this one, and as the load's quantizer on CPU adapters: engine/runtime quantizeOnFor).
 // Why on the GPU: quantizing on the CPU took most of a q4 cold load (H200 yardstick 2026-12-04 run 2: Llama-3.2-1B q4
 // 24.7 s against 4.4 s for f16 and Transformers.js's 4.9 s).
-import { InvalidArgumentError } from '../errors/index.ts';
+import { InvalidArgumentError } from '../../errors/index.ts';
 import quantizeSource from './quantize.wgsl?raw';
-import { blobBytes, blocksPerRow, type QuantizationSpec } from './block-quant.ts';
+import { blobBytes, blocksPerRow, type QuantizationSpec } from '../block-quant.ts';
 
 /** Checkpoint dtypes the kernel reads, with their bytes per value and the kernel's SRC override. */
 const SOURCE_DTYPES: Record<string, { bytes: number; src: number }> = { F32: { bytes: 4, src: 0 }, F16: { bytes: 2, src: 1 }, BF16: { bytes: 2, src: 2 } };
