@@ -7,8 +7,8 @@ import type { RopeLayout } from '../model/index.ts';
 import { kvLibrary, linkWgsl } from '../wgsl/index.ts';
 import appendSourceRaw from './append.wgsl?raw';
 import {
-  DECODE_CHUNK, DECODE_ONE_WORKGROUP_SLOTS, DECODE_TARGET_SPLITS, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_SPLITS, PREFILL_MAX_TILE_KEYS, PREFILL_MIN_TILES_PER_SPLIT,
-  PREFILL_SPLIT_PARTIALS_BYTES, PREFILL_SPLIT_TARGET_WORKGROUPS, STEP_HEADER_BYTES, WORKGROUP_SIZE,
+  DECODE_CHUNK, DECODE_MAX_GROUP, DECODE_ONE_WORKGROUP_SLOTS, DECODE_TARGET_SPLITS, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_SPLITS, PREFILL_MAX_TILE_KEYS, PREFILL_MIN_TILES_PER_SPLIT,
+  PREFILL_SPLIT_PARTIALS_BYTES, PREFILL_SPLIT_TARGET_WORKGROUPS, STEP_HEADER_BYTES, DECODE_WORKGROUP_SIZE, WORKGROUP_SIZE,
 } from './constants.ts';
 import decodeSourceRaw from './decode-attention.wgsl?raw';
 import decodeListSourceRaw from './decode-list-attention.wgsl?raw';
@@ -214,10 +214,10 @@ export class PagedAttention {
     if (d % 2 !== 0 || d > MAX_HEAD_DIM) throw new InvalidArgumentError('headDim', `must be even and at most ${MAX_HEAD_DIM}, got ${d}`);
     if (!Number.isInteger(maxPrefillTokens) || maxPrefillTokens < 1) throw new InvalidArgumentError('maxPrefillTokens', `must be a positive integer, got ${maxPrefillTokens}`);
     const group = H / G;
-    if (group > WORKGROUP_SIZE) throw new InvalidArgumentError('numHeads', `GQA groups above ${WORKGROUP_SIZE} query heads per KV head are not supported`);
-    // qs, probs, slotBase, chunkMax; the split's running values (splitAcc, splitMax, splitSum, splitScale) and the
-    // merge's mergeShared.
-    const decodeShared = (2 * group * d + group * DECODE_CHUNK + DECODE_CHUNK + 5 * WORKGROUP_SIZE) * 4;
+    if (group > DECODE_MAX_GROUP) throw new InvalidArgumentError('numHeads', `GQA groups above ${DECODE_MAX_GROUP} query heads per KV head are not supported`);
+    // engine/wgsl decode-chunk's workgroup arrays: qs, dotParts (vec4 per head and slot), probs, slotBase and a list's
+    // skipped flags, splitMax / splitScale and decode-step's headScale, the merge's mergeShared.
+    const decodeShared = (group * d + 5 * group * DECODE_CHUNK + 2 * DECODE_CHUNK + 3 * DECODE_MAX_GROUP + 1 + DECODE_WORKGROUP_SIZE) * 4;
     if (decodeShared > device.limits.maxComputeWorkgroupStorageSize) {
       throw new BufferLimitError('The decode attention workgroup', decodeShared, device.limits.maxComputeWorkgroupStorageSize, 'maxComputeWorkgroupStorageSize');
     }
