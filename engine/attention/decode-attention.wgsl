@@ -29,8 +29,8 @@ override SCALE: f32;
 override Q_FLOATS: u32;
 override SCORE_FLOATS: u32;
 
-// CHUNK * DOT_LANES (engine/wgsl decode-chunk): DECODE_WORKGROUP_SIZE in constants.ts.
-const WG: u32 = 256u;
+// Threads per workgroup: the decode-chunk variant's (decodeWorkgroupSize in constants.ts).
+override WG: u32;
 // Slots per chunk (DECODE_CHUNK).
 const CHUNK: u32 = 64u;
 const NEG_BIG: f32 = -1.0e30;
@@ -85,7 +85,7 @@ fn totalSlots(g: u32) -> u32 {
   return counts[(step.seq * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g] + step.n;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn split(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let s = wid.x;
   let g = wid.y;
@@ -104,7 +104,7 @@ fn split(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
   endSplit(g, s, lid);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = NUM_HEADS / NUM_KV_HEADS;
   let h = wid.x;

@@ -29,8 +29,8 @@ override SCORE_FLOATS: u32;
 override LIST_KIND: u32;
 override MAX_PER_HEAD: u32;
 
-// CHUNK * DOT_LANES (engine/wgsl decode-chunk): DECODE_WORKGROUP_SIZE in constants.ts.
-const WG: u32 = 256u;
+// Threads per workgroup: the decode-chunk variant's (decodeWorkgroupSize in constants.ts).
+override WG: u32;
 // Slots per chunk (DECODE_CHUNK).
 const CHUNK: u32 = 64u;
 const NEG_BIG: f32 = -1.0e30;
@@ -127,7 +127,7 @@ fn slotAt(g: u32, v: u32) -> u32 {
   return slot;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn splitList(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let s = wid.x;
   let g = wid.y;
@@ -153,7 +153,7 @@ fn splitList(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
   endSplit(g, s, lid);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn reduceList(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = NUM_HEADS / NUM_KV_HEADS;
   let h = wid.x;

@@ -39,8 +39,8 @@ override V_OFFSET: u32;
 override QK_NORM: bool = false;
 override EPS: f32 = 1e-6;
 
-// CHUNK * DOT_LANES (engine/wgsl decode-chunk): DECODE_WORKGROUP_SIZE in constants.ts.
-const WG: u32 = 256u;
+// Threads per workgroup: the decode-chunk variant's (decodeWorkgroupSize in constants.ts).
+override WG: u32;
 const CHUNK: u32 = 64u;
 const NEG_BIG: f32 = -1.0e30;
 // MAX_HEAD_DIM / 4 (engine/attention/constants.ts): the RoPE row as vec4s.
@@ -189,7 +189,7 @@ fn attendChunks(g: u32, firstChunk: u32, endChunk: u32, total: u32, lid: u32) {
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn attend(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = wid.y;
   let total = totalSlots(g, lid);
@@ -209,7 +209,7 @@ fn attend(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
 
 // Split s of KV head g: chunks [s * cps, (s + 1) * cps) (cps = chunksPerSplit(total)); the split holding the new slot
 // appends it first.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn appendSplit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let s = wid.x;
   let g = wid.y;
@@ -227,7 +227,7 @@ fn appendSplit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   endSplit(g, s, lid);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn reduceCommit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = wid.x;
   let total = totalSlots(g, lid);

@@ -1,4 +1,4 @@
-// WGSL library (//#include decode-chunk): one split of decode attention, a run of chunks of CHUNK cache slots against
+// WGSL library (//#include decode-chunk, the GPUs' variant: decodeLibrary(dtype, 'lanes')): one split of decode attention, a run of chunks of CHUNK cache slots against
 // the staged queries of a GQA group, merged online (running max per head) and left as split-reduce partials, or
 // normalized straight into `out` when one split is all. Shared by dense decode, decode over a list and the decoder's
 // fused step.
@@ -7,9 +7,10 @@
 // (staged-dot's lanes), so a warp reads 8 whole keys coalesced. Values: thread (pair p, lane sl) reads one word (two
 // dims) of every SL-th slot's value once and accumulates it for all the group's heads in registers (vAcc) across the
 // split's chunks, so each value word is loaded once per split for the whole group; the SL lanes meet once, at the
-// split's end. The chunk max is a tree, not a serial walk.
+// split's end. The chunk max is a tree, not a serial walk. decode-chunk-serial.wgsl has the same functions for CPU
+// adapters.
 // Needs from the including kernel: overrides D, NUM_HEADS, NUM_KV_HEADS, MAX_SPLITS, PAGE, Q_FLOATS (group * D),
-// SCORE_FLOATS (group * CHUNK); consts WG (= CHUNK * DOT_LANES), CHUNK (a power of two), NEG_BIG; `pages` (the
+// SCORE_FLOATS (group * CHUNK), WG (= CHUNK * DOT_LANES); consts CHUNK (a power of two), NEG_BIG; `pages` (the
 // layer's arena [page][K|V][PAGE][D] of KvWord, read through kv-read); workgroup arrays qs [group * D], slotBase
 // [CHUNK] (each slot's K offset in `pages`, set before each chunk); `fn slotSkipped(j: u32) -> bool` (a slot of the
 // chunk that counts with probability 0).
@@ -18,11 +19,6 @@
 
 // Splits per KV head that a dense step keeps at most (chunksPerSplit); the host sets it for decode-step-attention.
 override TARGET_SPLITS: u32 = 256u;
-
-// Most query heads per KV head (DECODE_MAX_GROUP in engine/attention/constants.ts): sizes the register accumulators.
-const MAX_GROUP: u32 = 16u;
-
-const_assert WG == CHUNK * DOT_LANES;
 
 // Per (head, slot) of the chunk: the DOT_LANES parts of its logit; then (x) the max tree's scratch; at a split's end,
 // read as f32s (scratchAt), the lanes' merged accumulators.
