@@ -10,6 +10,7 @@ import kvReadF16 from './kv-read-f16.wgsl?raw';
 import kvReadF32 from './kv-read-f32.wgsl?raw';
 import kvWriteF16 from './kv-write-f16.wgsl?raw';
 import kvWriteF32 from './kv-write-f32.wgsl?raw';
+import queryChannel from './query-channel.wgsl?raw';
 import rope from './rope.wgsl?raw';
 import splitReduce from './split-reduce.wgsl?raw';
 import stagedDot from './staged-dot.wgsl?raw';
@@ -22,6 +23,7 @@ import type { KvDtype } from '../kv/index.ts';
  */
 export const WGSL_LIBRARY: Readonly<Record<string, string>> = {
   rope, 'block-quant': blockQuant, 'decode-query': decodeQuery, 'decode-chunk': decodeChunkLanes, 'split-reduce': splitReduce, 'staged-dot': stagedDot,
+  'query-channel': queryChannel,
 };
 
 /**
