@@ -310,7 +310,7 @@ async function main() {
           const stepRatios = ratios(t.stepMs, dense?.stepMs);
           const attentionMs = median(t.attentionMs);
           const row = {
-            kv: dtype, context, policy: p, budget: p === 'dense' ? null : BUDGET,
+            kv: dtype, context, policy: p, budget: isDense ? null : BUDGET,
             attentionMs: round3(attentionMs), attentionHostMs: round3(median(t.attentionHostMs)), attentionSpread: spread(t.attentionMs),
             ...(t.stepMs.length
               ? { stepMs: round3(median(t.stepMs)), tokensPerS: +(1000 / median(t.stepMs)).toFixed(1), stepHostMs: round3(median(t.stepHostMs)), stepSpread: spread(t.stepMs) }
