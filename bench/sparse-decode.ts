@@ -5,6 +5,7 @@
 // Build: node bench/build-node-bench.mjs; run: node .carry/node-bench/sparse-decode.mjs [--smoke]
 //   [--contexts 16384,32768,130048] [--kv f16,f32] [--budget 2048] [--policies dense,quest,tidal,double-sparsity]
 //   [--weights f16|f32] [--steps 8] [--rounds 5] [--seconds S] [--out FILE]
+//   [--dense-variants serial,splits=64,splits=1024]
 // Writes bench/results/sparse-decode.json (or --out), rewritten after every row. Not a test: numbers, no asserts.
 //
 // Why no prefill: a 128K prefill of the 1B shape is minutes of attention; decode's cost does not depend on the
@@ -20,6 +21,10 @@
 //     per step over that time against the read bandwidth measured in this run (read-bandwidth.wgsl over 1 GiB);
 //   step: the whole decode step (WgslDecoder.encodeStep, greedy on the GPU, steps queued as decodeStream runs them).
 // ratioToDense of a policy is its time over dense's in the same round; spread = (max - min) / median over rounds.
+// Dense attention's kernel candidates (attention only, in the same rounds): 'dense' is the engine's default on this
+// adapter (decode-chunk 'lanes' on a GPU, DECODE_TARGET_SPLITS); 'dense[serial]' the CPU adapters' one-slot-per-thread
+// split (the kernel of the 2026-12-04 runs, bar its merge), 'dense[splits=N]' the default with N splits per KV head at
+// most. Each (KV dtype, context) names its fastest candidate in `denseWinners`.
 import { writeFileSync } from 'node:fs';
 import { argOf, openNodeBenchDevice } from './node-harness.ts';
 import { createPolicy, PagedAttention, parseAttentionSpec, type AttentionPolicy } from '../engine/attention/index.ts';
@@ -41,6 +46,15 @@ const STEPS = Number(argOf('--steps', SMOKE ? '2' : '8'));
 const ROUNDS = Number(argOf('--rounds', SMOKE ? '2' : '5'));
 const SECONDS = Number(argOf('--seconds', 'Infinity'));
 const OUT = argOf('--out', 'bench/results/sparse-decode.json');
+/** Dense attention's candidates besides the default: 'serial' (the decode-chunk variant) or 'splits=N' (decodeTargetSplits). */
+const DENSE_VARIANTS = argOf('--dense-variants', 'serial,splits=64,splits=1024').split(',').map((v) => v.trim()).filter(Boolean);
+/** PagedAttention options of a dense candidate. */
+function denseVariantOptions(variant: string): { decodeChunkVariant?: 'serial' | 'lanes'; decodeTargetSplits?: number } {
+  if (variant === 'serial' || variant === 'lanes') return { decodeChunkVariant: variant };
+  const m = /^splits=(\d+)$/.exec(variant);
+  if (m) return { decodeTargetSplits: Number(m[1]) };
+  throw new Error(`--dense-variants: unknown candidate ${JSON.stringify(variant)} (serial, lanes or splits=N)`);
+}
 /** Steps per policy before its rounds: pipeline compilation and first-use buffers (policy state, list kernels). */
 const WARMUP_STEPS = 2;
 /** Slots past the longest context for the steps the rounds append (policies x rounds x 2 x steps + warmups). */
@@ -152,7 +166,7 @@ async function main() {
   const weightFormat = argOf('--weights', shaderF16 ? 'f16' : 'f32') as 'f16' | 'f32';
   const result: Record<string, unknown> = {
     date: new Date().toISOString(), adapter, shaderF16, how: HOW, model: c, weights: weightFormat, budget: BUDGET, steps: STEPS, rounds: ROUNDS,
-    readGBperS: 0, rows: [] as unknown[], errors: [] as string[],
+    readGBperS: 0, rows: [] as unknown[], denseWinners: [] as unknown[], errors: [] as string[],
   };
   const save = () => writeFileSync(OUT, JSON.stringify(result, null, 2));
   const readGBperS = await readBandwidth(device);
@@ -183,6 +197,8 @@ async function main() {
     let attention: PagedAttention | null = null;
     let decoder: WgslDecoder | null = null;
     const policies = new Map<string, AttentionPolicy>();
+    // Dense candidates by row name ('dense[serial]'), each its own PagedAttention over the same cache.
+    const denseVariants = new Map<string, PagedAttention>();
     try {
       cache = await PagedKVCache.create(device, {
         numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxTokensPerSequence: maxTokens, maxSequences: 1, dtype,
@@ -190,6 +206,14 @@ async function main() {
       });
       attention = new PagedAttention(device, cache, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1 });
       decoder = new WgslDecoder(device, c, weights, attention, decodeVariantFor(engine.adapterInfo));
+      if (POLICIES.includes('dense')) {
+        for (const v of DENSE_VARIANTS) {
+          denseVariants.set(`dense[${v}]`, new PagedAttention(device, cache, {
+            numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1, ...denseVariantOptions(v),
+          }));
+        }
+      }
+      const names = [...POLICIES, ...denseVariants.keys()];
       const calibration = syntheticCalibration(c);
       for (const p of POLICIES) {
         const policy = createPolicy(parseAttentionSpec(p === 'dense' ? 'dense' : `${p}:budget=${BUDGET}`), { config: c, calibration });
@@ -206,18 +230,18 @@ async function main() {
         }
         fillCache(device, cache, seq, context);
         let position = context;
-        const begin = () => {
+        const begin = (on: PagedAttention) => {
           const { cos, sin } = ropeTable(inv, position, 1);
-          a.beginStep(seq, { startPosition: position, numTokens: 1, cos, sin });
+          on.beginStep(seq, { startPosition: position, numTokens: 1, cos, sin });
           position += 1;
         };
         // Steps queued back to back, then one wait: ms per step (GPU-bound when the host's encode time is less).
-        const timeSteps = async (n: number, encodeOne: (encoder: GPUCommandEncoder) => void) => {
+        const timeSteps = async (n: number, encodeOne: (encoder: GPUCommandEncoder) => void, on: PagedAttention = a) => {
           let host = 0;
           const t0 = now();
           for (let i = 0; i < n; i++) {
             const h = now();
-            begin();
+            begin(on);
             const encoder = device.createCommandEncoder();
             encodeOne(encoder);
             device.queue.submit([encoder.finish()]);
@@ -226,10 +250,12 @@ async function main() {
           await device.queue.onSubmittedWorkDone();
           return { ms: (now() - t0) / n, hostMs: host / n };
         };
+        const attentionOf = (name: string) => denseVariants.get(name) ?? a;
         const encodeAttention = (policyName: string) => (encoder: GPUCommandEncoder) => {
-          if (policyName === 'dense') {
-            const pass = encoder.beginComputePass({ label: 'bench dense attention' });
-            for (let l = 0; l < c.numLayers; l++) a.encodeDecodeLayer(pass, { layer: l, qkv, kOffset, vOffset, out, qkNorm: null });
+          if (policyName === 'dense' || denseVariants.has(policyName)) {
+            const on = attentionOf(policyName);
+            const pass = encoder.beginComputePass({ label: `bench ${policyName} attention` });
+            for (let l = 0; l < c.numLayers; l++) on.encodeDecodeLayer(pass, { layer: l, qkv, kOffset, vOffset, out, qkNorm: null });
             pass.end();
             return;
           }
@@ -243,18 +269,20 @@ async function main() {
         const encodeDecode = (policyName: string) => (encoder: GPUCommandEncoder) => {
           d.encodeStep(encoder, { policy: policyName === 'dense' ? undefined : policies.get(policyName), greedy: true });
         };
-        const timings = new Map<string, Timing>(POLICIES.map((p) => [p, { attentionMs: [], attentionHostMs: [], stepMs: [], stepHostMs: [] }]));
+        const timings = new Map<string, Timing>(names.map((p) => [p, { attentionMs: [], attentionHostMs: [], stepMs: [], stepHostMs: [] }]));
         d.writeToken(1);
-        for (const p of POLICIES) {
-          await timeSteps(WARMUP_STEPS, encodeAttention(p));
-          await timeSteps(WARMUP_STEPS, encodeDecode(p));
+        for (const p of names) {
+          await timeSteps(WARMUP_STEPS, encodeAttention(p), attentionOf(p));
+          if (!denseVariants.has(p)) await timeSteps(WARMUP_STEPS, encodeDecode(p));
         }
         for (let r = 0; r < ROUNDS; r++) {
-          for (const p of POLICIES) {
+          for (const p of names) {
             const t = timings.get(p) as Timing;
-            const att = await timeSteps(STEPS, encodeAttention(p));
+            const att = await timeSteps(STEPS, encodeAttention(p), attentionOf(p));
             t.attentionMs.push(att.ms);
             t.attentionHostMs.push(att.hostMs);
+            // A dense candidate times attention alone: the decoder runs the engine's default.
+            if (denseVariants.has(p)) continue;
             const step = await timeSteps(STEPS, encodeDecode(p));
             t.stepMs.push(step.ms);
             t.stepHostMs.push(step.hostMs);
@@ -265,6 +293,7 @@ async function main() {
         // (needs.denseLayers: Quest's and Double Sparsity's first two, TidalDecode's up to its selection layer) cost
         // at dense's per-layer time, over dense's time for the rest. This is issue 14's "attention + estimator".
         const selectingShare = (name: string, mine: number[], base: number[] | undefined) => {
+          if (denseVariants.has(name)) return {};
           const layers = (policies.get(name) as AttentionPolicy).needs.denseLayers;
           const denseCount = layers === 'all' ? c.numLayers : layers.length;
           if (!base || denseCount >= c.numLayers) return {};
@@ -273,18 +302,24 @@ async function main() {
         };
         // KV bytes dense attention reads per step: K and V of every cached slot of every (layer, KV head).
         const kvBytes = c.numLayers * c.numKvHeads * context * 2 * c.headDim * KV_DTYPE_BYTES[dtype];
-        for (const p of POLICIES) {
+        for (const p of names) {
           const t = timings.get(p) as Timing;
+          const isDense = p === 'dense' || denseVariants.has(p);
           const ratios = (mine: number[], base: number[] | undefined) => (base ? mine.map((x, i) => x / base[i]) : null);
           const attentionRatios = ratios(t.attentionMs, dense?.attentionMs);
           const stepRatios = ratios(t.stepMs, dense?.stepMs);
           const attentionMs = median(t.attentionMs);
           const row = {
-            kv: dtype, context, policy: p, budget: p === 'dense' ? null : BUDGET,
+            kv: dtype, context, policy: p, budget: isDense ? null : BUDGET,
             attentionMs: round3(attentionMs), attentionHostMs: round3(median(t.attentionHostMs)), attentionSpread: spread(t.attentionMs),
-            stepMs: round3(median(t.stepMs)), tokensPerS: +(1000 / median(t.stepMs)).toFixed(1), stepHostMs: round3(median(t.stepHostMs)), stepSpread: spread(t.stepMs),
-            ...(p === 'dense'
-              ? { kvGB: +(kvBytes / 1e9).toFixed(3), kvGBperS: +(kvBytes / 1e6 / attentionMs).toFixed(0), ofReadBandwidth: +(kvBytes / 1e6 / attentionMs / readGBperS).toFixed(2) }
+            ...(t.stepMs.length
+              ? { stepMs: round3(median(t.stepMs)), tokensPerS: +(1000 / median(t.stepMs)).toFixed(1), stepHostMs: round3(median(t.stepHostMs)), stepSpread: spread(t.stepMs) }
+              : {}),
+            ...(isDense
+              ? {
+                kvGB: +(kvBytes / 1e9).toFixed(3), kvGBperS: +(kvBytes / 1e6 / attentionMs).toFixed(0), ofReadBandwidth: +(kvBytes / 1e6 / attentionMs / readGBperS).toFixed(2),
+                ...(p === 'dense' ? {} : { attentionRatioToDense: attentionRatios ? round3(median(attentionRatios)) : null }),
+              }
               : {
                 attentionRatioToDense: attentionRatios ? round3(median(attentionRatios)) : null,
                 ...selectingShare(p, t.attentionMs, dense?.attentionMs),
@@ -294,6 +329,13 @@ async function main() {
           console.log(JSON.stringify(row));
           (result.rows as unknown[]).push(row);
         }
+        const denseNames = names.filter((p) => p === 'dense' || denseVariants.has(p));
+        if (denseNames.length > 1) {
+          const best = denseNames.reduce((x, y) => (median((timings.get(y) as Timing).attentionMs) < median((timings.get(x) as Timing).attentionMs) ? y : x));
+          const winner = { kv: dtype, context, winner: best, attentionMs: round3(median((timings.get(best) as Timing).attentionMs)), candidates: denseNames };
+          console.log(JSON.stringify(winner));
+          (result.denseWinners as unknown[]).push(winner);
+        }
         save();
       }
     } catch (e) {
@@ -302,6 +344,7 @@ async function main() {
       (result.errors as string[]).push(error);
     }
     for (const p of policies.values()) p.destroy?.();
+    for (const v of denseVariants.values()) v.destroy();
     decoder?.destroy();
     attention?.destroy();
     cache?.destroy();
@@ -315,7 +358,7 @@ async function main() {
   process.exit(0);
 }
 
-const HOW = 'Node on Dawn, bench/sparse-decode.ts: random weights (uploadRandom), the paged cache filled with random K/V (kv-fill.wgsl) to each context, no prefill; per (KV dtype, context) interleaved rounds over the policies, each round: attention of all layers alone (dense: encodeDecodeLayer; policies: encodeLayer with their hooks), then whole greedy decode steps (WgslDecoder.encodeStep), each as steps queued back to back and one wait; medians over rounds; ratios per round, then their median; spread = (max - min) / median.';
+const HOW = 'Node on Dawn, bench/sparse-decode.ts: random weights (uploadRandom), the paged cache filled with random K/V (kv-fill.wgsl) to each context, no prefill; per (KV dtype, context) interleaved rounds over the policies and dense attention\'s kernel candidates (dense[...]: attention only; denseWinners names the fastest), each round: attention of all layers alone (dense: encodeDecodeLayer; policies: encodeLayer with their hooks), then whole greedy decode steps (WgslDecoder.encodeStep), each as steps queued back to back and one wait; medians over rounds; ratios per round, then their median; spread = (max - min) / median.';
 
 main().catch((e) => {
   console.error(e);

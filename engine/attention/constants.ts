@@ -3,8 +3,22 @@
 /** Threads per workgroup of every kernel: a multiple of 32 (NVIDIA warps) and 64 (AMD wavefronts). */
 export const WORKGROUP_SIZE = 64;
 
-/** Slots per split of the decode kernel (CHUNK in decode-attention.wgsl): one slot per thread. */
+/** Slots per chunk of the decode kernels (CHUNK in decode-attention.wgsl and its siblings; engine/wgsl decode-chunk). */
 export const DECODE_CHUNK = 64;
+
+/**
+ * Threads per workgroup of the decode attention kernels (WG there), per decode-chunk variant (engine/wgsl): 'lanes'
+ * (GPUs) runs DECODE_CHUNK slots times staged-dot's 4 lanes per key, so every phase of a chunk keeps all threads busy
+ * with a few independent loads each (the one-slot-per-thread kernel of the H200 run of 2026-12-04 walked 64 slots
+ * serially per thread and read KV at 2-5% of bandwidth); 256 is WebGPU's default maxComputeInvocationsPerWorkgroup.
+ * 'serial' (CPU adapters) keeps one slot per thread: on SwiftShader (Dawn, 2-core CI machine) 300 dense decode steps
+ * of the tiny test model cost 3.0 s of CPU with it against 7.9 s with 'lanes' (one workgroup per KV head), and 3.8 s
+ * against 16.1 s (splits).
+ */
+export const DECODE_WORKGROUP_SIZE = { lanes: 256, serial: DECODE_CHUNK } as const;
+
+/** Most query heads per KV head of the decode kernels (MAX_GROUP of engine/wgsl decode-chunk: register accumulators). */
+export const DECODE_MAX_GROUP = 16;
 
 /**
  * Cached slots up to which a dense decode step's attention is one workgroup per KV head walking every chunk

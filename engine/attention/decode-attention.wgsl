@@ -29,8 +29,9 @@ override SCALE: f32;
 override Q_FLOATS: u32;
 override SCORE_FLOATS: u32;
 
-const WG: u32 = 64u;
-// Slots per split: one per thread of the workgroup.
+// Threads per workgroup: the decode-chunk variant's (decodeWorkgroupSize in constants.ts).
+override WG: u32;
+// Slots per chunk (DECODE_CHUNK).
 const CHUNK: u32 = 64u;
 const NEG_BIG: f32 = -1.0e30;
 
@@ -59,9 +60,7 @@ struct LayerParams {
 @group(1) @binding(1) var<storage, read_write> out: array<f32>;
 
 var<workgroup> qs: array<f32, Q_FLOATS>;
-var<workgroup> probs: array<f32, SCORE_FLOATS>;
 var<workgroup> slotBase: array<u32, CHUNK>;
-var<workgroup> chunkMax: array<f32, WG>;
 
 fn queryAt(h: u32, i: u32) -> f32 {
   return q[h * D + i];
@@ -86,7 +85,7 @@ fn totalSlots(g: u32) -> u32 {
   return counts[(step.seq * NUM_LAYERS + layer.index) * NUM_KV_HEADS + g] + step.n;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn split(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let s = wid.x;
   let g = wid.y;
@@ -105,7 +104,7 @@ fn split(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
   endSplit(g, s, lid);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = NUM_HEADS / NUM_KV_HEADS;
   let h = wid.x;

@@ -29,8 +29,9 @@ override SCORE_FLOATS: u32;
 override LIST_KIND: u32;
 override MAX_PER_HEAD: u32;
 
-const WG: u32 = 64u;
-// Slots per split: one per thread of the workgroup.
+// Threads per workgroup: the decode-chunk variant's (decodeWorkgroupSize in constants.ts).
+override WG: u32;
+// Slots per chunk (DECODE_CHUNK).
 const CHUNK: u32 = 64u;
 const NEG_BIG: f32 = -1.0e30;
 const NONE: u32 = 0xffffffffu;
@@ -62,9 +63,7 @@ struct LayerParams {
 @group(1) @binding(3) var<storage, read> lengths: array<u32>;
 
 var<workgroup> qs: array<f32, Q_FLOATS>;
-var<workgroup> probs: array<f32, SCORE_FLOATS>;
 var<workgroup> slotBase: array<u32, CHUNK>;
-var<workgroup> chunkMax: array<f32, WG>;
 var<workgroup> skipped: array<u32, CHUNK>;
 
 fn queryAt(h: u32, i: u32) -> f32 {
@@ -128,7 +127,7 @@ fn slotAt(g: u32, v: u32) -> u32 {
   return slot;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn splitList(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let s = wid.x;
   let g = wid.y;
@@ -154,7 +153,7 @@ fn splitList(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
   endSplit(g, s, lid);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn reduceList(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = NUM_HEADS / NUM_KV_HEADS;
   let h = wid.x;

@@ -39,7 +39,8 @@ override V_OFFSET: u32;
 override QK_NORM: bool = false;
 override EPS: f32 = 1e-6;
 
-const WG: u32 = 64u;
+// Threads per workgroup: the decode-chunk variant's (decodeWorkgroupSize in constants.ts).
+override WG: u32;
 const CHUNK: u32 = 64u;
 const NEG_BIG: f32 = -1.0e30;
 // MAX_HEAD_DIM / 4 (engine/attention/constants.ts): the RoPE row as vec4s.
@@ -72,11 +73,9 @@ struct LayerParams {
 @group(1) @binding(2) var<storage, read> qkNorm: array<f32>;
 
 var<workgroup> qs: array<f32, Q_FLOATS>;
-var<workgroup> probs: array<f32, SCORE_FLOATS>;
 var<workgroup> slotBase: array<u32, CHUNK>;
-var<workgroup> chunkMax: array<f32, WG>;
-// 1 / rms of each query head of the group and (at WG - 1) of the key head (QK_NORM).
-var<workgroup> headScale: array<f32, WG>;
+// 1 / rms of each query head of the group and (at MAX_GROUP) of the key head (QK_NORM).
+var<workgroup> headScale: array<f32, MAX_GROUP + 1u>;
 var<workgroup> slotsShared: u32;
 
 fn ropeAt(i: u32) -> f32 {
@@ -102,7 +101,7 @@ fn queryAt(h: u32, i: u32) -> f32 {
 fn keyAt(g: u32, i: u32) -> f32 {
   let x = qkv[K_OFFSET + g * D + i];
   if (QK_NORM) {
-    return qkNorm[D + i] * (x * headScale[WG - 1u]);
+    return qkNorm[D + i] * (x * headScale[MAX_GROUP]);
   }
   return x;
 }
@@ -140,7 +139,7 @@ fn headScales(g: u32, lid: u32) {
     return;
   }
   let group = NUM_HEADS / NUM_KV_HEADS;
-  if (lid < group || lid == WG - 1u) {
+  if (lid < group || lid == MAX_GROUP) {
     var base = K_OFFSET + g * D;
     if (lid < group) {
       base = (g * group + lid) * D;
@@ -190,7 +189,7 @@ fn attendChunks(g: u32, firstChunk: u32, endChunk: u32, total: u32, lid: u32) {
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn attend(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = wid.y;
   let total = totalSlots(g, lid);
@@ -210,7 +209,7 @@ fn attend(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
 
 // Split s of KV head g: chunks [s * cps, (s + 1) * cps) (cps = chunksPerSplit(total)); the split holding the new slot
 // appends it first.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn appendSplit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let s = wid.x;
   let g = wid.y;
@@ -228,7 +227,7 @@ fn appendSplit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   endSplit(g, s, lid);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn reduceCommit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = wid.x;
   let total = totalSlots(g, lid);

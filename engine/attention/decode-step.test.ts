@@ -11,6 +11,7 @@ import { ReferenceModel } from '../reference/index.ts';
 import { GpuDecodeRun, maxLogitDiff } from './gpu-decode-run.test-helper.ts';
 import { DensePolicy } from './index.ts';
 import { decodeStepSplits } from './paged-attention.ts';
+import type { DecodeChunkVariant } from '../wgsl/index.ts';
 
 /** 150 tokens: three 64-slot chunks, the last partial. */
 const STEPS = 150;
@@ -35,20 +36,23 @@ describe('dense decode attention in the decoder against the CPU reference', () =
     expect(decodeStepSplits(130048)).toBe(254); // 2,032 chunks in runs of 8
   });
 
-  const cases: [string, KvDtype, number, number][] = [
-    ['one workgroup walks every chunk, f16', 'f16', 1024, 256],
-    ['splits of one chunk, f16', 'f16', 40, 256],
-    ['splits of two-chunk runs merged online, f32', 'f32', 40, 2],
-    ['splits of two-chunk runs merged online, f16', 'f16', 40, 2],
+  // This adapter's variant ('serial') in every shape; the GPUs' ('lanes') in both kernels' long paths.
+  const cases: [string, KvDtype, number, number, DecodeChunkVariant | undefined][] = [
+    ['one workgroup walks every chunk, f16', 'f16', 1024, 256, undefined],
+    ['splits of one chunk, f16', 'f16', 40, 256, undefined],
+    ['splits of two-chunk runs merged online, f32', 'f32', 40, 2, undefined],
+    ['splits of two-chunk runs merged online, f16', 'f16', 40, 2, undefined],
+    ['decode-chunk lanes: one workgroup walks every chunk, f32', 'f32', 1024, 256, 'lanes'],
+    ['decode-chunk lanes: splits of two-chunk runs merged online, f16', 'f16', 40, 2, 'lanes'],
   ];
-  it.for(cases)('%s', { timeout: 300_000 }, async ([, kvDtype, decodeOneWorkgroupSlots, decodeTargetSplits]) => {
-    const run = new GpuDecodeRun(await nodeGpuDevice(), loaded, { kvDtype, maxTokens: STEPS + 16, decodeOneWorkgroupSlots, decodeTargetSplits });
+  it.for(cases)('%s', { timeout: 300_000 }, async ([, kvDtype, decodeOneWorkgroupSlots, decodeTargetSplits, decodeChunkVariant]) => {
+    const run = new GpuDecodeRun(await nodeGpuDevice(), loaded, { kvDtype, maxTokens: STEPS + 16, decodeOneWorkgroupSlots, decodeTargetSplits, decodeChunkVariant });
     const got = await run.decodeAll(new DensePolicy(), ids);
     const reference = new ReferenceModel(loaded.config, loaded.weights, { kvDtype });
     const want = [reference.prefill([ids[0]])];
     for (let i = 1; i < STEPS; i++) want.push(reference.decode(ids[i]));
     const diff = maxLogitDiff(got, want);
-    console.log(`${kvDtype}, one workgroup to ${decodeOneWorkgroupSlots} slots, ${decodeTargetSplits} splits at most: max |logit - reference| ${diff.toExponential(2)}`);
+    console.log(`${decodeChunkVariant ?? 'default'} ${kvDtype}, one workgroup to ${decodeOneWorkgroupSlots} slots, ${decodeTargetSplits} splits at most: max |logit - reference| ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(kvDtype === 'f16' ? F16_TOLERANCE : F32_TOLERANCE);
   });
 });

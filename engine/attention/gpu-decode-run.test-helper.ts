@@ -5,6 +5,7 @@ import { decodeVariantFor, WgslDecoder } from '../decode/index.ts';
 import { PagedKVCache, type KvDtype, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig } from '../model/index.ts';
 import { GpuWeights } from '../runtime/index.ts';
+import type { DecodeChunkVariant } from '../wgsl/index.ts';
 import { PagedAttention } from './paged-attention.ts';
 import type { AttentionPolicy } from './policy.ts';
 
@@ -17,6 +18,8 @@ export interface GpuDecodeRunOptions {
   /** PagedAttentionOptions' thresholds of the dense decode kernels (one workgroup walking all; splits of chunk runs). */
   decodeOneWorkgroupSlots?: number;
   decodeTargetSplits?: number;
+  /** The decode split's variant (default: the adapter's). */
+  decodeChunkVariant?: DecodeChunkVariant;
 }
 
 export class GpuDecodeRun {
@@ -40,6 +43,7 @@ export class GpuDecodeRun {
     this.attention = new PagedAttention(device, this.cache, {
       numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: 1,
       decodeOneWorkgroupSlots: options.decodeOneWorkgroupSlots, decodeTargetSplits: options.decodeTargetSplits,
+      decodeChunkVariant: options.decodeChunkVariant,
     });
     this.decoder = new WgslDecoder(device, c, GpuWeights.upload(device, loaded), this.attention, decodeVariantFor(device.adapterInfo));
     this.staging = device.createBuffer({ size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });

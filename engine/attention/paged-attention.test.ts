@@ -5,6 +5,7 @@ import { nodeGpuDevice } from '../gpu/node-webgpu.test-helper.ts';
 import { PagedKVCache, type KvDtype, type PagedKVCacheOptions, type SequenceHandle } from '../kv/index.ts';
 import { f16Bits } from '../quant/index.ts';
 import { ropeInverseFrequencies, ropeTable, type RopeLayout } from '../model/index.ts';
+import type { DecodeChunkVariant } from '../wgsl/index.ts';
 import type { PrefillSplitRule, ReferenceStepInput } from './index.ts';
 import {
   createPolicy, listPolicies, PagedAttention, ReferenceKVCache, referenceAttention, referenceColumnSums, registerPolicy,
@@ -57,12 +58,15 @@ class Harness {
   private readonly io: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; out: GPUBuffer }[] = [];
   private readonly inv: Float64Array;
 
-  constructor(readonly device: GPUDevice, readonly shape: Shape, maxPrefillTokens: number, cacheOptions: Partial<PagedKVCacheOptions> = {}, prefillSplitRule?: PrefillSplitRule) {
+  constructor(
+    readonly device: GPUDevice, readonly shape: Shape, maxPrefillTokens: number, cacheOptions: Partial<PagedKVCacheOptions> = {}, prefillSplitRule?: PrefillSplitRule,
+    decodeChunkVariant?: DecodeChunkVariant,
+  ) {
     const { numHeads: H, numKvHeads: G, headDim: d, numLayers: L } = shape;
     this.cache = new PagedKVCache(device, {
       numLayers: L, numKvHeads: G, headDim: d, memoryBudgetBytes: budgetFor(shape, 2), maxTokensPerSequence: MAX_TOKENS, ...cacheOptions,
     });
-    this.attention = new PagedAttention(device, this.cache, { numHeads: H, numKvHeads: G, headDim: d, ropeLayout: shape.ropeLayout, maxPrefillTokens, prefillSplitRule });
+    this.attention = new PagedAttention(device, this.cache, { numHeads: H, numKvHeads: G, headDim: d, ropeLayout: shape.ropeLayout, maxPrefillTokens, prefillSplitRule, decodeChunkVariant });
     // One set per layer, like the segments' outputs.
     for (let l = 0; l < L; l++) {
       const make = (floats: number) => device.createBuffer({ size: maxPrefillTokens * floats * 4, usage: ortUsage() });
@@ -155,10 +159,23 @@ describe('PagedAttention (dense) against the CPU reference', () => {
     });
   }
 
-  it('a long prefill (several workgroups and tiles) and decode over several splits', async () => {
+  // The GPUs' decode split (this adapter takes 'serial'): head dims whose value pairs fill the 256 threads unevenly
+  // (d=80: 6 lanes of 40, 16 threads idle), exactly (d=8, 128; 16 below) and a one-head group.
+  for (const shape of CASES.filter((c, i) => i === 0 || [80, 128].includes(c.headDim) || c.numHeads === c.numKvHeads)) {
+    const name = `H=${shape.numHeads} G=${shape.numKvHeads} d=${shape.headDim} ${shape.ropeLayout}`;
+    it(`${name}, decode-chunk lanes: prefill 37, decode, continuation chunk, decode`, async () => {
+      const device = await nodeGpuDevice();
+      const h = new Harness(device, shape, 40, {}, undefined, 'lanes');
+      const { errors } = await conversation(h, 1234 + shape.headDim);
+      console.log(`${name} lanes: max abs error per step ${errors.map((e) => e.toExponential(1)).join(' ')}`);
+      for (const e of errors) expect(e).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+
+  it.for(['serial', 'lanes'] as const)('a long prefill (several workgroups and tiles) and decode over several splits, decode-chunk %s', async (variant) => {
     const device = await nodeGpuDevice();
     const shape: Shape = { numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'half', numLayers: 1 };
-    const h = new Harness(device, shape, 150);
+    const h = new Harness(device, shape, 150, {}, undefined, variant);
     const next = rng(7);
     const seq = h.cache.createSequence();
     const ref = new ReferenceKVCache(1, 2);
@@ -406,9 +423,9 @@ describe('decode over a policy\'s token or page list against the CPU reference o
   }
 
   for (const [name, kind, lists, expectedSlots] of cases) {
-    it(name, async () => {
+    it.for(['serial', 'lanes'] as const)(`${name}, decode-chunk %s`, async (variant) => {
       const device = await nodeGpuDevice();
-      const h = new Harness(device, shape, 40);
+      const h = new Harness(device, shape, 40, {}, undefined, variant);
       const next = rng(31);
       const seq = h.cache.createSequence();
       const ref = new ReferenceKVCache(2, 2);
@@ -490,10 +507,10 @@ describe('f16 KV pages against the CPU reference with f16-rounded K/V', () => {
     expect(ulps).toBeLessThanOrEqual(1);
   });
 
-  it('a long prefill and decode over several splits', async () => {
+  it.for(['serial', 'lanes'] as const)('a long prefill and decode over several splits, decode-chunk %s', async (variant) => {
     const device = await nodeGpuDevice();
     const shape: Shape = { numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'half', numLayers: 1 };
-    const h = new Harness(device, shape, 150, f16);
+    const h = new Harness(device, shape, 150, f16, undefined, variant);
     const next = rng(7);
     const seq = h.cache.createSequence();
     const ref = new ReferenceKVCache(1, 2, 'f16');
@@ -548,10 +565,10 @@ describe('f16 KV pages against the CPU reference with f16-rounded K/V', () => {
     ['tokens', [[0, 3, 5, 20, 36], [1, 2, 30, 37]], (g: number) => (g === 0 ? [0, 3, 5, 20, 36] : [1, 2, 30])],
     ['pages', [[0], [1, 2]], (g: number) => Array.from({ length: 16 }, (_, i) => (g === 0 ? 0 : 16) + i).concat([32, 33, 34, 35, 36])],
   ] as const) {
-    it(`decode over a ${kind} list`, async () => {
+    it.for(['serial', 'lanes'] as const)(`decode over a ${kind} list, decode-chunk %s`, async (variant) => {
       const device = await nodeGpuDevice();
       const shape: Shape = { numHeads: 8, numKvHeads: 2, headDim: 16, ropeLayout: 'half', numLayers: 2 };
-      const h = new Harness(device, shape, 40, f16);
+      const h = new Harness(device, shape, 40, f16, undefined, variant);
       const seq = h.cache.createSequence();
       const ref = new ReferenceKVCache(2, 2, 'f16');
       const next = rng(31);

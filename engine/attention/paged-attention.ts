@@ -1,14 +1,14 @@
 // Dispatches one layer of attention on the paged KV cache: RoPE, K/V append, then causal prefill attention or
 // split-K decode attention over the slots the policy plans, writing [n][H*d] for the next ORT segment.
 import { BufferLimitError, InvalidArgumentError } from '../errors/index.ts';
-import { countingEncoder, withDeferredGpuErrorScopes, type DispatchCounts } from '../gpu/index.ts';
+import { countingEncoder, isCpuAdapter, withDeferredGpuErrorScopes, type DispatchCounts } from '../gpu/index.ts';
 import type { KvDtype, PagedKVCache, SequenceHandle } from '../kv/index.ts';
 import type { RopeLayout } from '../model/index.ts';
-import { kvLibrary, linkWgsl } from '../wgsl/index.ts';
+import { decodeLibrary, kvLibrary, linkWgsl, type DecodeChunkVariant } from '../wgsl/index.ts';
 import appendSourceRaw from './append.wgsl?raw';
 import {
-  DECODE_CHUNK, DECODE_ONE_WORKGROUP_SLOTS, DECODE_TARGET_SPLITS, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_SPLITS, PREFILL_MAX_TILE_KEYS, PREFILL_MIN_TILES_PER_SPLIT,
-  PREFILL_SPLIT_PARTIALS_BYTES, PREFILL_SPLIT_TARGET_WORKGROUPS, STEP_HEADER_BYTES, WORKGROUP_SIZE,
+  DECODE_CHUNK, DECODE_MAX_GROUP, DECODE_ONE_WORKGROUP_SLOTS, DECODE_TARGET_SPLITS, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_SPLITS, PREFILL_MAX_TILE_KEYS, PREFILL_MIN_TILES_PER_SPLIT,
+  PREFILL_SPLIT_PARTIALS_BYTES, PREFILL_SPLIT_TARGET_WORKGROUPS, STEP_HEADER_BYTES, DECODE_WORKGROUP_SIZE, WORKGROUP_SIZE,
 } from './constants.ts';
 import decodeSourceRaw from './decode-attention.wgsl?raw';
 import decodeListSourceRaw from './decode-list-attention.wgsl?raw';
@@ -18,25 +18,34 @@ import type { AttentionPhase, AttentionPolicy, AttentionStatistics, EvictionResu
 import prefillSourceRaw from './prefill-attention.wgsl?raw';
 import statisticsSourceRaw from './statistics.wgsl?raw';
 
-// The kernels with their //#include lines resolved (engine/wgsl): RoPE, query staging and the split shared, and the
-// K/V page access of the cache's dtype (kvLibrary), linked once per dtype.
+// The kernels with their //#include lines resolved (engine/wgsl): RoPE, query staging and the split shared, the K/V
+// page access of the cache's dtype (kvLibrary) and the decode split's variant (decodeLibrary), linked once per pair.
 type KernelSources = Record<'append' | 'decode' | 'decodeList' | 'decodeStep' | 'prefill' | 'statistics', string>;
-const linkedSources = new Map<KvDtype, KernelSources>();
-function kernelSources(dtype: KvDtype): KernelSources {
-  let sources = linkedSources.get(dtype);
+const linkedSources = new Map<string, KernelSources>();
+function kernelSources(dtype: KvDtype, variant: DecodeChunkVariant): KernelSources {
+  const key = `${dtype}:${variant}`;
+  let sources = linkedSources.get(key);
   if (!sources) {
     const library = kvLibrary(dtype);
+    const decode = decodeLibrary(dtype, variant);
     sources = {
       append: linkWgsl(appendSourceRaw, library),
-      decode: linkWgsl(decodeSourceRaw, library),
-      decodeList: linkWgsl(decodeListSourceRaw, library),
-      decodeStep: linkWgsl(decodeStepSourceRaw, library),
+      decode: linkWgsl(decodeSourceRaw, decode),
+      decodeList: linkWgsl(decodeListSourceRaw, decode),
+      decodeStep: linkWgsl(decodeStepSourceRaw, decode),
       prefill: linkWgsl(prefillSourceRaw, library),
       statistics: linkWgsl(statisticsSourceRaw, library),
     };
-    linkedSources.set(dtype, sources);
+    linkedSources.set(key, sources);
   }
   return sources;
+}
+
+/** The decode split's variant for a device: 'serial' on CPU adapters, 'lanes' on GPUs (constants.ts says why). */
+export function decodeChunkVariantFor(device: GPUDevice): DecodeChunkVariant {
+  // adapterInfo is on GPUDevice since Chrome 133 / dawn.node; a device without it is taken for a GPU.
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  return info && isCpuAdapter(info) ? 'serial' : 'lanes';
 }
 
 export interface PagedAttentionOptions {
@@ -52,6 +61,8 @@ export interface PagedAttentionOptions {
   decodeOneWorkgroupSlots?: number;
   /** Splits per KV head encodeDecodeLayer keeps at most, walking runs of chunks past it (default DECODE_TARGET_SPLITS). */
   decodeTargetSplits?: number;
+  /** The decode split's kernel variant (engine/wgsl decode-chunk; default decodeChunkVariantFor(device)). */
+  decodeChunkVariant?: DecodeChunkVariant;
 }
 
 /**
@@ -204,8 +215,11 @@ export class PagedAttention {
   private readonly decodeTargetSplits: number;
   /** Bound where a kernel's optional input is absent (never read). */
   private readonly placeholder: GPUBuffer;
-  /** The kernels linked for the cache's KV dtype. */
+  /** The kernels linked for the cache's KV dtype and the decode split's variant. */
   private readonly sources: KernelSources;
+  /** The decode split's variant and its threads per workgroup (WG of the decode kernels). */
+  readonly decodeChunkVariant: DecodeChunkVariant;
+  private readonly decodeWorkgroupSize: number;
 
   constructor(device: GPUDevice, cache: PagedKVCache, options: PagedAttentionOptions) {
     const { numHeads: H, numKvHeads: G, headDim: d, ropeLayout, maxPrefillTokens } = options;
@@ -214,10 +228,16 @@ export class PagedAttention {
     if (d % 2 !== 0 || d > MAX_HEAD_DIM) throw new InvalidArgumentError('headDim', `must be even and at most ${MAX_HEAD_DIM}, got ${d}`);
     if (!Number.isInteger(maxPrefillTokens) || maxPrefillTokens < 1) throw new InvalidArgumentError('maxPrefillTokens', `must be a positive integer, got ${maxPrefillTokens}`);
     const group = H / G;
-    if (group > WORKGROUP_SIZE) throw new InvalidArgumentError('numHeads', `GQA groups above ${WORKGROUP_SIZE} query heads per KV head are not supported`);
-    // qs, probs, slotBase, chunkMax; the split's running values (splitAcc, splitMax, splitSum, splitScale) and the
-    // merge's mergeShared.
-    const decodeShared = (2 * group * d + group * DECODE_CHUNK + DECODE_CHUNK + 5 * WORKGROUP_SIZE) * 4;
+    if (group > DECODE_MAX_GROUP) throw new InvalidArgumentError('numHeads', `GQA groups above ${DECODE_MAX_GROUP} query heads per KV head are not supported`);
+    // engine/wgsl decode-chunk's workgroup arrays: qs, dotParts (vec4 per head and slot), probs, slotBase and a list's
+    // skipped flags, splitMax / splitScale and decode-step's headScale, the merge's mergeShared.
+    const variant = options.decodeChunkVariant ?? decodeChunkVariantFor(device);
+    if (!(variant in DECODE_WORKGROUP_SIZE)) throw new InvalidArgumentError('decodeChunkVariant', `must be one of ${Object.keys(DECODE_WORKGROUP_SIZE).join(', ')}, got ${JSON.stringify(variant)}`);
+    const decodeWorkgroup = DECODE_WORKGROUP_SIZE[variant];
+    // decode-chunk-lanes: qs, dotParts (a vec4 per head and slot), probs; -serial: qs, splitAcc, probs, chunkMax and
+    // the split's max / sum / scale per thread. Both: slotBase and a list's skipped flags, headScale, mergeShared.
+    const chunkShared = variant === 'lanes' ? group * d + 5 * group * DECODE_CHUNK + 2 * DECODE_MAX_GROUP : 2 * group * d + group * DECODE_CHUNK + 4 * decodeWorkgroup;
+    const decodeShared = (chunkShared + 2 * DECODE_CHUNK + DECODE_MAX_GROUP + 1 + decodeWorkgroup) * 4;
     if (decodeShared > device.limits.maxComputeWorkgroupStorageSize) {
       throw new BufferLimitError('The decode attention workgroup', decodeShared, device.limits.maxComputeWorkgroupStorageSize, 'maxComputeWorkgroupStorageSize');
     }
@@ -228,7 +248,9 @@ export class PagedAttention {
     this.headDim = d;
     this.ropeLayout = ropeLayout;
     this.maxPrefillTokens = maxPrefillTokens;
-    this.sources = kernelSources(cache.dtype);
+    this.decodeChunkVariant = variant;
+    this.decodeWorkgroupSize = decodeWorkgroup;
+    this.sources = kernelSources(cache.dtype, variant);
 
     const L = cache.numLayers;
     // One split more than the slots need: a page list's virtual slots (its pages plus the newest) may pass the
@@ -269,8 +291,8 @@ export class PagedAttention {
       commit: make(this.sources.append, 'commit', shape),
       prefill: make(this.sources.prefill, 'prefill', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_ROWS: maxPrefillTokens, ...prefill }),
       merge: make(this.sources.prefill, 'merge', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_ROWS: maxPrefillTokens, ...prefill }),
-      split: make(this.sources.decode, 'split', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
-      reduce: make(this.sources.decode, 'reduce', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK }),
+      split: make(this.sources.decode, 'split', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK, WG: decodeWorkgroup }),
+      reduce: make(this.sources.decode, 'reduce', { ...shape, NUM_HEADS: H, SCALE: scale, MAX_SPLITS: maxSplits, Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK, WG: decodeWorkgroup }),
     };
 
     const resources = (l: number): Record<number, GPUBindingResource> => {
@@ -495,7 +517,7 @@ export class PagedAttention {
       D: d, NUM_HEADS: H, NUM_KV_HEADS: G, NUM_LAYERS: cache.numLayers, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence,
       MAX_SPLITS: this.maxSplits, INTERLEAVED: this.ropeLayout === 'interleaved' ? 1 : 0, SCALE: 1 / Math.sqrt(d),
       Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK, K_OFFSET: inputs.kOffset, V_OFFSET: inputs.vOffset,
-      QK_NORM: inputs.qkNorm ? 1 : 0, EPS: inputs.eps ?? 1e-6, TARGET_SPLITS: this.decodeTargetSplits,
+      QK_NORM: inputs.qkNorm ? 1 : 0, EPS: inputs.eps ?? 1e-6, TARGET_SPLITS: this.decodeTargetSplits, WG: this.decodeWorkgroupSize,
     };
     const make = (entryPoint: string) => device.createComputePipeline({ label: `attention-${entryPoint}-${key}`, layout: 'auto', compute: { module, entryPoint, constants } });
     const pipelines = { attend: make('attend'), appendSplit: make('appendSplit'), reduceCommit: make('reduceCommit') };
@@ -604,7 +626,7 @@ export class PagedAttention {
       D: d, NUM_HEADS: H, NUM_KV_HEADS: G, NUM_LAYERS: cache.numLayers, PAGE: cache.pageSize, MAX_PAGES: cache.maxPagesPerSequence,
       MAX_SPLITS: this.maxSplits, INTERLEAVED: this.ropeLayout === 'interleaved' ? 1 : 0, SCALE: 1 / Math.sqrt(d),
       Q_FLOATS: group * d, SCORE_FLOATS: group * DECODE_CHUNK, LIST_KIND: kind === 'tokens' ? 1 : 2,
-      MAX_PER_HEAD: Math.max(1, maxPerHead),
+      MAX_PER_HEAD: Math.max(1, maxPerHead), WG: this.decodeWorkgroupSize,
     };
     const make = (entryPoint: string) => device.createComputePipeline({ label: `attention-${entryPoint}-${kind}`, layout: 'auto', compute: { module, entryPoint, constants } });
     const split = make('splitList');

@@ -74,6 +74,7 @@ struct LayerParams {
 var<workgroup> qs: array<f32, Q_FLOATS>;
 
 //#include rope
+//#include decode-query
 //#include staged-dot
 
 fn slotCount(g: u32) -> u32 {
@@ -111,22 +112,17 @@ fn logit(t: u32, h: u32, base: u32) -> f32 {
   return dot;
 }
 
-/** Decode: the rotated, scaled queries of KV head g's group into workgroup memory (the caller then barriers). */
-fn stageGroupQueries(g: u32, lid: u32) {
-  let group = NUM_HEADS / NUM_KV_HEADS;
-  let half = D / 2u;
-  for (var idx = lid; idx < group * half; idx += WG) {
-    let hh = idx / half;
-    let i = idx % half;
-    let p = ropePair(i);
-    let c = step.rope[i];
-    let sn = step.rope[half + i];
-    let src = (g * group + hh) * D;
-    let x0 = q[src + p.x];
-    let x1 = q[src + p.y];
-    qs[hh * D + p.x] = (x0 * c - x1 * sn) * SCALE;
-    qs[hh * D + p.y] = (x1 * c + x0 * sn) * SCALE;
-  }
+// decode-query's inputs at decode (n = 1): row 0 of q and the step's one RoPE row.
+fn queryAt(h: u32, i: u32) -> f32 {
+  return q[h * D + i];
+}
+
+fn ropeCos(i: u32) -> f32 {
+  return step.rope[i];
+}
+
+fn ropeSin(i: u32) -> f32 {
+  return step.rope[D / 2u + i];
 }
 
 // Decode: the global max and sum of head h, merged from the split partials as the reduce pass merges them.
@@ -156,7 +152,7 @@ fn decodeRows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
 fn decodeColumns(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = NUM_HEADS / NUM_KV_HEADS;
   let g = wid.y;
-  stageGroupQueries(g, lid);
+  stageQuery(g, lid);
   workgroupBarrier();
   let slot = wid.x * WG + lid;
   if (slot >= slotCount(g)) {
@@ -177,7 +173,7 @@ fn decodeColumns(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
 fn decodeLogits(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = NUM_HEADS / NUM_KV_HEADS;
   let g = wid.y;
-  stageGroupQueries(g, lid);
+  stageQuery(g, lid);
   workgroupBarrier();
   let slot = wid.x * WG + lid;
   if (slot >= slotCount(g)) {

@@ -1,6 +1,8 @@
 // Kernel variants per adapter: the same WGSL entry points with the workgroup shape that suits the hardware, chosen
 // once per device from its adapter info. One decode path everywhere; only these numbers differ.
+import { isCpuAdapter, type AdapterFacts } from '../gpu/index.ts';
 import type { QuantizationMode } from '../quant/index.ts';
+
 export interface MatvecShape {
   workgroupSize: number;
   threadsPerRow: number;
@@ -186,15 +188,6 @@ export const MATVEC_CANDIDATES: readonly MatvecCandidate[] = [
   candidate(256, 32, 8, true, true, true, 1),
   candidate(256, 32, 8, true, true, true, 2),
 ];
-
-/** CPU implementations of WebGPU (SwiftShader in Chromium and Dawn, lavapipe/llvmpipe in Mesa). */
-const CPU_ADAPTER = /swiftshader|llvmpipe|lavapipe/i;
-
-type AdapterFacts = { vendor?: string; architecture?: string; description?: string };
-
-function isCpuAdapter(adapter: AdapterFacts): boolean {
-  return CPU_ADAPTER.test(`${adapter.vendor ?? ''} ${adapter.architecture ?? ''} ${adapter.description ?? ''}`);
-}
 
 export function decodeVariantFor(adapter: AdapterFacts): DecodeKernelVariant {
   return isCpuAdapter(adapter) ? CPU_ADAPTER_VARIANT : GPU_VARIANT;

@@ -5,3 +5,4 @@ export type { EngineDevice } from './device.ts';
 export { accountBuffers, type BufferAccounting } from './buffer-accounting.ts';
 export { countingEncoder, type DispatchCounts } from './dispatch-counts.ts';
 export { checkGpuErrors, withDeferredGpuErrorScopes, withGpuErrorScopes, type ErrorScopeOptions } from './error-scope.ts';
+export { isCpuAdapter, type AdapterFacts } from './adapter-kind.ts';

@@ -5,6 +5,10 @@
 // `fn ropeCos(i: u32) -> f32` / `fn ropeSin(i: u32) -> f32` (this step's angle i, i < D / 2).
 //#include rope
 
+// Most query heads per KV head of the decode kernels (DECODE_MAX_GROUP in engine/attention/constants.ts): sizes
+// decode-chunk-lanes' register accumulators and the per-head workgroup arrays.
+const MAX_GROUP: u32 = 16u;
+
 // qs[hh * D + i] = SCALE * RoPE(q of head g * group + hh)[i]. Call in uniform control flow, then a barrier.
 fn stageQuery(g: u32, lid: u32) {
   let group = NUM_HEADS / NUM_KV_HEADS;

@@ -1,2 +1,2 @@
 // The WGSL library module's face: shared WGSL functions and the one mechanism that joins them to kernels.
-export { kvLibrary, linkWgsl, WGSL_LIBRARY } from './link.ts';
+export { decodeLibrary, kvLibrary, linkWgsl, WGSL_LIBRARY, type DecodeChunkVariant } from './link.ts';

@@ -32,7 +32,8 @@ fn mergeTree(lid: u32, isMax: bool) {
 
 // out[h] = the merge of splits 0 .. numSplits - 1 of head h. The threads share the splits for the global max and
 // sum (a serial walk over thousands of splits by one thread was most of a 128K step: the H200 run of 2026-12-04),
-// then the D outputs. Call in uniform control flow.
+// then the D outputs (lanes of splits per output: a 64-thread walk over 256 splits was
+// latency-bound). Call in uniform control flow.
 fn mergeSplits(h: u32, numSplits: u32, lid: u32) {
   var m = NEG_BIG;
   for (var s = lid; s < numSplits; s += WG) {
@@ -51,11 +52,27 @@ fn mergeSplits(h: u32, numSplits: u32, lid: u32) {
   mergeTree(lid, false);
   let gl = mergeShared[0];
   workgroupBarrier();
-  for (var i = lid; i < D; i += WG) {
+  // The D outputs in blocks of `width`, each output on WG / width lanes of splits, the lanes joined in order.
+  let width = min(D, WG);
+  let lanes = WG / width;
+  let lane = lid / width;
+  for (var i0 = 0u; i0 < D; i0 += width) {
+    let i = i0 + lid % width;
     var o = 0.0;
-    for (var s = 0u; s < numSplits; s++) {
-      o += partials[accIndex(h, s) + i] * exp(partials[mlIndex(h, s)] - gm);
+    if (lane < lanes && i < D) {
+      for (var s = lane; s < numSplits; s += lanes) {
+        o += partials[accIndex(h, s) + i] * exp(partials[mlIndex(h, s)] - gm);
+      }
     }
-    out[h * D + i] = o / gl;
+    mergeShared[lid] = o;
+    workgroupBarrier();
+    if (lid < width && i0 + lid < D) {
+      var sum = 0.0;
+      for (var k = 0u; k < lanes; k++) {
+        sum += mergeShared[k * width + lid];
+      }
+      out[h * D + i0 + lid] = sum / gl;
+    }
+    workgroupBarrier();
   }
 }

@@ -82,30 +82,20 @@ fn writeLabels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   }
 }
 
-// Channel c of query head h after RoPE at this step's position.
-fn rotated(h: u32, c: u32) -> f32 {
-  let half = D / 2u;
-  var i: u32;
-  var first: bool;
-  var other: u32;
-  if (INTERLEAVED) {
-    i = c / 2u;
-    first = c % 2u == 0u;
-    other = select(c - 1u, c + 1u, first);
-  } else {
-    i = c % half;
-    first = c < half;
-    other = select(c - half, c + half, first);
-  }
-  let co = params.rope[i];
-  let si = params.rope[half + i];
-  let x = q[h * D + c];
-  let y = q[h * D + other];
-  if (first) {
-    return x * co - y * si;
-  }
-  return x * co + y * si;
+// query-channel's inputs: the step's query and RoPE row.
+fn queryAt(h: u32, i: u32) -> f32 {
+  return q[h * D + i];
 }
+
+fn ropeCos(i: u32) -> f32 {
+  return params.rope[i];
+}
+
+fn ropeSin(i: u32) -> f32 {
+  return params.rope[D / 2u + i];
+}
+
+//#include query-channel
 
 @compute @workgroup_size(64)
 fn scoreTokens(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -132,7 +122,7 @@ fn scoreSlots(lid: u32, wid: vec3<u32>) {
   let group = NUM_HEADS / NUM_KV_HEADS;
   // The group's rotated query on the label channels, once per workgroup.
   for (var e = lid; e < group * R; e += 64u) {
-    rotatedQuery[e] = rotated(g * group + e / R, channels[(params.layer * NUM_KV_HEADS + g) * R + e % R]);
+    rotatedQuery[e] = rotatedQueryChannel(g * group + e / R, channels[(params.layer * NUM_KV_HEADS + g) * R + e % R]);
   }
   workgroupBarrier();
   let s = wid.x * 64u + lid;

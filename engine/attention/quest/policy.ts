@@ -6,6 +6,7 @@ import type { PageData, PagedKVCache } from '../../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type ModelConfig } from '../../model/index.ts';
 import type { AttentionPlan, AttentionPolicy, AttentionSpec, PolicyNeeds, PolicyStepContext } from '../policy.ts';
 import { parseAttentionSpec } from '../spec.ts';
+import { TokenTopK } from '../tidal/index.ts';
 import { kvLibrary, linkWgsl } from '../../wgsl/index.ts';
 import questSource from './quest.wgsl?raw';
 import { questPagesToRead, questParams, type QuestParams } from './reference.ts';
@@ -19,7 +20,7 @@ const STORAGE_OFFSET_ALIGNMENT = 256;
 /** Query bind groups kept at most (ORT's pool cycles through a few buffers). */
 const MAX_QUERY_GROUPS = 64;
 
-type Kernel = 'keepBounds' | 'boundsAndScores' | 'selectPages';
+type Kernel = 'keepBounds' | 'boundsAndScores';
 
 /** GPU state for one cache (made on the first hook: the policy is created before the model). */
 interface QuestState {
@@ -39,9 +40,11 @@ interface QuestState {
   indices: GPUBuffer;
   lengths: GPUBuffer;
   maxList: number;
+  /** The top pages per KV head, one params slot per layer. */
+  topK: TokenTopK;
 }
 
-/** Workgroups that score `candidates` pages (at least one: it also clears the list lengths). */
+/** Workgroups that score `candidates` pages (at least one). */
 function scoreGroups(candidates: number): number {
   return Math.max(1, Math.ceil(candidates / WORKGROUP_SIZE));
 }
@@ -106,12 +109,14 @@ export class QuestPolicy implements AttentionPolicy {
     const pass = encoder.beginComputePass({ label: `quest-plan-${ctx.layer}` });
     pass.setBindGroup(0, st.groups[ctx.layer]);
     pass.setBindGroup(1, this.queryGroup(st, ctx.query));
-    const x = scoreGroups(candidates);
     pass.setPipeline(st.pipelines.boundsAndScores);
-    pass.dispatchWorkgroups(x + Math.ceil(st.cache.headDim / WORKGROUP_SIZE), G);
-    pass.setPipeline(st.pipelines.selectPages);
-    pass.dispatchWorkgroups(x, G);
+    pass.dispatchWorkgroups(scoreGroups(candidates) + Math.ceil(st.cache.headDim / WORKGROUP_SIZE), G);
     pass.end();
+    // Ties to the lower page, as the reference breaks them (the older page wins).
+    st.topK.encode(encoder, ctx.layer, {
+      scores: st.scores, stride: st.cache.maxPagesPerSequence, rows: G, length: candidates, k: questPagesToRead(this.params.budget, P) - 1,
+      out: st.indices, outStride: st.maxList, outLengths: st.lengths,
+    });
     return { kind: 'pages', indices: st.indices, lengths: st.lengths, maxPerHead: st.maxList };
   }
 
@@ -130,6 +135,7 @@ export class QuestPolicy implements AttentionPolicy {
     if (!st) return;
     for (const b of [st.params, st.scores, st.indices, st.lengths]) b.destroy();
     st.bounds.destroy();
+    st.topK.destroy();
     this.state = null;
   }
 
@@ -163,7 +169,7 @@ export class QuestPolicy implements AttentionPolicy {
     const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
     const staticLayout = device.createBindGroupLayout({
       label: 'quest-static',
-      entries: [entry(0, 'read-only-storage'), entry(1, 'read-only-storage'), entry(2, 'read-only-storage'), ...[3, 4, 5, 6].map((b) => entry(b, 'storage'))],
+      entries: [entry(0, 'read-only-storage'), entry(1, 'read-only-storage'), entry(2, 'read-only-storage'), entry(3, 'storage'), entry(4, 'storage')],
     });
     const queryLayout = device.createBindGroupLayout({ label: 'quest-query', entries: [entry(0, 'read-only-storage')] });
     const layout = device.createPipelineLayout({ label: 'quest', bindGroupLayouts: [staticLayout, queryLayout] });
@@ -171,10 +177,10 @@ export class QuestPolicy implements AttentionPolicy {
     const boundsLayout = device.createPipelineLayout({ label: 'quest-bounds', bindGroupLayouts: [staticLayout] });
     const module = device.createShaderModule({ label: 'quest', code: linkWgsl(questSource, kvLibrary(cache.dtype)) });
     const constants = {
-      D: d, NUM_HEADS: this.numHeads, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: P, MAX_PAGES: maxPages, MAX_LIST: maxList,
-      INTERLEAVED: this.interleaved ? 1 : 0,
+      D: d, NUM_HEADS: this.numHeads, NUM_KV_HEADS: G, NUM_LAYERS: L, PAGE: P, MAX_PAGES: maxPages,
+      INTERLEAVED: this.interleaved ? 1 : 0, QD: (this.numHeads / G) * d,
     };
-    const kernels: Kernel[] = ['keepBounds', 'boundsAndScores', 'selectPages'];
+    const kernels: Kernel[] = ['keepBounds', 'boundsAndScores'];
     const pipelines = Object.fromEntries(kernels.map((entryPoint) => [entryPoint, device.createComputePipeline({
       label: `quest-${entryPoint}`, layout: entryPoint === 'keepBounds' ? boundsLayout : layout, compute: { module, entryPoint, constants },
     })])) as Record<Kernel, GPUComputePipeline>;
@@ -182,12 +188,13 @@ export class QuestPolicy implements AttentionPolicy {
       const arena = cache.arenaOf(l);
       const resources: GPUBindingResource[] = [
         { buffer: params, offset: l * region, size: region }, { buffer: arena.pages }, { buffer: cache.blockTables },
-        { buffer: bounds.buffers[arena.index] }, { buffer: scores }, { buffer: indices }, { buffer: lengths },
+        { buffer: bounds.buffers[arena.index] }, { buffer: scores },
       ];
       return device.createBindGroup({ label: `quest-layer-${l}`, layout: staticLayout, entries: resources.map((resource, binding) => ({ binding, resource })) });
     });
     this.destroy();
-    this.state = { cache, pipelines, groups: makeGroups(), generation: cache.generation, makeGroups, queryLayout, queryGroups: new Map(), params, region, bounds, scores, indices, lengths, maxList };
+    this.state = { cache, pipelines, groups: makeGroups(), generation: cache.generation, makeGroups, queryLayout, queryGroups: new Map(), params, region, bounds, scores, indices, lengths, maxList,
+      topK: new TokenTopK(device, L) };
     return this.state;
   }
 }

@@ -1,5 +1,7 @@
 // Quest on the GPU: bounds keeps every touched page's per-channel key min/max (after the step's append); score
-// bounds q.k per page for the step's rotated query (max over the KV group); select lists the top pages per KV head.
+// bounds q.k per page for the step's rotated query (max over the KV group); the shared top-k kernel (TokenTopK) then
+// lists the top pages per KV head (it replaced a per-page walk over every candidate: O(pages^2), most of Quest's
+// 1.4 ms per selecting layer at 130K on the H200 run of 2026-12-04).
 //
 // Binding layout
 //   @group(0) per layer:
@@ -8,12 +10,9 @@
 //     2 blockTables storage read        [seq][MAX_PAGES][NUM_LAYERS][NUM_KV_HEADS] u32 arena page ids
 //     3 bounds      storage read_write  the arena's bounds: [arena page][min|max][D] f32
 //     4 scores      storage read_write  [NUM_KV_HEADS][MAX_PAGES] f32 page bounds of this layer and step
-//     5 indices     storage read_write  [NUM_KV_HEADS][MAX_LIST] u32 page numbers read (any order)
-//     6 lengths     storage read_write  [NUM_KV_HEADS] u32 entries listed
 //   @group(1) the step's query: 0 q storage read [NUM_HEADS * D] f32, not rotated
 // Dispatch: prefill: keepBounds (ceil(NUM_KV_HEADS * D / 64), pages touched). Decode, 2 per layer: boundsAndScores
-// (scoreGroups + ceil(D / 64), NUM_KV_HEADS), then selectPages (ceil(candidates / 64),
-// NUM_KV_HEADS).
+// (scoreGroups + ceil(D / 64), NUM_KV_HEADS), then TokenTopK over the scores.
 
 override D: u32;
 override NUM_HEADS: u32;
@@ -21,8 +20,9 @@ override NUM_KV_HEADS: u32;
 override NUM_LAYERS: u32;
 override PAGE: u32;
 override MAX_PAGES: u32;
-override MAX_LIST: u32;
 override INTERLEAVED: bool;
+// GROUP * D (workgroup arrays are sized by a single override).
+override QD: u32;
 
 struct Params {
   seq: u32,
@@ -30,7 +30,7 @@ struct Params {
   // First slot this step appended, and how many.
   first: u32,
   n: u32,
-  // Pages before the newest one (the candidates), and how many of them a step reads.
+  // Pages before the newest one (the candidates); k: unused here (the top-k kernel's own params say how many).
   candidates: u32,
   k: u32,
   // Workgroups of boundsAndScores that score pages (ceil(candidates / 64), at least 1); the rest keep bounds.
@@ -44,9 +44,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> blockTables: array<u32>;
 @group(0) @binding(3) var<storage, read_write> bounds: array<f32>;
 @group(0) @binding(4) var<storage, read_write> scores: array<f32>;
-@group(0) @binding(5) var<storage, read_write> indices: array<u32>;
-@group(0) @binding(6) var<storage, read_write> lengths: array<atomic<u32>>;
 @group(1) @binding(0) var<storage, read> q: array<f32>;
+
+var<workgroup> rotatedQuery: array<f32, QD>;
 
 // K reads of the cache's dtype. The metadata (bounds, labels) stays f32: it holds key values, which an f16 page
 // gives exactly in f32, and it is a fraction of the pages (Quest 2D per page, labels R per token).
@@ -82,29 +82,27 @@ fn keepBounds(@builtin(global_invocation_id) gid: vec3<u32>) {
   keepBoundsAt(gid.x / D, gid.x % D, params.first / PAGE + gid.y);
 }
 
-// Channel c of query head h after RoPE at this step's position.
-fn rotated(h: u32, c: u32) -> f32 {
-  let half = D / 2u;
-  var i: u32;
-  var first: bool;
-  var other: u32;
-  if (INTERLEAVED) {
-    i = c / 2u;
-    first = c % 2u == 0u;
-    other = select(c - 1u, c + 1u, first);
-  } else {
-    i = c % half;
-    first = c < half;
-    other = select(c - half, c + half, first);
+// query-channel's inputs: the step's query and RoPE row.
+fn queryAt(h: u32, i: u32) -> f32 {
+  return q[h * D + i];
+}
+
+fn ropeCos(i: u32) -> f32 {
+  return params.rope[i];
+}
+
+fn ropeSin(i: u32) -> f32 {
+  return params.rope[D / 2u + i];
+}
+
+//#include query-channel
+
+// The group's rotated query, once per scoring workgroup (group * D).
+fn stageRotatedQuery(g: u32, lid: u32) {
+  let group = NUM_HEADS / NUM_KV_HEADS;
+  for (var e = lid; e < group * D; e += 64u) {
+    rotatedQuery[e] = rotatedQueryChannel(g * group + e / D, e % D);
   }
-  let co = params.rope[i];
-  let si = params.rope[half + i];
-  let x = q[h * D + c];
-  let y = q[h * D + other];
-  if (first) {
-    return x * co - y * si;
-  }
-  return x * co + y * si;
 }
 
 fn scorePage(p: u32, g: u32) {
@@ -114,10 +112,10 @@ fn scorePage(p: u32, g: u32) {
   let base = pageId(p, g) * 2u * D;
   let group = NUM_HEADS / NUM_KV_HEADS;
   var best = -3.4e38;
-  for (var h = g * group; h < (g + 1u) * group; h++) {
+  for (var hh = 0u; hh < group; hh++) {
     var sum = 0.0;
     for (var c = 0u; c < D; c++) {
-      let qc = rotated(h, c);
+      let qc = rotatedQuery[hh * D + c];
       sum += max(qc * bounds[base + D + c], qc * bounds[base + c]);
     }
     best = max(best, sum);
@@ -125,45 +123,21 @@ fn scorePage(p: u32, g: u32) {
   scores[g * MAX_PAGES + p] = best;
 }
 
-// A decode step's first Quest dispatch, three jobs without hazards between them: workgroups [0, scoreGroups) score the
+// A decode step's first Quest dispatch, two jobs without hazards between them: workgroups [0, scoreGroups) score the
 // candidate pages (x: page, y: KV head); the rest keep the bounds of the newest page, which holds the step's token and
-// is never a candidate (x - scoreGroups: a block of 64 channels, y: KV head); the first clears the list lengths,
-// which the previous layer's attention (an earlier dispatch) has read and selectPages (the next one) fills.
+// is never a candidate (x - scoreGroups: a block of 64 channels, y: KV head). The top pages are the shared top-k
+// kernel's (engine/attention/tidal topk.wgsl), the second dispatch.
 @compute @workgroup_size(64)
 fn boundsAndScores(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = wid.y;
   if (wid.x < params.scoreGroups) {
+    stageRotatedQuery(g, lid);
+    workgroupBarrier();
     scorePage(wid.x * 64u + lid, g);
-    if (wid.x == 0u && g == 0u && lid < NUM_KV_HEADS) {
-      atomicStore(&lengths[lid], 0u);
-    }
     return;
   }
   let c = (wid.x - params.scoreGroups) * 64u + lid;
   if (c < D) {
     keepBoundsAt(g, c, params.first / PAGE);
-  }
-}
-
-// Page p is read when fewer than k candidates beat it (higher score, or equal and lower page: the older wins).
-// The list's order does not matter to the attention kernel, so a counter places the chosen pages.
-@compute @workgroup_size(64)
-fn selectPages(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let p = gid.x;
-  let g = gid.y;
-  if (p >= params.candidates) {
-    return;
-  }
-  let mine = scores[g * MAX_PAGES + p];
-  var beaten = 0u;
-  for (var j = 0u; j < params.candidates && beaten < params.k; j++) {
-    let other = scores[g * MAX_PAGES + j];
-    if (other > mine || (other == mine && j < p)) {
-      beaten++;
-    }
-  }
-  if (beaten < params.k) {
-    let at = atomicAdd(&lengths[g], 1u);
-    indices[g * MAX_LIST + at] = p;
   }
 }

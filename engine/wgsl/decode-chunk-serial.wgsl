@@ -1,11 +1,13 @@
-// WGSL library (//#include decode-chunk): one split of decode attention, a run of chunks of CHUNK cache slots (one
-// slot per thread) against the staged queries of a GQA group, merged online (running max, sum and weighted values in
-// workgroup memory) and left as split-reduce partials, or normalized straight into `out` when one split is all.
-// Shared by dense decode and decode over a list.
-// Needs from the including kernel: overrides D, NUM_HEADS, NUM_KV_HEADS, MAX_SPLITS, PAGE, Q_FLOATS (group * D);
-// consts WG, CHUNK, NEG_BIG; `pages` (the layer's arena [page][K|V][PAGE][D] of KvWord, read through kv-read);
-// workgroup arrays qs [group * D], probs [group * CHUNK], slotBase [CHUNK] (each slot's K offset in `pages`, set
-// before each chunk), chunkMax [WG]; `fn slotSkipped(j: u32) -> bool` (a slot of the chunk that counts with
+// WGSL library (//#include decode-chunk, the CPU adapters' variant: decodeLibrary(dtype, 'serial')): one split of
+// decode attention, a run of chunks of CHUNK cache slots (one slot per thread of WG = CHUNK) against the staged
+// queries of a GQA group, merged online (running max, sum and weighted values in workgroup memory) and left as
+// split-reduce partials, or normalized straight into `out` when one split is all. decode-chunk-lanes.wgsl is the GPUs'
+// variant with the same functions; this one keeps a CPU adapter's workgroups small and their barriers few (SwiftShader
+// ran a dense decode step 2.6-4x slower with the lanes variant's 256 threads: engine/attention/constants.ts).
+// Needs from the including kernel: overrides D, NUM_HEADS, NUM_KV_HEADS, MAX_SPLITS, PAGE, Q_FLOATS (group * D),
+// SCORE_FLOATS (group * CHUNK), WG (= CHUNK); consts CHUNK, NEG_BIG; `pages` (the layer's arena [page][K|V][PAGE][D]
+// of KvWord, read through kv-read); workgroup arrays qs [group * D], slotBase [CHUNK] (each slot's K offset in
+// `pages`, set before each chunk); `fn slotSkipped(j: u32) -> bool` (a slot of the chunk that counts with
 // probability 0).
 //#include split-reduce
 //#include staged-dot
@@ -13,6 +15,9 @@
 // Splits per KV head that a dense step keeps at most (chunksPerSplit); the host sets it for decode-step-attention.
 override TARGET_SPLITS: u32 = 256u;
 
+// Per (head, slot) of the chunk: logits, then exp(logit - chunk max); the chunk max per head.
+var<workgroup> probs: array<f32, SCORE_FLOATS>;
+var<workgroup> chunkMax: array<f32, WG>;
 // The split so far, per head of the group: sum of exp(logit - splitMax) * v, splitMax, and the sum of the exps.
 var<workgroup> splitAcc: array<f32, Q_FLOATS>;
 var<workgroup> splitMax: array<f32, WG>;
