@@ -36,26 +36,49 @@ export const DECODE_ONE_WORKGROUP_SLOTS = 256;
  */
 export const DECODE_TARGET_SPLITS = 256;
 
-/** Largest head dim: the prefill kernel's threads per query row (D / PREFILL_CHANNELS_PER_THREAD) fit a workgroup. */
+/** Largest head dim: prefill-attention.wgsl's output registers hold 4 chunks of 4 * 16 dims. */
 export const MAX_HEAD_DIM = 256;
 
-/** Head-dim channels of a query row per prefill thread (CHANNELS = 4 * VECS in prefill-attention.wgsl). */
-export const PREFILL_CHANNELS_PER_THREAD = 16;
+/**
+ * A prefill attention tiling (prefill-attention.wgsl's CT and RT): a workgroup of keyGroups x rowGroups threads takes
+ * 4 * rowGroups query rows and 4 * keyGroups keys per tile, each thread a 4 x 4 register tile of scores and 4 rows x 4
+ * dims of the output per 4 * keyGroups-wide chunk of the head dim.
+ */
+export interface PrefillTile {
+  keyGroups: 4 | 8 | 16;
+  rowGroups: number;
+}
 
-/** Most slots per prefill key tile (MAX_TILE_KEYS): bounds the per-thread score array. */
-export const PREFILL_MAX_TILE_KEYS = 32;
+/**
+ * The tilings in order of preference: the engine takes the first whose workgroup memory and threads the device
+ * allows (prefillTiling). 16 x 8 first: 128 threads, 32 rows x 64 keys (35 KB at head dim 64, within the H200's
+ * 48 KB; 16 x 16 would need 53 KB); 8 x 16 (64 rows x 32 keys) reads each K/V tile for twice the rows. Neither has
+ * run on the H200 yet: bench/node-prefill.ts measures them all (--attention-tiles) and keeps the first until a figure
+ * picks another.
+ */
+export const PREFILL_TILE_CANDIDATES: readonly PrefillTile[] = [
+  { keyGroups: 16, rowGroups: 8 },
+  { keyGroups: 8, rowGroups: 16 },
+  { keyGroups: 16, rowGroups: 4 },
+  { keyGroups: 8, rowGroups: 8 },
+  { keyGroups: 16, rowGroups: 2 },
+  { keyGroups: 8, rowGroups: 4 },
+  { keyGroups: 4, rowGroups: 8 },
+  { keyGroups: 4, rowGroups: 4 },
+  { keyGroups: 4, rowGroups: 1 },
+];
 
 /**
  * Split-K of prefill attention (PagedAttentionOptions.prefillSplitRule). A prefill grid of ceil(n * group / rows) x KV
- * heads workgroups is small for a model with few KV heads (SmolLM2-135M, chunk 512: 288 workgroups of 64 threads for
- * the H200's 132 SMs), and each walks the whole context: at 8K tokens the H200 ran such a prefill several times slower
- * per FLOP than the 1B shape's 1,024-workgroup grid (docs/prefill.md). Target: 16 workgroups of 64 threads per SM of
- * a 132-SM GPU (its 2,048 resident threads per SM); not yet tuned by measurement (bench/node-prefill.ts measures it).
+ * heads workgroups is small for a model with few KV heads (SmolLM2-135M, chunk 512: 48 x 3 workgroups of 32 rows for
+ * the H200's 132 SMs), and each walks the whole context. Target: about 6 resident 35 KB workgroups on each of a
+ * 132-SM GPU's SMs (228 KB of shared memory each), rounded up; an estimate, measured by bench/node-prefill.ts
+ * (wgsl-nosplit beside wgsl).
  */
-export const PREFILL_SPLIT_TARGET_WORKGROUPS = 2048;
+export const PREFILL_SPLIT_TARGET_WORKGROUPS = 1024;
 
-/** Key tiles a split-K run keeps at least (8 tiles of up to 32 slots): below that its partial costs more than it saves. */
-export const PREFILL_MIN_TILES_PER_SPLIT = 8;
+/** Key tiles a split-K run keeps at least (4 tiles of up to 64 slots): below that its partial costs more than it saves. */
+export const PREFILL_MIN_TILES_PER_SPLIT = 4;
 
 /** Most split-K runs per prefill step. */
 export const PREFILL_MAX_SPLITS = 32;

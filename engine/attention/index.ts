@@ -10,7 +10,7 @@ export {
   ReferenceKVCache, referenceAttention, referenceColumnSums, type ReferenceAttentionShape, type ReferenceStepInput,
 } from './dense/reference.ts';
 export { PagedAttention, type PagedAttentionOptions, type PrefillSplitRule, type AttentionStepParams, type AttentionLayerInputs } from './paged-attention.ts';
-export { DECODE_CHUNK, DEFAULT_PREFILL_CHUNK, MAX_HEAD_DIM } from './constants.ts';
+export { DECODE_CHUNK, DEFAULT_PREFILL_CHUNK, MAX_HEAD_DIM, PREFILL_TILE_CANDIDATES, type PrefillTile } from './constants.ts';
 export {
   parseAttentionSpec, createSpecParser, policyParameterTable,
   type NormalizedSpec, type AttentionSpecInput, type PolicyParameterRow,

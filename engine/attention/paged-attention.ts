@@ -7,8 +7,8 @@ import type { RopeLayout } from '../model/index.ts';
 import { decodeLibrary, kvLibrary, linkWgsl, type DecodeChunkVariant } from '../wgsl/index.ts';
 import appendSourceRaw from './append.wgsl?raw';
 import {
-  DECODE_CHUNK, DECODE_MAX_GROUP, DECODE_ONE_WORKGROUP_SLOTS, DECODE_TARGET_SPLITS, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_CHANNELS_PER_THREAD, PREFILL_MAX_SPLITS, PREFILL_MAX_TILE_KEYS, PREFILL_MIN_TILES_PER_SPLIT,
-  PREFILL_SPLIT_PARTIALS_BYTES, PREFILL_SPLIT_TARGET_WORKGROUPS, STEP_HEADER_BYTES, DECODE_WORKGROUP_SIZE, WORKGROUP_SIZE,
+  DECODE_CHUNK, DECODE_MAX_GROUP, DECODE_ONE_WORKGROUP_SLOTS, DECODE_TARGET_SPLITS, LAYER_UNIFORM_STRIDE, MAX_HEAD_DIM, PREFILL_MAX_SPLITS, PREFILL_MIN_TILES_PER_SPLIT,
+  PREFILL_SPLIT_PARTIALS_BYTES, PREFILL_SPLIT_TARGET_WORKGROUPS, PREFILL_TILE_CANDIDATES, STEP_HEADER_BYTES, DECODE_WORKGROUP_SIZE, WORKGROUP_SIZE, type PrefillTile,
 } from './constants.ts';
 import decodeSourceRaw from './decode-attention.wgsl?raw';
 import decodeListSourceRaw from './decode-list-attention.wgsl?raw';
@@ -57,6 +57,8 @@ export interface PagedAttentionOptions {
   maxPrefillTokens: number;
   /** When a prefill step splits its key range across workgroups (split-K); defaults in constants.ts. */
   prefillSplitRule?: PrefillSplitRule;
+  /** Prefill attention's tiling (default: the first of PREFILL_TILE_CANDIDATES the device fits); benches try others. */
+  prefillTile?: PrefillTile;
   /** Cached slots up to which encodeDecodeLayer takes one workgroup per KV head (default DECODE_ONE_WORKGROUP_SLOTS). */
   decodeOneWorkgroupSlots?: number;
   /** Splits per KV head encodeDecodeLayer keeps at most, walking runs of chunks past it (default DECODE_TARGET_SPLITS). */
@@ -269,9 +271,9 @@ export class PagedAttention {
     device.queue.writeBuffer(this.layerUniforms, 0, layerData);
     this.partials = device.createBuffer({ label: 'attention-decode-partials', size: H * maxSplits * (d + 2) * 4, usage: GPUBufferUsage.STORAGE });
     this.rows = device.createBuffer({ label: 'attention-statistics-rows', size: H * maxPrefillTokens * 2 * 4, usage: GPUBufferUsage.STORAGE });
-    const prefill = prefillTiling(d, device.limits.maxComputeWorkgroupStorageSize);
-    this.prefillRows = prefill.ROWS;
-    this.prefillTileKeys = prefill.TILE_KEYS;
+    const prefill = prefillTiling(d, device.limits, options.prefillTile);
+    this.prefillRows = 4 * prefill.RT;
+    this.prefillTileKeys = 4 * prefill.CT;
     this.decodeOneWorkgroupSlots = options.decodeOneWorkgroupSlots ?? DECODE_ONE_WORKGROUP_SLOTS;
     this.decodeTargetSplits = options.decodeTargetSplits ?? DECODE_TARGET_SPLITS;
     if (!Number.isInteger(this.decodeTargetSplits) || this.decodeTargetSplits < 1) throw new InvalidArgumentError('decodeTargetSplits', `must be a positive integer, got ${this.decodeTargetSplits}`);
@@ -782,19 +784,47 @@ export class PagedAttention {
   }
 }
 
+/** Workgroup bytes and threads of prefill-attention.wgsl under `tile` for head dim d (the sizes of its arrays). */
+function tilingOf(d: number, tile: PrefillTile) {
+  const CT = tile.keyGroups;
+  const RT = tile.rowGroups;
+  const BR = 4 * RT;
+  const BC = 4 * CT;
+  const DC = 4 * CT;
+  const chunks = Math.ceil(d / DC);
+  const constants = { CT, RT, WG: CT * RT, Q_VEC4S: BR * chunks * DC / 4, KV_VEC4S: BC * DC / 4, P_VEC4S: BR * BC / 4, M_VEC4S: CT * RT };
+  // The vec4 arrays and the 64-slot positions tile.
+  const bytes = (constants.Q_VEC4S + constants.KV_VEC4S + constants.P_VEC4S + constants.M_VEC4S) * 16 + 64 * 4;
+  return { constants, bytes, chunks };
+}
+
 /**
- * The prefill kernel's tiling for head dim d (pipeline constants of prefill-attention.wgsl): threads per query row,
- * rows per workgroup, and as many slots per key tile (at most PREFILL_MAX_TILE_KEYS) as fit the workgroup memory
- * next to the tile's positions: K and V staged as vec4s plus one partial dot product per (row, slot, thread).
+ * The prefill kernel's tiling for head dim d (pipeline constants of prefill-attention.wgsl): `tile` when given (a
+ * bench's candidate; refused typed when the device cannot run it), else the first of PREFILL_TILE_CANDIDATES whose
+ * workgroup memory and threads fit the device and whose head-dim chunks fit the kernel's output registers.
  */
-export function prefillTiling(d: number, workgroupBytes: number): Record<'TPR' | 'ROWS' | 'TILE_KEYS' | 'KEY_VEC4S' | 'TILE_VEC4S' | 'PARTIAL_FLOATS', number> {
-  const TPR = Math.ceil(d / PREFILL_CHANNELS_PER_THREAD);
-  const ROWS = Math.floor(WORKGROUP_SIZE / TPR);
-  const KEY_VEC4S = TPR * PREFILL_CHANNELS_PER_THREAD / 4;
-  const perKey = 2 * KEY_VEC4S * 16 + ROWS * TPR * 4;
-  const TILE_KEYS = Math.min(PREFILL_MAX_TILE_KEYS, Math.floor((workgroupBytes - PREFILL_MAX_TILE_KEYS * 4) / perKey));
-  if (TILE_KEYS < 1) throw new BufferLimitError('The prefill attention workgroup', perKey + PREFILL_MAX_TILE_KEYS * 4, workgroupBytes, 'maxComputeWorkgroupStorageSize');
-  return { TPR, ROWS, TILE_KEYS, KEY_VEC4S, TILE_VEC4S: TILE_KEYS * KEY_VEC4S, PARTIAL_FLOATS: ROWS * TILE_KEYS * TPR };
+export function prefillTiling(
+  d: number, limits: Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxComputeInvocationsPerWorkgroup'>, tile?: PrefillTile,
+): Record<'CT' | 'RT' | 'WG' | 'Q_VEC4S' | 'KV_VEC4S' | 'P_VEC4S' | 'M_VEC4S', number> {
+  const fits = (t: PrefillTile) => {
+    const { bytes, chunks, constants } = tilingOf(d, t);
+    return chunks <= 4 && bytes <= limits.maxComputeWorkgroupStorageSize && constants.WG <= limits.maxComputeInvocationsPerWorkgroup;
+  };
+  if (tile) {
+    if (![4, 8, 16].includes(tile.keyGroups) || !Number.isInteger(tile.rowGroups) || tile.rowGroups < 1) {
+      throw new InvalidArgumentError('prefillTile', `keyGroups must be 4, 8 or 16 and rowGroups a positive integer, got ${tile.keyGroups} x ${tile.rowGroups}`);
+    }
+    const { bytes, chunks } = tilingOf(d, tile);
+    if (chunks > 4) throw new InvalidArgumentError('prefillTile', `${tile.keyGroups} key groups take head dim ${d} in ${chunks} chunks; the kernel holds 4: use more key groups`);
+    if (!fits(tile)) throw new BufferLimitError(`The prefill attention workgroup (${tile.keyGroups} x ${tile.rowGroups})`, bytes, limits.maxComputeWorkgroupStorageSize, 'maxComputeWorkgroupStorageSize');
+    return tilingOf(d, tile).constants;
+  }
+  const picked = PREFILL_TILE_CANDIDATES.find(fits);
+  if (!picked) {
+    const smallest = PREFILL_TILE_CANDIDATES[PREFILL_TILE_CANDIDATES.length - 1];
+    throw new BufferLimitError('The prefill attention workgroup', tilingOf(d, smallest).bytes, limits.maxComputeWorkgroupStorageSize, 'maxComputeWorkgroupStorageSize');
+  }
+  return tilingOf(d, picked).constants;
 }
 
 /**

@@ -168,10 +168,21 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) loc
       let xRow = (kk * XS_STRIDE) / 4u + ty * (TM / 4u);
       let b0 = ws[wRow];
       let a0 = xs[xRow];
+      // Read once, used by both row groups (TN 8); folded away at TN 4.
+      var b1 = vec4<f32>(0.0);
+      if (TN == 8u) {
+        b1 = ws[wRow + 1u];
+      }
       acc[0] += a0.x * b0;
       acc[1] += a0.y * b0;
       acc[2] += a0.z * b0;
       acc[3] += a0.w * b0;
+      if (TN == 8u) {
+        acc[8] += a0.x * b1;
+        acc[9] += a0.y * b1;
+        acc[10] += a0.z * b1;
+        acc[11] += a0.w * b1;
+      }
       if (TM == 8u) {
         let a1 = xs[xRow + 1u];
         acc[4] += a1.x * b0;
@@ -179,19 +190,11 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) loc
         acc[6] += a1.z * b0;
         acc[7] += a1.w * b0;
         if (TN == 8u) {
-          let b1 = ws[wRow + 1u];
           acc[12] += a1.x * b1;
           acc[13] += a1.y * b1;
           acc[14] += a1.z * b1;
           acc[15] += a1.w * b1;
         }
-      }
-      if (TN == 8u) {
-        let b1 = ws[wRow + 1u];
-        acc[8] += a0.x * b1;
-        acc[9] += a0.y * b1;
-        acc[10] += a0.z * b1;
-        acc[11] += a0.w * b1;
       }
     }
     workgroupBarrier();

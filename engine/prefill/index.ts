@@ -2,3 +2,4 @@
 // attention), one command encoder per chunk.
 export { WgslPrefill, type PrefillChunkOptions } from './wgsl-prefill.ts';
 export { PrefillKernels, GEMM_TILE_CANDIDATES, gemmTileName, type GemmIO, type RowDispatch } from './gemm.ts';
+export { PrefillTimer, prefillTimerPasses, type PrefillChunkTimes } from './prefill-timer.ts';

@@ -15,8 +15,10 @@
 import type { AttentionPolicy, PagedAttention } from '../attention/index.ts';
 import { DecodeKernels, encodeDispatch, type DecodeKernelVariant, type DecoderWeights, type Dispatch, type MatrixBuffer } from '../decode/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
+import { withDeferredGpuErrorScopes } from '../gpu/index.ts';
 import { layerWeight, type ModelConfig } from '../model/index.ts';
 import { PrefillKernels, type RowDispatch } from './gemm.ts';
+import type { PrefillTimer } from './prefill-timer.ts';
 
 interface LayerDispatches {
   /** norm, q, k, v (and qwen3's head norm: a decode-kernel dispatch whose token count is set per chunk). */
@@ -32,6 +34,8 @@ export interface PrefillChunkOptions {
   /** Logits of every row, of the last row, or none (a middle chunk). */
   rows: 'all' | 'last' | 'none';
   policy?: AttentionPolicy;
+  /** GPU timestamps of the chunk's passes (benches: products and attention apart). */
+  timer?: PrefillTimer;
 }
 
 export class WgslPrefill {
@@ -122,7 +126,9 @@ export class WgslPrefill {
     this.device.queue.writeBuffer(this.dims, 0, this.dimsData);
     this.device.queue.writeBuffer(this.ids, 0, new Uint32Array(opts.ids));
     const embed = this.embedDispatch;
-    let pass = encoder.beginComputePass({ label: 'prefill embed, layer 0 q/k/v' });
+    const timer = opts.timer;
+    timer?.beginChunk();
+    let pass = encoder.beginComputePass({ label: 'prefill embed, layer 0 q/k/v', timestampWrites: timer?.pass('products', false) });
     encodeDispatch(pass, { ...embed, workgroups: [embed.workgroups[0], n] });
     for (let l = 0; l < this.layers.length; l++) {
       const layer = this.layers[l];
@@ -130,7 +136,7 @@ export class WgslPrefill {
       if (layer.headNorm) encodeDispatch(pass, { ...layer.headNorm, workgroups: [layer.headNorm.workgroups[0], n] });
       pass.end();
       this.attention.encodeLayer(encoder, { layer: l, q: this.q, k: this.k, v: this.v, out: this.attn, numTokens: n, policy: opts.policy });
-      pass = encoder.beginComputePass({ label: `prefill layer ${l} o_proj, MLP` });
+      pass = encoder.beginComputePass({ label: `prefill layer ${l} o_proj, MLP`, timestampWrites: timer?.pass('products', true) });
       for (const d of layer.afterAttention) d.encode(pass, n);
     }
     if (opts.rows === 'all') {
@@ -138,15 +144,20 @@ export class WgslPrefill {
       all.norm.encode(pass, n);
       all.head.encode(pass, n);
       pass.end();
+      timer?.endChunk(encoder);
       return all.buffer;
     }
     pass.end();
-    if (opts.rows === 'none') return null;
+    if (opts.rows === 'none') {
+      timer?.endChunk(encoder);
+      return null;
+    }
     const rowBytes = c.hiddenSize * 4;
     encoder.copyBufferToBuffer(this.hidden, (n - 1) * rowBytes, this.lastRow, 0, rowBytes);
-    pass = encoder.beginComputePass({ label: 'prefill lm_head (last row)' });
+    pass = encoder.beginComputePass({ label: 'prefill lm_head (last row)', timestampWrites: timer?.pass('head', false) });
     encodeDispatch(pass, this.headDispatch);
     pass.end();
+    timer?.endChunk(encoder);
     return this.lastLogits;
   }
 
@@ -160,14 +171,23 @@ export class WgslPrefill {
   }
 
   private allLogitsDispatches(): { buffer: GPUBuffer; norm: RowDispatch; head: RowDispatch } {
-    if (!this.allLogits) {
+    if (this.allLogits) return this.allLogits;
+    // Made at the first `sieve logits` chunk, after the load's error scopes: in deferred ones (engine/gpu), so a
+    // refused [maxTokens][vocab] buffer or pipeline fails that chunk typed at its readback (checkGpuErrors) and the
+    // next 'all' chunk makes them again.
+    return withDeferredGpuErrorScopes(this.device, 'the prefill all-rows logits buffer and lm_head kernel', () => {
       const c = this.config;
       const buffer = this.device.createBuffer({ label: 'prefill all logits', size: this.maxTokens * c.vocabSize * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
       const norm = this.kernels.rmsNorm('final norm', this.hidden, this.vector('model.norm.weight', c.hiddenSize), this.normed, c.hiddenSize);
       const head = this.kernels.gemm('lm_head', { x: this.normed, w: this.headMatrix(), out: buffer });
       this.allLogits = { buffer, norm, head };
-    }
-    return this.allLogits;
+      return this.allLogits;
+    }, {
+      release: (made) => {
+        made.buffer.destroy();
+        if (this.allLogits === made) this.allLogits = null;
+      },
+    });
   }
 
   private layer(l: number): LayerDispatches {

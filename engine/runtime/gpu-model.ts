@@ -8,16 +8,16 @@
 // chunk bound both phases by the host, and ORT 1.30's graph capture fails on our sessions. Decode moved first
 // (bench/results/node-decode-h200.json: 104 against 17 tokens/s on a 30-layer model); prefill followed once the H200
 // measured both paths in one run (bench/results/node-prefill-h200.json, docs/prefill.md).
-import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult, type PrefillSplitRule } from '../attention/index.ts';
+import { DEFAULT_PREFILL_CHUNK, PagedAttention, type AttentionPolicy, type EvictionResult, type PrefillSplitRule, type PrefillTile } from '../attention/index.ts';
 import { AbortedError, ContextFullError, InvalidArgumentError, NonFiniteLogitsError } from '../errors/index.ts';
 import type { CacheUsage, DeviceSampling, ForwardBackend, PrefillOptions } from '../generation/index.ts';
 import { checkGpuErrors, type EngineDevice } from '../gpu/index.ts';
 import { DEFAULT_KV_MEMORY_BYTES, KV_BUFFER_BYTES, KV_DTYPES, KV_PAGE_SIZE, kvCapacity, PagedKVCache, type KvDtype, type SequenceHandle } from '../kv/index.ts';
 import { ropeInverseFrequencies, ropeTable, type LoadedModel, type ModelConfig, type ProgressCallback } from '../model/index.ts';
 import { GpuWeights, quantizeOnFor } from './weights.ts';
-import { countingEncoder, decodeVariantFor, defaultWeightFormat, WgslDecoder, type DispatchCounts } from '../decode/index.ts';
+import { countingEncoder, decodeVariantFor, defaultWeightFormat, WgslDecoder, type DispatchCounts, type GemmTile } from '../decode/index.ts';
 import { parseQuantization, type QuantizationMode } from '../quant/index.ts';
-import { WgslPrefill } from '../prefill/index.ts';
+import { WgslPrefill, type PrefillTimer } from '../prefill/index.ts';
 
 /** Largest `prefillChunk` a load may ask for: the chunk's activations (ids, q/k/v, attention output) scale with it. */
 export const MAX_PREFILL_CHUNK = 4096;
@@ -46,6 +46,12 @@ export interface GpuModelOptions {
   prefillChunk?: number;
   /** Split-K rule of prefill attention (engine/attention constants by default); bench/node-prefill compares settings. */
   prefillSplitRule?: PrefillSplitRule;
+  /** Prefill attention's tiling (engine/attention PREFILL_TILE_CANDIDATES' first that fits by default); for benches. */
+  prefillTile?: PrefillTile;
+  /** The prefill GEMM's register tile (the adapter's decode variant's by default); for benches. */
+  gemmTile?: GemmTile;
+  /** GPU timestamps of every prefill chunk's products and attention (bench/node-prefill); none by default. */
+  prefillTimer?: PrefillTimer;
   /**
    * Bytes of GPU memory the KV pool may grow to (default: DEFAULT_KV_MEMORY_BYTES, 1 GiB, or less when the adapter's
    * buffer limits hold less: one buffer per layer at most). The pool starts at `kvGrowthBytes` and grows by that
@@ -97,6 +103,8 @@ export class GpuModel implements ForwardBackend {
   private profileData: DecodeProfile;
   /** Steps decodeStream encodes ahead of the id it waits for; bench/node-sampler sets 0 to measure waiting per id. */
   encodeAhead = DECODE_ENCODE_AHEAD;
+  /** GpuModelOptions.prefillTimer: every prefill chunk's pass timestamps (benches). */
+  prefillTimer: PrefillTimer | undefined;
 
   private constructor(
     private readonly engine: EngineDevice,
@@ -169,13 +177,13 @@ export class GpuModel implements ForwardBackend {
       parts.push(cache);
       const attention = new PagedAttention(device, cache, {
         numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, maxPrefillTokens: chunk,
-        prefillSplitRule: options.prefillSplitRule,
+        prefillSplitRule: options.prefillSplitRule, prefillTile: options.prefillTile,
       });
       parts.push(attention);
       const variant = decodeVariantFor(engine.adapterInfo);
       const decoder = new WgslDecoder(device, config, weights, attention, variant);
       parts.push(decoder);
-      const wgslPrefill = new WgslPrefill(device, config, weights, attention, chunk, variant);
+      const wgslPrefill = new WgslPrefill(device, config, weights, attention, chunk, options.gemmTile ? { ...variant, gemmTile: options.gemmTile } : variant);
       parts.push(wgslPrefill);
       const decodeStaging = device.createBuffer({ label: 'decode logits staging', size: c.vocabSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       owned.push(decodeStaging);
@@ -184,7 +192,9 @@ export class GpuModel implements ForwardBackend {
         owned.push(b);
         return b;
       });
-      return new GpuModel(engine, config, weights, wgslPrefill, decoder, decodeStaging, choiceRing, cache, attention, ropeInverseFrequencies(config), owned);
+      const model = new GpuModel(engine, config, weights, wgslPrefill, decoder, decodeStaging, choiceRing, cache, attention, ropeInverseFrequencies(config), owned);
+      model.prefillTimer = options.prefillTimer;
+      return model;
     } catch (e) {
       for (const part of parts) part.destroy();
       weights.destroy();
@@ -529,7 +539,7 @@ export class GpuModel implements ForwardBackend {
     const { cos, sin } = ropeTable(this.inverseFrequencies, this.position, n);
     this.attention.beginStep(this.seq, { startPosition: this.position, numTokens: n, cos, sin });
     const encoder = device.createCommandEncoder({ label: 'prefill chunk' });
-    const logits = prefill.encodeChunk(encoder, { ids, rows, policy: this.policy ?? undefined });
+    const logits = prefill.encodeChunk(encoder, { ids, rows, policy: this.policy ?? undefined, timer: this.prefillTimer });
     const evicted = this.attention.endStep(encoder);
     const bytes = (rows === 'all' ? n : 1) * this.config.vocabSize * 4;
     const staging = logits ? this.prefillStagingFor(bytes) : null;
