@@ -11,17 +11,8 @@ import {
   blobBytes, blocksPerRow, f16Bits, f16Table, MIN_BLOCK_MAGNITUDE, quantizeMatrix, type QuantizationSpec,
 } from '../index.ts';
 import { GpuBlockQuantizer } from './index.ts';
+import { seededUniform as rng } from '../../gpu/test-inputs.test-helper.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Dtype = 'F32' | 'F16' | 'BF16';
 
